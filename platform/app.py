@@ -1,0 +1,116 @@
+"""The ASGI application factory (a composition root: it wires every layer)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tortoise import connections
+
+from tessera import bootstrap, runtime
+from tessera.config import Settings, get_settings
+from tessera.request_context import brand_var, new_request_id, request_id_var
+
+log = logging.getLogger("tessera.http")
+
+
+class RequestLogMiddleware:
+    """Gives each request an id (``X-Request-ID``) and logs one line when it ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        rid_token = request_id_var.set(request_id)
+        brand_token = brand_var.set(None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "path": scope["path"],
+                },
+            )
+            request_id_var.reset(rid_token)
+            brand_var.reset(brand_token)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    rt = runtime.current()
+    if rt.settings.redis_url:
+        checks["redis"] = "ok" if await rt.queue.ping() else "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+def create_app(settings: Settings | None = None, runtime: runtime.Runtime | None = None) -> Starlette:
+    """Build the app. With ``runtime`` given (tests, embedding) the caller owns
+    start-up and shut-down; otherwise the app's lifespan does them."""
+    from tessera.admin_ui import routes as admin_routes
+    from tessera.schema import build_schema
+    from tessera.schema.http import GraphQLEndpoint
+
+    settings = settings or (runtime.settings if runtime else get_settings())
+    schema = build_schema(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime is not None:
+            yield
+            return
+        rt = await bootstrap.start(settings)
+        try:
+            yield
+        finally:
+            await bootstrap.stop(rt)
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST"]),
+            Mount("/admin", routes=admin_routes()),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestLogMiddleware)
+    return app

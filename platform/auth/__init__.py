@@ -1,0 +1,1 @@
+"""Credentials: brand API keys, member tokens, admin users."""

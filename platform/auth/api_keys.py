@@ -1,0 +1,92 @@
+"""Brand API keys: created once (the only time the secret is shown), stored
+hashed, checked on every request, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import Q
+
+from tessera.auth.models import ApiKey
+from tessera.auth.scopes import Scope, expand
+from tessera.errors import DomainError
+from tessera.scope import Actor, BrandScope
+from tessera.tenancy.models import Brand
+
+KEY_PREFIX = "tsk"
+# Writing last_used_at on every request would turn every read into a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str  # shown once, never stored
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """An authenticated brand API key."""
+
+    scope: BrandScope
+    scopes: frozenset[Scope]
+    key_id: int
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_api_key(brand: Brand, name: str, scopes: list[str]) -> IssuedKey:
+    if not scopes:
+        raise DomainError("INVALID", "give at least one scope", field=["scopes"])
+    unknown = [s for s in scopes if s not in {s.value for s in Scope}]
+    if unknown:
+        raise DomainError(
+            "INVALID",
+            f"unknown scope(s) {', '.join(unknown)}; use read, write or admin",
+            field=["scopes"],
+        )
+    prefix = secrets.token_hex(6)
+    token = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = await ApiKey.create(
+        brand=brand,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash(token),
+        scopes=sorted(set(scopes)),
+    )
+    return IssuedKey(key=key, token=token)
+
+
+async def revoke_api_key(scope: BrandScope, key_id: int) -> ApiKey:
+    key = await scope.get(ApiKey, key_id)
+    if key is None:
+        raise DomainError("NOT_FOUND", "no such API key", field=["id"])
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        await key.save(update_fields=["revoked_at"])
+    return key
+
+
+async def authenticate(token: str) -> KeyPrincipal | None:
+    """The principal for a bearer token, or None when it is not a live key."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    key = await ApiKey.get_or_none(prefix=parts[1], revoked_at=None).select_related("brand")
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(token)):
+        return None
+    now = datetime.now(UTC)
+    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+        await ApiKey.filter(
+            Q(id=key.id) & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=now))
+        ).update(last_used_at=now)
+    actor = Actor("api_key", str(key.id), key.name)
+    return KeyPrincipal(
+        scope=BrandScope(key.brand, actor), scopes=expand(key.scopes), key_id=key.id
+    )

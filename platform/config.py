@@ -1,0 +1,80 @@
+"""Process configuration, read from ``TESSERA_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Limits(BaseSettings):
+    """Caps on what one GraphQL request may ask for. Documented in docs/operations.md."""
+
+    model_config = SettingsConfigDict(env_prefix="TESSERA_LIMIT_")
+
+    max_depth: int = Field(12, ge=2, description="deepest selection nesting")
+    max_tokens: int = Field(4000, ge=100, description="lexical tokens in one document")
+    max_aliases: int = Field(30, ge=1, description="aliases in one document")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="request body size")
+    page_size: int = Field(100, ge=1, description="largest `first` of a connection")
+
+
+class Settings(BaseSettings):
+    """Everything a Tessera process needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="TESSERA_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite://var/tessera.sqlite3"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    var_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    load_plugins: str | None = Field(
+        None, description="comma-separated plugin names to load; unset loads all installed"
+    )
+    trace_plugins: bool = False
+    log_json: bool = True
+    limits: Limits = Field(default_factory=Limits)
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < 32:
+                raise ValueError(
+                    "TESSERA_SECRET_KEY must be set to at least 32 characters in production"
+                )
+        return self
+
+    @property
+    def development(self) -> bool:
+        return self.environment is not Environment.PRODUCTION
+
+    def secret(self) -> str:
+        """The signing/encryption secret. Outside production it is generated once
+        and kept under ``var_dir`` so tokens and encrypted config survive restarts."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

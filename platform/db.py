@@ -1,0 +1,58 @@
+"""The database: which model modules make up Tessera, and connecting to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+
+APP_LABEL = "tessera"
+
+# Every module that declares models. A new domain adds its module here and
+# runs `tessera makemigrations`.
+MODEL_MODULES = [
+    "tessera.tenancy.models",
+    "tessera.auth.models",
+    "tessera.features.models",
+    "tessera.audit.models",
+]
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": _normalise_url(database_url)},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "tessera.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _normalise_url(url: str) -> str:
+    # Operators paste libpq-style URLs; Tortoise wants its engine name as scheme.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def is_postgres(database_url: str) -> bool:
+    return _normalise_url(database_url).startswith("asyncpg://")
+
+
+async def connect(database_url: str) -> None:
+    """Open the process-wide connection pool (API, worker and CLI all use this)."""
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        from pathlib import Path
+
+        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()

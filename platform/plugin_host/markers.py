@@ -1,0 +1,6 @@
+import pluggy
+
+PROJECT = "tessera"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)

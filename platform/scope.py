@@ -1,0 +1,61 @@
+"""The one brand-scoping mechanism (DESIGN.md, Tenancy).
+
+Services receive a :class:`BrandScope` and reach brand-owned rows only through
+it, so the ``brand_id`` filter cannot be forgotten at a call site. A test walks
+the services and fails on a direct query of a brand-owned model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tortoise.queryset import QuerySet
+
+from tessera.models_base import BrandOwned
+from tessera.tenancy.models import Brand
+
+M = TypeVar("M", bound=BrandOwned)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: recorded in the audit log and on ledger entries."""
+
+    kind: str  # "api_key", "admin_user", "member", "system", "cli"
+    id: str | None = None
+    label: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else self.kind
+
+
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True)
+class BrandScope:
+    """A brand, and who acts in it. The only door to brand-owned rows."""
+
+    brand: Brand
+    actor: Actor = field(default=SYSTEM)
+
+    @property
+    def brand_id(self) -> int:
+        return self.brand.id
+
+    def query(self, model: type[M]) -> QuerySet[M]:
+        return model.filter(brand_id=self.brand.id)
+
+    async def get(self, model: type[M], pk: Any) -> M | None:
+        return await self.query(model).get_or_none(pk=pk)
+
+    async def create(self, model: type[M], **values: Any) -> M:
+        return await model.create(brand_id=self.brand.id, **values)
+
+    def build(self, model: type[M], **values: Any) -> M:
+        """An unsaved instance, for bulk inserts."""
+        return model(brand_id=self.brand.id, **values)
+
+    def acting_as(self, actor: Actor) -> BrandScope:
+        return BrandScope(self.brand, actor)

@@ -1,0 +1,273 @@
+"""pytest fixtures for Tessera and for plugins built on it.
+
+Registered through the ``pytest11`` entry point, so any project that installs
+Tessera gets them. A partner's plugin test::
+
+    async def test_my_plugin(brand_a, gql_client, register_plugin):
+        register_plugin(my_plugin, "my-plugin")
+        data = await gql_client(brand_a)('{ plugins { name } }')
+
+The suite runs on a fresh SQLite file by default. Set
+``TESSERA_TEST_DATABASE_URL`` to a PostgreSQL server URL (its database is only
+used to create and drop a throw-away one) to run on PostgreSQL. Async fixtures
+live on the session event loop: set ``asyncio_default_fixture_loop_scope`` and
+``asyncio_default_test_loop_scope`` to ``session`` in your pytest config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+import pytest_asyncio
+from tortoise import Tortoise, connections
+
+from tessera import bootstrap, db, migrations_tool
+from tessera.auth.api_keys import create_api_key
+from tessera.config import Environment, Limits, Settings
+from tessera.runtime import Runtime
+from tessera.tenancy.models import Brand
+from tessera.tenancy.service import create_brand, create_tenant
+
+GqlCall = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+async def _create_postgres_database(server_url: str) -> tuple[str, Callable[[], Awaitable[None]]]:
+    import asyncpg
+
+    parts = urlsplit(server_url.replace("asyncpg://", "postgresql://", 1))
+    name = f"tessera_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    return urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}")), drop
+
+
+@pytest.fixture(scope="session")
+def tessera_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tessera-var")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def tessera_database_url(tessera_var_dir: Path) -> AsyncIterator[str]:
+    """A freshly migrated database for this test run, dropped afterwards."""
+    server = os.environ.get("TESSERA_TEST_DATABASE_URL", "")
+    drop: Callable[[], Awaitable[None]] | None = None
+    if server and not server.startswith("sqlite"):
+        try:
+            url, drop = await _create_postgres_database(server)
+        except OSError as exc:
+            pytest.exit(f"TESSERA_TEST_DATABASE_URL={server} is unreachable: {exc}", returncode=3)
+    else:
+        url = server or f"sqlite://{tessera_var_dir / 'test.sqlite3'}"
+    await migrations_tool.apply(url)
+    yield url
+    if drop is not None:
+        await drop()
+
+
+@pytest.fixture(scope="session")
+def tessera_settings(tessera_database_url: str, tessera_var_dir: Path) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        database_url=tessera_database_url,
+        redis_url=None,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+        var_dir=tessera_var_dir,
+        log_json=False,
+        limits=Limits(),
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def tessera_runtime(tessera_settings: Settings) -> AsyncIterator[Runtime]:
+    """Database connected, plugins loaded, jobs inline."""
+    rt = await bootstrap.start(tessera_settings)
+    yield rt
+    await bootstrap.stop(rt)
+
+
+async def _empty_all_tables() -> None:
+    conn = connections.get("default")
+    tables = [model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values()]
+    if db.is_postgres(_url_of(conn)):
+        quoted = ", ".join(f'"{t}"' for t in tables)
+        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    else:
+        await conn.execute_script(
+            "PRAGMA foreign_keys=OFF;"
+            + "".join(f'DELETE FROM "{t}";' for t in tables)
+            + "PRAGMA foreign_keys=ON;"
+        )
+
+
+def _url_of(conn: Any) -> str:
+    return "asyncpg://" if conn.capabilities.dialect == "postgres" else "sqlite://"
+
+
+@pytest_asyncio.fixture
+async def tessera_db(tessera_runtime: Runtime) -> AsyncIterator[Runtime]:
+    """The runtime, with every table emptied after the test."""
+    yield tessera_runtime
+    await _empty_all_tables()
+
+
+async def make_brand(code: str, *, currency: str = "CNY", timezone: str = "Asia/Shanghai") -> Brand:
+    from tessera.tenancy.models import Tenant
+
+    tenant = await Tenant.get_or_none(code=f"t-{code}") or await create_tenant(f"t-{code}", code)
+    return await create_brand(tenant.code, code, f"Brand {code.upper()}", currency=currency, timezone=timezone)
+
+
+@pytest_asyncio.fixture
+async def brand_a(tessera_db: Runtime) -> Brand:
+    return await make_brand("brand-a")
+
+
+@pytest_asyncio.fixture
+async def brand_b(tessera_db: Runtime) -> Brand:
+    return await make_brand("brand-b", currency="USD", timezone="America/New_York")
+
+
+@pytest.fixture
+def app(tessera_runtime: Runtime) -> Any:
+    from tessera.app import create_app
+
+    return create_app(tessera_runtime.settings, runtime=tessera_runtime)
+
+
+@pytest_asyncio.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client against the ASGI app, no credentials."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://tessera.test"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def api_key() -> Callable[..., Awaitable[str]]:
+    """``await api_key(brand, "read", "write")`` returns a new bearer token."""
+
+    async def make(brand: Brand, *scopes: str) -> str:
+        issued = await create_api_key(brand, "test key", list(scopes or ("admin",)))
+        return issued.token
+
+    return make
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GqlCall:
+    """``await gql(query, variables, token=...)``: the ``data``, failing the test
+    on any GraphQL error unless ``errors_ok=True`` (then the whole response)."""
+
+    async def call(
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str,
+        errors_ok: bool = False,
+    ) -> dict[str, Any]:
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body: dict[str, Any] = response.json()
+        if errors_ok:
+            return body
+        assert response.status_code == 200, body
+        assert not body.get("errors"), body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    return call
+
+
+@pytest.fixture
+def register_plugin(tessera_runtime: Runtime) -> Iterator[Callable[[object, str], None]]:
+    """``register_plugin(module_or_object, "name")`` for the duration of a test."""
+    registered: list[str] = []
+
+    def register(plugin: object, name: str) -> None:
+        tessera_runtime.host.register(plugin, name)
+        registered.append(name)
+
+    yield register
+    for name in registered:
+        tessera_runtime.host.unregister(name)
+
+
+class QueryCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.queries: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.args:
+            self.queries.append(str(record.args[0]) if isinstance(record.args, tuple) else record.getMessage())
+        else:
+            message = record.getMessage()
+            if not message.startswith(("Created connection", "Closed connection")):
+                self.queries.append(message)
+
+
+@contextmanager
+def count_queries() -> Iterator[QueryCounter]:
+    """Collect every SQL statement Tortoise sends inside the block."""
+    logger = logging.getLogger("tortoise.db_client")
+    counter = QueryCounter()
+    old_level, old_disabled = logger.level, logger.disabled
+    logger.setLevel(logging.DEBUG)
+    logger.disabled = False
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(old_level)
+        logger.disabled = old_disabled
+
+
+@pytest.fixture
+def assert_num_queries() -> Callable[[int], Any]:
+    """``with assert_num_queries(3): ...`` fails when the block sends another count."""
+
+    @contextmanager
+    def check(expected: int) -> Iterator[QueryCounter]:
+        with count_queries() as counter:
+            yield counter
+        assert len(counter.queries) == expected, (
+            f"expected {expected} queries, got {len(counter.queries)}:\n"
+            + "\n".join(counter.queries)
+        )
+
+    return check
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get("TESSERA_TEST_DATABASE_URL") or "sqlite (temporary file)"
+    redis = os.environ.get("TESSERA_TEST_REDIS_URL") or "none (jobs inline)"
+    return f"tessera: database {url}; redis {redis}; CI={_ci()}"

@@ -1,0 +1,69 @@
+"""The GraphQL layer: one module per domain, composed here into one schema."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from tessera.config import Limits, Settings
+from tessera.schema.audit import AuditMutation
+from tessera.schema.brand import BrandQuery
+from tessera.schema.errors import MaskUnexpectedErrors
+from tessera.schema.features import FeaturesMutation, FeaturesQuery
+
+QUERIES: tuple[type, ...] = (BrandQuery, FeaturesQuery)
+MUTATIONS: tuple[type, ...] = (FeaturesMutation,)
+
+
+def limits_description(limits: Limits) -> str:
+    return (
+        "Tessera's GraphQL API. Limits on every document (introspection included): "
+        f"depth {limits.max_depth}, {limits.max_tokens} tokens, {limits.max_aliases} aliases, "
+        f"request body {limits.max_body_bytes} bytes, connection pages of at most "
+        f"{limits.page_size}; batched (array) requests are refused. A document over a "
+        "limit fails validation with a message naming the limit (HTTP 200 with `errors`); "
+        "an oversized body is HTTP 413 with code `REQUEST_TOO_LARGE`."
+    )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    limits = settings.limits
+    query = merge_types("Query", QUERIES)
+    mutation = merge_types("Mutation", MUTATIONS)
+    query.__strawberry_definition__.description = limits_description(limits)  # type: ignore[attr-defined]
+    mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+        "Every mutation takes one `input` and returns a payload with `errors: [UserError!]!`; "
+        "a rejected input changes nothing. Every call is written to the brand's audit log."
+    )
+    for field in mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        field.extensions.append(AuditMutation())
+    return strawberry.Schema(
+        query=query,
+        mutation=mutation,
+        config=StrawberryConfig(disable_field_suggestions=not settings.development),
+        extensions=[
+            MaskUnexpectedErrors,
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        ],
+    )
+
+
+def export_sdl(settings: Settings | None = None) -> str:
+    """The SDL as published in ``schema/schema.graphql``, built with default limits
+    so the file does not depend on the machine's environment."""
+    from tessera.config import Environment
+
+    settings = settings or Settings(environment=Environment.PRODUCTION, secret_key="x" * 32)  # type: ignore[arg-type]
+    return build_schema(settings).as_str() + "\n"

@@ -1,0 +1,128 @@
+"""``/graphql`` over HTTP (API.md, Transport and auth).
+
+Strawberry's view does the GraphQL-over-HTTP work; this subclass adds what it
+leaves to us: bearer authentication (401 as a JSON GraphQL error), a body size
+cap, JSON errors for malformed requests, and the
+``application/graphql-response+json`` media type when the client asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+
+from tessera.auth.bearer import authenticate_bearer
+from tessera.config import Settings
+from tessera.request_context import brand_var, current_request_id
+from tessera.schema.context import RequestContext
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": current_request_id()}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class GraphQLEndpoint(GraphQL):  # type: ignore[type-arg]
+    def __init__(self, schema: Any, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.development else None)
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await _error(400, "BAD_REQUEST", "only HTTP is served here")(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self._wants_ide(request):
+            await super().__call__(scope, receive, send)
+            return
+        response = await self._handle(request, scope, receive)
+        await response(scope, receive, send)
+
+    def _wants_ide(self, request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and self.graphql_ide is not None
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+
+    async def _handle(self, request: Request, scope: Scope, receive: Receive) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _error(401, "UNAUTHENTICATED", "send `Authorization: Bearer <API key or member token>`",
+                          {"WWW-Authenticate": "Bearer"})
+        principal = await authenticate_bearer(token.strip())
+        if principal is None:
+            return _error(401, "UNAUTHENTICATED", "the bearer token is unknown, expired or revoked",
+                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        brand_var.set(principal.scope.brand.code)
+
+        limit = self.settings.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, "REQUEST_TOO_LARGE", f"request body is over {limit} bytes")
+        try:
+            body = await _read_limited(receive, limit)
+        except _BodyTooLarge:
+            return _error(413, "REQUEST_TOO_LARGE", f"request body is over {limit} bytes")
+
+        replayed = _replay(body)
+        request = Request(scope, replayed)
+        request.state.principal = principal
+        try:
+            response: Response = await self.run(request)
+        except HTTPException as exc:
+            return _error(exc.status_code, "BAD_REQUEST", exc.reason)
+        if GRAPHQL_RESPONSE in request.headers.get("accept", "") and response.media_type == "application/json":
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+        return response
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        return RequestContext(
+            request=request,
+            settings=self.settings,
+            principal=request.state.principal,
+            request_id=current_request_id(),
+        )
+
+
+async def _read_limited(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -1,0 +1,23 @@
+"""Opaque ids: ``base64("Type:pk")``. Any other brand's id decodes fine but
+is never found, because every lookup goes through the caller's brand scope."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def encode_id(type_name: str, pk: int | str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_id(opaque: str, type_name: str) -> int | None:
+    """The primary key, or None when ``opaque`` is not an id of ``type_name``."""
+    try:
+        padded = opaque + "=" * (-len(opaque) % 4)
+        kind, _, pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if kind != type_name or not pk.isdigit():
+        return None
+    return int(pk)
