@@ -15,6 +15,10 @@ MODEL_MODULES = [
     "tessera.auth.models",
     "tessera.features.models",
     "tessera.audit.models",
+    "tessera.members.models",
+    "tessera.tags.models",
+    "tessera.orders.models",
+    "tessera.behaviour.models",
 ]
 
 
