@@ -16,9 +16,6 @@ MODEL_MODULES = [
     "tessera.features.models",
     "tessera.audit.models",
     "tessera.members.models",
-    "tessera.tags.models",
-    "tessera.orders.models",
-    "tessera.behaviour.models",
 ]
 
 
