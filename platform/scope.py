@@ -50,8 +50,8 @@ class BrandScope:
     async def get(self, model: type[M], pk: Any) -> M | None:
         return await self.query(model).get_or_none(pk=pk)
 
-    async def create(self, model: type[M], **values: Any) -> M:
-        return await model.create(brand_id=self.brand.id, **values)
+    async def create(self, model: type[M], using_db: Any = None, **values: Any) -> M:
+        return await model.create(using_db=using_db, brand_id=self.brand.id, **values)
 
     def build(self, model: type[M], **values: Any) -> M:
         """An unsaved instance, for bulk inserts."""

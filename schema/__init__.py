@@ -7,7 +7,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -18,6 +17,7 @@ from tessera.schema.audit import AuditMutation
 from tessera.schema.brand import BrandQuery
 from tessera.schema.errors import MaskUnexpectedErrors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
+from tessera.schema.limits import depth_limit
 
 QUERIES: tuple[type, ...] = (BrandQuery, FeaturesQuery)
 MUTATIONS: tuple[type, ...] = (FeaturesMutation,)
@@ -44,7 +44,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         "a rejected input changes nothing. Every call is written to the brand's audit log."
     )
     for field in mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-        field.extensions.append(AuditMutation())
+        # Field objects are shared by every merged root, so attach once only.
+        if not any(isinstance(e, AuditMutation) for e in field.extensions):
+            field.extensions.append(AuditMutation())
     return strawberry.Schema(
         query=query,
         mutation=mutation,
@@ -53,7 +55,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             MaskUnexpectedErrors,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: depth_limit(limits.max_depth),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         ],

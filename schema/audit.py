@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
@@ -39,6 +40,10 @@ class AuditMutation(FieldExtension):
             result = await next_(source, info, **kwargs)
             outcome = "rejected" if getattr(result, "errors", None) else "ok"
             return result
+        except GraphQLError as error:
+            if (error.extensions or {}).get("code") == "FORBIDDEN":
+                outcome = "forbidden"
+            raise
         finally:
             principal = info.context.principal
             if principal is not None:

@@ -93,7 +93,7 @@ class GraphQLEndpoint(GraphQL):  # type: ignore[type-arg]
         return RequestContext(
             request=request,
             settings=self.settings,
-            principal=request.state.principal,
+            principal=getattr(request.state, "principal", None),
             request_id=current_request_id(),
         )
 

@@ -12,7 +12,7 @@ class AuditLogEntry(BrandOwned):
     actor_kind = fields.CharField(max_length=32)
     actor_id = fields.CharField(max_length=64, null=True)
     action = fields.CharField(max_length=100)
-    outcome = fields.CharField(max_length=16, description="ok, rejected or failed")
+    outcome = fields.CharField(max_length=16, description="ok, rejected, forbidden or failed")
     details = fields.JSONField(default=dict)
     request_id = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
