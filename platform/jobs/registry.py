@@ -1,0 +1,112 @@
+"""Every job Tessera can run, by name, for arq and the in-process queue alike.
+
+A job is a plain ``async def job(ctx, *args, **kwargs)``. ``ctx`` is a dict
+with at least ``job_id``, ``job_try`` (1 on the first run), ``enqueue_time``
+and ``runtime`` (the installed :class:`tessera.runtime.Runtime`), whichever
+queue runs it. Arguments travel pickled, so keep them to ids and plain values.
+
+A new built-in job is one line in :data:`BUILTIN_JOBS`; tests and embedders
+add their own with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, cast
+
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, func
+
+# ``async def job(ctx: dict[str, Any], *args, **kwargs)``
+JobFunction = Callable[..., Coroutine[Any, Any, Any]]
+
+# arq's own defaults, named so the in-process queue applies the same ones.
+DEFAULT_MAX_TRIES = 5
+DEFAULT_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """A job function under its registered name, with its retry and time limits."""
+
+    name: str
+    function: JobFunction
+    max_tries: int | None = None
+    """Runs allowed, counting the first; ``None`` takes the queue's default (5)."""
+    timeout_s: float | None = None
+    """Longest one run may take; ``None`` takes the queue's default (300 s)."""
+
+    def as_arq(self) -> Function:
+        return func(
+            cast(WorkerCoroutine, self.function),
+            name=self.name,
+            max_tries=self.max_tries,
+            timeout=self.timeout_s,
+        )
+
+
+class UnknownJob(LookupError):
+    """Enqueued a name no job is registered under (a programming error)."""
+
+
+# name -> "module:function". Imported on first use, so importing the registry
+# stays cheap and domain modules may import it without a cycle.
+BUILTIN_JOBS: dict[str, str] = {
+    "ping": "tessera.jobs.builtin:ping",
+    "audit_prune": "tessera.jobs.builtin:audit_prune",
+}
+
+_registered: dict[str, JobDefinition] | None = None
+
+
+def _jobs() -> dict[str, JobDefinition]:
+    global _registered
+    if _registered is None:
+        _registered = {}
+        for name, target in BUILTIN_JOBS.items():
+            module, _, attribute = target.partition(":")
+            _registered[name] = JobDefinition(name, getattr(import_module(module), attribute))
+    return _registered
+
+
+def register(
+    function: JobFunction,
+    name: str | None = None,
+    *,
+    max_tries: int | None = None,
+    timeout_s: float | None = None,
+) -> JobDefinition:
+    """Add a job under ``name`` (default: the function's name). A worker picks up
+    jobs registered before it is created."""
+    definition = JobDefinition(name or function.__name__, function, max_tries, timeout_s)
+    if max_tries is not None and max_tries < 1:
+        raise ValueError(f"job {definition.name!r}: max_tries must be at least 1")
+    # arq.func checks what arq needs (a coroutine function); the inline queue needs the same.
+    definition.as_arq()
+    jobs = _jobs()
+    if definition.name in jobs and jobs[definition.name].function is not function:
+        raise ValueError(f"a different job is already registered as {definition.name!r}")
+    jobs[definition.name] = definition
+    return definition
+
+
+def unregister(name: str) -> None:
+    _jobs().pop(name, None)
+
+
+def get(name: str) -> JobDefinition:
+    try:
+        return _jobs()[name]
+    except KeyError:
+        raise UnknownJob(f"no job is registered as {name!r}") from None
+
+
+def definitions() -> list[JobDefinition]:
+    return list(_jobs().values())
+
+
+def arq_functions() -> list[Function]:
+    """The registered jobs as arq worker functions."""
+    return [definition.as_arq() for definition in definitions()]

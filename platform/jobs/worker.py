@@ -1,0 +1,93 @@
+"""The arq worker behind ``tessera worker`` (a composition root: it starts the
+whole runtime, so jobs can use every service)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any
+
+from arq.cron import CronJob
+from arq.worker import Worker, get_kwargs
+
+from tessera import bootstrap, logging_setup
+from tessera.config import Settings
+from tessera.jobs import registry
+from tessera.jobs.arq_queue import redis_settings
+from tessera.runtime import Runtime
+
+# Scheduled jobs, one line each, e.g. ``cron(refresh_segments, minute={0, 30})``
+# (``from arq import cron``). A cron coroutine takes only ``ctx``.
+CRON_JOBS: list[CronJob] = []
+
+
+class WorkerSettings:
+    """What every Tessera worker shares; :func:`worker_options` adds the parts that
+    come from the process's :class:`Settings` and the job registry."""
+
+    max_tries = registry.DEFAULT_MAX_TRIES
+    job_timeout = registry.DEFAULT_TIMEOUT_S
+    keep_result = 3600
+    cron_jobs = CRON_JOBS
+    # Cron times mean the same on every host; brand-local times are the jobs' business.
+    timezone = UTC
+    # The health key lives one interval past the last beat: docker-compose's worker
+    # health check (every 30 s) sees a dead worker within seconds, not an hour.
+    health_check_interval = 10
+
+
+def worker_options(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Keyword arguments for :class:`arq.worker.Worker`.
+
+    Without ``runtime`` the worker starts its own on start-up (database
+    connected, plugins loaded) and stops it on shut-down; with one (tests,
+    embedding) the caller owns it. ``overrides`` go to ``Worker`` as they are
+    (``queue_name``, ``burst``, ``poll_delay``, …).
+    """
+    if not settings.redis_url:
+        raise ValueError("the worker needs a Redis: set TESSERA_REDIS_URL")
+    startup, shutdown = _lifecycle(settings, runtime)
+    return {
+        **get_kwargs(dict(vars(WorkerSettings))),
+        "functions": registry.arq_functions(),
+        "redis_settings": redis_settings(settings.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        **overrides,
+    }
+
+
+def create_worker(
+    settings: Settings, *, runtime: Runtime | None = None, **overrides: Any
+) -> Worker:
+    return Worker(**worker_options(settings, runtime=runtime, **overrides))
+
+
+def run_worker(settings: Settings, *, burst: bool = False, queue_name: str | None = None) -> None:
+    """Run a worker until SIGINT/SIGTERM (or, with ``burst``, until the queue is empty)."""
+    logging_setup.configure(settings.log_json)
+    overrides: dict[str, Any] = {"burst": burst}
+    if queue_name is not None:
+        overrides["queue_name"] = queue_name
+    create_worker(settings, **overrides).run()
+
+
+Hook = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _lifecycle(settings: Settings, runtime: Runtime | None) -> tuple[Hook, Hook]:
+    owned = runtime is None
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["runtime"] = runtime if runtime is not None else await bootstrap.start(settings)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if owned and "runtime" in ctx:
+            await bootstrap.stop(ctx.pop("runtime"))
+
+    return startup, shutdown
