@@ -6,18 +6,87 @@ from tessera.models_base import BrandOwned
 
 
 class Member(BrandOwned):
-    """A person in one brand's programme."""
+    """A person in one brand's programme.
+
+    ``phone``, ``email``, ``external_id`` and ``card_number`` are the primary
+    value of the identity of that kind; :mod:`tessera.members.service` keeps
+    them and the :class:`MemberIdentity` rows consistent.
+    """
 
     id = fields.BigIntField(primary_key=True)
     external_id = fields.CharField(max_length=128, null=True)
-    card_number = fields.CharField(max_length=32)
+    card_number = fields.CharField(max_length=32, null=True, description="null for prospects")
     status = fields.CharField(max_length=16, default="active")
     name = fields.CharField(max_length=200, default="")
-    joined_at = fields.DatetimeField()
+    gender = fields.CharField(max_length=16, default="unknown")
+    birthday = fields.DateField(null=True)
+    phone = fields.CharField(max_length=32, null=True, description="E.164")
+    email = fields.CharField(max_length=254, null=True, description="lower-cased")
+    province = fields.CharField(max_length=64, default="")
+    city = fields.CharField(max_length=64, default="")
+    education = fields.CharField(max_length=64, default="")
+    occupation = fields.CharField(max_length=100, default="")
+    income_range = fields.CharField(max_length=32, default="")
+    interests = fields.JSONField(default=list)
+    join_channel = fields.CharField(max_length=32, default="")
+    join_source = fields.CharField(max_length=100, default="")
+    attributes = fields.JSONField(default=dict, description="custom attributes, validated")
+    joined_at = fields.DatetimeField(description="when they joined; for a prospect, registered")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "member"
         unique_together = (("brand_id", "external_id"), ("brand_id", "card_number"))
-        indexes = (("brand_id", "joined_at"),)
+        indexes = (("brand_id", "joined_at"), ("brand_id", "name"), ("brand_id", "status"))
+
+
+class MemberIdentity(BrandOwned):
+    """One way to recognise a member: a phone, an email, an openid, a card...
+    The value is normalised before it is stored, so lookups compare like with like."""
+
+    id = fields.BigIntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "tessera.Member", related_name="identities", on_delete=fields.CASCADE, index=False
+    )
+    member_id: int
+    kind = fields.CharField(max_length=32)
+    value = fields.CharField(max_length=254)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "member_identity"
+        unique_together = (("brand_id", "kind", "value"),)
+        indexes = (("brand_id", "member_id"),)
+
+
+class AttributeDefinition(BrandOwned):
+    """A custom member attribute a brand defines (key, type, rules)."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=64)
+    label = fields.CharField(max_length=200, default="")
+    description = fields.TextField(default="")
+    type = fields.CharField(max_length=16, description="string, number, boolean, date or enum")
+    required = fields.BooleanField(default=False)
+    allowed_values = fields.JSONField(default=list, description="for enum attributes")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "attribute_definition"
+        unique_together = (("brand_id", "key"),)
+
+
+class MemberSettings(BrandOwned):
+    """A brand's membership scheme settings: the join rule and card numbering."""
+
+    id = fields.IntField(primary_key=True)
+    join_rule = fields.CharField(max_length=16, default="registration")
+    card_prefix = fields.CharField(max_length=8, default="")
+    card_sequence = fields.BigIntField(default=0, description="last card number issued")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "member_settings"
+        unique_together = (("brand_id",),)

@@ -1,0 +1,61 @@
+"""Membership card numbers: the brand's digit prefix, a per-brand sequence
+and a Luhn check digit, so a mistyped or misread card is caught at the till."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.expressions import F
+
+from tessera.members.identities import IdentityKind
+from tessera.members.models import MemberIdentity, MemberSettings
+from tessera.members.scheme import get_settings
+from tessera.scope import BrandScope
+
+SEQUENCE_DIGITS = 9
+
+
+def luhn_digit(digits: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 0:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+def is_valid_card(number: str) -> bool:
+    return number.isdigit() and len(number) > 1 and luhn_digit(number[:-1]) == number[-1]
+
+
+def format_card(prefix: str, sequence: int) -> str:
+    body = f"{prefix}{sequence:0{SEQUENCE_DIGITS}d}"
+    return body + luhn_digit(body)
+
+
+async def next_card_number(scope: BrandScope, connection: Any) -> str:
+    """A card number no member of the brand has. Call inside the unit of work
+    that stores it: the sequence row stays locked until that commits."""
+    await get_settings(scope, connection)
+    while True:
+        # The conditional increment is the lock (DESIGN.md: concurrency is the
+        # database's job); reading it back in the same transaction is safe.
+        await (
+            scope.query(MemberSettings)
+            .using_db(connection)
+            .update(card_sequence=F("card_sequence") + 1)
+        )
+        settings = await scope.query(MemberSettings).using_db(connection).get()
+        number = format_card(settings.card_prefix, settings.card_sequence)
+        # Imported cards may already use a number of this shape.
+        taken = (
+            await scope.query(MemberIdentity)
+            .using_db(connection)
+            .filter(kind=IdentityKind.CARD_NUMBER.value, value=number)
+            .exists()
+        )
+        if not taken:
+            return number

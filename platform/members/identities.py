@@ -1,0 +1,80 @@
+"""Identity kinds and how their values are normalised.
+
+Every write and every lookup goes through :func:`normalise`, so
+``138 0013 8000`` and ``+86 138-0013-8000`` find the same member.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from tessera.errors import DomainError
+
+
+class IdentityKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    WECHAT_OPENID = "wechat_openid"
+    WECHAT_UNIONID = "wechat_unionid"
+    ALIPAY_USER_ID = "alipay_user_id"
+    APP_USER_ID = "app_user_id"
+    CARD_NUMBER = "card_number"
+    EXTERNAL_ID = "external_id"
+
+
+# Kinds whose primary value is also a column of the member (its profile).
+PROFILE_COLUMN = {
+    IdentityKind.PHONE: "phone",
+    IdentityKind.EMAIL: "email",
+    IdentityKind.EXTERNAL_ID: "external_id",
+    IdentityKind.CARD_NUMBER: "card_number",
+}
+
+MAX_LENGTH = 128
+_CARD_SEPARATORS = re.compile(r"[\s-]+")
+
+
+def normalise_phone(value: str, region: str, field: list[str]) -> str:
+    """E.164, reading numbers without ``+`` as numbers of the brand's region."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise DomainError("INVALID_PHONE", f"{value!r} is not a valid phone number", field=field)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(value: str, field: list[str]) -> str:
+    try:
+        email = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise DomainError(
+            "INVALID_EMAIL", f"{value!r} is not a valid email: {exc}", field
+        ) from None
+    return email.normalized.lower()
+
+
+def normalise(kind: IdentityKind, value: str, region: str, field: list[str]) -> str:
+    """The stored form of an identity value, or a DomainError naming ``field``."""
+    if kind is IdentityKind.PHONE:
+        return normalise_phone(value, region, field)
+    if kind is IdentityKind.EMAIL:
+        return normalise_email(value, field)
+    cleaned = value.strip()
+    if kind is IdentityKind.CARD_NUMBER:
+        # Printed cards are read back with spaces or dashes between digit groups.
+        cleaned = _CARD_SEPARATORS.sub("", cleaned).upper()
+    if not cleaned:
+        raise DomainError("INVALID_IDENTITY", f"a {kind.name} identity cannot be empty", field)
+    if len(cleaned) > MAX_LENGTH or any(c.isspace() for c in cleaned):
+        raise DomainError(
+            "INVALID_IDENTITY",
+            f"a {kind.name} identity has at most {MAX_LENGTH} characters and no spaces",
+            field,
+        )
+    return cleaned

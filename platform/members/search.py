@@ -1,0 +1,168 @@
+"""Finding members: the filters of ``members(filter: ...)`` compiled into one
+SQL statement (tag conditions and custom attributes become sub-queries and
+expressions, never a loop in Python)."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.queryset import QuerySet
+
+from tessera.errors import DomainError
+from tessera.members import attributes as attrs
+from tessera.members.identities import normalise_phone
+from tessera.members.models import Member
+from tessera.members.profile import MemberStatus
+from tessera.scope import BrandScope
+from tessera.tags.service import active_assignments, tag_ids_by_code
+
+MAX_TAGS_PER_CONDITION = 50
+MAX_ATTRIBUTE_CONDITIONS = 10
+
+
+class MemberSort(StrEnum):
+    JOINED_AT_ASC = "joined_at_asc"
+    JOINED_AT_DESC = "joined_at_desc"
+    NAME_ASC = "name_asc"
+    NAME_DESC = "name_desc"
+
+    @property
+    def field(self) -> str:
+        return self.value.rsplit("_", 1)[0]
+
+    @property
+    def descending(self) -> bool:
+        return self.value.endswith("_desc")
+
+
+@dataclass(frozen=True)
+class AttributeCondition:
+    """``key`` equals ``equals``, or lies in [``min``, ``max``] (either may be open)."""
+
+    key: str
+    equals: Any = None
+    min: Any = None
+    max: Any = None
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    text: str | None = None
+    statuses: list[MemberStatus] = field(default_factory=list)
+    joined_from: datetime | None = None
+    joined_to: datetime | None = None
+    tags_all: list[str] = field(default_factory=list)
+    tags_any: list[str] = field(default_factory=list)
+    tags_none: list[str] = field(default_factory=list)
+    attributes: list[AttributeCondition] = field(default_factory=list)
+
+
+async def filtered_members(
+    scope: BrandScope, wanted: MemberFilter, now: datetime | None = None
+) -> QuerySet[Member]:
+    """The brand's members matching ``wanted``, as one unevaluated query."""
+    now = now or datetime.now(UTC)
+    query = scope.query(Member)
+    if wanted.text and wanted.text.strip():
+        query = query.filter(_text_condition(scope, wanted.text.strip()))
+    if wanted.statuses:
+        query = query.filter(status__in=[s.value for s in wanted.statuses])
+    if wanted.joined_from is not None:
+        query = query.filter(joined_at__gte=wanted.joined_from)
+    if wanted.joined_to is not None:
+        query = query.filter(joined_at__lt=wanted.joined_to)
+    query = await _tag_conditions(scope, query, wanted, now)
+    return await _attribute_conditions(scope, query, wanted.attributes)
+
+
+def _text_condition(scope: BrandScope, text: str) -> Q:
+    condition = (
+        Q(name__icontains=text)
+        | Q(phone__icontains=text)
+        | Q(email__icontains=text.lower())
+        | Q(card_number__icontains=text.replace(" ", ""))
+    )
+    # "138 0013 8000" is stored as +8613800138000: match it too.
+    with suppress(DomainError):
+        condition |= Q(phone=normalise_phone(text, scope.brand.default_region, ["text"]))
+    return condition
+
+
+async def _tag_conditions(
+    scope: BrandScope, query: QuerySet[Member], wanted: MemberFilter, now: datetime
+) -> QuerySet[Member]:
+    groups = {"all": wanted.tags_all, "any": wanted.tags_any, "none": wanted.tags_none}
+    codes = {code for group in groups.values() for code in group}
+    if not codes:
+        return query
+    for name, group in groups.items():
+        if len(group) > MAX_TAGS_PER_CONDITION:
+            raise DomainError("TOO_MANY", f"at most {MAX_TAGS_PER_CONDITION} tags", ["tags", name])
+    ids = await tag_ids_by_code(scope, codes)
+    unknown = sorted(codes - ids.keys())
+    if unknown:
+        raise DomainError("UNKNOWN_TAG", f"no tag {', '.join(unknown)}", ["tags"])
+
+    def holders(tag_ids: list[int]) -> Subquery:
+        return Subquery(
+            active_assignments(scope, now).filter(tag_id__in=tag_ids).values("member_id")
+        )
+
+    for code in wanted.tags_all:
+        query = query.filter(id__in=holders([ids[code]]))
+    if wanted.tags_any:
+        query = query.filter(id__in=holders([ids[c] for c in wanted.tags_any]))
+    if wanted.tags_none:
+        query = query.exclude(id__in=holders([ids[c] for c in wanted.tags_none]))
+    return query
+
+
+async def _attribute_conditions(
+    scope: BrandScope, query: QuerySet[Member], conditions: list[AttributeCondition]
+) -> QuerySet[Member]:
+    if not conditions:
+        return query
+    if len(conditions) > MAX_ATTRIBUTE_CONDITIONS:
+        raise DomainError(
+            "TOO_MANY", f"at most {MAX_ATTRIBUTE_CONDITIONS} attribute conditions", ["attributes"]
+        )
+    definitions = await attrs.definitions_by_key(scope)
+    dialect = attrs.connection_dialect()
+    for index, condition in enumerate(conditions):
+        field = ["attributes", str(index)]
+        definition = definitions.get(condition.key)
+        if definition is None:
+            raise DomainError(
+                "UNKNOWN_ATTRIBUTE", f"no custom attribute {condition.key!r}", [*field, "key"]
+            )
+        alias = f"attr_{index}"
+        query = query.annotate(**{alias: RawSQL(attrs.attribute_sql(dialect, definition))})
+        kind = attrs.AttributeType(definition.type)
+        for op, value in (
+            ("", condition.equals),
+            ("__gte", condition.min),
+            ("__lte", condition.max),
+        ):
+            if value is None:
+                continue
+            if op and kind in (attrs.AttributeType.BOOLEAN, attrs.AttributeType.ENUM):
+                raise DomainError("INVALID", f"{condition.key!r} has no range", [*field, op[2:]])
+            query = query.filter(
+                **{f"{alias}{op}": _comparable(definition, value, [*field, op[2:] or "equals"])}
+            )
+    return query
+
+
+def _comparable(definition: Any, value: Any, field: list[str]) -> Any:
+    checked = attrs.merge_attributes(
+        {definition.key: definition}, {}, {definition.key: value}, field=field
+    )
+    result = checked[definition.key]
+    if isinstance(result, bool):
+        return "true" if result else "false"
+    return result

@@ -1,0 +1,529 @@
+"""Members: registering, joining, profile changes and identities.
+
+The only code that writes members. Every function takes the brand scope;
+identity values are normalised here on the way in, for writes and lookups
+alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from tessera.errors import DomainError, DomainErrors
+from tessera.members import attributes as attrs
+from tessera.members.cards import next_card_number
+from tessera.members.identities import PROFILE_COLUMN, IdentityKind, normalise
+from tessera.members.models import Member, MemberIdentity
+from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_profile
+from tessera.members.scheme import JoinRule, get_settings
+from tessera.scope import BrandScope
+from tessera.uow import UnitOfWork, unit_of_work
+
+MAX_IDENTITIES = 50
+# Statuses a write may set directly; joining goes through activate_member.
+_STATUS_CHANGES = {
+    MemberStatus.ACTIVE: {MemberStatus.FROZEN, MemberStatus.CANCELLED},
+    MemberStatus.FROZEN: {MemberStatus.ACTIVE, MemberStatus.CANCELLED},
+    MemberStatus.PROSPECT: {MemberStatus.CANCELLED},
+    MemberStatus.CANCELLED: set(),
+}
+
+IdentityInput = tuple[str, str]
+# (kind, normalised value, field path of the input it came from)
+_Wanted = tuple[IdentityKind, str, list[str]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _today(scope: BrandScope) -> Any:
+    return _now().astimezone(ZoneInfo(scope.brand.timezone)).date()
+
+
+def _kind(kind: str, field: list[str]) -> IdentityKind:
+    try:
+        return IdentityKind(kind.lower())
+    except ValueError:
+        raise DomainError("INVALID", f"unknown identity kind {kind!r}", field) from None
+
+
+async def get_member(scope: BrandScope, member_id: int) -> Member | None:
+    return await scope.get(Member, member_id)
+
+
+async def require_member(scope: BrandScope, member_id: int | None, field: str = "id") -> Member:
+    member = await scope.get(Member, member_id) if member_id is not None else None
+    if member is None:
+        raise DomainError("NOT_FOUND", "no such member", [field])
+    return member
+
+
+async def find_by_identity(scope: BrandScope, kind: str, value: str) -> Member | None:
+    """The member with this identity, normalising ``value`` as writes do."""
+    identity_kind = _kind(kind, ["kind"])
+    normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
+    found = await (
+        scope.query(MemberIdentity)
+        .filter(kind=identity_kind.value, value=normalised)
+        .select_related("member")
+        .first()
+    )
+    return found.member if found else None
+
+
+async def identities_of(
+    scope: BrandScope, member_ids: Sequence[int]
+) -> dict[int, list[MemberIdentity]]:
+    """Identities of many members in one query (for dataloaders)."""
+    result: dict[int, list[MemberIdentity]] = {member_id: [] for member_id in member_ids}
+    rows = await scope.query(MemberIdentity).filter(member_id__in=list(member_ids)).order_by("id")
+    for row in rows:
+        result[row.member_id].append(row)
+    return result
+
+
+async def _taken(
+    scope: BrandScope, wanted: Iterable[_Wanted], member_id: int | None
+) -> list[DomainError]:
+    """Errors for wanted identities that belong to another member."""
+    wanted = list(wanted)
+    if not wanted:
+        return []
+    condition = Q()
+    for kind, value, _ in wanted:
+        condition |= Q(kind=kind.value, value=value)
+    rows = (
+        await scope.query(MemberIdentity)
+        .filter(condition)
+        .values_list("kind", "value", "member_id")
+    )
+    owners = {(kind, value): owner for kind, value, owner in rows}
+    return [
+        DomainError(
+            "DUPLICATE_IDENTITY",
+            f"another member already has the {kind.name} {value}",
+            field,
+        )
+        for kind, value, field in wanted
+        if owners.get((kind.value, value), member_id) != member_id
+    ]
+
+
+def _duplicate(error: IntegrityError) -> DomainError:
+    # A concurrent write took the identity between our check and our insert.
+    return DomainError("DUPLICATE_IDENTITY", "another member already has one of these identities")
+
+
+async def create_member(
+    scope: BrandScope,
+    profile: Mapping[str, Any],
+    *,
+    identities: Sequence[IdentityInput] = (),
+    attributes: dict[str, Any] | None = None,
+    card_number: str | None = None,
+) -> Member:
+    """Register a person. Under the ``registration`` join rule they join now
+    (card number, ``member.joined``); otherwise they are a prospect until their
+    first purchase or payment (see :class:`tessera.members.scheme.JoinRule`).
+
+    :param profile: profile fields by name (``name``, ``phone``, ``gender``...).
+    :param identities: more (kind, value) pairs; phone, email and external id
+        in ``profile`` become identities too. At least one identity is needed.
+    :param card_number: an existing card to keep (an old CRM's member); else
+        one is generated when the member joins.
+    """
+    errors: list[DomainError] = []
+    try:
+        values = clean_profile(profile, scope.brand.default_region, _today(scope))
+    except DomainErrors as error:
+        values, errors = {}, list(error.errors)
+    wanted: list[_Wanted] = []
+    for name, kind in IDENTITY_FIELDS.items():
+        if values.get(name):
+            wanted.append((kind, values[name], [camel(name)]))
+    for index, (kind_name, raw) in enumerate(identities):
+        field = ["identities", str(index)]
+        try:
+            kind = _kind(kind_name, [*field, "kind"])
+            wanted.append(
+                (
+                    kind,
+                    normalise(kind, raw, scope.brand.default_region, [*field, "value"]),
+                    [*field, "value"],
+                )
+            )
+        except DomainError as error:
+            errors.append(error)
+    if card_number is not None:
+        try:
+            card = normalise(IdentityKind.CARD_NUMBER, card_number, "", ["cardNumber"])
+            wanted.append((IdentityKind.CARD_NUMBER, card, ["cardNumber"]))
+            values["card_number"] = card
+        except DomainError as error:
+            errors.append(error)
+    try:
+        definitions = await attrs.definitions_by_key(scope)
+        values["attributes"] = attrs.merge_attributes(
+            definitions, {}, attributes or {}, field=["attributes"]
+        )
+    except DomainErrors as error:
+        errors.extend(error.errors)
+    except DomainError as error:
+        errors.append(error)
+    wanted = _distinct(wanted)
+    if not wanted and not errors:
+        errors.append(
+            DomainError(
+                "IDENTITY_REQUIRED",
+                "give at least one identity (phone, email, external id or identities)",
+                ["identities"],
+            )
+        )
+    if len(wanted) > MAX_IDENTITIES:
+        errors.append(
+            DomainError("TOO_MANY", f"at most {MAX_IDENTITIES} identities", ["identities"])
+        )
+    errors += await _taken(scope, wanted, None)
+    if errors:
+        raise DomainErrors(errors)
+    for kind, value, _ in wanted:
+        column = PROFILE_COLUMN.get(kind)
+        if column and not values.get(column):
+            values[column] = value
+
+    settings = await get_settings(scope)
+    joins = JoinRule(settings.join_rule) is JoinRule.REGISTRATION
+    try:
+        async with unit_of_work(scope) as uow:
+            member = await scope.create(
+                Member,
+                status=(MemberStatus.ACTIVE if joins else MemberStatus.PROSPECT).value,
+                joined_at=_now(),
+                **values,
+            )
+            await _insert_identities(scope, member, [(k, v) for k, v, _ in wanted])
+            if joins:
+                await _join(scope, uow, member)
+    except IntegrityError as error:
+        raise _duplicate(error) from None
+    return member
+
+
+def _distinct(wanted: list[_Wanted]) -> list[_Wanted]:
+    seen: set[tuple[IdentityKind, str]] = set()
+    result = []
+    for item in wanted:
+        if (item[0], item[1]) not in seen:
+            seen.add((item[0], item[1]))
+            result.append(item)
+    return result
+
+
+async def _insert_identities(
+    scope: BrandScope, member: Member, pairs: Sequence[tuple[IdentityKind, str]]
+) -> None:
+    if pairs:
+        await scope.query(MemberIdentity).bulk_create(
+            [
+                scope.build(MemberIdentity, member_id=member.id, kind=k.value, value=v)
+                for k, v in pairs
+            ]
+        )
+
+
+async def _join(
+    scope: BrandScope, uow: UnitOfWork, member: Member, channel: str | None = None
+) -> None:
+    """Make ``member`` a member now: status, join time, a card if they have none."""
+    member.status = MemberStatus.ACTIVE.value
+    member.joined_at = _now()
+    fields = ["status", "joined_at", "updated_at"]
+    if channel is not None and not member.join_channel:
+        member.join_channel = channel
+        fields.append("join_channel")
+    if not member.card_number:
+        member.card_number = await next_card_number(scope, uow.connection)
+        await _insert_identities(scope, member, [(IdentityKind.CARD_NUMBER, member.card_number)])
+        fields.append("card_number")
+    await member.save(update_fields=fields)
+    uow.emit(
+        "member.joined",
+        member_id=member.id,
+        join_channel=member.join_channel or None,
+        card_number=member.card_number,
+    )
+
+
+async def activate_member(
+    scope: BrandScope, member_id: int, *, join_channel: str | None = None
+) -> Member:
+    """A prospect joins (paid the fee, or an operator lets them in). Joining
+    twice is harmless: an active member is returned as it is."""
+    member = await require_member(scope, member_id)
+    status = MemberStatus(member.status)
+    if status is MemberStatus.ACTIVE:
+        return member
+    if status is not MemberStatus.PROSPECT:
+        raise DomainError("INVALID_STATUS", f"a {status.value} member cannot join", ["id"])
+    async with unit_of_work(scope) as uow:
+        await _join(scope, uow, member, join_channel)
+    return member
+
+
+async def update_member(
+    scope: BrandScope,
+    member_id: int,
+    profile: Mapping[str, Any],
+    *,
+    attributes: dict[str, Any] | None = None,
+    status: MemberStatus | None = None,
+) -> Member:
+    """Change profile fields present in ``profile`` (``None`` clears one).
+    Changing phone, email or external id replaces that identity."""
+    member = await require_member(scope, member_id)
+    errors: list[DomainError] = []
+    try:
+        values = clean_profile(profile, scope.brand.default_region, _today(scope))
+    except DomainErrors as error:
+        values, errors = {}, list(error.errors)
+    if attributes is not None:
+        try:
+            definitions = await attrs.definitions_by_key(scope)
+            values["attributes"] = attrs.merge_attributes(
+                definitions, member.attributes, attributes, field=["attributes"]
+            )
+        except DomainErrors as error:
+            errors.extend(error.errors)
+    if status is not None and status.value != member.status:
+        if status not in _STATUS_CHANGES[MemberStatus(member.status)]:
+            errors.append(
+                DomainError(
+                    "INVALID_STATUS",
+                    f"a {member.status} member cannot become {status.value}"
+                    + (
+                        " (prospects join through activateMember)"
+                        if status is MemberStatus.ACTIVE
+                        else ""
+                    ),
+                    ["status"],
+                )
+            )
+        values["status"] = status.value
+    swaps = {
+        IDENTITY_FIELDS[name]: values[name]
+        for name in IDENTITY_FIELDS
+        if name in values and values[name] != getattr(member, name)
+    }
+    errors += await _taken(
+        scope,
+        [(kind, value, [camel(PROFILE_COLUMN[kind])]) for kind, value in swaps.items() if value],
+        member.id,
+    )
+    if errors:
+        raise DomainErrors(errors)
+    changed = [name for name, value in values.items() if getattr(member, name) != value]
+    if not changed:
+        return member
+    try:
+        async with unit_of_work(scope) as uow:
+            for kind, value in swaps.items():
+                await _swap_identity(
+                    scope, member, kind, getattr(member, PROFILE_COLUMN[kind]), value
+                )
+                values[PROFILE_COLUMN[kind]] = await _primary(scope, member, kind, value)
+            if not await scope.query(MemberIdentity).filter(member_id=member.id).exists():
+                raise DomainError(
+                    "LAST_IDENTITY", "a member keeps at least one identity", [camel(changed[0])]
+                )
+            member.update_from_dict(values)
+            await member.save(update_fields=[*values, "updated_at"])
+            uow.emit(
+                "member.updated", member_id=member.id, changed=sorted(camel(n) for n in changed)
+            )
+    except IntegrityError as error:
+        raise _duplicate(error) from None
+    return member
+
+
+async def _swap_identity(
+    scope: BrandScope, member: Member, kind: IdentityKind, old: str | None, new: str | None
+) -> None:
+    if old:
+        await (
+            scope.query(MemberIdentity)
+            .filter(member_id=member.id, kind=kind.value, value=old)
+            .delete()
+        )
+    if (
+        new
+        and not await scope.query(MemberIdentity)
+        .filter(member_id=member.id, kind=kind.value, value=new)
+        .exists()
+    ):
+        await _insert_identities(scope, member, [(kind, new)])
+
+
+async def _primary(
+    scope: BrandScope, member: Member, kind: IdentityKind, wanted: str | None
+) -> str | None:
+    """The profile value for ``kind``: the one asked for, else the member's
+    oldest remaining identity of that kind."""
+    if wanted:
+        return wanted
+    first = (
+        await scope.query(MemberIdentity)
+        .filter(member_id=member.id, kind=kind.value)
+        .order_by("id")
+        .first()
+    )
+    return first.value if first else None
+
+
+async def add_identity(scope: BrandScope, member_id: int, kind: str, value: str) -> Member:
+    """Give the member another identity; adding one they have changes nothing."""
+    member = await require_member(scope, member_id, "memberId")
+    identity_kind = _kind(kind, ["kind"])
+    normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
+    errors = await _taken(scope, [(identity_kind, normalised, ["value"])], member.id)
+    if errors:
+        raise DomainErrors(errors)
+    existing = (
+        await scope.query(MemberIdentity).filter(member_id=member.id).values_list("kind", "value")
+    )
+    if (identity_kind.value, normalised) in {tuple(row) for row in existing}:
+        return member
+    if len(existing) >= MAX_IDENTITIES:
+        raise DomainError(
+            "TOO_MANY", f"a member has at most {MAX_IDENTITIES} identities", ["value"]
+        )
+    try:
+        async with unit_of_work(scope) as uow:
+            await _insert_identities(scope, member, [(identity_kind, normalised)])
+            column = PROFILE_COLUMN.get(identity_kind)
+            if column and not getattr(member, column):
+                setattr(member, column, normalised)
+                await member.save(update_fields=[column, "updated_at"])
+            uow.emit("member.updated", member_id=member.id, changed=["identities"])
+    except IntegrityError as error:
+        raise _duplicate(error) from None
+    return member
+
+
+async def remove_identity(scope: BrandScope, member_id: int, kind: str, value: str) -> Member:
+    """Remove one identity. A member keeps at least one, and keeps a card."""
+    member = await require_member(scope, member_id, "memberId")
+    identity_kind = _kind(kind, ["kind"])
+    normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
+    rows = await scope.query(MemberIdentity).filter(member_id=member.id).order_by("id")
+    target = next(
+        (r for r in rows if r.kind == identity_kind.value and r.value == normalised), None
+    )
+    if target is None:
+        raise DomainError(
+            "NOT_FOUND", f"the member has no {identity_kind.name} {normalised}", ["value"]
+        )
+    if len(rows) == 1:
+        raise DomainError("LAST_IDENTITY", "a member keeps at least one identity", ["value"])
+    column = PROFILE_COLUMN.get(identity_kind)
+    replacement = None
+    if column and getattr(member, column) == normalised:
+        replacement = next(
+            (r.value for r in rows if r.kind == identity_kind.value and r.id != target.id), None
+        )
+        if identity_kind is IdentityKind.CARD_NUMBER and replacement is None:
+            raise DomainError(
+                "CARD_REQUIRED", "this is the member's only card; add another card first", ["value"]
+            )
+    async with unit_of_work(scope) as uow:
+        await scope.query(MemberIdentity).filter(id=target.id).delete()
+        if column and getattr(member, column) == normalised:
+            setattr(member, column, replacement)
+            await member.save(update_fields=[column, "updated_at"])
+        uow.emit("member.updated", member_id=member.id, changed=["identities"])
+    return member
+
+
+async def member_for_fact(
+    scope: BrandScope,
+    uow: UnitOfWork,
+    *,
+    member_id: int | None,
+    identity: tuple[str, str] | None,
+    join_channel: str | None = None,
+) -> Member:
+    """The member a purchase belongs to, inside the caller's unit of work.
+
+    By ``member_id`` or by ``identity`` (kind, value). Under the
+    ``first_purchase`` join rule an unknown identity becomes a new member and a
+    prospect joins (both emit ``member.joined`` on ``uow``); under any other
+    rule an unknown member is ``UNKNOWN_MEMBER``. Facts that are not purchases
+    (behaviour events) look members up with :func:`find_by_identity` instead.
+    """
+    if member_id is None and identity is None:
+        raise DomainError("UNKNOWN_MEMBER", "give a member id or an identity", ["member"])
+    if member_id is not None:
+        member = await scope.get(Member, member_id)
+        if member is None:
+            raise DomainError("UNKNOWN_MEMBER", "no such member", ["member"])
+        kind, normalised = None, None
+    else:
+        assert identity is not None
+        kind = _kind(identity[0], ["member", "kind"])
+        normalised = normalise(kind, identity[1], scope.brand.default_region, ["member", "value"])
+        member = await _by_identity(scope, kind, normalised)
+    rule = JoinRule((await get_settings(scope)).join_rule)
+    if member is not None:
+        if rule is JoinRule.FIRST_PURCHASE and member.status == MemberStatus.PROSPECT.value:
+            await _join(scope, uow, member, join_channel)
+        return member
+    if rule is not JoinRule.FIRST_PURCHASE or kind is None or normalised is None:
+        raise DomainError(
+            "UNKNOWN_MEMBER",
+            f"no member has this identity and the brand's join rule ({rule.value}) "
+            "does not create members from orders",
+            ["member"],
+        )
+    return await _create_from_fact(scope, uow, kind, normalised, join_channel)
+
+
+async def _by_identity(scope: BrandScope, kind: IdentityKind, value: str) -> Member | None:
+    found = await (
+        scope.query(MemberIdentity)
+        .filter(kind=kind.value, value=value)
+        .select_related("member")
+        .first()
+    )
+    return found.member if found else None
+
+
+async def _create_from_fact(
+    scope: BrandScope, uow: UnitOfWork, kind: IdentityKind, value: str, channel: str | None
+) -> Member:
+    column = PROFILE_COLUMN.get(kind)
+    values = {column: value} if column else {}
+    try:
+        # A savepoint, so a concurrent first order for the same identity does
+        # not abort the caller's transaction: we then use the member it made.
+        async with uow.connection._in_transaction():
+            member = await scope.create(
+                Member,
+                status=MemberStatus.PROSPECT.value,
+                joined_at=_now(),
+                join_channel=(channel or "")[:32],
+                **values,
+            )
+            await _insert_identities(scope, member, [(kind, value)])
+    except IntegrityError:
+        existing = await _by_identity(scope, kind, value)
+        if existing is None:
+            raise
+        return existing
+    await _join(scope, uow, member, channel)
+    return member

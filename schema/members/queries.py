@@ -1,0 +1,64 @@
+"""Reading members: by id, by identity, and as a filtered connection."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from tessera.members import service
+from tessera.members.search import MemberFilter, filtered_members
+from tessera.schema.ids import decode_id
+from tessera.schema.members.dataloaders import MemberByIdLoader
+from tessera.schema.members.filters import MemberFilterInput, MemberSort
+from tessera.schema.members.identities import IdentityKind
+from tessera.schema.members.types import Member
+from tessera.schema.pagination import Connection, paginate
+from tessera.schema.permissions import CanRead
+
+
+@strawberry.type
+class MemberQuery:
+    @strawberry.field(
+        description="A member by id; null when the brand has none with this id.",
+        permission_classes=[CanRead],
+    )
+    async def member(self, info: Info, id: strawberry.ID) -> Member | None:
+        pk = decode_id(id, "Member")
+        found = await MemberByIdLoader.of(info).load(pk) if pk is not None else None
+        return Member.from_model(found) if found else None
+
+    @strawberry.field(
+        description="A member by identity; the value is normalised as on writes (a phone "
+        "without `+` is read in the brand's region). Null when nobody has it; an invalid "
+        "value is an error with code INVALID_PHONE, INVALID_EMAIL or INVALID_IDENTITY.",
+        permission_classes=[CanRead],
+    )
+    async def member_by_identity(self, info: Info, kind: IdentityKind, value: str) -> Member | None:
+        found = await service.find_by_identity(info.context.scope, kind.value, value)
+        return Member.from_model(found) if found else None
+
+    @strawberry.field(
+        description="The brand's members matching `filter`, in `sort` order (default: newest "
+        "joined first). Unknown tag codes or attribute keys are errors (UNKNOWN_TAG, "
+        "UNKNOWN_ATTRIBUTE).",
+        permission_classes=[CanRead],
+    )
+    async def members(
+        self,
+        info: Info,
+        filter: MemberFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        sort: MemberSort = MemberSort.JOINED_AT_DESC,
+    ) -> Connection[Member]:
+        wanted = filter.to_domain() if filter else MemberFilter()
+        query = await filtered_members(info.context.scope, wanted)
+        return await paginate(
+            query,
+            first=first,
+            after=after,
+            cap=info.context.settings.limits.page_size,
+            to_node=Member.from_model,
+            sort_field=sort.field,
+            descending=sort.descending,
+        )

@@ -1,0 +1,82 @@
+"""Member sessions: a brand's server mints a member token; the member's app
+uses it to read ``me`` (and, later, the member-self operations)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from tessera.auth.member_tokens import (
+    DEFAULT_TTL,
+    MAX_TTL,
+    MIN_TTL,
+    MemberPrincipal,
+    issue_member_token,
+)
+from tessera.errors import DomainError
+from tessera.members import service
+from tessera.schema.errors import UserError, user_errors
+from tessera.schema.ids import decode_id
+from tessera.schema.members.types import Member
+from tessera.schema.permissions import CanWrite
+
+
+class IsMember(BasePermission):
+    message = "this needs a member token"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return isinstance(info.context.principal, MemberPrincipal)
+
+
+@strawberry.input(description="Whom to mint a member token for, and for how long.")
+class IssueMemberTokenInput:
+    member_id: strawberry.ID = strawberry.field(description="The member.")
+    ttl_seconds: int = strawberry.field(
+        default=DEFAULT_TTL, description=f"Lifetime, {MIN_TTL}-{MAX_TTL} seconds."
+    )
+
+
+@strawberry.type(description="A member token: pass it as `Authorization: Bearer <token>`.")
+class IssueMemberTokenPayload:
+    token: str | None = strawberry.field(
+        description="The token. It reaches only `me` and the member-self operations."
+    )
+    expires_at: datetime | None = strawberry.field(description="When it stops working.")
+    errors: list[UserError] = strawberry.field(description="Why no token was issued.")
+
+
+@strawberry.type
+class MemberSessionQuery:
+    @strawberry.field(
+        description="The member whose token is making the request (member tokens only).",
+        permission_classes=[IsMember],
+    )
+    def me(self, info: Info) -> Member:
+        principal: MemberPrincipal = info.context.principal
+        return Member.from_model(principal.member)
+
+
+@strawberry.type
+class MemberSessionMutation:
+    @strawberry.mutation(
+        description="Mint a short-lived token for a member's own app session (HS256 JWT). "
+        "Frozen and cancelled members get none. Needs the write scope.",
+        permission_classes=[CanWrite],
+    )
+    async def issue_member_token(
+        self, info: Info, input: IssueMemberTokenInput
+    ) -> IssueMemberTokenPayload:
+        scope = info.context.scope
+        try:
+            member = await service.require_member(
+                scope, decode_id(input.member_id, "Member"), "memberId"
+            )
+            issued = issue_member_token(scope, member, input.ttl_seconds)
+        except DomainError as error:
+            return IssueMemberTokenPayload(token=None, expires_at=None, errors=user_errors(error))
+        return IssueMemberTokenPayload(token=issued.token, expires_at=issued.expires_at, errors=[])

@@ -1,0 +1,94 @@
+"""Tag, tag group and tag assignment types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from tessera.schema.ids import encode_id
+from tessera.schema.tags.dataloaders import TagGroupByIdLoader
+from tessera.tags import models
+from tessera.tags.service import TagSource
+
+strawberry.enum(
+    TagSource,
+    description="Who put a tag on a member. Each source's assignments are removed only by it "
+    "(unless `untagMembers` is given `anySource: true`).",
+)
+
+
+@strawberry.type(description='A heading tags are filed under, e.g. "Lifecycle" or "Preferences".')
+class TagGroup:
+    pk: strawberry.Private[int]
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    code: str = strawberry.field(
+        description="Stable code, unique in the brand; `tags(group:)` takes it."
+    )
+    name: str = strawberry.field(description="Display name.")
+    description: str = strawberry.field(description="What the group is for.")
+
+    @classmethod
+    def from_model(cls, group: models.TagGroup) -> TagGroup:
+        return cls(
+            pk=group.id,
+            id=strawberry.ID(encode_id("TagGroup", group.id)),
+            code=group.code,
+            name=group.name,
+            description=group.description,
+        )
+
+
+@strawberry.type(description="A label operators, rules and plugins put on members to target them.")
+class Tag:
+    pk: strawberry.Private[int]
+    group_pk: strawberry.Private[int | None]
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    code: str = strawberry.field(
+        description="Stable code, unique in the brand; tagging, filters and segment rules use it."
+    )
+    name: str = strawberry.field(description="Display name.")
+    description: str = strawberry.field(description="What the tag means, for operators.")
+    default_expiry_days: int | None = strawberry.field(
+        description="Assignments without their own `expiresAt` expire this many days after "
+        "tagging; null: never."
+    )
+    created_at: datetime = strawberry.field(description="When the tag was created.")
+
+    @strawberry.field(description="The group it is filed under, if any.")
+    async def group(self, info: Info) -> TagGroup | None:
+        if self.group_pk is None:
+            return None
+        found = await TagGroupByIdLoader.of(info).load(self.group_pk)
+        return TagGroup.from_model(found) if found else None
+
+    @classmethod
+    def from_model(cls, tag: models.Tag) -> Tag:
+        return cls(
+            pk=tag.id,
+            group_pk=tag.group_id,
+            id=strawberry.ID(encode_id("Tag", tag.id)),
+            code=tag.code,
+            name=tag.name,
+            description=tag.description,
+            default_expiry_days=tag.default_expiry_days,
+            created_at=tag.created_at,
+        )
+
+
+@strawberry.type(description="A tag on a member, as one source put it there.")
+class TagAssignment:
+    tag: Tag = strawberry.field(description="The tag.")
+    source: TagSource = strawberry.field(description="Who put it there.")
+    expires_at: datetime | None = strawberry.field(description="When it lapses; null: never.")
+    assigned_at: datetime = strawberry.field(description="When it was first put there.")
+
+    @classmethod
+    def from_model(cls, assignment: models.TagAssignment) -> TagAssignment:
+        return cls(
+            tag=Tag.from_model(assignment.tag),
+            source=TagSource(assignment.source),
+            expires_at=assignment.expires_at,
+            assigned_at=assignment.created_at,
+        )

@@ -1,0 +1,237 @@
+"""Members through the service layer: identities, profile, join rules, cards."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tessera.errors import DomainError, DomainErrors
+from tessera.members import service
+from tessera.members.cards import format_card, is_valid_card, luhn_digit
+from tessera.members.models import Member, MemberIdentity
+from tessera.members.scheme import JoinRule, update_settings
+from tessera.scope import BrandScope
+from tessera.uow import unit_of_work
+
+
+def fields_of(error: DomainError) -> list[list[str] | None]:
+    errors = error.errors if isinstance(error, DomainErrors) else [error]
+    return [e.field for e in errors]
+
+
+async def identities(member: Member) -> set[tuple[str, str]]:
+    rows = await MemberIdentity.filter(member_id=member.id).values_list("kind", "value")
+    return {(k, v) for k, v in rows}
+
+
+def test_luhn_check_digit_catches_a_mistyped_digit():
+    assert luhn_digit("7992739871") == "3"
+    card = format_card("8001", 42)
+    assert card == "8001000000042" + luhn_digit("8001000000042")
+    assert is_valid_card(card)
+    wrong = card[:-2] + str((int(card[-2]) + 1) % 10) + card[-1]
+    assert not is_valid_card(wrong)
+
+
+async def test_registration_joins_with_a_card_and_normalised_identities(brand_a, new_member):
+    member = await new_member(
+        brand_a, name="Li Lei", phone="138 0013 8000", email=" Li.Lei@Example.COM "
+    )
+    assert member.status == "active"
+    assert member.phone == "+8613800138000"
+    assert member.email == "li.lei@example.com"
+    assert is_valid_card(member.card_number)
+    assert member.card_number.startswith(f"8{brand_a.id % 1000:03d}")
+    assert await identities(member) == {
+        ("phone", "+8613800138000"),
+        ("email", "li.lei@example.com"),
+        ("card_number", member.card_number),
+    }
+
+
+async def test_card_numbers_are_unique_per_brand(brand_a, new_member):
+    cards = [
+        (await new_member(brand_a, identities=[("app_user_id", f"u{i}")])).card_number
+        for i in range(5)
+    ]
+    assert len(set(cards)) == 5
+    assert all(is_valid_card(c) for c in cards)
+
+
+async def test_lookup_normalises_like_writes(brand_a, new_member):
+    member = await new_member(brand_a, phone="13800138000")
+    scope = BrandScope(brand_a)
+    assert (await service.find_by_identity(scope, "phone", "+86 138-0013-8000")).id == member.id
+    assert (
+        await service.find_by_identity(
+            scope, "card_number", " " + member.card_number[:4] + " " + member.card_number[4:]
+        )
+    ).id == member.id
+    assert await service.find_by_identity(scope, "phone", "13900139000") is None
+
+
+async def test_invalid_phone_and_email_name_their_field_and_write_nothing(brand_a, new_member):
+    with pytest.raises(DomainErrors) as caught:
+        await new_member(brand_a, phone="12345", email="not-an-email")
+    assert fields_of(caught.value) == [["phone"], ["email"]]
+    assert {e.code for e in caught.value.errors} == {"INVALID_PHONE", "INVALID_EMAIL"}
+    assert await Member.all().count() == 0
+
+
+async def test_duplicate_identity_is_refused(brand_a, new_member):
+    await new_member(brand_a, phone="13800138000")
+    with pytest.raises(DomainError) as caught:
+        await new_member(brand_a, name="Other", identities=[("phone", "+8613800138000")])
+    assert caught.value.code == "DUPLICATE_IDENTITY"
+    assert fields_of(caught.value) == [["identities", "0", "value"]]
+    assert await Member.all().count() == 1
+
+
+async def test_same_identity_may_exist_in_two_brands(brand_a, brand_b, new_member):
+    a = await new_member(brand_a, email="x@example.com")
+    b = await new_member(brand_b, email="x@example.com")
+    assert a.id != b.id
+    found = await service.find_by_identity(BrandScope(brand_b), "email", "X@example.com")
+    assert found.id == b.id
+
+
+async def test_a_member_needs_an_identity(brand_a, new_member):
+    with pytest.raises(DomainError) as caught:
+        await new_member(brand_a, name="Nobody")
+    assert caught.value.code == "IDENTITY_REQUIRED"
+
+
+async def test_profile_phone_change_replaces_its_identity(brand_a, new_member):
+    member = await new_member(brand_a, phone="13800138000")
+    scope = BrandScope(brand_a)
+    updated = await service.update_member(scope, member.id, {"phone": "13900139000"})
+    assert updated.phone == "+8613900139000"
+    kinds = await identities(updated)
+    assert ("phone", "+8613900139000") in kinds and ("phone", "+8613800138000") not in kinds
+
+
+async def test_identity_added_fills_the_empty_profile_field_and_removal_falls_back(
+    brand_a, new_member
+):
+    member = await new_member(brand_a, identities=[("wechat_openid", "o-1")])
+    scope = BrandScope(brand_a)
+    member = await service.add_identity(scope, member.id, "email", "A@Example.com")
+    assert member.email == "a@example.com"
+    member = await service.add_identity(scope, member.id, "email", "b@example.com")
+    assert member.email == "a@example.com"  # the first stays primary
+    member = await service.remove_identity(scope, member.id, "email", "a@example.com")
+    assert member.email == "b@example.com"
+    member = await service.remove_identity(scope, member.id, "email", "b@example.com")
+    assert member.email is None
+
+
+async def test_a_member_keeps_one_identity_and_their_card(brand_a, new_member):
+    await update_settings(BrandScope(brand_a), join_rule=JoinRule.PAID)
+    prospect = await new_member(brand_a, identities=[("app_user_id", "only")])
+    scope = BrandScope(brand_a)
+    with pytest.raises(DomainError) as caught:
+        await service.remove_identity(scope, prospect.id, "app_user_id", "only")
+    assert caught.value.code == "LAST_IDENTITY"
+
+    await update_settings(scope, join_rule=JoinRule.REGISTRATION)
+    member = await new_member(brand_a, identities=[("app_user_id", "two")])
+    with pytest.raises(DomainError) as caught:
+        await service.remove_identity(scope, member.id, "card_number", member.card_number)
+    assert caught.value.code == "CARD_REQUIRED"
+
+
+async def test_paid_rule_keeps_prospects_until_activation(brand_a, new_member, listen):
+    log = await listen(brand_a)
+    scope = BrandScope(brand_a)
+    await update_settings(scope, join_rule=JoinRule.PAID)
+    prospect = await new_member(brand_a, phone="13800138000")
+    assert prospect.status == "prospect" and prospect.card_number is None
+    assert log.named("member.joined") == []
+
+    member = await service.activate_member(scope, prospect.id, join_channel="app")
+    assert member.status == "active" and is_valid_card(member.card_number)
+    assert member.join_channel == "app"
+    again = await service.activate_member(scope, prospect.id)
+    assert again.card_number == member.card_number
+    assert [e.payload["member_id"] for e in log.named("member.joined")] == [member.id]
+
+    with pytest.raises(DomainError) as caught:
+        async with unit_of_work(scope) as uow:
+            await service.member_for_fact(
+                scope, uow, member_id=None, identity=("phone", "13900139000")
+            )
+    assert caught.value.code == "UNKNOWN_MEMBER"
+
+
+async def test_first_purchase_creates_unknown_members_and_joins_prospects(
+    brand_a, new_member, listen
+):
+    log = await listen(brand_a)
+    scope = BrandScope(brand_a)
+    await update_settings(scope, join_rule=JoinRule.FIRST_PURCHASE)
+    prospect = await new_member(brand_a, email="p@example.com")
+    assert prospect.status == "prospect"
+
+    async with unit_of_work(scope) as uow:
+        joined = await service.member_for_fact(
+            scope, uow, member_id=None, identity=("email", "P@example.com"), join_channel="pos"
+        )
+        created = await service.member_for_fact(
+            scope, uow, member_id=None, identity=("phone", "13800138000"), join_channel="pos"
+        )
+        again = await service.member_for_fact(
+            scope, uow, member_id=None, identity=("phone", "+8613800138000")
+        )
+    assert joined.id == prospect.id and joined.status == "active"
+    assert created.status == "active" and created.phone == "+8613800138000"
+    assert created.join_channel == "pos" and is_valid_card(created.card_number)
+    assert again.id == created.id
+    assert sorted(e.payload["member_id"] for e in log.named("member.joined")) == sorted(
+        [prospect.id, created.id]
+    )
+
+
+async def test_registration_rule_never_creates_from_facts(brand_a):
+    scope = BrandScope(brand_a)
+    with pytest.raises(DomainError) as caught:
+        async with unit_of_work(scope) as uow:
+            await service.member_for_fact(
+                scope, uow, member_id=None, identity=("phone", "13800138000")
+            )
+    assert caught.value.code == "UNKNOWN_MEMBER" and caught.value.field == ["member"]
+    assert await Member.all().count() == 0
+
+
+async def test_member_for_fact_never_finds_another_brands_member(brand_a, brand_b, new_member):
+    other = await new_member(brand_b, phone="+12025550123")
+    scope = BrandScope(brand_a)
+    with pytest.raises(DomainError) as caught:
+        async with unit_of_work(scope) as uow:
+            await service.member_for_fact(scope, uow, member_id=other.id, identity=None)
+    assert caught.value.code == "UNKNOWN_MEMBER"
+
+
+async def test_update_emits_member_updated_with_changed_fields(brand_a, new_member, listen):
+    log = await listen(brand_a)
+    member = await new_member(brand_a, phone="13800138000")
+    await service.update_member(
+        BrandScope(brand_a), member.id, {"name": "Han Meimei", "birthday": date(1990, 5, 1)}
+    )
+    await service.update_member(BrandScope(brand_a), member.id, {"name": "Han Meimei"})
+    updates = log.named("member.updated")
+    assert [e.payload["changed"] for e in updates] == [["birthday", "name"]]
+
+
+async def test_status_changes_follow_the_rules(brand_a, new_member):
+    from tessera.members.profile import MemberStatus
+
+    scope = BrandScope(brand_a)
+    member = await new_member(brand_a, phone="13800138000")
+    member = await service.update_member(scope, member.id, {}, status=MemberStatus.FROZEN)
+    assert member.status == "frozen"
+    member = await service.update_member(scope, member.id, {}, status=MemberStatus.CANCELLED)
+    with pytest.raises(DomainError) as caught:
+        await service.update_member(scope, member.id, {}, status=MemberStatus.ACTIVE)
+    assert caught.value.code == "INVALID_STATUS"
+    assert (await Member.get(id=member.id)).status == "cancelled"
