@@ -41,7 +41,10 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -77,11 +80,15 @@ async def readyz(request: Request) -> JSONResponse:
     if rt.settings.redis_url:
         checks["redis"] = "ok" if await rt.queue.ping() else "unreachable"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
-def create_app(settings: Settings | None = None, runtime: runtime.Runtime | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, runtime: runtime.Runtime | None = None
+) -> Starlette:
     """Build the app. With ``runtime`` given (tests, embedding) the caller owns
     start-up and shut-down; otherwise the app's lifespan does them."""
     from tessera.admin_ui import routes as admin_routes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
@@ -16,6 +17,10 @@ MODEL_MODULES = [
     "tessera.features.models",
     "tessera.audit.models",
     "tessera.members.models",
+    "tessera.tags.models",
+    "tessera.orders.models",
+    "tessera.behaviour.models",
+    "tessera.segments.models",
 ]
 
 
@@ -46,12 +51,15 @@ def is_postgres(database_url: str) -> bool:
     return _normalise_url(database_url).startswith("asyncpg://")
 
 
+def ensure_sqlite_dir(database_url: str) -> None:
+    """SQLite creates the file but not its folder (``./var`` on a fresh clone)."""
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+
+
 async def connect(database_url: str) -> None:
     """Open the process-wide connection pool (API, worker and CLI all use this)."""
-    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
-        from pathlib import Path
-
-        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_dir(database_url)
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 

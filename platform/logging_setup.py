@@ -9,7 +9,8 @@ from typing import Any
 
 from tessera.request_context import brand_var, request_id_var
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds `color_message` (its message with ANSI colours) to its records.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,15 +31,25 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        rid = request_id_var.get()
         base = super().format(record)
-        return f"{base} [request_id={rid}]" if rid else base
+        context = [
+            f"{name}={value}"
+            for name, value in (
+                ("request_id", request_id_var.get()),
+                ("brand", brand_var.get()),
+                ("duration_ms", getattr(record, "duration_ms", None)),
+            )
+            if value is not None
+        ]
+        return f"{base} [{' '.join(context)}]" if context else base
 
 
 def configure(json_lines: bool, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        JsonFormatter()
+        if json_lines
+        else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

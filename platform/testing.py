@@ -3,9 +3,15 @@
 Registered through the ``pytest11`` entry point, so any project that installs
 Tessera gets them. A partner's plugin test::
 
-    async def test_my_plugin(brand_a, gql_client, register_plugin):
-        register_plugin(my_plugin, "my-plugin")
-        data = await gql_client(brand_a)('{ plugins { name } }')
+    async def test_my_sender_is_installed(brand_a, api_key, gql):
+        token = await api_key(brand_a, "read")
+        data = await gql("{ plugins { name components { key } } }", token=token)
+        assert "my-plugin" in [p["name"] for p in data["plugins"]]
+
+Fixtures: ``tessera_db`` (runtime, tables emptied after the test), ``brand_a``
+and ``brand_b``, ``api_key``, ``http``, ``gql``, ``register_plugin``,
+``enable_feature``, ``emit_event``, ``assert_num_queries``; docs/plugins.md
+shows each.
 
 The suite runs on a fresh SQLite file by default. Set
 ``TESSERA_TEST_DATABASE_URL`` to a PostgreSQL server URL (its database is only
@@ -113,6 +119,29 @@ async def tessera_runtime(tessera_settings: Settings) -> AsyncIterator[Runtime]:
     await bootstrap.stop(rt)
 
 
+@pytest_asyncio.fixture(scope="session")
+async def tessera_redis_url() -> str:
+    """``TESSERA_TEST_REDIS_URL``, checked to answer. When it is unset a test using
+    this skips, or fails when ``CI`` is true, so CI cannot pass without Redis.
+    Share the server safely: give each test run its own arq queue name."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    url = os.environ.get("TESSERA_TEST_REDIS_URL", "")
+    if not url:
+        if _ci():
+            pytest.fail("CI is true but TESSERA_TEST_REDIS_URL is not set", pytrace=False)
+        pytest.skip("needs Redis: set TESSERA_TEST_REDIS_URL")
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        pytest.fail(f"TESSERA_TEST_REDIS_URL={url} is unreachable: {exc}", pytrace=False)
+    finally:
+        await client.aclose()
+    return url
+
+
 async def _empty_all_tables() -> None:
     conn = connections.get("default")
     tables = [model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values()]
@@ -142,7 +171,9 @@ async def make_brand(code: str, *, currency: str = "CNY", timezone: str = "Asia/
     from tessera.tenancy.models import Tenant
 
     tenant = await Tenant.get_or_none(code=f"t-{code}") or await create_tenant(f"t-{code}", code)
-    return await create_brand(tenant.code, code, f"Brand {code.upper()}", currency=currency, timezone=timezone)
+    return await create_brand(
+        tenant.code, code, f"Brand {code.upper()}", currency=currency, timezone=timezone
+    )
 
 
 @pytest_asyncio.fixture
@@ -224,6 +255,45 @@ def register_plugin(tessera_runtime: Runtime) -> Iterator[Callable[[object, str]
         tessera_runtime.host.unregister(name)
 
 
+@pytest.fixture
+def enable_feature(tessera_db: Runtime) -> Callable[..., Awaitable[Any]]:
+    """``await enable_feature(brand, "component_key", config={...}, slot=None)``:
+    switch a component on for a brand through the features service (the same
+    rules and validation as ``setFeature``); returns the feature as stored."""
+    from tessera.features.service import set_feature
+    from tessera.scope import BrandScope
+
+    async def enable(
+        brand: Brand,
+        component: str,
+        *,
+        config: dict[str, Any] | None = None,
+        slot: str | None = None,
+        enabled: bool = True,
+    ) -> Any:
+        view, _notes = await set_feature(
+            BrandScope(brand), component, enabled=enabled, config=config, slot=slot
+        )
+        return view.feature
+
+    return enable
+
+
+@pytest.fixture
+def emit_event(tessera_db: Runtime) -> Callable[..., Awaitable[None]]:
+    """``await emit_event(brand, "member.joined", member_id="...")``: commit a
+    domain event of that brand and deliver it to the plugins enabled there,
+    exactly as a service's unit of work does."""
+    from tessera.scope import BrandScope
+    from tessera.uow import unit_of_work
+
+    async def emit(brand: Brand, name: str, **payload: Any) -> None:
+        async with unit_of_work(BrandScope(brand)) as uow:
+            uow.emit(name, **payload)
+
+    return emit
+
+
 class QueryCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -231,7 +301,9 @@ class QueryCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.args:
-            self.queries.append(str(record.args[0]) if isinstance(record.args, tuple) else record.getMessage())
+            self.queries.append(
+                str(record.args[0]) if isinstance(record.args, tuple) else record.getMessage()
+            )
         else:
             message = record.getMessage()
             if not message.startswith(("Created connection", "Closed connection")):

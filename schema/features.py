@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -35,7 +36,9 @@ class Component:
     title: str = strawberry.field(description="Short name for the admin UI.")
     description: str = strawberry.field(description="What it does, for an operator.")
     plugin: str = strawberry.field(description="Name of the plugin that contributes it.")
-    channel: str | None = strawberry.field(description="For channel senders: sms, email, wechat, push.")
+    channel: str | None = strawberry.field(
+        description="For channel senders: sms, email, wechat, push."
+    )
     config_schema: JSON = strawberry.field(
         description="JSON Schema of its config; fields with `writeOnly` are secrets."
     )
@@ -53,7 +56,7 @@ class Component:
             description=component.description,
             plugin=registered.plugin,
             channel=getattr(component, "channel", None),
-            config_schema=component.config_schema(),
+            config_schema=cast(JSON, component.config_schema()),
             secret_fields=sorted(component.secret_fields()),
         )
 
@@ -93,7 +96,7 @@ class Feature:
             slot=f.instance or None,
             enabled=f.enabled,
             installed=view.component is not None,
-            config=view.config,
+            config=cast(JSON, view.config),
             secrets_set=view.secrets_set,
             last_error=f.last_error,
             last_error_at=f.last_error_at,
@@ -148,7 +151,9 @@ class FeaturesQuery:
     )
     async def features(self, info: Info, family: ComponentFamily | None = None) -> list[Feature]:
         wanted = Family(family.value) if family else None
-        return [Feature.from_view(v) for v in await service.list_features(info.context.scope, wanted)]
+        return [
+            Feature.from_view(v) for v in await service.list_features(info.context.scope, wanted)
+        ]
 
 
 @strawberry.type
@@ -162,17 +167,12 @@ class FeaturesMutation:
         permission_classes=[CanAdmin],
     )
     async def set_feature(self, info: Info, input: SetFeatureInput) -> SetFeaturePayload:
-        config = input.config
-        if config is not None and not isinstance(config, dict):
-            return SetFeaturePayload(
-                feature=None,
-                notes=[],
-                errors=[UserError(field=["input", "config"], message="config must be a JSON object",
-                                  code="INVALID_CONFIG")],
-            )
         try:
             view, notes = await service.set_feature(
-                info.context.scope, input.component, enabled=input.enabled, config=config,
+                info.context.scope,
+                input.component,
+                enabled=input.enabled,
+                config=input.config,
                 slot=input.slot,
             )
         except DomainError as error:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 
 from tessera.models_base import BrandOwned
@@ -17,9 +19,11 @@ class BrandFeature(BrandOwned):
     component_key = fields.CharField(max_length=100)
     instance = fields.CharField(max_length=100, default="")
     enabled = fields.BooleanField(default=True)
-    config = fields.JSONField(default=dict, description="the non-secret config fields")
+    config: fields.JSONField[dict[str, Any]] = fields.JSONField(
+        default=dict, description="the non-secret config fields"
+    )
     secrets = fields.TextField(default="", description="secret fields, encrypted")
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
     last_error_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

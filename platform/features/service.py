@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
+from tortoise.expressions import Q
 
 from tessera import runtime
 from tessera.config import Settings
 from tessera.crypto import decrypt_json, encrypt_json
 from tessera.errors import DomainError, DomainErrors
 from tessera.features.models import BrandFeature
-from tessera.plugin_host.components import ChannelSender, Component, ComponentFamily
+from tessera.plugin_host.components import Component, ComponentFamily
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
 
-_SLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+SLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,44 @@ def load_config(cls: type[Component], feature: BrandFeature, settings: Settings)
 
 
 def _validate(cls: type[Component], values: dict[str, Any]) -> BaseModel:
+    accepted = _accepted_names(cls.Config)
+    problems = [
+        DomainError("INVALID_CONFIG", "unknown config field", field=["config", name])
+        for name in sorted(values)
+        if accepted is not None and name not in accepted
+    ]
     try:
-        return cls.Config.model_validate(values)
+        validated = cls.Config.model_validate(values)
     except ValidationError as exc:
-        raise DomainErrors(
-            [
-                DomainError(
-                    "INVALID_CONFIG",
-                    err["msg"],
-                    field=["config", *(str(part) for part in err["loc"])],
-                )
-                for err in exc.errors()
-            ]
-        ) from None
+        # include_input=False: the rejected value may be a secret.
+        problems += [
+            DomainError(
+                "INVALID_CONFIG",
+                err["msg"],
+                field=["config", *(str(part) for part in err["loc"])],
+            )
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+    if problems:
+        raise DomainErrors(problems)
+    return validated
+
+
+def _accepted_names(model: type[BaseModel]) -> set[str] | None:
+    """The top-level keys a config may have; None when the model takes any.
+
+    Pydantic ignores unknown keys by default, so a typo would be dropped
+    silently and the operator left wondering why the setting has no effect.
+    """
+    if model.model_config.get("extra") == "allow":
+        return None
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias)
+    return names
 
 
 def _split(cls: type[Component], config: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -65,71 +91,89 @@ def _split(cls: type[Component], config: BaseModel) -> tuple[dict[str, Any], dic
     return plain, secret
 
 
+def _check_slot(cls: type[Component], slot: str | None) -> str:
+    if cls.family is ComponentFamily.SLOT_KIND:
+        if not slot:
+            raise DomainError("REQUIRED", "a slot kind needs a slot name", ["slot"])
+        if not SLOT_NAME.match(slot):
+            raise DomainError(
+                "INVALID",
+                "a slot name is 1-100 lower-case letters, digits, '-' or '_', "
+                "starting with a letter or digit",
+                ["slot"],
+            )
+        return slot
+    if slot:
+        raise DomainError("INVALID", "only slot kinds take a slot name", ["slot"])
+    return ""
+
+
 async def set_feature(
     scope: BrandScope,
     component_key: str,
     *,
     enabled: bool,
-    config: dict[str, Any] | None = None,
+    config: Any = None,
     slot: str | None = None,
 ) -> tuple[FeatureView, list[str]]:
     """Enable or disable a component for the brand and set its config.
 
-    Omitted secret fields keep their stored value, so an operator can change a
-    gateway's URL without retyping its key. Returns the feature and notes about
-    other features this changed (a replaced tier policy).
+    ``config`` is the whole config (validated against the component's
+    ``Config``); None keeps the stored one. Omitted or null secret fields keep
+    their stored value, so an operator can change a gateway's URL without
+    retyping its key. Returns the feature and notes about other features this
+    changed (a replaced tier policy). Raises :class:`DomainError` and changes
+    nothing when the input or a family rule says no.
     """
     rt = runtime.current()
     registered = rt.host.component(component_key)
     if registered is None:
         raise DomainError("NOT_FOUND", f"no installed component {component_key!r}", ["component"])
     cls = registered.cls
-    instance = slot or ""
-    if cls.family is ComponentFamily.SLOT_KIND:
-        if not _SLOT_NAME.match(instance):
-            raise DomainError(
-                "INVALID", "a slot kind needs a slot name: lower-case letters, digits, - or _",
-                ["slot"],
-            )
-    elif instance:
-        raise DomainError("INVALID", "only slot kinds take a slot name", ["slot"])
+    instance = _check_slot(cls, slot)
+    if config is not None and not isinstance(config, dict):
+        raise DomainError("INVALID_CONFIG", "config must be a JSON object", ["config"])
 
     notes: list[str] = []
     async with unit_of_work(scope) as uow:
-        # Serialise feature changes of one brand so the family rules hold under races.
+        # Serialise feature changes of one brand so the family rules hold under
+        # concurrent requests (PostgreSQL; SQLite serialises writers anyway).
         await Brand.filter(id=scope.brand_id).using_db(uow.connection).select_for_update().first()
-        existing = await scope.query(BrandFeature).using_db(uow.connection).get_or_none(
-            component_key=cls.key, instance=instance
+        existing = (
+            await scope.query(BrandFeature)
+            .using_db(uow.connection)
+            .get_or_none(component_key=cls.key, instance=instance)
         )
-        values: dict[str, Any] = dict(existing.config) if existing and config is None else {}
-        if config is not None:
-            values = dict(config)
-        if existing:
-            stored = decrypt_json(rt.settings.secret(), existing.secrets)
+        stored = decrypt_json(rt.settings.secret(), existing.secrets) if existing else {}
+        if existing is not None and config is None and not enabled:
+            # Switching off never needs the config to be valid (a plugin upgrade
+            # may have changed its schema).
+            plain, secret = dict(existing.config), stored
+        else:
+            values = dict(config) if config is not None else {}
+            if existing is not None and config is None:
+                values = dict(existing.config)
             for name in cls.secret_fields():
                 if values.get(name) is None and name in stored:
                     values[name] = stored[name]
-        validated = _validate(cls, values)
-        plain, secret = _split(cls, validated)
+            plain, secret = _split(cls, _validate(cls, values))
 
         if enabled:
             notes += await _apply_family_rules(scope, uow.connection, cls, instance)
         elif (
-            existing is not None
-            and existing.enabled
-            and cls.family is ComponentFamily.TIER_POLICY
+            existing is not None and existing.enabled and cls.family is ComponentFamily.TIER_POLICY
         ):
             raise DomainError(
                 "TIER_POLICY_REQUIRED",
-                "a brand always has one tier policy; enable another to replace this one",
+                "a brand always has one active tier policy; enable another to replace this one",
                 ["enabled"],
             )
 
         encrypted = encrypt_json(rt.settings.secret(), secret)
         if existing is None:
-            feature = await BrandFeature.create(
+            feature = await scope.create(
+                BrandFeature,
                 using_db=uow.connection,
-                brand_id=scope.brand_id,
                 family=cls.family.value,
                 component_key=cls.key,
                 instance=instance,
@@ -143,12 +187,14 @@ async def set_feature(
             feature.config = plain
             feature.secrets = encrypted
             if enabled:
+                # A new config is a fresh start; the old failure may be fixed.
                 feature.last_error = None
                 feature.last_error_at = None
             await feature.save(using_db=uow.connection)
         uow.emit(
             "feature.changed",
             component=cls.key,
+            family=cls.family.value,
             slot=instance or None,
             enabled=enabled,
             replaced=notes,
@@ -163,34 +209,40 @@ async def _apply_family_rules(
         scope.query(BrandFeature)
         .using_db(connection)
         .filter(family=cls.family.value, enabled=True)
-        .exclude(component_key=cls.key, instance=instance)
+        .filter(~Q(component_key=cls.key, instance=instance))
     )
     if cls.family is ComponentFamily.TIER_POLICY:
-        replaced = [f.component_key for f in await others]
+        replaced = sorted(f.component_key for f in await others)
         if replaced:
             await others.update(enabled=False)
         return [f"disabled tier policy {key!r}" for key in replaced]
     if cls.family is ComponentFamily.CHANNEL_SENDER:
-        assert issubclass(cls, ChannelSender)
+        channel = getattr(cls, "channel", None)
         host = runtime.current().host
         for other in await others:
             registered = host.component(other.component_key)
-            other_cls = registered.cls if registered else None
-            if getattr(other_cls, "channel", None) == cls.channel:
+            if registered is not None and getattr(registered.cls, "channel", None) == channel:
                 raise DomainError(
                     "CONFLICT",
-                    f"channel {cls.channel!r} already uses sender {other.component_key!r}; "
+                    f"channel {channel!r} already uses sender {other.component_key!r}; "
                     "disable it first",
                     ["component"],
                 )
     return []
 
 
-def _view(feature: BrandFeature, cls: type[Component] | None, secret: dict[str, Any]) -> FeatureView:
-    return FeatureView(feature, cls, dict(feature.config), sorted(k for k, v in secret.items() if v))
+def _view(
+    feature: BrandFeature, cls: type[Component] | None, secret: dict[str, Any]
+) -> FeatureView:
+    return FeatureView(
+        feature, cls, dict(feature.config), sorted(k for k, v in secret.items() if v)
+    )
 
 
-async def list_features(scope: BrandScope, family: ComponentFamily | None = None) -> list[FeatureView]:
+async def list_features(
+    scope: BrandScope, family: ComponentFamily | None = None
+) -> list[FeatureView]:
+    """The brand's features (enabled or not), secrets reduced to their names."""
     rt = runtime.current()
     query = scope.query(BrandFeature).order_by("family", "component_key", "instance")
     if family is not None:
@@ -209,7 +261,8 @@ async def enabled_components(
     """Instances of the brand's enabled components of one family, configured."""
     rt = runtime.current()
     result = []
-    for feature in await scope.query(BrandFeature).filter(family=family.value, enabled=True):
+    query = scope.query(BrandFeature).filter(family=family.value, enabled=True)
+    for feature in await query.order_by("component_key", "instance"):
         registered = rt.host.component(feature.component_key)
         if registered is not None:
             config = load_config(registered.cls, feature, rt.settings)

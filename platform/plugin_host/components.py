@@ -48,9 +48,7 @@ class Component:
     def secret_fields(cls) -> frozenset[str]:
         """Names of the config fields that are write-only and encrypted."""
         return frozenset(
-            name
-            for name, info in cls.Config.model_fields.items()
-            if _is_secret(info.annotation)
+            name for name, info in cls.Config.model_fields.items() if _is_secret(info.annotation)
         )
 
     @classmethod

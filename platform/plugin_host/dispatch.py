@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -14,53 +15,109 @@ from tessera.features.models import BrandFeature
 from tessera.features.service import load_config
 from tessera.plugin_host.context import BrandInfo, PluginContext
 from tessera.plugin_host.events import DomainEvent
+from tessera.plugin_host.manager import PluginHost
+from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 
 log = logging.getLogger("tessera.plugins")
 
 
+@dataclass
+class _Audience:
+    """The plugins an event of one brand reaches, with their configs there."""
+
+    scope: BrandScope
+    info: BrandInfo
+    configs: dict[str, dict[str, BaseModel]] = field(default_factory=lambda: defaultdict(dict))
+    broken: dict[str, str] = field(default_factory=dict)
+
+
 async def deliver(events: list[DomainEvent]) -> None:
-    """Hand each event to every enabled plugin; a plugin's failure is contained."""
-    for event in events:
-        await _deliver_one(event)
+    """Hand each event to every plugin enabled on its brand.
 
-
-async def _deliver_one(event: DomainEvent) -> None:
+    Runs after the events' transaction committed, so nothing here may fail the
+    caller: a plugin's exception is logged and recorded on its features.
+    """
     rt = runtime.current()
-    impls = rt.host.event_impls()
-    if not impls:
+    listeners = rt.host.event_listeners()
+    if not listeners or not events:
         return
-    # Unscoped by design: the dispatcher serves exactly event.brand_id.
-    features = await BrandFeature.filter(brand_id=event.brand_id, enabled=True)
-    configs: dict[str, dict[str, BaseModel]] = defaultdict(dict)
-    for feature in features:
-        registered = rt.host.component(feature.component_key)
-        if registered is None:
+    audiences: dict[int, _Audience | None] = {}
+    for event in events:
+        if event.brand_id not in audiences:
+            audiences[event.brand_id] = await _audience(rt, event.brand_id)
+        audience = audiences[event.brand_id]
+        if audience is None:
             continue
-        label = f"{feature.component_key}:{feature.instance}" if feature.instance else feature.component_key
-        configs[registered.plugin][label] = load_config(registered.cls, feature, rt.settings)
-    if not configs:
-        return
-    brand = await Brand.get(id=event.brand_id)
-    info = BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone)
-    for plugin, function in impls:
-        if plugin not in configs:
-            continue
-        context = PluginContext(info, configs[plugin], logging.getLogger(f"tessera.plugins.{plugin}"))
-        try:
-            result = function(event=event, context=context)
+        for plugin in listeners:
+            if plugin in audience.broken:
+                continue
+            if plugin in audience.configs:
+                await _call(rt.host, plugin, event, audience)
+
+
+async def _audience(rt: runtime.Runtime, brand_id: int) -> _Audience | None:
+    try:
+        brand = await Brand.get_or_none(id=brand_id)
+        if brand is None:
+            return None
+        scope = BrandScope(brand)
+        audience = _Audience(
+            scope, BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone)
+        )
+        for feature in await scope.query(BrandFeature).filter(enabled=True):
+            registered = rt.host.component(feature.component_key)
+            if registered is None:
+                continue
+            label = feature.component_key
+            if feature.instance:
+                label = f"{label}:{feature.instance}"
+            try:
+                config = load_config(registered.cls, feature, rt.settings)
+            except Exception as exc:
+                # A plugin upgrade can invalidate a stored config; the plugin
+                # must not then run with a config it did not validate.
+                log.error(
+                    "plugin %s: stored config of %s is unusable: %r", registered.plugin, label, exc
+                )
+                audience.broken[registered.plugin] = f"config of {label} is unusable: {exc!r}"
+                continue
+            audience.configs[registered.plugin][label] = config
+    except Exception:
+        log.exception("could not load the plugins enabled on brand %s", brand_id)
+        return None
+    for plugin, message in audience.broken.items():
+        await _record_failure(rt.host, audience.scope, plugin, message)
+    return audience
+
+
+async def _call(host: PluginHost, plugin: str, event: DomainEvent, audience: _Audience) -> None:
+    context = PluginContext(
+        audience.info,
+        dict(audience.configs[plugin]),
+        logging.getLogger(f"tessera.plugins.{plugin}"),
+    )
+    try:
+        for result in host.event_caller(plugin)(event=event, context=context):
             if inspect.isawaitable(result):
                 await result
-        except Exception as exc:
-            log.exception(
-                "plugin %s failed on %s", plugin, event.name,
-                extra={"plugin": plugin, "event": event.name, "brand_id": event.brand_id},
-            )
-            await _record_failure(rt, event.brand_id, plugin, f"{event.name}: {exc!r}")
+    except Exception as exc:
+        log.exception(
+            "plugin %s failed on %s",
+            plugin,
+            event.name,
+            extra={"plugin": plugin, "event": event.name, "brand_id": event.brand_id},
+        )
+        await _record_failure(host, audience.scope, plugin, f"{event.name}: {exc!r}")
 
 
-async def _record_failure(rt: runtime.Runtime, brand_id: int, plugin: str, message: str) -> None:
-    keys = [c.key for c in rt.host.components() if c.plugin == plugin]
-    await BrandFeature.filter(brand_id=brand_id, component_key__in=keys, enabled=True).update(
-        last_error=message[:2000], last_error_at=datetime.now(UTC)
-    )
+async def _record_failure(host: PluginHost, scope: BrandScope, plugin: str, message: str) -> None:
+    keys = [c.key for c in host.components() if c.plugin == plugin]
+    try:
+        await (
+            scope.query(BrandFeature)
+            .filter(component_key__in=keys, enabled=True)
+            .update(last_error=message[:2000], last_error_at=datetime.now(UTC))
+        )
+    except Exception:
+        log.exception("could not record the failure of plugin %s", plugin)

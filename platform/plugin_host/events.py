@@ -15,7 +15,10 @@ class DomainEvent:
         ``feature.changed``. The names are listed in docs/plugins.md.
     :param brand_id: the brand it happened in; only plugins with a component
         enabled on that brand receive it.
-    :param payload: JSON-serialisable facts (ids are opaque GraphQL ids).
+    :param payload: JSON-serialisable facts; ids are Tessera's integer ids of
+        the rows named (``member_id``, ``order_id``...). A payload only ever
+        gains keys.
+    :param occurred_at: when the event was produced, in UTC.
     """
 
     name: str

@@ -5,17 +5,20 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from tessera.plugin_host import hookspecs
 from tessera.plugin_host.components import FAMILY_BASES, Component, ComponentFamily
 from tessera.plugin_host.markers import PROJECT
 
 log = logging.getLogger("tessera.plugins")
+trace_log = logging.getLogger("tessera.plugins.trace")
 
 REGISTER_HOOKS: dict[ComponentFamily, str] = {
     ComponentFamily.TIER_POLICY: "tessera_register_tier_policies",
@@ -25,6 +28,10 @@ REGISTER_HOOKS: dict[ComponentFamily, str] = {
     ComponentFamily.REPORT_TYPE: "tessera_register_report_types",
 }
 
+# Keys are stored in brand_feature rows and typed by operators into setFeature,
+# so they must stay stable and boring.
+COMPONENT_KEY = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
+
 
 class PluginError(Exception):
     """A plugin is broken in a way that stops Tessera from starting."""
@@ -32,6 +39,8 @@ class PluginError(Exception):
 
 @dataclass(frozen=True)
 class RegisteredComponent:
+    """A component class and the name of the plugin that contributed it."""
+
     cls: type[Component]
     plugin: str
 
@@ -46,66 +55,122 @@ class RegisteredComponent:
 
 @dataclass(frozen=True)
 class PluginInfo:
+    """An installed plugin as ``tessera plugins`` and the ``plugins`` query show it."""
+
     name: str
     version: str | None
     components: list[RegisteredComponent] = field(default_factory=list)
 
 
 class PluginHost:
-    """The pluggy manager plus the components its plugins contributed."""
+    """The pluggy manager plus the components its plugins contributed.
+
+    Build it with :meth:`from_entry_points` (what start-up does) or empty and
+    :meth:`register` plugins by hand (what tests do).
+    """
 
     def __init__(self, trace: bool = False) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._versions: dict[str, str | None] = {}
         self._components: dict[str, RegisteredComponent] = {}
+        self._event_callers: dict[str, pluggy.HookCaller] = {}
         if trace:
-            self.pm.trace.root.setwriter(log.debug)
+            self.pm.trace.root.setwriter(lambda message: trace_log.info(message.rstrip()))
             self.pm.enable_tracing()
 
     @classmethod
-    def from_entry_points(cls, only: Iterable[str] | None = None, trace: bool = False) -> PluginHost:
-        """Load every plugin of the ``tessera`` entry-point group (built-ins
-        included), or only those named in ``only``."""
+    def from_entry_points(
+        cls, only: Iterable[str] | None = None, trace: bool = False
+    ) -> PluginHost:
+        """Load every plugin of the ``tessera`` entry-point group (the built-ins
+        register there too), or only those named in ``only``."""
         host = cls(trace=trace)
         wanted = set(only) if only is not None else None
-        for ep in importlib.metadata.entry_points(group=PROJECT):
+        for ep in sorted(importlib.metadata.entry_points(group=PROJECT), key=lambda e: e.name):
             if wanted is not None and ep.name not in wanted:
                 continue
             if host.pm.has_plugin(ep.name):
                 continue
-            host.register(ep.load(), ep.name, ep.dist.version if ep.dist else None)
+            host.load(ep)
+        if wanted:
+            missing = sorted(wanted - set(host._versions))
+            if missing:
+                log.warning(
+                    "TESSERA_LOAD_PLUGINS names plugins that are not installed: %s",
+                    ", ".join(missing),
+                )
+        host.pm.check_pending()
         return host
 
+    def load(self, ep: importlib.metadata.EntryPoint) -> None:
+        """Import and register the plugin one entry point names."""
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {ep.name!r} ({ep.value}) could not be loaded: {exc!r}"
+            ) from exc
+        self.register(plugin, ep.name, ep.dist.version if ep.dist else None)
+
     def register(self, plugin: object, name: str, version: str | None = None) -> None:
-        self.pm.register(plugin, name=name)
+        """Register a plugin and collect its components; on any problem the
+        plugin is left unregistered and :class:`PluginError` says what is wrong."""
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
         try:
             self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
+            components = self._collect()
+        except (pluggy.PluginValidationError, PluginError) as exc:
             self.pm.unregister(name=name)
+            if isinstance(exc, PluginError):
+                raise
             raise PluginError(f"plugin {name!r}: {exc}") from exc
         self._versions[name] = version
-        self._collect()
+        self._components = components
+        self._event_callers.clear()
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self._versions.pop(name, None)
-        self._collect()
+        self._components = self._collect()
+        self._event_callers.clear()
 
-    def _collect(self) -> None:
+    def _only(self, hook_name: str, plugin_name: str) -> pluggy.HookCaller:
+        # A hook caller reaching one plugin: its failure cannot hide another's
+        # result, and the call still goes through pluggy (so tracing sees it).
+        others = [p for n, p in self.pm.list_name_plugin() if n != plugin_name]
+        return self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+    def _collect(self) -> dict[str, RegisteredComponent]:
         components: dict[str, RegisteredComponent] = {}
         for family, hook_name in REGISTER_HOOKS.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                for cls in impl.function() or []:
-                    _check_component(cls, family, impl.plugin_name)
-                    other = components.get(cls.key)
-                    if other is not None:
+                plugin = impl.plugin_name
+                for returned in self._only(hook_name, plugin)():
+                    if inspect.isawaitable(returned):
+                        if inspect.iscoroutine(returned):
+                            returned.close()
                         raise PluginError(
-                            f"component key {cls.key!r} is registered by both "
-                            f"{other.plugin!r} and {impl.plugin_name!r}"
+                            f"plugin {plugin!r}: {hook_name} must be a plain function, not async"
                         )
-                    components[cls.key] = RegisteredComponent(cls, impl.plugin_name)
-        self._components = components
+                    if not isinstance(returned, list | tuple):
+                        raise PluginError(
+                            f"plugin {plugin!r}: {hook_name} must return a list of "
+                            f"component classes, not {type(returned).__name__}"
+                        )
+                    for cls in returned:
+                        _check_component(cls, family, plugin)
+                        other = components.get(cls.key)
+                        if other is not None:
+                            raise PluginError(
+                                f"component key {cls.key!r} is registered by both "
+                                f"{other.plugin!r} and {plugin!r}"
+                            )
+                        components[cls.key] = RegisteredComponent(cls, plugin)
+        return components
 
     def component(self, key: str) -> RegisteredComponent | None:
         return self._components.get(key)
@@ -114,28 +179,50 @@ class PluginHost:
         return sorted(self._components.values(), key=lambda c: (c.family, c.key))
 
     def plugins(self) -> list[PluginInfo]:
+        """Every registered plugin with its version and components, by name."""
         by_plugin: dict[str, list[RegisteredComponent]] = {}
         for component in self.components():
             by_plugin.setdefault(component.plugin, []).append(component)
         return [
             PluginInfo(name, self._versions.get(name), by_plugin.get(name, []))
-            for name, _ in sorted(self.pm.list_name_plugin())
+            for name, _ in sorted(self.pm.list_name_plugin(), key=lambda item: item[0])
             if name in self._versions
         ]
 
-    def event_impls(self) -> list[tuple[str, Any]]:
-        """(plugin name, function) of each ``tessera_on_event`` implementation."""
-        return [(i.plugin_name, i.function) for i in self.pm.hook.tessera_on_event.get_hookimpls()]
+    def event_listeners(self) -> list[str]:
+        """Names of the plugins implementing ``tessera_on_event``."""
+        return [impl.plugin_name for impl in self.pm.hook.tessera_on_event.get_hookimpls()]
+
+    def event_caller(self, plugin: str) -> pluggy.HookCaller:
+        """``tessera_on_event`` reaching only ``plugin``; returns the list of results."""
+        caller = self._event_callers.get(plugin)
+        if caller is None:
+            caller = self._event_callers[plugin] = self._only("tessera_on_event", plugin)
+        return caller
 
 
 def _check_component(cls: Any, family: ComponentFamily, plugin: str) -> None:
     base = FAMILY_BASES[family]
     if not (inspect.isclass(cls) and issubclass(cls, base)):
-        raise PluginError(f"plugin {plugin!r} registered {cls!r} as a {family}, not a {base.__name__}")
+        raise PluginError(
+            f"plugin {plugin!r} returned {cls!r} from the {family} hook; "
+            f"it must be a subclass of tessera.{base.__name__}"
+        )
+    name = cls.__name__
     for attr in ("key", "title"):
-        if not getattr(cls, attr, None):
-            raise PluginError(f"plugin {plugin!r}: {cls.__name__} has no {attr}")
+        if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr):
+            raise PluginError(f"plugin {plugin!r}: {name} has no {attr}")
+    if not COMPONENT_KEY.match(cls.key):
+        raise PluginError(
+            f"plugin {plugin!r}: {name}.key {cls.key!r} must be lower-case letters, digits, "
+            '"_", "." or "-", starting with a letter'
+        )
+    if not (inspect.isclass(cls.Config) and issubclass(cls.Config, BaseModel)):
+        raise PluginError(f"plugin {plugin!r}: {name}.Config must be a pydantic BaseModel")
     if family is ComponentFamily.CHANNEL_SENDER and not getattr(cls, "channel", None):
         raise PluginError(f"plugin {plugin!r}: sender {cls.key!r} names no channel")
     if inspect.isabstract(cls):
-        raise PluginError(f"plugin {plugin!r}: {cls.__name__} leaves abstract methods unimplemented")
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise PluginError(
+            f"plugin {plugin!r}: {name} leaves abstract methods unimplemented: {missing}"
+        )

@@ -8,8 +8,7 @@ import uuid
 
 from pydantic import BaseModel, Field
 
-from tessera import ChannelSender, hookimpl
-from tessera.plugin_host.components import OutboundMessage, SendResult
+from tessera import ChannelSender, OutboundMessage, SendResult, hookimpl
 
 log = logging.getLogger("tessera.plugins.devtools")
 

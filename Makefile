@@ -1,0 +1,93 @@
+# The two commands: `make run` (the demo on http://127.0.0.1:8000) and
+# `make test` (install, lint, type-check, the whole suite). Both set up
+# .venv themselves on a fresh clone with Python 3.11+.
+#
+# Python is always run as `python -P` here: the project root holds a folder
+# called platform/, which would shadow the standard library's `platform`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON_OK := import sys; sys.exit(sys.version_info < (3, 11))
+# The first Python 3.11+ on PATH, unless PYTHON is given.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -P -c '$(PYTHON_OK)' 2>/dev/null && { echo $$p; break; }; \
+	done)
+EXAMPLE_PLUGIN := $(wildcard tests/example_plugin/pyproject.toml)
+INSTALLED := $(VENV)/.installed
+# The strict editable install: a link tree mypy can follow (DESIGN.md, Layout).
+TYPECHECK_TREE := build/typecheck
+
+.PHONY: help run install lint format typecheck test pytest test-sqlite schema bench clean
+
+help:
+	@echo "make run          set up .venv, migrate ./var/tessera.sqlite3, create the demo, serve :8000"
+	@echo "make test         set up .venv, ruff, mypy, then the whole pytest suite"
+	@echo "make test-sqlite  only pytest, on SQLite (what .ci/run does after make test)"
+	@echo "make lint         ruff check and ruff format --check"
+	@echo "make format       ruff format and ruff check --fix"
+	@echo "make typecheck    mypy on a strict editable install"
+	@echo "make schema       regenerate schema/schema.graphql"
+	@echo "make bench        the benchmarks"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is needed (set PYTHON=...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -P -m pip install -q --upgrade pip
+
+# Reinstalls only when the packaging changed; new modules need no reinstall.
+$(INSTALLED): pyproject.toml $(EXAMPLE_PLUGIN) | $(BIN)/python
+	$(BIN)/python -P -m pip install -q -e '.[dev]'
+	$(if $(EXAMPLE_PLUGIN),$(BIN)/python -P -m pip install -q -e tests/example_plugin)
+	@touch $@
+
+install: $(INSTALLED)
+
+# Plain-text log lines for a person at a terminal, unless TESSERA_LOG_JSON says otherwise.
+run: export TESSERA_LOG_JSON ?= false
+run: install
+	$(BIN)/tessera migrate
+	$(BIN)/tessera demo
+	@echo
+	@echo "  Tessera demo: http://$${TESSERA_HOST:-127.0.0.1}:$${TESSERA_PORT:-8000}/graphql (GraphiQL)"
+	@echo "  Header:       {\"Authorization\": \"Bearer $$(cat $${TESSERA_VAR_DIR:-var}/demo_api_key)\"}"
+	@echo "  Try:          { brand { code name currency } }"
+	@echo
+	$(BIN)/tessera serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install
+	rm -rf $(TYPECHECK_TREE) build/__editable__.*
+	$(BIN)/python -P -m pip install -q --no-deps --config-settings editable_mode=strict \
+		--target $(TYPECHECK_TREE) -e .
+	cd build/__editable__.*/ && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml tessera
+
+test: lint typecheck pytest
+
+# The database is TESSERA_TEST_DATABASE_URL's (SQLite when unset). pytest's exit
+# code 5 (no tests collected) fails the target like any other non-zero code.
+pytest: install
+	$(BIN)/pytest
+
+test-sqlite: install
+	env -u TESSERA_TEST_DATABASE_URL $(BIN)/pytest
+
+schema: install
+	$(BIN)/tessera export-schema > schema/schema.graphql.tmp
+	mv schema/schema.graphql.tmp schema/schema.graphql
+
+bench: install
+	@if [ -d benchmarks ]; then $(BIN)/python -P -m benchmarks; else echo "no benchmarks yet"; fi
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,27 @@
+"""The ``tessera`` command line: a composition root, like the app factory.
+
+Each command group is one module exposing a ``typer.Typer`` called ``app``;
+adding a group is a new module plus one entry in ``_GROUPS``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tessera.cli import api_keys, database, demo, plugins, running, schema_export, stats, tenancy
+
+_GROUPS = (running, database, tenancy, api_keys, schema_export, plugins, demo, stats)
+
+app = typer.Typer(
+    name="tessera",
+    help="Tessera, the headless membership CRM: serve the API, run workers, manage tenants.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for _group in _GROUPS:
+    app.add_typer(_group.app)
+
+
+def main() -> None:
+    app()

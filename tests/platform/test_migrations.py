@@ -1,0 +1,87 @@
+"""The committed migrations build exactly the schema the models declare.
+
+This fails when someone changes a model without `tessera makemigrations`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import asyncpg
+from tessera_processes import cli_env, fresh_database, tessera
+
+from tessera import db
+
+# (type, nullable) per column, per table.
+Schema = dict[str, dict[str, tuple[str, bool]]]
+
+MIGRATION_HISTORY = "tortoise_migrations"
+
+
+def _sqlite_schema(url: str) -> Schema:
+    with sqlite3.connect(url.removeprefix("sqlite://")) as con:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            table: {
+                column: (kind.upper(), not notnull and not pk)
+                for _, column, kind, notnull, _, pk in con.execute(f'PRAGMA table_info("{table}")')
+            }
+            for table in tables
+            if table != MIGRATION_HISTORY
+        }
+
+
+async def _postgres_schema(url: str) -> Schema:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT table_name, column_name, data_type, character_maximum_length, is_nullable
+            FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name <> $1
+            """,
+            MIGRATION_HISTORY,
+        )
+    finally:
+        await conn.close()
+    schema: Schema = {}
+    for row in rows:
+        kind = row["data_type"] + (
+            f"({row['character_maximum_length']})" if row["character_maximum_length"] else ""
+        )
+        schema.setdefault(row["table_name"], {})[row["column_name"]] = (
+            kind,
+            row["is_nullable"] == "YES",
+        )
+    return schema
+
+
+async def _schema(url: str) -> Schema:
+    return await _postgres_schema(url) if db.is_postgres(url) else _sqlite_schema(url)
+
+
+async def test_migrating_an_empty_database_yields_the_models_tables_and_columns(
+    tessera_database_url: str, tmp_path: Path
+) -> None:
+    # tessera_database_url was built straight from the models (generate_schemas).
+    url, drop = await fresh_database(tmp_path / "migrated")
+    try:
+        result = tessera("migrate", env=cli_env(url, tmp_path / "var"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        migrated = await _schema(url)
+    finally:
+        if drop is not None:
+            await drop()
+    modelled = await _schema(tessera_database_url)
+    missing, extra = sorted(modelled.keys() - migrated), sorted(migrated.keys() - modelled)
+    assert not missing and not extra, (
+        f"run `tessera makemigrations`: tables missing {missing}, tables not in models {extra}"
+    )
+    for table, columns in modelled.items():
+        assert migrated[table] == columns, f"columns of {table!r} differ from the models"

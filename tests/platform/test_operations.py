@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from tessera_processes import UNREACHABLE_POSTGRES, cli_env, served
+
+from tessera.logging_setup import JsonFormatter
+
+ROOT = Path(__file__).parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+
+class JsonLines(logging.Handler):
+    """Formats each record as it is emitted: request id and brand live in
+    context variables that are gone once the request is over."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def request_log() -> Iterator[JsonLines]:
+    logger = logging.getLogger("tessera.http")
+    handler, old_level = JsonLines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+async def test_healthz_answers_without_credentials(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_200_when_the_database_answers(http: httpx.AsyncClient) -> None:
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    env = cli_env(UNREACHABLE_POSTGRES, tmp_path / "var")
+    with served(env, tmp_path) as base:
+        health = httpx.get(f"{base}/healthz")
+        ready = httpx.get(f"{base}/readyz")
+    assert health.status_code == 200  # the process is up ...
+    assert ready.status_code == 503  # ... but cannot serve
+    body = ready.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"].startswith("unreachable")
+    # `tessera serve` writes one JSON line per request, with the same request id.
+    log_file = next(tmp_path.glob("serve-*.log"))
+    lines = [json.loads(line) for line in log_file.open() if line.startswith("{")]
+    assert not any("color_message" in line for line in lines)  # uvicorn's ANSI copy
+    readyz_line = next(line for line in lines if line.get("path") == "/readyz")
+    assert readyz_line["request_id"] == ready.headers["x-request-id"]
+    assert readyz_line["status"] == 503
+
+
+async def test_request_log_line_has_request_id_brand_and_duration(
+    http: httpx.AsyncClient, api_key: Any, brand_a: Any, request_log: JsonLines
+) -> None:
+    token = await api_key(brand_a, "read")
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ brand { code } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+    [line] = [line for line in request_log.lines if line.get("path") == "/graphql"]
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert len(line["request_id"]) == 16
+    assert line["brand"] == "brand-a"
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert line["status"] == 200
+    assert line["message"] == "POST /graphql 200"
+
+
+async def test_each_request_gets_its_own_id(http: httpx.AsyncClient) -> None:
+    first, second = await http.get("/healthz"), await http.get("/healthz")
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+def test_compose_file_has_the_four_services_with_health_checks() -> None:
+    spec = yaml.safe_load(COMPOSE_FILE.read_text())
+    services = spec["services"]
+    assert set(services) == {"postgres", "redis", "api", "worker"}
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], name
+    api = services["api"]
+    assert api["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
+    assert "tessera migrate &&" in " ".join(api["command"])
+    assert services["worker"]["command"] == ["tessera", "worker"]
+    assert api["environment"]["TESSERA_DATABASE_URL"].startswith("postgresql://")
+    assert api["environment"]["TESSERA_REDIS_URL"].startswith("redis://redis:")
+
+
+def _docker_compose_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _docker_compose_available(), reason="no `docker compose` client here")
+def test_docker_compose_accepts_the_file() -> None:
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TESSERA_SECRET_KEY": "x" * 40},
+    )
+    assert result.returncode == 0, result.stderr
