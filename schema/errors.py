@@ -25,7 +25,7 @@ log = logging.getLogger("tessera.graphql")
 @strawberry.type(description="A problem with a mutation's input; nothing was changed.")
 class UserError:
     field: list[str] | None = strawberry.field(
-        description="Path to the input field at fault, e.g. [\"input\", \"config\", \"url\"]."
+        description='Path to the input field at fault, e.g. ["input", "config", "url"].'
     )
     message: str = strawberry.field(description="What is wrong, for a person.")
     code: str = strawberry.field(description="Machine-readable reason, UPPER_SNAKE_CASE.")
@@ -76,14 +76,17 @@ class MaskUnexpectedErrors(SchemaExtension):
             if isinstance(error.original_error, DomainError):
                 original = error.original_error
                 masked.append(
-                    GraphQLError(original.message, path=error.path, extensions={"code": original.code})
+                    GraphQLError(
+                        original.message, path=error.path, extensions={"code": original.code}
+                    )
                 )
             elif _expected(error):
                 masked.append(error)
             else:
                 request_id = current_request_id()
                 log.error(
-                    "unexpected error in %s", ".".join(map(str, error.path or [])),
+                    "unexpected error in %s",
+                    ".".join(map(str, error.path or [])),
                     exc_info=error.original_error,
                     extra={"graphql_path": error.path},
                 )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 
 from tessera.auth.bearer import authenticate_bearer
 from tessera.config import Settings
@@ -24,8 +24,14 @@ from tessera.schema.context import RequestContext
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"errors": [{"message": message, "extensions": {"code": code, "requestId": current_request_id()}}]}
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {
+        "errors": [
+            {"message": message, "extensions": {"code": code, "requestId": current_request_id()}}
+        ]
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -61,12 +67,20 @@ class GraphQLEndpoint(GraphQL):  # type: ignore[type-arg]
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return _error(401, "UNAUTHENTICATED", "send `Authorization: Bearer <API key or member token>`",
-                          {"WWW-Authenticate": "Bearer"})
+            return _error(
+                401,
+                "UNAUTHENTICATED",
+                "send `Authorization: Bearer <API key or member token>`",
+                {"WWW-Authenticate": "Bearer"},
+            )
         principal = await authenticate_bearer(token.strip())
         if principal is None:
-            return _error(401, "UNAUTHENTICATED", "the bearer token is unknown, expired or revoked",
-                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return _error(
+                401,
+                "UNAUTHENTICATED",
+                "the bearer token is unknown, expired or revoked",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         brand_var.set(principal.scope.brand.code)
 
         limit = self.settings.limits.max_body_bytes
@@ -85,7 +99,10 @@ class GraphQLEndpoint(GraphQL):  # type: ignore[type-arg]
             response: Response = await self.run(request)
         except HTTPException as exc:
             return _error(exc.status_code, "BAD_REQUEST", exc.reason)
-        if GRAPHQL_RESPONSE in request.headers.get("accept", "") and response.media_type == "application/json":
+        if (
+            GRAPHQL_RESPONSE in request.headers.get("accept", "")
+            and response.media_type == "application/json"
+        ):
             response.headers["content-type"] = GRAPHQL_RESPONSE
         return response
 

@@ -31,14 +31,20 @@ def _depth(
     deepest = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            below = 1 + _depth(selection.selection_set, fragments, seen) if selection.selection_set else 0
+            below = (
+                1 + _depth(selection.selection_set, fragments, seen)
+                if selection.selection_set
+                else 0
+            )
         elif isinstance(selection, InlineFragmentNode):
             below = _depth(selection.selection_set, fragments, seen)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
-            below = 0 if fragment is None or name in seen else _depth(
-                fragment.selection_set, fragments, seen | {name}
+            below = (
+                0
+                if fragment is None or name in seen
+                else _depth(fragment.selection_set, fragments, seen | {name})
             )
         else:
             below = 0
@@ -49,14 +55,18 @@ def _depth(
 def depth_limit(max_depth: int) -> AddValidationRules:
     class MaxDepthRule(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            fragments = {f.name.value: f for f in self.context.document.definitions
-                         if f.kind == "fragment_definition"}
+            fragments = {
+                f.name.value: f
+                for f in self.context.document.definitions
+                if f.kind == "fragment_definition"
+            }
             depth = _depth(node.selection_set, fragments, frozenset())
             if depth > max_depth:
                 name = node.name.value if node.name else "anonymous"
                 self.report_error(
                     GraphQLError(
-                        f"operation '{name}' is {depth} levels deep; the maximum depth is {max_depth}",
+                        f"operation '{name}' is {depth} levels deep; "
+                        f"the maximum depth is {max_depth}",
                         node,
                         extensions={"code": "QUERY_TOO_DEEP"},
                     )

@@ -27,7 +27,9 @@ DEFAULT_PAGE = 20
 @strawberry.type(description="Where a page sits in a connection.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More items follow `endCursor`.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; pass as `after`.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass as `after`."
+    )
 
 
 @strawberry.type(description="One item of a connection and its cursor.")
@@ -100,7 +102,9 @@ async def paginate(
         if sort_field == "id":
             page_query = page_query.filter(**{f"id__{op}": last_id})
         elif value is None:
-            page_query = page_query.filter(Q(**{f"{sort_field}__isnull": True}) & Q(**{f"id__{op}": last_id}))
+            page_query = page_query.filter(
+                Q(**{f"{sort_field}__isnull": True}) & Q(**{f"id__{op}": last_id})
+            )
         else:
             page_query = page_query.filter(
                 Q(**{f"{sort_field}__{op}": value})

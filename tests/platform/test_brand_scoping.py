@@ -14,8 +14,20 @@ from tessera.models_base import BrandOwned
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY_METHODS = {
-    "all", "filter", "exclude", "get", "get_or_none", "first", "create", "bulk_create",
-    "get_or_create", "update_or_create", "select_for_update", "raw", "in_bulk", "exists",
+    "all",
+    "filter",
+    "exclude",
+    "get",
+    "get_or_none",
+    "first",
+    "create",
+    "bulk_create",
+    "get_or_create",
+    "update_or_create",
+    "select_for_update",
+    "raw",
+    "in_bulk",
+    "exists",
 }
 # Places that must work across brands, each for a stated reason.
 ALLOWED = {

@@ -22,7 +22,9 @@ def test_every_mutation_field_carries_the_audit_extension():
 async def test_an_accepted_mutation_is_audited(gql, api_key, brand_a, brand_b):
     token = await api_key(brand_a, "admin")
     key = await ApiKey.get(prefix=token.split("_")[1])
-    await gql(SET, {"input": {"component": "console_sms", "config": {"channel_label": "x"}}}, token=token)
+    await gql(
+        SET, {"input": {"component": "console_sms", "config": {"channel_label": "x"}}}, token=token
+    )
     entry = await AuditLogEntry.get(brand_id=brand_a.id)
     assert (entry.action, entry.outcome) == ("setFeature", "ok")
     assert (entry.actor_kind, entry.actor_id) == ("api_key", str(key.id))
@@ -33,7 +35,9 @@ async def test_an_accepted_mutation_is_audited(gql, api_key, brand_a, brand_b):
 
 async def test_a_rejected_mutation_is_audited_without_config_values(gql, api_key, brand_a):
     token = await api_key(brand_a, "admin")
-    data = await gql(SET, {"input": {"component": "nope", "config": {"password": "hunter2"}}}, token=token)
+    data = await gql(
+        SET, {"input": {"component": "nope", "config": {"password": "hunter2"}}}, token=token
+    )
     assert data["setFeature"]["errors"][0]["code"] == "NOT_FOUND"
     entry = await AuditLogEntry.get(brand_id=brand_a.id)
     assert entry.outcome == "rejected"

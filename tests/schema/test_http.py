@@ -34,7 +34,9 @@ async def test_missing_credentials_are_401_json(http, brand_a):
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-@pytest.mark.parametrize("header", ["Bearer tsk_nope_nope", "Bearer garbage", "Basic abc", "Bearer "])
+@pytest.mark.parametrize(
+    "header", ["Bearer tsk_nope_nope", "Bearer garbage", "Basic abc", "Bearer "]
+)
 async def test_bad_credentials_are_401(http, brand_a, header):
     response = await http.post("/graphql", json={"query": BRAND}, headers={"Authorization": header})
     assert response.status_code == 401
@@ -51,7 +53,9 @@ async def test_a_key_with_a_wrong_secret_is_refused(http, api_key, brand_a):
 
 async def test_revoked_key_is_401(http, api_key, brand_a):
     token = await api_key(brand_a, "read")
-    assert (await http.post("/graphql", json={"query": BRAND}, headers=bearer(token))).status_code == 200
+    assert (
+        await http.post("/graphql", json={"query": BRAND}, headers=bearer(token))
+    ).status_code == 200
     key = await ApiKey.get(prefix=token.split("_")[1])
     await revoke_api_key(BrandScope(brand_a), key.id)
     response = await http.post("/graphql", json={"query": BRAND}, headers=bearer(token))
@@ -106,7 +110,9 @@ async def test_malformed_json_is_a_json_400(http, api_key, brand_a):
 
 async def test_batched_requests_are_refused(http, api_key, brand_a):
     token = await api_key(brand_a, "read")
-    response = await http.post("/graphql", json=[{"query": BRAND}, {"query": BRAND}], headers=bearer(token))
+    response = await http.post(
+        "/graphql", json=[{"query": BRAND}, {"query": BRAND}], headers=bearer(token)
+    )
     assert response.status_code == 400
     assert "batch" in response.json()["errors"][0]["message"].lower()
 
@@ -123,7 +129,9 @@ async def test_oversized_body_is_413(http, api_key, brand_a, tessera_runtime):
 async def test_unknown_operation_name_is_an_error(http, api_key, brand_a):
     token = await api_key(brand_a, "read")
     response = await http.post(
-        "/graphql", json={"query": "query A { brand { code } }", "operationName": "B"}, headers=bearer(token)
+        "/graphql",
+        json={"query": "query A { brand { code } }", "operationName": "B"},
+        headers=bearer(token),
     )
     assert response.status_code == 400
     assert "B" in response.json()["errors"][0]["message"]
@@ -192,7 +200,9 @@ async def test_read_scope_cannot_mutate(gql, api_key, brand_a):
     assert await BrandFeature.all().count() == 0
 
 
-async def test_unexpected_errors_are_masked_with_a_request_id(http, api_key, brand_a, monkeypatch, caplog):
+async def test_unexpected_errors_are_masked_with_a_request_id(
+    http, api_key, brand_a, monkeypatch, caplog
+):
     from tessera.features import service
 
     async def explode(*args, **kwargs):
@@ -201,7 +211,9 @@ async def test_unexpected_errors_are_masked_with_a_request_id(http, api_key, bra
     monkeypatch.setattr(service, "list_features", explode)
     token = await api_key(brand_a, "read")
     with caplog.at_level(logging.ERROR, logger="tessera.graphql"):
-        response = await http.post("/graphql", json={"query": "{ features { component } }"}, headers=bearer(token))
+        response = await http.post(
+            "/graphql", json={"query": "{ features { component } }"}, headers=bearer(token)
+        )
     error = response.json()["errors"][0]
     assert "secret internals" not in error["message"]
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"

@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 
+from tessera.behaviour.models import BehaviourEvent
 from tessera.config import Environment, Settings
 from tessera.features.models import BrandFeature
+from tessera.members.models import AttributeDefinition, Member, MemberIdentity, MemberSettings
+from tessera.orders.models import Order, Refund
 from tessera.schema import build_schema
+from tessera.tags.models import Tag, TagAssignment, TagGroup
 from tessera.tenancy.models import Brand
 
 
@@ -26,6 +30,21 @@ class World:
     brand_b: Brand
     as_a: Callable[..., Awaitable[dict[str, Any]]]
     as_b: Callable[..., Awaitable[dict[str, Any]]]
+    seeded: dict[str, Any]
+
+    async def b(self, what: str) -> Any:
+        """Brand B's object of a kind, created through B's own key on first use."""
+        if what not in self.seeded:
+            self.seeded[what] = await SEEDS[what](self)
+        return self.seeded[what]
+
+    async def a_errors(self, query: str, variables: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a mutation as A and return its payload's `errors` (or GraphQL errors)."""
+        body = await self.as_a(query, variables, errors_ok=True)
+        if body.get("errors"):
+            return list(body["errors"])
+        payload = next(iter(body["data"].values()))
+        return list(payload.get("errors") or [])
 
 
 Probe = Callable[[World], Awaitable[None]]
@@ -55,13 +74,17 @@ async def world(brand_a, brand_b, api_key, gql) -> World:
     token_a = await api_key(brand_a, "admin")
     token_b = await api_key(brand_b, "admin")
 
-    async def as_a(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    async def as_a(
+        query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
         return await gql(query, variables, token=token_a, **kw)
 
-    async def as_b(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    async def as_b(
+        query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
         return await gql(query, variables, token=token_b, **kw)
 
-    w = World(brand_a, brand_b, as_a, as_b)
+    w = World(brand_a, brand_b, as_a, as_b, {})
     await as_b(
         'mutation { setFeature(input: {component: "console_sms", config: {channel_label: "b-only"}})'
         " { errors { message } } }"
@@ -107,3 +130,508 @@ async def _set_feature(w: World) -> None:
     )
     b_feature = await BrandFeature.get(brand_id=w.brand_b.id, component_key="console_sms")
     assert b_feature.enabled and b_feature.config == {"channel_label": "b-only"}
+
+
+# --- brand B's data, created through B's own key ------------------------------
+
+MEMBER_B = {"name": "Bea", "phone": "+12025550143", "externalId": "b-1", "email": "bea@b.example"}
+
+
+async def _seed_member(w: World) -> dict[str, Any]:
+    data = await w.as_b(
+        "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id cardNumber }"
+        " errors { message } } }",
+        {"i": MEMBER_B},
+    )
+    assert not data["createMember"]["errors"], data
+    return data["createMember"]["member"]
+
+
+async def _seed_group(w: World) -> dict[str, Any]:
+    data = await w.as_b(
+        'mutation { createTagGroup(input: {code: "b-group", name: "B group"}) { tagGroup { id } errors { message } } }'
+    )
+    return data["createTagGroup"]["tagGroup"]
+
+
+async def _seed_tag(w: World) -> dict[str, Any]:
+    group = await w.b("group")
+    data = await w.as_b(
+        'mutation($g: ID) { createTag(input: {code: "vip", name: "B VIP", groupId: $g}) { tag { id } errors { message } } }',
+        {"g": group["id"]},
+    )
+    tag = data["createTag"]["tag"]
+    member = await w.b("member")
+    await w.as_b(
+        'mutation($m: ID!) { tagMembers(input: {tags: ["vip"], memberIds: [$m]}) { errors { message } } }',
+        {"m": member["id"]},
+    )
+    return tag
+
+
+async def _seed_attribute(w: World) -> dict[str, Any]:
+    await w.as_b(
+        'mutation { createAttributeDefinition(input: {key: "shoe_size", type: NUMBER, label: "B size"})'
+        " { errors { message } } }"
+    )
+    return {"key": "shoe_size"}
+
+
+async def _seed_order(w: World) -> dict[str, Any]:
+    member = await w.b("member")
+    data = await w.as_b(
+        "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { order { id } errors { message } } }",
+        {
+            "i": {
+                "externalId": "b-order-1",
+                "occurredAt": "2026-01-02T03:04:05+00:00",
+                "memberId": member["id"],
+                "amountPaid": {"amount": "100.00", "currency": "USD"},
+                "lines": [
+                    {
+                        "sku": "b-sku",
+                        "quantity": 1,
+                        "unitPrice": {"amount": "100.00", "currency": "USD"},
+                    }
+                ],
+            }
+        },
+    )
+    assert not data["recordOrder"]["errors"], data
+    return data["recordOrder"]["order"]
+
+
+async def _seed_event(w: World) -> dict[str, Any]:
+    member = await w.b("member")
+    await w.as_b(
+        "mutation($i: RecordEventInput!) { recordEvent(input: $i) { errors { message } } }",
+        {
+            "i": {
+                "eventId": "b-ev-1",
+                "type": "view",
+                "occurredAt": "2026-01-02T03:04:05+00:00",
+                "memberId": member["id"],
+                "properties": {"sku": "b-secret-sku"},
+            }
+        },
+    )
+    return {"eventId": "b-ev-1"}
+
+
+SEEDS: dict[str, Callable[[World], Awaitable[Any]]] = {
+    "member": _seed_member,
+    "group": _seed_group,
+    "tag": _seed_tag,
+    "attribute": _seed_attribute,
+    "order": _seed_order,
+    "event": _seed_event,
+}
+
+
+async def _b_member_unchanged(w: World) -> None:
+    member = await Member.get(brand_id=w.brand_b.id, external_id="b-1")
+    assert (member.name, member.phone, member.status) == ("Bea", "+12025550143", "active")
+    kinds = sorted(await MemberIdentity.filter(member_id=member.id).values_list("kind", flat=True))
+    assert "phone" in [k.lower() for k in kinds]
+
+
+# --- member probes ---------------------------------------------------------------
+
+
+@probe("Query.member")
+async def _member(w: World) -> None:
+    member = await w.b("member")
+    assert (await w.as_a("query($id: ID!) { member(id: $id) { id } }", {"id": member["id"]}))[
+        "member"
+    ] is None
+
+
+@probe("Query.memberByIdentity")
+async def _member_by_identity(w: World) -> None:
+    await w.b("member")
+    for kind, value in (
+        ("PHONE", MEMBER_B["phone"]),
+        ("EMAIL", MEMBER_B["email"]),
+        ("EXTERNAL_ID", MEMBER_B["externalId"]),
+    ):
+        data = await w.as_a(
+            "query($k: IdentityKind!, $v: String!) { memberByIdentity(kind: $k, value: $v) { id } }",
+            {"k": kind, "v": value},
+        )
+        assert data["memberByIdentity"] is None, kind
+
+
+@probe("Query.members")
+async def _members(w: World) -> None:
+    await w.b("tag")
+    for flt in ({}, {"text": "Bea"}, {"tags": {"any": ["vip"]}}):
+        data = await w.as_a(
+            "query($f: MemberFilterInput) { members(filter: $f) { totalCount edges { node { id } } } }",
+            {"f": flt},
+            errors_ok=True,
+        )
+        if data.get("errors"):
+            assert all(
+                e["extensions"].get("code") != "INTERNAL_SERVER_ERROR" for e in data["errors"]
+            )
+            continue
+        assert data["data"]["members"]["totalCount"] == 0, flt
+
+
+@probe("Query.me")
+async def _me(w: World) -> None:
+    # `me` needs a member token; an API key (of any brand) gets no member from it.
+    body = await w.as_a("{ me { id } }", errors_ok=True)
+    assert body.get("errors") and not (body.get("data") or {}).get("me")
+
+
+@probe("Query.attributeDefinitions")
+async def _attribute_definitions(w: World) -> None:
+    await w.b("attribute")
+    assert (await w.as_a("{ attributeDefinitions { key } }"))["attributeDefinitions"] == []
+
+
+@probe("Query.memberSettings")
+async def _member_settings(w: World) -> None:
+    await w.as_b(
+        'mutation { updateMemberSettings(input: {cardPrefix: "88"}) { errors { message } } }'
+    )
+    data = await w.as_a("{ memberSettings { cardPrefix } }")
+    assert data["memberSettings"]["cardPrefix"] != "88"
+
+
+@probe("Mutation.createMember")
+async def _create_member(w: World) -> None:
+    await w.b("member")
+    # Same identities in brand A are not duplicates of brand B's: A gets its own member.
+    errors = await w.a_errors(
+        "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id } errors { message } } }",
+        {"i": MEMBER_B},
+    )
+    assert errors == []
+    assert await Member.filter(brand_id=w.brand_b.id).count() == 1
+    await _b_member_unchanged(w)
+
+
+@probe("Mutation.updateMember")
+async def _update_member(w: World) -> None:
+    member = await w.b("member")
+    errors = await w.a_errors(
+        'mutation($id: ID!) { updateMember(input: {id: $id, name: "Hacked"}) { errors { code } } }',
+        {"id": member["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    await _b_member_unchanged(w)
+
+
+@probe("Mutation.activateMember")
+async def _activate_member(w: World) -> None:
+    member = await w.b("member")
+    errors = await w.a_errors(
+        "mutation($id: ID!) { activateMember(input: {memberId: $id}) { errors { code } } }",
+        {"id": member["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    await _b_member_unchanged(w)
+
+
+@probe("Mutation.addIdentity")
+async def _add_identity(w: World) -> None:
+    member = await w.b("member")
+    errors = await w.a_errors(
+        'mutation($id: ID!) { addIdentity(input: {memberId: $id, kind: APP_USER_ID, value: "x"})'
+        " { errors { code } } }",
+        {"id": member["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert not await MemberIdentity.filter(
+        brand_id=w.brand_b.id, kind__in=["app_user_id", "APP_USER_ID"]
+    ).exists()
+
+
+@probe("Mutation.removeIdentity")
+async def _remove_identity(w: World) -> None:
+    member = await w.b("member")
+    errors = await w.a_errors(
+        "mutation($id: ID!, $v: String!) { removeIdentity(input: {memberId: $id, kind: EMAIL, value: $v})"
+        " { errors { code } } }",
+        {"id": member["id"], "v": MEMBER_B["email"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    member_row = await Member.get(brand_id=w.brand_b.id, external_id="b-1")
+    assert member_row.email == MEMBER_B["email"]
+
+
+@probe("Mutation.issueMemberToken")
+async def _issue_member_token(w: World) -> None:
+    member = await w.b("member")
+    body = await w.as_a(
+        "mutation($id: ID!) { issueMemberToken(input: {memberId: $id}) { token errors { code } } }",
+        {"id": member["id"]},
+    )
+    payload = body["issueMemberToken"]
+    assert payload["token"] is None and payload["errors"][0]["code"] == "NOT_FOUND"
+
+
+@probe("Mutation.createAttributeDefinition")
+async def _create_attribute(w: World) -> None:
+    await w.b("attribute")
+    errors = await w.a_errors(
+        'mutation { createAttributeDefinition(input: {key: "shoe_size", type: STRING}) { errors { code } } }',
+        {},
+    )
+    assert errors == []  # A's own definition: keys are per brand
+    b_def = await AttributeDefinition.get(brand_id=w.brand_b.id, key="shoe_size")
+    assert (b_def.type, b_def.label) == ("number", "B size")
+
+
+@probe("Mutation.updateAttributeDefinition")
+async def _update_attribute(w: World) -> None:
+    await w.b("attribute")
+    errors = await w.a_errors(
+        'mutation { updateAttributeDefinition(input: {key: "shoe_size", label: "hacked"}) { errors { code } } }',
+        {},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert (await AttributeDefinition.get(brand_id=w.brand_b.id, key="shoe_size")).label == "B size"
+
+
+@probe("Mutation.deleteAttributeDefinition")
+async def _delete_attribute(w: World) -> None:
+    await w.b("attribute")
+    errors = await w.a_errors(
+        'mutation { deleteAttributeDefinition(input: {key: "shoe_size"}) { errors { code } } }', {}
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await AttributeDefinition.filter(brand_id=w.brand_b.id, key="shoe_size").exists()
+
+
+@probe("Mutation.updateMemberSettings")
+async def _update_member_settings(w: World) -> None:
+    await w.as_b(
+        'mutation { updateMemberSettings(input: {cardPrefix: "88", joinRule: FIRST_PURCHASE}) { errors { message } } }'
+    )
+    await w.as_a(
+        'mutation { updateMemberSettings(input: {cardPrefix: "77", joinRule: REGISTRATION}) { errors { message } } }'
+    )
+    b_settings = await MemberSettings.get(brand_id=w.brand_b.id)
+    assert (b_settings.card_prefix, b_settings.join_rule) == ("88", "first_purchase")
+
+
+# --- tag probes ---------------------------------------------------------------------
+
+
+@probe("Query.tags")
+async def _tags(w: World) -> None:
+    await w.b("tag")
+    data = await w.as_a("{ tags { totalCount edges { node { id code } } } }")
+    assert data["tags"]["totalCount"] == 0
+
+
+@probe("Query.tag")
+async def _tag(w: World) -> None:
+    tag = await w.b("tag")
+    assert (await w.as_a("query($id: ID!) { tag(id: $id) { id } }", {"id": tag["id"]}))[
+        "tag"
+    ] is None
+
+
+@probe("Query.tagGroups")
+async def _tag_groups(w: World) -> None:
+    await w.b("group")
+    assert (await w.as_a("{ tagGroups { id } }"))["tagGroups"] == []
+
+
+@probe("Mutation.createTag")
+async def _create_tag(w: World) -> None:
+    group = await w.b("group")
+    errors = await w.a_errors(
+        'mutation($g: ID) { createTag(input: {code: "x", name: "x", groupId: $g}) { errors { code } } }',
+        {"g": group["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"  # B's group is not A's to use
+    assert not await Tag.filter(brand_id=w.brand_a.id).exists()
+
+
+@probe("Mutation.updateTag")
+async def _update_tag(w: World) -> None:
+    tag = await w.b("tag")
+    errors = await w.a_errors(
+        'mutation($id: ID!) { updateTag(input: {id: $id, name: "hacked"}) { errors { code } } }',
+        {"id": tag["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert (await Tag.get(brand_id=w.brand_b.id, code="vip")).name == "B VIP"
+
+
+@probe("Mutation.deleteTag")
+async def _delete_tag(w: World) -> None:
+    tag = await w.b("tag")
+    errors = await w.a_errors(
+        "mutation($id: ID!) { deleteTag(input: {id: $id}) { errors { code } } }", {"id": tag["id"]}
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await Tag.filter(brand_id=w.brand_b.id, code="vip").exists()
+
+
+@probe("Mutation.createTagGroup")
+async def _create_tag_group(w: World) -> None:
+    await w.b("group")
+    assert (
+        await w.a_errors(
+            'mutation { createTagGroup(input: {code: "b-group", name: "A"}) { errors { code } } }',
+            {},
+        )
+        == []
+    )
+    assert (await TagGroup.get(brand_id=w.brand_b.id, code="b-group")).name == "B group"
+
+
+@probe("Mutation.updateTagGroup")
+async def _update_tag_group(w: World) -> None:
+    group = await w.b("group")
+    errors = await w.a_errors(
+        'mutation($id: ID!) { updateTagGroup(input: {id: $id, name: "hacked"}) { errors { code } } }',
+        {"id": group["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert (await TagGroup.get(brand_id=w.brand_b.id, code="b-group")).name == "B group"
+
+
+@probe("Mutation.deleteTagGroup")
+async def _delete_tag_group(w: World) -> None:
+    group = await w.b("group")
+    errors = await w.a_errors(
+        "mutation($id: ID!) { deleteTagGroup(input: {id: $id}) { errors { code } } }",
+        {"id": group["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await TagGroup.filter(brand_id=w.brand_b.id).exists()
+
+
+@probe("Mutation.tagMembers")
+async def _tag_members(w: World) -> None:
+    member = await w.b("member")
+    await w.as_a('mutation { createTag(input: {code: "a-tag", name: "A"}) { errors { code } } }')
+    body = await w.as_a(
+        'mutation($m: ID!, $p: String!) { tagMembers(input: {tags: ["a-tag"], memberIds: [$m],'
+        " identities: [{kind: PHONE, value: $p}]}) { errors { code } } }",
+        {"m": member["id"], "p": MEMBER_B["phone"]},
+        errors_ok=True,
+    )
+    assert "INTERNAL_SERVER_ERROR" not in str(body)
+    assert not await TagAssignment.filter(brand_id=w.brand_b.id).exists()
+    assert not await TagAssignment.filter(member_id=int(await _b_member_pk(w))).exists()
+
+
+async def _b_member_pk(w: World) -> int:
+    return (await Member.get(brand_id=w.brand_b.id, external_id="b-1")).id
+
+
+@probe("Mutation.untagMembers")
+async def _untag_members(w: World) -> None:
+    member = await w.b("member")
+    await w.b("tag")
+    await w.as_a('mutation { createTag(input: {code: "vip", name: "A vip"}) { errors { code } } }')
+    body = await w.as_a(
+        'mutation($m: ID!, $p: String!) { untagMembers(input: {tags: ["vip"], memberIds: [$m],'
+        " identities: [{kind: PHONE, value: $p}], anySource: true}) { errors { code } } }",
+        {"m": member["id"], "p": MEMBER_B["phone"]},
+        errors_ok=True,
+    )
+    assert "INTERNAL_SERVER_ERROR" not in str(body)
+    assert await TagAssignment.filter(brand_id=w.brand_b.id).count() == 1
+
+
+# --- fact probes ----------------------------------------------------------------------
+
+
+ORDER_A = {
+    "externalId": "b-order-1",
+    "occurredAt": "2026-01-02T03:04:05+00:00",
+    "amountPaid": {"amount": "1.00", "currency": "CNY"},
+    "lines": [{"sku": "s", "quantity": 1, "unitPrice": {"amount": "1.00", "currency": "CNY"}}],
+}
+
+
+@probe("Query.order")
+async def _order(w: World) -> None:
+    order = await w.b("order")
+    assert (await w.as_a("query($id: ID!) { order(id: $id) { id } }", {"id": order["id"]}))[
+        "order"
+    ] is None
+
+
+@probe("Mutation.recordOrder")
+async def _record_order(w: World) -> None:
+    member = await w.b("member")
+    await w.b("order")
+    errors = await w.a_errors(
+        "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { errors { code } } }",
+        {"i": {**ORDER_A, "memberId": member["id"]}},
+    )
+    assert errors and errors[0]["code"] in {"NOT_FOUND", "UNKNOWN_MEMBER"}
+    errors = await w.a_errors(
+        "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { errors { code } } }",
+        {"i": {**ORDER_A, "identity": {"kind": "PHONE", "value": MEMBER_B["phone"]}}},
+    )
+    assert errors and errors[0]["code"] in {"NOT_FOUND", "UNKNOWN_MEMBER"}
+    assert await Order.filter(brand_id=w.brand_b.id).count() == 1
+    assert not await Order.filter(brand_id=w.brand_a.id).exists()
+
+
+@probe("Mutation.recordOrders")
+async def _record_orders(w: World) -> None:
+    member = await w.b("member")
+    body = await w.as_a(
+        "mutation($i: RecordOrdersInput!) { recordOrders(input: $i) { errors { code } } }",
+        {"i": {"orders": [{**ORDER_A, "memberId": member["id"]}]}},
+        errors_ok=True,
+    )
+    assert "INTERNAL_SERVER_ERROR" not in str(body)
+    assert not await Order.filter(member_id=await _b_member_pk(w)).exists()
+
+
+@probe("Mutation.recordRefund")
+async def _record_refund(w: World) -> None:
+    order = await w.b("order")
+    for ref in ({"orderId": order["id"]}, {"orderExternalId": "b-order-1"}):
+        errors = await w.a_errors(
+            "mutation($i: RecordRefundInput!) { recordRefund(input: $i) { errors { code } } }",
+            {"i": {"externalId": "r-1", "occurredAt": "2026-01-03T00:00:00+00:00", **ref}},
+        )
+        assert errors and errors[0]["code"] == "NOT_FOUND", ref
+    assert not await Refund.filter(brand_id=w.brand_b.id).exists()
+    assert (await Order.get(brand_id=w.brand_b.id)).refunded_amount == 0
+
+
+EVENT_A = {"eventId": "b-ev-1", "type": "view", "occurredAt": "2026-01-02T03:04:05+00:00"}
+
+
+@probe("Mutation.recordEvent")
+async def _record_event(w: World) -> None:
+    member = await w.b("member")
+    await w.b("event")
+    for who in (
+        {"memberId": member["id"]},
+        {"identity": {"kind": "PHONE", "value": MEMBER_B["phone"]}},
+    ):
+        errors = await w.a_errors(
+            "mutation($i: RecordEventInput!) { recordEvent(input: $i) { errors { code } } }",
+            {"i": {**EVENT_A, **who}},
+        )
+        assert errors and errors[0]["code"] in {"NOT_FOUND", "UNKNOWN_MEMBER"}, who
+    assert await BehaviourEvent.filter(brand_id=w.brand_b.id).count() == 1
+    assert not await BehaviourEvent.filter(brand_id=w.brand_a.id).exists()
+
+
+@probe("Mutation.recordEvents")
+async def _record_events(w: World) -> None:
+    member = await w.b("member")
+    body = await w.as_a(
+        "mutation($i: RecordEventsInput!) { recordEvents(input: $i) { errors { code } } }",
+        {"i": {"events": [{**EVENT_A, "memberId": member["id"]}]}},
+        errors_ok=True,
+    )
+    assert "INTERNAL_SERVER_ERROR" not in str(body)
+    assert not await BehaviourEvent.filter(member_id=await _b_member_pk(w)).exists()
