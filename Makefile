@@ -78,9 +78,11 @@ test: lint typecheck pytest
 # code 5 (no tests collected) fails the target like any other non-zero code.
 pytest: install
 	$(BIN)/pytest
+	$(BIN)/pytest tests/example_plugin/tests
 
 test-sqlite: install
 	env -u TESSERA_TEST_DATABASE_URL $(BIN)/pytest
+	env -u TESSERA_TEST_DATABASE_URL $(BIN)/pytest tests/example_plugin/tests
 
 schema: install
 	$(BIN)/tessera export-schema > schema/schema.graphql.tmp

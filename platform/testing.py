@@ -104,7 +104,7 @@ def tessera_settings(tessera_database_url: str, tessera_var_dir: Path) -> Settin
         environment=Environment.TEST,
         database_url=tessera_database_url,
         redis_url=None,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
         var_dir=tessera_var_dir,
         log_json=False,
         limits=Limits(),

@@ -14,13 +14,24 @@ from strawberry.tools import merge_types
 
 from tessera.config import Limits, Settings
 from tessera.schema.audit import AuditMutation
+from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
 from tessera.schema.errors import MaskUnexpectedErrors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.limits import depth_limit
+from tessera.schema.members import MembersMutation, MembersQuery
+from tessera.schema.orders.mutations import OrdersMutation
+from tessera.schema.orders.queries import OrdersQuery
+from tessera.schema.tags import TagsMutation, TagsQuery
 
-QUERIES: tuple[type, ...] = (BrandQuery, FeaturesQuery)
-MUTATIONS: tuple[type, ...] = (FeaturesMutation,)
+QUERIES: tuple[type, ...] = (BrandQuery, FeaturesQuery, OrdersQuery, MembersQuery, TagsQuery)
+MUTATIONS: tuple[type, ...] = (
+    FeaturesMutation,
+    OrdersMutation,
+    BehaviourMutation,
+    MembersMutation,
+    TagsMutation,
+)
 
 
 def limits_description(limits: Limits) -> str:
@@ -67,5 +78,5 @@ def export_sdl(settings: Settings | None = None) -> str:
     so the file does not depend on the machine's environment."""
     from tessera.config import Environment
 
-    settings = settings or Settings(environment=Environment.PRODUCTION, secret_key="x" * 32)  # type: ignore[arg-type]
+    settings = settings or Settings(environment=Environment.PRODUCTION, secret_key="x" * 32)
     return build_schema(settings).as_str() + "\n"

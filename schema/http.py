@@ -39,7 +39,7 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class GraphQLEndpoint(GraphQL):  # type: ignore[type-arg]
+class GraphQLEndpoint(GraphQL[RequestContext, None]):
     def __init__(self, schema: Any, settings: Settings) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.development else None)
         self.settings = settings

@@ -11,6 +11,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -58,7 +59,7 @@ def depth_limit(max_depth: int) -> AddValidationRules:
             fragments = {
                 f.name.value: f
                 for f in self.context.document.definitions
-                if f.kind == "fragment_definition"
+                if isinstance(f, FragmentDefinitionNode)
             }
             depth = _depth(node.selection_set, fragments, frozenset())
             if depth > max_depth:

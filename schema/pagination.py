@@ -103,7 +103,7 @@ async def paginate(
             page_query = page_query.filter(**{f"id__{op}": last_id})
         elif value is None:
             page_query = page_query.filter(
-                Q(**{f"{sort_field}__isnull": True}) & Q(**{f"id__{op}": last_id})
+                Q(**{f"{sort_field}__isnull": True}) & Q(**{f"id__{op}": last_id})  # type: ignore[arg-type]
             )
         else:
             page_query = page_query.filter(

@@ -126,8 +126,9 @@ async def create_member(
     profile: Mapping[str, Any],
     *,
     identities: Sequence[IdentityInput] = (),
-    attributes: dict[str, Any] | None = None,
+    attributes: Any = None,  # validated: must be a JSON object
     card_number: str | None = None,
+    joined_at: datetime | None = None,
 ) -> Member:
     """Register a person. Under the ``registration`` join rule they join now
     (card number, ``member.joined``); otherwise they are a prospect until their
@@ -138,6 +139,8 @@ async def create_member(
         in ``profile`` become identities too. At least one identity is needed.
     :param card_number: an existing card to keep (an old CRM's member); else
         one is generated when the member joins.
+    :param joined_at: when they joined, for a member brought over from an old
+        CRM (an import); default now.
     """
     errors: list[DomainError] = []
     try:
@@ -205,12 +208,12 @@ async def create_member(
             member = await scope.create(
                 Member,
                 status=(MemberStatus.ACTIVE if joins else MemberStatus.PROSPECT).value,
-                joined_at=_now(),
+                joined_at=joined_at or _now(),
                 **values,
             )
             await _insert_identities(scope, member, [(k, v) for k, v, _ in wanted])
             if joins:
-                await _join(scope, uow, member)
+                await _join(scope, uow, member, at=joined_at)
     except IntegrityError as error:
         raise _duplicate(error) from None
     return member
@@ -239,11 +242,15 @@ async def _insert_identities(
 
 
 async def _join(
-    scope: BrandScope, uow: UnitOfWork, member: Member, channel: str | None = None
+    scope: BrandScope,
+    uow: UnitOfWork,
+    member: Member,
+    channel: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Make ``member`` a member now: status, join time, a card if they have none."""
+    """Make ``member`` a member now (or ``at``): status, join time, a card if they have none."""
     member.status = MemberStatus.ACTIVE.value
-    member.joined_at = _now()
+    member.joined_at = at or _now()
     fields = ["status", "joined_at", "updated_at"]
     if channel is not None and not member.join_channel:
         member.join_channel = channel
@@ -282,7 +289,7 @@ async def update_member(
     member_id: int,
     profile: Mapping[str, Any],
     *,
-    attributes: dict[str, Any] | None = None,
+    attributes: Any = None,  # validated: must be a JSON object
     status: MemberStatus | None = None,
 ) -> Member:
     """Change profile fields present in ``profile`` (``None`` clears one).

@@ -247,9 +247,12 @@ async def _resolve_members(
     wanted_ids = [i for i in member_ids if i is not None]
     found_ids: set[int] = set()
     if wanted_ids:
-        found_ids = set(
-            await scope.query(Member).filter(id__in=wanted_ids).values_list("id", flat=True)
-        )
+        found_ids = {
+            int(pk)
+            for pk in await scope.query(Member)
+            .filter(id__in=wanted_ids)
+            .values_list("id", flat=True)
+        }
     for index, member_id in enumerate(member_ids):
         if member_id is None or member_id not in found_ids:
             unknown.append(
