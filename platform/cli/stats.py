@@ -4,7 +4,14 @@ the recorded orders and refunds (after an import, a restore or a bug fix)."""
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from tessera.cli.runner import CLI_ACTOR, brand_scope, err, out, run
 from tessera.config import Settings
@@ -42,7 +49,7 @@ def rebuild(
             for scope in scopes:
                 task = progress.add_task(scope.brand.code, total=None)
 
-                def step(done: int, total: int, task: int = task) -> None:
+                def step(done: int, total: int, task: TaskID = task) -> None:
                     progress.update(task, completed=done, total=total)
 
                 members = await rebuild_stats(scope, progress=step)

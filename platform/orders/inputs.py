@@ -1,0 +1,282 @@
+"""What callers pass to record orders and refunds, and its validation.
+
+Validation is pure (no database): it turns an input into the exact values to
+store, in minor units, or raises :class:`DomainErrors` naming every bad field.
+The fingerprint of the normalised values is what idempotency compares: the
+same ``externalId`` with another fingerprint is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tessera.errors import DomainError, DomainErrors
+from tessera.orders.money import MoneyAmount, to_minor
+
+MAX_LINES = 500
+MAX_COUPONS = 50
+# Clocks of shops and POS drift; a fact from further ahead is a mistake.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """Whose fact it is: a member id, or an identity (kind and value)."""
+
+    member_id: int | None = None
+    identity_kind: str | None = None
+    identity_value: str | None = None
+
+    @property
+    def identity(self) -> tuple[str, str] | None:
+        if self.identity_kind is None or self.identity_value is None:
+            return None
+        return (self.identity_kind, self.identity_value)
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: int
+    unit_price: MoneyAmount
+    name: str = ""
+    category: str | None = None
+    retail_price: MoneyAmount | None = None
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    external_id: str
+    member: MemberRef
+    occurred_at: datetime
+    amount_paid: MoneyAmount
+    lines: list[LineInput] = field(default_factory=list)
+    retail_amount: MoneyAmount | None = None
+    discount: MoneyAmount | None = None
+    coupon_codes: list[str] = field(default_factory=list)
+    store_code: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundLineInput:
+    line_no: int
+    quantity: int
+    amount: MoneyAmount | None = None
+
+
+@dataclass(frozen=True)
+class RefundInput:
+    """A refund of ``order_id`` or ``order_external_id``: the whole remainder
+    (no lines, no amount), some money (``amount`` only) or some lines."""
+
+    external_id: str
+    occurred_at: datetime
+    order_id: int | None = None
+    order_external_id: str | None = None
+    amount: MoneyAmount | None = None
+    lines: list[RefundLineInput] | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanLine:
+    line_no: int
+    sku: str
+    name: str
+    category: str | None
+    quantity: int
+    unit_price: int
+    retail_price: int
+    paid_amount: int
+
+
+@dataclass(frozen=True)
+class CleanOrder:
+    external_id: str
+    member: MemberRef
+    occurred_at: datetime
+    amount_paid: int
+    retail_amount: int
+    discount: int
+    coupon_codes: list[str]
+    store_code: str | None
+    channel: str | None
+    lines: list[CleanLine]
+    fingerprint: str
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+class Problems:
+    """Gathers every problem of one input so the caller sees them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def add(self, code: str, message: str, path: list[str]) -> None:
+        self.errors.append(DomainError(code, message, path))
+
+    def minor(self, value: MoneyAmount, currency: str, path: list[str]) -> int:
+        try:
+            return to_minor(value, currency, path)
+        except DomainError as error:
+            self.errors.append(error)
+            return 0
+
+    def text(self, value: str | None, path: list[str], *, limit: int, required: bool) -> str | None:
+        if value is None or not value.strip():
+            if required:
+                self.add("REQUIRED", "must not be empty", path)
+            return None
+        value = value.strip()
+        if len(value) > limit:
+            self.add("TOO_LONG", f"must be at most {limit} characters", path)
+        return value
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise DomainErrors(self.errors)
+
+
+def check_time(c: Problems, value: datetime, path: list[str], now: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        c.add("INVALID_TIME", "must carry a UTC offset, e.g. 2024-05-01T10:00:00+08:00", path)
+        return value.replace(tzinfo=UTC)
+    if value > now + FUTURE_TOLERANCE:
+        c.add("INVALID_TIME", "must not be in the future", path)
+    return value.astimezone(UTC)
+
+
+def check_member(c: Problems, ref: MemberRef, path: list[str]) -> None:
+    if (ref.member_id is None) == (ref.identity is None):
+        c.add("INVALID", "give exactly one of memberId and identity", [*path, "memberId"])
+
+
+def clean_order(order: OrderInput, currency: str, now: datetime, path: list[str]) -> CleanOrder:
+    """The values to store for ``order`` (amounts in minor units of ``currency``)."""
+    c = Problems()
+    external_id = c.text(order.external_id, [*path, "externalId"], limit=128, required=True)
+    check_member(c, order.member, path)
+    occurred_at = check_time(c, order.occurred_at, [*path, "occurredAt"], now)
+    paid = c.minor(order.amount_paid, currency, [*path, "amountPaid"])
+    if len(order.lines) > MAX_LINES:
+        c.add("TOO_MANY", f"an order has at most {MAX_LINES} lines", [*path, "lines"])
+    raw_lines = []
+    for i, line in enumerate(order.lines[:MAX_LINES]):
+        at = [*path, "lines", str(i)]
+        if line.quantity <= 0:
+            c.add("INVALID_QUANTITY", "quantity must be at least 1", [*at, "quantity"])
+        unit = c.minor(line.unit_price, currency, [*at, "unitPrice"])
+        retail = (
+            c.minor(line.retail_price, currency, [*at, "retailPrice"])
+            if line.retail_price is not None
+            else unit
+        )
+        raw_lines.append(
+            (
+                c.text(line.sku, [*at, "sku"], limit=64, required=True) or "",
+                c.text(line.name, [*at, "name"], limit=200, required=False) or "",
+                c.text(line.category, [*at, "category"], limit=100, required=False),
+                line.quantity,
+                unit,
+                retail,
+            )
+        )
+    lines_retail = sum(q * r for *_, q, _, r in raw_lines)
+    retail_amount = (
+        c.minor(order.retail_amount, currency, [*path, "retailAmount"])
+        if order.retail_amount is not None
+        else (lines_retail if raw_lines else paid)
+    )
+    discount = (
+        c.minor(order.discount, currency, [*path, "discount"])
+        if order.discount is not None
+        else max(retail_amount - paid, 0)
+    )
+    if len(order.coupon_codes) > MAX_COUPONS:
+        c.add("TOO_MANY", f"at most {MAX_COUPONS} coupon codes", [*path, "couponCodes"])
+    coupons = [
+        c.text(code, [*path, "couponCodes", str(i)], limit=64, required=True) or ""
+        for i, code in enumerate(order.coupon_codes[:MAX_COUPONS])
+    ]
+    store = c.text(order.store_code, [*path, "storeCode"], limit=64, required=False)
+    channel = c.text(order.channel, [*path, "channel"], limit=32, required=False)
+    c.raise_if_any()
+
+    shares = allocate(paid, [q * u for _, _, _, q, u, _ in raw_lines])
+    lines = [
+        CleanLine(i, sku, name, category, q, unit, retail, share)
+        for i, ((sku, name, category, q, unit, retail), share) in enumerate(
+            zip(raw_lines, shares, strict=True)
+        )
+    ]
+    values: dict[str, Any] = {
+        "occurred_at": occurred_at.isoformat(),
+        "amount_paid": paid,
+        "retail_amount": retail_amount,
+        "discount": discount,
+        "coupon_codes": coupons,
+        "store_code": store,
+        "channel": channel,
+        "lines": [
+            [x.sku, x.name, x.category, x.quantity, x.unit_price, x.retail_price] for x in lines
+        ],
+    }
+    return CleanOrder(
+        external_id=external_id or "",
+        member=order.member,
+        occurred_at=occurred_at,
+        amount_paid=paid,
+        retail_amount=retail_amount,
+        discount=discount,
+        coupon_codes=coupons,
+        store_code=store,
+        channel=channel,
+        lines=lines,
+        fingerprint=fingerprint(values),
+    )
+
+
+def allocate(total: int, weights: list[int]) -> list[int]:
+    """Split ``total`` over ``weights`` in proportion, in whole units that add up
+    to ``total`` exactly (largest remainder; ties to the earlier line). With no
+    weight at all, the whole goes to the first line."""
+    if not weights:
+        return []
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        return [total] + [0] * (len(weights) - 1)
+    shares = [total * w // weight_sum for w in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % weight_sum), i))
+    for i in remainders[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def fingerprint(values: dict[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def nest_error(error: DomainError, path: list[str], member_field: str | None = None) -> DomainError:
+    """``error`` with its field paths placed under ``path``; a path starting at
+    ``member`` (how the members service names it) becomes ``member_field``."""
+
+    def move(e: DomainError) -> DomainError:
+        field = list(e.field or [])
+        if member_field and field[:1] == ["member"]:
+            field[0] = member_field
+        if field[: len(path)] != path:
+            field = [*path, *field]
+        return DomainError(e.code, e.message, field)
+
+    if isinstance(error, DomainErrors):
+        return DomainErrors([move(e) for e in error.errors])
+    return move(error)

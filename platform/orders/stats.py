@@ -1,0 +1,296 @@
+"""Per-member purchase statistics: maintained with every order and refund,
+rebuilt from the facts on demand, and read for many members in one query.
+
+Definitions (also in docs/facts.md):
+
+- ``orders_count``: orders recorded (a refunded order still counts).
+- ``gross_spent``: sum of the orders' amount paid; ``refunded_total``: sum of
+  the refunds; *total spent* is gross minus refunded.
+- ``units_bought``: sum of the orders' line quantities; *units* is that minus
+  the units refunded by lines.
+- *average order value*: total spent / orders count, rounded half-even to the
+  currency's minor unit; zero without orders.
+- ``first_order_at`` / ``last_order_at``: earliest and latest ``occurredAt``.
+- *spent in the last 365 days*: for the orders with ``occurredAt`` in the
+  365 × 24 hours before the moment of reading, amount paid minus what has been
+  refunded on them so far. It is computed on read (an index on brand, member,
+  time serves it), so it decays exactly and needs no job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from tortoise.expressions import F, Q
+from tortoise.functions import Count, Max, Min, Sum
+from tortoise.transactions import in_transaction
+
+from tessera.orders.bulk import insert_many
+from tessera.orders.models import MemberStats, Order, Refund
+from tessera.scope import BrandScope
+
+RECENT_WINDOW = timedelta(days=365)
+_CHUNK = 1000
+
+
+@dataclass
+class OrderDelta:
+    """What some new orders of one member add to its statistics."""
+
+    orders: int
+    spent: int
+    units: int
+    first: datetime
+    last: datetime
+
+    def add(self, spent: int, units: int, at: datetime) -> None:
+        self.orders += 1
+        self.spent += spent
+        self.units += units
+        self.first = min(self.first, at)
+        self.last = max(self.last, at)
+
+
+@dataclass(frozen=True)
+class StatsView:
+    """A member's statistics as the API shows them (money in minor units)."""
+
+    orders_count: int = 0
+    gross_spent: int = 0
+    refunded_total: int = 0
+    refunds_count: int = 0
+    units_bought: int = 0
+    refunded_units: int = 0
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    spent_last_365_days: int = 0
+
+    @property
+    def total_spent(self) -> int:
+        return self.gross_spent - self.refunded_total
+
+    @property
+    def units(self) -> int:
+        return self.units_bought - self.refunded_units
+
+    @property
+    def average_order_value(self) -> int:
+        if not self.orders_count:
+            return 0
+        return int(
+            (Decimal(self.total_spent) / self.orders_count).quantize(
+                Decimal(1), rounding=ROUND_HALF_EVEN
+            )
+        )
+
+
+async def ensure_rows(scope: BrandScope, connection: Any, member_ids: Iterable[int]) -> None:
+    """Create missing stats rows in one statement; concurrent writers may race
+    here, so a conflict is ignored rather than checked for first."""
+    members = sorted(set(member_ids))
+    if not members:
+        return
+    # Only integers reach the SQL text. ON CONFLICT DO NOTHING: PostgreSQL and
+    # SQLite >= 3.24 alike.
+    brand = int(scope.brand_id)
+    values = ", ".join(f"({brand}, {int(m)}, 0, 0, 0, 0, 0, 0)" for m in members)
+    await connection.execute_query(
+        'INSERT INTO "member_stats" ("brand_id", "member_id", "orders_count", "gross_spent", '
+        '"units_bought", "refunds_count", "refunded_total", "refunded_units") '
+        f"VALUES {values} ON CONFLICT DO NOTHING"
+    )
+
+
+async def add_orders(scope: BrandScope, connection: Any, deltas: dict[int, OrderDelta]) -> None:
+    """Count new orders into their members' rows, in the caller's transaction,
+    with three statements whatever the number of members: create missing rows,
+    lock the rows in member order (so concurrent batches cannot deadlock), and
+    one ``UPDATE ... FROM (VALUES ...)`` adding every member's delta."""
+    if not deltas:
+        return
+    members = sorted(deltas)
+    await ensure_rows(scope, connection, members)
+    if connection.capabilities.dialect == "postgres":
+        await (
+            scope.query(MemberStats)
+            .using_db(connection)
+            .filter(member_id__in=members)
+            .order_by("member_id")
+            .select_for_update()
+            .values_list("member_id", flat=True)
+        )
+    sql, params = _add_orders_sql(scope.brand_id, deltas, connection.capabilities.dialect)
+    await connection.execute_query(sql, params)
+
+
+def _add_orders_sql(
+    brand_id: int, deltas: dict[int, OrderDelta], dialect: str
+) -> tuple[str, list[Any]]:
+    # VALUES columns are column1..column6 on both PostgreSQL and SQLite (>= 3.33
+    # for UPDATE ... FROM). PostgreSQL needs the parameter types spelt out.
+    types = ("bigint", "integer", "bigint", "integer", "timestamptz", "timestamptz")
+    rows: list[str] = []
+    params: list[Any] = []
+    for member_id in sorted(deltas):
+        d = deltas[member_id]
+        if dialect == "postgres":
+            start = len(params)
+            rows.append(
+                "(" + ", ".join(f"${start + k + 1}::{t}" for k, t in enumerate(types)) + ")"
+            )
+        else:
+            rows.append("(?, ?, ?, ?, ?, ?)")
+        params += [member_id, d.orders, d.spent, d.units, d.first, d.last]
+    sql = (
+        'UPDATE "member_stats" SET '
+        '"orders_count" = "orders_count" + d.column2, '
+        '"gross_spent" = "gross_spent" + d.column3, '
+        '"units_bought" = "units_bought" + d.column4, '
+        '"first_order_at" = CASE WHEN "first_order_at" IS NULL OR "first_order_at" > d.column5 '
+        'THEN d.column5 ELSE "first_order_at" END, '
+        '"last_order_at" = CASE WHEN "last_order_at" IS NULL OR "last_order_at" < d.column6 '
+        'THEN d.column6 ELSE "last_order_at" END '
+        f"FROM (VALUES {', '.join(rows)}) AS d "
+        f'WHERE "member_stats"."brand_id" = {int(brand_id)} '
+        'AND "member_stats"."member_id" = d.column1'
+    )
+    return sql, params
+
+
+async def add_refund(
+    scope: BrandScope, connection: Any, member_id: int, amount: int, units: int
+) -> None:
+    """Count a refund into its member's row (which its order created)."""
+    await (
+        scope.query(MemberStats)
+        .filter(member_id=member_id)
+        .using_db(connection)
+        .update(
+            refunds_count=F("refunds_count") + 1,
+            refunded_total=F("refunded_total") + amount,
+            refunded_units=F("refunded_units") + units,
+        )
+    )
+
+
+async def stats_for_members(
+    scope: BrandScope, member_ids: list[int], now: datetime
+) -> dict[int, StatsView]:
+    """Statistics of ``member_ids`` in one query; members without orders get zeros."""
+    if not member_ids:
+        return {}
+    since = now - RECENT_WINDOW
+    rows = (
+        await scope.query(MemberStats)
+        .filter(member_id__in=member_ids)
+        .annotate(
+            recent_paid=Sum(
+                "member__orders__amount_paid", _filter=Q(member__orders__occurred_at__gte=since)
+            ),
+            recent_refunded=Sum(
+                "member__orders__refunded_amount",
+                _filter=Q(member__orders__occurred_at__gte=since),
+            ),
+        )
+        .group_by("member_id")
+        .values(*_STORED, "recent_paid", "recent_refunded")
+    )
+    return {row["member_id"]: _view(row) for row in rows}
+
+
+_STORED = (
+    "member_id",
+    "orders_count",
+    "gross_spent",
+    "units_bought",
+    "first_order_at",
+    "last_order_at",
+    "refunds_count",
+    "refunded_total",
+    "refunded_units",
+)
+
+
+def _view(row: dict[str, Any]) -> StatsView:
+    return StatsView(
+        orders_count=row["orders_count"],
+        gross_spent=row["gross_spent"],
+        refunded_total=row["refunded_total"],
+        refunds_count=row["refunds_count"],
+        units_bought=row["units_bought"],
+        refunded_units=row["refunded_units"],
+        first_order_at=row["first_order_at"],
+        last_order_at=row["last_order_at"],
+        spent_last_365_days=int(row["recent_paid"] or 0) - int(row["recent_refunded"] or 0),
+    )
+
+
+async def rebuild_stats(
+    scope: BrandScope, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Recompute every stats row of the brand from its orders and refunds with
+    two aggregate queries, replacing the stored rows; returns how many members
+    have statistics. ``progress(done, total)`` is called after each chunk written.
+
+    On PostgreSQL the stats table is locked against writers for the duration,
+    so an order committed meanwhile is either in the aggregates or applied on
+    top of the rebuilt row, never lost.
+    """
+    async with in_transaction() as connection:
+        if connection.capabilities.dialect == "postgres":
+            await connection.execute_script('LOCK TABLE "member_stats" IN SHARE ROW EXCLUSIVE MODE')
+        orders = (
+            await scope.query(Order)
+            .using_db(connection)
+            .annotate(
+                n=Count("id"),
+                spent=Sum("amount_paid"),
+                bought=Sum("units"),
+                first=Min("occurred_at"),
+                last=Max("occurred_at"),
+            )
+            .group_by("member_id")
+            .values("member_id", "n", "spent", "bought", "first", "last")
+        )
+        refunds = {
+            row["member_id"]: row
+            for row in await scope.query(Refund)
+            .using_db(connection)
+            .annotate(n=Count("id"), amount=Sum("amount"), taken=Sum("units"))
+            .group_by("member_id")
+            .values("member_id", "n", "amount", "taken")
+        }
+        await scope.query(MemberStats).using_db(connection).delete()
+        rows = []
+        for row in orders:
+            refund = refunds.get(row["member_id"], {})
+            rows.append(
+                scope.build(
+                    MemberStats,
+                    member_id=row["member_id"],
+                    orders_count=int(row["n"]),
+                    gross_spent=int(row["spent"] or 0),
+                    units_bought=int(row["bought"] or 0),
+                    first_order_at=_as_datetime(row["first"]),
+                    last_order_at=_as_datetime(row["last"]),
+                    refunds_count=int(refund.get("n") or 0),
+                    refunded_total=int(refund.get("amount") or 0),
+                    refunded_units=int(refund.get("taken") or 0),
+                )
+            )
+        for start in range(0, len(rows), _CHUNK):
+            await insert_many(scope, MemberStats, rows[start : start + _CHUNK], connection)
+            if progress is not None:
+                progress(min(start + _CHUNK, len(rows)), len(rows))
+    return len(rows)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    # SQLite hands aggregates of datetime columns back as text.
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

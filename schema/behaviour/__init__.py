@@ -1,0 +1,1 @@
+"""Behaviour events over GraphQL."""

@@ -1,0 +1,1 @@
+"""Orders, refunds and members' purchase statistics over GraphQL."""
