@@ -1,0 +1,284 @@
+"""Coupon template CRUD (admin), issuing and voiding (write), redeeming
+(write, or the member's own token)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from tessera.auth.member_tokens import MemberPrincipal
+from tessera.auth.scopes import Scope
+from tessera.coupons import service
+from tessera.coupons.models import CouponTemplate as TemplateModel
+from tessera.errors import DomainError
+from tessera.orders.money import to_minor
+from tessera.schema.coupons.inputs import (
+    CreateCouponTemplateInput,
+    DeleteCouponTemplateInput,
+    IssueCouponInput,
+    IssueCouponsInput,
+    RedeemCouponInput,
+    UpdateCouponTemplateInput,
+    VoidCouponInput,
+    template_values,
+)
+from tessera.schema.coupons.types import Coupon, CouponRedemption, CouponTemplate
+from tessera.schema.errors import UserError, user_errors
+from tessera.schema.ids import decode_id
+from tessera.schema.orders.money import Money
+from tessera.schema.permissions import CanAdmin, CanWrite
+
+
+class CanWriteOrIsMember(BasePermission):
+    message = "this needs an API key with the write scope, or the member's own token"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.WRITE)
+
+
+def _pk(opaque: str | None, type_name: str, field: str) -> int:
+    pk = decode_id(str(opaque), type_name) if opaque is not None else None
+    if pk is None:
+        raise DomainError("NOT_FOUND", f"no such {type_name}", [field])
+    return pk
+
+
+@strawberry.type(description="Result of a coupon template mutation.")
+class CouponTemplatePayload:
+    template: CouponTemplate | None = strawberry.field(description="The template as stored.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type(description="Result of `deleteCouponTemplate`.")
+class DeleteCouponTemplatePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted template.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was deleted.")
+
+
+@strawberry.type(description="Result of `issueCoupon` or `voidCoupon`.")
+class CouponPayload:
+    coupon: Coupon | None = strawberry.field(description="The coupon as stored.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type(description="What happened for one member of an `issueCoupons` batch.")
+class IssueCouponResult:
+    index: int = strawberry.field(description="Position of the member in `input.memberIds`.")
+    coupon: Coupon | None = strawberry.field(description="The coupon, unless refused.")
+    errors: list[UserError] = strawberry.field(
+        description="Why this member got none, e.g. `OUT_OF_STOCK` at `input.memberIds.7`."
+    )
+
+
+@strawberry.type(description="Result of `issueCoupons`.")
+class IssueCouponsPayload:
+    results: list[IssueCouponResult] = strawberry.field(description="One per member, in order.")
+    errors: list[UserError] = strawberry.field(
+        description="Errors refusing the whole batch (e.g. `BATCH_TOO_LARGE`, template)."
+    )
+
+
+@strawberry.type(description="Result of `redeemCoupon`.")
+class RedeemCouponPayload:
+    coupon: Coupon | None = strawberry.field(description="The coupon, now redeemed.")
+    redemption: CouponRedemption | None = strawberry.field(description="The redemption.")
+    discount: Money | None = strawberry.field(description="Money off the order.")
+    replayed: bool = strawberry.field(
+        description="True when this idempotency key had been redeemed before: nothing changed."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing was redeemed.")
+
+
+async def _coupon(info: Info, coupon: Any) -> Coupon:
+    scope = info.context.scope
+    template = await scope.get(TemplateModel, coupon.template_id)
+    return Coupon.from_model(coupon, template, scope.brand.currency, datetime.now(UTC))
+
+
+@strawberry.type
+class CouponsMutation:
+    @strawberry.mutation(
+        description="Create a coupon template. Needs the admin scope.",
+        permission_classes=[CanAdmin],
+    )
+    async def create_coupon_template(
+        self, info: Info, input: CreateCouponTemplateInput
+    ) -> CouponTemplatePayload:
+        scope = info.context.scope
+        try:
+            template = await service.create_template(scope, template_values(input))
+        except DomainError as error:
+            return CouponTemplatePayload(template=None, errors=user_errors(error))
+        return CouponTemplatePayload(
+            template=CouponTemplate.from_model(template, scope.brand.currency), errors=[]
+        )
+
+    @strawberry.mutation(
+        description="Change a coupon template (`TEMPLATE_IN_USE` for terms once coupons were "
+        "issued; `STOCK_BELOW_ISSUED`). Needs the admin scope.",
+        permission_classes=[CanAdmin],
+    )
+    async def update_coupon_template(
+        self, info: Info, input: UpdateCouponTemplateInput
+    ) -> CouponTemplatePayload:
+        scope = info.context.scope
+        try:
+            template = await service.update_template(
+                scope, _pk(input.id, "CouponTemplate", "id"), template_values(input)
+            )
+        except DomainError as error:
+            return CouponTemplatePayload(template=None, errors=user_errors(error))
+        return CouponTemplatePayload(
+            template=CouponTemplate.from_model(template, scope.brand.currency), errors=[]
+        )
+
+    @strawberry.mutation(
+        description="Delete a template no coupon was issued from (else `TEMPLATE_IN_USE`: "
+        "deactivate it instead). Needs the admin scope.",
+        permission_classes=[CanAdmin],
+    )
+    async def delete_coupon_template(
+        self, info: Info, input: DeleteCouponTemplateInput
+    ) -> DeleteCouponTemplatePayload:
+        try:
+            await service.delete_template(info.context.scope, _pk(input.id, "CouponTemplate", "id"))
+        except DomainError as error:
+            return DeleteCouponTemplatePayload(deleted_id=None, errors=user_errors(error))
+        return DeleteCouponTemplatePayload(deleted_id=input.id, errors=[])
+
+    @strawberry.mutation(
+        description="Issue a coupon to a member, within the template's stock and per-member "
+        "limit; idempotent on `idempotencyKey`. Emits `coupon.issued`. Needs the write scope.",
+        permission_classes=[CanWrite],
+    )
+    async def issue_coupon(self, info: Info, input: IssueCouponInput) -> CouponPayload:
+        scope = info.context.scope
+        try:
+            coupon = await service.issue_coupon(
+                scope,
+                template_id=_pk(input.template_id, "CouponTemplate", "templateId"),
+                member_id=_pk(input.member_id, "Member", "memberId"),
+                idempotency_key=input.idempotency_key,
+            )
+        except DomainError as error:
+            return CouponPayload(coupon=None, errors=user_errors(error))
+        return CouponPayload(coupon=await _coupon(info, coupon), errors=[])
+
+    @strawberry.mutation(
+        description="Issue a coupon to each of up to 10,000 members; each succeeds or fails "
+        "on its own. Emits `coupon.issued` per coupon. Needs the write scope.",
+        permission_classes=[CanWrite],
+    )
+    async def issue_coupons(self, info: Info, input: IssueCouponsInput) -> IssueCouponsPayload:
+        scope = info.context.scope
+        try:
+            template_id = _pk(input.template_id, "CouponTemplate", "templateId")
+            outcomes = await service.issue_coupons(
+                scope,
+                template_id=template_id,
+                member_ids=[decode_id(str(m), "Member") for m in input.member_ids],
+                idempotency_key=input.idempotency_key,
+            )
+        except DomainError as error:
+            return IssueCouponsPayload(results=[], errors=user_errors(error))
+        template = await scope.get(TemplateModel, template_id)
+        now = datetime.now(UTC)
+        currency = scope.brand.currency
+        results = [
+            IssueCouponResult(index=i, coupon=None, errors=user_errors(outcome))
+            if isinstance(outcome, DomainError)
+            else IssueCouponResult(
+                index=i, coupon=Coupon.from_model(outcome, template, currency, now), errors=[]
+            )
+            for i, outcome in enumerate(outcomes)
+        ]
+        return IssueCouponsPayload(results=results, errors=[])
+
+    @strawberry.mutation(
+        description="Use a coupon on an order. Checks the holder, status, validity window "
+        "(brand's timezone), active template, minimum spend and categories; idempotent on "
+        "`idempotencyKey`; a coupon is redeemed once however many calls race. Emits "
+        "`coupon.redeemed`. Needs the write scope, or the member's own token.",
+        permission_classes=[CanWriteOrIsMember],
+    )
+    async def redeem_coupon(self, info: Info, input: RedeemCouponInput) -> RedeemCouponPayload:
+        scope = info.context.scope
+        currency = scope.brand.currency
+        try:
+            result = await service.redeem_coupon(
+                scope,
+                code=input.code,
+                member_id=_member_of(info, input.member_id),
+                order_id=(
+                    _pk(input.order_id, "Order", "orderId") if input.order_id is not None else None
+                ),
+                order_amount=(
+                    to_minor(input.order_amount.to_domain(), currency, ["orderAmount"])
+                    if input.order_amount is not None
+                    else None
+                ),
+                external_order_id=input.external_order_id,
+                categories=input.categories,
+                idempotency_key=input.idempotency_key,
+            )
+        except DomainError as error:
+            return RedeemCouponPayload(
+                coupon=None,
+                redemption=None,
+                discount=None,
+                replayed=False,
+                errors=user_errors(error),
+            )
+        return RedeemCouponPayload(
+            coupon=Coupon.from_model(
+                result.coupon, result.coupon.template, currency, datetime.now(UTC)
+            ),
+            redemption=CouponRedemption.from_model(result.redemption, currency),
+            discount=Money.of(result.redemption.discount, currency),
+            replayed=result.replayed,
+            errors=[],
+        )
+
+    @strawberry.mutation(
+        description="Void an unused coupon, with a reason; voiding it again changes nothing, "
+        "a redeemed one is refused (`COUPON_REDEEMED`). Needs the write scope.",
+        permission_classes=[CanWrite],
+    )
+    async def void_coupon(self, info: Info, input: VoidCouponInput) -> CouponPayload:
+        scope = info.context.scope
+        try:
+            coupon = await service.void_coupon(
+                scope,
+                code=input.code,
+                coupon_id=(
+                    _pk(input.coupon_id, "Coupon", "couponId")
+                    if input.coupon_id is not None
+                    else None
+                ),
+                reason=input.reason,
+            )
+        except DomainError as error:
+            return CouponPayload(coupon=None, errors=user_errors(error))
+        return CouponPayload(
+            coupon=Coupon.from_model(
+                coupon, coupon.template, scope.brand.currency, datetime.now(UTC)
+            ),
+            errors=[],
+        )
+
+
+def _member_of(info: Info, opaque: strawberry.ID | None) -> int:
+    """A member token acts for its own member only; a brand key names one."""
+    principal = info.context.principal
+    if isinstance(principal, MemberPrincipal):
+        if opaque is not None and decode_id(str(opaque), "Member") != principal.member_id:
+            raise DomainError("NOT_FOUND", "no such coupon for this member", ["code"])
+        return principal.member_id
+    if opaque is None:
+        raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
+    return _pk(opaque, "Member", "memberId")
