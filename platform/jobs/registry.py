@@ -56,6 +56,16 @@ class UnknownJob(LookupError):
 BUILTIN_JOBS: dict[str, str] = {
     "ping": "tessera.jobs.builtin:ping",
     "audit_prune": "tessera.jobs.builtin:audit_prune",
+    "segments_refresh": "tessera.segments.jobs:segments_refresh",
+    "segments_refresh_brand": "tessera.segments.jobs:segments_refresh_brand",
+    "segments_member_facts": "tessera.segments.jobs:segments_member_facts",
+    "segments_tag_rules": "tessera.segments.jobs:segments_tag_rules",
+    "segments_nightly": "tessera.segments.jobs:segments_nightly",
+    "expire_points": "tessera.assets.jobs:expire_points",
+    "release_pending_points": "tessera.assets.jobs:release_pending_points",
+    "warn_points_expiring": "tessera.assets.jobs:warn_points_expiring",
+    "tier_review": "tessera.rewards.jobs:tier_review",
+    "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
 }
 
 _registered: dict[str, JobDefinition] | None = None

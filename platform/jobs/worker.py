@@ -7,18 +7,32 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
-from arq.cron import CronJob
+from arq.cron import CronJob, cron
 from arq.worker import Worker, get_kwargs
 
 from tessera import bootstrap, logging_setup
+from tessera.assets.jobs import points_tick
 from tessera.config import Settings
 from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
+from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
+from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
 
 # Scheduled jobs, one line each, e.g. ``cron(refresh_segments, minute={0, 30})``
 # (``from arq import cron``). A cron coroutine takes only ``ctx``.
-CRON_JOBS: list[CronJob] = []
+CRON_JOBS: list[CronJob] = [
+    # Every hour: points lots lapse at the end of a day in each brand's own timezone.
+    cron(points_tick, minute=5),
+    # Segments whose rules read the clock, twice an hour; lifecycle, rule tags
+    # and every dynamic segment nightly (UTC).
+    cron(schedule_clock_segments, minute={15, 45}),
+    cron(schedule_nightly, hour=2, minute=30),
+    # Every hour: tiers reach their evaluation point at the end of a brand-local
+    # day, and birthdays start at a brand-local midnight (both idempotent).
+    cron(tier_review, minute=10),
+    cron(birthday_bonus, minute=20),
+]
 
 
 class WorkerSettings:

@@ -1,0 +1,106 @@
+"""The conditional updates that move an account's balance (DESIGN.md, Data rules).
+
+Each statement checks and changes the row in one step and returns the new
+balance, so no value is ever read into Python, changed and written back. The
+first update of a transaction also takes the account's row lock (SQLite locks
+the whole database), which serialises every writer of one account: lot updates
+that follow cannot race. Only integers and the brand id reach the SQL text as
+parameters; table and column names are constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tessera.scope import BrandScope
+
+
+@dataclass(frozen=True)
+class Moved:
+    account_id: int
+    balance: int
+    pending: int
+
+
+def _sql(conn: Any, statement: str) -> str:
+    """``statement`` with ``?`` placeholders, numbered for asyncpg."""
+    if conn.capabilities.dialect != "postgres":
+        return statement
+    parts = statement.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _returning(conn: Any, statement: str, values: list[Any]) -> Moved | None:
+    # execute_query_dict: Tortoise's asyncpg execute_query drops RETURNING rows of an UPDATE.
+    rows = await conn.execute_query_dict(_sql(conn, statement), values)
+    if not rows:
+        return None
+    row = rows[0]
+    return Moved(int(row["id"]), int(row["balance"]), int(row["pending"]))
+
+
+async def open_account(
+    conn: Any, scope: BrandScope, member_id: int, kind: str, now: datetime
+) -> None:
+    """Create the member's account of ``kind`` unless it exists. The member must
+    belong to the scope's brand: the row is selected from the brand's members,
+    so another brand's member id inserts nothing."""
+    await conn.execute_query(
+        _sql(
+            conn,
+            "INSERT INTO asset_account (brand_id, member_id, kind, balance, pending, updated_at) "
+            "SELECT brand_id, id, ?, 0, 0, ? FROM member WHERE id = ? AND brand_id = ? "
+            "ON CONFLICT (brand_id, member_id, kind) DO NOTHING",
+        ),
+        [kind, now, member_id, scope.brand_id],
+    )
+
+
+async def change(
+    conn: Any,
+    scope: BrandScope,
+    member_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    balance: int = 0,
+    pending: int = 0,
+    floor: int | None = None,
+) -> Moved | None:
+    """Add ``balance`` and ``pending`` (either may be negative) to the account.
+
+    With ``floor`` the change applies only when the balance stays at or above
+    it (0: never overdraw); the pending amount never goes below zero. None when
+    the account does not exist or the condition failed.
+    """
+    conditions = ""
+    values: list[Any] = [balance, pending, now, scope.brand_id, member_id, kind]
+    if floor is not None:
+        conditions += " AND balance + ? >= ?"
+        values += [balance, floor]
+    if pending < 0:
+        conditions += " AND pending + ? >= 0"
+        values.append(pending)
+    return await _returning(
+        conn,
+        "UPDATE asset_account SET balance = balance + ?, pending = pending + ?, updated_at = ? "
+        "WHERE brand_id = ? AND member_id = ? AND kind = ?"
+        + conditions
+        + " RETURNING id, balance, pending",
+        values,
+    )
+
+
+async def lock(
+    conn: Any, scope: BrandScope, member_id: int, kind: str, now: datetime
+) -> Moved | None:
+    """Take the account's row lock and return it as it stands; it cannot change
+    until the transaction ends (reversals decide how much to take from it)."""
+    return await _returning(
+        conn,
+        "UPDATE asset_account SET updated_at = ? WHERE brand_id = ? AND member_id = ? AND kind = ? "
+        "RETURNING id, balance, pending",
+        [now, scope.brand_id, member_id, kind],
+    )

@@ -1,0 +1,693 @@
+"""Moving points, stored value and growth value: the only code that writes the
+ledgers (DESIGN.md, Data rules).
+
+Every write:
+
+- takes an ``idempotency_key`` (unique per brand). Replaying it returns the
+  first result with ``replayed=True``; the same key with another request
+  raises ``IDEMPOTENCY_CONFLICT`` and keeps the original. Two identical calls
+  racing both get the first one's result: the loser's entry insert fails on
+  the unique key, its transaction (or savepoint) rolls back, and it answers
+  as a replay.
+- moves the account with one conditional SQL update (:mod:`.accounts`) and
+  appends its entries in the same transaction; with ``uow`` it joins the
+  caller's transaction inside a savepoint, else it opens its own.
+- emits ``points.changed`` / ``stored_value.changed`` / ``growth.changed``,
+  delivered to plugins after the commit.
+
+Sums: an account's ``balance`` is the sum of its entries' amounts except
+``pending`` and ``cancel`` entries, which move ``pending`` instead; a
+``release`` entry moves held points into the balance, so
+``pending = sum(pending) + sum(cancel) - sum(release)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from tessera.assets import accounts, lots
+from tessera.assets.accounts import Moved
+from tessera.assets.models import AssetAccount, LedgerEntry
+from tessera.assets.policy import (
+    NegativeBalance,
+    PolicyValues,
+    expires_at,
+    get_policy,
+    pending_until,
+)
+from tessera.errors import DomainError
+from tessera.members.models import Member
+from tessera.scope import BrandScope
+from tessera.uow import UnitOfWork, unit_of_work
+
+POINTS, STORED_VALUE, GROWTH = "points", "stored_value", "growth"
+MAX_AMOUNT = 10**12
+MAX_KEY = 150
+RESERVED_PREFIX = "tessera:"
+KINDS = {POINTS: POINTS, STORED_VALUE: STORED_VALUE, GROWTH: GROWTH}
+EVENTS = {POINTS: "points.changed", STORED_VALUE: "stored_value.changed", GROWTH: "growth.changed"}
+
+
+@dataclass(frozen=True)
+class LedgerResult:
+    """What one write appended, the account's balance after it, and whether it
+    was a replay of an earlier call with the same idempotency key."""
+
+    entries: list[LedgerEntry]
+    balance: int
+    replayed: bool = False
+
+    @property
+    def entry(self) -> LedgerEntry:
+        return self.entries[0]
+
+
+@dataclass(frozen=True)
+class Balances:
+    """A member's balances; stored value in minor units of the brand's currency."""
+
+    points: int = 0
+    pending_points: int = 0
+    stored_value: int = 0
+    growth: int = 0
+
+
+@dataclass(frozen=True)
+class _Request:
+    operation: str
+    kind: str
+    member_id: int
+    amount: int
+    idempotency_key: str
+    reason: str = ""
+    source_type: str = ""
+    source_ref: str | None = None
+
+    def fingerprint(self) -> str:
+        payload = [
+            self.operation,
+            self.kind,
+            self.member_id,
+            self.amount,
+            self.reason,
+            self.source_type,
+            self.source_ref,
+        ]
+        raw = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+Write = Callable[[UnitOfWork, str], Awaitable[LedgerResult]]
+
+
+# --- points -------------------------------------------------------------------
+
+
+async def earn_points(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str,
+    source_type: str,
+    source_ref: str | None = None,
+    pending_until: datetime | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Add ``amount`` points as a new lot expiring per the brand's policy. With
+    ``pending_until`` in the future the points are held (``pending``) until the
+    release job makes them available then (see :func:`pending_window_end`)."""
+    now = _now(now)
+    _positive(amount, "points")
+    held = pending_until if pending_until is not None and pending_until > now else None
+    request = _Request(
+        "earn", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+    return await _run(scope, request, _earn_write(scope, request, "earn", now, held), uow)
+
+
+async def redeem_points(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str,
+    source_type: str,
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Take ``amount`` available points, soonest-expiring lots first; raises
+    ``INSUFFICIENT_POINTS`` (nothing changed) when the balance is smaller."""
+    now = _now(now)
+    _positive(amount, "points")
+    request = _Request(
+        "redeem", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+    return await _run(scope, request, _spend_points_write(scope, request, "redeem", now), uow)
+
+
+async def adjust_points(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str,
+    source_type: str = "admin",
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """An operator's correction: a positive ``amount`` adds a lot (expiring per
+    the policy), a negative one takes points like a redemption. ``reason`` is
+    required; the actor is recorded on the entry."""
+    now = _now(now)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise DomainError("INVALID_AMOUNT", "must be a whole number other than zero", ["points"])
+    _positive(abs(amount), "points")
+    if not reason.strip():
+        raise DomainError("REQUIRED", "say why the points are adjusted", ["reason"])
+    request = _Request(
+        "adjust", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+    if amount > 0:
+        return await _run(scope, request, _earn_write(scope, request, "adjust", now, None), uow)
+    return await _run(scope, request, _spend_points_write(scope, request, "adjust", now), uow)
+
+
+async def reverse_points(
+    scope: BrandScope,
+    *,
+    source_type: str,
+    source_ref: str,
+    amount: int,
+    idempotency_key: str,
+    reason: str = "",
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Take back ``amount`` of the points a source (an order) earned, e.g. on a
+    refund. Pending points of that source are cancelled first (a ``cancel``
+    entry); the rest comes from the available balance (a ``reverse`` entry),
+    that source's own lots first, per the brand's negative-balance policy:
+    ``ALLOW_NEGATIVE`` takes it all, ``CAP_AT_ZERO`` takes what there is and
+    writes the rest off. Never more than the source earned and is not yet
+    reversed (``EXCEEDS_EARNED``)."""
+    now = _now(now)
+    _positive(amount, "amount")
+    earned = await _source_entries(scope, POINTS, source_type, source_ref, ("earn", "pending"), uow)
+    member_id = earned[0].member_id
+    earned_ids = [e.id for e in earned]
+    request = _Request(
+        "reverse", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        conn = uow.connection
+        moved = await _lock(conn, scope, member_id, POINTS, now)
+        await _check_reversible(scope, conn, request, sum(e.amount for e in earned))
+        entries: list[LedgerEntry] = []
+        cancelled = await lots.cancel_pending(conn, scope, moved.account_id, earned_ids, amount)
+        if cancelled:
+            moved = await _move(conn, scope, member_id, POINTS, now, pending=-cancelled)
+            entry = await _entry(uow, request, fingerprint, moved, "cancel", -cancelled, now, 1)
+            emit_changed(uow, entry, moved)
+            entries.append(entry)
+        rest = amount - cancelled
+        if rest:
+            policy = await get_policy(scope, conn)
+            have = max(moved.balance, 0)
+            take = (
+                rest
+                if policy.negative_balance == NegativeBalance.ALLOW_NEGATIVE
+                else min(rest, have)
+            )
+            if take:
+                moved = await _move(conn, scope, member_id, POINTS, now, balance=-take)
+            await lots.consume(conn, scope, moved.account_id, min(take, have), first=earned_ids)
+            note = f" ({rest - take} written off: balance too low)" if take < rest else ""
+            entry = await _entry(
+                uow,
+                request,
+                fingerprint,
+                moved,
+                "reverse",
+                -take,
+                now,
+                len(entries) + 1,
+                reason=(reason + note).strip(),
+            )
+            emit_changed(uow, entry, moved)
+            entries.append(entry)
+        return LedgerResult(entries, moved.balance)
+
+    return await _run(scope, request, write, uow)
+
+
+def pending_window_end(scope: BrandScope, now: datetime, policy: PolicyValues) -> datetime | None:
+    """When purchase points earned ``now`` are released under the brand's
+    ``policy`` (:func:`tessera.assets.policy.get_policy`); None: not held."""
+    return pending_until(policy, scope.brand.timezone, now)
+
+
+# --- stored value and growth --------------------------------------------------
+
+
+async def top_up_stored_value(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str = "",
+    source_type: str = "",
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Add ``amount`` minor units to the member's stored value."""
+    return await _credit_plain(
+        scope,
+        STORED_VALUE,
+        "top_up",
+        member_id,
+        amount,
+        idempotency_key,
+        reason,
+        source_type,
+        source_ref,
+        now,
+        uow,
+    )
+
+
+async def spend_stored_value(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str = "",
+    source_type: str = "",
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Take ``amount`` minor units; ``INSUFFICIENT_BALANCE`` when there is less."""
+    now = _now(now)
+    _positive(amount, "amount")
+    request = _Request(
+        "spend", STORED_VALUE, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        moved = await _debit(uow, scope, request, now, "INSUFFICIENT_BALANCE", "amount")
+        entry = await _entry(uow, request, fingerprint, moved, "spend", -amount, now)
+        emit_changed(uow, entry, moved)
+        return LedgerResult([entry], moved.balance)
+
+    return await _run(scope, request, write, uow)
+
+
+async def earn_growth(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str,
+    source_type: str,
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Add growth value (it never expires and is never spent)."""
+    return await _credit_plain(
+        scope,
+        GROWTH,
+        "earn",
+        member_id,
+        amount,
+        idempotency_key,
+        reason,
+        source_type,
+        source_ref,
+        now,
+        uow,
+    )
+
+
+async def reverse_growth(
+    scope: BrandScope,
+    *,
+    source_type: str,
+    source_ref: str,
+    amount: int,
+    idempotency_key: str,
+    reason: str = "",
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Take back growth value a source earned; growth never goes below zero."""
+    now = _now(now)
+    _positive(amount, "amount")
+    earned = await _source_entries(scope, GROWTH, source_type, source_ref, ("earn",), uow)
+    member_id = earned[0].member_id
+    request = _Request(
+        "reverse", GROWTH, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        conn = uow.connection
+        moved = await _lock(conn, scope, member_id, GROWTH, now)
+        await _check_reversible(scope, conn, request, sum(e.amount for e in earned))
+        take = min(amount, max(moved.balance, 0))
+        if take:
+            moved = await _move(conn, scope, member_id, GROWTH, now, balance=-take)
+        entry = await _entry(uow, request, fingerprint, moved, "reverse", -take, now)
+        emit_changed(uow, entry, moved)
+        return LedgerResult([entry], moved.balance)
+
+    return await _run(scope, request, write, uow)
+
+
+async def balances(scope: BrandScope, member_ids: Iterable[int]) -> dict[int, Balances]:
+    """Every given member's balances in one query (zero for a member without
+    an account of a kind)."""
+    ids = list(member_ids)
+    found: dict[int, dict[str, int]] = {m: {} for m in ids}
+    rows = (
+        await scope.query(AssetAccount)
+        .filter(member_id__in=ids)
+        .values_list("member_id", "kind", "balance", "pending")
+    )
+    for member_id, kind, balance, pending in rows:
+        values = found[member_id]
+        if kind == POINTS:
+            values["points"], values["pending_points"] = balance, pending
+        else:
+            values[kind] = balance
+    return {m: Balances(**values) for m, values in found.items()}
+
+
+# --- the shared machinery -----------------------------------------------------
+
+
+async def _run(
+    scope: BrandScope, request: _Request, write: Write, uow: UnitOfWork | None
+) -> LedgerResult:
+    # No read before the write: a first call (the common case) costs only its
+    # statements. A replay is found when its entry insert hits the unique key,
+    # or when the write is refused (a redeem replayed after the balance fell).
+    _check_key(request.idempotency_key)
+    fingerprint = request.fingerprint()
+    conn = uow.connection if uow is not None else None
+    try:
+        if uow is None:
+            async with unit_of_work(scope) as own:
+                return await write(own, fingerprint)
+        # Called inside the caller's ``unit_of_work`` block, ``in_transaction``
+        # opens a savepoint of its transaction: a replay rolls back only ours.
+        async with in_transaction():
+            return await write(uow, fingerprint)
+    except (IntegrityError, DomainError):
+        found = await _replay(scope, request, fingerprint, conn)
+        if found is None:
+            raise
+        return found
+
+
+async def _replay(
+    scope: BrandScope, request: _Request, fingerprint: str, conn: Any
+) -> LedgerResult | None:
+    key = request.idempotency_key
+    entries = (
+        await scope.query(LedgerEntry)
+        .using_db(conn)
+        .filter(idempotency_key__in=[key, _part_key(key, 2)])
+        .order_by("id")
+    )
+    if not entries:
+        return None
+    if entries[0].fingerprint != fingerprint:
+        raise DomainError(
+            "IDEMPOTENCY_CONFLICT",
+            "this idempotency key was used for another request; the first one stands",
+            ["idempotencyKey"],
+        )
+    return LedgerResult(entries, entries[-1].balance_after, replayed=True)
+
+
+def _part_key(key: str, part: int) -> str:
+    return key if part == 1 else f"{RESERVED_PREFIX}{part}:{key}"
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise DomainError("REQUIRED", "an idempotency key is required", ["idempotencyKey"])
+    if len(key) > MAX_KEY:
+        raise DomainError("TOO_LONG", f"at most {MAX_KEY} characters", ["idempotencyKey"])
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _positive(amount: int, field: str) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise DomainError("INVALID_AMOUNT", "must be a whole number", [field])
+    if amount <= 0:
+        raise DomainError("INVALID_AMOUNT", "must be greater than zero", [field])
+    if amount > MAX_AMOUNT:
+        raise DomainError("INVALID_AMOUNT", f"must be at most {MAX_AMOUNT}", [field])
+
+
+def _unknown_member() -> DomainError:
+    return DomainError("NOT_FOUND", "no such member", ["memberId"])
+
+
+async def _move(
+    conn: Any, scope: BrandScope, member_id: int, kind: str, now: datetime, **change: int
+) -> Moved:
+    moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+    if moved is None:
+        raise lots.LotsInconsistent(f"account {kind} of member {member_id} refused a locked change")
+    return moved
+
+
+async def _lock(conn: Any, scope: BrandScope, member_id: int, kind: str, now: datetime) -> Moved:
+    moved = await accounts.lock(conn, scope, member_id, kind, now)
+    if moved is None:  # the source's entries were written to this very account
+        raise lots.LotsInconsistent(f"account {kind} of member {member_id} is missing")
+    return moved
+
+
+async def _credit(
+    uow: UnitOfWork, scope: BrandScope, request: _Request, now: datetime, *, pending: bool = False
+) -> Moved:
+    conn, member_id, kind = uow.connection, request.member_id, request.kind
+    change = {"pending": request.amount} if pending else {"balance": request.amount}
+    moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+    if moved is None:
+        await accounts.open_account(conn, scope, member_id, kind, now)
+        moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+        if moved is None:
+            raise _unknown_member()
+    return moved
+
+
+async def _debit(
+    uow: UnitOfWork, scope: BrandScope, request: _Request, now: datetime, code: str, field: str
+) -> Moved:
+    conn, amount = uow.connection, abs(request.amount)
+    moved = await accounts.change(
+        conn, scope, request.member_id, request.kind, now, balance=-amount, floor=0
+    )
+    if moved is not None:
+        return moved
+    if not await scope.query(Member).using_db(conn).filter(id=request.member_id).exists():
+        raise _unknown_member()
+    have = (
+        await scope.query(AssetAccount)
+        .using_db(conn)
+        .filter(member_id=request.member_id, kind=request.kind)
+        .values_list("balance", flat=True)
+    )
+    balance: int = have[0] if have else 0  # type: ignore[assignment]
+    raise DomainError(code, f"the balance is {balance}, less than {amount}", [field])
+
+
+async def _entry(
+    uow: UnitOfWork,
+    request: _Request,
+    fingerprint: str,
+    moved: Moved,
+    entry_type: str,
+    amount: int,
+    now: datetime,
+    part: int = 1,
+    *,
+    reason: str | None = None,
+) -> LedgerEntry:
+    scope = uow.scope
+    return await scope.create(
+        LedgerEntry,
+        using_db=uow.connection,
+        account_id=moved.account_id,
+        member_id=request.member_id,
+        kind=request.kind,
+        entry_type=entry_type,
+        amount=amount,
+        balance_after=moved.balance,
+        reason=request.reason if reason is None else reason,
+        source_type=request.source_type,
+        source_ref=request.source_ref,
+        idempotency_key=_part_key(request.idempotency_key, part),
+        fingerprint=fingerprint,
+        actor=str(scope.actor)[:200],
+        occurred_at=now,
+    )
+
+
+def emit_changed(uow: UnitOfWork, entry: LedgerEntry, moved: Moved) -> None:
+    """``points.changed`` (or ``stored_value.changed``, ``growth.changed``) for
+    ``entry``: ``delta`` is what it did to the balance, ``pending_delta`` to the
+    held points; ``balance`` and ``pending`` are the account's after it."""
+    held = entry.entry_type in ("pending", "cancel")
+    uow.emit(
+        EVENTS[entry.kind],
+        member_id=entry.member_id,
+        entry_id=entry.id,
+        entry_type=entry.entry_type,
+        delta=0 if held else entry.amount,
+        pending_delta=entry.amount
+        if held
+        else (-entry.amount if entry.entry_type == "release" else 0),
+        balance=moved.balance,
+        pending=moved.pending,
+        source_type=entry.source_type,
+        source_ref=entry.source_ref,
+    )
+
+
+def _earn_write(
+    scope: BrandScope, request: _Request, entry_type: str, now: datetime, held: datetime | None
+) -> Write:
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        conn = uow.connection
+        moved = await _credit(uow, scope, request, now, pending=held is not None)
+        kind = "pending" if held is not None else entry_type
+        entry = await _entry(uow, request, fingerprint, moved, kind, request.amount, now)
+        policy = await get_policy(scope, conn)
+        await lots.add_lot(
+            conn,
+            scope,
+            account_id=moved.account_id,
+            entry_id=entry.id,
+            amount=request.amount,
+            balance_after=moved.balance,
+            earned_at=now,
+            expires_at=expires_at(policy, scope.brand.timezone, now),
+            available_at=held,
+        )
+        emit_changed(uow, entry, moved)
+        return LedgerResult([entry], moved.balance)
+
+    return write
+
+
+def _spend_points_write(
+    scope: BrandScope, request: _Request, entry_type: str, now: datetime
+) -> Write:
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        amount = abs(request.amount)
+        moved = await _debit(uow, scope, request, now, "INSUFFICIENT_POINTS", "points")
+        entry = await _entry(uow, request, fingerprint, moved, entry_type, -amount, now)
+        await lots.consume(uow.connection, scope, moved.account_id, amount)
+        emit_changed(uow, entry, moved)
+        return LedgerResult([entry], moved.balance)
+
+    return write
+
+
+async def _credit_plain(
+    scope: BrandScope,
+    kind: str,
+    entry_type: str,
+    member_id: int,
+    amount: int,
+    idempotency_key: str,
+    reason: str,
+    source_type: str,
+    source_ref: str | None,
+    now: datetime | None,
+    uow: UnitOfWork | None,
+) -> LedgerResult:
+    at = _now(now)
+    _positive(amount, "amount")
+    request = _Request(
+        entry_type, kind, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        moved = await _credit(uow, scope, request, at)
+        entry = await _entry(uow, request, fingerprint, moved, entry_type, amount, at)
+        emit_changed(uow, entry, moved)
+        return LedgerResult([entry], moved.balance)
+
+    return await _run(scope, request, write, uow)
+
+
+async def _source_entries(
+    scope: BrandScope,
+    kind: str,
+    source_type: str,
+    source_ref: str,
+    types: tuple[str, ...],
+    uow: UnitOfWork | None,
+) -> list[LedgerEntry]:
+    entries = (
+        await scope.query(LedgerEntry)
+        .using_db(uow.connection if uow is not None else None)
+        .filter(kind=kind, source_type=source_type, source_ref=source_ref, entry_type__in=types)
+        .order_by("id")
+    )
+    if not entries:
+        raise DomainError(
+            "NOT_FOUND", f"nothing was earned from {source_type} {source_ref}", ["sourceRef"]
+        )
+    return list(entries)
+
+
+async def _check_reversible(scope: BrandScope, conn: Any, request: _Request, earned: int) -> None:
+    # Under the account lock, so concurrent reversals of one source count each other.
+    reversed_amounts = (
+        await scope.query(LedgerEntry)
+        .using_db(conn)
+        .filter(
+            kind=request.kind,
+            source_type=request.source_type,
+            source_ref=request.source_ref,
+            entry_type__in=("reverse", "cancel"),
+        )
+        .values_list("amount", flat=True)
+    )
+    left = earned + sum(reversed_amounts)  # type: ignore[arg-type]
+    if request.amount > left:
+        raise DomainError(
+            "EXCEEDS_EARNED",
+            f"only {left} of what this source earned is left to reverse",
+            ["amount"],
+        )

@@ -1,0 +1,262 @@
+"""Earn and redeem throughput on PostgreSQL, beside hand-written SQL.
+
+32 concurrent clients, first spread over 1,000 members, then all on one member
+(every call waits for the same row lock). Each figure is measured through
+:mod:`tessera.assets.service` and, in the same run on the same database, by a
+baseline of hand-written asyncpg statements doing the same conditional account
+update, entry insert and lot insert/update in one transaction; the ratio is
+service time over baseline time per operation.
+
+Run by ``make bench`` (not in CI). The database server comes from
+``TESSERA_BENCH_DATABASE_URL`` (default: the local PostgreSQL); a throw-away
+database is created on it and dropped afterwards. ``BENCH_OPS`` sets the
+operations per figure (default 2,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from tortoise import Tortoise
+
+from tessera import bootstrap, db
+from tessera.assets import service
+from tessera.config import Environment, Settings
+from tessera.members.models import Member
+from tessera.scope import BrandScope
+from tessera.tenancy.service import create_brand, create_tenant
+
+CLIENTS = 32
+MEMBERS = 1000
+OPS = int(os.environ.get("BENCH_OPS", "2000"))
+SERVER = os.environ.get(
+    "TESSERA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+Op = Callable[[int], Awaitable[None]]
+
+
+async def create_database(server: str) -> tuple[str, Callable[[], Awaitable[None]]]:
+    parts = urlsplit(server.replace("asyncpg://", "postgresql://", 1))
+    admin_url = urlunsplit(parts._replace(scheme="postgresql"))
+    name = f"tessera_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    return urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}")), drop
+
+
+async def run_clients(op: Op) -> float:
+    """Seconds for ``OPS`` calls of ``op(i)`` by ``CLIENTS`` concurrent clients."""
+    counter = itertools.count()
+
+    async def client() -> None:
+        while (i := next(counter)) < OPS:
+            await op(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return time.perf_counter() - started
+
+
+class Baseline:
+    """The same writes as the service, as plain SQL on an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool, brand_id: int) -> None:
+        self.pool = pool
+        self.brand_id = brand_id
+
+    async def earn(self, member_id: int, amount: int, key: str) -> None:
+        now = datetime.now(UTC)
+        async with self.pool.acquire() as conn, conn.transaction():
+            account_id, balance = await conn.fetchrow(
+                "UPDATE asset_account SET balance = balance + $1, updated_at = $2 "
+                "WHERE brand_id = $3 AND member_id = $4 AND kind = 'points' "
+                "RETURNING id, balance",
+                amount,
+                now,
+                self.brand_id,
+                member_id,
+            )
+            entry_id = await conn.fetchval(
+                "INSERT INTO ledger_entry (brand_id, account_id, member_id, kind, entry_type, "
+                "amount, balance_after, reason, source_type, idempotency_key, fingerprint, "
+                "actor, occurred_at, created_at) VALUES ($1, $2, $3, 'points', 'earn', $4, $5, "
+                "'bench', 'bench', $6, $6, 'system', $7, $7) RETURNING id",
+                self.brand_id,
+                account_id,
+                member_id,
+                amount,
+                balance,
+                key,
+                now,
+            )
+            await conn.execute(
+                "INSERT INTO points_lot (brand_id, account_id, entry_id, amount, remaining, "
+                "earned_at, status) VALUES ($1, $2, $3, $4, $4, $5, 'available')",
+                self.brand_id,
+                account_id,
+                entry_id,
+                amount,
+                now,
+            )
+
+    async def redeem(self, member_id: int, amount: int, key: str) -> None:
+        now = datetime.now(UTC)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE asset_account SET balance = balance - $1, updated_at = $2 "
+                "WHERE brand_id = $3 AND member_id = $4 AND kind = 'points' AND balance >= $1 "
+                "RETURNING id, balance",
+                amount,
+                now,
+                self.brand_id,
+                member_id,
+            )
+            if row is None:
+                raise RuntimeError("baseline ran out of points")
+            account_id, balance = row
+            await conn.execute(
+                "INSERT INTO ledger_entry (brand_id, account_id, member_id, kind, entry_type, "
+                "amount, balance_after, reason, source_type, idempotency_key, fingerprint, "
+                "actor, occurred_at, created_at) VALUES ($1, $2, $3, 'points', 'redeem', $4, $5, "
+                "'bench', 'bench', $6, $6, 'system', $7, $7)",
+                self.brand_id,
+                account_id,
+                member_id,
+                -amount,
+                balance,
+                key,
+                now,
+            )
+            lot = await conn.fetchrow(
+                "SELECT id, remaining FROM points_lot WHERE brand_id = $1 AND account_id = $2 "
+                "AND status = 'available' AND remaining > 0 "
+                "ORDER BY expires_at NULLS LAST, earned_at, id LIMIT 1",
+                self.brand_id,
+                account_id,
+            )
+            await conn.execute(
+                "UPDATE points_lot SET remaining = remaining - $1 "
+                "WHERE id = $2 AND status = 'available' AND remaining >= $1",
+                min(amount, lot["remaining"]),
+                lot["id"],
+            )
+
+
+async def seed(scope: BrandScope) -> list[int]:
+    now = datetime.now(UTC)
+    await Member.bulk_create(
+        [scope.build(Member, name=f"bench {i}", joined_at=now) for i in range(MEMBERS)]
+    )
+    ids = sorted(await scope.query(Member).values_list("id", flat=True))
+    # Enough points for every redeem of both runs, as one big lot per member.
+    for member_id in ids:
+        await service.earn_points(
+            scope,
+            member_id,
+            10**9,
+            idempotency_key=f"seed-{member_id}",
+            reason="bench",
+            source_type="bench",
+        )
+    return ids
+
+
+async def main() -> int:
+    url, drop = await create_database(SERVER)
+    try:
+        # One pool connection per client on both sides.
+        pooled = f"{url}?minsize=1&maxsize={CLIENTS}"
+        await db.connect(pooled)
+        await Tortoise.generate_schemas(safe=False)
+        await db.disconnect()
+        settings = Settings(
+            environment=Environment.TEST,
+            database_url=pooled,
+            redis_url=None,
+            secret_key="bench-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+            var_dir=Path(tempfile.mkdtemp(prefix="tessera-bench-")),
+            log_json=False,
+        )
+        rt = await bootstrap.start(settings)
+        tenant = await create_tenant("bench", "Bench")
+        brand = await create_brand(tenant.code, "bench", "Bench", currency="CNY", timezone="UTC")
+        scope = BrandScope(brand)
+        members = await seed(scope)
+        hot = members[0]
+        pool = await asyncpg.create_pool(url, min_size=CLIENTS, max_size=CLIENTS)
+        baseline = Baseline(pool, brand.id)
+        rng = random.Random(7)
+        spread = [rng.choice(members) for _ in range(OPS)]
+        runs = itertools.count()
+
+        def service_op(kind: str, target: Callable[[int], int]) -> Op:
+            write = service.earn_points if kind == "earn" else service.redeem_points
+            run = next(runs)
+
+            async def op(i: int) -> None:
+                await write(
+                    scope,
+                    target(i),
+                    1,
+                    idempotency_key=f"s{run}-{i}",
+                    reason="bench",
+                    source_type="bench",
+                )
+
+            return op
+
+        def baseline_op(kind: str, target: Callable[[int], int]) -> Op:
+            write = baseline.earn if kind == "earn" else baseline.redeem
+            run = next(runs)
+
+            async def op(i: int) -> None:
+                await write(target(i), 1, f"b{run}-{i}")
+
+            return op
+
+        print(f"ledger writes on PostgreSQL: {OPS} ops per figure, {CLIENTS} concurrent clients")
+        print(f"{'operation':<34}{'service ops/s':>15}{'SQL ops/s':>12}{'ratio':>8}")
+        for kind in ("earn", "redeem"):
+            for label, target in (
+                (f"over {MEMBERS} members", spread.__getitem__),
+                ("all on one member", lambda _i: hot),
+            ):
+                ours = await run_clients(service_op(kind, target))
+                theirs = await run_clients(baseline_op(kind, target))
+                print(
+                    f"{kind + ' ' + label:<34}{OPS / ours:>15,.0f}{OPS / theirs:>12,.0f}"
+                    f"{ours / theirs:>7.1f}x"
+                )
+        await pool.close()
+        await bootstrap.stop(rt)
+    finally:
+        await drop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
