@@ -16,6 +16,8 @@ from tortoise import connections
 
 from tessera import bootstrap, runtime
 from tessera.config import Settings, get_settings
+from tessera.jobs.inline import InlineQueue
+from tessera.jobs.inline_cron import InlineCron
 from tessera.request_context import brand_var, new_request_id, request_id_var
 
 log = logging.getLogger("tessera.http")
@@ -86,6 +88,15 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+def _inline_cron(rt: runtime.Runtime) -> InlineCron | None:
+    """Without Redis there is no worker, so the API process keeps the schedule."""
+    if rt.settings.redis_url or not isinstance(rt.queue, InlineQueue):
+        return None
+    from tessera.jobs.worker import CRON_JOBS
+
+    return InlineCron(rt.queue, CRON_JOBS)
+
+
 def create_app(
     settings: Settings | None = None, runtime: runtime.Runtime | None = None
 ) -> Starlette:
@@ -104,9 +115,14 @@ def create_app(
             yield
             return
         rt = await bootstrap.start(settings)
+        cron = _inline_cron(rt)
+        if cron is not None:
+            cron.start()
         try:
             yield
         finally:
+            if cron is not None:
+                await cron.stop()
             await bootstrap.stop(rt)
 
     app = Starlette(

@@ -58,6 +58,10 @@ class InlineQueue:
         await self._run(definition, job_id, args, kwargs)
         return job_id
 
+    async def run_now(self, definition: JobDefinition, job_id: str) -> None:
+        """Run a job that is not in the registry (a cron job), with the same rules."""
+        await self._run(definition, job_id, (), {})
+
     async def _run(
         self, definition: JobDefinition, job_id: str, args: Any, kwargs: dict[str, Any]
     ) -> None:
