@@ -1,0 +1,109 @@
+"""The rule language over GraphQL: its JSON Schema, and ``previewSegment``.
+
+Rules travel as the ``JSON`` scalar. Problems come back as ``UserError``s
+whose ``field`` is the path inside the rule argument (``["rule", "all", "2",
+"min"]``), not as GraphQL errors, exactly like a mutation's payload.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from tessera.errors import DomainError, DomainErrors
+from tessera.schema.errors import UserError
+from tessera.schema.ids import decode_id
+from tessera.schema.members.types import Member, member_from_model
+from tessera.schema.permissions import CanRead
+from tessera.segments.compiler import count_and_sample
+from tessera.segments.references import check_references
+from tessera.segments.rules import Rule, parse_rule
+
+MAX_SAMPLE = 100
+
+
+def rule_from_api(data: Any, field: list[str] | None = None) -> Rule:
+    """A rule as an API caller wrote it: segment conditions may name the
+    segment by its opaque ``ID`` (as ``segments`` returns it) or by number."""
+    base = ["rule"] if field is None else field
+    errors: list[DomainError] = []
+
+    def convert(node: Any, path: list[str]) -> Any:
+        if isinstance(node, list):
+            return [convert(item, [*path, str(i)]) for i, item in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        if node.get("type") == "segment" and isinstance(node.get("segment"), str):
+            pk = decode_id(node["segment"], "Segment")
+            if pk is None:
+                errors.append(DomainError("NOT_FOUND", "no such segment", [*path, "segment"]))
+            return {**node, "segment": pk or 0}
+        return {key: convert(value, [*path, key]) for key, value in node.items()}
+
+    converted = convert(data, base)
+    if errors:
+        raise DomainErrors(errors)
+    return parse_rule(converted, base)
+
+
+def rule_errors(error: DomainError) -> list[UserError]:
+    """``UserError``s for a rule argument: the path starts at the argument."""
+    errors = error.errors if isinstance(error, DomainErrors) else [error]
+    return [UserError(field=e.field, message=e.message, code=e.code) for e in errors]
+
+
+@strawberry.type(description="What a rule would select now, without saving anything.")
+class SegmentPreview:
+    count: int = strawberry.field(description="How many members match (0 when `errors`).")
+    sample: list[Member] = strawberry.field(
+        description="Some matching members, newest first (empty when `errors`)."
+    )
+    errors: list[UserError] = strawberry.field(
+        description="Why the rule is invalid, each with its path inside `rule`."
+    )
+
+
+@strawberry.type
+class SegmentRulesQuery:
+    @strawberry.field(
+        description="The JSON Schema of segment rules (`previewSegment`, `createSegment`). "
+        "Segment conditions also accept a segment's opaque `ID` as `segment`.",
+        permission_classes=[CanRead],
+    )
+    def segment_rule_schema(self) -> JSON:
+        return cast(JSON, Rule.model_json_schema(by_alias=True))
+
+    @strawberry.field(
+        description="Count the members a rule selects now and show a sample, saving "
+        'nothing. Relative times ("last 30 days", "birthday this month") are read in '
+        "the brand's timezone. An invalid rule, or one naming a tag, attribute or "
+        "segment the brand does not have, returns `errors` with paths inside `rule`.",
+        permission_classes=[CanRead],
+    )
+    async def preview_segment(
+        self,
+        info: Info,
+        rule: Annotated[
+            JSON, strawberry.argument(description="The rule (see `segmentRuleSchema`).")
+        ],
+        sample: Annotated[
+            int,
+            strawberry.argument(description=f"Members to return, 0 to {MAX_SAMPLE}."),
+        ] = 10,
+    ) -> SegmentPreview:
+        scope = info.context.scope
+        try:
+            if not 0 <= sample <= MAX_SAMPLE:
+                raise DomainError("INVALID", f"sample is 0 to {MAX_SAMPLE}", ["sample"])
+            parsed = rule_from_api(rule)
+            await check_references(scope, parsed)
+            total, members = await count_and_sample(scope, parsed, datetime.now(UTC), sample)
+        except DomainError as error:
+            return SegmentPreview(count=0, sample=[], errors=rule_errors(error))
+        return SegmentPreview(
+            count=total, sample=[member_from_model(m) for m in members], errors=[]
+        )
