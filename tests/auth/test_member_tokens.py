@@ -27,7 +27,9 @@ ISSUE = """mutation($id: ID!, $ttl: Int) {
   issueMemberToken(input: {memberId: $id, ttlSeconds: $ttl}) {
     token expiresAt errors { field code } } }"""
 # Operations a member token may reach (API.md: `me` and the member-self operations).
-MEMBER_SELF = {"me"}
+# Each member-self operation has its own test proving a token reaches only its
+# own member's things (tests/coupons: another member's coupon is NOT_FOUND).
+MEMBER_SELF = {"me", "redeemCoupon", "checkIn"}
 
 
 async def member_of(brand, phone="13800138000"):
