@@ -3,15 +3,19 @@ delivered to plugins only once it has committed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from tessera.plugin_host.events import DomainEvent
 from tessera.scope import BrandScope
+
+log = logging.getLogger("tessera.uow")
 
 
 @dataclass
@@ -24,6 +28,27 @@ class UnitOfWork:
         self.events.append(DomainEvent(name, self.scope.brand_id, payload))
 
 
+# In-process reactions to committed events, after plugins got them: each is
+# ``"module:function"``, an ``async def f(events)`` imported on first use (so
+# this module imports no domain). A reaction must not raise (the commit has
+# happened) and should hand its work to a job rather than do it in the
+# caller's request. Segments re-evaluate the members whose facts changed so.
+AFTER_COMMIT: list[str] = [
+    "tessera.segments.triggers:after_commit",
+    "tessera.rewards.triggers:after_commit",
+]
+
+
+async def _after_commit(events: list[DomainEvent]) -> None:
+    for target in AFTER_COMMIT:
+        module, _, name = target.partition(":")
+        reaction = getattr(import_module(module), name)
+        try:
+            await reaction(events)
+        except Exception:
+            log.exception("after-commit reaction %s failed", target)
+
+
 @asynccontextmanager
 async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
     async with in_transaction() as connection:
@@ -33,3 +58,4 @@ async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
         from tessera.plugin_host.dispatch import deliver
 
         await deliver(uow.events)
+        await _after_commit(uow.events)

@@ -10,12 +10,16 @@ at rest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from tessera.plugin_host.context import BrandInfo
 
 
 class ComponentFamily(StrEnum):
@@ -63,41 +67,252 @@ def _is_secret(annotation: Any) -> bool:
 
 
 class TierPolicy(Component, ABC):
-    """Decides which tier a member belongs in. Exactly one is active per brand."""
+    """Decides which tier a member belongs in. Exactly one is active per brand.
+
+    Tessera asks it at two moments, and applies the answer by its own rules
+    (docs/loyalty.md): on every fact (an order, a check-in...) through
+    :meth:`evaluate`, where only an *upgrade* takes effect at once; and when a
+    member's tier reaches its evaluation point (validity end) through
+    :meth:`review`, where the answer may also be a lower tier. A policy that
+    works with growth value says how much each fact earns in :meth:`growth_for`.
+    """
 
     family = ComponentFamily.TIER_POLICY
 
     @abstractmethod
-    async def evaluate(
-        self, member: Mapping[str, Any], tiers: Sequence[Mapping[str, Any]]
-    ) -> str | None:
-        """Return the code of the tier the member qualifies for, or None to keep it.
+    async def evaluate(self, member: TierStanding, tiers: Sequence[TierInfo]) -> TierGrant | None:
+        """The tier ``member`` qualifies for now, or None for "no opinion, keep it".
+
+        ``tiers`` are the brand's tier definitions, lowest rank first;
+        ``member.fact`` is the fact being recorded (None during a review).
+        Called with the fact already counted: ``await member.spent(since)``
+        includes the order being recorded and ``member.growth`` the growth it
+        earns.
 
         Example::
 
             async def evaluate(self, member, tiers):
-                spent = member["stats"]["total_spent"]
-                eligible = [t for t in tiers if spent >= t["threshold"]]
-                return max(eligible, key=lambda t: t["rank"])["code"] if eligible else None
+                spent = await member.spent(member.now - timedelta(days=365))
+                eligible = [t for t in tiers if spent >= member.minor(self.config.limits[t.code])]
+                return TierGrant(eligible[-1].code) if eligible else None
         """
+
+    async def review(self, member: TierStanding, tiers: Sequence[TierInfo]) -> TierGrant | None:
+        """At the member's evaluation point: the tier to hold for the next
+        period (lower than the current one is a downgrade). Defaults to
+        :meth:`evaluate`, i.e. "keep what you qualify for today"."""
+        return await self.evaluate(member, tiers)
+
+    async def progress(self, member: TierStanding, target: TierInfo) -> TierProgress | None:
+        """How far ``member`` is from ``target`` (the next tier up) in the
+        policy's own measure, for the member's card; None when it has none.
+
+        Example::
+
+            async def progress(self, member, target):
+                need = self.config.thresholds.get(target.code)
+                return TierProgress("growth", member.growth, need) if need else None
+        """
+        return None
+
+    async def growth_for(self, fact: PointsFact) -> int:
+        """Growth value the fact earns (0 unless the policy uses growth).
+
+        Example::
+
+            async def growth_for(self, fact):
+                return fact.order.amount_paid // 100 if fact.order else 0
+        """
+        return 0
 
 
 class PointsRule(Component, ABC):
-    """Awards points for a fact (an order, a check-in, ...). Any number may be active."""
+    """Awards points for a fact (an order, a check-in, ...). Any number may be active.
+
+    Rules run in ``stage`` order (then by key) and each sees what the earlier
+    ones awarded for the same fact in ``fact.so_far``: base rules (stage 100)
+    award, modifiers (stage 200, e.g. a double-points campaign) add to them.
+    Every award is recorded with the rule's key.
+    """
 
     family = ComponentFamily.POINTS_RULE
+    stage: ClassVar[int] = 100
 
     @abstractmethod
-    async def points_for(self, fact: Mapping[str, Any]) -> int:
-        """Return the points this rule awards for ``fact`` (0 for none).
+    async def points_for(self, fact: PointsFact) -> int | Sequence[Award]:
+        """What this rule awards for ``fact``: a number of points (0 for none)
+        for the fact's member, or :class:`Award` items (several reasons, or
+        another member, e.g. a referrer). Raise only when something is broken:
+        the whole fact (the order) is then rolled back and reported.
 
         Example::
 
             async def points_for(self, fact):
-                if fact["kind"] != "order":
+                if fact.order is None:
                     return 0
-                return int(fact["amount_paid"] * self.config.points_per_unit)
+                return fact.order.amount_paid // fact.minor(Decimal(1))
         """
+
+    def redemption_terms(self) -> RedemptionTerms | None:
+        """Terms for paying part of an order with points, if this rule sets them."""
+        return None
+
+
+@dataclass(frozen=True)
+class TierInfo:
+    """A tier definition as policies see it."""
+
+    code: str
+    name: str
+    rank: int
+    validity_months: int | None
+
+
+@dataclass(frozen=True)
+class MemberFacts:
+    """The member a fact belongs to, as it stood before the fact."""
+
+    id: int
+    joined_at: datetime
+    birthday: date | None
+    tags: frozenset[str]
+    tier: TierInfo | None
+    tier_since: datetime | None = None
+    tier_expires_at: datetime | None = None
+    lapsed_tier: str | None = None
+    """The tier lost at the last review when no upgrade has happened since
+    (what a reactivation on purchase restores)."""
+
+
+@dataclass(frozen=True)
+class OrderLineFacts:
+    sku: str
+    category: str | None
+    quantity: int
+    paid_amount: int
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """An order, recorded or only previewed (then ``order_id`` is None).
+    Money is integer minor units of the brand's currency."""
+
+    external_id: str
+    occurred_at: datetime
+    amount_paid: int
+    lines: tuple[OrderLineFacts, ...] = ()
+    order_id: int | None = None
+
+    def paid_in(self, categories: Iterable[str] | None, *, exclude: bool = False) -> int:
+        """Paid amount of the lines in ``categories`` (or not in them, with
+        ``exclude``); an order without lines counts as one uncategorised line."""
+        wanted = set(categories or ())
+        if not self.lines:
+            return self.amount_paid if exclude or not wanted else 0
+        return sum(line.paid_amount for line in self.lines if (line.category in wanted) != exclude)
+
+
+@dataclass(frozen=True)
+class RuleAward:
+    """An award already made for the fact, with the key of its rule."""
+
+    rule: str
+    points: int
+    reason: str
+    member_id: int
+
+
+@dataclass(frozen=True)
+class Award:
+    """Points a rule awards; ``member_id`` None means the fact's member."""
+
+    points: int
+    reason: str
+    member_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PointsFact:
+    """What a points rule (and a growth policy) is asked about.
+
+    ``kind`` is ``order``, ``joined``, ``check_in`` (``streak``: consecutive
+    days including this one), ``birthday``, ``profile_completed``, ``event``
+    (``event_type``) or ``referral`` (the member is the referee;
+    ``referrer_id`` the member who referred them).
+    """
+
+    kind: str
+    brand: BrandInfo
+    member: MemberFacts
+    occurred_at: datetime
+    money_exponent: int = 2
+    order: OrderFacts | None = None
+    streak: int = 0
+    event_type: str | None = None
+    referrer_id: int | None = None
+    so_far: tuple[RuleAward, ...] = ()
+
+    def minor(self, amount: Decimal) -> int:
+        """``amount`` of the brand's currency in minor units (truncated)."""
+        return int(Decimal(amount).scaleb(self.money_exponent))
+
+
+@dataclass(frozen=True)
+class TierStanding:
+    """A member as a tier policy judges them, at ``now``."""
+
+    member: MemberFacts
+    brand: BrandInfo
+    now: datetime
+    growth: int
+    fact: PointsFact | None
+    spent_between: Callable[[datetime, datetime], Awaitable[int]] = field(repr=False)
+    grown_between: Callable[[datetime, datetime], Awaitable[int]] = field(repr=False)
+    money_exponent: int = 2
+
+    async def spent(self, since: datetime, until: datetime | None = None) -> int:
+        """Net spend (paid minus refunded, minor units) of orders placed in
+        ``[since, until]`` (``until`` defaults to ``now``)."""
+        return await self.spent_between(since, until or self.now)
+
+    async def grown(self, since: datetime, until: datetime | None = None) -> int:
+        """Growth value earned (net of reversals) in ``[since, until]``,
+        this fact's included."""
+        return await self.grown_between(since, until or self.now)
+
+    def minor(self, amount: Decimal) -> int:
+        return int(Decimal(amount).scaleb(self.money_exponent))
+
+
+@dataclass(frozen=True)
+class TierGrant:
+    """A policy's answer: the tier ``code`` (None: no tier at all) and, for a
+    tier bought or held for a set time, until when (None: the tier's own
+    validity from now)."""
+
+    code: str | None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Where a member stands on the way to a tier: ``current`` of ``required``
+    in ``measure`` (``spend``: minor units; ``growth``; or the policy's own)."""
+
+    measure: str
+    current: int
+    required: int
+
+
+@dataclass(frozen=True)
+class RedemptionTerms:
+    """How points pay for part of an order: ``points_per_unit`` points are
+    worth one unit of the currency; at most ``max_share_percent`` of the order
+    may be paid so, and at least ``min_points`` are used at a time."""
+
+    points_per_unit: int
+    max_share_percent: int
+    min_points: int
 
 
 @dataclass(frozen=True)

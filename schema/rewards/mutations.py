@@ -1,0 +1,184 @@
+"""`checkIn`, `redeemPointsForOrder` and `recordReferral`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from tessera.auth.member_tokens import MemberPrincipal
+from tessera.errors import DomainError
+from tessera.rewards import activities, redemption
+from tessera.schema.coupons.mutations import CanWriteOrIsMember
+from tessera.schema.errors import UserError, user_errors
+from tessera.schema.ids import decode_id
+from tessera.schema.members.dataloaders import MemberByIdLoader
+from tessera.schema.orders.money import Money, MoneyInput
+from tessera.schema.permissions import CanWrite
+from tessera.schema.rewards.types import CheckIn
+
+if TYPE_CHECKING:
+    from tessera.schema.members.types import Member
+
+MemberType = Annotated["Member", strawberry.lazy("tessera.schema.members.types")]
+
+
+def _pk(opaque: strawberry.ID | None, field: str) -> int:
+    pk = decode_id(str(opaque), "Member") if opaque is not None else None
+    if pk is None:
+        raise DomainError("NOT_FOUND", "no such member", [field])
+    return pk
+
+
+async def _member(info: Info, pk: int | None) -> Member | None:
+    from tessera.schema.members.types import Member
+
+    found = None if pk is None else await MemberByIdLoader.of(info).load(pk)
+    return None if found is None else Member.from_model(found)
+
+
+@strawberry.input(description="Who checks in.")
+class CheckInInput:
+    member_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The member; omit with a member token (it checks in itself)."
+    )
+
+
+@strawberry.type(description="Result of `checkIn`.")
+class CheckInPayload:
+    check_in: CheckIn | None = strawberry.field(description="Today's check-in.")
+    replayed: bool = strawberry.field(
+        description="True when the member had already checked in today: nothing changed."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+    member_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="The member.")
+    async def member(self, info: Info) -> MemberType | None:
+        return await _member(info, self.member_pk)
+
+
+@strawberry.input(description="Points paying part of an order (points as cash).")
+class RedeemPointsForOrderInput:
+    member_id: strawberry.ID = strawberry.field(description="The member.")
+    points: int = strawberry.field(description="Points to use.")
+    idempotency_key: str = strawberry.field(
+        description="Your id for this request; sending it again returns the first result."
+    )
+    order_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A recorded order of the member."
+    )
+    order_external_id: str | None = strawberry.field(
+        default=None, description="Or: the shop's id of an order at checkout..."
+    )
+    order_amount: MoneyInput | None = strawberry.field(
+        default=None, description="...and its amount."
+    )
+
+
+@strawberry.type(description="Result of `redeemPointsForOrder`.")
+class RedeemPointsForOrderPayload:
+    discount: Money | None = strawberry.field(description="What the points pay of the order.")
+    balance: int | None = strawberry.field(description="The member's points after it.")
+    replayed: bool = strawberry.field(description="True when the key had been used before.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.input(description="A member who brought another one in.")
+class RecordReferralInput:
+    referrer_id: strawberry.ID = strawberry.field(description="The member who referred.")
+    referee_id: strawberry.ID = strawberry.field(description="The member referred.")
+
+
+@strawberry.type(description="Result of `recordReferral`.")
+class RecordReferralPayload:
+    replayed: bool = strawberry.field(description="True when it was recorded before.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type
+class RewardsMutation:
+    @strawberry.mutation(
+        description="Check a member in for today (the brand's timezone): once a day, with a "
+        "streak of consecutive days; points per the activity rules. Idempotent per day. "
+        "A member token checks itself in; a brand key needs the write scope and `memberId`.",
+        permission_classes=[CanWriteOrIsMember],
+    )
+    async def check_in(self, info: Info, input: CheckInInput) -> CheckInPayload:
+        try:
+            principal = info.context.principal
+            if isinstance(principal, MemberPrincipal):
+                if input.member_id is not None and _pk(input.member_id, "memberId") != (
+                    principal.member_id
+                ):
+                    raise DomainError("NOT_FOUND", "no such member", ["memberId"])
+                pk = principal.member_id
+            elif input.member_id is None:
+                raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
+            else:
+                pk = _pk(input.member_id, "memberId")
+            result = await activities.check_in(info.context.scope, pk)
+        except DomainError as error:
+            return CheckInPayload(
+                check_in=None, replayed=False, errors=user_errors(error), member_pk=None
+            )
+        row = result.check_in
+        return CheckInPayload(
+            check_in=CheckIn(day=row.day, streak=row.streak, points=row.points, at=row.at),
+            replayed=result.replayed,
+            errors=[],
+            member_pk=row.member_id,
+        )
+
+    @strawberry.mutation(
+        description="Pay part of an order with points under the brand's redemption rule "
+        "(points per currency unit, maximum share of the order, minimum points). Needs the "
+        "write scope.",
+        permission_classes=[CanWrite],
+    )
+    async def redeem_points_for_order(
+        self, info: Info, input: RedeemPointsForOrderInput
+    ) -> RedeemPointsForOrderPayload:
+        scope = info.context.scope
+        try:
+            order_pk = None
+            if input.order_id is not None:
+                order_pk = decode_id(str(input.order_id), "Order") or 0
+            done = await redemption.redeem_for_order(
+                scope,
+                member_id=_pk(input.member_id, "memberId"),
+                points=input.points,
+                idempotency_key=input.idempotency_key,
+                order_id=order_pk,
+                order_external_id=input.order_external_id,
+                order_amount=input.order_amount.to_domain() if input.order_amount else None,
+            )
+        except DomainError as error:
+            return RedeemPointsForOrderPayload(
+                discount=None, balance=None, replayed=False, errors=user_errors(error)
+            )
+        return RedeemPointsForOrderPayload(
+            discount=Money.of(done.discount, scope.brand.currency),
+            balance=done.ledger.balance,
+            replayed=done.ledger.replayed,
+            errors=[],
+        )
+
+    @strawberry.mutation(
+        description="Record that one member referred another and award the referral rule's "
+        "points to both; a member is referred once. Needs the write scope.",
+        permission_classes=[CanWrite],
+    )
+    async def record_referral(
+        self, info: Info, input: RecordReferralInput
+    ) -> RecordReferralPayload:
+        try:
+            _, replayed = await activities.record_referral(
+                info.context.scope,
+                referrer_id=_pk(input.referrer_id, "referrerId"),
+                referee_id=_pk(input.referee_id, "refereeId"),
+            )
+        except DomainError as error:
+            return RecordReferralPayload(replayed=False, errors=user_errors(error))
+        return RecordReferralPayload(replayed=replayed, errors=[])

@@ -1,0 +1,175 @@
+"""Tier types: definitions with typed benefits, history entries, progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from tessera.plugin_host.components import TierProgress as ProgressInfo
+from tessera.schema.ids import encode_id
+from tessera.tiers.models import TierDefinition, TierHistory
+
+
+@strawberry.enum(description="The kinds of benefit a tier can carry.")
+class TierBenefitKind(Enum):
+    MEMBER_PRICE = "member_price"
+    FREE_SHIPPING = "free_shipping"
+    FREE_RETURNS = "free_returns"
+    EARLY_ACCESS = "early_access"
+    BIRTHDAY_GIFT = "birthday_gift"
+    MEMBER_DAY = "member_day"
+    ANNIVERSARY_GIFT = "anniversary_gift"
+
+
+BENEFIT_FIELDS = (
+    "percent_off",
+    "per_month",
+    "within_days",
+    "hours_ahead",
+    "points",
+    "coupon_template_id",
+    "day_of_month",
+    "points_multiplier",
+)
+
+
+@strawberry.type(
+    description="One benefit of a tier. Which fields are set depends on `kind`: MEMBER_PRICE "
+    "`percentOff`; FREE_SHIPPING `perMonth` (null: unlimited); FREE_RETURNS `withinDays`; "
+    "EARLY_ACCESS `hoursAhead`; BIRTHDAY_GIFT and ANNIVERSARY_GIFT `points` and "
+    "`couponTemplateId`; MEMBER_DAY `dayOfMonth` and `pointsMultiplier`."
+)
+class TierBenefit:
+    kind: TierBenefitKind = strawberry.field(description="What the benefit is.")
+    percent_off: int | None = strawberry.field(description="Member price: percent off retail.")
+    per_month: int | None = strawberry.field(description="Free shipping: times a month.")
+    within_days: int | None = strawberry.field(description="Free returns: days after purchase.")
+    hours_ahead: int | None = strawberry.field(description="Early access: hours before others.")
+    points: int | None = strawberry.field(description="Gifts: points given.")
+    coupon_template_id: int | None = strawberry.field(description="Gifts: coupon template id.")
+    day_of_month: int | None = strawberry.field(description="Member day: day of the month.")
+    points_multiplier: int | None = strawberry.field(description="Member day: points multiplier.")
+
+    @classmethod
+    def from_stored(cls, item: dict[str, Any]) -> TierBenefit:
+        values = {name: item.get(name) for name in BENEFIT_FIELDS}
+        return cls(kind=TierBenefitKind(item["kind"]), **values)
+
+
+@strawberry.input(description="One benefit; give the fields of its kind (see `TierBenefit`).")
+class TierBenefitInput:
+    kind: TierBenefitKind = strawberry.field(description="What the benefit is.")
+    percent_off: int | None = strawberry.field(default=None, description="MEMBER_PRICE: 1-99.")
+    per_month: int | None = strawberry.field(default=None, description="FREE_SHIPPING: 1-1000.")
+    within_days: int | None = strawberry.field(default=None, description="FREE_RETURNS: 1-365.")
+    hours_ahead: int | None = strawberry.field(default=None, description="EARLY_ACCESS: 1-720.")
+    points: int | None = strawberry.field(default=None, description="Gifts: points.")
+    coupon_template_id: int | None = strawberry.field(
+        default=None, description="Gifts: a coupon template id."
+    )
+    day_of_month: int | None = strawberry.field(default=None, description="MEMBER_DAY: 1-28.")
+    points_multiplier: int | None = strawberry.field(default=None, description="MEMBER_DAY: 1-10.")
+
+    def to_domain(self) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in BENEFIT_FIELDS}
+        return {"kind": self.kind.value, **{k: v for k, v in values.items() if v is not None}}
+
+
+@strawberry.type(description="What a member gets once, on being upgraded into a tier.")
+class UpgradeGift:
+    points: int = strawberry.field(description="Points granted.")
+    coupon_template_ids: list[strawberry.ID] = strawberry.field(
+        description="Coupon templates a coupon is issued from."
+    )
+
+
+@strawberry.type(description="A tier of the brand's membership programme.")
+class Tier:
+    pk: strawberry.Private[int]
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    code: str = strawberry.field(description="Stable code, used in tier policy configs.")
+    name: str = strawberry.field(description="Name shown to members.")
+    rank: int = strawberry.field(description="Order of tiers: higher is better; unique.")
+    benefits: list[TierBenefit] = strawberry.field(description="What members of the tier get.")
+    upgrade_gift: UpgradeGift = strawberry.field(description="Granted once per upgrade into it.")
+    validity_months: int | None = strawberry.field(
+        description="Months a member holds the tier before review; null: no expiry."
+    )
+    updated_at: datetime = strawberry.field(description="Last change.")
+
+    @classmethod
+    def from_model(cls, tier: TierDefinition) -> Tier:
+        return cls(
+            pk=tier.id,
+            id=strawberry.ID(encode_id("Tier", tier.id)),
+            code=tier.code,
+            name=tier.name,
+            rank=tier.rank,
+            benefits=[TierBenefit.from_stored(b) for b in tier.benefits],
+            upgrade_gift=UpgradeGift(
+                points=tier.gift_points,
+                coupon_template_ids=[
+                    strawberry.ID(encode_id("CouponTemplate", t))
+                    for t in tier.gift_coupon_template_ids
+                ],
+            ),
+            validity_months=tier.validity_months,
+            updated_at=tier.updated_at,
+        )
+
+
+@strawberry.enum(description="Why a member's tier changed.")
+class TierChangeReason(Enum):
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    RENEWED = "renewed"
+    REACTIVATED = "reactivated"
+    MANUAL = "manual"
+
+
+@strawberry.type(description="One change of a member's tier.")
+class TierChange:
+    from_tier: Tier | None = strawberry.field(description="The tier before (null: none).")
+    to_tier: Tier | None = strawberry.field(description="The tier after (null: none).")
+    reason: TierChangeReason = strawberry.field(description="Why.")
+    policy: str = strawberry.field(description="Key of the tier policy that decided it.")
+    source: str = strawberry.field(
+        description="What triggered it: `order:<id>`, `activity:<ref>`, `review:<time>`."
+    )
+    at: datetime = strawberry.field(description="When it took effect.")
+    expires_at: datetime | None = strawberry.field(description="The validity it started.")
+
+    @classmethod
+    def from_model(cls, row: TierHistory) -> TierChange:
+        return cls(
+            from_tier=Tier.from_model(row.from_tier) if row.from_tier else None,
+            to_tier=Tier.from_model(row.to_tier) if row.to_tier else None,
+            reason=TierChangeReason(row.reason),
+            policy=row.policy_key,
+            source=row.source,
+            at=row.at,
+            expires_at=row.expires_at,
+        )
+
+
+@strawberry.type(description="How far a member is from the next tier up.")
+class TierProgress:
+    next_tier: Tier | None = strawberry.field(description="The next tier up (null: at the top).")
+    measure: str | None = strawberry.field(
+        description="What the active policy counts: `spend` (minor units of the brand's "
+        "currency), `growth`, or a plugin's own; null when it reports no progress."
+    )
+    current: int | None = strawberry.field(description="Where the member stands.")
+    required: int | None = strawberry.field(description="What the next tier needs.")
+
+    @classmethod
+    def of(cls, next_tier: TierDefinition | None, info: ProgressInfo | None) -> TierProgress:
+        return cls(
+            next_tier=Tier.from_model(next_tier) if next_tier else None,
+            measure=info.measure if info else None,
+            current=info.current if info else None,
+            required=info.required if info else None,
+        )
