@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -50,9 +52,20 @@ class MemberQuery:
         first: int | None = None,
         after: str | None = None,
         sort: MemberSort = MemberSort.JOINED_AT_DESC,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only members of this segment, as stored at its last refresh "
+                "or change; another brand's segment is NOT_FOUND."
+            ),
+        ] = None,
     ) -> Connection[Member]:
         wanted = filter.to_domain() if filter else MemberFilter()
         query = await filtered_members(info.context.scope, wanted)
+        if segment_id is not None:
+            from tessera.schema.segments.queries import members_in_segment
+
+            query = await members_in_segment(info, query, segment_id)
         return await paginate(
             query,
             first=first,

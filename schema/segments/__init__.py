@@ -1,0 +1,1 @@
+"""Segments over GraphQL: rules and previews, stored segments, rule tags, lifecycle."""

@@ -1,0 +1,54 @@
+"""Giving a tag a rule (automatic tags)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from tessera import runtime
+from tessera.errors import DomainError
+from tessera.schema.errors import UserError, user_errors
+from tessera.schema.ids import decode_id
+from tessera.schema.permissions import CanAdmin
+from tessera.schema.tags.types import Tag
+from tessera.segments import autotags
+
+
+@strawberry.input(description="The rule that puts a tag on members automatically.")
+class SetTagRuleInput:
+    tag_id: strawberry.ID = strawberry.field(description="The tag.")
+    rule: JSON | None = strawberry.field(
+        description="A segment rule (see `segmentRuleSchema`); null stops the automation and "
+        "takes off the assignments it made."
+    )
+
+
+@strawberry.type(description="Result of setting a tag's rule.")
+class SetTagRulePayload:
+    tag: Tag | None = strawberry.field(description="The tag.")
+    rule: JSON | None = strawberry.field(description="Its rule as now stored.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type
+class AutoTagMutation:
+    @strawberry.mutation(
+        description="Make a tag automatic: members matching the rule carry it with source RULE "
+        "(evaluated now by a job, after members' orders, events, tags and profile changes, "
+        "and nightly). Assignments by other sources (MANUAL, IMPORT, PLUGIN) are never "
+        "touched. Needs the admin scope.",
+        permission_classes=[CanAdmin],
+    )
+    async def set_tag_rule(self, info: Info, input: SetTagRuleInput) -> SetTagRulePayload:
+        scope = info.context.scope
+        try:
+            pk = decode_id(str(input.tag_id), "Tag")
+            if pk is None:
+                raise DomainError("NOT_FOUND", "no such tag", ["tagId"])
+            tag = await autotags.set_tag_rule(scope, pk, input.rule)  # type: ignore[arg-type]
+        except DomainError as error:
+            return SetTagRulePayload(tag=None, rule=None, errors=user_errors(error))
+        if tag.rule is not None:
+            await runtime.current().queue.enqueue("segments_tag_rules", scope.brand_id, tag.id)
+        return SetTagRulePayload(tag=Tag.from_model(tag), rule=tag.rule, errors=[])

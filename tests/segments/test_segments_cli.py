@@ -1,0 +1,81 @@
+"""``tessera segments import|refresh`` in a real process against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tessera.scope import BrandScope
+from tessera.segments import service
+from tessera.segments.models import SegmentMembership
+from tessera.segments.service import SegmentKind
+
+TESSERA = Path(sys.executable).parent / "tessera"
+
+
+async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env.update(
+        TESSERA_DATABASE_URL=database_url, TESSERA_VAR_DIR=str(var_dir), TESSERA_ENVIRONMENT="test"
+    )
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(TESSERA), "segments", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_a_csv_is_imported_and_a_segment_refreshed_from_the_command_line(
+    brand_a, make_member, tessera_database_url, tmp_path
+):
+    scope = BrandScope(brand_a)
+    member = await make_member(brand_a, email="cli@example.com", city="Hangzhou")
+    listed = await service.create_segment(scope, "From CSV", SegmentKind.STATIC)
+    local = await service.create_segment(
+        scope,
+        "Local",
+        SegmentKind.DYNAMIC,
+        rule={"type": "profile", "field": "city", "in": ["Hangzhou"]},
+    )
+    csv = tmp_path / "list.csv"
+    csv.write_text("email\ncli@example.com\nghost@example.com\n")
+
+    imported = await tessera(
+        tessera_database_url,
+        tmp_path,
+        "import",
+        str(csv),
+        "--brand",
+        brand_a.code,
+        "--segment",
+        str(listed.id),
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "line 3: 'ghost@example.com': no member has it" in imported.stdout
+    assert "2 row(s): 1 matched, 1 rejected" in imported.stdout
+    assert await SegmentMembership.filter(segment_id=listed.id).values_list(
+        "member_id", flat=True
+    ) == [member.id]
+
+    refreshed = await tessera(tessera_database_url, tmp_path, "refresh", "--brand", brand_a.code)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert f"segment {local.id}: 1 member(s), 1 entered, 0 left" in refreshed.stdout
+
+    wrong = await tessera(
+        tessera_database_url,
+        tmp_path,
+        "import",
+        str(csv),
+        "--brand",
+        brand_a.code,
+        "--segment",
+        str(local.id),
+    )
+    assert wrong.returncode == 2
+    assert "segmentId: members of a dynamic segment follow its rule" in wrong.stderr
