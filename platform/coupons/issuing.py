@@ -303,14 +303,16 @@ async def _issue_chunk(
         conn = work.connection
         await _ensure_allowances(scope, conn, template.id, member_ids)
         # Locks, in the same order as the single path: allowances, then template.
-        held = dict(
-            await scope.query(CouponAllowance)
+        # Model rows, not values_list: Tortoise drops FOR UPDATE from values queries.
+        held = {
+            row.member_id: row.issued
+            for row in await scope.query(CouponAllowance)
             .using_db(conn)
             .select_for_update()
             .filter(template_id=template.id, member_id__in=member_ids)
             .order_by("member_id")
-            .values_list("member_id", "issued")  # type: ignore[arg-type]
-        )
+            .only("id", "member_id", "issued")
+        }
         locked = (
             await scope.query(CouponTemplate).using_db(conn).select_for_update().get(id=template.id)
         )

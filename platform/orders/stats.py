@@ -121,7 +121,8 @@ async def add_orders(scope: BrandScope, connection: Any, deltas: dict[int, Order
             .filter(member_id__in=members)
             .order_by("member_id")
             .select_for_update()
-            .values_list("member_id", flat=True)
+            # Model rows, not values_list: Tortoise drops FOR UPDATE from values queries.
+            .only("member_id")
         )
     sql, params = _add_orders_sql(scope.brand_id, deltas, connection.capabilities.dialect)
     await connection.execute_query(sql, params)
