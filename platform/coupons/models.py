@@ -117,7 +117,7 @@ class CouponRedemption(BrandOwned):
         "tessera.Member", related_name=False, on_delete=fields.CASCADE, index=False
     )
     member_id: int
-    order: fields.ForeignKeyRelation = fields.ForeignKeyField(  # type: ignore[type-arg]
+    order: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(  # type: ignore[type-arg]
         "tessera.Order", related_name=False, on_delete=fields.SET_NULL, null=True, index=False
     )
     order_id: int | None

@@ -82,7 +82,7 @@ def _clean(values: Mapping[str, Any], base: dict[str, Any], currency: str) -> di
         row[column] = value
 
     try:
-        kind = CouponKind(row.get("kind"))
+        kind = CouponKind(str(row.get("kind")))
     except ValueError:
         bad("kind", "INVALID", "kind is one of AMOUNT_OFF, PERCENT_OFF, GIFT, FREE_SHIPPING")
         kind = None

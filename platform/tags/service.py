@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -247,12 +247,12 @@ async def _resolve_members(
     wanted_ids = [i for i in member_ids if i is not None]
     found_ids: set[int] = set()
     if wanted_ids:
-        found_ids = {
-            int(pk)
-            for pk in await scope.query(Member)
-            .filter(id__in=wanted_ids)
-            .values_list("id", flat=True)
-        }
+        found_ids = set(
+            cast(
+                list[int],
+                await scope.query(Member).filter(id__in=wanted_ids).values_list("id", flat=True),
+            )
+        )
     for index, member_id in enumerate(member_ids):
         if member_id is None or member_id not in found_ids:
             unknown.append(

@@ -21,8 +21,12 @@ from tessera.schema.tags.dataloaders import TagAssignmentsByMemberIdLoader
 from tessera.schema.tags.types import Tag, TagAssignment
 
 if TYPE_CHECKING:
+    from tessera.schema.assets.types import AssetKind, ExpiringPoints, LedgerEntry, MemberAssets
     from tessera.schema.behaviour.types import BehaviourEvent
+    from tessera.schema.coupons.types import Coupon, CouponStatus
     from tessera.schema.orders.types import MemberStats, Order
+    from tessera.schema.segments.lifecycle import LifecycleStage, Rfm
+    from tessera.schema.tiers.types import Tier, TierChange, TierProgress
 
 strawberry.enum(
     MemberStatus,
@@ -113,6 +117,99 @@ class Member:
         from tessera.schema.behaviour.queries import member_events
 
         return await member_events(info, self.pk, first, after)
+
+    @strawberry.field(description="Balances: points (and held points), stored value, growth.")
+    async def assets(
+        self, info: Info
+    ) -> Annotated[MemberAssets, strawberry.lazy("tessera.schema.assets.types")]:
+        from tessera.schema.assets.queries import member_assets
+
+        return await member_assets(info, self.pk)
+
+    @strawberry.field(description="The member's ledger entries of one kind (or all), newest first.")
+    async def ledger(
+        self,
+        info: Info,
+        kind: Annotated[AssetKind, strawberry.lazy("tessera.schema.assets.types")] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[LedgerEntry, strawberry.lazy("tessera.schema.assets.types")]]:
+        from tessera.schema.assets.queries import member_ledger
+
+        return await member_ledger(info, self.pk, kind, first, after)
+
+    @strawberry.field(description="Points lapsing within `withinDays` days (1-3660), by expiry.")
+    async def points_expiring(
+        self, info: Info, within_days: int = 30
+    ) -> Annotated[ExpiringPoints, strawberry.lazy("tessera.schema.assets.types")]:
+        from tessera.schema.assets.queries import member_points_expiring
+
+        return await member_points_expiring(info, self.pk, within_days)
+
+    @strawberry.field(
+        description="The member's coupons in `status` (omitted: every status), newest first."
+    )
+    async def coupons(
+        self,
+        info: Info,
+        status: Annotated[CouponStatus, strawberry.lazy("tessera.schema.coupons.types")]
+        | None = None,
+    ) -> list[Annotated[Coupon, strawberry.lazy("tessera.schema.coupons.types")]]:
+        from tessera.schema.coupons.queries import member_coupons
+
+        return await member_coupons(info, self.pk, status)
+
+    @strawberry.field(
+        description="Lifecycle stage as last computed (after each order, and nightly); null "
+        "before the first computation."
+    )
+    async def lifecycle_stage(
+        self, info: Info
+    ) -> Annotated[LifecycleStage, strawberry.lazy("tessera.schema.segments.lifecycle")] | None:  # type: ignore[valid-type]
+        from tessera.schema.segments.lifecycle import member_stage
+
+        return await member_stage(info, self.pk)  # type: ignore[return-value]
+
+    @strawberry.field(description="RFM scores; null without an order in the brand's RFM window.")
+    async def rfm(
+        self, info: Info
+    ) -> Annotated[Rfm, strawberry.lazy("tessera.schema.segments.lifecycle")] | None:
+        from tessera.schema.segments.lifecycle import member_rfm
+
+        return await member_rfm(info, self.pk)
+
+    @strawberry.field(description="The member's tier; null before they have one.")
+    async def tier(
+        self, info: Info
+    ) -> Annotated[Tier, strawberry.lazy("tessera.schema.tiers.types")] | None:
+        from tessera.schema.tiers.queries import member_tier
+
+        return await member_tier(info, self.pk)
+
+    @strawberry.field(
+        description="When the tier reaches its evaluation point (renewed, or lowered if the "
+        "retention rule is not met); null: it does not expire."
+    )
+    async def tier_expires_at(self, info: Info) -> datetime | None:
+        from tessera.schema.tiers.queries import member_tier_expires_at
+
+        return await member_tier_expires_at(info, self.pk)
+
+    @strawberry.field(description="Progress to the next tier up, in the tier policy's measure.")
+    async def tier_progress(
+        self, info: Info
+    ) -> Annotated[TierProgress, strawberry.lazy("tessera.schema.tiers.types")]:
+        from tessera.schema.tiers.queries import member_tier_progress
+
+        return await member_tier_progress(info, self.pk)
+
+    @strawberry.field(description="Every change of the member's tier, oldest first.")
+    async def tier_history(
+        self, info: Info
+    ) -> list[Annotated[TierChange, strawberry.lazy("tessera.schema.tiers.types")]]:
+        from tessera.schema.tiers.queries import member_tier_history
+
+        return await member_tier_history(info, self.pk)
 
     @classmethod
     def from_model(cls, member: MemberModel) -> Member:

@@ -143,7 +143,7 @@ class SegmentMutation:
             segment = await service.create_segment(
                 scope,
                 input.name,
-                service.SegmentKind(input.kind.value),
+                service.SegmentKind(str(input.kind.value)),
                 rule=input.rule,  # type: ignore[arg-type]
                 description=input.description,
             )

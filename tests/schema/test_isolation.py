@@ -635,3 +635,579 @@ async def _record_events(w: World) -> None:
     )
     assert "INTERNAL_SERVER_ERROR" not in str(body)
     assert not await BehaviourEvent.filter(member_id=await _b_member_pk(w)).exists()
+
+
+# --- coupon probes ---------------------------------------------------------------
+
+
+async def _b_coupon(w: World) -> dict[str, Any]:
+    """Brand B's coupon template, and a coupon of it held by B's member."""
+    if "coupon" not in w.seeded:
+        member = await w.b("member")
+        made = await w.as_b(
+            'mutation { createCouponTemplate(input: {kind: AMOUNT_OFF, title: "B 5 off",'
+            ' amountOff: {amount: "5", currency: "USD"}, validDays: 30}) {'
+            " template { id } errors { message } } }"
+        )
+        template = made["createCouponTemplate"]["template"]
+        issued = await w.as_b(
+            "mutation($t: ID!, $m: ID!) { issueCoupon(input: {templateId: $t, memberId: $m,"
+            ' idempotencyKey: "b-1"}) { coupon { id code } errors { message } } }',
+            {"t": template["id"], "m": member["id"]},
+        )
+        w.seeded["coupon"] = {
+            "template": template,
+            "member": member,
+            **issued["issueCoupon"]["coupon"],
+        }
+    return w.seeded["coupon"]  # type: ignore[no-any-return]
+
+
+async def _b_coupon_state(w: World) -> tuple[Any, ...]:
+    from tessera.coupons.models import Coupon, CouponTemplate
+
+    template = await CouponTemplate.get(brand_id=w.brand_b.id)
+    coupons = await Coupon.filter(brand_id=w.brand_b.id).values_list("status", flat=True)
+    return (template.title, template.active, template.issued_count, tuple(coupons))
+
+
+B_COUPON_STATE = ("B 5 off", True, 1, ("available",))
+
+
+@probe("Query.coupon")
+async def _coupon(w: World) -> None:
+    coupon = await _b_coupon(w)
+    data = await w.as_a("query($c: String!) { coupon(code: $c) { id } }", {"c": coupon["code"]})
+    assert data["coupon"] is None
+
+
+@probe("Query.couponTemplate")
+async def _coupon_template(w: World) -> None:
+    coupon = await _b_coupon(w)
+    data = await w.as_a(
+        "query($id: ID!) { couponTemplate(id: $id) { id } }", {"id": coupon["template"]["id"]}
+    )
+    assert data["couponTemplate"] is None
+
+
+@probe("Query.couponTemplates")
+async def _coupon_templates(w: World) -> None:
+    await _b_coupon(w)
+    data = await w.as_a("{ couponTemplates { totalCount edges { node { id } } } }")
+    assert data["couponTemplates"] == {"totalCount": 0, "edges": []}
+
+
+@probe("Mutation.createCouponTemplate")
+async def _create_coupon_template(w: World) -> None:
+    from tessera.coupons.models import CouponTemplate
+
+    await _b_coupon(w)
+    await w.as_a(
+        'mutation { createCouponTemplate(input: {kind: FREE_SHIPPING, title: "A ship",'
+        " validDays: 3}) { errors { code } } }"
+    )
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+    assert await CouponTemplate.filter(brand_id=w.brand_a.id).count() == 1
+
+
+@probe("Mutation.updateCouponTemplate")
+async def _update_coupon_template(w: World) -> None:
+    coupon = await _b_coupon(w)
+    errors = await w.a_errors(
+        'mutation($id: ID!) { updateCouponTemplate(input: {id: $id, title: "mine",'
+        " active: false}) { errors { code } } }",
+        {"id": coupon["template"]["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+@probe("Mutation.deleteCouponTemplate")
+async def _delete_coupon_template(w: World) -> None:
+    coupon = await _b_coupon(w)
+    errors = await w.a_errors(
+        "mutation($id: ID!) { deleteCouponTemplate(input: {id: $id}) { errors { code } } }",
+        {"id": coupon["template"]["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+@probe("Mutation.issueCoupon")
+async def _issue_coupon(w: World) -> None:
+    coupon = await _b_coupon(w)
+    errors = await w.a_errors(
+        "mutation($t: ID!, $m: ID!) { issueCoupon(input: {templateId: $t, memberId: $m,"
+        ' idempotencyKey: "a-1"}) { errors { code } } }',
+        {"t": coupon["template"]["id"], "m": coupon["member"]["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+@probe("Mutation.issueCoupons")
+async def _issue_coupons(w: World) -> None:
+    coupon = await _b_coupon(w)
+    body = await w.as_a(
+        "mutation($t: ID!, $m: ID!) { issueCoupons(input: {templateId: $t, memberIds: [$m],"
+        ' idempotencyKey: "a-bulk"}) { results { errors { code } } errors { code } } }',
+        {"t": coupon["template"]["id"], "m": coupon["member"]["id"]},
+    )
+    assert body["issueCoupons"]["errors"][0]["code"] == "NOT_FOUND"
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+@probe("Mutation.redeemCoupon")
+async def _redeem_coupon(w: World) -> None:
+    coupon = await _b_coupon(w)
+    errors = await w.a_errors(
+        "mutation($c: String!, $m: ID!) { redeemCoupon(input: {code: $c, memberId: $m,"
+        ' orderAmount: {amount: "100", currency: "CNY"}, idempotencyKey: "a-r"})'
+        " { errors { code } } }",
+        {"c": coupon["code"], "m": coupon["member"]["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+@probe("Mutation.voidCoupon")
+async def _void_coupon(w: World) -> None:
+    coupon = await _b_coupon(w)
+    for ref in ({"code": coupon["code"]}, {"couponId": coupon["id"]}):
+        errors = await w.a_errors(
+            "mutation($i: VoidCouponInput!) { voidCoupon(input: $i) { errors { code } } }",
+            {"i": {**ref, "reason": "not yours"}},
+        )
+        assert errors and errors[0]["code"] == "NOT_FOUND", ref
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+# --- segments, rule tags, lifecycle ---------------------------------------------
+
+B_SEGMENT_RULE = {"type": "tags", "has": "any", "codes": ["vip"]}
+
+
+async def _seed_segment(w: World) -> dict[str, Any]:
+    await w.b("tag")
+    data = await w.as_b(
+        'mutation($r: JSON) { createSegment(input: {name: "B VIPs", rule: $r})'
+        " { segment { id count } errors { message } } }",
+        {"r": B_SEGMENT_RULE},
+    )
+    assert not data["createSegment"]["errors"], data
+    assert data["createSegment"]["segment"]["count"] == 1
+    return data["createSegment"]["segment"]
+
+
+async def _seed_static_segment(w: World) -> dict[str, Any]:
+    data = await w.as_b(
+        'mutation { createSegment(input: {name: "B list", kind: STATIC}) { segment { id } } }'
+    )
+    return data["createSegment"]["segment"]
+
+
+SEEDS["segment"] = _seed_segment
+SEEDS["static_segment"] = _seed_static_segment
+
+
+async def _b_segment_unchanged(w: World) -> None:
+    from tessera.segments.models import Segment, SegmentMembership
+
+    segment = await Segment.get(brand_id=w.brand_b.id, name="B VIPs")
+    assert (segment.rule, segment.size) == (B_SEGMENT_RULE, 1)
+    assert await SegmentMembership.filter(segment_id=segment.id).count() == 1
+
+
+@probe("Query.segments")
+async def _segments(w: World) -> None:
+    await w.b("segment")
+    data = await w.as_a("{ segments { totalCount edges { node { id } } } }")
+    assert data["segments"] == {"totalCount": 0, "edges": []}
+
+
+@probe("Query.segment")
+async def _segment(w: World) -> None:
+    segment = await w.b("segment")
+    data = await w.as_a(
+        "query($id: ID!) { segment(id: $id) { id members { totalCount } } }", {"id": segment["id"]}
+    )
+    assert data["segment"] is None
+    # Nor through the members list filtered by B's segment.
+    body = await w.as_a(
+        "query($id: ID!) { members(segmentId: $id) { totalCount } }",
+        {"id": segment["id"]},
+        errors_ok=True,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@probe("Mutation.createSegment")
+async def _create_segment(w: World) -> None:
+    segment = await w.b("segment")
+    from tessera.schema.ids import decode_id
+    from tessera.segments.models import Segment
+
+    errors = await w.a_errors(
+        'mutation($r: JSON) { createSegment(input: {name: "Mine", rule: $r}) { errors { code field } } }',
+        {"r": {"type": "segment", "segment": decode_id(segment["id"], "Segment")}},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert not await Segment.filter(brand_id=w.brand_a.id).exists()
+
+
+@probe("Mutation.updateSegment")
+async def _update_segment(w: World) -> None:
+    segment = await w.b("segment")
+    errors = await w.a_errors(
+        'mutation($id: ID!) { updateSegment(input: {id: $id, name: "hacked",'
+        ' rule: {type: "stats", metric: "ordersCount", min: 0}}) { errors { code } } }',
+        {"id": segment["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    await _b_segment_unchanged(w)
+
+
+@probe("Mutation.deleteSegment")
+async def _delete_segment(w: World) -> None:
+    segment = await w.b("segment")
+    errors = await w.a_errors(
+        "mutation($id: ID!) { deleteSegment(input: {id: $id}) { errors { code } } }",
+        {"id": segment["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    await _b_segment_unchanged(w)
+
+
+@probe("Mutation.refreshSegment")
+async def _refresh_segment(w: World) -> None:
+    from tessera.segments.models import SegmentRefresh
+
+    segment = await w.b("segment")
+    before = await SegmentRefresh.filter(brand_id=w.brand_b.id).count()
+    errors = await w.a_errors(
+        "mutation($id: ID!) { refreshSegment(input: {id: $id}) { errors { code } } }",
+        {"id": segment["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await SegmentRefresh.filter(brand_id=w.brand_b.id).count() == before
+
+
+@probe("Mutation.importSegmentMembers")
+async def _import_segment_members(w: World) -> None:
+    from tessera.segments.models import SegmentMembership
+
+    segment = await w.b("static_segment")
+    await w.b("member")
+    errors = await w.a_errors(
+        "mutation($id: ID!, $csv: String!) { importSegmentMembers(input: {segmentId: $id, "
+        "csv: $csv}) { errors { code field } } }",
+        {"id": segment["id"], "csv": "phone\n+12025550143\n"},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert not await SegmentMembership.filter(brand_id=w.brand_b.id).exists()
+
+
+@probe("Mutation.setTagRule")
+async def _set_tag_rule(w: World) -> None:
+    tag = await w.b("tag")
+    errors = await w.a_errors(
+        "mutation($t: ID!) { setTagRule(input: {tagId: $t, "
+        'rule: {type: "stats", metric: "ordersCount", min: 0}}) { errors { code } } }',
+        {"t": tag["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert (await Tag.get(brand_id=w.brand_b.id, code="vip")).rule is None
+    assert not await TagAssignment.filter(brand_id=w.brand_b.id, source="rule").exists()
+
+
+@probe("Query.lifecycleSettings")
+async def _lifecycle_settings(w: World) -> None:
+    await w.as_b("mutation { updateLifecycleSettings(input: {activeDays: 7}) { errors { code } } }")
+    data = await w.as_a("{ lifecycleSettings { activeDays } }")
+    assert data["lifecycleSettings"]["activeDays"] == 90
+
+
+@probe("Mutation.updateLifecycleSettings")
+async def _update_lifecycle_settings(w: World) -> None:
+    from tessera.segments.models import LifecycleSettings
+
+    await w.as_b("mutation { updateLifecycleSettings(input: {activeDays: 7}) { errors { code } } }")
+    await w.as_a(
+        "mutation { updateLifecycleSettings(input: {activeDays: 30}) { errors { code } } }"
+    )
+    assert (await LifecycleSettings.get(brand_id=w.brand_b.id)).active_days == 7
+    assert (await LifecycleSettings.get(brand_id=w.brand_a.id)).active_days == 30
+
+
+# --- member assets (points, stored value, points policy) --------------------------
+
+
+async def _seed_assets(w: World) -> dict[str, Any]:
+    member = await w.b("member")
+    earned = await w.as_b(
+        "mutation($m: ID!) { earnPoints(input: {memberId: $m, points: 100,"
+        ' idempotencyKey: "b-points"}) { errors { message } } }',
+        {"m": member["id"]},
+    )
+    topped = await w.as_b(
+        'mutation($m: ID!) { topUpStoredValue(input: {memberId: $m, amount: {amount: "50",'
+        ' currency: "USD"}, idempotencyKey: "b-value"}) { errors { message } } }',
+        {"m": member["id"]},
+    )
+    policy = await w.as_b(
+        "mutation { setPointsPolicy(input: {pendingDays: 5}) { errors { code } } }"
+    )
+    assert not (
+        earned["earnPoints"]["errors"]
+        or topped["topUpStoredValue"]["errors"]
+        or policy["setPointsPolicy"]["errors"]
+    )
+    return member
+
+
+SEEDS["assets"] = _seed_assets
+
+
+async def _b_assets_unchanged(w: World) -> None:
+    from tessera.assets.models import AssetAccount, LedgerEntry, PointsPolicy
+
+    balances = dict(await AssetAccount.filter(brand_id=w.brand_b.id).values_list("kind", "balance"))
+    assert balances == {"points": 100, "stored_value": 5000}
+    assert await LedgerEntry.filter(brand_id=w.brand_b.id).count() == 2
+    assert not await AssetAccount.filter(brand_id=w.brand_a.id).exists()
+    assert (await PointsPolicy.get(brand_id=w.brand_b.id)).pending_days == 5
+
+
+@probe("Query.pointsPolicy")
+async def _points_policy(w: World) -> None:
+    await w.b("assets")
+    data = await w.as_a("{ pointsPolicy { pendingDays } }")
+    assert data["pointsPolicy"] == {"pendingDays": 0}
+
+
+@probe("Mutation.setPointsPolicy")
+async def _set_points_policy(w: World) -> None:
+    await w.b("assets")
+    await w.as_a("mutation { setPointsPolicy(input: {pendingDays: 9}) { errors { code } } }")
+    await _b_assets_unchanged(w)
+
+
+@probe(
+    "Mutation.earnPoints",
+    "Mutation.redeemPoints",
+    "Mutation.adjustPoints",
+    "Mutation.topUpStoredValue",
+    "Mutation.spendStoredValue",
+)
+async def _move_assets(w: World) -> None:
+    member = await w.b("assets")
+    points = '{memberId: $m, points: 10, idempotencyKey: "b-points"'
+    value = '{memberId: $m, amount: {amount: "1", currency: "CNY"}, idempotencyKey: "b-value"}'
+    for mutation, arguments in (
+        ("earnPoints", points + "}"),
+        ("redeemPoints", points + "}"),
+        ("adjustPoints", points + ', reason: "take"}'),
+        ("topUpStoredValue", value),
+        ("spendStoredValue", value),
+    ):
+        # B's member id, and B's idempotency keys: neither reaches B's ledger.
+        errors = await w.a_errors(
+            f"mutation($m: ID!) {{ {mutation}(input: {arguments}) {{ errors {{ code field }} }} }}",
+            {"m": member["id"]},
+        )
+        assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "memberId"])]
+    await _b_assets_unchanged(w)
+
+
+# --- tiers and rewards --------------------------------------------------------------
+
+
+async def _seed_tiers(w: World) -> dict[str, Any]:
+    """Brand B's tier, policy and rules, and B's member in that tier with points."""
+    member = await w.b("member")
+    created = await w.as_b(
+        'mutation { createTier(input: {code: "gold", name: "B Gold", rank: 1, giftPoints: 7})'
+        " { tier { id } errors { message } } }"
+    )
+    assert not created["createTier"]["errors"], created
+    for component, config in (
+        ("tiers.cumulative_spend", '{thresholds: {gold: "1"}}'),
+        ("points.purchase", "{}"),
+        ("points.activity", "{check_in: 3}"),
+        ("points.redemption", "{points_per_unit: 1}"),
+    ):
+        done = await w.as_b(
+            f'mutation {{ setFeature(input: {{component: "{component}", config: {config}}})'
+            " { errors { message } } }"
+        )
+        assert not done["setFeature"]["errors"], done
+    recorded = await w.as_b(
+        "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { order { id } errors { message } } }",
+        {
+            "i": {
+                "externalId": "b-tier-order",
+                "occurredAt": "2026-01-02T03:04:05+00:00",
+                "memberId": member["id"],
+                "amountPaid": {"amount": "50.00", "currency": "USD"},
+            }
+        },
+    )
+    assert not recorded["recordOrder"]["errors"], recorded
+    return {
+        "tier": created["createTier"]["tier"],
+        "member": member,
+        "order": recorded["recordOrder"]["order"],
+    }
+
+
+SEEDS["tiers"] = _seed_tiers
+
+
+async def _b_tiers_unchanged(w: World) -> None:
+    from tessera.assets.models import LedgerEntry
+    from tessera.rewards.models import CheckIn, Referral
+    from tessera.tiers.models import MemberTierState, TierDefinition
+
+    tiers = await TierDefinition.filter(brand_id=w.brand_b.id).values_list("code", "name", "rank")
+    assert tiers == [("gold", "B Gold", 1)]
+    state = await MemberTierState.get(brand_id=w.brand_b.id).select_related("tier")
+    assert state.tier.code == "gold"
+    amounts = sorted(
+        await LedgerEntry.filter(brand_id=w.brand_b.id, kind="points").values_list(
+            "amount", flat=True
+        )
+    )
+    assert amounts == [7, 50]
+    assert not await CheckIn.filter(brand_id=w.brand_b.id).exists()
+    assert not await Referral.exists()
+
+
+@probe("Query.tiers", "Query.tier")
+async def _tiers(w: World) -> None:
+    seeded = await w.b("tiers")
+    assert (await w.as_a("{ tiers { id code } }"))["tiers"] == []
+    data = await w.as_a("query($id: ID!) { tier(id: $id) { id } }", {"id": seeded["tier"]["id"]})
+    assert data["tier"] is None
+    member = await w.as_a(
+        "query($id: ID!) { member(id: $id) { tier { id } } }", {"id": seeded["member"]["id"]}
+    )
+    assert member["member"] is None
+
+
+@probe("Mutation.createTier")
+async def _create_tier(w: World) -> None:
+    await w.b("tiers")
+    # B's code and rank do not count as taken in A.
+    errors = await w.a_errors(
+        'mutation { createTier(input: {code: "gold", name: "A Gold", rank: 1}) { errors { code } } }',
+        {},
+    )
+    assert errors == []
+    await _b_tiers_unchanged(w)
+
+
+@probe("Mutation.updateTier", "Mutation.deleteTier")
+async def _change_tier(w: World) -> None:
+    seeded = await w.b("tiers")
+    tier_id = seeded["tier"]["id"]
+    for mutation in (
+        'updateTier(input: {id: $id, name: "taken"})',
+        "deleteTier(input: {id: $id})",
+    ):
+        errors = await w.a_errors(
+            f"mutation($id: ID!) {{ {mutation} {{ errors {{ code field }} }} }}", {"id": tier_id}
+        )
+        assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "id"])]
+    await _b_tiers_unchanged(w)
+
+
+@probe("Mutation.checkIn")
+async def _check_in(w: World) -> None:
+    seeded = await w.b("tiers")
+    errors = await w.a_errors(
+        "mutation($m: ID) { checkIn(input: {memberId: $m}) { errors { code field } } }",
+        {"m": seeded["member"]["id"]},
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "memberId"])]
+    await _b_tiers_unchanged(w)
+
+
+@probe("Mutation.redeemPointsForOrder")
+async def _redeem_for_order(w: World) -> None:
+    seeded = await w.b("tiers")
+    await w.as_a(
+        'mutation { setFeature(input: {component: "points.redemption", config: {points_per_unit: 1}})'
+        " { errors { message } } }"
+    )
+    errors = await w.a_errors(
+        "mutation($m: ID!, $o: ID) { redeemPointsForOrder(input: {memberId: $m, points: 10, "
+        'idempotencyKey: "b-redeem", orderId: $o}) { errors { code field } } }',
+        {"m": seeded["member"]["id"], "o": seeded["order"]["id"]},
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "orderId"])]
+    await _b_tiers_unchanged(w)
+
+
+@probe("Mutation.recordReferral")
+async def _record_referral(w: World) -> None:
+    seeded = await w.b("tiers")
+    other = await w.as_b(
+        'mutation { createMember(input: {name: "Bob", externalId: "b-2"}) { member { id } } }'
+    )
+    errors = await w.a_errors(
+        "mutation($r: ID!, $e: ID!) { recordReferral(input: {referrerId: $r, refereeId: $e})"
+        " { errors { code field } } }",
+        {"r": seeded["member"]["id"], "e": other["createMember"]["member"]["id"]},
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "referrerId"])]
+    await _b_tiers_unchanged(w)
+
+
+@probe("Query.previewOrderRewards")
+async def _preview_order_rewards(w: World) -> None:
+    seeded = await w.b("tiers")
+    body = await w.as_a(
+        "query($o: RecordOrderInput!) { previewOrderRewards(order: $o) { totalPoints } }",
+        {
+            "o": {
+                "externalId": "b-tier-order",
+                "occurredAt": "2026-01-02T03:04:05+00:00",
+                "memberId": seeded["member"]["id"],
+                "amountPaid": {"amount": "50.00", "currency": "CNY"},
+            }
+        },
+        errors_ok=True,
+    )
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
+    await _b_tiers_unchanged(w)
+
+
+# --- segment rules (previewSegment, segmentRuleSchema) --------------------------
+
+
+@probe("Query.segmentRuleSchema")
+async def _segment_rule_schema(w: World) -> None:
+    # The language is the same for every brand; nothing brand-specific shows.
+    query = "{ segmentRuleSchema }"
+    assert await w.as_a(query) == await w.as_b(query)
+
+
+@probe("Query.previewSegment")
+async def _preview_segment(w: World) -> None:
+    segment = await w.b("segment")
+    query = (
+        "query($r: JSON!) { previewSegment(rule: $r) "
+        "{ count sample { id } errors { code field } } }"
+    )
+    everyone = await w.as_a(query, {"r": {"not": {"type": "coupons"}}})
+    assert everyone["previewSegment"] == {"count": 0, "sample": [], "errors": []}
+    by_tag = await w.as_a(query, {"r": B_SEGMENT_RULE})
+    assert by_tag["previewSegment"]["errors"] == [
+        {"code": "UNKNOWN_TAG", "field": ["rule", "codes"]}
+    ]
+    by_segment = await w.as_a(query, {"r": {"type": "segment", "segment": segment["id"]}})
+    assert by_segment["previewSegment"]["errors"] == [
+        {"code": "NOT_FOUND", "field": ["rule", "segment"]}
+    ]
+    await _b_segment_unchanged(w)
