@@ -1,8 +1,8 @@
 """Member assets as ledgers: points, stored value (minor units) and growth value.
 
-An :class:`AssetAccount` holds a member's materialised balance of one kind;
+An :class:`AssetAccount` holds a member's materialised balance of one kind,
 :class:`LedgerEntry` rows are append-only and always sum to it (see
-:mod:`tessera.assets.service` for how pending points are counted);
+:mod:`tessera.assets.service` for how pending points are counted),
 :class:`PointsLot` rows say which earned points are still there and when they
 expire. Only :mod:`tessera.assets.service` and the jobs write these tables.
 """
@@ -41,7 +41,7 @@ class AssetAccount(BrandOwned):
     )
     member_id: int
     kind = fields.CharField(max_length=16, description="points, stored_value or growth")
-    balance = fields.BigIntField(default=0, description="available now; minor units for money")
+    balance = fields.BigIntField(default=0, description="available now, minor units for money")
     pending = fields.BigIntField(default=0, description="held points, not yet available")
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -51,7 +51,7 @@ class AssetAccount(BrandOwned):
 
 
 class LedgerEntry(BrandOwned):
-    """One movement of an account; never updated or deleted."""
+    """One movement of an account, never updated or deleted."""
 
     id = fields.BigIntField(primary_key=True)
     account: fields.ForeignKeyRelation[AssetAccount] = fields.ForeignKeyField(
@@ -89,7 +89,7 @@ class PointsLot(BrandOwned):
     """Points earned together, consumed soonest-expiring first.
 
     ``expires_at`` is the instant they lapse (the end of their last day in the
-    brand's timezone); ``available_at`` the instant pending points are released.
+    brand's timezone), ``available_at`` the instant pending points are released.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -120,7 +120,7 @@ class PointsLot(BrandOwned):
 
 
 class PointsPolicy(BrandOwned):
-    """A brand's points rules of time and debt; a brand without a row uses the
+    """A brand's points rules of time and debt, a brand without a row uses the
     defaults of :class:`tessera.assets.policy.PolicyValues`."""
 
     id = fields.IntField(primary_key=True)

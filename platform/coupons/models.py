@@ -31,8 +31,8 @@ class CouponTemplate(BrandOwned):
     percent_off = fields.IntField(null=True, description="percent_off: 1-100")
     max_discount = fields.BigIntField(null=True, description="percent_off: optional cap")
     gift_sku = fields.CharField(max_length=64, null=True, description="gift: the item given")
-    min_spend = fields.BigIntField(default=0, description="minor units; 0 for none")
-    categories = fields.JSONField(default=list, description="applies only to these; [] for all")
+    min_spend = fields.BigIntField(default=0, description="minor units, 0 for none")
+    categories = fields.JSONField(default=list, description="applies only to these, [] for all")
     valid_from_date = fields.DateField(null=True)
     valid_until_date = fields.DateField(null=True)
     valid_days = fields.IntField(null=True)
@@ -71,7 +71,7 @@ class CouponAllowance(BrandOwned):
 class Coupon(BrandOwned):
     """One coupon held by one member.
 
-    ``status`` is stored as available, redeemed or voided; an available coupon
+    ``status`` is stored as available, redeemed or voided, an available coupon
     past ``expires_at`` reads as expired (no job has to flip it).
     """
 
@@ -105,7 +105,7 @@ class Coupon(BrandOwned):
 
 class CouponRedemption(BrandOwned):
     """A coupon used on an order. The order is a recorded one (``order_id``) or
-    one a checkout has not recorded yet (``external_order_id``); either way a
+    one a checkout has not recorded yet (``external_order_id``), either way a
     full refund of it puts the coupon back (``restored_at``)."""
 
     id = fields.BigIntField(primary_key=True)

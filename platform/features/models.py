@@ -10,7 +10,7 @@ from tessera.models_base import BrandOwned
 class BrandFeature(BrandOwned):
     """A component switched on (or off) for one brand, with its configuration.
 
-    Slot kinds are instantiated as named slots, so ``instance`` names the slot;
+    Slot kinds are instantiated as named slots, so ``instance`` names the slot,
     for the other families it is the empty string.
     """
 

@@ -9,7 +9,7 @@ class Member(BrandOwned):
     """A person in one brand's programme.
 
     ``phone``, ``email``, ``external_id`` and ``card_number`` are the primary
-    value of the identity of that kind; :mod:`tessera.members.service` keeps
+    value of the identity of that kind, :mod:`tessera.members.service` keeps
     them and the :class:`MemberIdentity` rows consistent.
     """
 
@@ -31,7 +31,7 @@ class Member(BrandOwned):
     join_channel = fields.CharField(max_length=32, default="")
     join_source = fields.CharField(max_length=100, default="")
     attributes = fields.JSONField(default=dict, description="custom attributes, validated")
-    joined_at = fields.DatetimeField(description="when they joined; for a prospect, registered")
+    joined_at = fields.DatetimeField(description="when they joined, for a prospect, registered")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -119,7 +119,7 @@ class MemberStats(BrandOwned):
     """Per-member purchase figures, changed in the same transaction as every
     order and refund, and rebuildable from them (:mod:`tessera.orders.stats`).
 
-    Gross figures are stored; net ones (spent minus refunded) are derived on
+    Gross figures are stored, net ones (spent minus refunded) are derived on
     read. Spend in the last 365 days is not stored: it is computed on read from
     the orders, so it never goes stale.
     """

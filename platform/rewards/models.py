@@ -8,7 +8,7 @@ from tessera.models_base import BrandOwned
 
 
 class CheckIn(BrandOwned):
-    """A member's daily check-in; one per local day (the brand's timezone).
+    """A member's daily check-in, one per local day (the brand's timezone).
     ``streak`` counts consecutive days up to and including this one."""
 
     id = fields.BigIntField(primary_key=True)
@@ -27,7 +27,7 @@ class CheckIn(BrandOwned):
 
 
 class Referral(BrandOwned):
-    """Who referred whom; a referee is referred once."""
+    """Who referred whom, a referee is referred once."""
 
     id = fields.BigIntField(primary_key=True)
     referrer: fields.ForeignKeyRelation = fields.ForeignKeyField(  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""Segments and their materialised membership; members' RFM scores and
+"""Segments and their materialised membership, members' RFM scores and
 lifecycle stage, and the brand's settings for them."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class Segment(BrandOwned):
     name = fields.CharField(max_length=200)
     description = fields.TextField(default="")
     kind = fields.CharField(max_length=16, description="dynamic or static")
-    rule = fields.JSONField(null=True, description="the rule; for a static list, null")
+    rule = fields.JSONField(null=True, description="the rule, for a static list, null")
     depends_on = fields.JSONField(default=list, description="ids of segments the rule reads")
     relative_time = fields.BooleanField(
         default=False, description="the rule reads the clock: refreshed on a schedule"
@@ -90,7 +90,7 @@ class SegmentRefresh(BrandOwned):
 
 
 class MemberLifecycle(BrandOwned):
-    """A member's RFM scores (1..5; null without an order in the RFM window)
+    """A member's RFM scores (1..5, null without an order in the RFM window)
     and lifecycle stage, as of ``computed_at``."""
 
     member: fields.OneToOneRelation = fields.OneToOneField(  # type: ignore[type-arg]

@@ -45,7 +45,7 @@ class Tag(BrandOwned):
 
 class TagAssignment(BrandOwned):
     """A tag on a member, put there by one source. The same tag may be put on
-    by several sources; each is removed only by its own source."""
+    by several sources, each is removed only by its own source."""
 
     id = fields.BigIntField(primary_key=True)
     tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField(

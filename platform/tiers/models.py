@@ -9,8 +9,8 @@ from tessera.models_base import BrandOwned
 
 class TierDefinition(BrandOwned):
     """One tier of a brand's programme. ``rank`` orders tiers (higher is
-    better) and is unique per brand; ``benefits`` is a list of typed items
-    (:mod:`tessera.tiers.benefits`); the upgrade gift is granted once per
+    better) and is unique per brand, ``benefits`` is a list of typed items
+    (:mod:`tessera.tiers.benefits`), the upgrade gift is granted once per
     upgrade into this tier."""
 
     id = fields.IntField(primary_key=True)
@@ -30,9 +30,9 @@ class TierDefinition(BrandOwned):
 
 
 class MemberTierState(BrandOwned):
-    """The tier a member holds now; no row means no tier yet.
+    """The tier a member holds now, no row means no tier yet.
 
-    ``expires_at`` is the member's next evaluation point (validity end);
+    ``expires_at`` is the member's next evaluation point (validity end),
     ``lapsed_tier`` the tier a review took away, until an upgrade."""
 
     member: fields.OneToOneRelation = fields.OneToOneField(  # type: ignore[type-arg]
@@ -58,7 +58,7 @@ class MemberTierState(BrandOwned):
 
 class TierHistory(BrandOwned):
     """One change of a member's tier (append-only). ``reason`` is upgrade,
-    downgrade, renewed, reactivated or manual; ``policy_key`` the tier policy
+    downgrade, renewed, reactivated or manual, ``policy_key`` the tier policy
     that decided it."""
 
     id = fields.BigIntField(primary_key=True)

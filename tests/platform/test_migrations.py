@@ -85,3 +85,19 @@ async def test_migrating_an_empty_database_yields_the_models_tables_and_columns(
     )
     for table, columns in modelled.items():
         assert migrated[table] == columns, f"columns of {table!r} differ from the models"
+
+
+def test_no_model_text_holds_a_semicolon(tessera_runtime) -> None:
+    # Tortoise's migration executor splits SQL on ';', and SQLite carries
+    # column and table descriptions inside CREATE TABLE as comments: a ';' in a
+    # docstring or description breaks `tessera migrate` on SQLite.
+    from tortoise import Tortoise
+
+    from tessera.db import APP_LABEL
+
+    offenders = []
+    for name, model in Tortoise.apps[APP_LABEL].items():
+        texts = [model._meta.table_description or ""]
+        texts += [f.description or "" for f in model._meta.fields_map.values()]
+        offenders += [f"{name}: {t!r}" for t in texts if ";" in t]
+    assert not offenders, offenders
