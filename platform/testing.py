@@ -10,7 +10,8 @@ Tessera gets them. A partner's plugin test::
 
 Fixtures: ``tessera_db`` (runtime, tables emptied after the test), ``brand_a``
 and ``brand_b``, ``api_key``, ``http``, ``gql``, ``register_plugin``,
-``enable_feature``, ``emit_event``, ``assert_num_queries``; docs/plugins.md
+``enable_feature``, ``emit_event``, ``record_events``, ``new_member``,
+``assert_num_queries``; docs/plugins.md
 shows each.
 
 The suite runs on a fresh SQLite file by default. Set
@@ -36,7 +37,7 @@ import pytest
 import pytest_asyncio
 from tortoise import Tortoise, connections
 
-from tessera import bootstrap, db
+from tessera import DomainEvent, PointsRule, bootstrap, db, hookimpl
 from tessera.auth.api_keys import create_api_key
 from tessera.config import Environment, Limits, Settings
 from tessera.runtime import Runtime
@@ -302,6 +303,73 @@ def emit_event(tessera_db: Runtime) -> Callable[..., Awaitable[None]]:
             uow.emit(name, **payload)
 
     return emit
+
+
+@pytest.fixture
+def new_member(tessera_db: Runtime) -> Callable[..., Awaitable[Any]]:
+    """``await new_member(brand, name=..., phone=..., identities=[(kind, value)])``:
+    a member created through the members service (validation, identities,
+    card number and ``member.joined`` included)."""
+    from tessera.members.service import create_member
+    from tessera.scope import BrandScope
+
+    async def make(brand: Brand, **profile: Any) -> Any:
+        identities = profile.pop("identities", [])
+        return await create_member(BrandScope(brand), profile, identities=identities)
+
+    return make
+
+
+class _RecorderComponent(PointsRule):
+    key = "testing_event_recorder"
+    title = "Event recorder"
+    description = "Awards nothing; lets a test enable the recorder on a brand."
+
+    async def points_for(self, fact: Any) -> int:
+        return 0
+
+
+class EventRecorder:
+    """A plugin that records every domain event it receives, as any plugin
+    enabled on the brand would receive it (after commit, that brand only)."""
+
+    def __init__(self) -> None:
+        self.received: list[DomainEvent] = []
+
+    @hookimpl
+    def tessera_register_points_rules(self) -> list[type[PointsRule]]:
+        return [_RecorderComponent]
+
+    @hookimpl
+    def tessera_on_event(self, event: DomainEvent) -> None:
+        self.received.append(event)
+
+    def named(self, name: str) -> list[DomainEvent]:
+        return [e for e in self.received if e.name == name]
+
+
+@pytest.fixture
+def record_events(
+    register_plugin: Callable[[object, str], None],
+) -> Callable[[Brand], Awaitable[EventRecorder]]:
+    """``log = await record_events(brand)``: from then on ``log.received`` holds
+    the domain events delivered to plugins on that brand (one recorder per test;
+    call again to add another brand)."""
+    from tessera.features.service import set_feature
+    from tessera.scope import BrandScope
+
+    recorder = EventRecorder()
+    registered = False
+
+    async def start(brand: Brand) -> EventRecorder:
+        nonlocal registered
+        if not registered:
+            register_plugin(recorder, "testing-event-recorder")
+            registered = True
+        await set_feature(BrandScope(brand), _RecorderComponent.key, enabled=True)
+        return recorder
+
+    return start
 
 
 class QueryCounter(logging.Handler):

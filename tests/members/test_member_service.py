@@ -141,8 +141,8 @@ async def test_a_member_keeps_one_identity_and_their_card(brand_a, new_member):
     assert caught.value.code == "CARD_REQUIRED"
 
 
-async def test_paid_rule_keeps_prospects_until_activation(brand_a, new_member, listen):
-    log = await listen(brand_a)
+async def test_paid_rule_keeps_prospects_until_activation(brand_a, new_member, record_events):
+    log = await record_events(brand_a)
     scope = BrandScope(brand_a)
     await update_settings(scope, join_rule=JoinRule.PAID)
     prospect = await new_member(brand_a, phone="13800138000")
@@ -165,9 +165,9 @@ async def test_paid_rule_keeps_prospects_until_activation(brand_a, new_member, l
 
 
 async def test_first_purchase_creates_unknown_members_and_joins_prospects(
-    brand_a, new_member, listen
+    brand_a, new_member, record_events
 ):
-    log = await listen(brand_a)
+    log = await record_events(brand_a)
     scope = BrandScope(brand_a)
     await update_settings(scope, join_rule=JoinRule.FIRST_PURCHASE)
     prospect = await new_member(brand_a, email="p@example.com")
@@ -212,8 +212,8 @@ async def test_member_for_fact_never_finds_another_brands_member(brand_a, brand_
     assert caught.value.code == "UNKNOWN_MEMBER"
 
 
-async def test_update_emits_member_updated_with_changed_fields(brand_a, new_member, listen):
-    log = await listen(brand_a)
+async def test_update_emits_member_updated_with_changed_fields(brand_a, new_member, record_events):
+    log = await record_events(brand_a)
     member = await new_member(brand_a, phone="13800138000")
     await service.update_member(
         BrandScope(brand_a), member.id, {"name": "Han Meimei", "birthday": date(1990, 5, 1)}

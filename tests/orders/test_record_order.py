@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from order_inputs import listen, order_input
+from order_inputs import order_input
 
 from tessera.members.models import Member
 from tessera.members.scheme import JoinRule, update_settings
@@ -257,9 +257,9 @@ async def test_recording_needs_the_write_scope(brand_a, api_key, gql, make_membe
 
 
 async def test_order_recorded_reaches_plugins_after_commit_once(
-    brand_a, api_key, gql, make_member, register_plugin
+    brand_a, api_key, gql, make_member, record_events
 ):
-    listener = await listen(brand_a, register_plugin)
+    listener = await record_events(brand_a)
     member = await make_member(brand_a)
     token = await api_key(brand_a, "write")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from order_inputs import T0, listen, money, order_input
+from order_inputs import T0, money, order_input
 
 from tessera.orders.inputs import RefundInput, RefundLineInput
 from tessera.orders.models import MemberStats, Order, OrderLine, Refund
@@ -241,8 +241,8 @@ async def test_brand_a_cannot_refund_brand_b_order(brand_a, brand_b, api_key, gq
     assert (await BrandScope(brand_b).get(Order, theirs.order.id)).refunded_amount == 0
 
 
-async def test_refund_recorded_reaches_plugins(brand_a, api_key, gql, make_member, register_plugin):
-    listener = await listen(brand_a, register_plugin)
+async def test_refund_recorded_reaches_plugins(brand_a, api_key, gql, make_member, record_events):
+    listener = await record_events(brand_a)
     order = await an_order(brand_a, (await make_member(brand_a)).id)
     token = await api_key(brand_a, "write")
 

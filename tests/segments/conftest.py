@@ -10,10 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
-from tessera import DomainEvent, PointsRule, hookimpl
-from tessera.features.service import set_feature
 from tessera.members.models import Member
 from tessera.members.service import create_member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
@@ -63,39 +60,9 @@ def buy() -> Callable[..., Awaitable[Any]]:
     return order
 
 
-class _Listen(PointsRule):
-    key = "segments_test_listener"
-    title = "Listener"
-    description = "Records domain events for the segments tests."
-
-    class Config(BaseModel):
-        pass
-
-    async def points_for(self, fact: Any) -> int:
-        return 0
-
-
-class EventLog:
-    def __init__(self) -> None:
-        self.received: list[DomainEvent] = []
-
-    @hookimpl
-    def tessera_register_points_rules(self) -> list[type[PointsRule]]:
-        return [_Listen]
-
-    @hookimpl
-    def tessera_on_event(self, event: DomainEvent) -> None:
-        self.received.append(event)
-
-    def named(self, name: str) -> list[DomainEvent]:
-        return [e for e in self.received if e.name == name]
-
-
 @pytest.fixture
-async def events(brand_a: Brand, register_plugin: Callable[[object, str], None]) -> EventLog:
-    """Domain events of brand A, as a plugin enabled there receives them."""
-    log = EventLog()
-    register_plugin(log, "segments-test-listener")
-    await set_feature(BrandScope(brand_a), _Listen.key, enabled=True)
+async def events(brand_a: Brand, record_events: Callable[[Brand], Awaitable[Any]]) -> Any:
+    """Domain events of brand A from here on, as a plugin enabled there receives them."""
+    log = await record_events(brand_a)
     log.received.clear()
     return log

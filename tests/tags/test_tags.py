@@ -97,9 +97,9 @@ async def test_defining_tags_needs_admin_but_tagging_needs_write(gql, api_key, b
 
 
 async def test_tagging_by_identity_reports_the_unknown(
-    gql, api_key, brand_a, brand_b, new_member, listen
+    gql, api_key, brand_a, brand_b, new_member, record_events
 ):
-    log = await listen(brand_a)
+    log = await record_events(brand_a)
     ann = await new_member(brand_a, phone="13800138000")
     bob = await new_member(brand_a, email="bob@example.com")
     stranger = await new_member(brand_b, email="s@example.com")
