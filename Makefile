@@ -50,7 +50,7 @@ install: $(INSTALLED)
 run: export TESSERA_LOG_JSON ?= false
 run: install
 	$(BIN)/tessera migrate
-	$(BIN)/tessera demo
+	$(BIN)/tessera demo --members 200
 	@echo
 	@echo "  Tessera demo: http://$${TESSERA_HOST:-127.0.0.1}:$${TESSERA_PORT:-8000}/graphql (GraphiQL)"
 	@echo "  Header:       {\"Authorization\": \"Bearer $$(cat $${TESSERA_VAR_DIR:-var}/demo_api_key)\"}"
@@ -90,6 +90,8 @@ schema: install
 
 bench: install
 	@if [ -d benchmarks ]; then $(BIN)/python -P -m benchmarks; else echo "no benchmarks yet"; fi
+	$(BIN)/python -P tests/benchmarks/bench_ledger.py
+	$(BIN)/python -P tests/benchmarks/bench_member_core.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

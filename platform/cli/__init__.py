@@ -8,9 +8,33 @@ from __future__ import annotations
 
 import typer
 
-from tessera.cli import api_keys, database, demo, plugins, running, schema_export, stats, tenancy
+from tessera.cli import (
+    api_keys,
+    database,
+    demo,
+    imports,
+    ledger,
+    plugins,
+    running,
+    schema_export,
+    segments,
+    stats,
+    tenancy,
+)
 
-_GROUPS = (running, database, tenancy, api_keys, schema_export, plugins, demo, stats)
+_GROUPS = (
+    running,
+    database,
+    tenancy,
+    api_keys,
+    schema_export,
+    plugins,
+    demo,
+    stats,
+    imports,
+    segments,
+    ledger,
+)
 
 app = typer.Typer(
     name="tessera",

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from tessera.cli.runner import err, out, run
+from tessera.cli.runner import CLI_ACTOR, err, out, progress_bar, run
 from tessera.config import Settings
 from tessera.demo import ensure_demo
+from tessera.demo_data import generate
+from tessera.scope import BrandScope
 
 app = typer.Typer()
 
 
 @app.command(rich_help_panel="Run")
-def demo() -> None:
+def demo(
+    members: int = typer.Option(
+        0, "--members", min=0, help="Also generate this many members with two years of history."
+    ),
+    seed: int = typer.Option(1, "--seed", help="Same seed, same members (rerunning adds none)."),
+) -> None:
     """Ensure the demo tenant, brand and admin API key exist (prints a new key)."""
 
     async def work(cfg: Settings) -> None:
@@ -22,7 +29,21 @@ def demo() -> None:
             out.print(setup.token)
         else:
             err.print(f"demo brand and key exist (key in {setup.key_file})")
-        # The member-data generator (`tessera demo --members N`) plugs in here:
-        # add the option above and call its service with `setup.brand`.
+        if members:
+            with progress_bar() as bar:
+                task = bar.add_task("demo members", total=members)
+                report = await generate(
+                    BrandScope(setup.brand, CLI_ACTOR),
+                    members,
+                    seed=seed,
+                    progress=lambda _, done, total: bar.update(task, completed=done, total=total),
+                )
+            if report.skipped:
+                err.print(f"demo members of seed {seed} exist already")
+            else:
+                err.print(
+                    f"generated {report.members} members, {report.orders} orders, "
+                    f"{report.refunds} refunds, {report.events} events"
+                )
 
     run(work)

@@ -1,0 +1,136 @@
+"""``tessera import members|orders FILE.csv``: bring an old CRM's data in.
+
+Exit codes (docs/import.md): 0 every row went in (or was already there),
+3 some rows were refused and written to the rejects file, 2 bad usage (no
+such file or brand, columns that cannot be imported), 1 failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tessera.cli.runner import BAD_INPUT, brand_scope, err, fail, out, run
+from tessera.config import Settings
+from tessera.importing import members, orders
+from tessera.importing.csv_rows import CsvHeaderError, CsvSource
+from tessera.importing.rejects import RejectsFile
+from tessera.importing.report import ImportReport, OnProgress
+from tessera.members.attributes import definitions_by_key
+from tessera.scope import BrandScope
+
+SOME_REJECTED = 3
+
+app = typer.Typer()
+imports = typer.Typer(
+    name="import", help="Import members or orders from CSV files.", no_args_is_help=True
+)
+app.add_typer(imports, rich_help_panel="Data")
+
+FILE = typer.Argument(..., help="The CSV file (UTF-8, header row; see docs/import.md).")
+BRAND = typer.Option(..., "--brand", help="Code of the brand to import into.")
+REJECTS = typer.Option(
+    None, "--rejects", help="Where refused rows go (default: FILE.rejects.csv beside FILE)."
+)
+BATCH = typer.Option(None, "--batch-size", min=1, max=1000, help="Rows checked per batch.")
+
+Importer = Callable[[BrandScope, CsvSource, RejectsFile, OnProgress], Awaitable[ImportReport]]
+
+
+@imports.command("members")
+def import_members(
+    file: Path = FILE,
+    brand: str = BRAND,
+    rejects: Path | None = REJECTS,
+    batch_size: int | None = BATCH,
+) -> None:
+    """Members: matched to existing ones by any identity, created otherwise."""
+
+    async def go(
+        scope: BrandScope, source: CsvSource, refused: RejectsFile, step: OnProgress
+    ) -> ImportReport:
+        members.check_header(source.header, await definitions_by_key(scope))
+        return await members.import_members(
+            scope, source, refused, batch_size=batch_size or members.BATCH_SIZE, progress=step
+        )
+
+    _import(file, brand, rejects, "member", go)
+
+
+@imports.command("orders")
+def import_orders(
+    file: Path = FILE,
+    brand: str = BRAND,
+    rejects: Path | None = REJECTS,
+    batch_size: int | None = BATCH,
+) -> None:
+    """Orders, one row per line item; replayed orders change nothing."""
+
+    async def go(
+        scope: BrandScope, source: CsvSource, refused: RejectsFile, step: OnProgress
+    ) -> ImportReport:
+        orders.check_header(source.header)
+        return await orders.import_orders(
+            scope, source, refused, batch_size=batch_size or orders.BATCH_SIZE, progress=step
+        )
+
+    _import(file, brand, rejects, "order", go)
+
+
+def _import(file: Path, brand: str, rejects: Path | None, noun: str, importer: Importer) -> None:
+    if not file.is_file():
+        fail(f"no such file: {file}", BAD_INPUT)
+    rejects_path = rejects or file.with_name(file.stem + ".rejects.csv")
+
+    async def work(_: Settings) -> ImportReport:
+        scope = await brand_scope(brand)
+        try:
+            source = CsvSource(file)
+        except CsvHeaderError as exc:
+            fail(str(exc), BAD_INPUT)
+        # A rejects file left by an earlier run would be mistaken for this one's.
+        rejects_path.unlink(missing_ok=True)
+        with _progress() as progress, RejectsFile(rejects_path, source.header) as refused:
+            task = progress.add_task(f"{noun}s", total=source.size, rows=0)
+
+            def step(rows: int) -> None:
+                progress.update(task, completed=source.bytes_read, rows=rows)
+
+            try:
+                report = await importer(scope, source, refused, step)
+            except CsvHeaderError as exc:
+                source.close()
+                fail(str(exc), BAD_INPUT)
+            progress.update(task, completed=source.size)
+        return report
+
+    report = run(work)
+    out.print(
+        f"{report.rows} row(s): {report.created} {noun}(s) created, {report.unchanged} already "
+        f"there, {report.rejected} row(s) rejected"
+    )
+    if report.rejected:
+        err.print(f"rejected rows and why: {rejects_path}")
+        raise typer.Exit(SOME_REJECTED)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )

@@ -1,0 +1,235 @@
+"""``tessera import orders``: past purchases, through ``record_orders``, so
+each is stored and counted into its member's statistics exactly as when a
+shop records it.
+
+One row per order line. The rows of one order are consecutive and share
+its ``external_id``; the order's own columns (member, time, amounts...) are
+read from its first row and must not differ on the others. An order is
+all-or-nothing: when it is refused every one of its rows goes to the
+rejects file. Re-importing a file changes nothing: orders are idempotent on
+``external_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from tessera.errors import DomainError, DomainErrors
+from tessera.importing.csv_rows import (
+    CsvHeaderError,
+    CsvRow,
+    batches,
+    cell_decimal,
+    cell_int,
+    cell_list,
+    cell_time,
+)
+from tessera.importing.rejects import RejectsFile, column_name, reason_of
+from tessera.importing.report import ImportReport, OnProgress
+from tessera.members.identities import IdentityKind
+from tessera.orders.inputs import LineInput, MemberRef, OrderInput
+from tessera.orders.money import MoneyAmount
+from tessera.orders.service import MAX_BATCH, record_orders
+from tessera.scope import BrandScope
+
+BATCH_SIZE = MAX_BATCH
+MEMBER_PREFIX = "member_"
+MEMBER_COLUMNS = tuple(MEMBER_PREFIX + kind.value for kind in IdentityKind)
+ORDER_COLUMNS = (
+    "external_id",
+    "occurred_at",
+    "amount_paid",
+    "retail_amount",
+    "discount",
+    "coupon_codes",
+    "store_code",
+    "channel",
+    "currency",
+    *MEMBER_COLUMNS,
+)
+LINE_COLUMNS = ("sku", "name", "category", "quantity", "unit_price", "retail_price")
+REQUIRED = ("external_id", "occurred_at", "amount_paid")
+
+
+def check_header(header: list[str]) -> None:
+    """Refuse a file whose columns cannot all be imported, before any row is."""
+    unknown = [c for c in header if c not in ORDER_COLUMNS and c not in LINE_COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    problems = []
+    if unknown:
+        problems.append("unknown column(s): " + ", ".join(unknown))
+    if missing:
+        problems.append("missing column(s): " + ", ".join(missing))
+    if not any(c in header for c in MEMBER_COLUMNS):
+        problems.append("no member column (member_external_id, member_phone, ...)")
+    if problems:
+        raise CsvHeaderError("; ".join(problems) + "; see docs/import.md")
+
+
+def _groups(rows: Iterable[CsvRow]) -> Iterator[list[CsvRow]]:
+    """Consecutive rows with the same ``external_id``: one order each."""
+    group: list[CsvRow] = []
+    for row in rows:
+        if group and row.values.get("external_id", "").strip() != _order_id(group[0]):
+            yield group
+            group = []
+        group.append(row)
+    if group:
+        yield group
+
+
+def _order_id(row: CsvRow) -> str:
+    return row.values.get("external_id", "").strip()
+
+
+async def import_orders(
+    scope: BrandScope,
+    rows: Iterable[CsvRow],
+    rejects: RejectsFile,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: OnProgress | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import ``rows`` (consumed lazily, ``batch_size`` orders at a time);
+    refused orders go to ``rejects`` row by row and the rest go in.
+    ``report.created``/``unchanged`` count orders; ``rows`` counts rows."""
+    now = now or datetime.now(UTC)
+    report = ImportReport()
+    for batch in batches(_groups(rows), min(batch_size, MAX_BATCH)):
+        inputs: list[OrderInput] = []
+        groups: list[list[CsvRow]] = []
+        for group in batch:
+            report.rows += len(group)
+            try:
+                inputs.append(_order(scope, group))
+                groups.append(group)
+            except DomainError as error:
+                _reject(report, rejects, group, reason_of(error))
+        outcomes = await record_orders(scope, inputs, now=now) if inputs else []
+        for group, outcome in zip(groups, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                _reject(report, rejects, group, _reason(outcome, group))
+            elif outcome.replayed:
+                report.unchanged += 1
+            else:
+                report.created += 1
+        if progress is not None:
+            progress(report.rows)
+    return report
+
+
+def _reject(report: ImportReport, rejects: RejectsFile, group: list[CsvRow], reason: str) -> None:
+    report.rejected += len(group)
+    for row in group:
+        rejects.add(row.line, reason, row.values)
+
+
+def _reason(error: DomainError, group: list[CsvRow]) -> str:
+    """The service's reasons with its paths (``orders.3.lines.1.quantity``) told
+    as the file's columns and lines (``line 12: quantity``)."""
+    parts = []
+    for e in error.errors if isinstance(error, DomainErrors) else [error]:
+        field = list(e.field or [])[2:]  # drop "orders", index
+        if field[:1] == ["lines"] and len(field) > 1 and field[1].isdigit():
+            where = f"line {group[int(field[1])].line}: {column_name(field[2:]) or 'line'}"
+        elif field[:1] in (["memberId"], ["identity"]):
+            where = "member"
+        else:
+            where = column_name(field)
+        parts.append(f"{where}: {e.message}" if where else e.message)
+    return "; ".join(parts)
+
+
+def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
+    first = group[0].values
+    errors: list[DomainError] = []
+    for row in group:
+        if row.extra_cells > 0:
+            errors.append(DomainError("INVALID", f"line {row.line} has more cells than the header"))
+        for column in ORDER_COLUMNS:
+            if row.values.get(column, "").strip() != first.get(column, "").strip():
+                errors.append(
+                    DomainError(
+                        "INVALID",
+                        f"differs from the order's first row (line {group[0].line}) on "
+                        f"line {row.line}",
+                        [column],
+                    )
+                )
+    currency = first.get("currency", "").strip().upper() or scope.brand.currency
+
+    def money(text: str, column: str) -> MoneyAmount | None:
+        if not text.strip():
+            return None
+        try:
+            return MoneyAmount(cell_decimal(text, column), currency)
+        except DomainError as error:
+            errors.append(error)
+            return None
+
+    members = [
+        (column[len(MEMBER_PREFIX) :], first[column].strip())
+        for column in MEMBER_COLUMNS
+        if first.get(column, "").strip()
+    ]
+    if len(members) != 1:
+        errors.append(
+            DomainError("INVALID", "give exactly one member_* column per order", ["member"])
+        )
+    for column in REQUIRED:
+        if not first.get(column, "").strip():
+            errors.append(DomainError("REQUIRED", "must not be empty", [column]))
+    occurred_at = None
+    if first.get("occurred_at", "").strip():
+        try:
+            occurred_at = cell_time(first["occurred_at"], "occurred_at", scope.brand.timezone)
+        except DomainError as error:
+            errors.append(error)
+    paid = money(first.get("amount_paid", ""), "amount_paid")
+    lines = []
+    for row in group:
+        if not row.values.get("sku", "").strip():
+            if len(group) > 1 or any(row.values.get(c, "").strip() for c in LINE_COLUMNS):
+                errors.append(DomainError("REQUIRED", f"line {row.line}: sku is empty", ["sku"]))
+            continue
+        quantity = 0
+        try:
+            quantity = cell_int(row.values.get("quantity", "") or "1", "quantity")
+        except DomainError as error:
+            errors.append(
+                DomainError(error.code, f"line {row.line}: {error.message}", ["quantity"])
+            )
+        unit = money(row.values.get("unit_price", ""), "unit_price")
+        if unit is None and not row.values.get("unit_price", "").strip():
+            errors.append(
+                DomainError("REQUIRED", f"line {row.line}: must not be empty", ["unit_price"])
+            )
+        lines.append(
+            LineInput(
+                sku=row.values["sku"],
+                quantity=quantity,
+                unit_price=unit or MoneyAmount(cell_decimal("0", "unit_price"), currency),
+                name=row.values.get("name", ""),
+                category=row.values.get("category", "").strip() or None,
+                retail_price=money(row.values.get("retail_price", ""), "retail_price"),
+            )
+        )
+    retail = money(first.get("retail_amount", ""), "retail_amount")
+    discount = money(first.get("discount", ""), "discount")
+    if errors or occurred_at is None or paid is None:
+        raise DomainErrors(errors or [DomainError("INVALID", "the order cannot be read")])
+    kind, value = members[0]
+    return OrderInput(
+        external_id=first["external_id"].strip(),
+        member=MemberRef(identity_kind=kind, identity_value=value),
+        occurred_at=occurred_at,
+        amount_paid=paid,
+        lines=lines,
+        retail_amount=retail,
+        discount=discount,
+        coupon_codes=cell_list(first.get("coupon_codes", "")),
+        store_code=first.get("store_code", "").strip() or None,
+        channel=first.get("channel", "").strip() or None,
+    )

@@ -1,0 +1,518 @@
+"""Member core on PostgreSQL with a demo brand of ``BENCH_MEMBERS`` members
+(default 100,000), each figure beside a baseline measured in the same run:
+
+- recording ``BENCH_ORDERS`` orders (default 10,000, two lines each) in
+  batches of 1,000 through the ``recordOrders`` mutation (httpx against the
+  ASGI app) and through ``record_orders`` directly, against hand-written SQL
+  doing the same writes (orders, lines, statistics upserts) from Python;
+- ``members(first: 100)`` with tags and statistics through the API, against
+  one SELECT with joins serialised to JSON, and against the GraphQL engine
+  floor: the same query executed on a schema of the same shape whose
+  resolvers return ready objects (DESIGN.md, "Speed of the GraphQL layer").
+
+Run by ``make bench``; prints, asserts nothing. The database server is
+``TESSERA_BENCH_DATABASE_URL``; a throw-away database is created on it. Jobs go
+to a throw-away arq queue on ``TESSERA_BENCH_REDIS_URL`` (default the local
+Redis), as in production. Sizes: ``BENCH_MEMBERS``, ``BENCH_ORDERS``,
+``BENCH_ORDERS_PER_MEMBER`` and ``BENCH_EVENTS_PER_MEMBER`` (the demo
+history), ``BENCH_PAGE_REPEAT``. With the defaults it takes about six minutes
+on two cores, most of it generating the demo brand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import strawberry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    Figure,
+    bench_database,
+    bench_runtime,
+    median_seconds,
+    print_table,
+    seconds,
+)
+
+from tessera.app import create_app
+from tessera.auth.api_keys import create_api_key
+from tessera.demo_data import ITEMS, generate
+from tessera.members.models import Member
+from tessera.orders.inputs import LineInput, MemberRef, OrderInput
+from tessera.orders.money import MoneyAmount
+from tessera.orders.service import record_orders
+from tessera.schema.ids import encode_id
+from tessera.scope import BrandScope
+from tessera.tenancy.service import create_brand, create_tenant
+
+MEMBERS = int(os.environ.get("BENCH_MEMBERS", "100000"))
+ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
+ORDERS_PER_MEMBER = float(os.environ.get("BENCH_ORDERS_PER_MEMBER", "3"))
+EVENTS_PER_MEMBER = float(os.environ.get("BENCH_EVENTS_PER_MEMBER", "2"))
+PAGE_REPEAT = int(os.environ.get("BENCH_PAGE_REPEAT", "20"))
+BATCH = 1000
+CURRENCY = "CNY"
+
+RECORD_ORDERS = """
+mutation Record($input: RecordOrdersInput!) {
+  recordOrders(input: $input) {
+    errors { code message }
+    results { index replayed order { id } errors { code message field } }
+  }
+}"""
+MEMBERS_PAGE = """
+query Page {
+  members(first: 100) {
+    edges {
+      cursor
+      node {
+        id externalId name phone email gender status joinedAt
+        tags { code name }
+        stats {
+          ordersCount lastOrderAt
+          totalSpent { amount currency }
+          averageOrderValue { amount currency }
+          spentLast365Days { amount currency }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+# The orders to record: the same shapes for every path, each its own ids.
+
+
+def order_plan(member_ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    plan = []
+    for i in range(ORDERS):
+        items = rng.sample(ITEMS, 2)
+        lines = [
+            (sku, name, cat, rng.randint(1, 3), price * 100) for sku, name, cat, price in items
+        ]
+        retail = sum(q * p for *_, q, p in lines)
+        plan.append(
+            {
+                "n": i,
+                "member": rng.choice(member_ids),
+                "at": now - timedelta(minutes=rng.randrange(60 * 24 * 300)),
+                "paid": retail - rng.choice([0, 0, 1000]),
+                "lines": lines,
+                "store": f"S{rng.randint(1, 20):03d}",
+            }
+        )
+    return plan
+
+
+def money(minor: int) -> str:
+    return str(Decimal(minor).scaleb(-2))
+
+
+def as_variables(order: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {
+        "externalId": f"{prefix}-{order['n']}",
+        "memberId": encode_id("Member", order["member"]),
+        "occurredAt": order["at"].isoformat(),
+        "amountPaid": {"amount": money(order["paid"]), "currency": CURRENCY},
+        "storeCode": order["store"],
+        "channel": "pos",
+        "lines": [
+            {
+                "sku": sku,
+                "name": name,
+                "category": category,
+                "quantity": quantity,
+                "unitPrice": {"amount": money(price), "currency": CURRENCY},
+            }
+            for sku, name, category, quantity, price in order["lines"]
+        ],
+    }
+
+
+def as_domain(order: dict[str, Any], prefix: str) -> OrderInput:
+    return OrderInput(
+        external_id=f"{prefix}-{order['n']}",
+        member=MemberRef(member_id=order["member"]),
+        occurred_at=order["at"],
+        amount_paid=MoneyAmount(Decimal(money(order["paid"])), CURRENCY),
+        store_code=order["store"],
+        channel="pos",
+        lines=[
+            LineInput(
+                sku=sku,
+                name=name,
+                category=category,
+                quantity=quantity,
+                unit_price=MoneyAmount(Decimal(money(price)), CURRENCY),
+            )
+            for sku, name, category, quantity, price in order["lines"]
+        ],
+    )
+
+
+class SqlOrders:
+    """The baseline: what recording a batch must write, in three statements
+    (orders, lines, statistics upsert) in one transaction, from plain Python."""
+
+    def __init__(self, pool: asyncpg.Pool, brand_id: int) -> None:
+        self.pool = pool
+        self.brand_id = brand_id
+
+    async def record(self, batch: list[dict[str, Any]], prefix: str) -> None:
+        cols: dict[str, list[Any]] = {k: [] for k in "mestcprdufa"}
+        stats: dict[int, list[Any]] = {}
+        for o in batch:
+            units = sum(q for *_, q, _ in o["lines"])
+            retail = sum(q * p for *_, q, p in o["lines"])
+            external_id = f"{prefix}-{o['n']}"
+            values = [o["at"].isoformat(), o["paid"], retail, o["store"], o["lines"]]
+            for key, value in zip(
+                "mestcprduf",
+                [
+                    o["member"],
+                    external_id,
+                    o["store"],
+                    "pos",
+                    o["at"],
+                    o["paid"],
+                    retail,
+                    retail - o["paid"],
+                    units,
+                    hashlib.sha256(json.dumps(values).encode()).hexdigest(),
+                ],
+                strict=True,
+            ):
+                cols[key].append(value)
+            s = stats.setdefault(o["member"], [0, 0, 0, o["at"], o["at"]])
+            s[0] += 1
+            s[1] += o["paid"]
+            s[2] += units
+            s[3] = min(s[3], o["at"])
+            s[4] = max(s[4], o["at"])
+        async with self.pool.acquire() as conn, conn.transaction():
+            ids = await conn.fetch(
+                'INSERT INTO "sales_order" (brand_id, member_id, external_id, store_code, channel, '
+                "occurred_at, amount_paid, retail_amount, discount, coupon_codes, units, "
+                "refunded_amount, refunded_units, fingerprint, created_at) "
+                "SELECT $1, m, e, s, c, t, p, r, d, '[]'::jsonb, u, 0, 0, f, now() FROM unnest("
+                "$2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
+                "$7::bigint[], $8::bigint[], $9::bigint[], $10::int[], $11::text[]) "
+                "AS x(m, e, s, c, t, p, r, d, u, f) RETURNING id, external_id",
+                self.brand_id,
+                *(cols[k] for k in "mestcprduf"),
+            )
+            order_ids = {row["external_id"]: row["id"] for row in ids}
+            lines: list[list[Any]] = [[] for _ in range(9)]
+            for o in batch:
+                weights = [q * p for *_, q, p in o["lines"]]
+                total = sum(weights) or 1
+                shares = [o["paid"] * w // total for w in weights]
+                shares[0] += o["paid"] - sum(shares)
+                for no, ((sku, name, cat, q, p), share) in enumerate(
+                    zip(o["lines"], shares, strict=True)
+                ):
+                    row = [order_ids[f"{prefix}-{o['n']}"], no, sku, name, cat, q, p, p, share]
+                    for column, value in zip(lines, row, strict=True):
+                        column.append(value)
+            await conn.execute(
+                'INSERT INTO "order_line" (brand_id, order_id, line_no, sku, name, category, '
+                "quantity, unit_price, retail_price, paid_amount, refunded_quantity, "
+                "refunded_amount) SELECT $1, o, n, s, nm, c, q, u, r, pd, 0, 0 FROM unnest("
+                "$2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], "
+                "$8::bigint[], $9::bigint[], $10::bigint[]) AS x(o, n, s, nm, c, q, u, r, pd)",
+                self.brand_id,
+                *lines,
+            )
+            members = sorted(stats)
+            await conn.execute(
+                'INSERT INTO "member_stats" AS ms (brand_id, member_id, orders_count, '
+                "gross_spent, units_bought, first_order_at, last_order_at, refunds_count, "
+                "refunded_total, refunded_units) SELECT $1, m, n, s, u, f, l, 0, 0, 0 FROM "
+                "unnest($2::bigint[], $3::int[], $4::bigint[], $5::int[], $6::timestamptz[], "
+                "$7::timestamptz[]) AS x(m, n, s, u, f, l) ON CONFLICT (member_id) DO UPDATE SET "
+                "orders_count = ms.orders_count + EXCLUDED.orders_count, "
+                "gross_spent = ms.gross_spent + EXCLUDED.gross_spent, "
+                "units_bought = ms.units_bought + EXCLUDED.units_bought, "
+                "first_order_at = LEAST(ms.first_order_at, EXCLUDED.first_order_at), "
+                "last_order_at = GREATEST(ms.last_order_at, EXCLUDED.last_order_at)",
+                self.brand_id,
+                members,
+                *([stats[m][k] for m in members] for k in range(5)),
+            )
+
+
+SQL_PAGE = """
+SELECT m.id, m.external_id, m.name, m.phone, m.email, m.gender, m.status, m.joined_at,
+       s.orders_count, s.last_order_at, s.gross_spent - s.refunded_total AS total_spent,
+       s.refunded_total, recent.spent AS spent_last_365_days,
+       COALESCE(tags.list, '[]') AS tags
+FROM member m
+LEFT JOIN member_stats s ON s.member_id = m.id
+LEFT JOIN LATERAL (
+    SELECT SUM(o.amount_paid - o.refunded_amount) AS spent FROM sales_order o
+    WHERE o.brand_id = $1 AND o.member_id = m.id AND o.occurred_at >= now() - interval '365 days'
+) recent ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_object('code', t.code, 'name', t.name) ORDER BY t.id) AS list
+    FROM tag_assignment a JOIN tag t ON t.id = a.tag_id
+    WHERE a.brand_id = $1 AND a.member_id = m.id AND (a.expires_at IS NULL OR a.expires_at > now())
+) tags ON true
+WHERE m.brand_id = $1
+ORDER BY m.joined_at DESC, m.id DESC
+LIMIT 101
+"""
+
+
+async def sql_page(pool: asyncpg.Pool, brand_id: int) -> str:
+    """The baseline page: one SELECT, rows to the JSON a client would receive."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(SQL_PAGE, brand_id)
+    return json.dumps({"members": [dict(r) for r in rows[:100]]}, default=str)
+
+
+# The engine floor: the same document on a schema of the same shape whose
+# resolvers hand back ready objects (plain attributes, default resolvers).
+
+
+@strawberry.type
+class FMoney:
+    amount: str
+    currency: str
+
+
+@strawberry.type
+class FTag:
+    code: str
+    name: str
+
+
+@strawberry.type
+class FStats:
+    orders_count: int
+    last_order_at: datetime | None
+    total_spent: FMoney
+    average_order_value: FMoney
+    spent_last_365_days: FMoney
+
+
+@strawberry.type
+class FMember:
+    id: strawberry.ID
+    external_id: str | None
+    name: str
+    phone: str | None
+    email: str | None
+    gender: str
+    status: str
+    joined_at: datetime
+    tags: list[FTag]
+    stats: FStats
+
+
+@strawberry.type
+class FEdge:
+    cursor: str
+    node: FMember
+
+
+@strawberry.type
+class FPageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class FConnection:
+    edges: list[FEdge]
+    page_info: FPageInfo
+
+
+def floor_schema(page: dict[str, Any]) -> strawberry.Schema:
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    ready = FConnection(
+        edges=[
+            FEdge(
+                cursor=e["cursor"],
+                node=FMember(
+                    **{
+                        k: e["node"][c]
+                        for k, c in (
+                            ("id", "id"),
+                            ("external_id", "externalId"),
+                            ("name", "name"),
+                            ("phone", "phone"),
+                            ("email", "email"),
+                            ("gender", "gender"),
+                            ("status", "status"),
+                        )
+                    },  # fmt: skip
+                    joined_at=when(e["node"]["joinedAt"]),  # type: ignore[arg-type]
+                    tags=[FTag(**t) for t in e["node"]["tags"]],
+                    stats=FStats(
+                        orders_count=e["node"]["stats"]["ordersCount"],
+                        last_order_at=when(e["node"]["stats"]["lastOrderAt"]),
+                        total_spent=FMoney(**e["node"]["stats"]["totalSpent"]),
+                        average_order_value=FMoney(**e["node"]["stats"]["averageOrderValue"]),
+                        spent_last_365_days=FMoney(**e["node"]["stats"]["spentLast365Days"]),
+                    ),
+                ),
+            )
+            for e in page["edges"]
+        ],
+        page_info=FPageInfo(
+            has_next_page=page["pageInfo"]["hasNextPage"],
+            end_cursor=page["pageInfo"]["endCursor"],
+        ),
+    )
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def members(self, first: int) -> FConnection:
+            return ready
+
+    return strawberry.Schema(query=Query)
+
+
+async def main() -> None:
+    print(
+        f"member core bench: {MEMBERS:,} demo members, {ORDERS:,} orders per path "
+        f"in batches of {BATCH:,}"
+    )
+    with tempfile.TemporaryDirectory() as var_dir:
+        async with bench_database() as url, bench_runtime(url, Path(var_dir)) as rt:
+            await create_tenant("bench", "Bench company")
+            brand = await create_brand("bench", "bench", "Bench", currency=CURRENCY)
+            scope = BrandScope(brand)
+            started = time.perf_counter()
+            last = [0.0]
+
+            def progress(_: str, done: int, total: int) -> None:
+                if time.perf_counter() - last[0] > 15 or done == total:
+                    last[0] = time.perf_counter()
+                    print(f"  demo data: {done:,}/{total:,} members", flush=True)
+
+            report = await generate(
+                scope,
+                MEMBERS,
+                orders_per_member=ORDERS_PER_MEMBER,
+                events_per_member=EVENTS_PER_MEMBER,
+                progress=progress,
+            )
+            print(
+                f"demo data: {report.members:,} members, {report.orders:,} orders, "
+                f"{report.refunds:,} refunds, {report.events:,} events in "
+                f"{time.perf_counter() - started:.0f}s"
+            )
+            member_ids = list(await scope.query(Member).values_list("id", flat=True))
+            plan = order_plan(member_ids, datetime.now(UTC))
+            batches = [plan[i : i + BATCH] for i in range(0, len(plan), BATCH)]
+            token = (await create_api_key(brand, "bench", ["admin"])).token
+            app = create_app(rt.settings, runtime=rt)
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+            sql = SqlOrders(pool, brand.id)
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://bench",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=600,
+            ) as client:
+
+                async def via_graphql() -> None:
+                    for batch in batches:
+                        body = {
+                            "query": RECORD_ORDERS,
+                            "variables": {
+                                "input": {"orders": [as_variables(o, "gql") for o in batch]}
+                            },
+                        }
+                        answer = (await client.post("/graphql", json=body)).json()
+                        results = answer["data"]["recordOrders"]["results"]
+                        refused = [r for r in results if r["errors"]]
+                        if refused or len(results) != len(batch):
+                            raise SystemExit(f"recordOrders refused orders: {refused[:3]}")
+
+                domain = [[as_domain(o, "svc") for o in batch] for batch in batches]
+
+                async def via_service() -> None:
+                    for batch in domain:
+                        for outcome in await record_orders(scope, batch):
+                            if isinstance(outcome, Exception):
+                                raise outcome
+
+                async def via_sql() -> None:
+                    for batch in batches:
+                        await sql.record(batch, "sql")
+
+                t_sql = await seconds(via_sql)
+                t_service = await seconds(via_service)
+                t_graphql = await seconds(via_graphql)
+
+                async def page() -> dict[str, Any]:
+                    answer = (await client.post("/graphql", json={"query": MEMBERS_PAGE})).json()
+                    if answer.get("errors"):
+                        raise SystemExit(f"members page failed: {answer['errors']}")
+                    return answer["data"]["members"]  # type: ignore[no-any-return]
+
+                floor = floor_schema(await page())
+
+                async def page_floor() -> None:
+                    result = await floor.execute(MEMBERS_PAGE)
+                    if result.errors:
+                        raise SystemExit(f"floor schema failed: {result.errors}")
+                    json.dumps({"data": result.data}, default=str)
+
+                t_page = await median_seconds(page, PAGE_REPEAT)
+                t_page_sql = await median_seconds(lambda: sql_page(pool, brand.id), PAGE_REPEAT)
+                t_page_floor = await median_seconds(page_floor, PAGE_REPEAT)
+            await pool.close()
+            sql_name = "hand-written SQL (3 statements/batch)"
+            print_table(
+                f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,} (total time)",
+                [
+                    Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql, t_sql, sql_name, "s"),
+                    Figure("record_orders, service layer", t_service, t_sql, sql_name, "s"),
+                    Figure("recordOrders, over the service layer", t_graphql, t_service,
+                           "the service layer", "s"),
+                ],
+            )  # fmt: skip
+            print_table(
+                f"members(first: 100) with tags and stats (median of {PAGE_REPEAT})",
+                [
+                    Figure("members page, GraphQL over HTTP (ASGI)", t_page, t_page_sql,
+                           "one SELECT with joins, to JSON"),
+                    Figure("members page, GraphQL over HTTP (ASGI)", t_page, t_page_floor,
+                           "engine floor (ready objects)"),
+                    Figure("engine floor (ready objects)", t_page_floor, t_page_sql,
+                           "one SELECT with joins, to JSON"),
+                ],
+            )  # fmt: skip
+            per_order = {k: v / ORDERS * 1e6 for k, v in
+                         (("GraphQL", t_graphql), ("service", t_service), ("SQL", t_sql))}  # fmt: skip
+            print(
+                "\nper order: "
+                + ", ".join(f"{name} {micros:.0f} µs" for name, micros in per_order.items())
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
