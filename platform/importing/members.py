@@ -257,6 +257,7 @@ async def _import_batch(
                     attributes=row.attributes,
                     card_number=row.card_number,
                     joined_at=row.joined_at,
+                    imported=True,
                 )
             except DomainError as error:
                 _reject(report, rejects, row.csv, reason_of(error))

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from tessera.errors import DomainError
 from tessera.members.models import MemberSettings
@@ -44,9 +45,14 @@ async def get_settings(scope: BrandScope, connection: Any = None) -> MemberSetti
     if settings is not None:
         return settings
     try:
-        return await scope.create(
-            MemberSettings, card_prefix=default_card_prefix(scope.brand_id), using_db=connection
-        )
+        # A savepoint inside the caller's transaction: on PostgreSQL a failed
+        # insert would otherwise abort the whole transaction.
+        async with in_transaction() as savepoint:
+            return await scope.create(
+                MemberSettings,
+                card_prefix=default_card_prefix(scope.brand_id),
+                using_db=savepoint,
+            )
     except IntegrityError:
         # Another request created it between our read and our insert.
         return await query.get()

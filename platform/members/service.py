@@ -129,6 +129,7 @@ async def create_member(
     attributes: Any = None,  # validated: must be a JSON object
     card_number: str | None = None,
     joined_at: datetime | None = None,
+    imported: bool = False,
 ) -> Member:
     """Register a person. Under the ``registration`` join rule they join now
     (card number, ``member.joined``); otherwise they are a prospect until their
@@ -141,6 +142,8 @@ async def create_member(
         one is generated when the member joins.
     :param joined_at: when they joined, for a member brought over from an old
         CRM (an import); default now.
+    :param imported: brought over from an old CRM: ``member.joined`` says so,
+        and joining rewards (a registration bonus) are not granted again.
     """
     errors: list[DomainError] = []
     try:
@@ -213,7 +216,7 @@ async def create_member(
             )
             await _insert_identities(scope, member, [(k, v) for k, v, _ in wanted])
             if joins:
-                await _join(scope, uow, member, at=joined_at)
+                await _join(scope, uow, member, at=joined_at, imported=imported)
     except IntegrityError as error:
         raise _duplicate(error) from None
     return member
@@ -247,6 +250,7 @@ async def _join(
     member: Member,
     channel: str | None = None,
     at: datetime | None = None,
+    imported: bool = False,
 ) -> None:
     """Make ``member`` a member now (or ``at``): status, join time, a card if they have none."""
     member.status = MemberStatus.ACTIVE.value
@@ -265,6 +269,7 @@ async def _join(
         member_id=member.id,
         join_channel=member.join_channel or None,
         card_number=member.card_number,
+        imported=imported,
     )
 
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.functions import Count, Max, Min, Sum
 from tortoise.transactions import in_transaction
 
@@ -181,26 +181,22 @@ async def add_refund(
 async def stats_for_members(
     scope: BrandScope, member_ids: list[int], now: datetime
 ) -> dict[int, StatsView]:
-    """Statistics of ``member_ids`` in one query; members without orders get zeros."""
+    """Statistics of ``member_ids`` in two queries (the stored figures, and the
+    365-day spend aggregated from orders through their brand-leading
+    ``(brand_id, member_id, occurred_at)`` index); members without orders get zeros."""
     if not member_ids:
         return {}
     since = now - RECENT_WINDOW
-    rows = (
-        await scope.query(MemberStats)
-        .filter(member_id__in=member_ids)
-        .annotate(
-            recent_paid=Sum(
-                "member__orders__amount_paid", _filter=Q(member__orders__occurred_at__gte=since)
-            ),
-            recent_refunded=Sum(
-                "member__orders__refunded_amount",
-                _filter=Q(member__orders__occurred_at__gte=since),
-            ),
-        )
+    stored = await scope.query(MemberStats).filter(member_id__in=member_ids).values(*_STORED)
+    recent = {
+        row["member_id"]: row
+        for row in await scope.query(Order)
+        .filter(member_id__in=member_ids, occurred_at__gte=since)
+        .annotate(recent_paid=Sum("amount_paid"), recent_refunded=Sum("refunded_amount"))
         .group_by("member_id")
-        .values(*_STORED, "recent_paid", "recent_refunded")
-    )
-    return {row["member_id"]: _view(row) for row in rows}
+        .values("member_id", "recent_paid", "recent_refunded")
+    }
+    return {row["member_id"]: _view(row, recent.get(row["member_id"], {})) for row in stored}
 
 
 _STORED = (
@@ -216,7 +212,7 @@ _STORED = (
 )
 
 
-def _view(row: dict[str, Any]) -> StatsView:
+def _view(row: dict[str, Any], recent: dict[str, Any]) -> StatsView:
     return StatsView(
         orders_count=row["orders_count"],
         gross_spent=row["gross_spent"],
@@ -226,7 +222,8 @@ def _view(row: dict[str, Any]) -> StatsView:
         refunded_units=row["refunded_units"],
         first_order_at=row["first_order_at"],
         last_order_at=row["last_order_at"],
-        spent_last_365_days=int(row["recent_paid"] or 0) - int(row["recent_refunded"] or 0),
+        spent_last_365_days=int(recent.get("recent_paid") or 0)
+        - int(recent.get("recent_refunded") or 0),
     )
 
 

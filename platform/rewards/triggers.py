@@ -6,7 +6,10 @@ it hands each fact to the ``reward_activity`` job, which runs it through the
 rewards pipeline in a transaction of its own and retries on failure. Every
 award's idempotency key derives from the fact (``joined:<member>``,
 ``event:<event id>``), so a join already rewarded inside an order's
-transaction, or a retried job, earns nothing twice.
+transaction, or a retried job, earns nothing twice. An award is dated when
+its fact happened (the member's ``joined_at``, the behaviour event's
+``occurred_at``), not when the job runs, as an order's rewards are dated by
+the order: campaign and growth windows judge the fact, not the queue.
 """
 
 from __future__ import annotations
@@ -28,15 +31,20 @@ from tessera.uow import unit_of_work
 log = logging.getLogger("tessera.rewards")
 
 
-def _fact(event: DomainEvent) -> tuple[int, str, str, str | None] | None:
-    """(member id, kind, reference, event type) of an event that earns, if any."""
+def _fact(event: DomainEvent) -> tuple[int, str, str, str | None, str | None] | None:
+    """(member id, kind, reference, event type, when) of an event that earns,
+    if any; ``when`` is None where the job reads it from the member."""
     member_id = event.payload.get("member_id")
     if not isinstance(member_id, int):
         return None
     if event.name == "member.joined":
-        return member_id, "joined", f"joined:{member_id}", None
+        if event.payload.get("imported"):
+            return None  # an old CRM's member: their joining was rewarded there
+        return member_id, "joined", f"joined:{member_id}", None, None
     if event.name == "event.recorded" and event.payload.get("type"):
-        return member_id, "event", f"event:{event.payload['event_id']}", event.payload["type"]
+        at = event.payload.get("occurred_at") or event.occurred_at.isoformat()
+        ref = f"event:{event.payload['event_id']}"
+        return member_id, "event", ref, event.payload["type"], at
     return None
 
 
@@ -46,7 +54,7 @@ async def after_commit(events: list[DomainEvent]) -> None:
         fact = _fact(event)
         if fact is None:
             continue
-        member_id, kind, ref, event_type = fact
+        member_id, kind, ref, event_type, at = fact
         try:
             await queue.enqueue(
                 "reward_activity",
@@ -55,7 +63,7 @@ async def after_commit(events: list[DomainEvent]) -> None:
                 kind,
                 ref,
                 event_type=event_type,
-                at=event.occurred_at.isoformat(),
+                at=at,
                 job_id=f"reward_activity:{event.brand_id}:{ref}",
             )
         except Exception:
@@ -72,7 +80,10 @@ async def reward_activity_job(
     event_type: str | None = None,
     at: str | None = None,
 ) -> int:
-    """Run one activity fact through the pipeline; returns the points awarded."""
+    """Run one activity fact through the pipeline; returns the points it is
+    worth to the member (a replay writes nothing, as every award is keyed).
+    ``at`` dates the fact (ISO 8601); a join is dated by the member's
+    ``joined_at``, as :func:`~tessera.rewards.activities.on_member_joined` does."""
     brand = await Brand.get_or_none(id=brand_id)
     if brand is None:
         return 0
@@ -82,7 +93,12 @@ async def reward_activity_job(
     member = await scope.get(Member, member_id)
     if member is None or member.status != MemberStatus.ACTIVE.value:
         return 0
-    now = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    if kind == "joined" and member.joined_at is not None:
+        now = member.joined_at
+    else:
+        now = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
     async with unit_of_work(scope) as uow:
         applied = await reward_activity(
             scope, uow, member, kind, ref, now=now, event_type=event_type

@@ -223,11 +223,23 @@ async def compute(
 ) -> None:
     """Store every member's (or ``only`` those members') scores and stage as
     of ``now``, in ``connection``'s transaction. Without stored quintiles
-    (the nightly job has not run yet) they are computed for the occasion."""
+    (the nightly job has not run yet) they are computed, and kept when the
+    brand has a settings row."""
     settings = settings or await settings_of(scope)
     computed = None
     if settings.score_method == ScoreMethod.QUINTILES and not settings.quintile_cutoffs:
         computed = await quintiles(scope, connection, settings, now)
+        if settings._saved_in_db:
+            # Kept until the nightly run refreshes them: ranking every order of
+            # the brand again on each member's next order costs more than the
+            # order. (A brand without a settings row gets one from the nightly
+            # run; inserting it here could race another order's transaction.)
+            await (
+                scope.query(LifecycleSettings)
+                .using_db(connection)
+                .filter(id=settings.id)
+                .update(quintile_cutoffs=computed)
+            )
     cutoffs = cutoffs_in_use(settings, computed)
     tz = scope.brand.timezone
     today = local_today(now, tz)

@@ -3,7 +3,7 @@ components switched on through the features service (as setFeature does)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,13 @@ from tessera.tiers.definitions import create_tier
 from tessera.tiers.models import TierDefinition
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+# When :func:`member` registers people: the day before the tests' facts, so
+# joining comes first in their history, as it does in life.
+JOINED = T0 - timedelta(days=1)
+# The standard programme's registration bonus: every member made by
+# :func:`member` earns it on joining (the reward_activity job), and the
+# silver threshold of 0 gives them silver on joining too.
+REGISTRATION = 100
 
 
 def money(amount: str, currency: str = "CNY") -> MoneyAmount:
@@ -98,7 +105,7 @@ async def standard_programme(brand: Brand, **gift: Any) -> dict[str, TierDefinit
     await enable(
         brand,
         "points.activity",
-        {"registration": 100, "check_in": 5, "streak_days": 3, "streak_bonus": 20},
+        {"registration": REGISTRATION, "check_in": 5, "streak_days": 3, "streak_bonus": 20},
     )
     await enable(
         brand,
@@ -109,6 +116,10 @@ async def standard_programme(brand: Brand, **gift: Any) -> dict[str, TierDefinit
 
 
 async def member(brand: Brand, uid: str, **profile: Any) -> Member:
+    """A member who registered directly (the brand's join rule permitting) at :data:`JOINED`."""
     return await create_member(
-        BrandScope(brand), {"name": f"Member {uid}", **profile}, identities=[("app_user_id", uid)]
+        BrandScope(brand),
+        {"name": f"Member {uid}", **profile},
+        identities=[("app_user_id", uid)],
+        joined_at=JOINED,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from loyalty_programme import T0, member, standard_programme
+from loyalty_programme import REGISTRATION, T0, member, standard_programme
 
 from tessera.assets.service import balances
 from tessera.auth.member_tokens import issue_member_token
@@ -33,7 +33,8 @@ async def test_a_member_checks_in_once_a_day_with_a_streak_bonus(brand_a):
         (3, 25),
         (4, 5),
     ]
-    assert (await balances(scope, [m.id]))[m.id].points == 40
+    # The check-ins' 40 on top of what joining earned.
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION + 40
     # A day missed starts the streak again.
     fresh = await check_in(scope, m.id, now=T0 + timedelta(days=6))
     assert fresh.check_in.streak == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from loyalty_programme import T0, enable, member, order, standard_programme
+from loyalty_programme import REGISTRATION, T0, enable, member, order, standard_programme
 
 from tessera import PointsRule, hookimpl
 from tessera.assets.models import LedgerEntry
@@ -24,23 +24,29 @@ async def test_an_order_earns_points_growth_and_an_upgrade_in_one_go(brand_a):
     tiers = await standard_programme(brand_a)
     scope = BrandScope(brand_a)
     m = await member(brand_a, "u1")
+    # Joining already made the member silver (threshold 0) with the bonus.
+    state = await scope.query(MemberTierState).get(member_id=m.id)
+    assert state.tier_id == tiers["silver"].id
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION
 
     await record_order(scope, order("o-1", m.id, T0, [("SKU-1", 2, "300.00", "shoes")]), now=T0)
     state = await scope.query(MemberTierState).get(member_id=m.id)
     assert state.tier_id == tiers["silver"].id
-    assert (await balances(scope, [m.id]))[m.id].points == 600
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION + 600
 
     later = T0 + timedelta(days=1)
-    await record_order(scope, order("o-2", m.id, later, [("SKU-2", 1, "500.00", None)]), now=later)
+    second = await record_order(
+        scope, order("o-2", m.id, later, [("SKU-2", 1, "500.00", None)]), now=later
+    )
     state = await scope.query(MemberTierState).get(member_id=m.id)
     assert state.tier_id == tiers["gold"].id
     history = await scope.query(TierHistory).filter(member_id=m.id).order_by("id")
-    assert [(h.reason, h.to_tier_id) for h in history] == [
-        ("upgrade", tiers["silver"].id),
-        ("upgrade", tiers["gold"].id),
+    assert [(h.reason, h.to_tier_id, h.source) for h in history] == [
+        ("upgrade", tiers["silver"].id, f"activity:joined:{m.id}"),
+        ("upgrade", tiers["gold"].id, f"order:{second.order.id}"),
     ]
     # 500 for the order (silver when it was placed) + the gold gift of 500.
-    assert (await balances(scope, [m.id]))[m.id].points == 600 + 500 + 500
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION + 600 + 500 + 500
     gift = await scope.query(LedgerEntry).get(source_type="tier_gift")
     assert gift.source_ref == str(history[1].id) and gift.amount == 500
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from loyalty_programme import T0, enable, member, money, order, standard_programme
+from loyalty_programme import REGISTRATION, T0, enable, member, money, order, standard_programme
 
 from tessera.assets.models import LedgerEntry, PointsLot
 from tessera.assets.policy import set_policy
@@ -33,7 +33,7 @@ async def test_a_partial_refund_reverses_points_and_growth_in_proportion(brand_a
     stored = (
         await record_order(scope, order("o-1", m.id, T0, [("A", 1, "400.00", None)]), now=T0)
     ).order
-    assert (await balances(scope, [m.id]))[m.id].points == 400
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION + 400
     assert (await balances(scope, [m.id]))[m.id].growth == 400
 
     refund = await record_refund(
@@ -47,7 +47,8 @@ async def test_a_partial_refund_reverses_points_and_growth_in_proportion(brand_a
         now=T0 + timedelta(hours=1),
     )
     after = (await balances(scope, [m.id]))[m.id]
-    assert (after.points, after.growth) == (300, 300)
+    # A quarter of what the order earned goes back; the registration bonus stays.
+    assert (after.points, after.growth) == (REGISTRATION + 300, 300)
     reversed_ = await scope.query(LedgerEntry).get(
         idempotency_key=f"refund:{refund.refund.id}:points"
     )
@@ -65,16 +66,20 @@ async def test_a_refund_inside_the_return_window_cancels_pending_points(brand_a)
     m = await member(brand_a, "r2")
     stored = (await record_order(scope, order("o-1", m.id, T0), now=T0)).order
     held = (await balances(scope, [m.id]))[m.id]
-    assert (held.points, held.pending_points) == (0, 100)
+    # The order's points wait out the window; the registration bonus does not.
+    assert (held.points, held.pending_points) == (REGISTRATION, 100)
     await record_refund(
         scope,
         RefundInput(external_id="rf-1", occurred_at=T0 + timedelta(days=1), order_id=stored.id),
         now=T0 + timedelta(days=1),
     )
     after = (await balances(scope, [m.id]))[m.id]
-    assert (after.points, after.pending_points) == (0, 0)
-    lot = await scope.query(PointsLot).get(account__member_id=m.id)
-    assert lot.status == "cancelled"
+    assert (after.points, after.pending_points) == (REGISTRATION, 0)
+    lots = await scope.query(PointsLot).filter(account__member_id=m.id).select_related("entry")
+    assert sorted((lot.entry.source_type, lot.status) for lot in lots) == [
+        ("activity", "available"),
+        ("order", "cancelled"),
+    ]
 
 
 async def test_downgrades_wait_for_validity_end_then_follow_the_retention_rule(brand_a):
@@ -113,7 +118,12 @@ async def test_downgrades_wait_for_validity_end_then_follow_the_retention_rule(b
     assert (last.reason, last.at, last.policy_key) == ("downgrade", end, "tiers.cumulative_spend")
     # Running the job again changes nothing.
     assert (await tier_review({}, brand_a.id))["reviewed"] == 0
-    assert await scope.query(TierHistory).filter(member_id=m.id).count() == 2
+    history = await scope.query(TierHistory).filter(member_id=m.id).order_by("id")
+    assert [(h.reason, h.source) for h in history] == [
+        ("upgrade", f"activity:joined:{m.id}"),  # silver on joining
+        ("upgrade", f"order:{stored.id}"),
+        ("downgrade", f"review:{end.isoformat()}"),
+    ]
 
 
 async def test_spending_enough_before_validity_end_renews_the_tier(brand_a):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from loyalty_programme import T0, enable, member, order, standard_programme
+from loyalty_programme import REGISTRATION, T0, enable, member, order, standard_programme
 
 from tessera.assets.service import balances
 from tessera.errors import DomainError
@@ -64,13 +64,15 @@ async def test_the_preview_is_what_recording_the_order_then_does(gql, api_key, b
         ("points.purchase", 1500),
         ("points.campaign", 1500),
     ]
+    # Silver from joining, gold from this order.
     assert (preview["tierBefore"], preview["tierAfter"], preview["upgrade"]) == (
-        None,
+        {"code": "silver"},
         {"code": "gold"},
         True,
     )
     scope = BrandScope(brand_a)
-    assert (await balances(scope, [m.id]))[m.id].points == 0  # the preview wrote nothing
+    # The preview wrote nothing: the member holds only what joining earned.
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION
 
     recorded = await gql(RECORD, {"o": incoming}, token=writer)
     assert recorded["recordOrder"]["errors"] == []
@@ -78,15 +80,22 @@ async def test_the_preview_is_what_recording_the_order_then_does(gql, api_key, b
     data = (await gql(MEMBER, {"id": encode_id("Member", m.id)}, token=reader))["member"]
     assert data["tier"] == preview["tierAfter"]
     # What the preview listed, plus the gold upgrade gift it promised by `upgrade`.
-    assert data["assets"]["points"] == preview["totalPoints"] + 500
+    assert data["assets"]["points"] == REGISTRATION + preview["totalPoints"] + 500
     assert data["tierHistory"] == [
         {
             "fromTier": None,
+            "toTier": {"code": "silver"},
+            "reason": "UPGRADE",
+            "policy": "tiers.cumulative_spend",
+            "source": f"activity:joined:{m.id}",
+        },
+        {
+            "fromTier": {"code": "silver"},
             "toTier": {"code": "gold"},
             "reason": "UPGRADE",
             "policy": "tiers.cumulative_spend",
             "source": f"order:{order_pk}",
-        }
+        },
     ]
     assert data["tierProgress"] == {
         "nextTier": {"code": "platinum"},
@@ -156,7 +165,7 @@ async def test_points_pay_part_of_an_order_within_the_redemption_rule(gql, api_k
     )
     assert done["redeemPointsForOrder"] == {
         "discount": {"amount": "3.00", "currency": "CNY"},
-        "balance": 500,
+        "balance": REGISTRATION + 800 - 300,
         "replayed": False,
         "errors": [],
     }
@@ -166,7 +175,7 @@ async def test_points_pay_part_of_an_order_within_the_redemption_rule(gql, api_k
         token=writer,
     )
     assert again["redeemPointsForOrder"]["replayed"] is True
-    assert (await balances(scope, [m.id]))[m.id].points == 500
+    assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION + 800 - 300
 
 
 async def test_a_referral_rewards_both_members_once(brand_a):
@@ -181,8 +190,12 @@ async def test_a_referral_rewards_both_members_once(brand_a):
     _, replayed = await record_referral(scope, referrer_id=referrer.id, referee_id=referee.id)
     assert replayed
     found = await balances(scope, [referrer.id, referee.id])
-    assert (found[referrer.id].points, found[referee.id].points) == (200, 50)
+    assert (found[referrer.id].points, found[referee.id].points) == (
+        REGISTRATION + 200,
+        REGISTRATION + 50,
+    )
     with pytest.raises(DomainError) as refused:
         await record_referral(scope, referrer_id=other.id, referee_id=referee.id)
     assert (refused.value.code, refused.value.field) == ("ALREADY_REFERRED", ["refereeId"])
-    assert (await balances(scope, [other.id]))[other.id].points == 0
+    # The refused referral earned the other member nothing beyond joining.
+    assert (await balances(scope, [other.id]))[other.id].points == REGISTRATION
