@@ -20,7 +20,11 @@ MODEL_MODULES = [
     "tessera.tags.models",
     "tessera.orders.models",
     "tessera.behaviour.models",
+    "tessera.assets.models",
     "tessera.segments.models",
+    "tessera.coupons.models",
+    "tessera.tiers.models",
+    "tessera.rewards.models",
 ]
 
 
@@ -44,6 +48,11 @@ def _normalise_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and "busy_timeout" not in url:
+        # In one process Tortoise serialises SQLite transactions on a lock; another
+        # process (worker, CLI) writing meanwhile makes SQLite answer "database is
+        # locked" at once unless it is told to wait for the lock.
+        url += ("&" if "?" in url else "?") + "busy_timeout=5000"
     return url
 
 

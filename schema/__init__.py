@@ -13,24 +13,47 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from tessera.config import Limits, Settings
+from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
+from tessera.schema.coupons import CouponsMutation, CouponsQuery
 from tessera.schema.errors import MaskUnexpectedErrors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.limits import depth_limit
 from tessera.schema.members import MembersMutation, MembersQuery
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
+from tessera.schema.rewards import RewardsMutation, RewardsQuery
+from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
+from tessera.schema.segments.rules import SegmentRulesQuery
 from tessera.schema.tags import TagsMutation, TagsQuery
+from tessera.schema.tiers import TiersMutation, TiersQuery
 
-QUERIES: tuple[type, ...] = (BrandQuery, FeaturesQuery, OrdersQuery, MembersQuery, TagsQuery)
+QUERIES: tuple[type, ...] = (
+    BrandQuery,
+    FeaturesQuery,
+    OrdersQuery,
+    MembersQuery,
+    TagsQuery,
+    AssetsQuery,
+    CouponsQuery,
+    SegmentStoreQuery,
+    SegmentRulesQuery,
+    TiersQuery,
+    RewardsQuery,
+)
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
     OrdersMutation,
     BehaviourMutation,
     MembersMutation,
     TagsMutation,
+    AssetsMutation,
+    CouponsMutation,
+    SegmentStoreMutation,
+    TiersMutation,
+    RewardsMutation,
 )
 
 

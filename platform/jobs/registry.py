@@ -66,6 +66,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "warn_points_expiring": "tessera.assets.jobs:warn_points_expiring",
     "tier_review": "tessera.rewards.jobs:tier_review",
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
+    "reward_activity": "tessera.rewards.triggers:reward_activity_job",
 }
 
 _registered: dict[str, JobDefinition] | None = None
