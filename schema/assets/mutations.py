@@ -3,7 +3,7 @@ and setPointsPolicy."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -178,6 +178,23 @@ async def _stored_value(info: Info, input: StoredValueInput, spend: bool) -> Sto
     )
 
 
+async def _move_points(info: Info, input: PointsInput, write: Any) -> PointsPayload:
+    try:
+        member_pk = _member_pk(input.member_id)
+        result = await write(
+            info.context.scope,
+            member_pk,
+            input.points,
+            idempotency_key=input.idempotency_key,
+            reason=input.reason,
+            source_type=input.source_type,
+            source_ref=input.source_ref,
+        )
+    except DomainError as error:
+        return _points_error(error)
+    return _points(info, result, member_pk)
+
+
 @strawberry.type
 class AssetsMutation:
     @strawberry.mutation(
@@ -186,20 +203,7 @@ class AssetsMutation:
         permission_classes=[CanWrite],
     )
     async def earn_points(self, info: Info, input: PointsInput) -> PointsPayload:
-        try:
-            member_pk = _member_pk(input.member_id)
-            result = await service.earn_points(
-                info.context.scope,
-                member_pk,
-                input.points,
-                idempotency_key=input.idempotency_key,
-                reason=input.reason,
-                source_type=input.source_type,
-                source_ref=input.source_ref,
-            )
-        except DomainError as error:
-            return _points_error(error)
-        return _points(info, result, member_pk)
+        return await _move_points(info, input, service.earn_points)
 
     @strawberry.mutation(
         description="Take points from a member, soonest-expiring first; more than the "
@@ -208,20 +212,7 @@ class AssetsMutation:
         permission_classes=[CanWrite],
     )
     async def redeem_points(self, info: Info, input: PointsInput) -> PointsPayload:
-        try:
-            member_pk = _member_pk(input.member_id)
-            result = await service.redeem_points(
-                info.context.scope,
-                member_pk,
-                input.points,
-                idempotency_key=input.idempotency_key,
-                reason=input.reason,
-                source_type=input.source_type,
-                source_ref=input.source_ref,
-            )
-        except DomainError as error:
-            return _points_error(error)
-        return _points(info, result, member_pk)
+        return await _move_points(info, input, service.redeem_points)
 
     @strawberry.mutation(
         description="Correct a member's points up or down, with a required reason; the "
