@@ -1,4 +1,6 @@
-"""The demo set-up behind `make run`: a tenant, a brand and an admin key.
+"""The demo set-up behind `make run`: a tenant, a brand with a loyalty
+programme (three tiers by cumulative spend, purchase and activity points,
+points as cash), and an admin key.
 
 Idempotent: run it on every start. The key's secret is only shown at
 creation, so it is also kept in ``<var_dir>/demo_api_key`` for the next run.
@@ -10,8 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tessera.auth.api_keys import authenticate, create_api_key
+from tessera.features.service import set_feature
+from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
 from tessera.tenancy.service import create_brand, create_tenant
+from tessera.tiers.definitions import create_tier
 
 DEMO_CODE = "demo"
 
@@ -33,6 +38,7 @@ async def ensure_demo(var_dir: Path) -> DemoSetup:
         brand = await create_brand(
             DEMO_CODE, DEMO_CODE, "Demo brand", currency="CNY", timezone="Asia/Shanghai"
         )
+        await _loyalty_programme(BrandScope(brand))
     key_file = var_dir / "demo_api_key"
     token = key_file.read_text().strip() if key_file.exists() else ""
     principal = await authenticate(token) if token else None
@@ -44,3 +50,49 @@ async def ensure_demo(var_dir: Path) -> DemoSetup:
     key_file.write_text(issued.token + "\n")
     key_file.chmod(0o600)
     return DemoSetup(brand, issued.token, key_created=True, key_file=key_file)
+
+
+# What a mid-sized Chinese retail brand starts with (DOMAIN.md, "Membership
+# scheme"): three tiers, spend-based entry, points on purchase and activity.
+DEMO_TIERS = (
+    {"code": "silver", "name": "银卡 Silver", "rank": 1, "validity_months": None},
+    {
+        "code": "gold",
+        "name": "金卡 Gold",
+        "rank": 2,
+        "validity_months": 12,
+        "gift_points": 500,
+        "benefits": [{"kind": "member_price", "percent_off": 5}, {"kind": "free_shipping"}],
+    },
+    {
+        "code": "platinum",
+        "name": "白金卡 Platinum",
+        "rank": 3,
+        "validity_months": 12,
+        "gift_points": 2000,
+        "benefits": [
+            {"kind": "member_price", "percent_off": 10},
+            {"kind": "free_shipping"},
+            {"kind": "free_returns"},
+        ],
+    },
+)
+DEMO_FEATURES = (
+    (
+        "tiers.cumulative_spend",
+        {"thresholds": {"silver": "0", "gold": "3000", "platinum": "10000"}, "window_months": 12},
+    ),
+    ("points.purchase", {"points_per_unit": "1", "tier_multipliers": {"platinum": "2"}}),
+    (
+        "points.activity",
+        {"registration": 100, "check_in": 5, "streak_days": 7, "streak_bonus": 50},
+    ),
+    ("points.redemption", {"points_per_unit": 100, "max_share_percent": 30, "min_points": 100}),
+)
+
+
+async def _loyalty_programme(scope: BrandScope) -> None:
+    for tier in DEMO_TIERS:
+        await create_tier(scope, dict(tier))
+    for component, config in DEMO_FEATURES:
+        await set_feature(scope, component, enabled=True, config=config)
