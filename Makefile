@@ -92,6 +92,7 @@ bench: install
 	@if [ -d benchmarks ]; then $(BIN)/python -P -m benchmarks; else echo "no benchmarks yet"; fi
 	$(BIN)/python -P tests/benchmarks/bench_ledger.py
 	$(BIN)/python -P tests/benchmarks/bench_member_core.py
+	$(BIN)/python -P tests/benchmarks/bench_segments.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
