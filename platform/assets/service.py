@@ -195,19 +195,23 @@ async def reverse_points(
     amount: int,
     idempotency_key: str,
     reason: str = "",
+    member_id: int | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> LedgerResult:
-    """Take back ``amount`` of the points a source (an order) earned, e.g. on a
-    refund. Pending points of that source are cancelled first (a ``cancel``
-    entry); the rest comes from the available balance (a ``reverse`` entry),
-    that source's own lots first, per the brand's negative-balance policy:
+    """Take back ``amount`` of the points a source (an order) earned
+    ``member_id`` (None: the one member it earned for), e.g. on a refund.
+    Pending points of that source are cancelled first (a ``cancel`` entry);
+    the rest comes from the available balance (a ``reverse`` entry), that
+    source's own lots first, per the brand's negative-balance policy:
     ``ALLOW_NEGATIVE`` takes it all, ``CAP_AT_ZERO`` takes what there is and
     writes the rest off. Never more than the source earned and is not yet
     reversed (``EXCEEDS_EARNED``)."""
     now = _now(now)
     _positive(amount, "amount")
-    earned = await _source_entries(scope, POINTS, source_type, source_ref, ("earn", "pending"), uow)
+    earned = await _source_entries(
+        scope, POINTS, source_type, source_ref, ("earn", "pending"), member_id, uow
+    )
     member_id = earned[0].member_id
     earned_ids = [e.id for e in earned]
     request = _Request(
@@ -357,13 +361,17 @@ async def reverse_growth(
     amount: int,
     idempotency_key: str,
     reason: str = "",
+    member_id: int | None = None,
     now: datetime | None = None,
     uow: UnitOfWork | None = None,
 ) -> LedgerResult:
-    """Take back growth value a source earned; growth never goes below zero."""
+    """Take back growth value a source earned ``member_id`` (None: the one
+    member it earned for); growth never goes below zero."""
     now = _now(now)
     _positive(amount, "amount")
-    earned = await _source_entries(scope, GROWTH, source_type, source_ref, ("earn",), uow)
+    earned = await _source_entries(
+        scope, GROWTH, source_type, source_ref, ("earn",), member_id, uow
+    )
     member_id = earned[0].member_id
     request = _Request(
         "reverse", GROWTH, member_id, amount, idempotency_key, reason, source_type, source_ref
@@ -459,6 +467,12 @@ def _check_key(key: str) -> None:
         raise DomainError("REQUIRED", "an idempotency key is required", ["idempotencyKey"])
     if len(key) > MAX_KEY:
         raise DomainError("TOO_LONG", f"at most {MAX_KEY} characters", ["idempotencyKey"])
+    if key.startswith(RESERVED_PREFIX):
+        # Tessera's own entries (expiry, release, a reversal's second part) use
+        # these keys; a caller holding one would block them for good.
+        raise DomainError(
+            "INVALID", f"keys starting with {RESERVED_PREFIX!r} are reserved", ["idempotencyKey"]
+        )
 
 
 def _now(now: datetime | None) -> datetime:
@@ -656,19 +670,30 @@ async def _source_entries(
     source_type: str,
     source_ref: str,
     types: tuple[str, ...],
+    member_id: int | None,
     uow: UnitOfWork | None,
 ) -> list[LedgerEntry]:
-    entries = (
-        await scope.query(LedgerEntry)
+    # One source may have earned for several members (a rule may award someone
+    # else on an order): a reversal takes back one member's share only.
+    query = (
+        scope.query(LedgerEntry)
         .using_db(uow.connection if uow is not None else None)
         .filter(kind=kind, source_type=source_type, source_ref=source_ref, entry_type__in=types)
-        .order_by("id")
     )
+    if member_id is not None:
+        query = query.filter(member_id=member_id)
+    entries = list(await query.order_by("id"))
     if not entries:
         raise DomainError(
             "NOT_FOUND", f"nothing was earned from {source_type} {source_ref}", ["sourceRef"]
         )
-    return list(entries)
+    if len({e.member_id for e in entries}) > 1:
+        raise DomainError(
+            "INVALID",
+            f"{source_type} {source_ref} earned for several members: name one",
+            ["memberId"],
+        )
+    return entries
 
 
 async def _check_reversible(scope: BrandScope, conn: Any, request: _Request, earned: int) -> None:
@@ -678,6 +703,7 @@ async def _check_reversible(scope: BrandScope, conn: Any, request: _Request, ear
         .using_db(conn)
         .filter(
             kind=request.kind,
+            member_id=request.member_id,
             source_type=request.source_type,
             source_ref=request.source_ref,
             entry_type__in=("reverse", "cancel"),

@@ -97,6 +97,7 @@ async def reverse_for_refund(scope: BrandScope, uow: UnitOfWork, refund: Refund)
             amount=points,
             idempotency_key=f"refund:{refund.id}:points",
             reason=f"refund {refund.external_id}",
+            member_id=order.member_id,
             now=refund.occurred_at,
             uow=uow,
         )
@@ -109,6 +110,7 @@ async def reverse_for_refund(scope: BrandScope, uow: UnitOfWork, refund: Refund)
             amount=growth,
             idempotency_key=f"refund:{refund.id}:growth",
             reason=f"refund {refund.external_id}",
+            member_id=order.member_id,
             now=refund.occurred_at,
             uow=uow,
         )

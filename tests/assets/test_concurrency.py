@@ -12,11 +12,13 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tessera.assets import service
+from tessera.assets import expiry, service
 from tessera.assets.models import AssetAccount, LedgerEntry
+from tessera.assets.policy import set_policy
 from tessera.errors import DomainError
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
@@ -231,3 +233,31 @@ async def test_on_sqlite_a_writer_in_another_process_is_waited_for_not_failed(
 
     await writer
     assert result.balance == 10
+
+
+async def test_concurrent_expiry_sweeps_expire_each_lot_once(
+    brand_a, make_member, ledger_consistent
+):
+    scope = BrandScope(brand_a)
+    await set_policy(scope, expiry_mode="rolling_months", expiry_months=1)
+    earned_at = datetime(2026, 1, 10, 4, tzinfo=UTC)
+    members = [await make_member(brand_a) for _ in range(3)]
+    for m in members:
+        for i in range(4):
+            await service.earn_points(
+                scope,
+                m.id,
+                25,
+                idempotency_key=f"lot-{m.id}-{i}",
+                reason="race",
+                source_type="test",
+                now=earned_at,
+            )
+    later = earned_at + timedelta(days=60)
+
+    lapsed = await asyncio.gather(*(expiry.expire_due_lots(scope, now=later) for _ in range(4)))
+
+    assert sum(lapsed) == 300
+    assert await scope.query(LedgerEntry).filter(entry_type="expire").count() == 12
+    assert {a.balance for a in await scope.query(AssetAccount).filter(kind="points")} == {0}
+    await ledger_consistent(brand_a)

@@ -356,3 +356,23 @@ async def test_the_hourly_tick_enqueues_each_brands_sweeps_once_per_hour(
     await jobs.points_tick({"runtime": tessera_db})
     late = await BrandScope(brand_a).query(AssetAccount).get(member_id=member.id)
     assert late.balance == 5
+
+
+async def test_a_caller_key_in_the_reserved_namespace_is_refused_and_cannot_block_expiry(
+    brand_a, make_member, ledger_consistent
+):
+    scope = BrandScope(brand_a)
+    await set_policy(scope, expiry_mode="rolling_months", expiry_months=1)
+    member = await make_member(brand_a)
+    await earn(scope, member.id, 100, "old", now=local(2026, 1, 10, 12))
+    lot = await scope.query(PointsLot).get()
+
+    # The key the expiry sweep will write for this lot: taken by a caller, it
+    # would make the sweep's insert fail on the unique key, every run.
+    with pytest.raises(DomainError) as refused:
+        await earn(scope, member.id, 1, f"tessera:expire:{lot.id}", now=local(2026, 1, 11))
+    assert (refused.value.code, refused.value.field) == ("INVALID", ["idempotencyKey"])
+
+    assert await expiry.expire_due_lots(scope, now=local(2026, 3, 1)) == 100
+    assert (await account(scope)).balance == 0
+    await ledger_consistent(brand_a)

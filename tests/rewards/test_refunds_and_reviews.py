@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from loyalty_programme import REGISTRATION, T0, enable, member, money, order, standard_programme
 
+from tessera import Award, PointsRule, hookimpl
 from tessera.assets.models import LedgerEntry, PointsLot
 from tessera.assets.policy import set_policy
 from tessera.assets.service import balances
@@ -151,3 +152,51 @@ async def test_spending_enough_before_validity_end_renews_the_tier(brand_a):
     # No second upgrade gift for a renewal.
     gifts = await scope.query(LedgerEntry).filter(member_id=m.id, source_type="tier_gift").count()
     assert gifts == 1
+
+
+async def test_a_refund_reverses_the_buyers_points_when_the_order_also_rewarded_another_member(
+    brand_a, register_plugin
+):
+    class Sponsor(PointsRule):
+        """Runs before the purchase rule and gives a sponsor points on each order."""
+
+        key = "test.sponsor"
+        title = "Sponsor"
+        stage = 50
+        sponsor_id = 0
+
+        async def points_for(self, fact):
+            if fact.kind != "order":
+                return []
+            return [Award(7, "sponsored a purchase", member_id=Sponsor.sponsor_id)]
+
+    class Plugin:
+        @hookimpl
+        def tessera_register_points_rules(self):
+            return [Sponsor]
+
+    await standard_programme(brand_a)
+    register_plugin(Plugin(), "sponsor")
+    await enable(brand_a, "test.sponsor")
+    scope = BrandScope(brand_a)
+    sponsor = await member(brand_a, "sp")
+    buyer = await member(brand_a, "by")
+    Sponsor.sponsor_id = sponsor.id
+    before = await balances(scope, [sponsor.id, buyer.id])
+    stored = (await record_order(scope, order("o-s", buyer.id, T0), now=T0)).order
+    earned = await balances(scope, [sponsor.id, buyer.id])
+    assert earned[sponsor.id].points == before[sponsor.id].points + 7
+    assert earned[buyer.id].points == before[buyer.id].points + 100
+
+    await record_refund(
+        scope,
+        RefundInput(external_id="rf-s", occurred_at=T0 + timedelta(hours=1), order_id=stored.id),
+        now=T0 + timedelta(hours=1),
+    )
+
+    after = await balances(scope, [sponsor.id, buyer.id])
+    # The buyer's 100 go back from the buyer; the sponsor's points are not theirs to lose.
+    assert (after[buyer.id].points, after[sponsor.id].points) == (
+        before[buyer.id].points,
+        earned[sponsor.id].points,
+    )
