@@ -99,6 +99,18 @@ async def set_policy(scope: BrandScope, **changes: Any) -> PolicyValues:
     if problems:
         raise DomainErrors(problems)
     updated = replace(current, **clean)
+    if (
+        updated.expiry_mode is ExpiryMode.ROLLING_MONTHS
+        and updated.pending_days >= updated.expiry_months * 28
+    ):
+        # Points still held for the return window would lapse the moment they
+        # are released: the member could never use them.
+        raise DomainError(
+            "OUT_OF_RANGE",
+            f"the return window ({updated.pending_days} days) must end before points "
+            f"expire ({updated.expiry_months} months)",
+            ["pendingDays"],
+        )
     values = {k: str(v) if isinstance(v, StrEnum) else v for k, v in asdict(updated).items()}
     row = await scope.query(PointsPolicy).get_or_none()
     if row is None:

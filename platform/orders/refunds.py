@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
 from tessera.coupons.redemption import restore_coupons_for_order
 from tessera.errors import DomainError, DomainErrors
@@ -113,7 +113,12 @@ async def record_refund(
             if await (
                 scope.query(Order)
                 .using_db(uow.connection)
-                .filter(id=order.id, refunded_amount__gte=F("amount_paid"))
+                .filter(
+                    # An order paid nothing (a coupon covered it) is fully
+                    # refunded only when every unit has come back.
+                    Q(id=order.id, refunded_amount__gte=F("amount_paid"))
+                    & (Q(amount_paid__gt=0) | Q(refunded_units__gte=F("units")))
+                )
                 .exists()
             ):
                 # Fully refunded: the coupons used on it go back to the member.

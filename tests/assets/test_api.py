@@ -10,7 +10,8 @@ import pytest
 
 from tessera.assets import service
 from tessera.assets.models import AssetAccount, LedgerEntry
-from tessera.assets.policy import set_policy
+from tessera.assets.policy import get_policy, set_policy
+from tessera.errors import DomainError
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.testing import count_queries
@@ -305,3 +306,13 @@ async def test_the_points_policy_is_read_and_set_by_an_admin(brand_a, api_key, g
     }
     after = await gql("{ pointsPolicy { expiryMode pendingDays } }", token=writer)
     assert after["pointsPolicy"] == {"expiryMode": "ROLLING_MONTHS", "pendingDays": 7}
+
+
+async def test_a_return_window_outlasting_expiry_is_refused(brand_a):
+    scope = BrandScope(brand_a)
+    await set_policy(scope, expiry_mode="rolling_months", expiry_months=12, pending_days=30)
+    with pytest.raises(DomainError) as refused:
+        await set_policy(scope, expiry_months=1, pending_days=30)
+    assert refused.value.field == ["pendingDays"]
+    kept = await get_policy(scope)
+    assert (kept.expiry_months, kept.pending_days) == (12, 30)

@@ -14,7 +14,7 @@ from coupon_inputs import T0, cny, fields_of
 from tessera.coupons import service
 from tessera.coupons.models import Coupon, CouponRedemption
 from tessera.errors import DomainError
-from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput
+from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput, RefundLineInput
 from tessera.orders.money import MoneyAmount
 from tessera.orders.refunds import record_refund
 from tessera.orders.service import record_order
@@ -279,6 +279,38 @@ async def test_a_full_refund_restores_the_coupon_and_a_partial_one_does_not(held
         now=T0 + timedelta(days=1),
     )
     assert again.coupon.status == "redeemed"
+
+
+async def test_an_order_the_coupon_paid_in_full_restores_it_only_when_all_is_returned(held):
+    scope, _template, member, coupon = held
+    order = await _order(
+        scope,
+        member.id,
+        "o-free",
+        [("A", 1, "100.00", None), ("B", 1, "100.00", None)],
+        "0.00",
+        coupon_codes=[coupon.code],
+    )
+    await service.redeem_coupon(
+        scope,
+        code=coupon.code,
+        member_id=member.id,
+        order_id=order.id,
+        idempotency_key="use-free",
+        now=T0,
+    )
+    one_line = RefundInput(
+        external_id="rf-free-1",
+        occurred_at=T0,
+        order_id=order.id,
+        lines=[RefundLineInput(line_no=0, quantity=1)],
+    )
+    await record_refund(scope, one_line, now=T0)
+    assert (await scope.get(Coupon, coupon.id)).status == "redeemed"
+    await record_refund(
+        scope, RefundInput(external_id="rf-free-2", occurred_at=T0, order_id=order.id), now=T0
+    )
+    assert (await scope.get(Coupon, coupon.id)).status == "available"
 
 
 async def test_a_coupon_redeemed_by_external_id_before_recording_is_restored_expired(held):
