@@ -15,6 +15,7 @@ from tessera.errors import DomainError
 from tessera.orders.money import to_minor
 from tessera.schema.assets.types import LedgerEntry, PointsPolicy
 from tessera.schema.errors import UserError, user_errors
+from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput
@@ -160,7 +161,7 @@ async def _stored_value(info: Info, input: StoredValueInput, spend: bool) -> Sto
             scope,
             member_pk,
             amount,
-            idempotency_key=input.idempotency_key,
+            idempotency_key=from_caller(input.idempotency_key),
             reason=input.reason,
             source_type=input.source_type,
             source_ref=input.source_ref,
@@ -185,7 +186,7 @@ async def _move_points(info: Info, input: PointsInput, write: Any) -> PointsPayl
             info.context.scope,
             member_pk,
             input.points,
-            idempotency_key=input.idempotency_key,
+            idempotency_key=from_caller(input.idempotency_key),
             reason=input.reason,
             source_type=input.source_type,
             source_ref=input.source_ref,
@@ -227,7 +228,7 @@ class AssetsMutation:
                 info.context.scope,
                 member_pk,
                 input.points,
-                idempotency_key=input.idempotency_key,
+                idempotency_key=from_caller(input.idempotency_key),
                 reason=input.reason,
             )
         except DomainError as error:

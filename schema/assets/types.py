@@ -11,6 +11,7 @@ import strawberry
 from tessera.assets.models import LedgerEntry as EntryModel
 from tessera.assets.policy import ExpiryMode, NegativeBalance, PolicyValues
 from tessera.assets.service import Balances
+from tessera.schema.idempotency import to_caller
 from tessera.schema.ids import encode_id
 from tessera.schema.orders.money import Money
 
@@ -104,7 +105,7 @@ class LedgerEntry:
             reason=row.reason,
             source_type=row.source_type,
             source_ref=row.source_ref,
-            idempotency_key=row.idempotency_key,
+            idempotency_key=to_caller(row.idempotency_key),
             actor=row.actor,
             occurred_at=row.occurred_at,
         )

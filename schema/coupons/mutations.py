@@ -28,6 +28,7 @@ from tessera.schema.coupons.inputs import (
 )
 from tessera.schema.coupons.types import Coupon, CouponRedemption, CouponTemplate
 from tessera.schema.errors import UserError, user_errors
+from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id
 from tessera.schema.orders.money import Money
 from tessera.schema.permissions import CanAdmin, CanWrite
@@ -163,7 +164,7 @@ class CouponsMutation:
                 scope,
                 template_id=_pk(input.template_id, "CouponTemplate", "templateId"),
                 member_id=_pk(input.member_id, "Member", "memberId"),
-                idempotency_key=input.idempotency_key,
+                idempotency_key=from_caller(input.idempotency_key),
             )
         except DomainError as error:
             return CouponPayload(coupon=None, errors=user_errors(error))
@@ -182,7 +183,7 @@ class CouponsMutation:
                 scope,
                 template_id=template_id,
                 member_ids=[decode_id(str(m), "Member") for m in input.member_ids],
-                idempotency_key=input.idempotency_key,
+                idempotency_key=from_caller(input.idempotency_key),
             )
         except DomainError as error:
             return IssueCouponsPayload(results=[], errors=user_errors(error))
@@ -224,7 +225,7 @@ class CouponsMutation:
                 ),
                 external_order_id=input.external_order_id,
                 categories=input.categories,
-                idempotency_key=input.idempotency_key,
+                idempotency_key=from_caller(input.idempotency_key),
             )
         except DomainError as error:
             return RedeemCouponPayload(

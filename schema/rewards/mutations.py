@@ -12,6 +12,7 @@ from tessera.errors import DomainError
 from tessera.rewards import activities, redemption
 from tessera.schema.coupons.mutations import CanWriteOrIsMember
 from tessera.schema.errors import UserError, user_errors
+from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput
@@ -149,7 +150,7 @@ class RewardsMutation:
                 scope,
                 member_id=_pk(input.member_id, "memberId"),
                 points=input.points,
-                idempotency_key=input.idempotency_key,
+                idempotency_key=from_caller(input.idempotency_key),
                 order_id=order_pk,
                 order_external_id=input.order_external_id,
                 order_amount=input.order_amount.to_domain() if input.order_amount else None,

@@ -316,3 +316,26 @@ async def test_a_return_window_outlasting_expiry_is_refused(brand_a):
     assert refused.value.field == ["pendingDays"]
     kept = await get_policy(scope)
     assert (kept.expiry_months, kept.pending_days) == (12, 30)
+
+
+async def test_a_callers_key_cannot_take_a_key_tessera_derives_for_itself(
+    brand_a, make_member, api_key, gql
+):
+    # Tessera keys its own awards after their facts (e.g. "refund:7:points"); a
+    # caller sending the same text must not pre-empt or replay that award.
+    token = await api_key(brand_a, "write")
+    member = await make_member(brand_a)
+    scope = BrandScope(brand_a)
+    sent = (await gql(EARN, points(member.id, 5, "refund:7:points"), token=token))["earnPoints"]
+    assert sent["errors"] == []
+    internal = await service.earn_points(
+        scope, member.id, 9, idempotency_key="refund:7:points", reason="r", source_type="refund"
+    )
+    assert internal.replayed is False and internal.balance == 14
+    entries = await gql(
+        "query($id: ID!) { member(id: $id) { ledger(kind: POINTS) { edges { node { idempotencyKey } } } } }",
+        {"id": encode_id("Member", member.id)},
+        token=token,
+    )
+    keys = sorted(e["node"]["idempotencyKey"] for e in entries["member"]["ledger"]["edges"])
+    assert keys == ["refund:7:points", "refund:7:points"]  # the caller sees its own key back
