@@ -57,5 +57,5 @@ async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
     if uow.events:
         from tessera.plugin_host.dispatch import deliver
 
-        await deliver(uow.events)
+        await deliver(uow.events, known=scope)
         await _after_commit(uow.events)

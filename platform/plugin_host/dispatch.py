@@ -32,11 +32,13 @@ class _Audience:
     broken: dict[str, str] = field(default_factory=dict)
 
 
-async def deliver(events: list[DomainEvent]) -> None:
+async def deliver(events: list[DomainEvent], known: BrandScope | None = None) -> None:
     """Hand each event to every plugin enabled on its brand.
 
     Runs after the events' transaction committed, so nothing here may fail the
     caller: a plugin's exception is logged and recorded on its features.
+    ``known`` is the scope the events came from (a unit of work's), which
+    spares reading its brand again.
     """
     rt = runtime.current()
     listeners = rt.host.event_listeners()
@@ -45,7 +47,7 @@ async def deliver(events: list[DomainEvent]) -> None:
     audiences: dict[int, _Audience | None] = {}
     for event in events:
         if event.brand_id not in audiences:
-            audiences[event.brand_id] = await _audience(rt, event.brand_id)
+            audiences[event.brand_id] = await _audience(rt, event.brand_id, known)
         audience = audiences[event.brand_id]
         if audience is None:
             continue
@@ -56,9 +58,14 @@ async def deliver(events: list[DomainEvent]) -> None:
                 await _call(rt.host, plugin, event, audience)
 
 
-async def _audience(rt: runtime.Runtime, brand_id: int) -> _Audience | None:
+async def _audience(
+    rt: runtime.Runtime, brand_id: int, known: BrandScope | None
+) -> _Audience | None:
     try:
-        brand = await Brand.get_or_none(id=brand_id)
+        if known is not None and known.brand_id == brand_id:
+            brand: Brand | None = known.brand
+        else:
+            brand = await Brand.get_or_none(id=brand_id)
         if brand is None:
             return None
         scope = BrandScope(brand)
