@@ -38,7 +38,6 @@ from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity, MemberSettings
 from tessera.members.profile import MemberStatus
 from tessera.members.scheme import get_settings
-from tessera.orders.bulk import insert_many
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput, RefundLineInput
 from tessera.orders.money import MoneyAmount, exponent
 from tessera.orders.refunds import record_refund
@@ -453,15 +452,14 @@ async def _insert_members(scope: BrandScope, people: list[_Person]) -> list[int]
                 if person.values[column] in taken:
                     person.values[column] = None
             rows.append(scope.build(Member, card_number=card, **person.values))
-        await insert_many(scope, Member, rows, conn)
+        await scope.insert_many(Member, rows, conn)
         ids = dict(
             await scope.query(Member)
             .using_db(conn)
             .filter(external_id__in=[p.values["external_id"] for p in people])
             .values_list("external_id", "id")
         )
-        await insert_many(
-            scope,
+        await scope.insert_many(
             MemberIdentity,
             [
                 scope.build(

@@ -7,6 +7,7 @@ the services and fails on a direct query of a brand-owned model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -56,6 +57,22 @@ class BrandScope:
     def build(self, model: type[M], **values: Any) -> M:
         """An unsaved instance, for bulk inserts."""
         return model(brand_id=self.brand.id, **values)
+
+    async def insert_many(
+        self,
+        model: type[M],
+        rows: Sequence[M],
+        using_db: Any = None,
+        *,
+        ignore_conflicts: bool = False,
+    ) -> None:
+        """Bulk-insert rows made by :meth:`build`, refusing any of another brand
+        (so a row built elsewhere cannot slip in)."""
+        if not rows:
+            return
+        if any(row.brand_id != self.brand.id for row in rows):
+            raise ValueError(f"{model.__name__} rows of another brand passed to insert_many")
+        await model.bulk_create(rows, ignore_conflicts=ignore_conflicts, using_db=using_db)
 
     def acting_as(self, actor: Actor) -> BrandScope:
         return BrandScope(self.brand, actor)

@@ -20,7 +20,6 @@ from tessera.behaviour.models import BehaviourEvent
 from tessera.errors import DomainError
 from tessera.members.models import Member
 from tessera.members.service import find_by_identity
-from tessera.orders.bulk import insert_many
 from tessera.orders.inputs import (
     MemberRef,
     Problems,
@@ -226,7 +225,7 @@ async def _insert(
             await rows[0].save(using_db=conn)
             by_id = {rows[0].event_id: rows[0]}
         else:
-            await insert_many(scope, BehaviourEvent, rows, conn)
+            await scope.insert_many(BehaviourEvent, rows, conn)
             by_id = {
                 e.event_id: e
                 for e in await scope.query(BehaviourEvent)

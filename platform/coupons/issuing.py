@@ -29,7 +29,6 @@ from tessera.coupons.work import conflict, connection_of, fingerprint, idempoten
 from tessera.errors import DomainError
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
-from tessera.orders.bulk import insert_many
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork
 
@@ -169,7 +168,7 @@ async def _ensure_allowances(
     # ON CONFLICT DO NOTHING: a concurrent first issue to the same member
     # creates the row too, and neither call may fail for it.
     rows = [scope.build(CouponAllowance, template_id=template_id, member_id=m) for m in member_ids]
-    await insert_many(scope, CouponAllowance, rows, conn, ignore_conflicts=True)
+    await scope.insert_many(CouponAllowance, rows, conn, ignore_conflicts=True)
 
 
 async def _take_stock(scope: BrandScope, conn: Any, template_id: int, n: int) -> int:
@@ -365,7 +364,7 @@ async def _issue_chunk(
                 )
                 for m in granted
             ]
-            await insert_many(scope, Coupon, rows, conn)
+            await scope.insert_many(Coupon, rows, conn)
             stored = (
                 await scope.query(Coupon)
                 .using_db(conn)

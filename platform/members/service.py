@@ -236,11 +236,12 @@ async def _insert_identities(
     scope: BrandScope, member: Member, pairs: Sequence[tuple[IdentityKind, str]]
 ) -> None:
     if pairs:
-        await scope.query(MemberIdentity).bulk_create(
+        await scope.insert_many(
+            MemberIdentity,
             [
                 scope.build(MemberIdentity, member_id=member.id, kind=k.value, value=v)
                 for k, v in pairs
-            ]
+            ],
         )
 
 

@@ -18,7 +18,6 @@ from tortoise.expressions import F, Q
 from tessera.coupons.redemption import restore_coupons_for_order
 from tessera.errors import DomainError, DomainErrors
 from tessera.orders import stats
-from tessera.orders.bulk import insert_many
 from tessera.orders.inputs import Problems, RefundInput, allocate, check_time, fingerprint
 from tessera.orders.models import Order, OrderLine, Refund, RefundLine
 from tessera.orders.money import from_minor
@@ -247,8 +246,7 @@ async def _apply(scope: BrandScope, conn: Any, order_id: int, clean: _Clean, pri
         reason=clean.reason,
         fingerprint=print_,
     )
-    await insert_many(
-        scope,
+    await scope.insert_many(
         RefundLine,
         [
             scope.build(

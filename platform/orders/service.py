@@ -18,7 +18,6 @@ from tessera.errors import DomainError
 from tessera.members.models import Member
 from tessera.members.service import find_by_identity, member_for_fact
 from tessera.orders import stats
-from tessera.orders.bulk import insert_many
 from tessera.orders.inputs import CleanOrder, MemberRef, OrderInput, clean_order, nest_error
 from tessera.orders.models import Order, OrderLine
 from tessera.rewards.orders import reward_orders
@@ -172,7 +171,7 @@ async def _insert(
         orders = [await scope.create(Order, using_db=conn, **_order_values(clean, member_id))]
     else:
         orders = [scope.build(Order, **_order_values(c, m)) for c, m in rows]
-        await insert_many(scope, Order, orders, conn)
+        await scope.insert_many(Order, orders, conn)
         # Only the new ids come back: the rest of each row is already in hand.
         ids = dict(
             await scope.query(Order)
@@ -198,7 +197,7 @@ async def _insert(
         for order, (clean, _) in zip(orders, rows, strict=True)
         for line in clean.lines
     ]
-    await insert_many(scope, OrderLine, lines, conn)
+    await scope.insert_many(OrderLine, lines, conn)
     deltas: dict[int, stats.OrderDelta] = {}
     for order, (clean, member_id) in zip(orders, rows, strict=True):
         delta = deltas.get(member_id)

@@ -29,7 +29,6 @@ from tortoise.expressions import F
 from tortoise.functions import Count, Max, Min, Sum
 from tortoise.transactions import in_transaction
 
-from tessera.orders.bulk import insert_many
 from tessera.orders.models import MemberStats, Order, Refund
 from tessera.scope import BrandScope
 
@@ -281,7 +280,7 @@ async def rebuild_stats(
                 )
             )
         for start in range(0, len(rows), _CHUNK):
-            await insert_many(scope, MemberStats, rows[start : start + _CHUNK], connection)
+            await scope.insert_many(MemberStats, rows[start : start + _CHUNK], connection)
             if progress is not None:
                 progress(min(start + _CHUNK, len(rows)), len(rows))
     return len(rows)

@@ -31,7 +31,6 @@ from tessera.assets.policy import end_of_local_day
 from tessera.assets.service import earn_points
 from tessera.coupons.service import issue_coupon
 from tessera.errors import DomainError
-from tessera.orders.bulk import insert_many
 from tessera.plugin_host.components import TierGrant, TierInfo
 from tessera.scope import BrandScope
 from tessera.tiers.models import MemberTierState, TierDefinition, TierHistory
@@ -102,8 +101,7 @@ async def lock_state(
     """The member's state row, created empty if missing, locked for the rest
     of the transaction so that concurrent facts of one member queue."""
     conn = uow.connection
-    await insert_many(
-        scope,
+    await scope.insert_many(
         MemberTierState,
         [scope.build(MemberTierState, member_id=member_id, tier_id=None, since=at)],
         conn,
