@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tessera.audit.models import AuditLogEntry
@@ -28,3 +29,9 @@ async def record(
 
 async def recent(scope: BrandScope, limit: int = 50) -> list[AuditLogEntry]:
     return await scope.query(AuditLogEntry).order_by("-id").limit(limit)
+
+
+async def prune(scope: BrandScope, before: datetime) -> int:
+    """Delete the brand's entries older than ``before``; returns how many went."""
+    deleted: int = await scope.query(AuditLogEntry).filter(created_at__lt=before).delete()
+    return deleted

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tessera.audit.models import AuditLogEntry
+from tessera.audit import service as audit
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 
@@ -24,8 +24,4 @@ async def audit_prune(ctx: dict[str, Any], brand_id: int, older_than_days: int) 
     if brand is None:
         # Deleted since the job was enqueued: its entries went with it (cascade).
         return 0
-    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
-    deleted: int = (
-        await BrandScope(brand).query(AuditLogEntry).filter(created_at__lt=cutoff).delete()
-    )
-    return deleted
+    return await audit.prune(BrandScope(brand), datetime.now(UTC) - timedelta(days=older_than_days))
