@@ -5,7 +5,9 @@ A redemption is one transaction: the redemption row first (unique on
 ``(brand, idempotency_key)``, so a replayed key answers with the first
 result), then ``status = 'redeemed' WHERE status = 'available'`` and inside
 the window. Two redemptions of one coupon race on that update; exactly one
-changes a row, the other is refused and rolls back.
+changes a row, the other is refused and rolls back. A call refused for any
+reason looks its key up once more before answering: a concurrent retry of the
+same key that applied it meanwhile is its result, not "already redeemed".
 """
 
 from __future__ import annotations
@@ -99,7 +101,47 @@ async def redeem_coupon(
     if replay is not None:
         return replay
 
-    coupon = await _owned_coupon(scope, conn, stored_code, member_id)
+    try:
+        return await _redeem(
+            scope,
+            conn,
+            uow,
+            key=key,
+            print_=print_,
+            code=stored_code,
+            member_id=member_id,
+            order_id=order_id,
+            order_amount=order_amount,
+            external=external,
+            categories=categories,
+            now=now,
+        )
+    except (IntegrityError, DomainError):
+        # A concurrent call with this key may have applied it after our first
+        # look: its result wins over our refusal (the coupon now reads redeemed)
+        # or our unique-key violation.
+        replay = await _replayed(scope, conn, key, print_)
+        if replay is None:
+            raise
+        return replay
+
+
+async def _redeem(
+    scope: BrandScope,
+    conn: Any,
+    uow: UnitOfWork | None,
+    *,
+    key: str,
+    print_: str,
+    code: str | None,
+    member_id: int | None,
+    order_id: int | None,
+    order_amount: int | None,
+    external: str | None,
+    categories: Sequence[str] | None,
+    now: datetime,
+) -> RedeemResult:
+    coupon = await _owned_coupon(scope, conn, code, member_id)
     member_status = next(
         iter(
             await scope.query(Member)
@@ -118,49 +160,43 @@ async def redeem_coupon(
     check_usable(coupon, template, now)
     check_order(template, order, scope.brand.currency)
     discount = discount_for(template, order.amount)
-    try:
-        async with joined(scope, uow) as work:
-            redemption = await scope.create(
-                CouponRedemption,
-                using_db=work.connection,
-                coupon_id=coupon.id,
-                member_id=coupon.member_id,
-                order_id=order_id,
-                external_order_id=external,
-                order_amount=order.amount,
-                discount=discount,
-                idempotency_key=key,
-                fingerprint=print_,
-                actor=str(scope.actor)[:100],
-                redeemed_at=now,
-            )
-            taken = await (
-                scope.query(Coupon)
-                .using_db(work.connection)
-                .filter(id=coupon.id, status="available", valid_from__lte=now, expires_at__gt=now)
-                .update(status="redeemed", redeemed_at=now)
-            )
-            if not taken:
-                fresh = await scope.query(Coupon).using_db(work.connection).get(id=coupon.id)
-                check_usable(fresh, template, now)
-                raise DomainError("CONFLICT", "the coupon changed meanwhile; try again", ["code"])
-            work.emit(
-                "coupon.redeemed",
-                coupon_id=coupon.id,
-                code=coupon.code,
-                template_id=coupon.template_id,
-                member_id=coupon.member_id,
-                redemption_id=redemption.id,
-                order_id=order_id,
-                external_order_id=external,
-                discount=discount,
-                currency=scope.brand.currency,
-            )
-    except IntegrityError:
-        replay = await _replayed(scope, conn, key, print_)
-        if replay is None:
-            raise
-        return replay
+    async with joined(scope, uow) as work:
+        redemption = await scope.create(
+            CouponRedemption,
+            using_db=work.connection,
+            coupon_id=coupon.id,
+            member_id=coupon.member_id,
+            order_id=order_id,
+            external_order_id=external,
+            order_amount=order.amount,
+            discount=discount,
+            idempotency_key=key,
+            fingerprint=print_,
+            actor=str(scope.actor)[:100],
+            redeemed_at=now,
+        )
+        taken = await (
+            scope.query(Coupon)
+            .using_db(work.connection)
+            .filter(id=coupon.id, status="available", valid_from__lte=now, expires_at__gt=now)
+            .update(status="redeemed", redeemed_at=now)
+        )
+        if not taken:
+            fresh = await scope.query(Coupon).using_db(work.connection).get(id=coupon.id)
+            check_usable(fresh, template, now)
+            raise DomainError("CONFLICT", "the coupon changed meanwhile; try again", ["code"])
+        work.emit(
+            "coupon.redeemed",
+            coupon_id=coupon.id,
+            code=coupon.code,
+            template_id=coupon.template_id,
+            member_id=coupon.member_id,
+            redemption_id=redemption.id,
+            order_id=order_id,
+            external_order_id=external,
+            discount=discount,
+            currency=scope.brand.currency,
+        )
     coupon.status, coupon.redeemed_at = "redeemed", now
     return RedeemResult(coupon, redemption)
 

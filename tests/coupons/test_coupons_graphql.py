@@ -3,6 +3,8 @@ without N+1, redeeming with a member token, voiding, scopes."""
 
 from __future__ import annotations
 
+import asyncio
+
 from coupon_inputs import T0
 
 from tessera.auth.member_tokens import issue_member_token
@@ -285,3 +287,36 @@ async def test_expired_coupon_reads_expired_and_is_refused(
         token=writer,
     )
     assert found["coupon"]["status"] == "EXPIRED"
+
+
+async def test_twenty_concurrent_retries_through_the_api_all_answer_the_redemption(
+    brand_a, api_key, gql, make_template, make_member, late_retries
+):
+    scope = BrandScope(brand_a)
+    template = await make_template(brand_a)
+    member = await make_member(brand_a)
+    coupon = await service.issue_coupon(
+        scope, template_id=template.id, member_id=member.id, idempotency_key="c"
+    )
+    writer = await api_key(brand_a, "write")
+    redeem_input = {
+        "code": coupon.code,
+        "memberId": encode_id("Member", member.id),
+        "orderAmount": {"amount": "88.00", "currency": "CNY"},
+        "externalOrderId": "app-retried",
+        "idempotencyKey": "app-retried-coupon",
+    }
+    gate = late_retries(20)
+
+    async def retry():
+        try:
+            return await gql(REDEEM, {"input": redeem_input}, token=writer)
+        finally:
+            gate.done()
+
+    answers = await asyncio.gather(*(retry() for _ in range(20)))
+    payloads = [a["redeemCoupon"] for a in answers]
+    assert [p["errors"] for p in payloads] == [[]] * 20
+    assert sorted(p["replayed"] for p in payloads) == [False] + [True] * 19
+    assert {p["coupon"]["status"] for p in payloads} == {"REDEEMED"}
+    assert {p["discount"]["amount"] for p in payloads} == {"20.00"}

@@ -386,3 +386,30 @@ async def test_void_is_idempotent_and_refuses_a_used_coupon(held):
     with pytest.raises(DomainError) as caught:
         await service.void_coupon(scope, coupon_id=other.id, reason="too late")
     assert fields_of(caught.value) == {("COUPON_REDEEMED", "couponId")}
+
+
+async def test_concurrent_retries_of_one_key_all_get_the_first_result(held, late_retries):
+    scope, _template, member, coupon = held
+    gate = late_retries(20)
+
+    async def retry():
+        try:
+            return await service.redeem_coupon(
+                scope,
+                code=coupon.code,
+                member_id=member.id,
+                order_amount=20000,
+                external_order_id="pos-retried",
+                idempotency_key="same-key",
+                now=T0 + timedelta(hours=1),
+            )
+        except DomainError as error:
+            return error
+        finally:
+            gate.done()
+
+    outcomes = await asyncio.gather(*(retry() for _ in range(20)))
+    assert [o.code for o in outcomes if isinstance(o, DomainError)] == []
+    assert sorted(o.replayed for o in outcomes) == [False] + [True] * 19
+    assert {o.redemption.id for o in outcomes} == {(await scope.query(CouponRedemption).get()).id}
+    assert {o.coupon.status for o in outcomes} == {"redeemed"}
