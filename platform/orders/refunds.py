@@ -4,6 +4,12 @@ Nothing is ever refunded beyond what was paid: the order row is locked for
 the transaction, and every counter moves by a conditional update
 (``refunded + n <= paid``) whose row count is checked, never by writing back a
 value computed in Python.
+
+The lines always account for the order's refunded money: a refund of money
+only is spread over the lines' remaining money (no units), a refund by lines
+defaults to the units' share of what is left on each line, and "the rest" is
+what is left of the order. A refund that would return neither money nor units
+is refused (``NOTHING_TO_REFUND``).
 """
 
 from __future__ import annotations
@@ -168,22 +174,21 @@ async def _apply(scope: BrandScope, conn: Any, order_id: int, clean: _Clean, pri
     # below (e.g. "the rest") see every earlier refund.
     order = await scope.query(Order).using_db(conn).select_for_update().get(id=order_id)
     currency = scope.brand.currency
-    takes: list[_Take] = []
+    lines = await scope.query(OrderLine).using_db(conn).filter(order_id=order.id)
     if clean.amount is not None:
         amount = clean.amount
+        takes = _spread(lines, amount)
+    elif clean.lines is None:
+        amount = order.amount_paid - order.refunded_amount
+        # A paid order whose money is all back has nothing left to refund; one
+        # a coupon paid in full still has its goods to take back.
+        takes = _rest(lines, amount) if amount or order.amount_paid == 0 else []
     else:
-        lines = await scope.query(OrderLine).using_db(conn).filter(order_id=order.id)
-        if clean.lines is None:
-            amount = order.amount_paid - order.refunded_amount
-            takes = _rest(lines, amount)
-            if amount == 0 and not takes:
-                raise DomainError(
-                    "NOTHING_TO_REFUND", "the order is already fully refunded", ["orderId"]
-                )
-        else:
-            takes = _by_lines(lines, clean.lines)
-            amount = sum(t.amount for t in takes)
+        takes = _by_lines(lines, clean.lines)
+        amount = sum(t.amount for t in takes)
     units = sum(t.quantity for t in takes)
+    if amount == 0 and units == 0:
+        raise DomainError("NOTHING_TO_REFUND", "the order is already fully refunded", ["orderId"])
 
     moved = (
         await scope.query(Order)
@@ -269,13 +274,27 @@ def _rest(lines: list[OrderLine], amount: int) -> list[_Take]:
     money) spread over the lines' remaining value."""
     open_lines = sorted(
         (x for x in lines if x.refunded_quantity < x.quantity or x.refunded_amount < x.paid_amount),
-        key=lambda x: x.line_no,
+        key=_line_no,
     )
     shares = allocate(amount, [x.paid_amount - x.refunded_amount for x in open_lines])
     return [
         _Take(line, line.quantity - line.refunded_quantity, share, None)
         for line, share in zip(open_lines, shares, strict=True)
     ]
+
+
+def _spread(lines: list[OrderLine], amount: int) -> list[_Take]:
+    """A refund of money only, spread over the lines' remaining money (no
+    units), so the lines always account for what the order refunded."""
+    open_lines = sorted((x for x in lines if x.refunded_amount < x.paid_amount), key=_line_no)
+    shares = allocate(amount, [x.paid_amount - x.refunded_amount for x in open_lines])
+    return [
+        _Take(line, 0, share, None) for line, share in zip(open_lines, shares, strict=True) if share
+    ]
+
+
+def _line_no(line: OrderLine) -> int:
+    return line.line_no
 
 
 def _by_lines(lines: list[OrderLine], wanted: list[tuple[int, int, int | None]]) -> list[_Take]:
@@ -294,10 +313,11 @@ def _by_lines(lines: list[OrderLine], wanted: list[tuple[int, int, int | None]])
             )
             continue
         if amount is None:
-            if quantity == line.quantity - line.refunded_quantity:
-                amount = line.paid_amount - line.refunded_amount
-            else:
-                amount = line.paid_amount * quantity // line.quantity
+            # The units' share of what is left on the line, which refunds by
+            # amount may have reduced: the last units take the rest exactly.
+            units_left = line.quantity - line.refunded_quantity
+            money_left = line.paid_amount - line.refunded_amount
+            amount = money_left * quantity // units_left if units_left > 0 else 0
         takes.append(_Take(line, quantity, amount, i))
     if missing:
         raise DomainErrors(missing)

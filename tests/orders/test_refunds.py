@@ -89,7 +89,9 @@ async def test_refund_by_lines_uses_the_paid_share_and_the_rest_takes_the_remain
     assert await state(brand_a, order) == (9000, 4, [(3, 5400), (1, 3600)], (2, 9000, 4), 2)
 
 
-async def test_a_money_only_refund(brand_a, api_key, gql, make_member):
+async def test_a_money_only_refund_is_spread_over_the_lines_without_units(
+    brand_a, api_key, gql, make_member
+):
     order = await an_order(brand_a, (await make_member(brand_a)).id)
     token = await api_key(brand_a, "write")
 
@@ -98,7 +100,8 @@ async def test_a_money_only_refund(brand_a, api_key, gql, make_member):
     )
 
     assert data["recordRefund"]["refund"]["units"] == 0
-    assert await state(brand_a, order) == (1050, 0, [(0, 0), (0, 0)], (1, 1050, 0), 1)
+    # 10.50 over the lines' 54.00 and 36.00 paid.
+    assert await state(brand_a, order) == (1050, 0, [(0, 630), (0, 420)], (1, 1050, 0), 1)
 
 
 async def test_refunding_more_than_was_paid_is_refused_and_changes_nothing(
@@ -134,7 +137,7 @@ async def test_refunding_more_than_was_paid_is_refused_and_changes_nothing(
         }
     ]
     assert [(e["field"], e["code"]) for e in too_many["recordRefund"]["errors"]] == [
-        (["input", "lines"], "REFUND_EXCEEDS_PAID")
+        (["input", "lines", "0", "quantity"], "REFUND_EXCEEDS_PAID")
     ]
     assert [(e["field"], e["code"]) for e in no_line["recordRefund"]["errors"]] == [
         (["input", "lines", "0", "line"], "NOT_FOUND")
@@ -260,3 +263,73 @@ async def test_refund_recorded_reaches_plugins(brand_a, api_key, gql, make_membe
         "units": 4,
         "occurred_at": "2025-03-05T10:00:00+00:00",
     }
+
+
+async def test_after_a_refund_by_amount_the_rest_is_refunded_once_and_then_nothing(
+    brand_a, api_key, gql, make_member, record_events
+):
+    listener = await record_events(brand_a)
+    order = await an_order(brand_a, (await make_member(brand_a)).id)
+    token = await api_key(brand_a, "write")
+    amount = {"amount": "30.00", "currency": "CNY"}
+    part = await gql(REFUND, refund_vars(order, "r-1", amount=amount), token=token)
+    rest = await gql(REFUND, refund_vars(order, "r-2"), token=token)
+    before = await state(brand_a, order)
+
+    again = [(await gql(REFUND, refund_vars(order, f"r-{i}"), token=token)) for i in (3, 4, 5)]
+
+    assert part["recordRefund"]["errors"] == rest["recordRefund"]["errors"] == []
+    assert rest["recordRefund"]["refund"]["amount"]["amount"] == "60.00"
+    for answer in again:
+        assert answer["recordRefund"]["refund"] is None
+        assert answer["recordRefund"]["errors"] == [
+            {
+                "field": ["input", "orderId"],
+                "code": "NOTHING_TO_REFUND",
+                "message": "the order is already fully refunded",
+            }
+        ]
+    assert await state(brand_a, order) == before
+    assert before[0] == 9000 and before[3][:2] == (2, 9000)
+    assert [e.name for e in listener.received].count("refund.recorded") == 2
+
+
+async def test_a_whole_refund_by_amount_leaves_nothing_for_the_rest(brand_a, make_member):
+    order = await an_order(brand_a, (await make_member(brand_a)).id)
+    scope = BrandScope(brand_a)
+    await record_refund(scope, RefundInput("r-1", T0, order_id=order.id, amount=money("90")))
+    before = await state(brand_a, order)
+
+    try:
+        await record_refund(scope, RefundInput("r-2", T0, order_id=order.id))
+    except Exception as error:
+        assert error.code == "NOTHING_TO_REFUND"  # type: ignore[attr-defined]
+    else:
+        raise AssertionError("a refund of nothing was recorded")
+    assert await state(brand_a, order) == before
+    assert before[3][0] == 1
+
+
+async def test_refunds_by_amount_and_by_lines_agree_on_what_is_left(brand_a, make_member):
+    order = await an_order(brand_a, (await make_member(brand_a)).id)
+    scope = BrandScope(brand_a)
+
+    async def agreed() -> tuple[int, int]:
+        refunded, _units, lines, *_ = await state(brand_a, order)
+        assert refunded == sum(amount for _q, amount in lines)
+        return refunded, 9000 - refunded
+
+    # 36.00 spread over the lines' 54.00 and 36.00: 21.60 and 14.40.
+    await record_refund(scope, RefundInput("r-1", T0, order_id=order.id, amount=money("36")))
+    assert await agreed() == (3600, 5400)
+    # Line 1 (its 1 unit) gives back what is left of it: 21.60, not its 36.00 share.
+    by_line = await record_refund(
+        scope,
+        RefundInput("r-2", T0, order_id=order.id, lines=[RefundLineInput(line_no=1, quantity=1)]),
+    )
+    assert by_line.refund.amount == 2160
+    assert await agreed() == (5760, 3240)
+    rest = await record_refund(scope, RefundInput("r-3", T0, order_id=order.id))
+    assert (rest.refund.amount, rest.refund.units) == (3240, 3)
+    assert await agreed() == (9000, 0)
+    assert (await state(brand_a, order))[2] == [(3, 5400), (1, 3600)]
