@@ -25,6 +25,7 @@ ENTRY_TYPES = (
     "pending",
     "release",
     "cancel",
+    "refund",
 )
 # Entry types that move the pending amount rather than the balance.
 PENDING_ONLY = ("pending", "cancel")

@@ -187,6 +187,46 @@ async def adjust_points(
     return await _run(scope, request, _spend_points_write(scope, request, "adjust", now), uow)
 
 
+async def refund_points(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str,
+    source_type: str,
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Give back ``amount`` points the member spent on a source that was
+    refunded (a ``refund`` entry), as a new lot expiring per the brand's
+    policy from ``now``."""
+    now = _now(now)
+    _positive(amount, "points")
+    request = _Request(
+        "refund", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+    return await _run(scope, request, _earn_write(scope, request, "refund", now, None), uow)
+
+
+async def recorded(
+    scope: BrandScope, idempotency_key: str, using_db: Any = None
+) -> LedgerResult | None:
+    """What the write with ``idempotency_key`` recorded, as a replay; None
+    when there was none. For callers whose own checks could refuse a retry
+    although the first call went through: they look here first."""
+    entries = (
+        await scope.query(LedgerEntry)
+        .using_db(using_db)
+        .filter(idempotency_key__in=[idempotency_key, _part_key(idempotency_key, 2)])
+        .order_by("id")
+    )
+    if not entries:
+        return None
+    return LedgerResult(entries, entries[-1].balance_after, replayed=True)
+
+
 async def reverse_points(
     scope: BrandScope,
     *,

@@ -28,6 +28,7 @@ from tessera.orders.inputs import Problems, RefundInput, allocate, check_time, f
 from tessera.orders.models import Order, OrderLine, Refund, RefundLine
 from tessera.orders.money import from_minor
 from tessera.rewards.orders import reverse_for_refund
+from tessera.rewards.redemption import refund_points_for_order
 from tessera.scope import BrandScope
 from tessera.uow import unit_of_work
 
@@ -115,6 +116,7 @@ async def record_refund(
         async with unit_of_work(scope) as uow:
             stored = await _apply(scope, uow.connection, order.id, clean, print_)
             await reverse_for_refund(scope, uow, stored)
+            await refund_points_for_order(scope, uow, stored)
             if await (
                 scope.query(Order)
                 .using_db(uow.connection)

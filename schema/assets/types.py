@@ -35,6 +35,7 @@ class LedgerEntryType(Enum):
     PENDING = "pending"
     RELEASE = "release"
     CANCEL = "cancel"
+    REFUND = "refund"
 
 
 strawberry.enum(
