@@ -68,18 +68,23 @@ async def change(
     balance: int = 0,
     pending: int = 0,
     floor: int | None = None,
+    ceiling: int | None = None,
 ) -> Moved | None:
     """Add ``balance`` and ``pending`` (either may be negative) to the account.
 
     With ``floor`` the change applies only when the balance stays at or above
-    it (0: never overdraw); the pending amount never goes below zero. None when
-    the account does not exist or the condition failed.
+    it (0: never overdraw); with ``ceiling`` only when balance and pending
+    together stay at or below it; the pending amount never goes below zero.
+    None when the account does not exist or a condition failed.
     """
     conditions = ""
     values: list[Any] = [balance, pending, now, scope.brand_id, member_id, kind]
     if floor is not None:
         conditions += " AND balance + ? >= ?"
         values += [balance, floor]
+    if ceiling is not None:
+        conditions += " AND balance + pending + ? <= ?"
+        values += [balance + pending, ceiling]
     if pending < 0:
         conditions += " AND pending + ? >= 0"
         values.append(pending)

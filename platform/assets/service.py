@@ -45,11 +45,19 @@ from tessera.assets.policy import (
 )
 from tessera.errors import DomainError
 from tessera.members.models import Member
+from tessera.orders.money import MAX_MINOR
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
 POINTS, STORED_VALUE, GROWTH = "points", "stored_value", "growth"
+# Points and growth reach clients as GraphQL ``Int`` (32-bit signed): one
+# entry moves at most MAX_POINTS_ENTRY, and no account holds more than
+# MAX_BALANCE (balance and held points together), checked by the write itself.
+MAX_POINTS_ENTRY = 1_000_000_000
+MAX_BALANCE = 2**31 - 1
+# Stored value is money (shown as a decimal string): minor units.
 MAX_AMOUNT = 10**12
+MAX_STORED_VALUE = MAX_MINOR
 MAX_KEY = 150
 RESERVED_PREFIX = "tessera:"
 KINDS = {POINTS: POINTS, STORED_VALUE: STORED_VALUE, GROWTH: GROWTH}
@@ -351,7 +359,7 @@ async def spend_stored_value(
 ) -> LedgerResult:
     """Take ``amount`` minor units; ``INSUFFICIENT_BALANCE`` when there is less."""
     now = _now(now)
-    _positive(amount, "amount")
+    _positive(amount, "amount", STORED_VALUE)
     request = _Request(
         "spend", STORED_VALUE, member_id, amount, idempotency_key, reason, source_type, source_ref
     )
@@ -519,13 +527,18 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _positive(amount: int, field: str) -> None:
+def _positive(amount: int, field: str, kind: str = POINTS) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise DomainError("INVALID_AMOUNT", "must be a whole number", [field])
     if amount <= 0:
         raise DomainError("INVALID_AMOUNT", "must be greater than zero", [field])
-    if amount > MAX_AMOUNT:
-        raise DomainError("INVALID_AMOUNT", f"must be at most {MAX_AMOUNT}", [field])
+    most = MAX_AMOUNT if kind == STORED_VALUE else MAX_POINTS_ENTRY
+    if amount > most:
+        raise DomainError("AMOUNT_TOO_LARGE", f"must be at most {most:,} at a time", [field])
+
+
+def _ceiling(kind: str) -> int:
+    return MAX_STORED_VALUE if kind == STORED_VALUE else MAX_BALANCE
 
 
 def _unknown_member() -> DomainError:
@@ -549,17 +562,33 @@ async def _lock(conn: Any, scope: BrandScope, member_id: int, kind: str, now: da
 
 
 async def _credit(
-    uow: UnitOfWork, scope: BrandScope, request: _Request, now: datetime, *, pending: bool = False
+    uow: UnitOfWork,
+    scope: BrandScope,
+    request: _Request,
+    now: datetime,
+    *,
+    pending: bool = False,
+    field: str = "points",
 ) -> Moved:
     conn, member_id, kind = uow.connection, request.member_id, request.kind
     change = {"pending": request.amount} if pending else {"balance": request.amount}
-    moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+    ceiling = _ceiling(kind)
+    moved = await accounts.change(conn, scope, member_id, kind, now, ceiling=ceiling, **change)
     if moved is None:
         await accounts.open_account(conn, scope, member_id, kind, now)
-        moved = await accounts.change(conn, scope, member_id, kind, now, **change)
-        if moved is None:
-            raise _unknown_member()
-    return moved
+        moved = await accounts.change(conn, scope, member_id, kind, now, ceiling=ceiling, **change)
+    if moved is not None:
+        return moved
+    if (
+        not await scope.query(AssetAccount)
+        .using_db(conn)
+        .filter(member_id=member_id, kind=kind)
+        .exists()
+    ):
+        raise _unknown_member()
+    raise DomainError(
+        "BALANCE_LIMIT", f"an account holds at most {ceiling:,}; this would pass it", [field]
+    )
 
 
 async def _debit(
@@ -690,13 +719,13 @@ async def _credit_plain(
     uow: UnitOfWork | None,
 ) -> LedgerResult:
     at = _now(now)
-    _positive(amount, "amount")
+    _positive(amount, "amount", kind)
     request = _Request(
         entry_type, kind, member_id, amount, idempotency_key, reason, source_type, source_ref
     )
 
     async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
-        moved = await _credit(uow, scope, request, at)
+        moved = await _credit(uow, scope, request, at, field="amount")
         entry = await _entry(uow, request, fingerprint, moved, entry_type, amount, at)
         emit_changed(uow, entry, moved)
         return LedgerResult([entry], moved.balance)

@@ -23,7 +23,13 @@ from typing import Any
 
 from tessera import runtime
 from tessera.assets.policy import get_policy
-from tessera.assets.service import balances, earn_growth, earn_points, pending_window_end
+from tessera.assets.service import (
+    MAX_POINTS_ENTRY,
+    balances,
+    earn_growth,
+    earn_points,
+    pending_window_end,
+)
 from tessera.errors import DomainError
 from tessera.features.models import BrandFeature
 from tessera.features.service import load_config
@@ -54,7 +60,6 @@ from tessera.tiers.service import TierChange, apply_on_fact, rank_of, tier_info
 from tessera.uow import UnitOfWork
 
 log = logging.getLogger("tessera.rewards")
-MAX_AWARD = 10**9
 
 
 class RewardsFailed(DomainError):
@@ -213,6 +218,7 @@ async def compute_rewards(
         except Exception as error:
             raise RewardsFailed(rule.key, error) from error
         for i, award in enumerate(made):
+            _within_limit(award.points, "points")
             awards.append(award)
             planned.append(
                 PlannedPoints(
@@ -231,12 +237,13 @@ async def compute_rewards(
         fact = _with_awards(base, awards)
         try:
             growth = int(await policy.growth_for(fact))
-            if not 0 <= growth <= MAX_AWARD:
+            if growth < 0:
                 raise ValueError(f"growth {growth} is out of range")
+            _within_limit(growth, "growth")
             tiers = await list_tiers(scope)
             standing = await _standing(scope, facts, fact, now, growth)
             grant = await policy.evaluate(standing, [_info(t) for t in tiers])
-        except RewardsFailed:
+        except (RewardsFailed, AwardTooLarge):
             raise
         except Exception as error:
             raise RewardsFailed(policy.key, error) from error
@@ -271,6 +278,20 @@ def _with_awards(base: PointsFact, awards: Sequence[RuleAward]) -> PointsFact:
     )
 
 
+class AwardTooLarge(DomainError):
+    """An award past the ledger's limit on one entry: the fact is refused."""
+
+
+def _within_limit(amount: int, field: str) -> None:
+    if amount > MAX_POINTS_ENTRY:
+        raise AwardTooLarge(
+            "AMOUNT_TOO_LARGE",
+            f"this would award {amount:,} {field}, more than the {MAX_POINTS_ENTRY:,} "
+            "an entry may hold",
+            [field],
+        )
+
+
 def _awards(rule: PointsRule, result: Any, member_id: int) -> list[RuleAward]:
     if isinstance(result, bool):
         raise TypeError("points_for returned a bool")
@@ -279,7 +300,7 @@ def _awards(rule: PointsRule, result: Any, member_id: int) -> list[RuleAward]:
     for item in items:
         if not isinstance(item, Award):
             raise TypeError(f"points_for returned {item!r}, not an int or Awards")
-        if not isinstance(item.points, int) or not 0 <= item.points <= MAX_AWARD:
+        if not isinstance(item.points, int) or item.points < 0:
             raise ValueError(f"an award of {item.points!r} points is out of range")
         made.append(RuleAward(rule.key, item.points, item.reason, item.member_id or member_id))
     return made
