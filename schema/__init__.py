@@ -22,6 +22,7 @@ from tessera.schema.errors import MaskUnexpectedErrors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.limits import depth_limit
 from tessera.schema.members import MembersMutation, MembersQuery
+from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
@@ -85,6 +86,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=query,
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=not settings.development),
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             MaskUnexpectedErrors,
             lambda: ParserCache(maxsize=512),

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
     CsvRow,
     batches,
-    cell_decimal,
     cell_int,
     cell_list,
     cell_time,
@@ -29,7 +29,7 @@ from tessera.importing.rejects import RejectsFile, column_name, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members.identities import IdentityKind
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
-from tessera.orders.money import MoneyAmount
+from tessera.orders.money import MoneyAmount, parse_amount
 from tessera.orders.service import MAX_BATCH, record_orders
 from tessera.scope import BrandScope
 
@@ -164,7 +164,7 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
         if not text.strip():
             return None
         try:
-            return MoneyAmount(cell_decimal(text, column), currency)
+            return MoneyAmount(parse_amount(text, [column]), currency)
         except DomainError as error:
             errors.append(error)
             return None
@@ -210,7 +210,7 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
             LineInput(
                 sku=row.values["sku"],
                 quantity=quantity,
-                unit_price=unit or MoneyAmount(cell_decimal("0", "unit_price"), currency),
+                unit_price=unit or MoneyAmount(Decimal(0), currency),
                 name=row.values.get("name", ""),
                 category=row.values.get("category", "").strip() or None,
                 retail_price=money(row.values.get("retail_price", ""), "retail_price"),

@@ -10,6 +10,7 @@ brand sells in.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -51,17 +52,40 @@ def exponent(currency: str) -> int:
     return EXPONENTS.get(currency.upper(), 2)
 
 
+# What a caller may write as an amount: ASCII digits, optionally a minus and a
+# fraction. No exponent ("1e2"), no spaces, no "+", no "Infinity".
+PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
+
+
 @dataclass(frozen=True)
 class MoneyAmount:
-    """An amount as a caller wrote it: a decimal in a currency."""
+    """An amount as a caller wrote it: a decimal (the caller's text, from the
+    API or a file, or a ``Decimal`` from code) in a currency."""
 
-    amount: Decimal
+    amount: Decimal | str
     currency: str
 
 
+def parse_amount(text: str, field: list[str]) -> Decimal:
+    """The decimal a caller wrote as ``text``: a plain decimal string
+    (:data:`PLAIN_DECIMAL`), refused naming ``field`` otherwise. Every money
+    input (GraphQL, imports) is parsed here."""
+    if not isinstance(text, str) or PLAIN_DECIMAL.fullmatch(text) is None:
+        raise DomainError(
+            "INVALID_AMOUNT",
+            f"{text!r} is not a plain decimal amount like 129.90",
+            field,
+        )
+    return Decimal(text)
+
+
 def to_minor(value: MoneyAmount, brand_currency: str, field: list[str]) -> int:
-    """Minor units of ``value``, refusing another currency, a negative amount or
-    more decimals than the currency has (naming ``field``)."""
+    """Minor units of ``value``, refusing an amount that is not a plain decimal,
+    another currency, a negative amount or more decimals than the currency has
+    (naming ``field``)."""
+    amount = value.amount
+    if not isinstance(amount, Decimal):
+        amount = parse_amount(amount, [*field, "amount"])
     if value.currency.upper() != brand_currency:
         raise DomainError(
             "WRONG_CURRENCY",
@@ -70,9 +94,9 @@ def to_minor(value: MoneyAmount, brand_currency: str, field: list[str]) -> int:
         )
     digits = exponent(brand_currency)
     try:
-        if not value.amount.is_finite():
+        if not amount.is_finite():
             raise InvalidOperation
-        scaled = value.amount.scaleb(digits)
+        scaled = amount.scaleb(digits)
         minor = int(scaled)
     except (InvalidOperation, ValueError, OverflowError):
         raise DomainError("INVALID_AMOUNT", "amount must be a number", [*field, "amount"]) from None

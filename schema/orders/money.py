@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
+from typing import NewType
 
 import strawberry
+from strawberry.schema.types.base_scalars import DecimalDefinition
 
 from tessera.orders.money import MoneyAmount, from_minor
+
+AmountText = NewType("AmountText", str)
+"""A money amount exactly as the caller wrote it; the domain parses it
+(:func:`tessera.orders.money.parse_amount`), so a loose one ("1e2", " 5.00")
+is a ``UserError`` naming its field rather than a GraphQL coercion error or,
+worse, accepted."""
+
+
+def _as_written(value: object) -> object:
+    return value if isinstance(value, str) else str(value)
+
+
+# The SDL keeps one `Decimal` scalar: outputs serialise a Decimal as before,
+# inputs keep the caller's text. Pass to the schema as ``scalar_overrides``.
+SCALAR_OVERRIDES = dict.fromkeys(
+    (Decimal, AmountText), dataclasses.replace(DecimalDefinition, parse_value=_as_written)
+)
 
 
 @strawberry.type(description="An amount of money in the brand's currency.")
@@ -23,13 +43,14 @@ class Money:
 
 @strawberry.input(
     description=(
-        "An amount of money. The currency must be the brand's; the amount may have at "
+        "An amount of money. The currency must be the brand's; the amount is a plain "
+        'decimal string (`-?[0-9]+(\\.[0-9]+)?`: no exponent, no spaces), may have at '
         "most the currency's minor-unit digits (2 for CNY and USD, 0 for JPY) and must "
         "not be negative."
     )
 )
 class MoneyInput:
-    amount: Decimal = strawberry.field(description='Decimal string, e.g. `"129.90"`.')
+    amount: AmountText = strawberry.field(description='Decimal string, e.g. `"129.90"`.')
     currency: str = strawberry.field(description="ISO 4217 code; must be the brand's currency.")
 
     def to_domain(self) -> MoneyAmount:

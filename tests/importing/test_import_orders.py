@@ -82,7 +82,7 @@ async def test_orders_go_in_and_refused_orders_are_rejected_row_by_row(
     assert by_line[6].startswith("member: no member has this identity")
     assert by_line[7] == by_line[8]
     assert "amount_paid: differs from the order's first row (line 7) on line 8" in by_line[7]
-    assert by_line[9] == "amount_paid: 'ten' is not a number"
+    assert by_line[9] == "amount_paid: 'ten' is not a plain decimal amount like 129.90"
     assert "give exactly one member_* column" in by_line[10]
 
     first = await scope.query(Order).get(external_id="o-1")
@@ -138,3 +138,22 @@ async def test_an_order_repeated_with_other_lines_later_in_the_file_is_a_conflic
     [rejected] = read_rejects(tmp_path / "r.csv")
     assert rejected["line"] == "4"
     assert "external_id: order 'o-1' was recorded before with other details" in rejected["reason"]
+
+
+async def test_loose_amounts_in_an_import_are_rejected_rows(brand_a, csv_file, tmp_path):
+    scope = BrandScope(brand_a)
+    await create_member(scope, {"name": "One", "external_id": "c-1"})
+    header = ["external_id", "member_external_id", "occurred_at", "amount_paid", "sku",
+              "quantity", "unit_price"]  # fmt: skip
+    rows = [
+        ["o-1", "c-1", "2024-05-01", "1e2", "A", "1", "100"],
+        ["o-2", "c-1", "2024-05-01", "100", "A", "1", " 100.00"],
+        ["o-3", "c-1", "2024-05-01", "100.00", "A", "1", "100"],
+    ]
+    report = await run(scope, csv_file("o.csv", header, rows), tmp_path / "r.csv")
+
+    assert (report.created, report.rejected) == (1, 2)
+    reasons = {r["line"]: r["reason"] for r in read_rejects(tmp_path / "r.csv")}
+    assert reasons["2"] == "amount_paid: '1e2' is not a plain decimal amount like 129.90"
+    assert "unit_price: ' 100.00' is not a plain decimal amount" in reasons["3"]
+    assert [o.amount_paid for o in await scope.query(Order).all()] == [10000]
