@@ -8,6 +8,7 @@ from typing import NewType
 
 import strawberry
 from strawberry.schema.types.base_scalars import DecimalDefinition
+from strawberry.types.scalar import ScalarDefinition
 
 from tessera.orders.money import MoneyAmount, from_minor
 
@@ -24,7 +25,7 @@ def _as_written(value: object) -> object:
 
 # The SDL keeps one `Decimal` scalar: outputs serialise a Decimal as before,
 # inputs keep the caller's text. Pass to the schema as ``scalar_overrides``.
-SCALAR_OVERRIDES = dict.fromkeys(
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = dict.fromkeys(
     (Decimal, AmountText), dataclasses.replace(DecimalDefinition, parse_value=_as_written)
 )
 
@@ -44,7 +45,7 @@ class Money:
 @strawberry.input(
     description=(
         "An amount of money. The currency must be the brand's; the amount is a plain "
-        'decimal string (`-?[0-9]+(\\.[0-9]+)?`: no exponent, no spaces), may have at '
+        "decimal string (`-?[0-9]+(\\.[0-9]+)?`: no exponent, no spaces), may have at "
         "most the currency's minor-unit digits (2 for CNY and USD, 0 for JPY) and must "
         "not be negative."
     )
