@@ -333,3 +333,20 @@ async def test_refunds_by_amount_and_by_lines_agree_on_what_is_left(brand_a, mak
     assert (rest.refund.amount, rest.refund.units) == (3240, 3)
     assert await agreed() == (9000, 0)
     assert (await state(brand_a, order))[2] == [(3, 5400), (1, 3600)]
+
+
+async def test_concurrent_refunds_of_the_rest_record_one(brand_a, make_member):
+    order = await an_order(brand_a, (await make_member(brand_a)).id)
+    scope = BrandScope(brand_a)
+    await record_refund(scope, RefundInput("r-0", T0, order_id=order.id, amount=money("30")))
+
+    outcomes = await asyncio.gather(
+        *(record_refund(scope, RefundInput(f"r-{i}", T0, order_id=order.id)) for i in range(1, 11)),
+        return_exceptions=True,
+    )
+
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
+    assert {getattr(o, "code", None) for o in outcomes if isinstance(o, BaseException)} == {
+        "NOTHING_TO_REFUND"
+    }
+    assert await state(brand_a, order) == (9000, 4, [(3, 5400), (1, 3600)], (2, 9000, 4), 2)
