@@ -58,13 +58,15 @@ __all__ = [
 
 
 class CouponStatus(StrEnum):
-    """As a member sees it. Only the first three are stored: an available
-    coupon past its end reads as expired."""
+    """As a member sees it. All but expired are stored: an available coupon
+    past its end reads as expired; a held one is reserved by a checkout hold
+    until that hold is confirmed, released or expires."""
 
     AVAILABLE = "available"
     REDEEMED = "redeemed"
     VOIDED = "voided"
     EXPIRED = "expired"
+    HELD = "held"
 
 
 def status_of(coupon: Coupon, now: datetime) -> CouponStatus:
