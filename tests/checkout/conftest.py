@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -50,12 +51,15 @@ class Shop:
             )
         return member
 
-    async def coupon(self, member: Member, template: CouponTemplate | None = None) -> Coupon:
+    async def coupon(
+        self, member: Member, template: CouponTemplate | None = None, now: datetime | None = None
+    ) -> Coupon:
         return await issue_coupon(
             self.scope,
             template_id=(template or self.template).id,
             member_id=member.id,
             idempotency_key=f"coupon-{next(_numbers)}",
+            now=now,
         )
 
     async def template_of(self, **values: Any) -> CouponTemplate:
