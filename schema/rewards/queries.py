@@ -102,7 +102,8 @@ async def _coupons_applied(
         if hold is None or hold.member_id != member_id:
             raise DomainError("NOT_FOUND", "no such hold", ["order", "holdId"])
         if hold.status != "held" or hold.expires_at <= now:
-            raise not_open(hold, "holdId")
+            refused = not_open(hold)
+            raise DomainError(refused.code, refused.message, ["order", "holdId"])
         held = [(h.coupon, h.discount) for h in await coupons_of(scope, hold.id)]
     if not clean.coupon_codes:
         return held

@@ -241,3 +241,18 @@ async def test_a_confirmed_hold_spends_points_whose_lot_lapsed_meanwhile(shop, l
     state = await account(shop, member)
     assert (state.balance, state.reserved) == (200, 0)  # the order's 200 points
     await ledger_consistent(shop.brand)
+
+
+async def test_ledger_verify_checks_the_reserved_counter_against_open_holds(
+    shop, ledger_consistent
+):
+    from tessera.assets.verify import verify_brand
+
+    member = await shop.member(points=1000)
+    await holds.hold_rewards(shop.scope, request(member, "h", points=300))
+    await ledger_consistent(shop.brand)
+    await (
+        shop.scope.query(AssetAccount).filter(member_id=member.id, kind="points").update(reserved=0)
+    )
+    problems = [str(p) async for p in verify_brand(shop.scope)]
+    assert len(problems) == 1 and "reserved (sum of open holds) is 0, expected 300" in problems[0]
