@@ -256,3 +256,28 @@ async def test_ledger_verify_checks_the_reserved_counter_against_open_holds(
     )
     problems = [str(p) async for p in verify_brand(shop.scope)]
     assert len(problems) == 1 and "reserved (sum of open holds) is 0, expected 300" in problems[0]
+
+
+async def test_a_batch_refuses_only_the_order_with_a_bad_code(shop):
+    from dataclasses import replace
+
+    from tessera.orders.service import record_orders
+
+    member = await shop.member(points=0)
+    coupon = await shop.coupon(member)
+    results = await record_orders(
+        shop.scope,
+        [
+            replace(order(member, "b-0"), coupon_codes=[coupon.code]),
+            replace(order(member, "b-1"), coupon_codes=["NOSUCHCODE"]),
+            order(member, "b-2"),
+        ],
+    )
+    assert isinstance(results[0], OrderResult) and isinstance(results[2], OrderResult)
+    assert isinstance(results[1], DomainError)
+    assert (results[1].code, results[1].field) == ("NOT_FOUND", ["orders", "1", "couponCodes", "0"])
+    assert sorted(await shop.scope.query(Order).values_list("external_id", flat=True)) == [
+        "b-0",
+        "b-2",
+    ]
+    assert (await shop.scope.query(Coupon).get(id=coupon.id)).status == "redeemed"
