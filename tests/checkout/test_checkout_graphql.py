@@ -415,3 +415,29 @@ async def test_order_outcomes_load_without_a_query_per_order(shop, api_key, gql)
         return len(counter.queries)
 
     assert await queries_for(2) == await queries_for(6)
+
+
+async def test_the_outcome_shows_an_upgrade_and_its_gift_coupon(shop, api_key, gql):
+    from tessera.features.service import set_feature
+    from tessera.tiers.definitions import create_tier
+
+    gift = await shop.template_of(title="welcome to gold")
+    await create_tier(shop.scope, {"code": "silver", "name": "Silver", "rank": 1})
+    await create_tier(
+        shop.scope,
+        {"code": "gold", "name": "Gold", "rank": 2, "gift_coupon_template_ids": [gift.id]},
+    )
+    await set_feature(
+        shop.scope,
+        "tiers.cumulative_spend",
+        enabled=True,
+        config={"thresholds": {"silver": "0", "gold": "150"}, "window_months": 12},
+    )
+    token = await api_key(shop.brand, "write")
+    member = await shop.member(points=0)
+    recorded = (await gql(RECORD, {"input": order_input(member)}, token=token))["recordOrder"]
+    assert recorded["errors"] == []
+    outcome = recorded["outcome"]
+    assert outcome["tierChange"] == {"reason": "UPGRADE"}
+    issued = await shop.scope.query(Coupon).get(member_id=member.id, template_id=gift.id)
+    assert outcome["couponsIssued"] == [{"code": issued.code}]
