@@ -157,4 +157,8 @@ async def void_coupon(
     fresh = await scope.query(Coupon).select_related("template").get(id=coupon.id)
     if not voided and fresh.status == "redeemed":
         raise DomainError("COUPON_REDEEMED", "a used coupon cannot be voided", [field])
+    if not voided and fresh.status == "held":
+        raise DomainError(
+            "COUPON_HELD", "a checkout holds this coupon; release the hold first", [field]
+        )
     return fresh

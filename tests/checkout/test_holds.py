@@ -281,3 +281,18 @@ async def test_a_batch_refuses_only_the_order_with_a_bad_code(shop):
         "b-2",
     ]
     assert (await shop.scope.query(Coupon).get(id=coupon.id)).status == "redeemed"
+
+
+async def test_a_held_coupon_cannot_be_voided(shop):
+    from tessera.coupons.service import void_coupon
+
+    member = await shop.member(points=0)
+    coupon = await shop.coupon(member)
+    await holds.hold_rewards(shop.scope, request(member, "h", codes=(coupon.code,)))
+    try:
+        await void_coupon(shop.scope, code=coupon.code, reason="oops")
+    except DomainError as error:
+        assert (error.code, error.field) == ("COUPON_HELD", ["code"])
+    else:
+        raise AssertionError("a held coupon was voided")
+    assert (await shop.scope.query(Coupon).get(id=coupon.id)).status == "held"
