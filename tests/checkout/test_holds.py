@@ -296,3 +296,25 @@ async def test_a_held_coupon_cannot_be_voided(shop):
     else:
         raise AssertionError("a held coupon was voided")
     assert (await shop.scope.query(Coupon).get(id=coupon.id)).status == "held"
+
+
+async def test_points_for_an_order_respect_what_holds_keep(shop):
+    from tessera.rewards.redemption import redeem_for_order
+
+    member = await shop.member(points=1000)
+    await holds.hold_rewards(shop.scope, request(member, "h", points=900))
+    try:
+        await redeem_for_order(
+            shop.scope,
+            member_id=member.id,
+            points=200,
+            idempotency_key="till",
+            order_external_id="pos-1",
+            order_amount=MoneyAmount(Decimal("100.00"), "CNY"),
+        )
+    except DomainError as error:
+        assert (error.code, error.field) == ("INSUFFICIENT_POINTS", ["points"])
+    else:
+        raise AssertionError("points held for a checkout were spent on another order")
+    state = await account(shop, member)
+    assert (state.balance, state.reserved) == (1000, 900)
