@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "tessera.coupons.models",
     "tessera.tiers.models",
     "tessera.rewards.models",
+    "tessera.checkout.models",
 ]
 
 

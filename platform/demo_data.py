@@ -365,6 +365,8 @@ class _World:
             coupon_codes=[f"WELCOME{rng.randint(10, 99)}"] if coupon else [],
             store_code=rng.choice(STORES) if channel == "pos" else None,
             channel=channel,
+            # Made-up history, like an import: the codes are text, not issued coupons.
+            redeem_coupons=False,
         )
 
     def refund_input(self, rng: random.Random, order: Any) -> RefundInput:

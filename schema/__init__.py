@@ -17,6 +17,7 @@ from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
+from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
 from tessera.schema.errors import MaskUnexpectedErrors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
@@ -47,6 +48,7 @@ QUERIES: tuple[type, ...] = (
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
     OrdersMutation,
+    CheckoutMutation,
     BehaviourMutation,
     MembersMutation,
     TagsMutation,

@@ -22,6 +22,7 @@ class Moved:
     account_id: int
     balance: int
     pending: int
+    reserved: int = 0
 
 
 def _sql(conn: Any, statement: str) -> str:
@@ -38,7 +39,9 @@ async def _returning(conn: Any, statement: str, values: list[Any]) -> Moved | No
     if not rows:
         return None
     row = rows[0]
-    return Moved(int(row["id"]), int(row["balance"]), int(row["pending"]))
+    return Moved(
+        int(row["id"]), int(row["balance"]), int(row["pending"]), int(row["reserved"] or 0)
+    )
 
 
 async def open_account(
@@ -50,8 +53,9 @@ async def open_account(
     await conn.execute_query(
         _sql(
             conn,
-            "INSERT INTO asset_account (brand_id, member_id, kind, balance, pending, updated_at) "
-            "SELECT brand_id, id, ?, 0, 0, ? FROM member WHERE id = ? AND brand_id = ? "
+            "INSERT INTO asset_account "
+            "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
+            "SELECT brand_id, id, ?, 0, 0, 0, ? FROM member WHERE id = ? AND brand_id = ? "
             "ON CONFLICT (brand_id, member_id, kind) DO NOTHING",
         ),
         [kind, now, member_id, scope.brand_id],
@@ -67,33 +71,41 @@ async def change(
     *,
     balance: int = 0,
     pending: int = 0,
+    reserved: int = 0,
     floor: int | None = None,
     ceiling: int | None = None,
 ) -> Moved | None:
-    """Add ``balance`` and ``pending`` (either may be negative) to the account.
+    """Add ``balance``, ``pending`` and ``reserved`` (each may be negative) to
+    the account.
 
-    With ``floor`` the change applies only when the balance stays at or above
-    it (0: never overdraw); with ``ceiling`` only when balance and pending
-    together stay at or below it; the pending amount never goes below zero.
-    None when the account does not exist or a condition failed.
+    With ``floor`` the change applies only when the balance not reserved by
+    checkout holds stays at or above it (0: never overdraw, never take held
+    points); with ``ceiling`` only when balance and pending together stay at
+    or below it; ``pending`` and ``reserved`` never go below zero, and
+    ``reserved`` never above the balance. None when the account does not
+    exist or a condition failed.
     """
     conditions = ""
-    values: list[Any] = [balance, pending, now, scope.brand_id, member_id, kind]
+    values: list[Any] = [balance, pending, reserved, now, scope.brand_id, member_id, kind]
     if floor is not None:
-        conditions += " AND balance + ? >= ?"
-        values += [balance, floor]
+        conditions += " AND balance + ? - (reserved + ?) >= ?"
+        values += [balance, reserved, floor]
     if ceiling is not None:
         conditions += " AND balance + pending + ? <= ?"
         values += [balance + pending, ceiling]
     if pending < 0:
         conditions += " AND pending + ? >= 0"
         values.append(pending)
+    if reserved < 0:
+        conditions += " AND reserved + ? >= 0"
+        values.append(reserved)
     return await _returning(
         conn,
-        "UPDATE asset_account SET balance = balance + ?, pending = pending + ?, updated_at = ? "
+        "UPDATE asset_account SET balance = balance + ?, pending = pending + ?, "
+        "reserved = reserved + ?, updated_at = ? "
         "WHERE brand_id = ? AND member_id = ? AND kind = ?"
         + conditions
-        + " RETURNING id, balance, pending",
+        + " RETURNING id, balance, pending, reserved",
         values,
     )
 
@@ -106,6 +118,6 @@ async def lock(
     return await _returning(
         conn,
         "UPDATE asset_account SET updated_at = ? WHERE brand_id = ? AND member_id = ? AND kind = ? "
-        "RETURNING id, balance, pending",
+        "RETURNING id, balance, pending, reserved",
         [now, scope.brand_id, member_id, kind],
     )

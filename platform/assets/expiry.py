@@ -36,15 +36,18 @@ async def expire_due_lots(scope: BrandScope, now: datetime | None = None) -> int
     at = now or datetime.now(UTC)
 
     async def step(uow: UnitOfWork, member_id: int, lot: PointsLot) -> int:
+        conn, scope = uow.connection, uow.scope
+        moved = None
+        if lot.remaining:
+            moved = await accounts.change(
+                conn, scope, member_id, POINTS, at, balance=-lot.remaining, floor=0
+            )
+            if moved is None:
+                return await _expire_unreserved(uow, member_id, lot, at)
         if not await _claim(uow, lot, "available", status="expired", remaining=0):
             raise LotsInconsistent(f"lot {lot.id} changed under a held account lock")
-        if lot.remaining == 0:
-            return 0
-        moved = await accounts.change(
-            uow.connection, uow.scope, member_id, POINTS, at, balance=-lot.remaining, floor=0
-        )
         if moved is None:
-            raise LotsInconsistent(f"lot {lot.id} holds more than its account's balance")
+            return 0
         await _lot_entry(uow, member_id, moved, lot, "expire", -lot.remaining, at)
         return lot.remaining
 
@@ -145,6 +148,25 @@ async def _sweep(scope: BrandScope, status: str, due_field: str, now: datetime, 
     return moved
 
 
+async def _expire_unreserved(uow: UnitOfWork, member_id: int, lot: PointsLot, at: datetime) -> int:
+    """Checkout holds reserve some of the points lapsing: only the rest lapse
+    now. The lot stays due, so a sweep after the hold is released takes what
+    it kept (a confirmed hold spends the lapsed lot first)."""
+    conn, scope = uow.connection, uow.scope
+    state = await accounts.lock(conn, scope, member_id, POINTS, at)
+    if state is None:
+        raise LotsInconsistent(f"lot {lot.id} has no account")
+    take = max(0, min(lot.remaining, state.balance - state.reserved))
+    if take == 0:
+        return 0
+    moved = await accounts.change(conn, scope, member_id, POINTS, at, balance=-take, floor=0)
+    if moved is None or not await _claim(uow, lot, "available", remaining=lot.remaining - take):
+        raise LotsInconsistent(f"lot {lot.id} changed under a held account lock")
+    key = f"{RESERVED_PREFIX}expire:{lot.id}:{lot.remaining}"
+    await _lot_entry(uow, member_id, moved, lot, "expire", -take, at, key=key)
+    return take
+
+
 async def _claim(uow: UnitOfWork, lot: PointsLot, current: str, **values: Any) -> bool:
     changed = (
         await uow.scope.query(PointsLot)
@@ -163,8 +185,10 @@ async def _lot_entry(
     entry_type: str,
     amount: int,
     now: datetime,
+    *,
+    key: str | None = None,
 ) -> LedgerEntry:
-    key = f"{RESERVED_PREFIX}{entry_type}:{lot.id}"
+    key = key or f"{RESERVED_PREFIX}{entry_type}:{lot.id}"
     entry = await uow.scope.create(
         LedgerEntry,
         using_db=uow.connection,

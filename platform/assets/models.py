@@ -34,7 +34,9 @@ LOT_STATUSES = ("pending", "available", "expired", "cancelled")
 
 class AssetAccount(BrandOwned):
     """One member's balance of one kind. ``balance`` and ``pending`` change only
-    through conditional SQL updates in the same transaction as their entry."""
+    through conditional SQL updates in the same transaction as their entry.
+    ``reserved`` is the part of the balance open checkout holds keep
+    (:mod:`tessera.checkout.holds`): no spend may take the balance below it."""
 
     id = fields.BigIntField(primary_key=True)
     member: fields.ForeignKeyRelation = fields.ForeignKeyField(  # type: ignore[type-arg]
@@ -44,6 +46,9 @@ class AssetAccount(BrandOwned):
     kind = fields.CharField(max_length=16, description="points, stored_value or growth")
     balance = fields.BigIntField(default=0, description="available now, minor units for money")
     pending = fields.BigIntField(default=0, description="held points, not yet available")
+    reserved = fields.BigIntField(
+        default=0, description="part of the balance open checkout holds reserve"
+    )
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

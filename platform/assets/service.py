@@ -84,8 +84,14 @@ class Balances:
 
     points: int = 0
     pending_points: int = 0
+    reserved_points: int = 0
     stored_value: int = 0
     growth: int = 0
+
+    @property
+    def available_points(self) -> int:
+        """Points that can be spent now: the balance less what holds keep."""
+        return max(self.points - self.reserved_points, 0)
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,44 @@ async def reverse_points(
     return await _run(scope, request, write, uow)
 
 
+async def redeem_reserved_points(
+    scope: BrandScope,
+    member_id: int,
+    amount: int,
+    *,
+    idempotency_key: str,
+    reason: str,
+    source_type: str,
+    source_ref: str | None = None,
+    now: datetime | None = None,
+    uow: UnitOfWork | None = None,
+) -> LedgerResult:
+    """Spend ``amount`` points a checkout hold reserved: the balance and the
+    reserved counter drop together (a ``redeem`` entry, lots consumed
+    soonest-expiring first). ``INSUFFICIENT_POINTS`` when the account no longer
+    reserves or holds that many (a reversal took them meanwhile)."""
+    now = _now(now)
+    _positive(amount, "points")
+    request = _Request(
+        "redeem", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
+    )
+
+    async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
+        moved = await accounts.change(
+            uow.connection, scope, member_id, POINTS, now, balance=-amount, reserved=-amount
+        )
+        if moved is None or moved.balance < 0:
+            raise DomainError(
+                "INSUFFICIENT_POINTS", "the held points are no longer there", ["points"]
+            )
+        entry = await _entry(uow, request, fingerprint, moved, "redeem", -amount, now)
+        await lots.consume(uow.connection, scope, moved.account_id, amount)
+        emit_changed(uow, entry, moved)
+        return LedgerResult([entry], moved.balance)
+
+    return await _run(scope, request, write, uow)
+
+
 def pending_window_end(scope: BrandScope, now: datetime, policy: PolicyValues) -> datetime | None:
     """When purchase points earned ``now`` are released under the brand's
     ``policy`` (:func:`tessera.assets.policy.get_policy`); None: not held."""
@@ -447,12 +491,13 @@ async def balances(scope: BrandScope, member_ids: Iterable[int]) -> dict[int, Ba
     rows = (
         await scope.query(AssetAccount)
         .filter(member_id__in=ids)
-        .values_list("member_id", "kind", "balance", "pending")
+        .values_list("member_id", "kind", "balance", "pending", "reserved")
     )
-    for member_id, kind, balance, pending in rows:
+    for member_id, kind, balance, pending, reserved in rows:
         values = found[member_id]
         if kind == POINTS:
             values["points"], values["pending_points"] = balance, pending
+            values["reserved_points"] = reserved
         else:
             values[kind] = balance
     return {m: Balances(**values) for m, values in found.items()}
@@ -606,9 +651,16 @@ async def _debit(
         await scope.query(AssetAccount)
         .using_db(conn)
         .filter(member_id=request.member_id, kind=request.kind)
-        .values_list("balance", flat=True)
+        .values_list("balance", "reserved")
     )
-    balance: int = have[0] if have else 0  # type: ignore[assignment]
+    balance, reserved = (int(have[0][0]), int(have[0][1])) if have else (0, 0)
+    if reserved:
+        raise DomainError(
+            code,
+            f"{balance - reserved} are available ({reserved} held for checkouts), "
+            f"less than {amount}",
+            [field],
+        )
     raise DomainError(code, f"the balance is {balance}, less than {amount}", [field])
 
 

@@ -4,7 +4,8 @@ For every account: the balance is the sum of its entries (pending and cancel
 entries excluded, see :mod:`tessera.assets.service`), the pending amount is
 what the pending entries left held, the newest entry's ``balance_after`` is
 the balance, and for points the lots match: available lots hold the balance
-(or zero when it is in debt) and pending lots the pending amount. Accounts are
+(or zero when it is in debt) and pending lots the pending amount, and the
+points reserved are what the member's open checkout holds keep. Accounts are
 read in pages and every figure is summed in SQL, a few queries per page.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from tortoise.functions import Max, Sum
 
 from tessera.assets.models import PENDING_ONLY, AssetAccount, LedgerEntry, PointsLot
+from tessera.checkout.models import RewardHold
 from tessera.scope import BrandScope
 
 PAGE = 1000
@@ -92,6 +94,16 @@ async def _verify_page(scope: BrandScope, page: list[AssetAccount]) -> list[Prob
     ):
         lots[row["account_id"]][row["status"]] = int(row["total"] or 0)
 
+    # Open checkout holds keep part of the points balance: the account's
+    # reserved counter is their sum.
+    holding = dict(
+        await scope.query(RewardHold)
+        .filter(member_id__in=[a.member_id for a in page if a.kind == "points"], status="held")
+        .annotate(total=Sum("points"))
+        .group_by("member_id")
+        .values_list("member_id", "total")
+    )
+
     problems = []
     for account in page:
         by_type = sums[account.id]
@@ -112,4 +124,6 @@ async def _verify_page(scope: BrandScope, page: list[AssetAccount]) -> list[Prob
             held = lots[account.id]
             differs("available lots' remaining points", max(account.balance, 0), held["available"])
             differs("pending lots' remaining points", account.pending, held["pending"])
+            reserved = int(holding.get(account.member_id) or 0)
+            differs("reserved (sum of open holds)", reserved, account.reserved)
     return problems

@@ -277,6 +277,8 @@ def check_usable(coupon: Coupon, template: CouponTemplate, now: datetime) -> Non
         raise DomainError("COUPON_REDEEMED", "this coupon was already used", ["code"])
     if coupon.status == "voided":
         raise DomainError("COUPON_VOIDED", "this coupon was voided", ["code"])
+    if coupon.status == "held":
+        raise DomainError("COUPON_HELD", "this coupon is held for a checkout", ["code"])
     if now >= coupon.expires_at:
         raise DomainError("COUPON_EXPIRED", "this coupon has expired", ["code"])
     if now < coupon.valid_from:

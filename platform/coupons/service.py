@@ -58,13 +58,15 @@ __all__ = [
 
 
 class CouponStatus(StrEnum):
-    """As a member sees it. Only the first three are stored: an available
-    coupon past its end reads as expired."""
+    """As a member sees it. All but expired are stored: an available coupon
+    past its end reads as expired; a held one is reserved by a checkout hold
+    until that hold is confirmed, released or expires."""
 
     AVAILABLE = "available"
     REDEEMED = "redeemed"
     VOIDED = "voided"
     EXPIRED = "expired"
+    HELD = "held"
 
 
 def status_of(coupon: Coupon, now: datetime) -> CouponStatus:
@@ -155,4 +157,8 @@ async def void_coupon(
     fresh = await scope.query(Coupon).select_related("template").get(id=coupon.id)
     if not voided and fresh.status == "redeemed":
         raise DomainError("COUPON_REDEEMED", "a used coupon cannot be voided", [field])
+    if not voided and fresh.status == "held":
+        raise DomainError(
+            "COUPON_HELD", "a checkout holds this coupon; release the hold first", [field]
+        )
     return fresh

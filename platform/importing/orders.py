@@ -232,4 +232,6 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
         coupon_codes=cell_list(first.get("coupon_codes", "")),
         store_code=first.get("store_code", "").strip() or None,
         channel=first.get("channel", "").strip() or None,
+        # Another system's coupons: their codes are history, not Tessera coupons.
+        redeem_coupons=False,
     )

@@ -67,6 +67,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "tier_review": "tessera.rewards.jobs:tier_review",
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
     "reward_activity": "tessera.rewards.triggers:reward_activity_job",
+    "expire_holds": "tessera.checkout.jobs:expire_holds",
 }
 
 _registered: dict[str, JobDefinition] | None = None

@@ -12,6 +12,7 @@ from arq.worker import Worker, get_kwargs
 
 from tessera import bootstrap, logging_setup
 from tessera.assets.jobs import points_tick
+from tessera.checkout.jobs import holds_tick
 from tessera.config import Settings
 from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
@@ -32,6 +33,8 @@ CRON_JOBS: list[CronJob] = [
     # day, and birthdays start at a brand-local midnight (both idempotent).
     cron(tier_review, minute=10),
     cron(birthday_bonus, minute=20),
+    # Every minute: checkout holds that expired give their points and coupons back.
+    cron(holds_tick, second=0),
 ]
 
 

@@ -60,6 +60,10 @@ class OrderInput:
     coupon_codes: list[str] = field(default_factory=list)
     store_code: str | None = None
     channel: str | None = None
+    hold_id: int | None = None
+    # False for history from another system (imports): its codes are kept as
+    # text, not looked up and redeemed.
+    redeem_coupons: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class CleanOrder:
     channel: str | None
     lines: list[CleanLine]
     fingerprint: str
+    hold_id: int | None = None
+    redeem_coupons: bool = True
 
     @property
     def units(self) -> int:
@@ -229,6 +235,8 @@ def clean_order(order: OrderInput, currency: str, now: datetime, path: list[str]
             [x.sku, x.name, x.category, x.quantity, x.unit_price, x.retail_price] for x in lines
         ],
     }
+    if order.hold_id is not None:
+        values["hold_id"] = order.hold_id
     return CleanOrder(
         external_id=external_id or "",
         member=order.member,
@@ -241,6 +249,8 @@ def clean_order(order: OrderInput, currency: str, now: datetime, path: list[str]
         channel=channel,
         lines=lines,
         fingerprint=fingerprint(values),
+        hold_id=order.hold_id,
+        redeem_coupons=order.redeem_coupons,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from tessera.checkout.settle import needs_settling, settle_order
 from tessera.errors import DomainError
 from tessera.members.models import Member
 from tessera.members.service import find_by_identity, member_for_fact
@@ -93,7 +94,9 @@ async def record_orders(
     for i, clean in cleaned.items():
         if clean.external_id in existing:
             results[i] = await _try_replay(scope, existing[clean.external_id], clean, i)
-        elif clean.external_id in seen:
+        elif clean.external_id in seen or needs_settling(clean):
+            # Repeats wait for the first; an order that uses coupons or a hold
+            # may be refused for them, so it goes alone, not failing the rest.
             later.append(i)
         else:
             seen.add(clean.external_id)
@@ -218,6 +221,9 @@ async def _insert(
             occurred_at=clean.occurred_at.isoformat(),
         )
     await stats.add_orders(scope, conn, deltas)
+    for order, (clean, _) in zip(orders, rows, strict=True):
+        if needs_settling(clean):
+            await settle_order(scope, uow, order, clean)
     await reward_orders(scope, uow, [(o, c) for o, (c, _) in zip(orders, rows, strict=True)])
     return orders
 

@@ -57,7 +57,16 @@ strawberry.enum(
 
 @strawberry.type(description="A member's balances.")
 class MemberAssets:
-    points: int = strawberry.field(description="Points available to redeem.")
+    points: int = strawberry.field(
+        description="The points balance (the sum of the ledger), including `reservedPoints`."
+    )
+    reserved_points: int = strawberry.field(
+        description="Part of `points` reserved by open checkout holds (`holdRewards`): "
+        "spent when an order confirms the hold, back when it is released or expires."
+    )
+    available_points: int = strawberry.field(
+        description="Points that can be redeemed or held now: `points` - `reservedPoints`."
+    )
     pending_points: int = strawberry.field(
         description="Points held for the brand's return window, available later."
     )
@@ -68,6 +77,8 @@ class MemberAssets:
     def of(cls, balances: Balances, currency: str) -> MemberAssets:
         return cls(
             points=balances.points,
+            reserved_points=balances.reserved_points,
+            available_points=balances.available_points,
             pending_points=balances.pending_points,
             stored_value=Money.of(balances.stored_value, currency),
             growth=balances.growth,

@@ -21,7 +21,8 @@ strawberry.enum(
 strawberry.enum(
     CouponStatus,
     description="AVAILABLE: usable (or not yet, see `validFrom`); REDEEMED: used on an order; "
-    "VOIDED: cancelled by the brand; EXPIRED: its window ended unused.",
+    "VOIDED: cancelled by the brand; EXPIRED: its window ended unused; HELD: reserved by a "
+    "checkout's `holdRewards` until an order confirms the hold or it is released or expires.",
 )
 
 

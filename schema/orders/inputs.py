@@ -61,7 +61,19 @@ class RecordOrderInput:
         default=None, description="Discounts and coupons; default: retail amount - amount paid."
     )
     coupon_codes: list[str] = strawberry.field(
-        default_factory=list, description="Coupons used (at most 50)."
+        default_factory=list,
+        description="The member's coupons used (at most 50), redeemed on the order in its "
+        "transaction; one that cannot be used (unknown, another member's, used, expired, "
+        "held, not applicable) refuses the whole order with the error at "
+        "`input.couponCodes.<index>`. A coupon `redeemCoupon` already used on this "
+        "`externalId` is linked, not redeemed again.",
+    )
+    hold_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A hold from `holdRewards` to confirm with this order: its points are "
+        "spent on the order and its coupons redeemed on it, in the order's transaction. "
+        "The hold must be the member's and still HELD (`HOLD_EXPIRED`, `HOLD_RELEASED`, "
+        "`HOLD_CONFIRMED`).",
     )
     store_code: str | None = strawberry.field(default=None, description="Store code.")
     channel: str | None = strawberry.field(
@@ -90,6 +102,9 @@ class RecordOrderInput:
             coupon_codes=list(self.coupon_codes),
             store_code=self.store_code,
             channel=self.channel,
+            hold_id=None
+            if self.hold_id is None
+            else (decode_id(str(self.hold_id), "RewardHold") or 0),
         )
 
 

@@ -10,6 +10,7 @@ from functools import partial
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from tessera.checkout.outcome import OrderOutcome, order_outcomes
 from tessera.orders.models import OrderLine
 from tessera.orders.stats import StatsView, stats_for_members
 from tessera.scope import BrandScope
@@ -27,6 +28,17 @@ def lines_loader(info: Info) -> DataLoader[int, list[OrderLine]]:
     """``LinesByOrderLoader``: an order's lines in recorded order."""
     scope = info.context.scope
     return info.context.loader("LinesByOrder", lambda: DataLoader(partial(_lines, scope)))
+
+
+def outcome_loader(info: Info) -> DataLoader[int, OrderOutcome]:
+    """``OutcomeByOrderLoader``: what an order did (a few queries per page)."""
+    scope = info.context.scope
+    return info.context.loader("OutcomeByOrder", lambda: DataLoader(partial(_outcomes, scope)))
+
+
+async def _outcomes(scope: BrandScope, order_ids: Sequence[int]) -> list[OrderOutcome]:
+    found = await order_outcomes(scope, list(order_ids))
+    return [found[o] for o in order_ids]
 
 
 async def _stats(scope: BrandScope, now: datetime, member_ids: Sequence[int]) -> list[StatsView]:

@@ -9,6 +9,7 @@ from tessera.errors import DomainError
 from tessera.orders import refunds, service
 from tessera.schema.errors import UserError, user_errors
 from tessera.schema.orders.inputs import RecordOrderInput, RecordOrdersInput, RecordRefundInput
+from tessera.schema.orders.outcome import OrderOutcome
 from tessera.schema.orders.types import Order, Refund
 from tessera.schema.permissions import CanWrite
 
@@ -20,6 +21,13 @@ class RecordOrderPayload:
         description="True when this `externalId` had been recorded before: nothing changed."
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was recorded.")
+
+    @strawberry.field(
+        description="What recording it did (the same as `order.outcome`): points per rule, "
+        "growth, points spent, coupons used and issued, the tier change."
+    )
+    async def outcome(self, info: Info) -> OrderOutcome | None:
+        return None if self.order is None else await self.order.outcome(info)
 
 
 @strawberry.type(description="What happened to one order of a `recordOrders` batch.")

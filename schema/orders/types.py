@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +14,13 @@ from tessera.orders.models import Refund as RefundModel
 from tessera.orders.stats import StatsView
 from tessera.schema.ids import encode_id
 from tessera.schema.orders.money import Money
+
+if TYPE_CHECKING:
+    from tessera.schema.members.types import Member
+    from tessera.schema.orders.outcome import OrderOutcome
+
+MemberType = Annotated["Member", strawberry.lazy("tessera.schema.members.types")]
+OutcomeType = Annotated["OrderOutcome", strawberry.lazy("tessera.schema.orders.outcome")]
 
 
 @strawberry.type(description="One item of an order.")
@@ -65,6 +73,26 @@ class Order:
     refunded_units: int = strawberry.field(description="Units refunded so far.")
     _pk: strawberry.Private[int]
     _currency: strawberry.Private[str]
+    _member_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The member who bought.")
+    async def member(self, info: Info) -> MemberType | None:
+        from tessera.schema.members.dataloaders import MemberByIdLoader
+        from tessera.schema.members.types import Member
+
+        found = await MemberByIdLoader.of(info).load(self._member_pk)
+        return Member.from_model(found) if found is not None else None
+
+    @strawberry.field(
+        description="What recording it did: points per rule, growth, points spent on it, "
+        "coupons used and issued, the tier change."
+    )
+    async def outcome(self, info: Info) -> OutcomeType:
+        from tessera.schema.orders.loaders import outcome_loader
+        from tessera.schema.orders.outcome import OrderOutcome
+
+        found = await outcome_loader(info).load(self._pk)
+        return OrderOutcome.of(found, self._member_pk, self._currency)
 
     @strawberry.field(description="The items bought, in recorded order.")
     async def lines(self, info: Info) -> list[OrderLine]:
@@ -91,6 +119,7 @@ class Order:
             refunded_units=order.refunded_units,
             _pk=order.id,
             _currency=currency,
+            _member_pk=order.member_id,
         )
 
 

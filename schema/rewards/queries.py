@@ -9,17 +9,22 @@ from strawberry.types import Info
 
 from tessera.assets.policy import get_policy
 from tessera.assets.service import pending_window_end
+from tessera.checkout.holds import coupons_of, not_open
+from tessera.checkout.models import RewardHold
+from tessera.checkout.settle import check_codes
+from tessera.coupons.models import Coupon as CouponModel
 from tessera.coupons.service import applicable_coupons
 from tessera.errors import DomainError
 from tessera.members.models import Member
 from tessera.members.service import find_by_identity
-from tessera.orders.inputs import MemberRef, clean_order
+from tessera.orders.inputs import CleanOrder, MemberRef, clean_order
 from tessera.rewards.facts import order_facts
 from tessera.rewards.pipeline import compute_order_rewards
 from tessera.schema.ids import encode_id
 from tessera.schema.orders.inputs import RecordOrderInput
+from tessera.schema.orders.money import Money
 from tessera.schema.permissions import CanRead
-from tessera.schema.rewards.types import OrderRewardsPreview, RuleAward
+from tessera.schema.rewards.types import CouponDiscount, OrderRewardsPreview, RuleAward
 from tessera.schema.tiers.types import Tier
 from tessera.scope import BrandScope
 from tessera.tiers.definitions import list_tiers
@@ -54,6 +59,8 @@ class RewardsQuery:
         tiers = {t.code: t for t in await list_tiers(scope)}
         from tessera.schema.coupons.types import Coupon
 
+        applied = await _coupons_applied(scope, member.id, clean, now)
+
         return OrderRewardsPreview(
             awards=[
                 RuleAward(
@@ -73,7 +80,38 @@ class RewardsQuery:
             tier_after=_tier(tiers, plan.tier_to.code if plan.tier_to else None),
             upgrade=plan.upgrades,
             coupons=[Coupon.from_model(c, c.template, scope.brand.currency, now) for c in coupons],
+            coupons_applied=[
+                CouponDiscount(
+                    coupon=Coupon.from_model(c, c.template, scope.brand.currency, now),
+                    discount=Money.of(d, scope.brand.currency),
+                )
+                for c, d in applied
+            ],
+            coupon_discount=Money.of(sum(d for _, d in applied), scope.brand.currency),
         )
+
+
+async def _coupons_applied(
+    scope: BrandScope, member_id: int, clean: CleanOrder, now: datetime
+) -> list[tuple[CouponModel, int]]:
+    """What ``recordOrder`` would redeem: the hold's coupons (when it is this
+    member's and still open), then the codes, checked as recording checks them."""
+    held: list[tuple[CouponModel, int]] = []
+    if clean.hold_id is not None:
+        hold = await scope.get(RewardHold, clean.hold_id)
+        if hold is None or hold.member_id != member_id:
+            raise DomainError("NOT_FOUND", "no such hold", ["order", "holdId"])
+        if hold.status != "held" or hold.expires_at <= now:
+            refused = not_open(hold)
+            raise DomainError(refused.code, refused.message, ["order", "holdId"])
+        held = [(h.coupon, h.discount) for h in await coupons_of(scope, hold.id)]
+    if not clean.coupon_codes:
+        return held
+    try:
+        uses = await check_codes(scope, member_id, clean, settled={c.id for c, _ in held})
+    except DomainError as error:
+        raise DomainError(error.code, error.message, ["order", *(error.field or [])]) from None
+    return held + [(u.coupon, u.discount) for u in uses if not u.linked]
 
 
 def _tier(tiers: dict[str, TierDefinition], code: str | None) -> Tier | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from tessera.schema.orders.money import Money
 from tessera.schema.tiers.types import Tier
 
 if TYPE_CHECKING:
@@ -41,6 +42,22 @@ class OrderRewardsPreview:
     coupons: list[Annotated[Coupon, strawberry.lazy("tessera.schema.coupons.types")]] = (
         strawberry.field(description="The member's coupons this order could use.")
     )
+    coupons_applied: list[CouponDiscount] = strawberry.field(
+        description="The order's `couponCodes` (and its hold's coupons), each with what it "
+        "would take off; a code that could not be used is an error naming "
+        "`order.couponCodes.<index>`."
+    )
+    coupon_discount: Money = strawberry.field(
+        description="What `couponsApplied` take off together."
+    )
+
+
+@strawberry.type(description="A coupon and what it takes off an order.")
+class CouponDiscount:
+    coupon: Annotated[Coupon, strawberry.lazy("tessera.schema.coupons.types")] = strawberry.field(
+        description="The coupon."
+    )
+    discount: Money = strawberry.field(description="What it takes off.")
 
 
 @strawberry.type(description="A daily check-in.")

@@ -770,6 +770,49 @@ async def _redeem_coupon(w: World) -> None:
     assert await _b_coupon_state(w) == B_COUPON_STATE
 
 
+@probe("Mutation.holdRewards")
+async def _hold_rewards(w: World) -> None:
+    coupon = await _b_coupon(w)
+    errors = await w.a_errors(
+        "mutation($c: String!, $m: ID!) { holdRewards(input: {memberId: $m, couponCodes: [$c],"
+        ' orderAmount: {amount: "100", currency: "CNY"}, idempotencyKey: "a-h"})'
+        " { errors { code } } }",
+        {"c": coupon["code"], "m": coupon["member"]["id"]},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    assert await _b_coupon_state(w) == B_COUPON_STATE
+
+
+@probe("Mutation.releaseHold")
+async def _release_hold(w: World) -> None:
+    coupon = await _b_coupon(w)
+    held = await w.as_b(
+        "mutation($c: String!, $m: ID!) { holdRewards(input: {memberId: $m, couponCodes: [$c],"
+        ' orderAmount: {amount: "100", currency: "USD"}, idempotencyKey: "b-h"})'
+        " { hold { id } errors { code } } }",
+        {"c": coupon["code"], "m": coupon["member"]["id"]},
+    )
+    hold_id = held["holdRewards"]["hold"]["id"]
+    errors = await w.a_errors(
+        'mutation($h: ID!) { releaseHold(input: {holdId: $h, idempotencyKey: "a-r"})'
+        " { errors { code } } }",
+        {"h": hold_id},
+    )
+    assert errors and errors[0]["code"] == "NOT_FOUND"
+    a_member = await w.as_a(
+        'mutation { createMember(input: {name: "A", identities: [{kind: APP_USER_ID, value: "a-h"}]})'
+        " { member { id } errors { message } } }"
+    )
+    errors = await w.a_errors(
+        'mutation($m: ID!, $h: ID!) { recordOrder(input: {externalId: "a-o", memberId: $m,'
+        ' occurredAt: "2026-01-01T00:00:00Z", amountPaid: {amount: "1", currency: "CNY"},'
+        " holdId: $h}) { errors { field code } } }",
+        {"m": a_member["createMember"]["member"]["id"], "h": hold_id},
+    )
+    assert errors == [{"field": ["input", "holdId"], "code": "NOT_FOUND"}]
+    assert (await _b_coupon_state(w))[3] == ("held",)
+
+
 @probe("Mutation.voidCoupon")
 async def _void_coupon(w: World) -> None:
     coupon = await _b_coupon(w)
