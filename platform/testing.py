@@ -35,7 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 import pytest_asyncio
-from tortoise import Tortoise, connections
+from tortoise import BaseDBAsyncClient, Tortoise, connections
+from tortoise.exceptions import OperationalError
 
 from tessera import DomainEvent, PointsRule, bootstrap, db, hookimpl
 from tessera.auth.api_keys import create_api_key
@@ -45,6 +46,7 @@ from tessera.tenancy.models import Brand
 from tessera.tenancy.service import create_brand, create_tenant
 
 GqlCall = Callable[..., Awaitable[dict[str, Any]]]
+log = logging.getLogger("tessera.testing")
 
 
 def _ci() -> bool:
@@ -143,8 +145,8 @@ async def tessera_redis_url() -> str:
     return url
 
 
-async def _empty_all_tables() -> None:
-    conn = connections.get("default")
+async def _empty_all_tables(conn: BaseDBAsyncClient | None = None) -> None:
+    conn = conn or connections.get("default")
     tables = [model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values()]
     if db.is_postgres(_url_of(conn)):
         # DELETE of a few rows is far cheaper than TRUNCATE's per-table file work;
@@ -156,7 +158,14 @@ async def _empty_all_tables() -> None:
                 f"SET session_replication_role = replica;{deletes}"
                 "SET session_replication_role = DEFAULT;"
             )
-        except Exception:
+        except OperationalError as error:
+            if not _lacks_privilege(error):
+                raise
+            log.warning(
+                "emptying the test tables with TRUNCATE (slower): the database role cannot "
+                "switch triggers off: %s",
+                error.__cause__,
+            )
             quoted = ", ".join(f'"{t}"' for t in tables)
             await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
     else:
@@ -165,6 +174,12 @@ async def _empty_all_tables() -> None:
             + "".join(f'DELETE FROM "{t}";' for t in tables)
             + "PRAGMA foreign_keys=ON;"
         )
+
+
+def _lacks_privilege(error: OperationalError) -> bool:
+    import asyncpg
+
+    return isinstance(error.__cause__, asyncpg.InsufficientPrivilegeError)
 
 
 def _url_of(conn: Any) -> str:

@@ -64,7 +64,9 @@ async def test_coupons_take_a_key_of_the_documented_length(brand_a, api_key, gql
     code = (await BrandScope(brand_a).query(Coupon).first()).code
     use = {"code": code, "memberId": member, "orderAmount": {"amount": "10", "currency": "CNY"}}
     redeemed = (
-        await gql(REDEEM, {"input": {**use, "externalOrderId": "o-1", "idempotencyKey": key}}, token=token)
+        await gql(
+            REDEEM, {"input": {**use, "externalOrderId": "o-1", "idempotencyKey": key}}, token=token
+        )
     )["redeemCoupon"]
     assert redeemed["errors"] == []
 
