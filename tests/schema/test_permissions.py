@@ -13,9 +13,7 @@ def _permission_classes() -> set[type]:
     schema = build_schema(Settings())
     found: set[type] = set()
     for graphql_type in schema._schema.type_map.values():
-        definition = (getattr(graphql_type, "extensions", None) or {}).get(
-            "strawberry-definition"
-        )
+        definition = (getattr(graphql_type, "extensions", None) or {}).get("strawberry-definition")
         for field in getattr(definition, "fields", []):
             found.update(field.permission_classes)
     return found
