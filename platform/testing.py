@@ -28,6 +28,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -285,7 +286,11 @@ def register_plugin(tessera_runtime: Runtime) -> Iterator[Callable[[object, str]
 def enable_feature(tessera_db: Runtime) -> Callable[..., Awaitable[Any]]:
     """``await enable_feature(brand, "component_key", config={...}, slot=None)``:
     switch a component on for a brand through the features service (the same
-    rules and validation as ``setFeature``); returns the feature as stored."""
+    rules and validation as ``setFeature``); returns the feature as stored.
+    A refusal raises :class:`tessera.DomainError` (``code``, ``message``,
+    ``field``; :class:`tessera.DomainErrors` with ``errors`` for several
+    invalid config fields at once), exactly what ``setFeature`` reports as
+    ``UserError`` s."""
     from tessera.features.service import set_feature
     from tessera.scope import BrandScope
 
@@ -320,17 +325,32 @@ def emit_event(tessera_db: Runtime) -> Callable[..., Awaitable[None]]:
     return emit
 
 
+@dataclass(frozen=True)
+class NewMember:
+    """A member :func:`new_member` created, as a client or a plugin sees it."""
+
+    id: str
+    """The GraphQL ``ID`` (``member(id: ...)``, ``memberId`` inputs)."""
+    pk: int
+    """The integer id domain event payloads carry (``member_id``)."""
+    card_number: str | None
+    """None for a prospect (a member who has not joined yet)."""
+
+
 @pytest.fixture
-def new_member(tessera_db: Runtime) -> Callable[..., Awaitable[Any]]:
+def new_member(tessera_db: Runtime) -> Callable[..., Awaitable[NewMember]]:
     """``await new_member(brand, name=..., phone=..., identities=[(kind, value)])``:
     a member created through the members service (validation, identities,
-    card number and ``member.joined`` included)."""
+    card number and ``member.joined`` included), as a :class:`NewMember`.
+    Bad input raises :class:`tessera.DomainError` naming the field."""
     from tessera.members.service import create_member
+    from tessera.schema.ids import encode_id
     from tessera.scope import BrandScope
 
-    async def make(brand: Brand, **profile: Any) -> Any:
+    async def make(brand: Brand, **profile: Any) -> NewMember:
         identities = profile.pop("identities", [])
-        return await create_member(BrandScope(brand), profile, identities=identities)
+        member = await create_member(BrandScope(brand), profile, identities=identities)
+        return NewMember(encode_id("Member", member.id), member.id, member.card_number)
 
     return make
 
