@@ -40,6 +40,9 @@ $(BIN)/python:
 
 # Reinstalls only when the packaging changed; new modules need no reinstall.
 $(INSTALLED): pyproject.toml $(EXAMPLE_PLUGIN) | $(BIN)/python
+	@# The distribution was called "tessera" before it became "tessera-crm"; an old
+	@# install beside the new one would register every built-in plugin twice.
+	$(BIN)/python -P -m pip uninstall -q -y tessera 2>/dev/null || true
 	$(BIN)/python -P -m pip install -q -e '.[dev]'
 	$(if $(EXAMPLE_PLUGIN),$(BIN)/python -P -m pip install -q -e tests/example_plugin)
 	@touch $@

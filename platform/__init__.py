@@ -8,6 +8,7 @@ Everything else under ``tessera`` is internal and may change without notice.
 docs/plugins.md is the guide.
 """
 
+from tessera.errors import DomainError, DomainErrors
 from tessera.plugin_host.components import (
     Award,
     ChannelSender,
@@ -42,6 +43,8 @@ __all__ = [
     "ChannelSender",
     "Component",
     "ComponentFamily",
+    "DomainError",
+    "DomainErrors",
     "DomainEvent",
     "MemberFacts",
     "NoConfig",

@@ -1,4 +1,8 @@
-"""Who may call what. Attach to a field: ``permission_classes=[CanWrite]``."""
+"""Who may call what. Attach to a field: ``permission_classes=[CanWrite]``.
+
+A refused caller gets :class:`~tessera.schema.errors.Forbidden`, so every
+refusal carries ``extensions.code = "FORBIDDEN"`` from that one definition.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,17 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from tessera.auth.member_tokens import MemberPrincipal
 from tessera.auth.scopes import Scope
+from tessera.schema.errors import Forbidden
 
 
-class _RequireScope(BasePermission):
+class Permission(BasePermission):
+    error_class = Forbidden
+
+
+class _RequireScope(Permission):
     needed: Scope
-    error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return bool(info.context.has(self.needed))
@@ -31,3 +40,17 @@ class CanWrite(_RequireScope):
 class CanAdmin(_RequireScope):
     needed = Scope.ADMIN
     message = "this needs an API key with the admin scope"
+
+
+class IsMember(Permission):
+    message = "this needs a member token"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return isinstance(info.context.principal, MemberPrincipal)
+
+
+class CanWriteOrIsMember(Permission):
+    message = "this needs an API key with the write scope, or the member's own token"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.WRITE)

@@ -58,7 +58,9 @@ MAX_BALANCE = 2**31 - 1
 # Stored value is money (shown as a decimal string): minor units.
 MAX_AMOUNT = 10**12
 MAX_STORED_VALUE = MAX_MINOR
-MAX_KEY = 150
+# A stored key: callers' keys (150 characters, checked where they come in) carry a
+# namespace; the column holds 200, and a second part's key adds RESERVED_PREFIX.
+MAX_KEY = 180
 RESERVED_PREFIX = "tessera:"
 KINDS = {POINTS: POINTS, STORED_VALUE: STORED_VALUE, GROWTH: GROWTH}
 EVENTS = {POINTS: "points.changed", STORED_VALUE: "stored_value.changed", GROWTH: "growth.changed"}

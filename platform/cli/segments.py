@@ -3,6 +3,7 @@ command line (the same services as the API)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -74,12 +75,22 @@ def import_(
 
 
 @segments.command()
-def lifecycle(brand: str = typer.Option(..., help="Code of the brand.")) -> None:
-    """Recompute every member's RFM scores and lifecycle stage now."""
+def lifecycle(
+    brand: str = typer.Option(..., help="Code of the brand."),
+    as_of: datetime | None = typer.Option(
+        None,
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Score the history as it stood at the end of this day (the brand's calendar), "
+        "ignoring later orders: for imported history. Default: now.",
+    ),
+) -> None:
+    """Recompute every member's RFM scores and lifecycle stage now (or as of a day)."""
 
     async def work(_: Settings) -> None:
         scope = await brand_scope(brand)
-        await stages.recompute_brand(scope)
-        out.print(f"{brand}: lifecycle recomputed")
+        day = as_of.date() if as_of is not None else None
+        at = await stages.recompute_brand(scope, as_of=day)
+        out.print(f"{brand}: lifecycle recomputed as of {at.isoformat()}")
 
     run(work)

@@ -30,8 +30,9 @@ def rebuild(
 ) -> None:
     """Recompute every member's statistics from the orders and refunds.
 
-    Safe while orders keep arriving: on PostgreSQL the statistics table is
-    locked for the duration, so an order recorded meanwhile is never lost.
+    Safe while orders keep arriving: the brand being rebuilt records its
+    orders after the rebuild commits, so none is lost; other brands' orders
+    are not held back.
     """
 
     async def work(_: Settings) -> None:

@@ -22,7 +22,9 @@ from tessera.errors import DomainError
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
-MAX_KEY = 128
+# A stored key: callers' keys (150 characters, checked where they come in) carry a
+# namespace; the column holds 200, and a batch item's key adds ``:<member id>``.
+MAX_KEY = 180
 
 
 @asynccontextmanager

@@ -253,18 +253,3 @@ async def list_features(
         secret = decrypt_json(rt.settings.secret(), feature.secrets)
         views.append(_view(feature, registered.cls if registered else None, secret))
     return views
-
-
-async def enabled_components(
-    scope: BrandScope, family: ComponentFamily
-) -> list[tuple[Component, BrandFeature]]:
-    """Instances of the brand's enabled components of one family, configured."""
-    rt = runtime.current()
-    result = []
-    query = scope.query(BrandFeature).filter(family=family.value, enabled=True)
-    for feature in await query.order_by("component_key", "instance"):
-        registered = rt.host.component(feature.component_key)
-        if registered is not None:
-            config = load_config(registered.cls, feature, rt.settings)
-            result.append((registered.cls(config), feature))
-    return result

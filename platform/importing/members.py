@@ -104,6 +104,7 @@ async def import_members(
             except DomainError as error:
                 _reject(report, rejects, row, reason_of(error))
         await _import_batch(scope, checked, rejects, report)
+        rejects.flush()
         if progress is not None:
             progress(report.rows)
     return report

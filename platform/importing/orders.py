@@ -115,6 +115,7 @@ async def import_orders(
                 report.unchanged += 1
             else:
                 report.created += 1
+        rejects.flush()
         if progress is not None:
             progress(report.rows)
     return report

@@ -29,17 +29,29 @@ def reason_of(error: DomainError) -> str:
 
 
 class RejectsFile:
-    """Writes ``line, reason`` and then the row's own columns. The file is
-    only created when the first row is refused."""
+    """Writes ``line, reason`` and then the row's own columns, in the input's
+    order. The file is only created when the first row is refused.
+
+    An import refuses a batch's rows at different steps (a bad cell at once,
+    an unknown tag or a duplicate only with the whole batch), so rows are held
+    until :meth:`flush`, which the importers call after each batch (batches
+    follow the file), and written sorted by line."""
 
     def __init__(self, path: Path, header: list[str]) -> None:
         self.path = path
         self.header = header
         self.count = 0
+        self._pending: list[dict[str, str | int]] = []
         self._handle: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
 
     def add(self, line: int, reason: str, values: dict[str, str]) -> None:
+        self._pending.append({**values, "line": line, "reason": reason})
+        self.count += 1
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("w", newline="", encoding="utf-8")
@@ -47,10 +59,12 @@ class RejectsFile:
                 self._handle, ["line", "reason", *self.header], extrasaction="ignore"
             )
             self._writer.writeheader()
-        self._writer.writerow({**values, "line": line, "reason": reason})
-        self.count += 1
+        # Stable: the rows of one refused order keep their order too.
+        self._writer.writerows(sorted(self._pending, key=lambda row: int(row["line"])))
+        self._pending.clear()
 
     def close(self) -> None:
+        self.flush()
         if self._handle is not None:
             self._handle.close()
 

@@ -54,10 +54,6 @@ def _kind(kind: str, field: list[str]) -> IdentityKind:
         raise DomainError("INVALID", f"unknown identity kind {kind!r}", field) from None
 
 
-async def get_member(scope: BrandScope, member_id: int) -> Member | None:
-    return await scope.get(Member, member_id)
-
-
 async def require_member(scope: BrandScope, member_id: int | None, field: str = "id") -> Member:
     member = await scope.get(Member, member_id) if member_id is not None else None
     if member is None:

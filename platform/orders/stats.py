@@ -87,6 +87,24 @@ class StatsView:
         )
 
 
+# pg_advisory_xact_lock's first key: this lock's namespace; the second is the brand.
+_BRAND_STATS_LOCK = 7_336_101
+
+
+async def lock_brand_stats(scope: BrandScope, connection: Any, *, alone: bool = False) -> None:
+    """Every writer of a brand's statistics holds this shared lock until it
+    commits; a rebuild of the brand holds it ``alone``. Keyed by brand (a
+    transaction-scoped advisory lock on PostgreSQL), so a rebuild of one brand
+    never holds back another brand's orders, as locking the table did. SQLite
+    has one writer for the whole file and needs nothing more."""
+    if connection.capabilities.dialect != "postgres":
+        return
+    function = "pg_advisory_xact_lock" if alone else "pg_advisory_xact_lock_shared"
+    await connection.execute_query(
+        f"SELECT {function}($1, $2)", [_BRAND_STATS_LOCK, int(scope.brand_id)]
+    )
+
+
 async def ensure_rows(scope: BrandScope, connection: Any, member_ids: Iterable[int]) -> None:
     """Create missing stats rows in one statement; concurrent writers may race
     here, so a conflict is ignored rather than checked for first."""
@@ -112,6 +130,7 @@ async def add_orders(scope: BrandScope, connection: Any, deltas: dict[int, Order
     if not deltas:
         return
     members = sorted(deltas)
+    await lock_brand_stats(scope, connection)
     await ensure_rows(scope, connection, members)
     if connection.capabilities.dialect == "postgres":
         await (
@@ -165,6 +184,7 @@ async def add_refund(
     scope: BrandScope, connection: Any, member_id: int, amount: int, units: int
 ) -> None:
     """Count a refund into its member's row (which its order created)."""
+    await lock_brand_stats(scope, connection)
     await (
         scope.query(MemberStats)
         .filter(member_id=member_id)
@@ -233,13 +253,12 @@ async def rebuild_stats(
     two aggregate queries, replacing the stored rows; returns how many members
     have statistics. ``progress(done, total)`` is called after each chunk written.
 
-    On PostgreSQL the stats table is locked against writers for the duration,
+    The brand's statistics writers wait for the rebuild (:func:`lock_brand_stats`),
     so an order committed meanwhile is either in the aggregates or applied on
-    top of the rebuilt row, never lost.
+    top of the rebuilt row, never lost; other brands' writers do not wait.
     """
     async with in_transaction() as connection:
-        if connection.capabilities.dialect == "postgres":
-            await connection.execute_script('LOCK TABLE "member_stats" IN SHARE ROW EXCLUSIVE MODE')
+        await lock_brand_stats(scope, connection, alone=True)
         orders = (
             await scope.query(Order)
             .using_db(connection)

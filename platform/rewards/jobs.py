@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from tessera.rewards.activities import reward_activity
 from tessera.rewards.pipeline import programme
 from tessera.rewards.reviews import review_due
 from tessera.scope import BrandScope
+from tessera.segments.timewindows import birthday_in_year
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
 
@@ -35,7 +37,8 @@ async def birthday_bonus(
     ctx: dict[str, Any], brand_id: int | None = None, now: datetime | None = None
 ) -> int:
     """Award the birthday activity to members whose birthday is today in their
-    brand's timezone (once a year each: the fact's reference is the year)."""
+    brand's timezone (once a year each: the fact's reference is the year; a
+    29 February birthday is celebrated on 1 March in common years)."""
     now = now or datetime.now(UTC)
     awarded = 0
     query = Brand.filter(id=brand_id) if brand_id is not None else Brand.all()
@@ -48,22 +51,24 @@ async def birthday_bonus(
     return awarded
 
 
-def _same_day_dates(today: date) -> list[date]:
-    # Every date of birth falling on today's month and day: an IN list the
-    # database matches on its own (no month/day functions differ by engine).
+def _birth_dates_celebrated_on(today: date) -> list[date]:
+    # Every date of birth celebrated today: an IN list the database matches on
+    # its own (no month/day functions differ by engine). 29 February counts as
+    # 1 March in common years, so those dates join 1 March's.
     days = []
     for year in range(OLDEST_BIRTH_YEAR, today.year + 1):
-        try:
-            days.append(today.replace(year=year))
-        except ValueError:  # 29 February in a common year
-            continue
+        for month, day in {(today.month, today.day), (2, 29)}:
+            with suppress(ValueError):  # no such day in that year
+                born = date(year, month, day)
+                if birthday_in_year(born, today.year) == today:
+                    days.append(born)
     return days
 
 
 async def _birthdays(scope: BrandScope, today: date, now: datetime) -> int:
     awarded = 0
     members = await scope.query(Member).filter(
-        status=MemberStatus.ACTIVE.value, birthday__in=_same_day_dates(today)
+        status=MemberStatus.ACTIVE.value, birthday__in=_birth_dates_celebrated_on(today)
     )
     for member in members:
         async with unit_of_work(scope) as uow:

@@ -106,10 +106,13 @@ class _Compiler:
         dialect: str,
         query_class: Any,
         segment_reader: SegmentReader,
+        as_of: bool = False,
     ) -> None:
         self.scope = scope
         self.brand_id = scope.brand_id
         self.now = now
+        # As of a past date, facts recorded after ``now`` have not happened yet.
+        self.as_of = as_of
         self.timezone = scope.brand.timezone
         self.today = local_today(now, self.timezone)
         self.postgres = dialect == "postgres"
@@ -138,6 +141,8 @@ class _Compiler:
             parts.append(column >= bounds.start)
         if bounds.end is not None:
             parts.append(column < bounds.end)
+        if self.as_of and (bounds.end is None or bounds.end > self.now):
+            parts.append(column <= self.now)
         return parts
 
     def between(self, value: Term, low: Any, high: Any) -> Term:
@@ -347,6 +352,7 @@ class _Compiler:
                             o.brand_id == self.brand_id,
                             o.member_id == self.col("id"),
                             o.occurred_at >= self.now - RECENT_WINDOW,
+                            *([o.occurred_at <= self.now] if self.as_of else []),
                         ]
                     )
                 )
@@ -532,11 +538,17 @@ def _build(
     segment_reader: SegmentReader,
     only_member_ids: Sequence[int] | None,
     connection: Any,
+    as_of: bool = False,
 ) -> QueryBuilder:
     """The rule's query with nothing selected yet."""
     connection = connection or connections.get("default")
     compiler = _Compiler(
-        scope, now, connection.capabilities.dialect, connection.query_class, segment_reader
+        scope,
+        now,
+        connection.capabilities.dialect,
+        connection.query_class,
+        segment_reader,
+        as_of,
     )
     query = compiler.select(rule, only_member_ids)
     if compiler.errors:
@@ -576,12 +588,17 @@ async def count_and_sample(
     *,
     segment_reader: SegmentReader = stored_membership,
     connection: Any = None,
+    as_of: bool = False,
 ) -> tuple[int, list[Member]]:
     """How many members match, and up to ``sample`` of them (the newest).
     Reads only: a count, the sample's ids, and their rows. Check the rule's
-    references first when it comes from an operator."""
+    references first when it comes from an operator.
+
+    ``as_of``: ``now`` is a past instant (:func:`timewindows.as_of_instant`)
+    and the rule is read as it would have been then: relative windows end at
+    ``now`` and ignore later facts, birthdays and ages count from that day."""
     connection = connection or connections.get("default")
-    query = _build(scope, rule, now, segment_reader, None, connection)
+    query = _build(scope, rule, now, segment_reader, None, connection, as_of)
     _, rows = await connection.execute_query(*to_sql(query.select(Sql("COUNT(*)"))))
     total = int(rows[0][0])
     if not total or sample <= 0:

@@ -21,13 +21,19 @@ Definitions (a brand changes the numbers in :class:`LifecycleSettings`):
 Everything is computed by one ``INSERT ... SELECT ... ON CONFLICT`` over the
 brand's members (nightly) or over the members whose orders changed (after
 each order or refund), with the same SQL, so the two always agree.
+
+**As of a date** (history imported from an old system): ``recompute_brand``
+with ``as_of`` reads "today" as that day on the brand's calendar and ignores
+orders placed after its end, so a 1998 history is scored as it stood in
+1998 rather than all churned today. The nightly run and the recomputation
+after each order use the present.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -35,7 +41,7 @@ from tessera.errors import DomainError, DomainErrors
 from tessera.scope import BrandScope
 from tessera.segments.materialise import Statement
 from tessera.segments.models import LifecycleSettings, MemberLifecycle
-from tessera.segments.timewindows import local_midnight, local_today
+from tessera.segments.timewindows import as_of_instant, local_midnight, local_today
 
 MEASURES = ("recency", "frequency", "monetary")
 MAX_WINDOW_DAYS = 3650
@@ -220,11 +226,13 @@ async def compute(
     *,
     only: Sequence[int] | None = None,
     settings: LifecycleSettings | None = None,
+    as_of: bool = False,
 ) -> None:
     """Store every member's (or ``only`` those members') scores and stage as
     of ``now``, in ``connection``'s transaction. Without stored quintiles
     (the nightly job has not run yet) they are computed, and kept when the
-    brand has a settings row."""
+    brand has a settings row. ``as_of``: ``now`` is in the past, so the
+    stage reads the orders placed until then instead of the running totals."""
     settings = settings or await settings_of(scope)
     computed = None
     if settings.score_method == ScoreMethod.QUINTILES and not settings.quintile_cutoffs:
@@ -272,6 +280,14 @@ async def compute(
     recency = f"5 - ({' + '.join(older) or '0'})"
     frequency = f"1 + ({above('a.f', cutoffs['frequency'])})"
     monetary = f"1 + ({above('a.m', cutoffs['monetary'])})"
+    if as_of:
+        history = (
+            "(SELECT o.member_id, COUNT(*) AS orders_count, MAX(o.occurred_at) AS last_order_at "
+            f'FROM "sales_order" AS o WHERE o.brand_id = {stmt(scope.brand_id)} '
+            f"AND o.occurred_at <= {stmt(now)}{restrict_orders} GROUP BY o.member_id)"
+        )
+    else:
+        history = '"member_stats"'
     last = "COALESCE(s.last_order_at, m.joined_at)"
     stage = (
         f"CASE WHEN {last} >= {stmt(day_start(settings.active_days))} THEN "
@@ -290,7 +306,7 @@ async def compute(
         f"SELECT m.id, m.brand_id, CASE WHEN {scored} {recency} END, "
         f"CASE WHEN {scored} {frequency} END, CASE WHEN {scored} {monetary} END, "
         f"{stage}, {stmt(now)} "
-        'FROM "member" AS m LEFT JOIN "member_stats" AS s ON s.member_id = m.id '
+        f'FROM "member" AS m LEFT JOIN {history} AS s ON s.member_id = m.id '
         f"LEFT JOIN ({window}) AS a ON a.member_id = m.id "
         f"WHERE m.brand_id = {stmt(scope.brand_id)}{restrict_members} "
         "ON CONFLICT (member_id) DO UPDATE SET recency_score = excluded.recency_score, "
@@ -300,17 +316,24 @@ async def compute(
     await connection.execute_query(sql, stmt.params)
 
 
-async def recompute_brand(scope: BrandScope, now: datetime | None = None) -> None:
-    """The nightly run: fresh quintiles (stored), then every member."""
+async def recompute_brand(
+    scope: BrandScope, now: datetime | None = None, *, as_of: date | None = None
+) -> datetime:
+    """The nightly run: fresh quintiles (stored), then every member. With
+    ``as_of`` (a past day on the brand's calendar), everything as it stood
+    at that day's end. Returns the instant the scores describe."""
     from tortoise.transactions import in_transaction
 
     now = now or datetime.now(UTC)
+    if as_of is not None:
+        now = as_of_instant(as_of, scope.brand.timezone, now)
     settings = await settings_of(scope)
     async with in_transaction() as connection:
         if settings.score_method == ScoreMethod.QUINTILES:
             settings.quintile_cutoffs = await quintiles(scope, connection, settings, now)
             await settings.save(using_db=connection)
-        await compute(scope, connection, now, settings=settings)
+        await compute(scope, connection, now, settings=settings, as_of=as_of is not None)
+    return now
 
 
 async def recompute_members(

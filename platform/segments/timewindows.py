@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from tessera.errors import DomainError
+
 MAX_DAYS = 3660
 
 
@@ -46,6 +48,15 @@ def local_today(now: datetime, timezone: str) -> date:
 def local_midnight(day: date, timezone: str) -> datetime:
     """The UTC instant at which ``day`` begins in ``timezone``."""
     return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def as_of_instant(day: date, timezone: str, now: datetime) -> datetime:
+    """The last instant of ``day`` on the brand's calendar, in UTC: what
+    "as of 30 June 1998" means for history analysed as of a date. A day
+    after today (at ``now``) is refused: its facts are not known yet."""
+    if day > local_today(now, timezone):
+        raise DomainError("INVALID", "asOf cannot be in the future", ["asOf"])
+    return local_midnight(day + timedelta(days=1), timezone) - timedelta(microseconds=1)
 
 
 def period_days(period: Period, today: date) -> tuple[date, date]:

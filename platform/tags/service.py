@@ -117,10 +117,6 @@ async def tag_ids_by_code(scope: BrandScope, codes: Iterable[str]) -> dict[str, 
     return {code: tag_id for code, tag_id in rows}
 
 
-async def tags_by_id(scope: BrandScope, ids: Sequence[int]) -> dict[int, Tag]:
-    return {t.id: t for t in await scope.query(Tag).filter(id__in=list(ids))}
-
-
 def _check_expiry_days(days: int | None) -> int | None:
     if days is not None and not 1 <= days <= MAX_EXPIRY_DAYS:
         raise DomainError(

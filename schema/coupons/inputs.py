@@ -142,7 +142,7 @@ class IssueCouponInput:
     template_id: strawberry.ID = strawberry.field(description="The template.")
     member_id: strawberry.ID = strawberry.field(description="The member.")
     idempotency_key: str = strawberry.field(
-        description="Unique per brand (1-128 characters): a replay returns the first coupon."
+        description="Unique per brand (1-150 characters): a replay returns the first coupon."
     )
 
 

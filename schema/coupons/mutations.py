@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
-from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from tessera.auth.member_tokens import MemberPrincipal
-from tessera.auth.scopes import Scope
 from tessera.coupons import service
 from tessera.coupons.models import CouponTemplate as TemplateModel
 from tessera.errors import DomainError
@@ -31,15 +29,7 @@ from tessera.schema.errors import UserError, user_errors
 from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id
 from tessera.schema.orders.money import Money
-from tessera.schema.permissions import CanAdmin, CanWrite
-
-
-class CanWriteOrIsMember(BasePermission):
-    message = "this needs an API key with the write scope, or the member's own token"
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.WRITE)
+from tessera.schema.permissions import CanAdmin, CanWrite, CanWriteOrIsMember
 
 
 def _pk(opaque: str | None, type_name: str, field: str) -> int:

@@ -4,10 +4,8 @@ uses it to read ``me`` (and, later, the member-self operations)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from tessera.auth.member_tokens import (
@@ -22,15 +20,7 @@ from tessera.members import service
 from tessera.schema.errors import UserError, user_errors
 from tessera.schema.ids import decode_id
 from tessera.schema.members.types import Member
-from tessera.schema.permissions import CanWrite
-
-
-class IsMember(BasePermission):
-    message = "this needs a member token"
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return isinstance(info.context.principal, MemberPrincipal)
+from tessera.schema.permissions import CanWrite, IsMember
 
 
 @strawberry.input(description="Whom to mint a member token for, and for how long.")

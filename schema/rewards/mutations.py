@@ -10,13 +10,12 @@ from strawberry.types import Info
 from tessera.auth.member_tokens import MemberPrincipal
 from tessera.errors import DomainError
 from tessera.rewards import activities, redemption
-from tessera.schema.coupons.mutations import CanWriteOrIsMember
 from tessera.schema.errors import UserError, user_errors
 from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput
-from tessera.schema.permissions import CanWrite
+from tessera.schema.permissions import CanWrite, CanWriteOrIsMember
 from tessera.schema.rewards.types import CheckIn
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
@@ -140,6 +140,25 @@ class LifecycleSettingsPayload:
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
+@strawberry.input(description="Recompute every member's RFM scores and lifecycle stage.")
+class RecomputeLifecycleInput:
+    as_of: date | None = strawberry.field(
+        default=None,
+        description="Score the brand's history as it stood at the end of this day (the "
+        "brand's calendar), ignoring later orders: for history imported from an old "
+        "system. Omitted: today. The nightly run and each new order score the present "
+        "again.",
+    )
+
+
+@strawberry.type(description="Result of recomputing the lifecycle.")
+class RecomputeLifecyclePayload:
+    as_of: datetime | None = strawberry.field(
+        description="The instant the stored scores and stages describe (their `computedAt`)."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing was recomputed.")
+
+
 @strawberry.type
 class LifecycleQuery:
     @strawberry.field(
@@ -183,3 +202,17 @@ class LifecycleMutation:
         except DomainError as error:
             return LifecycleSettingsPayload(settings=None, errors=user_errors(error))
         return LifecycleSettingsPayload(settings=LifecycleSettings.from_model(stored), errors=[])
+
+    @strawberry.mutation(
+        description="Recompute every member's RFM scores and lifecycle stage now, or as of "
+        "a past day (`asOf`) for imported history. Needs the admin scope.",
+        permission_classes=[CanAdmin],
+    )
+    async def recompute_lifecycle(
+        self, info: Info, input: RecomputeLifecycleInput
+    ) -> RecomputeLifecyclePayload:
+        try:
+            at = await lifecycle.recompute_brand(info.context.scope, as_of=input.as_of)
+        except DomainError as error:
+            return RecomputeLifecyclePayload(as_of=None, errors=user_errors(error))
+        return RecomputeLifecyclePayload(as_of=at, errors=[])

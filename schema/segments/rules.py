@@ -7,7 +7,7 @@ whose ``field`` is the path inside the rule argument (``["rule", "all", "2",
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, cast
 
 import strawberry
@@ -22,6 +22,7 @@ from tessera.schema.permissions import CanRead
 from tessera.segments.compiler import count_and_sample
 from tessera.segments.references import check_references
 from tessera.segments.rules import Rule, parse_rule
+from tessera.segments.timewindows import as_of_instant
 
 MAX_SAMPLE = 100
 
@@ -78,10 +79,11 @@ class SegmentRulesQuery:
         return cast(JSON, Rule.model_json_schema(by_alias=True))
 
     @strawberry.field(
-        description="Count the members a rule selects now and show a sample, saving "
-        'nothing. Relative times ("last 30 days", "birthday this month") are read in '
-        "the brand's timezone. An invalid rule, or one naming a tag, attribute or "
-        "segment the brand does not have, returns `errors` with paths inside `rule`.",
+        description="Count the members a rule selects now (or as of `asOf`) and show a "
+        'sample, saving nothing. Relative times ("last 30 days", "birthday this month") '
+        "are read in the brand's timezone. An invalid rule, or one naming a tag, "
+        "attribute or segment the brand does not have, returns `errors` with paths "
+        "inside `rule`.",
         permission_classes=[CanRead],
     )
     async def preview_segment(
@@ -94,6 +96,16 @@ class SegmentRulesQuery:
             int,
             strawberry.argument(description=f"Members to return, 0 to {MAX_SAMPLE}."),
         ] = 10,
+        as_of: Annotated[
+            date | None,
+            strawberry.argument(
+                description="Read the rule as of the end of this day (the brand's calendar): "
+                "relative windows count back from it and ignore later facts, birthdays and "
+                "ages count from it. For history imported from an old system. Purchase "
+                "totals and stored lifecycle stages are read as they are (recompute the "
+                "lifecycle with `recomputeLifecycle(asOf:)` first)."
+            ),
+        ] = None,
     ) -> SegmentPreview:
         scope = info.context.scope
         try:
@@ -101,7 +113,12 @@ class SegmentRulesQuery:
                 raise DomainError("INVALID", f"sample is 0 to {MAX_SAMPLE}", ["sample"])
             parsed = rule_from_api(rule)
             await check_references(scope, parsed)
-            total, members = await count_and_sample(scope, parsed, datetime.now(UTC), sample)
+            now = datetime.now(UTC)
+            if as_of is not None:
+                now = as_of_instant(as_of, scope.brand.timezone, now)
+            total, members = await count_and_sample(
+                scope, parsed, now, sample, as_of=as_of is not None
+            )
         except DomainError as error:
             return SegmentPreview(count=0, sample=[], errors=rule_errors(error))
         return SegmentPreview(

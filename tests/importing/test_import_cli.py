@@ -98,3 +98,45 @@ async def test_bad_usage_exits_2_and_imports_nothing(
     assert no_file.returncode == 2
     assert "no such file" in no_file.stderr
     assert not await BrandScope(brand_a).query(Member).exists()
+
+
+async def test_the_rejects_file_has_its_documented_name_and_the_files_order(
+    brand_a, csv_file, tessera_database_url, tmp_path
+):
+    # Line 2 is refused late (its tag is checked against the brand's tags with
+    # the batch), line 3 early (its phone is invalid on its own): the file
+    # still lists them in the input's order.
+    header = ["external_id", "name", "phone", "tags"]
+    rows = [
+        ["c-1", "One", "", "no-such-tag"],
+        ["c-2", "Two", "12345", ""],
+        ["c-3", "Three", "", ""],
+    ]
+    path = csv_file("members.csv", header, rows)
+
+    done = await tessera(tessera_database_url, tmp_path, "import", "members", str(path),
+                         "--brand", "brand-a")  # fmt: skip
+
+    assert done.returncode == 3, done.stderr
+    rejects = tmp_path / "members.rejects.csv"  # docs/import.md: FILE.rejects.csv
+    assert str(rejects) in done.stderr
+    assert [(r["line"], r["external_id"]) for r in read_rejects(rejects)] == [
+        ("2", "c-1"),
+        ("3", "c-2"),
+    ]
+
+
+async def test_refused_orders_are_listed_in_the_files_order(
+    brand_a, csv_file, tessera_database_url, tmp_path
+):
+    # o-1 is refused when recorded (no such member), o-2 when read (its amount).
+    header = ["external_id", "member_external_id", "occurred_at", "amount_paid"]
+    rows = [["o-1", "nobody", "2024-05-01", "20"], ["o-2", "nobody", "2024-05-01", "twenty"]]
+    path = csv_file("orders.csv", header, rows)
+
+    done = await tessera(tessera_database_url, tmp_path, "import", "orders", str(path),
+                         "--brand", "brand-a")  # fmt: skip
+
+    assert done.returncode == 3, done.stderr
+    refused = read_rejects(tmp_path / "orders.rejects.csv")
+    assert [(r["line"], r["external_id"]) for r in refused] == [("2", "o-1"), ("3", "o-2")]

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import re
+import shlex
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -205,3 +208,36 @@ def test_plugins_lists_installed_plugins_and_their_components() -> None:
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "devtools" in line)
     assert "channel_sender" in row and "console_sms" in row
+
+
+def _documented_commands() -> list[str]:
+    """Every concrete `tessera ...` command line in README.md and docs/ (inline
+    code, also across a line break, and lines of code blocks); summaries with
+    placeholders such as `[--brand CODE]` or `members|orders` are left out."""
+    root = Path(__file__).parents[2]
+    found: set[str] = set()
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text()
+        inline = re.findall(r"`(tessera [^`]+)`", text)
+        blocks = re.findall(r"^\s*(?:docker compose exec \w+ )?(tessera [^\n`#]+)$", text, re.M)
+        found.update(" ".join(c.split()) for c in inline + blocks)
+    return sorted(c for c in found if not re.search(r"[\[\]|…<>]", c))
+
+
+@pytest.mark.parametrize("command", _documented_commands())
+def test_every_command_line_in_the_docs_parses(command: str) -> None:
+    # --help exits before running once every argument before it parsed.
+    result = CliRunner().invoke(app, [*shlex.split(command)[1:], "--help"])
+    assert result.exit_code == 0, f"{command!r} does not parse:\n{result.output}"
+
+
+def test_plugins_json_gives_whole_keys_whatever_the_terminal_width() -> None:
+    result = CliRunner().invoke(app, ["plugins", "--json"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    tiers = {c["key"]: c for c in plugins["tiers"]["components"]}
+    assert "tiers.cumulative_spend" in tiers
+    assert tiers["tiers.cumulative_spend"]["family"] == "tier_policy"
+    [sms] = plugins["devtools"]["components"]
+    assert (sms["key"], sms["channel"]) == ("console_sms", "sms")
+    assert sms["config_schema"]["type"] == "object"

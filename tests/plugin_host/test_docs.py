@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.metadata
 import inspect
 import re
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,8 @@ import pytest
 import tessera
 from tessera.plugin_host import hookspecs
 
-DOCS = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+ROOT = Path(__file__).parents[2]
+DOCS = (ROOT / "docs" / "plugins.md").read_text()
 HOOKS = sorted(
     name
     for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -57,3 +63,83 @@ def test_every_public_plugin_api_name_is_documented(name):
 def test_documented_hooks_all_exist():
     documented = set(re.findall(r"^### `(tessera_\w+)\(", DOCS, re.M))
     assert documented == set(HOOKS)
+
+
+# The example files the guide shows, each marked `<!-- file: path -->` above its
+# code block, so they can be written out and run as a partner would.
+EXAMPLES = dict(re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", DOCS, re.S))
+PACKAGES = sorted(path.split("/")[0] for path in EXAMPLES if path.endswith("/__init__.py"))
+EXAMPLE_TESTS = [
+    (path, node.name)
+    for path, code in EXAMPLES.items()
+    if path.startswith("tests/")
+    for node in ast.parse(code).body
+    if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_")
+]
+
+
+def test_the_guides_examples_were_found():
+    assert PACKAGES == ["acme_member_day", "acme_sms"]
+    assert {path for path, _ in EXAMPLE_TESTS} == {
+        "tests/test_acme_sms.py",
+        "tests/test_member_day.py",
+        "tests/test_acme_sms_refusals.py",
+    }
+
+
+def test_the_example_depends_on_tesseras_own_distribution():
+    ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    assert importlib.metadata.distribution(ours).read_text("entry_points.txt")
+    example = tomllib.loads(EXAMPLES["pyproject.toml"])["project"]
+    assert example["dependencies"] == [ours]
+    assert example["entry-points"]["tessera"] == {"acme-sms": "acme_sms"}
+    shipped = tomllib.loads((ROOT / "tests" / "example_plugin" / "pyproject.toml").read_text())
+    assert shipped["project"]["dependencies"] == [ours]
+
+
+@pytest.fixture
+def guide_plugins(tmp_path, monkeypatch, register_plugin):
+    """The guide's plugins written to files, imported and registered under the
+    entry-point names a partner would give them."""
+    for path, code in EXAMPLES.items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        for package in PACKAGES:
+            register_plugin(importlib.import_module(package), package.replace("_", "-"))
+        yield
+    finally:
+        for package in PACKAGES:
+            sys.modules.pop(package, None)
+
+
+@pytest.mark.parametrize(("path", "name"), EXAMPLE_TESTS)
+async def test_the_guides_example_runs_as_written(
+    path,
+    name,
+    guide_plugins,
+    brand_a,
+    brand_b,
+    enable_feature,
+    emit_event,
+    new_member,
+    api_key,
+    gql,
+    caplog,
+):
+    namespace: dict = {}
+    exec(compile(EXAMPLES[path], path, "exec"), namespace)
+    example = namespace[name]
+    fixtures = {
+        "brand_a": brand_a,
+        "brand_b": brand_b,
+        "enable_feature": enable_feature,
+        "emit_event": emit_event,
+        "new_member": new_member,
+        "api_key": api_key,
+        "gql": gql,
+        "caplog": caplog,
+    }
+    await example(**{p: fixtures[p] for p in inspect.signature(example).parameters})

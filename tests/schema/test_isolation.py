@@ -982,6 +982,21 @@ async def _update_lifecycle_settings(w: World) -> None:
     assert (await LifecycleSettings.get(brand_id=w.brand_a.id)).active_days == 30
 
 
+@probe("Mutation.recomputeLifecycle")
+async def _recompute_lifecycle(w: World) -> None:
+    from tessera.segments.models import MemberLifecycle
+
+    await w.b("member")
+    await w.as_b("mutation { recomputeLifecycle(input: {}) { errors { code } } }")
+    before = await MemberLifecycle.filter(brand_id=w.brand_b.id).values_list("computed_at")
+    done = await w.as_a(
+        'mutation { recomputeLifecycle(input: {asOf: "2020-01-01"}) { errors { code } } }'
+    )
+    assert done["recomputeLifecycle"]["errors"] == []
+    after = await MemberLifecycle.filter(brand_id=w.brand_b.id).values_list("computed_at")
+    assert before and after == before
+
+
 # --- member assets (points, stored value, points policy) --------------------------
 
 

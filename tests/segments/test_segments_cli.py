@@ -6,11 +6,16 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+from tessera.orders.inputs import MemberRef, OrderInput
+from tessera.orders.money import MoneyAmount
+from tessera.orders.service import record_order
 from tessera.scope import BrandScope
 from tessera.segments import service
-from tessera.segments.models import SegmentMembership
+from tessera.segments.models import MemberLifecycle, SegmentMembership
 from tessera.segments.service import SegmentKind
 
 TESSERA = Path(sys.executable).parent / "tessera"
@@ -79,3 +84,46 @@ async def test_a_csv_is_imported_and_a_segment_refreshed_from_the_command_line(
     )
     assert wrong.returncode == 2
     assert "segmentId: members of a dynamic segment follow its rule" in wrong.stderr
+
+
+async def test_lifecycle_as_of_a_day_from_the_command_line(
+    brand_a, make_member, tessera_database_url, tmp_path
+):
+    scope = BrandScope(brand_a)
+    member = await make_member(brand_a)
+    await record_order(
+        scope,
+        OrderInput(
+            external_id="1998-1",
+            member=MemberRef(member_id=member.id),
+            occurred_at=datetime(1998, 6, 20, 2, tzinfo=UTC),
+            amount_paid=MoneyAmount(Decimal("50"), "CNY"),
+        ),
+    )
+
+    done = await tessera(
+        tessera_database_url,
+        tmp_path,
+        "lifecycle",
+        "--brand",
+        brand_a.code,
+        "--as-of",
+        "1998-06-30",
+    )
+    future = await tessera(
+        tessera_database_url,
+        tmp_path,
+        "lifecycle",
+        "--brand",
+        brand_a.code,
+        "--as-of",
+        "2999-01-01",
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "lifecycle recomputed as of 1998-06-30T15:59:59.999999+00:00" in done.stdout
+    [row] = await scope.query(MemberLifecycle).all()
+    assert (row.stage, row.recency_score is not None) == ("new", True)
+    assert (
+        future.returncode != 0 and "asOf cannot be in the future" in future.stderr + future.stdout
+    )

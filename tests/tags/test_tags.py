@@ -22,12 +22,6 @@ MEMBER_TAGS = """query($id: ID!) { member(id: $id) {
   tags { code } tagAssignments { tag { code } source expiresAt } } }"""
 
 
-def gid(member) -> str:
-    from tessera.schema.ids import encode_id
-
-    return encode_id("Member", member.id)
-
-
 async def test_tag_crud_with_groups(gql, api_key, brand_a):
     admin = await api_key(brand_a, "admin")
     group = await gql(
@@ -92,7 +86,7 @@ async def test_defining_tags_needs_admin_but_tagging_needs_write(gql, api_key, b
         errors_ok=True,
     )
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    data = await gql(TAG, {"tags": ["gold"], "ids": [gid(member)]}, token=write)
+    data = await gql(TAG, {"tags": ["gold"], "ids": [member.id]}, token=write)
     assert data["tagMembers"]["changedCount"] == 1
 
 
@@ -109,7 +103,7 @@ async def test_tagging_by_identity_reports_the_unknown(
         TAG,
         {
             "tags": ["gold"],
-            "ids": [gid(ann), gid(stranger), "garbage"],
+            "ids": [ann.id, stranger.id, "garbage"],
             "identities": [
                 {"kind": "EMAIL", "value": "BOB@example.com"},
                 {"kind": "EMAIL", "value": "s@example.com"},
@@ -122,16 +116,16 @@ async def test_tagging_by_identity_reports_the_unknown(
     assert result["errors"] == []
     assert result["matchedCount"] == 2 and result["changedCount"] == 2
     assert [(u["field"], u["reference"]) for u in result["unmatched"]] == [
-        (["input", "memberIds", "1"], gid(stranger)),
+        (["input", "memberIds", "1"], stranger.id),
         (["input", "memberIds", "2"], "garbage"),
         (["input", "identities", "2"], "PHONE:123"),
         (["input", "identities", "1"], "EMAIL:s@example.com"),
     ]
-    assert await TagAssignment.filter(member_id=stranger.id).count() == 0
+    assert await TagAssignment.filter(member_id=stranger.pk).count() == 0
     events = log.named("tags.changed")
-    assert [e.payload["member_ids"] for e in events] == [sorted([ann.id, bob.id])]
+    assert [e.payload["member_ids"] for e in events] == [sorted([ann.pk, bob.pk])]
 
-    again = await gql(TAG, {"tags": ["gold"], "ids": [gid(ann)]}, token=token)
+    again = await gql(TAG, {"tags": ["gold"], "ids": [ann.id]}, token=token)
     assert again["tagMembers"]["changedCount"] == 0
     assert len(log.named("tags.changed")) == 1
 
@@ -142,7 +136,7 @@ async def test_unknown_tag_and_oversized_calls_are_user_errors(
     member = await new_member(brand_a, phone="13800138000")
     await create_tag(BrandScope(brand_b), "theirs", "Theirs")
     token = await api_key(brand_a, "write")
-    data = await gql(TAG, {"tags": ["theirs"], "ids": [gid(member)]}, token=token)
+    data = await gql(TAG, {"tags": ["theirs"], "ids": [member.id]}, token=token)
     assert data["tagMembers"]["errors"] == [
         {"field": ["input", "tags", "0"], "code": "UNKNOWN_TAG", "message": "no tag 'theirs'"}
     ]
@@ -159,11 +153,11 @@ async def test_expired_assignments_are_neither_shown_nor_matched(gql, api_key, b
     await create_tag(scope, "gold", "Gold")
     past = datetime.now(UTC) - timedelta(days=1)
     await tag_members(
-        scope, ["promo"], member_ids=[member.id], expires_at=past + timedelta(hours=1), now=past
+        scope, ["promo"], member_ids=[member.pk], expires_at=past + timedelta(hours=1), now=past
     )
-    await tag_members(scope, ["gold"], member_ids=[member.id])
+    await tag_members(scope, ["gold"], member_ids=[member.pk])
     token = await api_key(brand_a, "read")
-    data = await gql(MEMBER_TAGS, {"id": gid(member)}, token=token)
+    data = await gql(MEMBER_TAGS, {"id": member.id}, token=token)
     assert data["member"]["tags"] == [{"code": "gold"}]
     data = await gql('{ members(filter: {tags: {any: ["promo"]}}) { totalCount } }', token=token)
     assert data["members"]["totalCount"] == 0
@@ -173,21 +167,21 @@ async def test_default_expiry_and_per_source_untagging(gql, api_key, brand_a, ne
     member = await new_member(brand_a, phone="13800138000")
     scope = BrandScope(brand_a)
     tag = await create_tag(scope, "new", "New", default_expiry_days=30)
-    await tag_members(scope, ["new"], member_ids=[member.id], source=TagSource.RULE)
+    await tag_members(scope, ["new"], member_ids=[member.pk], source=TagSource.RULE)
     token = await api_key(brand_a, "write")
-    await gql(TAG, {"tags": ["new"], "ids": [gid(member)]}, token=token)
-    data = await gql(MEMBER_TAGS, {"id": gid(member)}, token=token)
+    await gql(TAG, {"tags": ["new"], "ids": [member.id]}, token=token)
+    data = await gql(MEMBER_TAGS, {"id": member.id}, token=token)
     assignments = data["member"]["tagAssignments"]
     assert {a["source"] for a in assignments} == {"RULE", "MANUAL"}
     expiry = datetime.fromisoformat(assignments[0]["expiresAt"])
     assert timedelta(days=29) < expiry - datetime.now(UTC) <= timedelta(days=30)
     assert data["member"]["tags"] == [{"code": "new"}]
 
-    data = await gql(UNTAG, {"tags": ["new"], "ids": [gid(member)]}, token=token)
+    data = await gql(UNTAG, {"tags": ["new"], "ids": [member.id]}, token=token)
     assert data["untagMembers"]["changedCount"] == 1
     remaining = await TagAssignment.filter(tag_id=tag.id).values_list("source", flat=True)
     assert remaining == ["rule"]
-    data = await gql(UNTAG, {"tags": ["new"], "ids": [gid(member)], "any": True}, token=token)
+    data = await gql(UNTAG, {"tags": ["new"], "ids": [member.id], "any": True}, token=token)
     assert data["untagMembers"]["changedCount"] == 1
     assert await TagAssignment.filter(tag_id=tag.id).count() == 0
 
