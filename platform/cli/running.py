@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from tessera import logging_setup
 from tessera.cli.runner import BAD_INPUT, FAILURE, fail, settings
@@ -43,7 +44,7 @@ def serve(
     """Serve the API (/graphql, /admin, /healthz, /readyz) with uvicorn."""
     cfg = settings()
     logging_setup.configure(cfg.log_json)
-    uvicorn.run(
+    config = uvicorn.Config(
         "tessera.cli.running:server_app",
         factory=True,
         host=host or cfg.host,
@@ -54,6 +55,18 @@ def serve(
         # and start-up failures included.
         log_config=logging_setup.dict_config(cfg.log_json),
     )
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(STARTUP_FAILURE)
+        return
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    # uvicorn's supervisor stops when a child cannot start, yet exits 0: say it failed,
+    # so that whatever restarts the service sees it.
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 @app.command(rich_help_panel="Run")

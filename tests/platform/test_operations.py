@@ -133,7 +133,8 @@ def test_a_server_process_that_cannot_start_logs_why(tmp_path: Path) -> None:
     )
     server = start_server(env, tmp_path, "--workers", "2")
     try:
-        server.proc.wait(timeout=60)  # uvicorn stops the parent when a child cannot start
+        # The parent stops when a child cannot start, and says so in its exit code.
+        assert server.proc.wait(timeout=60) == 3
     finally:
         server.stop()
     lines = server.log_lines()
