@@ -116,11 +116,13 @@ async def cluster(
         settings.update(TESSERA_REDIS_URL=redis_url, TESSERA_QUEUE_NAME=queue_name)
     env = cli_env(database_url, cwd / "var", **settings)
     setup = Cluster([], [], env, cwd, token="")
-    setup.cli("migrate")
-    # The processes boot while the brand and its key are made.
-    setup.servers = [start_server(env, cwd, name=f"api-{i}") for i in range(API_PROCESSES)]
-    setup.workers = [spawn(f"worker-{i}", "worker", env=env, cwd=cwd) for i in range(JOB_WORKERS)]
     try:
+        setup.cli("migrate")
+        # The processes boot while the brand and its key are made.
+        setup.servers = [start_server(env, cwd, name=f"api-{i}") for i in range(API_PROCESSES)]
+        setup.workers = [
+            spawn(f"worker-{i}", "worker", env=env, cwd=cwd) for i in range(JOB_WORKERS)
+        ]
         setup.cli("create-tenant", "stress-co")
         setup.cli("create-brand", "stress-co", BRAND, "--currency", CURRENCY)
         setup.token = setup.cli("create-api-key", BRAND, "-s", "admin").strip()
