@@ -89,8 +89,12 @@ class Cluster:
 
 def http_client(base: str) -> httpx.AsyncClient:
     # Requests past the connection limit wait for a connection within the timeout.
+    # An idle connection is dropped well before uvicorn closes it (after 5 s):
+    # reusing one as the server closes it would lose the request.
     return httpx.AsyncClient(
-        base_url=base, timeout=httpx.Timeout(60), limits=httpx.Limits(max_connections=100)
+        base_url=base,
+        timeout=httpx.Timeout(60),
+        limits=httpx.Limits(max_connections=100, keepalive_expiry=1),
     )
 
 
