@@ -114,7 +114,12 @@ def create_app(
         if runtime is not None:
             yield
             return
-        rt = await bootstrap.start(settings)
+        try:
+            rt = await bootstrap.start(settings)
+        except Exception:
+            # uvicorn then ends this process as a start-up failure; the line says why.
+            log.exception("the API process could not start")
+            raise
         cron = _inline_cron(rt)
         if cron is not None:
             cron.start()

@@ -18,7 +18,7 @@ def build_host(settings: Settings) -> PluginHost:
 async def start(settings: Settings, *, connect_db: bool = True) -> runtime.Runtime:
     if connect_db:
         await db.connect(settings.database_url)
-    queue = await build_queue(settings.redis_url)
+    queue = await build_queue(settings.redis_url, queue_name=settings.queue_name)
     return runtime.install(runtime.Runtime(settings, build_host(settings), queue))
 
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite://var/tessera.sqlite3"
     redis_url: str | None = None
+    queue_name: str | None = Field(
+        None, description="arq queue the API enqueues on and the worker reads; unset: arq's"
+    )
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"

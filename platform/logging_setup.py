@@ -1,9 +1,12 @@
-"""Structured log lines: one JSON object per line with the request id and brand."""
+"""Structured log lines: one JSON object per line with the process id, the request
+id and the brand. Every Tessera process (the API, each of its ``--workers``, each
+job worker, the CLI) logs through :func:`configure` or :func:`dict_config`."""
 
 from __future__ import annotations
 
 import json
 import logging
+import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +22,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
             "request_id": request_id_var.get(),
             "brand": brand_var.get(),
@@ -44,15 +48,27 @@ class TextFormatter(logging.Formatter):
         return f"{base} [{' '.join(context)}]" if context else base
 
 
-def configure(json_lines: bool, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if json_lines
-        else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+TEXT_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def dict_config(json_lines: bool, level: int = logging.INFO) -> dict[str, Any]:
+    """The set-up as a :func:`logging.config.dictConfig` dictionary: uvicorn applies
+    it (``log_config``) in each server process it starts, so ``--workers`` children,
+    which share nothing with the parent, log exactly as the parent does."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if json_lines else {"()": TextFormatter, "fmt": TEXT_FORMAT}
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # uvicorn's own access log repeats what our request log line says.
-    logging.getLogger("uvicorn.access").disabled = True
+    return {
+        "version": 1,
+        # Loggers created at import time (uvicorn's, the libraries') keep working.
+        "disable_existing_loggers": False,
+        "formatters": {"tessera": formatter},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "tessera"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        # uvicorn's own access log repeats what our request log line says.
+        "loggers": {"uvicorn.access": {"handlers": [], "propagate": False}},
+    }
+
+
+def configure(json_lines: bool, level: int = logging.INFO) -> None:
+    logging.config.dictConfig(dict_config(json_lines, level))

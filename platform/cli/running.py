@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from typing import TYPE_CHECKING
+
 import typer
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from tessera import logging_setup
-from tessera.cli.runner import BAD_INPUT, fail, settings
+from tessera.cli.runner import BAD_INPUT, FAILURE, fail, settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 app = typer.Typer()
+log = logging.getLogger("tessera.server")
+
+
+def server_app() -> Starlette:
+    """uvicorn's app factory, called in every server process. A failure to build
+    the app is logged with its traceback, and ends the process as a start-up
+    failure: with ``--workers`` uvicorn then stops instead of restarting a child
+    that can only fail again."""
+    from tessera.app import create_app
+
+    try:
+        return create_app()
+    except Exception:
+        log.exception("the API app could not be built; this server process stops")
+        sys.exit(STARTUP_FAILURE)
 
 
 @app.command(rich_help_panel="Run")
@@ -20,15 +44,29 @@ def serve(
     """Serve the API (/graphql, /admin, /healthz, /readyz) with uvicorn."""
     cfg = settings()
     logging_setup.configure(cfg.log_json)
-    uvicorn.run(
-        "tessera.app:create_app",
+    config = uvicorn.Config(
+        "tessera.cli.running:server_app",
         factory=True,
         host=host or cfg.host,
         port=port or cfg.port,
         workers=workers,
-        # Keeps our logging set-up in charge: one structured line per request.
-        log_config=None,
+        # Applied again in each `--workers` child (a fresh interpreter): every
+        # process writes the same structured lines, the children's request lines
+        # and start-up failures included.
+        log_config=logging_setup.dict_config(cfg.log_json),
     )
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(STARTUP_FAILURE)
+        return
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    # uvicorn's supervisor stops when a child cannot start, yet exits 0: say it failed,
+    # so that whatever restarts the service sees it.
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 @app.command(rich_help_panel="Run")
@@ -46,4 +84,10 @@ def worker(
     # Imported here: only the worker process needs arq's worker machinery.
     from tessera.jobs.worker import run_worker
 
-    run_worker(cfg, burst=burst)
+    logging_setup.configure(cfg.log_json)
+    try:
+        run_worker(cfg, burst=burst, queue_name=cfg.queue_name)
+    except Exception:
+        # A worker that cannot start (or dies) says why in its own log lines.
+        log.exception("the job worker stopped on an error")
+        raise typer.Exit(FAILURE) from None

@@ -7,14 +7,18 @@ a process of its own.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -59,33 +63,74 @@ def _free_port() -> int:
         return port
 
 
-@contextmanager
-def served(env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """`tessera serve` on a free port; yields its base URL once /healthz answers."""
-    port = _free_port()
-    log_path = cwd / f"serve-{port}.log"
+@dataclass
+class Child:
+    """A `tessera` process of this test's, its output (stdout and stderr) in a file."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    base: str = ""  # a server's URL
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """Its JSON log lines so far (anything else it wrote is left out)."""
+        text = self.log_path.read_text(errors="replace")
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no goodbye, as when a machine dies."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=15)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def spawn(name: str, *args: str, env: dict[str, str], cwd: Path) -> Child:
+    log_path = cwd / f"{name}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(TESSERA), "serve", "--port", str(port)],
-            env=env,
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [str(TESSERA), *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
         )
-    base = f"http://127.0.0.1:{port}"
+    return Child(name, proc, log_path)
+
+
+def start_server(env: dict[str, str], cwd: Path, *args: str, name: str = "") -> Child:
+    """`tessera serve` on a free port (``args``: more options, e.g. ``--workers``);
+    returns at once, see :func:`wait_until_up`."""
+    port = _free_port()
+    child = spawn(name or f"serve-{port}", "serve", "--port", str(port), *args, env=env, cwd=cwd)
+    child.base = f"http://127.0.0.1:{port}"
+    return child
+
+
+def wait_until_up(server: Child, path: str = "/healthz", timeout: float = 30) -> None:
+    """Polls ``path`` until it answers 200 (a bounded loop); fails if the process ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise AssertionError(f"{server.name} exited:\n{server.log_path.read_text()}")
+        try:
+            if httpx.get(f"{server.base}{path}", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{server.name}: {path} not 200 within {timeout} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def served(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
+    """`tessera serve` on a free port; yields its base URL once /healthz answers."""
+    server = start_server(env, cwd, *args)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"tessera serve exited:\n{log_path.read_text()}")
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield base
+        wait_until_up(server)
+        yield server.base
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        server.stop()

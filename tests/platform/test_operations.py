@@ -5,14 +5,23 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from tessera_processes import UNREACHABLE_POSTGRES, cli_env, served
+from tessera_processes import (
+    UNREACHABLE_POSTGRES,
+    Child,
+    cli_env,
+    served,
+    start_server,
+    tessera,
+    wait_until_up,
+)
 
 from tessera.logging_setup import JsonFormatter
 
@@ -73,6 +82,95 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     readyz_line = next(line for line in lines if line.get("path") == "/readyz")
     assert readyz_line["request_id"] == ready.headers["x-request-id"]
     assert readyz_line["status"] == 503
+
+
+def logged(
+    server: Child, count: int, matches: Callable[[dict[str, Any]], bool], timeout: float = 15
+) -> list[dict[str, Any]]:
+    """The server's log lines that ``matches``, read until there are ``count`` of
+    them or ``timeout`` passed (a bounded loop): a process writes a request's line
+    just after the response went out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in server.log_lines() if matches(line)]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+async def test_each_process_of_serve_with_workers_logs_its_own_requests(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite://{tmp_path / 'tessera.sqlite3'}", tmp_path / "var")
+    server = start_server(env, tmp_path, "--workers", "2")
+    try:
+        wait_until_up(server)
+        logged(server, 2, lambda line: line["message"] == "Application startup complete.")
+        lines: list[dict[str, Any]] = []
+        # One connection at a time, each going to whichever idle child accepts it
+        # first (a burst would all go to one: a child accepts everything waiting),
+        # until both children have answered (bounded).
+        async with httpx.AsyncClient(
+            base_url=server.base, headers={"Connection": "close"}
+        ) as client:
+            for _ in range(10):
+                sent = {(await client.get("/readyz")).headers["x-request-id"] for _ in range(10)}
+                found = logged(
+                    server, len(sent), lambda line, ids=sent: line.get("request_id") in ids
+                )
+                lines += found
+                if not found or len({line["pid"] for line in lines}) >= 2:
+                    break
+    finally:
+        server.stop()
+    pids = {line["pid"] for line in lines}
+    assert len(pids) == 2 and server.proc.pid not in pids, "both children log, not the parent"
+    for line in lines:
+        assert line["logger"] == "tessera.http"
+        assert line["message"] == "GET /readyz 200"
+        assert len(line["request_id"]) == 16
+    everything = server.log_lines()
+    assert {line["pid"] for line in everything} == pids | {server.proc.pid}
+    assert all(set(line) >= {"time", "level", "logger", "pid", "message"} for line in everything)
+
+
+def test_a_server_process_that_cannot_start_logs_why(tmp_path: Path) -> None:
+    # The parent does not touch Redis, so only the children meet the bad URL.
+    env = cli_env(
+        f"sqlite://{tmp_path / 'tessera.sqlite3'}",
+        tmp_path / "var",
+        TESSERA_REDIS_URL="http://not-redis.example",
+    )
+    server = start_server(env, tmp_path, "--workers", "2")
+    try:
+        # The parent stops when a child cannot start, and says so in its exit code.
+        assert server.proc.wait(timeout=60) == 3
+    finally:
+        server.stop()
+    lines = server.log_lines()
+    failures = [line for line in lines if line["message"] == "the API process could not start"]
+    assert failures, server.log_path.read_text()
+    assert server.proc.pid not in {line["pid"] for line in failures}, "a child says why it stops"
+    for line in failures:
+        assert line["level"] == "error"
+        assert line["exception"].startswith("Traceback")
+        assert "TESSERA_REDIS_URL must be a redis://" in line["exception"]
+    assert any(
+        line["pid"] == server.proc.pid and "failed to start" in line["message"] for line in lines
+    )
+
+
+def test_a_job_worker_that_cannot_start_logs_why(tmp_path: Path) -> None:
+    env = cli_env(
+        f"sqlite://{tmp_path / 'tessera.sqlite3'}",
+        tmp_path / "var",
+        TESSERA_REDIS_URL="http://not-redis.example",
+    )
+    result = tessera("worker", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = [json.loads(text) for text in result.stderr.splitlines() if text.startswith("{")]
+    assert (line["level"], line["logger"]) == ("error", "tessera.server")
+    assert line["message"] == "the job worker stopped on an error"
+    assert "TESSERA_REDIS_URL must be a redis://" in line["exception"]
+    assert isinstance(line["pid"], int)
 
 
 async def test_request_log_line_has_request_id_brand_and_duration(
