@@ -8,8 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.permissions import CanAdmin, CanRead
 from tessera.schema.segments.dataloaders import LifecycleByMemberIdLoader
 from tessera.segments import lifecycle
@@ -136,7 +135,9 @@ class UpdateLifecycleSettingsInput:
 
 @strawberry.type(description="Result of changing the lifecycle settings.")
 class LifecycleSettingsPayload:
-    settings: LifecycleSettings | None = strawberry.field(description="As now stored.")
+    settings: LifecycleSettings | None = strawberry.field(
+        default=None, description="As now stored."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -178,8 +179,5 @@ class LifecycleMutation:
         }
         if "score_method" in changes:
             changes["score_method"] = ScoreMethod(changes["score_method"]).value
-        try:
-            stored = await lifecycle.update_settings(info.context.scope, changes)
-        except DomainError as error:
-            return LifecycleSettingsPayload(settings=None, errors=user_errors(error))
+        stored = await lifecycle.update_settings(info.context.scope, changes)
         return LifecycleSettingsPayload(settings=LifecycleSettings.from_model(stored), errors=[])

@@ -7,9 +7,8 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import decode_id, require_id
 from tessera.schema.permissions import CanAdmin
 from tessera.schema.tiers.types import Tier, TierBenefitInput
 from tessera.tiers import definitions
@@ -88,18 +87,14 @@ class DeleteTierInput:
 
 @strawberry.type(description="Result of a tier mutation.")
 class TierPayload:
-    tier: Tier | None = strawberry.field(description="The tier as now stored.")
+    tier: Tier | None = strawberry.field(default=None, description="The tier as now stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of `deleteTier`.")
 class DeleteTierPayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="The id deleted.")
+    deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The id deleted.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-
-
-def _pk(opaque: strawberry.ID) -> int | None:
-    return decode_id(str(opaque), "Tier")
 
 
 @strawberry.type
@@ -108,10 +103,7 @@ class TiersMutation:
         description="Define a tier. Needs the admin scope.", permission_classes=[CanAdmin]
     )
     async def create_tier(self, info: Info, input: CreateTierInput) -> TierPayload:
-        try:
-            tier = await definitions.create_tier(info.context.scope, input.to_domain())
-        except DomainError as error:
-            return TierPayload(tier=None, errors=user_errors(error))
+        tier = await definitions.create_tier(info.context.scope, input.to_domain())
         return TierPayload(tier=Tier.from_model(tier), errors=[])
 
     @strawberry.mutation(
@@ -119,12 +111,9 @@ class TiersMutation:
         permission_classes=[CanAdmin],
     )
     async def update_tier(self, info: Info, input: UpdateTierInput) -> TierPayload:
-        try:
-            tier = await definitions.update_tier(
-                info.context.scope, _pk(input.id), input.to_domain()
-            )
-        except DomainError as error:
-            return TierPayload(tier=None, errors=user_errors(error))
+        tier = await definitions.update_tier(
+            info.context.scope, require_id(input.id, "Tier", "id"), input.to_domain()
+        )
         return TierPayload(tier=Tier.from_model(tier), errors=[])
 
     @strawberry.mutation(
@@ -132,8 +121,5 @@ class TiersMutation:
         permission_classes=[CanAdmin],
     )
     async def delete_tier(self, info: Info, input: DeleteTierInput) -> DeleteTierPayload:
-        try:
-            await definitions.delete_tier(info.context.scope, _pk(input.id))
-        except DomainError as error:
-            return DeleteTierPayload(deleted_id=None, errors=user_errors(error))
+        await definitions.delete_tier(info.context.scope, require_id(input.id, "Tier", "id"))
         return DeleteTierPayload(deleted_id=input.id, errors=[])
