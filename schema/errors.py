@@ -30,17 +30,15 @@ from tessera.request_context import current_request_id
 
 log = logging.getLogger("tessera.graphql")
 
-UserErrorCode = strawberry.enum(
-    Enum(  # type: ignore[misc]
-        "UserErrorCode",
-        [
-            (code, strawberry.enum_value(code, description=text))
-            for code, text in ERROR_CODES.items()
-        ],
-    ),
+_CODES = Enum(  # type: ignore[misc]
+    "UserErrorCode",
+    [(code, strawberry.enum_value(code, description=text)) for code, text in ERROR_CODES.items()],
+)
+UserErrorCode: Any = strawberry.enum(
+    _CODES,
     description="Why an input was refused: every code the API returns, in `UserError.code` "
     "and in a GraphQL error's `extensions.code`. New codes may be added; existing ones "
-    "keep their meaning.",
+    "keep their meaning. The list is `tessera/error_codes.py`.",
 )
 
 
@@ -50,7 +48,7 @@ class UserError:
         description='Path to the input field at fault, e.g. ["input", "config", "url"].'
     )
     message: str = strawberry.field(description="What is wrong, for a person.")
-    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
+    code: UserErrorCode = strawberry.field(description="Machine-readable reason.")
 
 
 def error_code(code: str) -> Any:
