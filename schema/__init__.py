@@ -27,6 +27,7 @@ from tessera.schema.members import MembersMutation, MembersQuery
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
+from tessera.schema.scalars import SPECIFIED
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
 from tessera.schema.tags import TagsMutation, TagsQuery
@@ -97,6 +98,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=query,
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=not settings.development),
+        scalar_overrides=SPECIFIED,
         extensions=[
             MaskUnexpectedErrors,
             lambda: ParserCache(maxsize=512),

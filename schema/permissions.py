@@ -7,6 +7,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
+from tessera.auth.member_tokens import MemberPrincipal
 from tessera.auth.scopes import Scope
 
 
@@ -31,3 +32,14 @@ class CanWrite(_RequireScope):
 class CanAdmin(_RequireScope):
     needed = Scope.ADMIN
     message = "this needs an API key with the admin scope"
+
+
+class CanReadOrIsMember(BasePermission):
+    """Brand keys with the read scope, and member tokens (for the few public
+    facts a member's app needs, e.g. the brand's currency)."""
+
+    message = "this needs an API key with the read scope, or a member token"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.READ)

@@ -81,7 +81,9 @@ def test_the_scan_sees_codes_raised_every_way() -> None:
     found = raised_codes()
     # One of each way a code reaches a DomainError, so a scan that stops seeing
     # one of them fails here rather than passing vacuously.
-    assert {"NOT_FOUND", "INSUFFICIENT_POINTS", "OUT_OF_STOCK", "INVALID_TYPE", "FORBIDDEN"} <= set(found)
+    assert {"NOT_FOUND", "INSUFFICIENT_POINTS", "OUT_OF_STOCK", "INVALID_TYPE", "FORBIDDEN"} <= set(
+        found
+    )
 
 
 def test_every_raised_code_is_in_the_catalogue() -> None:
