@@ -26,11 +26,13 @@ def decode_id(opaque: str, type_name: str) -> int | None:
     return int(pk)
 
 
-def require_id(opaque: object, type_name: str, field: str) -> int:
+def require_id(opaque: object, type_name: str, field: str | list[str]) -> int:
     """The primary key of an input's id; ``NOT_FOUND`` at ``field`` when it is
     missing or not an id of ``type_name``, exactly as when the row is missing."""
     pk = decode_id(str(opaque), type_name) if opaque is not None else None
     if pk is None:
         readable = re.sub(r"(?<!^)(?=[A-Z])", " ", type_name).lower()
-        raise DomainError("NOT_FOUND", f"no such {readable}", [field])
+        raise DomainError(
+            "NOT_FOUND", f"no such {readable}", [field] if isinstance(field, str) else field
+        )
     return pk

@@ -42,7 +42,7 @@ class CreateTierInput:
             "code": self.code,
             "name": self.name,
             "rank": self.rank,
-            "benefits": [b.to_domain() for b in self.benefits],
+            "benefits": [b.to_domain(i) for i, b in enumerate(self.benefits)],
             "gift_points": self.gift_points,
             "gift_coupon_template_ids": _template_ids(self.gift_coupon_template_ids),
             "validity_months": self.validity_months,
@@ -72,7 +72,7 @@ class UpdateTierInput:
             if getattr(self, name) is not None:
                 changes[name] = getattr(self, name)
         if self.benefits is not None:
-            changes["benefits"] = [b.to_domain() for b in self.benefits]
+            changes["benefits"] = [b.to_domain(i) for i, b in enumerate(self.benefits)]
         if self.gift_coupon_template_ids is not None:
             changes["gift_coupon_template_ids"] = _template_ids(self.gift_coupon_template_ids)
         if self.validity_months is not strawberry.UNSET:

@@ -51,6 +51,6 @@ async def member_tier_progress(info: Info, member_pk: int) -> TierProgress:
     scope = info.context.scope
     member = await scope.get(MemberModel, member_pk)
     if member is None:
-        return TierProgress.of(None, None)
+        return TierProgress.of(None, None, scope.brand.currency)
     found = await tier_progress(scope, member)
-    return TierProgress.of(found.next_tier, found.progress)
+    return TierProgress.of(found.next_tier, found.progress, scope.brand.currency)

@@ -22,7 +22,8 @@ PREVIEW = """query($o: RecordOrderInput!) { previewOrderRewards(order: $o) {
 RECORD = """mutation($o: RecordOrderInput!) { recordOrder(input: $o) { order { id }
   errors { code message } } }"""
 MEMBER = """query($id: ID!) { member(id: $id) {
-  tier { code } tierExpiresAt tierProgress { nextTier { code } measure current required }
+  tier { code } tierExpiresAt tierProgress { nextTier { code } measure current required
+    currentAmount { amount currency } requiredAmount { amount currency } }
   tierHistory { fromTier { code } toTier { code } reason policy source }
   assets { points } } }"""
 
@@ -100,8 +101,10 @@ async def test_the_preview_is_what_recording_the_order_then_does(gql, api_key, b
     assert data["tierProgress"] == {
         "nextTier": {"code": "platinum"},
         "measure": "spend",
-        "current": 150000,
-        "required": 500000,
+        "current": None,
+        "required": None,
+        "currentAmount": {"amount": "1500.00", "currency": "CNY"},
+        "requiredAmount": {"amount": "5000.00", "currency": "CNY"},
     }
     assert data["tierExpiresAt"] is not None
 
