@@ -202,9 +202,11 @@ def page_of_list(
     cap: int,
     sort_key: Callable[[Any], tuple[Any, int]],
     to_node: Callable[[Any], T],
+    descending: bool = True,
 ) -> Connection[T]:
     """A page of a list a dataloader already holds whole, in its order (by
-    ``sort_key`` descending: newest first), with the cursors `paginate` gives."""
+    ``sort_key``, newest first unless not ``descending``), with the cursors
+    `paginate` gives."""
     size = window.size(cap)
 
     def position(cursor: str, argument: str) -> tuple[Any, int]:
@@ -217,10 +219,10 @@ def page_of_list(
     try:
         if window.after is not None:
             after = position(window.after, "after")
-            chosen = [r for r in chosen if sort_key(r) < after]
+            chosen = [r for r in chosen if (sort_key(r) < after) == descending]
         if window.before is not None:
             before = position(window.before, "before")
-            chosen = [r for r in chosen if sort_key(r) > before]
+            chosen = [r for r in chosen if (sort_key(r) > before) == descending]
     except TypeError:
         raise BadCursor("the cursor is not one this list gave out") from None
     if window.backwards:

@@ -221,11 +221,16 @@ class Member:
 
     @strawberry.field(description="Every change of the member's tier, oldest first.")
     async def tier_history(
-        self, info: Info
-    ) -> list[Annotated[TierChange, strawberry.lazy("tessera.schema.tiers.types")]]:
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[TierChange, strawberry.lazy("tessera.schema.tiers.types")]]:
         from tessera.schema.tiers.queries import member_tier_history
 
-        return await member_tier_history(info, self.pk)
+        return await member_tier_history(info, self.pk, Window(first, after, last, before))
 
     @classmethod
     def from_model(cls, member: MemberModel) -> Member:

@@ -124,3 +124,35 @@ async def test_member_coupons_are_a_connection(gql, api_key, brand_a):
     last = (await gql(query, {**variables, "last": 1}, token=token))["member"]["coupons"]
     assert [e["node"]["code"] for e in last["edges"]] == [codes[0]]
     assert last["pageInfo"]["hasPreviousPage"] is True
+
+
+def test_a_list_held_whole_pages_in_either_order() -> None:
+    from types import SimpleNamespace
+
+    from tessera.schema.pagination import Window, page_of_list
+
+    rows = [SimpleNamespace(id=i, at=i * 10) for i in range(1, 6)]  # oldest first
+
+    def page(window: Window) -> tuple[list[int], bool, bool]:
+        c = page_of_list(
+            rows,
+            window,
+            cap=100,
+            sort_key=lambda r: (r.at, r.id),
+            to_node=lambda r: r.id,
+            descending=False,
+        )
+        return [e.node for e in c.edges], c.page_info.has_previous_page, c.page_info.has_next_page
+
+    first = page_of_list(
+        rows,
+        Window(first=2),
+        cap=100,
+        sort_key=lambda r: (r.at, r.id),
+        to_node=lambda r: r.id,
+        descending=False,
+    )
+    assert [e.node for e in first.edges] == [1, 2]
+    assert page(Window(first=2, after=first.page_info.end_cursor)) == ([3, 4], True, True)
+    assert page(Window(last=2)) == ([4, 5], True, False)
+    assert page(Window(last=2, before=first.page_info.end_cursor)) == ([1], False, True)
