@@ -195,6 +195,11 @@ async def paginate(
     )
 
 
+def _later(key: tuple[Any, int], than: tuple[Any, int], descending: bool) -> bool:
+    """Whether ``key`` comes strictly after ``than`` in the list's order."""
+    return key < than if descending else key > than
+
+
 def page_of_list(
     rows: Sequence[Any],
     window: Window,
@@ -219,10 +224,10 @@ def page_of_list(
     try:
         if window.after is not None:
             after = position(window.after, "after")
-            chosen = [r for r in chosen if (sort_key(r) < after) == descending]
+            chosen = [r for r in chosen if _later(sort_key(r), after, descending)]
         if window.before is not None:
             before = position(window.before, "before")
-            chosen = [r for r in chosen if (sort_key(r) > before) == descending]
+            chosen = [r for r in chosen if _later(before, sort_key(r), descending)]
     except TypeError:
         raise BadCursor("the cursor is not one this list gave out") from None
     if window.backwards:
