@@ -36,3 +36,12 @@ def require_id(opaque: object, type_name: str, field: str | list[str]) -> int:
             "NOT_FOUND", f"no such {readable}", [field] if isinstance(field, str) else field
         )
     return pk
+
+
+def id_for_lookup(opaque: object, type_name: str) -> int | None:
+    """The primary key for a service that looks the row up and names the field
+    itself: None stays None, and anything not an id of ``type_name`` becomes 0,
+    which no row has, so it is reported exactly like a missing row."""
+    if opaque is None:
+        return None
+    return decode_id(str(opaque), type_name) or 0

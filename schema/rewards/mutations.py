@@ -13,7 +13,7 @@ from tessera.rewards import activities, redemption
 from tessera.schema.coupons.mutations import CanWriteOrIsMember
 from tessera.schema.errors import UserError
 from tessera.schema.idempotency import from_caller
-from tessera.schema.ids import decode_id, require_id
+from tessera.schema.ids import id_for_lookup, require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput
 from tessera.schema.permissions import CanWrite
@@ -139,15 +139,12 @@ class RewardsMutation:
         self, info: Info, input: RedeemPointsForOrderInput
     ) -> RedeemPointsForOrderPayload:
         scope = info.context.scope
-        order_pk = None
-        if input.order_id is not None:
-            order_pk = decode_id(str(input.order_id), "Order") or 0
         done = await redemption.redeem_for_order(
             scope,
             member_id=require_id(input.member_id, "Member", "memberId"),
             points=input.points,
             idempotency_key=from_caller(input.idempotency_key),
-            order_id=order_pk,
+            order_id=id_for_lookup(input.order_id, "Order"),
             order_external_id=input.order_external_id,
             order_amount=input.order_amount.to_domain() if input.order_amount else None,
         )

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.schema.errors import UserError
-from tessera.schema.ids import decode_id, require_id
+from tessera.schema.ids import id_for_lookup, require_id
 from tessera.schema.permissions import CanAdmin
 from tessera.schema.tiers.types import Tier, TierBenefitInput
 from tessera.tiers import definitions
@@ -17,8 +17,7 @@ from tessera.tiers import definitions
 def _template_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
     if ids is None:
         return None
-    # An id of another type or brand decodes to 0 and is reported as not found.
-    return [decode_id(str(i), "CouponTemplate") or 0 for i in ids]
+    return [id_for_lookup(i, "CouponTemplate") or 0 for i in ids]
 
 
 @strawberry.input(description="A new tier.")
