@@ -30,6 +30,7 @@ from tessera.schema.coupons.types import Coupon, CouponRedemption, CouponTemplat
 from tessera.schema.errors import UserError, user_errors
 from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id, require_id
+from tessera.schema.members.session import acting_member
 from tessera.schema.orders.money import Money
 from tessera.schema.permissions import CanAdmin, CanWrite
 
@@ -204,7 +205,11 @@ class CouponsMutation:
         result = await service.redeem_coupon(
             scope,
             code=input.code,
-            member_id=_member_of(info, input.member_id),
+            member_id=acting_member(
+                info,
+                input.member_id,
+                DomainError("NOT_FOUND", "no such coupon for this member", ["code"]),
+            ),
             order_id=(
                 require_id(input.order_id, "Order", "orderId")
                 if input.order_id is not None
@@ -252,15 +257,3 @@ class CouponsMutation:
             ),
             errors=[],
         )
-
-
-def _member_of(info: Info, opaque: strawberry.ID | None) -> int:
-    """A member token acts for its own member only; a brand key names one."""
-    principal = info.context.principal
-    if isinstance(principal, MemberPrincipal):
-        if opaque is not None and decode_id(str(opaque), "Member") != principal.member_id:
-            raise DomainError("NOT_FOUND", "no such coupon for this member", ["code"])
-        return principal.member_id
-    if opaque is None:
-        raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
-    return require_id(opaque, "Member", "memberId")

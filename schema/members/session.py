@@ -17,11 +17,25 @@ from tessera.auth.member_tokens import (
     MemberPrincipal,
     issue_member_token,
 )
+from tessera.errors import DomainError
 from tessera.members import service
 from tessera.schema.errors import UserError
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import decode_id, require_id
 from tessera.schema.members.types import Member
 from tessera.schema.permissions import CanWrite
+
+
+def acting_member(info: Info, opaque: strawberry.ID | None, foreign: DomainError) -> int:
+    """The member a member-self operation acts for: a member token acts for its
+    own member only (naming another is ``foreign``); a brand key names one."""
+    principal = info.context.principal
+    if isinstance(principal, MemberPrincipal):
+        if opaque is not None and decode_id(str(opaque), "Member") != principal.member_id:
+            raise foreign
+        return principal.member_id
+    if opaque is None:
+        raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
+    return require_id(opaque, "Member", "memberId")
 
 
 class IsMember(BasePermission):

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from tessera.auth.member_tokens import MemberPrincipal
 from tessera.errors import DomainError
 from tessera.rewards import activities, redemption
 from tessera.schema.coupons.mutations import CanWriteOrIsMember
@@ -15,6 +14,7 @@ from tessera.schema.errors import UserError
 from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import id_for_lookup, require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
+from tessera.schema.members.session import acting_member
 from tessera.schema.orders.money import Money, MoneyInput
 from tessera.schema.permissions import CanWrite
 from tessera.schema.rewards.types import CheckIn
@@ -109,17 +109,9 @@ class RewardsMutation:
         permission_classes=[CanWriteOrIsMember],
     )
     async def check_in(self, info: Info, input: CheckInInput) -> CheckInPayload:
-        principal = info.context.principal
-        if isinstance(principal, MemberPrincipal):
-            if input.member_id is not None and require_id(
-                input.member_id, "Member", "memberId"
-            ) != (principal.member_id):
-                raise DomainError("NOT_FOUND", "no such member", ["memberId"])
-            pk = principal.member_id
-        elif input.member_id is None:
-            raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
-        else:
-            pk = require_id(input.member_id, "Member", "memberId")
+        pk = acting_member(
+            info, input.member_id, DomainError("NOT_FOUND", "no such member", ["memberId"])
+        )
         result = await activities.check_in(info.context.scope, pk)
         row = result.check_in
         return CheckInPayload(
