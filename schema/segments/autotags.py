@@ -7,9 +7,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tessera import runtime
-from tessera.errors import DomainError
 from tessera.schema.errors import UserError
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import require_id
 from tessera.schema.permissions import CanAdmin
 from tessera.schema.tags.types import Tag
 from tessera.segments import autotags
@@ -42,9 +41,7 @@ class AutoTagMutation:
     )
     async def set_tag_rule(self, info: Info, input: SetTagRuleInput) -> SetTagRulePayload:
         scope = info.context.scope
-        pk = decode_id(str(input.tag_id), "Tag")
-        if pk is None:
-            raise DomainError("NOT_FOUND", "no such tag", ["tagId"])
+        pk = require_id(input.tag_id, "Tag", "tagId")
         tag = await autotags.set_tag_rule(scope, pk, input.rule)  # type: ignore[arg-type]
         if tag.rule is not None:
             await runtime.current().queue.enqueue("segments_tag_rules", scope.brand_id, tag.id)
