@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
@@ -140,5 +141,16 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    if settings.cors_origins:
+        # A browser app sends its token in `Authorization`, not in cookies, so
+        # credentials stay off and the preflight only has to allow that header.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -6,9 +6,10 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -50,6 +51,18 @@ class Settings(BaseSettings):
     trace_plugins: bool = False
     log_json: bool = True
     limits: Limits = Field(default_factory=Limits)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated origins whose browser apps may call /graphql "
+        "(e.g. `https://shop.example.com`); `*` allows any; unset allows none",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
 
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -11,6 +12,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from tessera.config import Limits, Settings
 from tessera.schema.assets import AssetsMutation, AssetsQuery
@@ -19,7 +21,7 @@ from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
-from tessera.schema.errors import MaskUnexpectedErrors
+from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.limits import depth_limit
 from tessera.schema.members import MembersMutation, MembersQuery
@@ -60,6 +62,13 @@ MUTATIONS: tuple[type, ...] = (
 )
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_client_errors(errors, execution_context)
+
+
 def limits_description(limits: Limits) -> str:
     return (
         "Tessera's GraphQL API. Limits on every document (introspection included): "
@@ -82,9 +91,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     for field in mutation.__strawberry_definition__.fields:  # type: ignore[attr-defined]
         # Field objects are shared by every merged root, so attach once only.
+        # The first extension is the innermost: refusals become the payload
+        # before any other extension, the audit last, sees the outcome.
         if not any(isinstance(e, AuditMutation) for e in field.extensions):
+            field.extensions.insert(0, ErrorsInPayload())
             field.extensions.append(AuditMutation())
-    return strawberry.Schema(
+    return Schema(
         query=query,
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=not settings.development),

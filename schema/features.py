@@ -11,11 +11,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tessera import runtime
-from tessera.errors import DomainError
 from tessera.features import service
 from tessera.plugin_host.components import ComponentFamily as Family
 from tessera.plugin_host.manager import RegisteredComponent
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.ids import encode_id
 from tessera.schema.permissions import CanAdmin, CanRead
 
@@ -122,9 +121,12 @@ class SetFeatureInput:
 
 @strawberry.type(description="Result of `setFeature`.")
 class SetFeaturePayload:
-    feature: Feature | None = strawberry.field(description="The feature as now stored.")
+    feature: Feature | None = strawberry.field(
+        default=None, description="The feature as now stored."
+    )
     notes: list[str] = strawberry.field(
-        description="Other features this changed, e.g. the tier policy it replaced."
+        default_factory=list,
+        description="Other features this changed, e.g. the tier policy it replaced.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
@@ -167,14 +169,11 @@ class FeaturesMutation:
         permission_classes=[CanAdmin],
     )
     async def set_feature(self, info: Info, input: SetFeatureInput) -> SetFeaturePayload:
-        try:
-            view, notes = await service.set_feature(
-                info.context.scope,
-                input.component,
-                enabled=input.enabled,
-                config=input.config,
-                slot=input.slot,
-            )
-        except DomainError as error:
-            return SetFeaturePayload(feature=None, notes=[], errors=user_errors(error))
+        view, notes = await service.set_feature(
+            info.context.scope,
+            input.component,
+            enabled=input.enabled,
+            config=input.config,
+            slot=input.slot,
+        )
         return SetFeaturePayload(feature=Feature.from_view(view), notes=notes, errors=[])

@@ -54,3 +54,13 @@ class CanWriteOrIsMember(Permission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.WRITE)
+
+
+class CanReadOrIsMember(Permission):
+    """Brand keys with the read scope, and member tokens (for the few public
+    facts a member's app needs, e.g. the brand's currency)."""
+
+    message = "this needs an API key with the read scope, or a member token"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.READ)

@@ -294,6 +294,11 @@ class TierGrant:
     until: datetime | None = None
 
 
+# Measures of ``TierProgress`` counted in minor units of the brand's currency
+# (the API shows them as money).
+MONEY_MEASURES = frozenset({"spend"})
+
+
 @dataclass(frozen=True)
 class TierProgress:
     """Where a member stands on the way to a tier: ``current`` of ``required``

@@ -11,12 +11,11 @@ from strawberry.types import Info
 from tessera.assets import policy, service
 from tessera.assets.policy import ExpiryMode, NegativeBalance
 from tessera.assets.service import LedgerResult
-from tessera.errors import DomainError
 from tessera.orders.money import to_minor
 from tessera.schema.assets.types import LedgerEntry, PointsPolicy
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.idempotency import from_caller
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput
 from tessera.schema.permissions import CanAdmin, CanWrite
@@ -85,13 +84,18 @@ class SetPointsPolicyInput:
 
 @strawberry.type(description="Result of a points mutation.")
 class PointsPayload:
-    entries: list[LedgerEntry] = strawberry.field(description="The entries written (or replayed).")
-    balance: int | None = strawberry.field(description="The member's points after it.")
+    entries: list[LedgerEntry] = strawberry.field(
+        default_factory=list, description="The entries written (or replayed)."
+    )
+    balance: int | None = strawberry.field(
+        default=None, description="The member's points after it."
+    )
     replayed: bool = strawberry.field(
-        description="True when this idempotency key had been used before: nothing changed."
+        default=False,
+        description="True when this idempotency key had been used before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-    member_pk: strawberry.Private[int | None]
+    member_pk: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The member.")
     async def member(self, info: Info) -> MemberType | None:
@@ -100,13 +104,18 @@ class PointsPayload:
 
 @strawberry.type(description="Result of a stored-value mutation.")
 class StoredValuePayload:
-    entries: list[LedgerEntry] = strawberry.field(description="The entries written (or replayed).")
-    balance: Money | None = strawberry.field(description="The member's stored value after it.")
+    entries: list[LedgerEntry] = strawberry.field(
+        default_factory=list, description="The entries written (or replayed)."
+    )
+    balance: Money | None = strawberry.field(
+        default=None, description="The member's stored value after it."
+    )
     replayed: bool = strawberry.field(
-        description="True when this idempotency key had been used before: nothing changed."
+        default=False,
+        description="True when this idempotency key had been used before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-    member_pk: strawberry.Private[int | None]
+    member_pk: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The member.")
     async def member(self, info: Info) -> MemberType | None:
@@ -115,7 +124,7 @@ class StoredValuePayload:
 
 @strawberry.type(description="Result of `setPointsPolicy`.")
 class PointsPolicyPayload:
-    policy: PointsPolicy | None = strawberry.field(description="As now stored.")
+    policy: PointsPolicy | None = strawberry.field(default=None, description="As now stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -124,13 +133,6 @@ async def _member(info: Info, pk: int | None) -> Member | None:
 
     found = None if pk is None else await MemberByIdLoader.of(info).load(pk)
     return None if found is None else Member.from_model(found)
-
-
-def _member_pk(opaque: strawberry.ID) -> int:
-    pk = decode_id(str(opaque), "Member")
-    if pk is None:
-        raise DomainError("NOT_FOUND", "no such member", ["memberId"])
-    return pk
 
 
 def _points(info: Info, result: LedgerResult, member_pk: int) -> PointsPayload:
@@ -144,32 +146,21 @@ def _points(info: Info, result: LedgerResult, member_pk: int) -> PointsPayload:
     )
 
 
-def _points_error(error: DomainError) -> PointsPayload:
-    return PointsPayload(
-        entries=[], balance=None, replayed=False, errors=user_errors(error), member_pk=None
-    )
-
-
 async def _stored_value(info: Info, input: StoredValueInput, spend: bool) -> StoredValuePayload:
     scope = info.context.scope
     currency = scope.brand.currency
-    try:
-        member_pk = _member_pk(input.member_id)
-        amount = to_minor(input.amount.to_domain(), currency, ["amount"])
-        write = service.spend_stored_value if spend else service.top_up_stored_value
-        result = await write(
-            scope,
-            member_pk,
-            amount,
-            idempotency_key=from_caller(input.idempotency_key),
-            reason=input.reason,
-            source_type=input.source_type,
-            source_ref=input.source_ref,
-        )
-    except DomainError as error:
-        return StoredValuePayload(
-            entries=[], balance=None, replayed=False, errors=user_errors(error), member_pk=None
-        )
+    member_pk = require_id(input.member_id, "Member", "memberId")
+    amount = to_minor(input.amount.to_domain(), currency, ["amount"])
+    write = service.spend_stored_value if spend else service.top_up_stored_value
+    result = await write(
+        scope,
+        member_pk,
+        amount,
+        idempotency_key=from_caller(input.idempotency_key),
+        reason=input.reason,
+        source_type=input.source_type,
+        source_ref=input.source_ref,
+    )
     return StoredValuePayload(
         entries=[LedgerEntry.from_model(e, currency) for e in result.entries],
         balance=Money.of(result.balance, currency),
@@ -180,19 +171,16 @@ async def _stored_value(info: Info, input: StoredValueInput, spend: bool) -> Sto
 
 
 async def _move_points(info: Info, input: PointsInput, write: Any) -> PointsPayload:
-    try:
-        member_pk = _member_pk(input.member_id)
-        result = await write(
-            info.context.scope,
-            member_pk,
-            input.points,
-            idempotency_key=from_caller(input.idempotency_key),
-            reason=input.reason,
-            source_type=input.source_type,
-            source_ref=input.source_ref,
-        )
-    except DomainError as error:
-        return _points_error(error)
+    member_pk = require_id(input.member_id, "Member", "memberId")
+    result = await write(
+        info.context.scope,
+        member_pk,
+        input.points,
+        idempotency_key=from_caller(input.idempotency_key),
+        reason=input.reason,
+        source_type=input.source_type,
+        source_ref=input.source_ref,
+    )
     return _points(info, result, member_pk)
 
 
@@ -222,17 +210,14 @@ class AssetsMutation:
         permission_classes=[CanAdmin],
     )
     async def adjust_points(self, info: Info, input: AdjustPointsInput) -> PointsPayload:
-        try:
-            member_pk = _member_pk(input.member_id)
-            result = await service.adjust_points(
-                info.context.scope,
-                member_pk,
-                input.points,
-                idempotency_key=from_caller(input.idempotency_key),
-                reason=input.reason,
-            )
-        except DomainError as error:
-            return _points_error(error)
+        member_pk = require_id(input.member_id, "Member", "memberId")
+        result = await service.adjust_points(
+            info.context.scope,
+            member_pk,
+            input.points,
+            idempotency_key=from_caller(input.idempotency_key),
+            reason=input.reason,
+        )
         return _points(info, result, member_pk)
 
     @strawberry.mutation(
@@ -260,16 +245,13 @@ class AssetsMutation:
     async def set_points_policy(
         self, info: Info, input: SetPointsPolicyInput
     ) -> PointsPolicyPayload:
-        try:
-            values = await policy.set_policy(
-                info.context.scope,
-                expiry_mode=input.expiry_mode,
-                expiry_months=input.expiry_months,
-                expiry_years=input.expiry_years,
-                pending_days=input.pending_days,
-                negative_balance=input.negative_balance,
-                expiring_soon_days=input.expiring_soon_days,
-            )
-        except DomainError as error:
-            return PointsPolicyPayload(policy=None, errors=user_errors(error))
+        values = await policy.set_policy(
+            info.context.scope,
+            expiry_mode=input.expiry_mode,
+            expiry_months=input.expiry_months,
+            expiry_years=input.expiry_years,
+            pending_days=input.pending_days,
+            negative_balance=input.negative_balance,
+            expiring_soon_days=input.expiring_soon_days,
+        )
         return PointsPolicyPayload(policy=PointsPolicy.of(values), errors=[])

@@ -27,7 +27,7 @@ from tessera.schema.assets.types import (
     PointsPolicy,
 )
 from tessera.schema.errors import ApiError
-from tessera.schema.pagination import Connection, Edge, PageInfo, encode_cursor, page_size, paginate
+from tessera.schema.pagination import Connection, Window, connection_of, encode_cursor, paginate
 from tessera.schema.permissions import CanRead
 from tessera.scope import BrandScope
 
@@ -58,7 +58,7 @@ async def member_points_expiring(info: Info, member_id: int, within_days: int) -
 
 
 async def member_ledger(
-    info: Info, member_id: int, kind: AssetKind | None, first: int | None, after: str | None
+    info: Info, member_id: int, kind: AssetKind | None, window: Window
 ) -> Connection[LedgerEntry]:
     scope: BrandScope = info.context.scope
     currency = scope.brand.currency
@@ -72,24 +72,21 @@ async def member_ledger(
         return LedgerEntry.from_model(row, currency)
 
     cap = info.context.settings.limits.page_size
-    if after is not None:
+    if not window.plain:
         query = scope.query(EntryModel).filter(member_id=member_id)
         if kind_value is not None:
             query = query.filter(kind=kind_value)
-        connection = await paginate(
-            query, first=first, after=after, cap=cap, to_node=to_node, descending=True
-        )
+        connection = await paginate(query, window, cap=cap, to_node=to_node, descending=True)
         connection._count = partial(counts.load, member_id)
         return connection
-    size = page_size(first, cap)
-    rows = await ledger_first_page_loader(info, kind_value, size).load(member_id)
-    edges = [Edge(cursor=encode_cursor([row.id, row.id]), node=to_node(row)) for row in rows[:size]]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
-        _count=partial(counts.load, member_id),
+    size = window.size(cap)
+    return connection_of(
+        await ledger_first_page_loader(info, kind_value, size).load(member_id),
+        window,
+        size,
+        lambda row: encode_cursor([row.id, row.id]),
+        to_node,
+        partial(counts.load, member_id),
     )
 
 

@@ -14,9 +14,12 @@ from tessera.schema.permissions import CanWrite
 
 @strawberry.type(description="Result of `recordEvent`.")
 class RecordEventPayload:
-    event: BehaviourEvent | None = strawberry.field(description="The event as stored.")
+    event: BehaviourEvent | None = strawberry.field(
+        default=None, description="The event as stored."
+    )
     replayed: bool = strawberry.field(
-        description="True when this `eventId` had been recorded before: nothing changed."
+        default=False,
+        description="True when this `eventId` had been recorded before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was recorded.")
 
@@ -24,8 +27,12 @@ class RecordEventPayload:
 @strawberry.type(description="What happened to one event of a `recordEvents` batch.")
 class RecordEventResult:
     index: int = strawberry.field(description="Position of the event in `input.events`.")
-    event: BehaviourEvent | None = strawberry.field(description="The event, unless refused.")
-    replayed: bool = strawberry.field(description="True when it had been recorded before.")
+    event: BehaviourEvent | None = strawberry.field(
+        default=None, description="The event, unless refused."
+    )
+    replayed: bool = strawberry.field(
+        default=False, description="True when it had been recorded before."
+    )
     errors: list[UserError] = strawberry.field(
         description="Why this event was refused; fields name it, e.g. `input.events.2.type`."
     )
@@ -34,7 +41,7 @@ class RecordEventResult:
 @strawberry.type(description="Result of `recordEvents`.")
 class RecordEventsPayload:
     results: list[RecordEventResult] = strawberry.field(
-        description="One result per event, in input order."
+        default_factory=list, description="One result per event, in input order."
     )
     errors: list[UserError] = strawberry.field(
         description="Errors refusing the whole batch (e.g. `BATCH_TOO_LARGE`)."
@@ -52,10 +59,7 @@ class BehaviourMutation:
         permission_classes=[CanWrite],
     )
     async def record_event(self, info: Info, input: RecordEventInput) -> RecordEventPayload:
-        try:
-            result = await service.record_event(info.context.scope, input.to_domain())
-        except DomainError as error:
-            return RecordEventPayload(event=None, replayed=False, errors=user_errors(error))
+        result = await service.record_event(info.context.scope, input.to_domain())
         return RecordEventPayload(
             event=BehaviourEvent.from_model(result.event), replayed=result.replayed, errors=[]
         )
@@ -68,12 +72,9 @@ class BehaviourMutation:
         permission_classes=[CanWrite],
     )
     async def record_events(self, info: Info, input: RecordEventsInput) -> RecordEventsPayload:
-        try:
-            outcomes = await service.record_events(
-                info.context.scope, [e.to_domain() for e in input.events]
-            )
-        except DomainError as error:
-            return RecordEventsPayload(results=[], errors=user_errors(error))
+        outcomes = await service.record_events(
+            info.context.scope, [e.to_domain() for e in input.events]
+        )
         results = [
             RecordEventResult(index=i, event=None, replayed=False, errors=user_errors(outcome))
             if isinstance(outcome, DomainError)

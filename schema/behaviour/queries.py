@@ -7,12 +7,10 @@ from strawberry.types import Info
 from tessera.behaviour.models import BehaviourEvent as EventModel
 from tessera.schema.behaviour.types import BehaviourEvent
 from tessera.schema.orders.timeline import member_timeline
-from tessera.schema.pagination import Connection
+from tessera.schema.pagination import Connection, Window
 
 
-async def member_events(
-    info: Info, member_id: int, first: int | None, after: str | None
-) -> Connection[BehaviourEvent]:
+async def member_events(info: Info, member_id: int, window: Window) -> Connection[BehaviourEvent]:
     return await member_timeline(
-        info, EventModel, member_id, first=first, after=after, to_node=BehaviourEvent.from_model
+        info, EventModel, member_id, window, to_node=BehaviourEvent.from_model
     )

@@ -8,12 +8,11 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.checkout import holds
-from tessera.errors import DomainError
 from tessera.orders.money import to_minor
 from tessera.schema.checkout.types import RewardHold
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.idempotency import from_caller
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import require_id
 from tessera.schema.orders.money import MoneyInput
 from tessera.schema.permissions import CanWrite
 
@@ -63,15 +62,12 @@ class ReleaseHoldInput:
 
 @strawberry.type(description="Result of `holdRewards` or `releaseHold`.")
 class HoldPayload:
-    hold: RewardHold | None = strawberry.field(description="The hold as stored.")
+    hold: RewardHold | None = strawberry.field(default=None, description="The hold as stored.")
     replayed: bool = strawberry.field(
-        description="True when this idempotency key had been used before: nothing changed."
+        default=False,
+        description="True when this idempotency key had been used before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-
-
-def _refused(error: DomainError) -> HoldPayload:
-    return HoldPayload(hold=None, replayed=False, errors=user_errors(error))
 
 
 @strawberry.type
@@ -90,22 +86,19 @@ class CheckoutMutation:
     )
     async def hold_rewards(self, info: Info, input: HoldRewardsInput) -> HoldPayload:
         scope = info.context.scope
-        try:
-            request = holds.HoldRequest(
-                member_id=decode_id(str(input.member_id), "Member") or 0,
-                order_amount=to_minor(
-                    input.order_amount.to_domain(), scope.brand.currency, ["orderAmount"]
-                ),
-                idempotency_key=from_caller(input.idempotency_key),
-                points=input.points,
-                coupon_codes=tuple(input.coupon_codes),
-                categories=tuple(input.categories) if input.categories is not None else None,
-                external_order_id=(input.external_order_id or "").strip() or None,
-                ttl=timedelta(seconds=input.expires_in_seconds),
-            )
-            result = await holds.hold_rewards(scope, request)
-        except DomainError as error:
-            return _refused(error)
+        request = holds.HoldRequest(
+            member_id=require_id(input.member_id, "Member", "memberId"),
+            order_amount=to_minor(
+                input.order_amount.to_domain(), scope.brand.currency, ["orderAmount"]
+            ),
+            idempotency_key=from_caller(input.idempotency_key),
+            points=input.points,
+            coupon_codes=tuple(input.coupon_codes),
+            categories=tuple(input.categories) if input.categories is not None else None,
+            external_order_id=(input.external_order_id or "").strip() or None,
+            ttl=timedelta(seconds=input.expires_in_seconds),
+        )
+        result = await holds.hold_rewards(scope, request)
         return HoldPayload(
             hold=RewardHold.of(result, scope.brand.currency), replayed=result.replayed, errors=[]
         )
@@ -121,14 +114,11 @@ class CheckoutMutation:
     )
     async def release_hold(self, info: Info, input: ReleaseHoldInput) -> HoldPayload:
         scope = info.context.scope
-        try:
-            result = await holds.release_hold(
-                scope,
-                decode_id(str(input.hold_id), "RewardHold") or 0,
-                idempotency_key_=from_caller(input.idempotency_key),
-            )
-        except DomainError as error:
-            return _refused(error)
+        result = await holds.release_hold(
+            scope,
+            require_id(input.hold_id, "RewardHold", "holdId"),
+            idempotency_key_=from_caller(input.idempotency_key),
+        )
         return HoldPayload(
             hold=RewardHold.of(result, scope.brand.currency), replayed=result.replayed, errors=[]
         )

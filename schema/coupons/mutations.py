@@ -9,7 +9,6 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from tessera.auth.member_tokens import MemberPrincipal
 from tessera.coupons import service
 from tessera.coupons.models import CouponTemplate as TemplateModel
 from tessera.errors import DomainError
@@ -27,40 +26,40 @@ from tessera.schema.coupons.inputs import (
 from tessera.schema.coupons.types import Coupon, CouponRedemption, CouponTemplate
 from tessera.schema.errors import UserError, user_errors
 from tessera.schema.idempotency import from_caller
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import decode_id, require_id
+from tessera.schema.members.session import acting_member
 from tessera.schema.orders.money import Money
 from tessera.schema.permissions import CanAdmin, CanWrite, CanWriteOrIsMember
 
 
-def _pk(opaque: str | None, type_name: str, field: str) -> int:
-    pk = decode_id(str(opaque), type_name) if opaque is not None else None
-    if pk is None:
-        raise DomainError("NOT_FOUND", f"no such {type_name}", [field])
-    return pk
-
-
 @strawberry.type(description="Result of a coupon template mutation.")
 class CouponTemplatePayload:
-    template: CouponTemplate | None = strawberry.field(description="The template as stored.")
+    template: CouponTemplate | None = strawberry.field(
+        default=None, description="The template as stored."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of `deleteCouponTemplate`.")
 class DeleteCouponTemplatePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of the deleted template.")
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of the deleted template."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was deleted.")
 
 
 @strawberry.type(description="Result of `issueCoupon` or `voidCoupon`.")
 class CouponPayload:
-    coupon: Coupon | None = strawberry.field(description="The coupon as stored.")
+    coupon: Coupon | None = strawberry.field(default=None, description="The coupon as stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="What happened for one member of an `issueCoupons` batch.")
 class IssueCouponResult:
     index: int = strawberry.field(description="Position of the member in `input.memberIds`.")
-    coupon: Coupon | None = strawberry.field(description="The coupon, unless refused.")
+    coupon: Coupon | None = strawberry.field(
+        default=None, description="The coupon, unless refused."
+    )
     errors: list[UserError] = strawberry.field(
         description="Why this member got none, e.g. `OUT_OF_STOCK` at `input.memberIds.7`."
     )
@@ -68,7 +67,9 @@ class IssueCouponResult:
 
 @strawberry.type(description="Result of `issueCoupons`.")
 class IssueCouponsPayload:
-    results: list[IssueCouponResult] = strawberry.field(description="One per member, in order.")
+    results: list[IssueCouponResult] = strawberry.field(
+        default_factory=list, description="One per member, in order."
+    )
     errors: list[UserError] = strawberry.field(
         description="Errors refusing the whole batch (e.g. `BATCH_TOO_LARGE`, template)."
     )
@@ -76,11 +77,14 @@ class IssueCouponsPayload:
 
 @strawberry.type(description="Result of `redeemCoupon`.")
 class RedeemCouponPayload:
-    coupon: Coupon | None = strawberry.field(description="The coupon, now redeemed.")
-    redemption: CouponRedemption | None = strawberry.field(description="The redemption.")
-    discount: Money | None = strawberry.field(description="Money off the order.")
+    coupon: Coupon | None = strawberry.field(default=None, description="The coupon, now redeemed.")
+    redemption: CouponRedemption | None = strawberry.field(
+        default=None, description="The redemption."
+    )
+    discount: Money | None = strawberry.field(default=None, description="Money off the order.")
     replayed: bool = strawberry.field(
-        description="True when this idempotency key had been redeemed before: nothing changed."
+        default=False,
+        description="True when this idempotency key had been redeemed before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was redeemed.")
 
@@ -101,10 +105,7 @@ class CouponsMutation:
         self, info: Info, input: CreateCouponTemplateInput
     ) -> CouponTemplatePayload:
         scope = info.context.scope
-        try:
-            template = await service.create_template(scope, template_values(input))
-        except DomainError as error:
-            return CouponTemplatePayload(template=None, errors=user_errors(error))
+        template = await service.create_template(scope, template_values(input))
         return CouponTemplatePayload(
             template=CouponTemplate.from_model(template, scope.brand.currency), errors=[]
         )
@@ -118,12 +119,9 @@ class CouponsMutation:
         self, info: Info, input: UpdateCouponTemplateInput
     ) -> CouponTemplatePayload:
         scope = info.context.scope
-        try:
-            template = await service.update_template(
-                scope, _pk(input.id, "CouponTemplate", "id"), template_values(input)
-            )
-        except DomainError as error:
-            return CouponTemplatePayload(template=None, errors=user_errors(error))
+        template = await service.update_template(
+            scope, require_id(input.id, "CouponTemplate", "id"), template_values(input)
+        )
         return CouponTemplatePayload(
             template=CouponTemplate.from_model(template, scope.brand.currency), errors=[]
         )
@@ -136,10 +134,9 @@ class CouponsMutation:
     async def delete_coupon_template(
         self, info: Info, input: DeleteCouponTemplateInput
     ) -> DeleteCouponTemplatePayload:
-        try:
-            await service.delete_template(info.context.scope, _pk(input.id, "CouponTemplate", "id"))
-        except DomainError as error:
-            return DeleteCouponTemplatePayload(deleted_id=None, errors=user_errors(error))
+        await service.delete_template(
+            info.context.scope, require_id(input.id, "CouponTemplate", "id")
+        )
         return DeleteCouponTemplatePayload(deleted_id=input.id, errors=[])
 
     @strawberry.mutation(
@@ -149,15 +146,12 @@ class CouponsMutation:
     )
     async def issue_coupon(self, info: Info, input: IssueCouponInput) -> CouponPayload:
         scope = info.context.scope
-        try:
-            coupon = await service.issue_coupon(
-                scope,
-                template_id=_pk(input.template_id, "CouponTemplate", "templateId"),
-                member_id=_pk(input.member_id, "Member", "memberId"),
-                idempotency_key=from_caller(input.idempotency_key),
-            )
-        except DomainError as error:
-            return CouponPayload(coupon=None, errors=user_errors(error))
+        coupon = await service.issue_coupon(
+            scope,
+            template_id=require_id(input.template_id, "CouponTemplate", "templateId"),
+            member_id=require_id(input.member_id, "Member", "memberId"),
+            idempotency_key=from_caller(input.idempotency_key),
+        )
         return CouponPayload(coupon=await _coupon(info, coupon), errors=[])
 
     @strawberry.mutation(
@@ -167,16 +161,13 @@ class CouponsMutation:
     )
     async def issue_coupons(self, info: Info, input: IssueCouponsInput) -> IssueCouponsPayload:
         scope = info.context.scope
-        try:
-            template_id = _pk(input.template_id, "CouponTemplate", "templateId")
-            outcomes = await service.issue_coupons(
-                scope,
-                template_id=template_id,
-                member_ids=[decode_id(str(m), "Member") for m in input.member_ids],
-                idempotency_key=from_caller(input.idempotency_key),
-            )
-        except DomainError as error:
-            return IssueCouponsPayload(results=[], errors=user_errors(error))
+        template_id = require_id(input.template_id, "CouponTemplate", "templateId")
+        outcomes = await service.issue_coupons(
+            scope,
+            template_id=template_id,
+            member_ids=[decode_id(str(m), "Member") for m in input.member_ids],
+            idempotency_key=from_caller(input.idempotency_key),
+        )
         template = await scope.get(TemplateModel, template_id)
         now = datetime.now(UTC)
         currency = scope.brand.currency
@@ -200,31 +191,28 @@ class CouponsMutation:
     async def redeem_coupon(self, info: Info, input: RedeemCouponInput) -> RedeemCouponPayload:
         scope = info.context.scope
         currency = scope.brand.currency
-        try:
-            result = await service.redeem_coupon(
-                scope,
-                code=input.code,
-                member_id=_member_of(info, input.member_id),
-                order_id=(
-                    _pk(input.order_id, "Order", "orderId") if input.order_id is not None else None
-                ),
-                order_amount=(
-                    to_minor(input.order_amount.to_domain(), currency, ["orderAmount"])
-                    if input.order_amount is not None
-                    else None
-                ),
-                external_order_id=input.external_order_id,
-                categories=input.categories,
-                idempotency_key=from_caller(input.idempotency_key),
-            )
-        except DomainError as error:
-            return RedeemCouponPayload(
-                coupon=None,
-                redemption=None,
-                discount=None,
-                replayed=False,
-                errors=user_errors(error),
-            )
+        result = await service.redeem_coupon(
+            scope,
+            code=input.code,
+            member_id=acting_member(
+                info,
+                input.member_id,
+                DomainError("NOT_FOUND", "no such coupon for this member", ["code"]),
+            ),
+            order_id=(
+                require_id(input.order_id, "Order", "orderId")
+                if input.order_id is not None
+                else None
+            ),
+            order_amount=(
+                to_minor(input.order_amount.to_domain(), currency, ["orderAmount"])
+                if input.order_amount is not None
+                else None
+            ),
+            external_order_id=input.external_order_id,
+            categories=input.categories,
+            idempotency_key=from_caller(input.idempotency_key),
+        )
         return RedeemCouponPayload(
             coupon=Coupon.from_model(
                 result.coupon, result.coupon.template, currency, datetime.now(UTC)
@@ -242,34 +230,19 @@ class CouponsMutation:
     )
     async def void_coupon(self, info: Info, input: VoidCouponInput) -> CouponPayload:
         scope = info.context.scope
-        try:
-            coupon = await service.void_coupon(
-                scope,
-                code=input.code,
-                coupon_id=(
-                    _pk(input.coupon_id, "Coupon", "couponId")
-                    if input.coupon_id is not None
-                    else None
-                ),
-                reason=input.reason,
-            )
-        except DomainError as error:
-            return CouponPayload(coupon=None, errors=user_errors(error))
+        coupon = await service.void_coupon(
+            scope,
+            code=input.code,
+            coupon_id=(
+                require_id(input.coupon_id, "Coupon", "couponId")
+                if input.coupon_id is not None
+                else None
+            ),
+            reason=input.reason,
+        )
         return CouponPayload(
             coupon=Coupon.from_model(
                 coupon, coupon.template, scope.brand.currency, datetime.now(UTC)
             ),
             errors=[],
         )
-
-
-def _member_of(info: Info, opaque: strawberry.ID | None) -> int:
-    """A member token acts for its own member only; a brand key names one."""
-    principal = info.context.principal
-    if isinstance(principal, MemberPrincipal):
-        if opaque is not None and decode_id(str(opaque), "Member") != principal.member_id:
-            raise DomainError("NOT_FOUND", "no such coupon for this member", ["code"])
-        return principal.member_id
-    if opaque is None:
-        raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
-    return _pk(opaque, "Member", "memberId")

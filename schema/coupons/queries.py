@@ -13,7 +13,7 @@ from tessera.coupons.service import CouponStatus, find_coupon
 from tessera.schema.coupons.dataloaders import CouponsByMemberIdLoader
 from tessera.schema.coupons.types import Coupon, CouponTemplate
 from tessera.schema.ids import decode_id
-from tessera.schema.pagination import Connection, paginate
+from tessera.schema.pagination import Connection, Window, page_of_list, paginate
 from tessera.schema.permissions import CanRead
 
 
@@ -51,6 +51,8 @@ class CouponsQuery:
         active: bool | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[CouponTemplate]:
         scope = info.context.scope
         query = scope.query(TemplateModel)
@@ -59,16 +61,25 @@ class CouponsQuery:
         currency = scope.brand.currency
         return await paginate(
             query,
-            first=first,
-            after=after,
+            Window(first, after, last, before),
             cap=info.context.settings.limits.page_size,
             to_node=lambda row: CouponTemplate.from_model(row, currency),
             descending=True,
         )
 
 
-async def member_coupons(info: Info, member_id: int, status: CouponStatus | None) -> list[Coupon]:
+async def member_coupons(
+    info: Info, member_id: int, status: CouponStatus | None, window: Window
+) -> Connection[Coupon]:
+    # A member's coupons stay few enough to load whole (one query for a page of
+    # members) and page in memory.
     scope = info.context.scope
     rows = await CouponsByMemberIdLoader.of_status(info, status).load(member_id)
     now = datetime.now(UTC)
-    return [Coupon.from_model(c, c.template, scope.brand.currency, now) for c in rows]
+    return page_of_list(
+        rows,
+        window,
+        cap=info.context.settings.limits.page_size,
+        sort_key=lambda c: (c.issued_at, c.id),
+        to_node=lambda c: Coupon.from_model(c, c.template, scope.brand.currency, now),
+    )

@@ -7,11 +7,10 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
 from tessera.members import attributes as service
 from tessera.members.attributes import AttributeType, DefinitionValues
 from tessera.members.models import AttributeDefinition as DefinitionModel
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.ids import encode_id
 from tessera.schema.permissions import CanAdmin, CanRead
 
@@ -89,19 +88,17 @@ class DeleteAttributeDefinitionInput:
 @strawberry.type(description="Result of creating or changing a custom attribute.")
 class AttributeDefinitionPayload:
     attribute_definition: AttributeDefinition | None = strawberry.field(
-        description="As now stored."
+        default=None, description="As now stored."
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of deleting a custom attribute.")
 class DeleteAttributeDefinitionPayload:
-    deleted_key: str | None = strawberry.field(description="Key of the deleted attribute.")
+    deleted_key: str | None = strawberry.field(
+        default=None, description="Key of the deleted attribute."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-
-
-def _failed(error: DomainError) -> AttributeDefinitionPayload:
-    return AttributeDefinitionPayload(attribute_definition=None, errors=user_errors(error))
 
 
 @strawberry.type
@@ -127,12 +124,7 @@ class AttributeDefinitionMutation:
         values = DefinitionValues(
             input.label, input.description, input.required, input.allowed_values
         )
-        try:
-            found = await service.create_definition(
-                info.context.scope, input.key, input.type, values
-            )
-        except DomainError as error:
-            return _failed(error)
+        found = await service.create_definition(info.context.scope, input.key, input.type, values)
         return AttributeDefinitionPayload(
             attribute_definition=AttributeDefinition.from_model(found), errors=[]
         )
@@ -148,10 +140,7 @@ class AttributeDefinitionMutation:
         values = DefinitionValues(
             input.label, input.description, input.required, input.allowed_values
         )
-        try:
-            found = await service.update_definition(info.context.scope, input.key, values)
-        except DomainError as error:
-            return _failed(error)
+        found = await service.update_definition(info.context.scope, input.key, values)
         return AttributeDefinitionPayload(
             attribute_definition=AttributeDefinition.from_model(found), errors=[]
         )
@@ -164,8 +153,5 @@ class AttributeDefinitionMutation:
     async def delete_attribute_definition(
         self, info: Info, input: DeleteAttributeDefinitionInput
     ) -> DeleteAttributeDefinitionPayload:
-        try:
-            await service.delete_definition(info.context.scope, input.key)
-        except DomainError as error:
-            return DeleteAttributeDefinitionPayload(deleted_key=None, errors=user_errors(error))
+        await service.delete_definition(info.context.scope, input.key)
         return DeleteAttributeDefinitionPayload(deleted_key=input.key, errors=[])

@@ -9,10 +9,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from tessera.errors import DomainError
 from tessera.members import service
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import require_id
 from tessera.schema.members.identities import IdentityInput, IdentityKind
 from tessera.schema.members.types import Gender, Member, MemberStatus
 from tessera.schema.permissions import CanWrite
@@ -41,13 +40,6 @@ def _given(input: Any) -> dict[str, Any]:
     return {
         n: getattr(input, n) for n in PROFILE_FIELDS if getattr(input, n) is not strawberry.UNSET
     }
-
-
-def _member_pk(opaque: str, field: str) -> int:
-    pk = decode_id(opaque, "Member")
-    if pk is None:
-        raise DomainError("NOT_FOUND", "no such member", [field])
-    return pk
 
 
 @strawberry.input(
@@ -156,12 +148,8 @@ class ActivateMemberInput:
 
 @strawberry.type(description="Result of a member mutation.")
 class MemberPayload:
-    member: Member | None = strawberry.field(description="The member as now stored.")
+    member: Member | None = strawberry.field(default=None, description="The member as now stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-
-    @classmethod
-    def failed(cls, error: DomainError) -> MemberPayload:
-        return cls(member=None, errors=user_errors(error))
 
 
 def _ok(member: Any) -> MemberPayload:
@@ -177,32 +165,26 @@ class MemberMutation:
     )
     async def create_member(self, info: Info, input: CreateMemberInput) -> MemberPayload:
         profile = {k: v for k, v in _given(input).items() if v is not None}
-        try:
-            member = await service.create_member(
-                info.context.scope,
-                profile,
-                identities=[i.pair() for i in input.identities],
-                attributes=input.attributes,
-                card_number=input.card_number,
-            )
-        except DomainError as error:
-            return MemberPayload.failed(error)
+        member = await service.create_member(
+            info.context.scope,
+            profile,
+            identities=[i.pair() for i in input.identities],
+            attributes=input.attributes,
+            card_number=input.card_number,
+        )
         return _ok(member)
 
     @strawberry.mutation(
         description="Change a member. Needs the write scope.", permission_classes=[CanWrite]
     )
     async def update_member(self, info: Info, input: UpdateMemberInput) -> MemberPayload:
-        try:
-            member = await service.update_member(
-                info.context.scope,
-                _member_pk(input.id, "id"),
-                _given(input),
-                attributes=input.attributes,
-                status=input.status,
-            )
-        except DomainError as error:
-            return MemberPayload.failed(error)
+        member = await service.update_member(
+            info.context.scope,
+            require_id(input.id, "Member", "id"),
+            _given(input),
+            attributes=input.attributes,
+            status=input.status,
+        )
         return _ok(member)
 
     @strawberry.mutation(
@@ -211,14 +193,11 @@ class MemberMutation:
         permission_classes=[CanWrite],
     )
     async def activate_member(self, info: Info, input: ActivateMemberInput) -> MemberPayload:
-        try:
-            member = await service.activate_member(
-                info.context.scope,
-                _member_pk(input.member_id, "memberId"),
-                join_channel=input.join_channel,
-            )
-        except DomainError as error:
-            return MemberPayload.failed(error)
+        member = await service.activate_member(
+            info.context.scope,
+            require_id(input.member_id, "Member", "memberId"),
+            join_channel=input.join_channel,
+        )
         return _ok(member)
 
     @strawberry.mutation(
@@ -227,15 +206,12 @@ class MemberMutation:
         permission_classes=[CanWrite],
     )
     async def add_identity(self, info: Info, input: MemberIdentityInput) -> MemberPayload:
-        try:
-            member = await service.add_identity(
-                info.context.scope,
-                _member_pk(input.member_id, "memberId"),
-                input.kind.value,
-                input.value,
-            )
-        except DomainError as error:
-            return MemberPayload.failed(error)
+        member = await service.add_identity(
+            info.context.scope,
+            require_id(input.member_id, "Member", "memberId"),
+            input.kind.value,
+            input.value,
+        )
         return _ok(member)
 
     @strawberry.mutation(
@@ -244,13 +220,10 @@ class MemberMutation:
         permission_classes=[CanWrite],
     )
     async def remove_identity(self, info: Info, input: MemberIdentityInput) -> MemberPayload:
-        try:
-            member = await service.remove_identity(
-                info.context.scope,
-                _member_pk(input.member_id, "memberId"),
-                input.kind.value,
-                input.value,
-            )
-        except DomainError as error:
-            return MemberPayload.failed(error)
+        member = await service.remove_identity(
+            info.context.scope,
+            require_id(input.member_id, "Member", "memberId"),
+            input.kind.value,
+            input.value,
+        )
         return _ok(member)

@@ -14,7 +14,7 @@ from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.members.filters import MemberFilterInput, MemberSort
 from tessera.schema.members.identities import IdentityKind
 from tessera.schema.members.types import Member
-from tessera.schema.pagination import Connection, paginate
+from tessera.schema.pagination import Connection, Window, paginate
 from tessera.schema.permissions import CanRead
 
 
@@ -51,6 +51,8 @@ class MemberQuery:
         filter: MemberFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         sort: MemberSort = MemberSort.JOINED_AT_DESC,
         segment_id: Annotated[
             strawberry.ID | None,
@@ -68,8 +70,7 @@ class MemberQuery:
             query = await members_in_segment(info, query, segment_id)
         return await paginate(
             query,
-            first=first,
-            after=after,
+            Window(first, after, last, before),
             cap=info.context.settings.limits.page_size,
             to_node=Member.from_model,
             sort_field=sort.field,

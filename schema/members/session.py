@@ -17,10 +17,23 @@ from tessera.auth.member_tokens import (
 )
 from tessera.errors import DomainError
 from tessera.members import service
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import decode_id, require_id
 from tessera.schema.members.types import Member
 from tessera.schema.permissions import CanWrite, IsMember
+
+
+def acting_member(info: Info, opaque: strawberry.ID | None, foreign: DomainError) -> int:
+    """The member a member-self operation acts for: a member token acts for its
+    own member only (naming another is ``foreign``); a brand key names one."""
+    principal = info.context.principal
+    if isinstance(principal, MemberPrincipal):
+        if opaque is not None and decode_id(str(opaque), "Member") != principal.member_id:
+            raise foreign
+        return principal.member_id
+    if opaque is None:
+        raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
+    return require_id(opaque, "Member", "memberId")
 
 
 @strawberry.input(description="Whom to mint a member token for, and for how long.")
@@ -34,9 +47,11 @@ class IssueMemberTokenInput:
 @strawberry.type(description="A member token: pass it as `Authorization: Bearer <token>`.")
 class IssueMemberTokenPayload:
     token: str | None = strawberry.field(
-        description="The token. It reaches only `me` and the member-self operations."
+        default=None, description="The token. It reaches only `me` and the member-self operations."
     )
-    expires_at: datetime | None = strawberry.field(description="When it stops working.")
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When it stops working."
+    )
     errors: list[UserError] = strawberry.field(description="Why no token was issued.")
 
 
@@ -62,11 +77,8 @@ class MemberSessionMutation:
         self, info: Info, input: IssueMemberTokenInput
     ) -> IssueMemberTokenPayload:
         scope = info.context.scope
-        try:
-            member = await service.require_member(
-                scope, decode_id(input.member_id, "Member"), "memberId"
-            )
-            issued = issue_member_token(scope, member, input.ttl_seconds)
-        except DomainError as error:
-            return IssueMemberTokenPayload(token=None, expires_at=None, errors=user_errors(error))
+        member = await service.require_member(
+            scope, decode_id(input.member_id, "Member"), "memberId"
+        )
+        issued = issue_member_token(scope, member, input.ttl_seconds)
         return IssueMemberTokenPayload(token=issued.token, expires_at=issued.expires_at, errors=[])

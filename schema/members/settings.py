@@ -5,11 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
 from tessera.members import scheme
 from tessera.members.models import MemberSettings as SettingsModel
 from tessera.members.scheme import JoinRule
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.permissions import CanAdmin, CanRead
 
 strawberry.enum(
@@ -45,7 +44,9 @@ class UpdateMemberSettingsInput:
 
 @strawberry.type(description="Result of `updateMemberSettings`.")
 class MemberSettingsPayload:
-    member_settings: MemberSettings | None = strawberry.field(description="As now stored.")
+    member_settings: MemberSettings | None = strawberry.field(
+        default=None, description="As now stored."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -67,10 +68,7 @@ class MemberSettingsMutation:
     async def update_member_settings(
         self, info: Info, input: UpdateMemberSettingsInput
     ) -> MemberSettingsPayload:
-        try:
-            found = await scheme.update_settings(
-                info.context.scope, join_rule=input.join_rule, card_prefix=input.card_prefix
-            )
-        except DomainError as error:
-            return MemberSettingsPayload(member_settings=None, errors=user_errors(error))
+        found = await scheme.update_settings(
+            info.context.scope, join_rule=input.join_rule, card_prefix=input.card_prefix
+        )
         return MemberSettingsPayload(member_settings=MemberSettings.from_model(found), errors=[])

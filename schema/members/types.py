@@ -16,7 +16,7 @@ from tessera.members.profile import Gender, MemberStatus
 from tessera.schema.ids import encode_id
 from tessera.schema.members.dataloaders import IdentitiesByMemberIdLoader
 from tessera.schema.members.identities import Identity
-from tessera.schema.pagination import Connection
+from tessera.schema.pagination import Connection, Window
 from tessera.schema.tags.dataloaders import TagAssignmentsByMemberIdLoader
 from tessera.schema.tags.types import Tag, TagAssignment
 
@@ -104,19 +104,29 @@ class Member:
 
     @strawberry.field(description="The member's orders, newest first.")
     async def orders(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[Order, strawberry.lazy("tessera.schema.orders.types")]]:
         from tessera.schema.orders.queries import member_orders
 
-        return await member_orders(info, self.pk, first, after)
+        return await member_orders(info, self.pk, Window(first, after, last, before))
 
     @strawberry.field(description="The member's behaviour events, newest first (a timeline).")
     async def events(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[BehaviourEvent, strawberry.lazy("tessera.schema.behaviour.types")]]:
         from tessera.schema.behaviour.queries import member_events
 
-        return await member_events(info, self.pk, first, after)
+        return await member_events(info, self.pk, Window(first, after, last, before))
 
     @strawberry.field(description="Balances: points (and held points), stored value, growth.")
     async def assets(
@@ -133,10 +143,12 @@ class Member:
         kind: Annotated[AssetKind, strawberry.lazy("tessera.schema.assets.types")] | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Annotated[LedgerEntry, strawberry.lazy("tessera.schema.assets.types")]]:
         from tessera.schema.assets.queries import member_ledger
 
-        return await member_ledger(info, self.pk, kind, first, after)
+        return await member_ledger(info, self.pk, kind, Window(first, after, last, before))
 
     @strawberry.field(description="Points lapsing within `withinDays` days (1-3660), by expiry.")
     async def points_expiring(
@@ -154,10 +166,14 @@ class Member:
         info: Info,
         status: Annotated[CouponStatus, strawberry.lazy("tessera.schema.coupons.types")]
         | None = None,
-    ) -> list[Annotated[Coupon, strawberry.lazy("tessera.schema.coupons.types")]]:
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[Coupon, strawberry.lazy("tessera.schema.coupons.types")]]:
         from tessera.schema.coupons.queries import member_coupons
 
-        return await member_coupons(info, self.pk, status)
+        return await member_coupons(info, self.pk, status, Window(first, after, last, before))
 
     @strawberry.field(
         description="Lifecycle stage as last computed (after each order, and nightly); null "
@@ -205,11 +221,16 @@ class Member:
 
     @strawberry.field(description="Every change of the member's tier, oldest first.")
     async def tier_history(
-        self, info: Info
-    ) -> list[Annotated[TierChange, strawberry.lazy("tessera.schema.tiers.types")]]:
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Annotated[TierChange, strawberry.lazy("tessera.schema.tiers.types")]]:
         from tessera.schema.tiers.queries import member_tier_history
 
-        return await member_tier_history(info, self.pk)
+        return await member_tier_history(info, self.pk, Window(first, after, last, before))
 
     @classmethod
     def from_model(cls, member: MemberModel) -> Member:

@@ -7,15 +7,15 @@ from datetime import datetime
 import strawberry
 
 from tessera.orders import inputs as domain
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import id_for_lookup
 from tessera.schema.members.identities import IdentityInput
 from tessera.schema.orders.money import MoneyInput
 
 
 def member_ref(member_id: strawberry.ID | None, identity: IdentityInput | None) -> domain.MemberRef:
     """Both or neither given is refused by the domain; an id that is not a
-    member id finds nobody (0 is never a row id)."""
-    pk = None if member_id is None else (decode_id(str(member_id), "Member") or 0)
+    member id finds nobody."""
+    pk = id_for_lookup(member_id, "Member")
     if identity is None:
         return domain.MemberRef(member_id=pk)
     kind, value = identity.pair()
@@ -102,9 +102,7 @@ class RecordOrderInput:
             coupon_codes=list(self.coupon_codes),
             store_code=self.store_code,
             channel=self.channel,
-            hold_id=None
-            if self.hold_id is None
-            else (decode_id(str(self.hold_id), "RewardHold") or 0),
+            hold_id=id_for_lookup(self.hold_id, "RewardHold"),
         )
 
 
@@ -153,7 +151,7 @@ class RecordRefundInput:
     reason: str | None = strawberry.field(default=None, description="Why (up to 500 characters).")
 
     def to_domain(self) -> domain.RefundInput:
-        order_id = None if self.order_id is None else (decode_id(str(self.order_id), "Order") or 0)
+        order_id = id_for_lookup(self.order_id, "Order")
         return domain.RefundInput(
             external_id=self.external_id,
             occurred_at=self.occurred_at,

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import NewType
 
 import strawberry
-from strawberry.schema.types.base_scalars import DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
 
 from tessera.orders.money import MoneyAmount, from_minor
+from tessera.schema.scalars import SPECIFIED
 
 AmountText = NewType("AmountText", str)
 """A money amount exactly as the caller wrote it; the domain parses it
@@ -23,11 +23,15 @@ def _as_written(value: object) -> object:
     return value if isinstance(value, str) else str(value)
 
 
-# The SDL keeps one `Decimal` scalar: outputs serialise a Decimal as before,
-# inputs keep the caller's text. Pass to the schema as ``scalar_overrides``.
-SCALAR_OVERRIDES: dict[object, ScalarDefinition] = dict.fromkeys(
-    (Decimal, AmountText), dataclasses.replace(DecimalDefinition, parse_value=_as_written)
-)
+# The SDL keeps one `Decimal` scalar (with its @specifiedBy): outputs serialise
+# a Decimal as before, inputs keep the caller's text. These are all the
+# schema's scalar overrides.
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {
+    **SPECIFIED,
+    **dict.fromkeys(
+        (Decimal, AmountText), dataclasses.replace(SPECIFIED[Decimal], parse_value=_as_written)
+    ),
+}
 
 
 @strawberry.type(description="An amount of money in the brand's currency.")

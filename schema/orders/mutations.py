@@ -16,9 +16,10 @@ from tessera.schema.permissions import CanWrite
 
 @strawberry.type(description="Result of `recordOrder`.")
 class RecordOrderPayload:
-    order: Order | None = strawberry.field(description="The order as stored.")
+    order: Order | None = strawberry.field(default=None, description="The order as stored.")
     replayed: bool = strawberry.field(
-        description="True when this `externalId` had been recorded before: nothing changed."
+        default=False,
+        description="True when this `externalId` had been recorded before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was recorded.")
 
@@ -33,8 +34,12 @@ class RecordOrderPayload:
 @strawberry.type(description="What happened to one order of a `recordOrders` batch.")
 class RecordOrderResult:
     index: int = strawberry.field(description="Position of the order in `input.orders`.")
-    order: Order | None = strawberry.field(description="The order as stored, unless refused.")
-    replayed: bool = strawberry.field(description="True when it had been recorded before.")
+    order: Order | None = strawberry.field(
+        default=None, description="The order as stored, unless refused."
+    )
+    replayed: bool = strawberry.field(
+        default=False, description="True when it had been recorded before."
+    )
     errors: list[UserError] = strawberry.field(
         description=(
             "Why this order was refused; fields name it, e.g. `input.orders.3.lines.0.quantity`."
@@ -45,7 +50,7 @@ class RecordOrderResult:
 @strawberry.type(description="Result of `recordOrders`.")
 class RecordOrdersPayload:
     results: list[RecordOrderResult] = strawberry.field(
-        description="One result per order, in input order."
+        default_factory=list, description="One result per order, in input order."
     )
     errors: list[UserError] = strawberry.field(
         description="Errors refusing the whole batch (e.g. `BATCH_TOO_LARGE`)."
@@ -54,9 +59,10 @@ class RecordOrdersPayload:
 
 @strawberry.type(description="Result of `recordRefund`.")
 class RecordRefundPayload:
-    refund: Refund | None = strawberry.field(description="The refund as stored.")
+    refund: Refund | None = strawberry.field(default=None, description="The refund as stored.")
     replayed: bool = strawberry.field(
-        description="True when this `externalId` had been recorded before: nothing changed."
+        default=False,
+        description="True when this `externalId` had been recorded before: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was recorded.")
 
@@ -73,10 +79,7 @@ class OrdersMutation:
     )
     async def record_order(self, info: Info, input: RecordOrderInput) -> RecordOrderPayload:
         scope = info.context.scope
-        try:
-            result = await service.record_order(scope, input.to_domain())
-        except DomainError as error:
-            return RecordOrderPayload(order=None, replayed=False, errors=user_errors(error))
+        result = await service.record_order(scope, input.to_domain())
         return RecordOrderPayload(
             order=Order.from_model(result.order, scope.brand.currency),
             replayed=result.replayed,
@@ -92,10 +95,7 @@ class OrdersMutation:
     )
     async def record_orders(self, info: Info, input: RecordOrdersInput) -> RecordOrdersPayload:
         scope = info.context.scope
-        try:
-            outcomes = await service.record_orders(scope, [o.to_domain() for o in input.orders])
-        except DomainError as error:
-            return RecordOrdersPayload(results=[], errors=user_errors(error))
+        outcomes = await service.record_orders(scope, [o.to_domain() for o in input.orders])
         results = []
         for i, outcome in enumerate(outcomes):
             if isinstance(outcome, DomainError):
@@ -125,10 +125,7 @@ class OrdersMutation:
     )
     async def record_refund(self, info: Info, input: RecordRefundInput) -> RecordRefundPayload:
         scope = info.context.scope
-        try:
-            result = await refunds.record_refund(scope, input.to_domain())
-        except DomainError as error:
-            return RecordRefundPayload(refund=None, replayed=False, errors=user_errors(error))
+        result = await refunds.record_refund(scope, input.to_domain())
         return RecordRefundPayload(
             refund=Refund.from_model(result.refund, scope.brand.currency),
             replayed=result.replayed,

@@ -11,7 +11,7 @@ from tessera.schema.ids import decode_id
 from tessera.schema.orders.loaders import stats_loader
 from tessera.schema.orders.timeline import member_timeline
 from tessera.schema.orders.types import MemberStats, Order
-from tessera.schema.pagination import Connection
+from tessera.schema.pagination import Connection, Window
 from tessera.schema.permissions import CanRead
 
 
@@ -33,15 +33,12 @@ async def member_stats(info: Info, member_id: int) -> MemberStats:
     return MemberStats.from_view(view, info.context.scope.brand.currency)
 
 
-async def member_orders(
-    info: Info, member_id: int, first: int | None, after: str | None
-) -> Connection[Order]:
+async def member_orders(info: Info, member_id: int, window: Window) -> Connection[Order]:
     currency = info.context.scope.brand.currency
     return await member_timeline(
         info,
         OrderModel,
         member_id,
-        first=first,
-        after=after,
+        window,
         to_node=lambda row: Order.from_model(row, currency),
     )

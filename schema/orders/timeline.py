@@ -3,7 +3,8 @@ connection that stays one query per page of members.
 
 The first page of every member in a list is loaded together: one window query
 picks the newest ``first + 1`` ids per member, one more fetches those rows.
-A page after a cursor is rarer and is read for its member alone.
+Any other page (after or before a cursor, or the last ones) is rarer and is
+read for its member alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from strawberry.types import Info
 from tortoise.functions import Count
 
 from tessera.models_base import BrandOwned
-from tessera.schema.pagination import Connection, Edge, PageInfo, encode_cursor, page_size, paginate
+from tessera.schema.pagination import Connection, Window, connection_of, encode_cursor, paginate
 from tessera.scope import BrandScope
 
 T = TypeVar("T")
@@ -28,9 +29,8 @@ async def member_timeline(
     info: Info,
     model: type[BrandOwned],
     member_id: int,
+    window: Window,
     *,
-    first: int | None,
-    after: str | None,
     to_node: Callable[[Any], T],
 ) -> Connection[T]:
     scope: BrandScope = info.context.scope
@@ -39,11 +39,10 @@ async def member_timeline(
     counts = info.context.loader(
         (name, "CountByMember"), lambda: DataLoader(partial(_counts, scope, model))
     )
-    if after is not None:
+    if not window.plain:
         connection = await paginate(
             scope.query(model).filter(member_id=member_id),
-            first=first,
-            after=after,
+            window,
             cap=cap,
             to_node=to_node,
             sort_field="occurred_at",
@@ -51,21 +50,17 @@ async def member_timeline(
         )
         connection._count = partial(counts.load, member_id)
         return connection
-    size = page_size(first, cap)
+    size = window.size(cap)
     latest = info.context.loader(
         (name, "LatestByMember", size), lambda: DataLoader(partial(_latest, scope, model, size))
     )
-    rows = await latest.load(member_id)
-    edges = [
-        Edge(cursor=encode_cursor([row.occurred_at, row.id]), node=to_node(row))
-        for row in rows[:size]
-    ]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
-        _count=partial(counts.load, member_id),
+    return connection_of(
+        await latest.load(member_id),
+        window,
+        size,
+        lambda row: encode_cursor([row.occurred_at, row.id]),
+        to_node,
+        partial(counts.load, member_id),
     )
 
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from tessera.auth.member_tokens import MemberPrincipal
 from tessera.errors import DomainError
 from tessera.rewards import activities, redemption
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.idempotency import from_caller
-from tessera.schema.ids import decode_id
+from tessera.schema.ids import id_for_lookup, require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
+from tessera.schema.members.session import acting_member
 from tessera.schema.orders.money import Money, MoneyInput
 from tessera.schema.permissions import CanWrite, CanWriteOrIsMember
 from tessera.schema.rewards.types import CheckIn
@@ -22,13 +22,6 @@ if TYPE_CHECKING:
     from tessera.schema.members.types import Member
 
 MemberType = Annotated["Member", strawberry.lazy("tessera.schema.members.types")]
-
-
-def _pk(opaque: strawberry.ID | None, field: str) -> int:
-    pk = decode_id(str(opaque), "Member") if opaque is not None else None
-    if pk is None:
-        raise DomainError("NOT_FOUND", "no such member", [field])
-    return pk
 
 
 async def _member(info: Info, pk: int | None) -> Member | None:
@@ -47,12 +40,13 @@ class CheckInInput:
 
 @strawberry.type(description="Result of `checkIn`.")
 class CheckInPayload:
-    check_in: CheckIn | None = strawberry.field(description="Today's check-in.")
+    check_in: CheckIn | None = strawberry.field(default=None, description="Today's check-in.")
     replayed: bool = strawberry.field(
-        description="True when the member had already checked in today: nothing changed."
+        default=False,
+        description="True when the member had already checked in today: nothing changed.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-    member_pk: strawberry.Private[int | None]
+    member_pk: strawberry.Private[int | None] = None
 
     @strawberry.field(description="The member.")
     async def member(self, info: Info) -> MemberType | None:
@@ -79,9 +73,15 @@ class RedeemPointsForOrderInput:
 
 @strawberry.type(description="Result of `redeemPointsForOrder`.")
 class RedeemPointsForOrderPayload:
-    discount: Money | None = strawberry.field(description="What the points pay of the order.")
-    balance: int | None = strawberry.field(description="The member's points after it.")
-    replayed: bool = strawberry.field(description="True when the key had been used before.")
+    discount: Money | None = strawberry.field(
+        default=None, description="What the points pay of the order."
+    )
+    balance: int | None = strawberry.field(
+        default=None, description="The member's points after it."
+    )
+    replayed: bool = strawberry.field(
+        default=False, description="True when the key had been used before."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -93,7 +93,9 @@ class RecordReferralInput:
 
 @strawberry.type(description="Result of `recordReferral`.")
 class RecordReferralPayload:
-    replayed: bool = strawberry.field(description="True when it was recorded before.")
+    replayed: bool = strawberry.field(
+        default=False, description="True when it was recorded before."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -106,23 +108,10 @@ class RewardsMutation:
         permission_classes=[CanWriteOrIsMember],
     )
     async def check_in(self, info: Info, input: CheckInInput) -> CheckInPayload:
-        try:
-            principal = info.context.principal
-            if isinstance(principal, MemberPrincipal):
-                if input.member_id is not None and _pk(input.member_id, "memberId") != (
-                    principal.member_id
-                ):
-                    raise DomainError("NOT_FOUND", "no such member", ["memberId"])
-                pk = principal.member_id
-            elif input.member_id is None:
-                raise DomainError("REQUIRED", "memberId is required with an API key", ["memberId"])
-            else:
-                pk = _pk(input.member_id, "memberId")
-            result = await activities.check_in(info.context.scope, pk)
-        except DomainError as error:
-            return CheckInPayload(
-                check_in=None, replayed=False, errors=user_errors(error), member_pk=None
-            )
+        pk = acting_member(
+            info, input.member_id, DomainError("NOT_FOUND", "no such member", ["memberId"])
+        )
+        result = await activities.check_in(info.context.scope, pk)
         row = result.check_in
         return CheckInPayload(
             check_in=CheckIn(day=row.day, streak=row.streak, points=row.points, at=row.at),
@@ -141,23 +130,15 @@ class RewardsMutation:
         self, info: Info, input: RedeemPointsForOrderInput
     ) -> RedeemPointsForOrderPayload:
         scope = info.context.scope
-        try:
-            order_pk = None
-            if input.order_id is not None:
-                order_pk = decode_id(str(input.order_id), "Order") or 0
-            done = await redemption.redeem_for_order(
-                scope,
-                member_id=_pk(input.member_id, "memberId"),
-                points=input.points,
-                idempotency_key=from_caller(input.idempotency_key),
-                order_id=order_pk,
-                order_external_id=input.order_external_id,
-                order_amount=input.order_amount.to_domain() if input.order_amount else None,
-            )
-        except DomainError as error:
-            return RedeemPointsForOrderPayload(
-                discount=None, balance=None, replayed=False, errors=user_errors(error)
-            )
+        done = await redemption.redeem_for_order(
+            scope,
+            member_id=require_id(input.member_id, "Member", "memberId"),
+            points=input.points,
+            idempotency_key=from_caller(input.idempotency_key),
+            order_id=id_for_lookup(input.order_id, "Order"),
+            order_external_id=input.order_external_id,
+            order_amount=input.order_amount.to_domain() if input.order_amount else None,
+        )
         return RedeemPointsForOrderPayload(
             discount=Money.of(done.discount, scope.brand.currency),
             balance=done.ledger.balance,
@@ -173,12 +154,9 @@ class RewardsMutation:
     async def record_referral(
         self, info: Info, input: RecordReferralInput
     ) -> RecordReferralPayload:
-        try:
-            _, replayed = await activities.record_referral(
-                info.context.scope,
-                referrer_id=_pk(input.referrer_id, "referrerId"),
-                referee_id=_pk(input.referee_id, "refereeId"),
-            )
-        except DomainError as error:
-            return RecordReferralPayload(replayed=False, errors=user_errors(error))
+        _, replayed = await activities.record_referral(
+            info.context.scope,
+            referrer_id=require_id(input.referrer_id, "Member", "referrerId"),
+            referee_id=require_id(input.referee_id, "Member", "refereeId"),
+        )
         return RecordReferralPayload(replayed=replayed, errors=[])

@@ -7,9 +7,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tessera import runtime
-from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import require_id
 from tessera.schema.permissions import CanAdmin
 from tessera.schema.tags.types import Tag
 from tessera.segments import autotags
@@ -26,8 +25,8 @@ class SetTagRuleInput:
 
 @strawberry.type(description="Result of setting a tag's rule.")
 class SetTagRulePayload:
-    tag: Tag | None = strawberry.field(description="The tag.")
-    rule: JSON | None = strawberry.field(description="Its rule as now stored.")
+    tag: Tag | None = strawberry.field(default=None, description="The tag.")
+    rule: JSON | None = strawberry.field(default=None, description="Its rule as now stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -42,13 +41,8 @@ class AutoTagMutation:
     )
     async def set_tag_rule(self, info: Info, input: SetTagRuleInput) -> SetTagRulePayload:
         scope = info.context.scope
-        try:
-            pk = decode_id(str(input.tag_id), "Tag")
-            if pk is None:
-                raise DomainError("NOT_FOUND", "no such tag", ["tagId"])
-            tag = await autotags.set_tag_rule(scope, pk, input.rule)  # type: ignore[arg-type]
-        except DomainError as error:
-            return SetTagRulePayload(tag=None, rule=None, errors=user_errors(error))
+        pk = require_id(input.tag_id, "Tag", "tagId")
+        tag = await autotags.set_tag_rule(scope, pk, input.rule)  # type: ignore[arg-type]
         if tag.rule is not None:
             await runtime.current().queue.enqueue("segments_tag_rules", scope.brand_id, tag.id)
         return SetTagRulePayload(tag=Tag.from_model(tag), rule=tag.rule, errors=[])

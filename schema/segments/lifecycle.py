@@ -8,8 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.permissions import CanAdmin, CanRead
 from tessera.schema.segments.dataloaders import LifecycleByMemberIdLoader
 from tessera.segments import lifecycle
@@ -136,7 +135,9 @@ class UpdateLifecycleSettingsInput:
 
 @strawberry.type(description="Result of changing the lifecycle settings.")
 class LifecycleSettingsPayload:
-    settings: LifecycleSettings | None = strawberry.field(description="As now stored.")
+    settings: LifecycleSettings | None = strawberry.field(
+        default=None, description="As now stored."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -154,7 +155,8 @@ class RecomputeLifecycleInput:
 @strawberry.type(description="Result of recomputing the lifecycle.")
 class RecomputeLifecyclePayload:
     as_of: datetime | None = strawberry.field(
-        description="The instant the stored scores and stages describe (their `computedAt`)."
+        default=None,
+        description="The instant the stored scores and stages describe (their `computedAt`).",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was recomputed.")
 
@@ -197,10 +199,7 @@ class LifecycleMutation:
         }
         if "score_method" in changes:
             changes["score_method"] = ScoreMethod(changes["score_method"]).value
-        try:
-            stored = await lifecycle.update_settings(info.context.scope, changes)
-        except DomainError as error:
-            return LifecycleSettingsPayload(settings=None, errors=user_errors(error))
+        stored = await lifecycle.update_settings(info.context.scope, changes)
         return LifecycleSettingsPayload(settings=LifecycleSettings.from_model(stored), errors=[])
 
     @strawberry.mutation(
@@ -211,8 +210,5 @@ class LifecycleMutation:
     async def recompute_lifecycle(
         self, info: Info, input: RecomputeLifecycleInput
     ) -> RecomputeLifecyclePayload:
-        try:
-            at = await lifecycle.recompute_brand(info.context.scope, as_of=input.as_of)
-        except DomainError as error:
-            return RecomputeLifecyclePayload(as_of=None, errors=user_errors(error))
+        at = await lifecycle.recompute_brand(info.context.scope, as_of=input.as_of)
         return RecomputeLifecyclePayload(as_of=at, errors=[])

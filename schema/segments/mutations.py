@@ -11,21 +11,14 @@ from strawberry.types import Info
 
 from tessera import runtime
 from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import require_id
 from tessera.schema.permissions import CanAdmin, CanWrite
 from tessera.schema.segments.types import Segment, SegmentKind, SegmentRefresh
 from tessera.scope import BrandScope
 from tessera.segments import imports, service
 from tessera.segments.models import Segment as SegmentModel
 from tessera.segments.service import RefreshTrigger
-
-
-def segment_pk(opaque: Any, field: str = "id") -> int:
-    pk = decode_id(str(opaque), "Segment") if opaque is not None else None
-    if pk is None:
-        raise DomainError("NOT_FOUND", "no such segment", [field])
-    return pk
 
 
 async def enqueue_refresh(scope: BrandScope, segment_id: int, trigger: RefreshTrigger) -> None:
@@ -97,13 +90,17 @@ class ImportSegmentMembersInput:
 
 @strawberry.type(description="Result of creating, changing or refreshing a segment.")
 class SegmentPayload:
-    segment: Segment | None = strawberry.field(description="The segment as now stored.")
+    segment: Segment | None = strawberry.field(
+        default=None, description="The segment as now stored."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of deleting a segment.")
 class DeleteSegmentPayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of what was deleted.")
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of what was deleted."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -116,15 +113,18 @@ class RejectedRow:
 
 @strawberry.type(description="Result of uploading a list into a static segment.")
 class ImportSegmentMembersPayload:
-    segment: Segment | None = strawberry.field(description="The segment as now stored.")
-    rows: int = strawberry.field(description="Data rows read.")
-    matched: int = strawberry.field(description="Rows that matched a member.")
-    rejected_count: int = strawberry.field(description="Rows that matched no member.")
+    segment: Segment | None = strawberry.field(
+        default=None, description="The segment as now stored."
+    )
+    rows: int = strawberry.field(default=0, description="Data rows read.")
+    matched: int = strawberry.field(default=0, description="Rows that matched a member.")
+    rejected_count: int = strawberry.field(default=0, description="Rows that matched no member.")
     rejected: list[RejectedRow] = strawberry.field(
-        description=f"The rejected rows, with reasons (the first {imports.MAX_REPORTED})."
+        default_factory=list,
+        description=f"The rejected rows, with reasons (the first {imports.MAX_REPORTED}).",
     )
     refresh: SegmentRefresh | None = strawberry.field(
-        description="What the upload changed: size, entered, exited."
+        default=None, description="What the upload changed: size, entered, exited."
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
@@ -139,16 +139,13 @@ class SegmentMutation:
     )
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
         scope = info.context.scope
-        try:
-            segment = await service.create_segment(
-                scope,
-                input.name,
-                service.SegmentKind(str(input.kind.value)),
-                rule=input.rule,  # type: ignore[arg-type]
-                description=input.description,
-            )
-        except DomainError as error:
-            return SegmentPayload(segment=None, errors=user_errors(error))
+        segment = await service.create_segment(
+            scope,
+            input.name,
+            service.SegmentKind(str(input.kind.value)),
+            rule=input.rule,  # type: ignore[arg-type]
+            description=input.description,
+        )
         if service.needs_refresh(segment):
             await enqueue_refresh(scope, segment.id, RefreshTrigger.CREATED)
         return SegmentPayload(segment=await _reloaded(scope, segment.id), errors=[])
@@ -165,10 +162,9 @@ class SegmentMutation:
             for name in ("name", "description", "rule")
             if getattr(input, name) is not strawberry.UNSET
         }
-        try:
-            segment = await service.update_segment(scope, segment_pk(input.id), changes)
-        except DomainError as error:
-            return SegmentPayload(segment=None, errors=user_errors(error))
+        segment = await service.update_segment(
+            scope, require_id(input.id, "Segment", "id"), changes
+        )
         if "rule" in changes:
             await enqueue_refresh(scope, segment.id, RefreshTrigger.MANUAL)
         return SegmentPayload(segment=await _reloaded(scope, segment.id), errors=[])
@@ -179,10 +175,7 @@ class SegmentMutation:
         permission_classes=[CanAdmin],
     )
     async def delete_segment(self, info: Info, input: DeleteSegmentInput) -> DeleteSegmentPayload:
-        try:
-            await service.delete_segment(info.context.scope, segment_pk(input.id))
-        except DomainError as error:
-            return DeleteSegmentPayload(deleted_id=None, errors=user_errors(error))
+        await service.delete_segment(info.context.scope, require_id(input.id, "Segment", "id"))
         return DeleteSegmentPayload(deleted_id=input.id, errors=[])
 
     @strawberry.mutation(
@@ -193,16 +186,13 @@ class SegmentMutation:
     )
     async def refresh_segment(self, info: Info, input: RefreshSegmentInput) -> SegmentPayload:
         scope = info.context.scope
-        try:
-            segment = await service.require_segment(scope, segment_pk(input.id))
-            if not service.needs_refresh(segment):
-                raise DomainError(
-                    "STATIC_SEGMENT",
-                    "a static segment is a frozen list; it is not refreshed",
-                    ["id"],
-                )
-        except DomainError as error:
-            return SegmentPayload(segment=None, errors=user_errors(error))
+        segment = await service.require_segment(scope, require_id(input.id, "Segment", "id"))
+        if not service.needs_refresh(segment):
+            raise DomainError(
+                "STATIC_SEGMENT",
+                "a static segment is a frozen list; it is not refreshed",
+                ["id"],
+            )
         await enqueue_refresh(scope, segment.id, RefreshTrigger.MANUAL)
         return SegmentPayload(segment=await _reloaded(scope, segment.id), errors=[])
 
@@ -216,24 +206,13 @@ class SegmentMutation:
         self, info: Info, input: ImportSegmentMembersInput
     ) -> ImportSegmentMembersPayload:
         scope = info.context.scope
-        try:
-            pk = segment_pk(input.segment_id, "segmentId")
-            result = await imports.import_list(
-                scope,
-                pk,
-                input.csv,
-                add=input.mode is ImportMode.ADD,
-            )
-        except DomainError as error:
-            return ImportSegmentMembersPayload(
-                segment=None,
-                rows=0,
-                matched=0,
-                rejected_count=0,
-                rejected=[],
-                refresh=None,
-                errors=user_errors(error),
-            )
+        pk = require_id(input.segment_id, "Segment", "segmentId")
+        result = await imports.import_list(
+            scope,
+            pk,
+            input.csv,
+            add=input.mode is ImportMode.ADD,
+        )
         return ImportSegmentMembersPayload(
             segment=await _reloaded(scope, pk),
             rows=result.rows,

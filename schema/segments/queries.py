@@ -10,7 +10,7 @@ from tortoise.queryset import QuerySet
 from tessera.members.models import Member as MemberModel
 from tessera.schema.errors import NotFound
 from tessera.schema.ids import decode_id
-from tessera.schema.pagination import Connection, paginate
+from tessera.schema.pagination import Connection, Window, paginate
 from tessera.schema.permissions import CanRead
 from tessera.schema.segments.types import Segment
 from tessera.segments import service
@@ -21,12 +21,16 @@ from tessera.segments.models import Segment as SegmentModel
 class SegmentQuery:
     @strawberry.field(description="The brand's segments, by name.", permission_classes=[CanRead])
     async def segments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Segment]:
         return await paginate(
             service.segments_query(info.context.scope),
-            first=first,
-            after=after,
+            Window(first, after, last, before),
             cap=info.context.settings.limits.page_size,
             to_node=Segment.from_model,
             sort_field="name",

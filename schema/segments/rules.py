@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tessera.errors import DomainError, DomainErrors
-from tessera.schema.errors import UserError
+from tessera.schema.errors import ErrorsInPayload, UserError
 from tessera.schema.ids import decode_id
 from tessera.schema.members.types import Member, member_from_model
 from tessera.schema.permissions import CanRead
@@ -51,17 +51,14 @@ def rule_from_api(data: Any, field: list[str] | None = None) -> Rule:
     return parse_rule(converted, base)
 
 
-def rule_errors(error: DomainError) -> list[UserError]:
-    """``UserError``s for a rule argument: the path starts at the argument."""
-    errors = error.errors if isinstance(error, DomainErrors) else [error]
-    return [UserError(field=e.field, message=e.message, code=e.code) for e in errors]
-
-
 @strawberry.type(description="What a rule would select now, without saving anything.")
 class SegmentPreview:
-    count: int = strawberry.field(description="How many members match (0 when `errors`).")
+    count: int = strawberry.field(
+        default=0, description="How many members match (0 when `errors`)."
+    )
     sample: list[Member] = strawberry.field(
-        description="Some matching members, newest first (empty when `errors`)."
+        default_factory=list,
+        description="Some matching members, newest first (empty when `errors`).",
     )
     errors: list[UserError] = strawberry.field(
         description="Why the rule is invalid, each with its path inside `rule`."
@@ -85,6 +82,7 @@ class SegmentRulesQuery:
         "attribute or segment the brand does not have, returns `errors` with paths "
         "inside `rule`.",
         permission_classes=[CanRead],
+        extensions=[ErrorsInPayload(prefix=())],
     )
     async def preview_segment(
         self,
@@ -108,19 +106,14 @@ class SegmentRulesQuery:
         ] = None,
     ) -> SegmentPreview:
         scope = info.context.scope
-        try:
-            if not 0 <= sample <= MAX_SAMPLE:
-                raise DomainError("INVALID", f"sample is 0 to {MAX_SAMPLE}", ["sample"])
-            parsed = rule_from_api(rule)
-            await check_references(scope, parsed)
-            now = datetime.now(UTC)
-            if as_of is not None:
-                now = as_of_instant(as_of, scope.brand.timezone, now)
-            total, members = await count_and_sample(
-                scope, parsed, now, sample, as_of=as_of is not None
-            )
-        except DomainError as error:
-            return SegmentPreview(count=0, sample=[], errors=rule_errors(error))
+        if not 0 <= sample <= MAX_SAMPLE:
+            raise DomainError("INVALID", f"sample is 0 to {MAX_SAMPLE}", ["sample"])
+        parsed = rule_from_api(rule)
+        await check_references(scope, parsed)
+        now = datetime.now(UTC)
+        if as_of is not None:
+            now = as_of_instant(as_of, scope.brand.timezone, now)
+        total, members = await count_and_sample(scope, parsed, now, sample, as_of=as_of is not None)
         return SegmentPreview(
             count=total, sample=[member_from_model(m) for m in members], errors=[]
         )

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from tessera.schema.ids import encode_id
 from tessera.schema.members.types import Member, member_from_model
-from tessera.schema.pagination import Connection, paginate
+from tessera.schema.pagination import Connection, Window, paginate
 from tessera.schema.segments.dataloaders import (
     LastRefreshBySegmentIdLoader,
     SizeHistoryBySegmentIdLoader,
@@ -87,12 +87,16 @@ class Segment:
         description="The segment's members as stored at its last refresh or change, by id."
     )
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Member]:
         return await paginate(
             service.members_query(info.context.scope, self.pk),
-            first=first,
-            after=after,
+            Window(first, after, last, before),
             cap=info.context.settings.limits.page_size,
             to_node=member_from_model,
         )

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
+from tessera.schema.errors import UserError
 from tessera.schema.ids import decode_id
 from tessera.schema.members.identities import IdentityInput
 from tessera.schema.permissions import CanWrite
@@ -69,12 +69,15 @@ class UnmatchedMember:
 
 @strawberry.type(description="Result of `tagMembers` or `untagMembers`.")
 class BulkTaggingPayload:
-    matched_count: int = strawberry.field(description="Distinct members the input matched.")
+    matched_count: int = strawberry.field(
+        default=0, description="Distinct members the input matched."
+    )
     changed_count: int = strawberry.field(
-        description="Assignments created, re-dated or removed (a member times a tag)."
+        default=0, description="Assignments created, re-dated or removed (a member times a tag)."
     )
     unmatched: list[UnmatchedMember] = strawberry.field(
-        description="Member ids and identities that matched no member of the brand."
+        default_factory=list,
+        description="Member ids and identities that matched no member of the brand.",
     )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
@@ -100,10 +103,6 @@ class BulkTaggingPayload:
             errors=[],
         )
 
-    @classmethod
-    def failed(cls, error: DomainError) -> BulkTaggingPayload:
-        return cls(matched_count=0, changed_count=0, unmatched=[], errors=user_errors(error))
-
 
 def _check_size(input: TagMembersInput | UntagMembersInput) -> None:
     # Checked before decoding anything, so an oversized call costs nothing.
@@ -123,18 +122,15 @@ class TagAssignmentMutation:
         permission_classes=[CanWrite],
     )
     async def tag_members(self, info: Info, input: TagMembersInput) -> BulkTaggingPayload:
-        try:
-            _check_size(input)
-            result = await service.tag_members(
-                info.context.scope,
-                input.tags,
-                member_ids=[decode_id(i, "Member") for i in input.member_ids],
-                identities=[i.pair() for i in input.identities],
-                source=input.source,
-                expires_at=input.expires_at,
-            )
-        except DomainError as error:
-            return BulkTaggingPayload.failed(error)
+        _check_size(input)
+        result = await service.tag_members(
+            info.context.scope,
+            input.tags,
+            member_ids=[decode_id(i, "Member") for i in input.member_ids],
+            identities=[i.pair() for i in input.identities],
+            source=input.source,
+            expires_at=input.expires_at,
+        )
         return BulkTaggingPayload.from_result(result, input)
 
     @strawberry.mutation(
@@ -143,16 +139,13 @@ class TagAssignmentMutation:
         permission_classes=[CanWrite],
     )
     async def untag_members(self, info: Info, input: UntagMembersInput) -> BulkTaggingPayload:
-        try:
-            _check_size(input)
-            result = await service.untag_members(
-                info.context.scope,
-                input.tags,
-                member_ids=[decode_id(i, "Member") for i in input.member_ids],
-                identities=[i.pair() for i in input.identities],
-                source=input.source,
-                any_source=input.any_source,
-            )
-        except DomainError as error:
-            return BulkTaggingPayload.failed(error)
+        _check_size(input)
+        result = await service.untag_members(
+            info.context.scope,
+            input.tags,
+            member_ids=[decode_id(i, "Member") for i in input.member_ids],
+            identities=[i.pair() for i in input.identities],
+            source=input.source,
+            any_source=input.any_source,
+        )
         return BulkTaggingPayload.from_result(result, input)

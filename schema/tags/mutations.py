@@ -7,19 +7,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import require_id
 from tessera.schema.permissions import CanAdmin
 from tessera.schema.tags.types import Tag, TagGroup
 from tessera.tags import service
-
-
-def _pk(opaque: Any, type_name: str, field: str) -> int:
-    pk = decode_id(str(opaque), type_name) if opaque is not None else None
-    if pk is None:
-        raise DomainError("NOT_FOUND", f"no such {type_name}", [field])
-    return pk
 
 
 @strawberry.input(description="A new tag.")
@@ -76,19 +68,23 @@ class DeleteTagGroupInput:
 
 @strawberry.type(description="Result of creating or updating a tag.")
 class TagPayload:
-    tag: Tag | None = strawberry.field(description="The tag as now stored.")
+    tag: Tag | None = strawberry.field(default=None, description="The tag as now stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of creating or updating a tag group.")
 class TagGroupPayload:
-    tag_group: TagGroup | None = strawberry.field(description="The group as now stored.")
+    tag_group: TagGroup | None = strawberry.field(
+        default=None, description="The group as now stored."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of a deletion.")
 class DeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="Id of what was deleted.")
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Id of what was deleted."
+    )
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
@@ -98,18 +94,15 @@ class TagMutation:
         description="Create a tag. Needs the admin scope.", permission_classes=[CanAdmin]
     )
     async def create_tag(self, info: Info, input: CreateTagInput) -> TagPayload:
-        try:
-            group = _pk(input.group_id, "TagGroup", "groupId") if input.group_id else None
-            tag = await service.create_tag(
-                info.context.scope,
-                input.code,
-                input.name,
-                description=input.description,
-                group_id=group,
-                default_expiry_days=input.default_expiry_days,
-            )
-        except DomainError as error:
-            return TagPayload(tag=None, errors=user_errors(error))
+        group = require_id(input.group_id, "TagGroup", "groupId") if input.group_id else None
+        tag = await service.create_tag(
+            info.context.scope,
+            input.code,
+            input.name,
+            description=input.description,
+            group_id=group,
+            default_expiry_days=input.default_expiry_days,
+        )
         return TagPayload(tag=Tag.from_model(tag), errors=[])
 
     @strawberry.mutation(
@@ -120,14 +113,13 @@ class TagMutation:
         for name in ("name", "description", "default_expiry_days"):
             if getattr(input, name) is not strawberry.UNSET:
                 changes[name] = getattr(input, name)
-        try:
-            if input.group_id is not strawberry.UNSET:
-                changes["group_id"] = (
-                    _pk(input.group_id, "TagGroup", "groupId") if input.group_id else None
-                )
-            tag = await service.update_tag(info.context.scope, _pk(input.id, "Tag", "id"), changes)
-        except DomainError as error:
-            return TagPayload(tag=None, errors=user_errors(error))
+        if input.group_id is not strawberry.UNSET:
+            changes["group_id"] = (
+                require_id(input.group_id, "TagGroup", "groupId") if input.group_id else None
+            )
+        tag = await service.update_tag(
+            info.context.scope, require_id(input.id, "Tag", "id"), changes
+        )
         return TagPayload(tag=Tag.from_model(tag), errors=[])
 
     @strawberry.mutation(
@@ -135,37 +127,28 @@ class TagMutation:
         permission_classes=[CanAdmin],
     )
     async def delete_tag(self, info: Info, input: DeleteTagInput) -> DeletePayload:
-        try:
-            await service.delete_tag(info.context.scope, _pk(input.id, "Tag", "id"))
-        except DomainError as error:
-            return DeletePayload(deleted_id=None, errors=user_errors(error))
+        await service.delete_tag(info.context.scope, require_id(input.id, "Tag", "id"))
         return DeletePayload(deleted_id=input.id, errors=[])
 
     @strawberry.mutation(
         description="Create a tag group. Needs the admin scope.", permission_classes=[CanAdmin]
     )
     async def create_tag_group(self, info: Info, input: CreateTagGroupInput) -> TagGroupPayload:
-        try:
-            group = await service.create_group(
-                info.context.scope, input.code, input.name, input.description
-            )
-        except DomainError as error:
-            return TagGroupPayload(tag_group=None, errors=user_errors(error))
+        group = await service.create_group(
+            info.context.scope, input.code, input.name, input.description
+        )
         return TagGroupPayload(tag_group=TagGroup.from_model(group), errors=[])
 
     @strawberry.mutation(
         description="Change a tag group. Needs the admin scope.", permission_classes=[CanAdmin]
     )
     async def update_tag_group(self, info: Info, input: UpdateTagGroupInput) -> TagGroupPayload:
-        try:
-            group = await service.update_group(
-                info.context.scope,
-                _pk(input.id, "TagGroup", "id"),
-                name=input.name,
-                description=input.description,
-            )
-        except DomainError as error:
-            return TagGroupPayload(tag_group=None, errors=user_errors(error))
+        group = await service.update_group(
+            info.context.scope,
+            require_id(input.id, "TagGroup", "id"),
+            name=input.name,
+            description=input.description,
+        )
         return TagGroupPayload(tag_group=TagGroup.from_model(group), errors=[])
 
     @strawberry.mutation(
@@ -173,8 +156,5 @@ class TagMutation:
         permission_classes=[CanAdmin],
     )
     async def delete_tag_group(self, info: Info, input: DeleteTagGroupInput) -> DeletePayload:
-        try:
-            await service.delete_group(info.context.scope, _pk(input.id, "TagGroup", "id"))
-        except DomainError as error:
-            return DeletePayload(deleted_id=None, errors=user_errors(error))
+        await service.delete_group(info.context.scope, require_id(input.id, "TagGroup", "id"))
         return DeletePayload(deleted_id=input.id, errors=[])

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.schema.ids import decode_id
-from tessera.schema.pagination import Connection, paginate
+from tessera.schema.pagination import Connection, Window, paginate
 from tessera.schema.permissions import CanRead
 from tessera.schema.tags.types import Tag, TagGroup
 from tessera.tags import service
@@ -27,11 +27,12 @@ class TagQuery:
         search: str | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Tag]:
         return await paginate(
             service.tags_query(info.context.scope, group, search),
-            first=first,
-            after=after,
+            Window(first, after, last, before),
             cap=info.context.settings.limits.page_size,
             to_node=Tag.from_model,
             sort_field="code",

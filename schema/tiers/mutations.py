@@ -7,9 +7,8 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from tessera.errors import DomainError
-from tessera.schema.errors import UserError, user_errors
-from tessera.schema.ids import decode_id
+from tessera.schema.errors import UserError
+from tessera.schema.ids import id_for_lookup, require_id
 from tessera.schema.permissions import CanAdmin
 from tessera.schema.tiers.types import Tier, TierBenefitInput
 from tessera.tiers import definitions
@@ -18,8 +17,7 @@ from tessera.tiers import definitions
 def _template_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
     if ids is None:
         return None
-    # An id of another type or brand decodes to 0 and is reported as not found.
-    return [decode_id(str(i), "CouponTemplate") or 0 for i in ids]
+    return [id_for_lookup(i, "CouponTemplate") or 0 for i in ids]
 
 
 @strawberry.input(description="A new tier.")
@@ -43,7 +41,7 @@ class CreateTierInput:
             "code": self.code,
             "name": self.name,
             "rank": self.rank,
-            "benefits": [b.to_domain() for b in self.benefits],
+            "benefits": [b.to_domain(i) for i, b in enumerate(self.benefits)],
             "gift_points": self.gift_points,
             "gift_coupon_template_ids": _template_ids(self.gift_coupon_template_ids),
             "validity_months": self.validity_months,
@@ -73,7 +71,7 @@ class UpdateTierInput:
             if getattr(self, name) is not None:
                 changes[name] = getattr(self, name)
         if self.benefits is not None:
-            changes["benefits"] = [b.to_domain() for b in self.benefits]
+            changes["benefits"] = [b.to_domain(i) for i, b in enumerate(self.benefits)]
         if self.gift_coupon_template_ids is not None:
             changes["gift_coupon_template_ids"] = _template_ids(self.gift_coupon_template_ids)
         if self.validity_months is not strawberry.UNSET:
@@ -88,18 +86,14 @@ class DeleteTierInput:
 
 @strawberry.type(description="Result of a tier mutation.")
 class TierPayload:
-    tier: Tier | None = strawberry.field(description="The tier as now stored.")
+    tier: Tier | None = strawberry.field(default=None, description="The tier as now stored.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
 
 
 @strawberry.type(description="Result of `deleteTier`.")
 class DeleteTierPayload:
-    deleted_id: strawberry.ID | None = strawberry.field(description="The id deleted.")
+    deleted_id: strawberry.ID | None = strawberry.field(default=None, description="The id deleted.")
     errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-
-
-def _pk(opaque: strawberry.ID) -> int | None:
-    return decode_id(str(opaque), "Tier")
 
 
 @strawberry.type
@@ -108,10 +102,7 @@ class TiersMutation:
         description="Define a tier. Needs the admin scope.", permission_classes=[CanAdmin]
     )
     async def create_tier(self, info: Info, input: CreateTierInput) -> TierPayload:
-        try:
-            tier = await definitions.create_tier(info.context.scope, input.to_domain())
-        except DomainError as error:
-            return TierPayload(tier=None, errors=user_errors(error))
+        tier = await definitions.create_tier(info.context.scope, input.to_domain())
         return TierPayload(tier=Tier.from_model(tier), errors=[])
 
     @strawberry.mutation(
@@ -119,12 +110,9 @@ class TiersMutation:
         permission_classes=[CanAdmin],
     )
     async def update_tier(self, info: Info, input: UpdateTierInput) -> TierPayload:
-        try:
-            tier = await definitions.update_tier(
-                info.context.scope, _pk(input.id), input.to_domain()
-            )
-        except DomainError as error:
-            return TierPayload(tier=None, errors=user_errors(error))
+        tier = await definitions.update_tier(
+            info.context.scope, require_id(input.id, "Tier", "id"), input.to_domain()
+        )
         return TierPayload(tier=Tier.from_model(tier), errors=[])
 
     @strawberry.mutation(
@@ -132,8 +120,5 @@ class TiersMutation:
         permission_classes=[CanAdmin],
     )
     async def delete_tier(self, info: Info, input: DeleteTierInput) -> DeleteTierPayload:
-        try:
-            await definitions.delete_tier(info.context.scope, _pk(input.id))
-        except DomainError as error:
-            return DeleteTierPayload(deleted_id=None, errors=user_errors(error))
+        await definitions.delete_tier(info.context.scope, require_id(input.id, "Tier", "id"))
         return DeleteTierPayload(deleted_id=input.id, errors=[])

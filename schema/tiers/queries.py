@@ -10,6 +10,7 @@ from strawberry.types import Info
 from tessera.members.models import Member as MemberModel
 from tessera.rewards.reviews import tier_progress
 from tessera.schema.ids import decode_id
+from tessera.schema.pagination import Connection, Window, page_of_list
 from tessera.schema.permissions import CanRead
 from tessera.schema.tiers.loaders import TierHistoryByMemberIdLoader, TierStateByMemberIdLoader
 from tessera.schema.tiers.types import Tier, TierChange, TierProgress
@@ -42,15 +43,22 @@ async def member_tier_expires_at(info: Info, member_pk: int) -> datetime | None:
     return state.expires_at if state is not None and state.tier_id else None
 
 
-async def member_tier_history(info: Info, member_pk: int) -> list[TierChange]:
+async def member_tier_history(info: Info, member_pk: int, window: Window) -> Connection[TierChange]:
     rows = await TierHistoryByMemberIdLoader.of(info).load(member_pk)
-    return [TierChange.from_model(row) for row in rows]
+    return page_of_list(
+        rows,
+        window,
+        cap=info.context.settings.limits.page_size,
+        sort_key=lambda row: (row.at, row.id),
+        to_node=TierChange.from_model,
+        descending=False,
+    )
 
 
 async def member_tier_progress(info: Info, member_pk: int) -> TierProgress:
     scope = info.context.scope
     member = await scope.get(MemberModel, member_pk)
     if member is None:
-        return TierProgress.of(None, None)
+        return TierProgress.of(None, None, scope.brand.currency)
     found = await tier_progress(scope, member)
-    return TierProgress.of(found.next_tier, found.progress)
+    return TierProgress.of(found.next_tier, found.progress, scope.brand.currency)

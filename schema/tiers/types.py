@@ -8,8 +8,10 @@ from typing import Any
 
 import strawberry
 
+from tessera.plugin_host.components import MONEY_MEASURES
 from tessera.plugin_host.components import TierProgress as ProgressInfo
-from tessera.schema.ids import encode_id
+from tessera.schema.ids import encode_id, require_id
+from tessera.schema.orders.money import Money
 from tessera.tiers.models import TierDefinition, TierHistory
 
 
@@ -49,13 +51,17 @@ class TierBenefit:
     within_days: int | None = strawberry.field(description="Free returns: days after purchase.")
     hours_ahead: int | None = strawberry.field(description="Early access: hours before others.")
     points: int | None = strawberry.field(description="Gifts: points given.")
-    coupon_template_id: int | None = strawberry.field(description="Gifts: coupon template id.")
+    coupon_template_id: strawberry.ID | None = strawberry.field(
+        description="Gifts: the coupon template a coupon is issued from."
+    )
     day_of_month: int | None = strawberry.field(description="Member day: day of the month.")
     points_multiplier: int | None = strawberry.field(description="Member day: points multiplier.")
 
     @classmethod
     def from_stored(cls, item: dict[str, Any]) -> TierBenefit:
         values = {name: item.get(name) for name in BENEFIT_FIELDS}
+        if values["coupon_template_id"] is not None:
+            values["coupon_template_id"] = encode_id("CouponTemplate", values["coupon_template_id"])
         return cls(kind=TierBenefitKind(item["kind"]), **values)
 
 
@@ -67,14 +73,20 @@ class TierBenefitInput:
     within_days: int | None = strawberry.field(default=None, description="FREE_RETURNS: 1-365.")
     hours_ahead: int | None = strawberry.field(default=None, description="EARLY_ACCESS: 1-720.")
     points: int | None = strawberry.field(default=None, description="Gifts: points.")
-    coupon_template_id: int | None = strawberry.field(
-        default=None, description="Gifts: a coupon template id."
+    coupon_template_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Gifts: a coupon template."
     )
     day_of_month: int | None = strawberry.field(default=None, description="MEMBER_DAY: 1-28.")
     points_multiplier: int | None = strawberry.field(default=None, description="MEMBER_DAY: 1-10.")
 
-    def to_domain(self) -> dict[str, Any]:
+    def to_domain(self, index: int) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in BENEFIT_FIELDS}
+        if self.coupon_template_id is not None:
+            values["coupon_template_id"] = require_id(
+                self.coupon_template_id,
+                "CouponTemplate",
+                ["benefits", str(index), "couponTemplateId"],
+            )
         return {"kind": self.kind.value, **{k: v for k, v in values.items() if v is not None}}
 
 
@@ -159,17 +171,34 @@ class TierChange:
 class TierProgress:
     next_tier: Tier | None = strawberry.field(description="The next tier up (null: at the top).")
     measure: str | None = strawberry.field(
-        description="What the active policy counts: `spend` (minor units of the brand's "
-        "currency), `growth`, or a plugin's own; null when it reports no progress."
+        description="What the active policy counts: `spend` (money), `growth`, or a plugin's "
+        "own; null when it reports no progress."
     )
-    current: int | None = strawberry.field(description="Where the member stands.")
-    required: int | None = strawberry.field(description="What the next tier needs.")
+    current: int | None = strawberry.field(
+        description="Where the member stands, for a counted measure (`growth`, a plugin's "
+        "own); null when the measure is money (see `currentAmount`)."
+    )
+    required: int | None = strawberry.field(
+        description="What the next tier needs, for a counted measure; null when the measure "
+        "is money (see `requiredAmount`)."
+    )
+    current_amount: Money | None = strawberry.field(
+        description="Where the member stands when the measure is money (`spend`)."
+    )
+    required_amount: Money | None = strawberry.field(
+        description="What the next tier needs when the measure is money (`spend`)."
+    )
 
     @classmethod
-    def of(cls, next_tier: TierDefinition | None, info: ProgressInfo | None) -> TierProgress:
+    def of(
+        cls, next_tier: TierDefinition | None, info: ProgressInfo | None, currency: str
+    ) -> TierProgress:
+        money = info is not None and info.measure in MONEY_MEASURES
         return cls(
             next_tier=Tier.from_model(next_tier) if next_tier else None,
             measure=info.measure if info else None,
-            current=info.current if info else None,
-            required=info.required if info else None,
+            current=info.current if info and not money else None,
+            required=info.required if info and not money else None,
+            current_amount=Money.of(info.current, currency) if info and money else None,
+            required_amount=Money.of(info.required, currency) if info and money else None,
         )

@@ -55,7 +55,7 @@ ASSETS = """
 query($id: ID!) {
   member(id: $id) {
     assets { points reservedPoints availablePoints }
-    coupons { code status }
+    coupons { edges { node { code status } } }
   }
 }
 """
@@ -124,7 +124,7 @@ async def test_hold_then_record_order_spends_the_hold_and_reports_what_it_did(
     ]
     seen = (await gql(ASSETS, {"id": mid(member)}, token=token))["member"]
     assert seen["assets"] == {"points": 1000, "reservedPoints": 500, "availablePoints": 500}
-    assert seen["coupons"] == [{"code": coupon.code, "status": "HELD"}]
+    assert seen["coupons"]["edges"] == [{"node": {"code": coupon.code, "status": "HELD"}}]
 
     recorded = (await gql(RECORD, {"input": order_input(member, holdId=hold["id"])}, token=token))[
         "recordOrder"
@@ -144,7 +144,7 @@ async def test_hold_then_record_order_spends_the_hold_and_reports_what_it_did(
 
     seen = (await gql(ASSETS, {"id": mid(member)}, token=token))["member"]
     assert seen["assets"] == {"points": 675, "reservedPoints": 0, "availablePoints": 675}
-    assert seen["coupons"] == [{"code": coupon.code, "status": "REDEEMED"}]
+    assert seen["coupons"]["edges"] == [{"node": {"code": coupon.code, "status": "REDEEMED"}}]
     order = await shop.scope.query(Order).get(external_id="web-1")
     spent = await shop.scope.query(LedgerEntry).get(entry_type="redeem", member_id=member.id)
     assert (spent.amount, spent.source_type, spent.source_ref) == (
@@ -196,7 +196,7 @@ async def test_release_gives_everything_back_and_replays(shop, api_key, gql, led
 
     seen = (await gql(ASSETS, {"id": mid(member)}, token=token))["member"]
     assert seen["assets"] == {"points": 1000, "reservedPoints": 0, "availablePoints": 1000}
-    assert seen["coupons"] == [{"code": coupon.code, "status": "AVAILABLE"}]
+    assert seen["coupons"]["edges"] == [{"node": {"code": coupon.code, "status": "AVAILABLE"}}]
     refused = (await gql(RECORD, {"input": order_input(member, holdId=hold["id"])}, token=token))[
         "recordOrder"
     ]

@@ -145,8 +145,10 @@ async def test_issue_then_redeem_with_the_members_own_token(
     assert replay["coupon"]["code"] == coupon["code"]
 
     token = issue_member_token(BrandScope(brand_a), member).token
-    wallet = await gql("{ me { coupons(status: AVAILABLE) { code } } }", token=token)
-    assert wallet["me"]["coupons"] == [{"code": coupon["code"]}]
+    wallet = await gql(
+        "{ me { coupons(status: AVAILABLE) { edges { node { code } } } } }", token=token
+    )
+    assert wallet["me"]["coupons"]["edges"] == [{"node": {"code": coupon["code"]}}]
     redeem_input = {
         "code": coupon["code"].lower(),
         "orderAmount": {"amount": "88.00", "currency": "CNY"},
@@ -161,10 +163,14 @@ async def test_issue_then_redeem_with_the_members_own_token(
     again = (await gql(REDEEM, {"input": redeem_input}, token=token))["redeemCoupon"]
     assert again["replayed"] is True
     wallet = await gql(
-        "{ me { available: coupons(status: AVAILABLE) { code } all: coupons { status } } }",
+        "{ me { available: coupons(status: AVAILABLE) { totalCount } "
+        "all: coupons { edges { node { status } } } } }",
         token=token,
     )
-    assert wallet["me"] == {"available": [], "all": [{"status": "REDEEMED"}]}
+    assert wallet["me"] == {
+        "available": {"totalCount": 0},
+        "all": {"edges": [{"node": {"status": "REDEEMED"}}]},
+    }
 
 
 async def test_a_member_token_cannot_redeem_another_members_coupon(
@@ -206,14 +212,17 @@ async def test_member_coupons_load_in_one_query_for_a_page_of_members(
         scope, template_id=template.id, member_ids=[m.id for m in members], idempotency_key="b"
     )
     reader = await api_key(brand_a, "read")
-    query = "{ members(first: 5) { edges { node { coupons(status: AVAILABLE) { code } } } } }"
+    query = (
+        "{ members(first: 5) { edges { node { "
+        "coupons(status: AVAILABLE) { edges { node { code } } } } } } }"
+    )
     await gql(query, token=reader)  # warm the parser and key caches
     with count_queries() as few:
         await gql(query, token=reader)
     with count_queries() as one:
         await gql(query.replace("first: 5", "first: 1"), token=reader)
     data = await gql(query, token=reader)
-    assert all(len(e["node"]["coupons"]) == 1 for e in data["members"]["edges"])
+    assert all(len(e["node"]["coupons"]["edges"]) == 1 for e in data["members"]["edges"])
     assert len(few.queries) == len(one.queries)
     assert sum("coupon" in q for q in few.queries) == 1
 

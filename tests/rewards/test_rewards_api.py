@@ -22,8 +22,9 @@ PREVIEW = """query($o: RecordOrderInput!) { previewOrderRewards(order: $o) {
 RECORD = """mutation($o: RecordOrderInput!) { recordOrder(input: $o) { order { id }
   errors { code message } } }"""
 MEMBER = """query($id: ID!) { member(id: $id) {
-  tier { code } tierExpiresAt tierProgress { nextTier { code } measure current required }
-  tierHistory { fromTier { code } toTier { code } reason policy source }
+  tier { code } tierExpiresAt tierProgress { nextTier { code } measure current required
+    currentAmount { amount currency } requiredAmount { amount currency } }
+  tierHistory { edges { node { fromTier { code } toTier { code } reason policy source } } }
   assets { points } } }"""
 
 
@@ -81,7 +82,7 @@ async def test_the_preview_is_what_recording_the_order_then_does(gql, api_key, b
     assert data["tier"] == preview["tierAfter"]
     # What the preview listed, plus the gold upgrade gift it promised by `upgrade`.
     assert data["assets"]["points"] == REGISTRATION + preview["totalPoints"] + 500
-    assert data["tierHistory"] == [
+    assert [e["node"] for e in data["tierHistory"]["edges"]] == [
         {
             "fromTier": None,
             "toTier": {"code": "silver"},
@@ -100,8 +101,10 @@ async def test_the_preview_is_what_recording_the_order_then_does(gql, api_key, b
     assert data["tierProgress"] == {
         "nextTier": {"code": "platinum"},
         "measure": "spend",
-        "current": 150000,
-        "required": 500000,
+        "current": None,
+        "required": None,
+        "currentAmount": {"amount": "1500.00", "currency": "CNY"},
+        "requiredAmount": {"amount": "5000.00", "currency": "CNY"},
     }
     assert data["tierExpiresAt"] is not None
 
@@ -113,7 +116,7 @@ async def test_member_tier_fields_load_in_a_fixed_number_of_queries(gql, api_key
         m = await member(brand_a, f"n{i}")
         await record_order(scope, order(f"o-{i}", m.id, T0, [("A", 1, "1200.00", None)]), now=T0)
     token = await api_key(brand_a, "read")
-    query = "query($n: Int) { members(first: $n) { edges { node { tier { code } tierExpiresAt tierHistory { reason } } } } }"
+    query = "query($n: Int) { members(first: $n) { edges { node { tier { code } tierExpiresAt tierHistory { edges { node { reason } } } } } } }"
     with count_queries() as small:
         await gql(query, {"n": 2}, token=token)
     with count_queries() as large:

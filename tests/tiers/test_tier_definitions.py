@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.tiers.models import TierDefinition
 
@@ -169,3 +170,43 @@ async def test_tier_changes_reach_plugins_as_events(brand_a, register_plugin):
     changed = [e for e in received if e.name == "tier.changed"]
     assert [(e.payload["to_tier"], e.payload["reason"]) for e in changed] == [("gold", "upgrade")]
     assert {"points.changed", "order.recorded"} <= {e.name for e in received}
+
+
+async def test_a_gift_benefit_names_its_coupon_template_by_opaque_id(gql, api_key, brand_a):
+    token = await api_key(brand_a, "admin")
+    template = encode_id("CouponTemplate", 7)
+    query = CREATE.replace(
+        "benefits { kind percentOff perMonth }", "benefits { kind couponTemplateId }"
+    )
+    data = await gql(
+        query,
+        {
+            "i": {
+                "code": "gold",
+                "name": "Gold",
+                "rank": 2,
+                "benefits": [{"kind": "BIRTHDAY_GIFT", "couponTemplateId": template}],
+            }
+        },
+        token=token,
+    )
+    assert data["createTier"]["tier"]["benefits"] == [
+        {"kind": "BIRTHDAY_GIFT", "couponTemplateId": template}
+    ]
+    stored = await BrandScope(brand_a).query(TierDefinition).get(code="gold")
+    assert stored.benefits[0]["coupon_template_id"] == 7
+    wrong = await gql(
+        query,
+        {
+            "i": {
+                "code": "silver",
+                "name": "Silver",
+                "rank": 1,
+                "benefits": [{"kind": "BIRTHDAY_GIFT", "couponTemplateId": "7"}],
+            }
+        },
+        token=token,
+    )
+    assert [(e["field"], e["code"]) for e in wrong["createTier"]["errors"]] == [
+        (["input", "benefits", "0", "couponTemplateId"], "NOT_FOUND")
+    ]
