@@ -67,6 +67,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "tier_review": "tessera.rewards.jobs:tier_review",
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
     "reward_activity": "tessera.rewards.triggers:reward_activity_job",
+    "outbox_run": "tessera.outbox.relay:outbox_run",
 }
 
 _registered: dict[str, JobDefinition] | None = None

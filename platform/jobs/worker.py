@@ -98,7 +98,11 @@ def _lifecycle(settings: Settings, runtime: Runtime | None) -> tuple[Hook, Hook]
     owned = runtime is None
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["runtime"] = runtime if runtime is not None else await bootstrap.start(settings)
+        rt = runtime if runtime is not None else await bootstrap.start(settings, jobs=True)
+        ctx["runtime"] = rt
+        if owned:
+            # The worker relays the outbox onto arq (the API does not, with Redis).
+            rt.outbox.start()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if owned and "runtime" in ctx:

@@ -22,7 +22,7 @@ import asyncpg
 from tortoise import Tortoise
 
 from tessera import db, runtime
-from tessera.bootstrap import build_host
+from tessera.bootstrap import build_host, build_outbox
 from tessera.config import Environment, Limits, Settings
 from tessera.jobs.queue import build_queue
 
@@ -82,7 +82,9 @@ async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runti
         where = f"arq queue {queue_name} on {REDIS}"
     except Exception:
         queue, where = await build_queue(None), "in-process (no Redis)"
-    rt = runtime.install(runtime.Runtime(settings, build_host(settings), queue))
+    rt = runtime.install(
+        runtime.Runtime(settings, build_host(settings), queue, build_outbox(settings, queue))
+    )
     print(f"database {database_url.rsplit('/', 1)[-1]}; jobs {where}")
     try:
         yield rt
