@@ -53,10 +53,13 @@ async def start(
     return runtime.install(runtime.Runtime(settings, build_host(settings), queue, outbox))
 
 
-async def stop(rt: runtime.Runtime, *, disconnect_db: bool = True) -> None:
-    """Stop the relay; without Redis, first run the work that is due (a CLI
-    command's follow-up work is done before it exits, as an API's is)."""
-    await rt.outbox.stop(drain=rt.outbox.arq is None)
+async def stop(
+    rt: runtime.Runtime, *, disconnect_db: bool = True, drain_outbox: bool = True
+) -> None:
+    """Stop the relay; without Redis (and unless told not to), first run the
+    follow-up work that is due: an API process or a CLI command leaves none
+    of its own behind."""
+    await rt.outbox.stop(drain=drain_outbox and rt.outbox.arq is None)
     await rt.queue.close()
     if disconnect_db:
         await db.disconnect()

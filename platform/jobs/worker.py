@@ -15,6 +15,7 @@ from tessera.assets.jobs import points_tick
 from tessera.config import Settings
 from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
+from tessera.outbox.relay import outbox_prune
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
 from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
@@ -32,6 +33,8 @@ CRON_JOBS: list[CronJob] = [
     # day, and birthdays start at a brand-local midnight (both idempotent).
     cron(tier_review, minute=10),
     cron(birthday_bonus, minute=20),
+    # Every hour: done outbox entries older than a week go.
+    cron(outbox_prune, minute=40),
 ]
 
 

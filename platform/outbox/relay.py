@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tessera.outbox import store
@@ -130,3 +130,14 @@ async def outbox_run(ctx: dict[str, Any], entry_ids: list[int]) -> bool:
 
     rows = await OutboxEntry.filter(id__in=entry_ids)
     return await store.execute([store.claimed_from(row) for row in sorted(rows, key=lambda r: r.id)])
+
+
+# Done entries are kept this long for `tessera outbox status`, then pruned.
+KEEP_DONE = timedelta(days=7)
+
+
+async def outbox_prune(ctx: dict[str, Any]) -> int:
+    """Cron: delete entries done more than :data:`KEEP_DONE` ago."""
+    from tessera.outbox.models import OutboxEntry
+
+    return await OutboxEntry.filter(done_at__lt=datetime.now(UTC) - KEEP_DONE).delete()

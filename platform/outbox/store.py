@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import F
-from tortoise.transactions import in_transaction
+from tortoise import connections
 
 from tessera import runtime
 from tessera.jobs import registry
@@ -115,31 +114,34 @@ def claimed_from(row: OutboxEntry) -> Claimed:
 async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -> list[Claimed]:
     """Take up to ``limit`` entries due by ``due_by`` (default now), oldest
     first, and lease them for ``lease_s`` seconds: until then no other relay
-    takes them; after it (a crashed runner) they are due again."""
+    takes them; after it (a crashed runner) they are due again. One statement,
+    so two relays (threads, processes) never take the same entry; on
+    PostgreSQL they skip each other's locked rows instead of waiting."""
     now = _now()
-    async with in_transaction() as conn:
-        rows = list(
-            await OutboxEntry.filter(
-                done_at__isnull=True, failed_at__isnull=True, available_at__lte=due_by or now
-            )
-            .order_by("id")
-            .limit(limit)
-            .select_for_update(skip_locked=True)
-            .using_db(conn)
-        )
-        if not rows:
-            return []
-        # The key is released: a change made from now on queues its work again.
-        await (
-            OutboxEntry.filter(id__in=[r.id for r in rows])
-            .using_db(conn)
-            .update(
-                attempts=F("attempts") + 1,
-                available_at=now + timedelta(seconds=lease_s),
-                key=None,
-            )
-        )
-    return [claimed_from(row) for row in rows]
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    if postgres:
+        marks, skip = ["$1", "$2", "$3"], " FOR UPDATE SKIP LOCKED"
+        params: list[Any] = [now + timedelta(seconds=lease_s), due_by or now, limit]
+    else:
+        marks, skip = ["?", "?", "?"], ""
+        # Compared as text, in the form Tortoise's sqlite adapter stores.
+        params = [_sqlite_time(now + timedelta(seconds=lease_s)), _sqlite_time(due_by or now), limit]
+    # The key is released: a change made from now on queues its work again.
+    sql = (
+        f'UPDATE "outbox" SET attempts = attempts + 1, available_at = {marks[0]}, "key" = NULL '
+        'WHERE id IN (SELECT id FROM "outbox" WHERE done_at IS NULL AND failed_at IS NULL '
+        f"AND available_at <= {marks[1]} ORDER BY id LIMIT {marks[2]}{skip}) RETURNING id"
+    )
+    _, rows = await conn.execute_query(sql, params)
+    ids = sorted(row["id"] for row in rows)
+    if not ids:
+        return []
+    return [claimed_from(row) for row in await OutboxEntry.filter(id__in=ids).order_by("id")]
+
+
+def _sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(" ")
 
 
 def batches(entries: Sequence[Claimed]) -> list[list[Claimed]]:
