@@ -50,6 +50,7 @@ class OutboxRelay:
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def notify(self) -> None:
         """Work was written and has committed: relay it soon."""
@@ -92,11 +93,13 @@ class OutboxRelay:
         return total
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.drain()
             except Exception:  # the database may be away for a while: keep trying
                 log.exception("outbox relay pass failed")
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
@@ -112,14 +115,22 @@ class OutboxRelay:
             mode = "onto arq" if self.arq is not None else "in-process"
             log.info("outbox relay started (%s)", mode)
 
-    async def stop(self, *, drain: bool = True) -> None:
-        """Stop the loop; then (``drain``) run or relay whatever is due, so a
+    async def stop(self, *, drain: bool = True, grace_s: float = 60.0) -> None:
+        """Stop the loop, letting the work it runs finish (for up to
+        ``grace_s``; work cut off then stays leased and runs again once its
+        lease ends); then (``drain``) run or relay whatever is due, so a
         shut-down API process leaves no due work behind."""
         if self._task is not None:
-            self._task.cancel()
+            self._stopping = True
+            self._wake.set()
+            done, _ = await asyncio.wait({self._task}, timeout=grace_s)
+            if not done:
+                log.warning("outbox work still running after %.0f s: cut off", grace_s)
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._stopping = False
         if drain:
             await self.drain()
 
