@@ -133,7 +133,8 @@ async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -
         'WHERE id IN (SELECT id FROM "outbox" WHERE done_at IS NULL AND failed_at IS NULL '
         f"AND available_at <= {marks[1]} ORDER BY id LIMIT {marks[2]}{skip}) RETURNING id"
     )
-    _, rows = await conn.execute_query(sql, params)
+    # (execute_query would not return an UPDATE's rows on asyncpg.)
+    rows = await conn.execute_query_dict(sql, params)
     ids = sorted(row["id"] for row in rows)
     if not ids:
         return []
