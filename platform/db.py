@@ -32,11 +32,12 @@ MODEL_MODULES = [
 def tortoise_config(
     database_url: str, server_settings: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    connection: str | dict[str, Any] = _normalise_url(database_url)
+    url = _normalise_url(database_url)
+    connection: str | dict[str, Any] = url
     if server_settings and is_postgres(database_url):
         from tortoise.backends.base.config_generator import expand_db_url
 
-        connection = expand_db_url(connection)
+        connection = expand_db_url(url)
         connection["credentials"]["server_settings"] = server_settings
     return {
         "connections": {"default": connection},

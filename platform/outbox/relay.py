@@ -140,7 +140,9 @@ async def outbox_run(ctx: dict[str, Any], entry_ids: list[int]) -> bool:
     from tessera.outbox.models import OutboxEntry
 
     rows = await OutboxEntry.filter(id__in=entry_ids)
-    return await store.execute([store.claimed_from(row) for row in sorted(rows, key=lambda r: r.id)])
+    return await store.execute(
+        [store.claimed_from(row) for row in sorted(rows, key=lambda r: r.id)]
+    )
 
 
 # Done entries are kept this long for `tessera outbox status`, then pruned.

@@ -126,7 +126,11 @@ async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -
     else:
         marks, skip = ["?", "?", "?"], ""
         # Compared as text, in the form Tortoise's sqlite adapter stores.
-        params = [_sqlite_time(now + timedelta(seconds=lease_s)), _sqlite_time(due_by or now), limit]
+        params = [
+            _sqlite_time(now + timedelta(seconds=lease_s)),
+            _sqlite_time(due_by or now),
+            limit,
+        ]
     # The key is released: a change made from now on queues its work again.
     sql = (
         f'UPDATE "outbox" SET attempts = attempts + 1, available_at = {marks[0]}, "key" = NULL '
@@ -178,8 +182,9 @@ async def execute(group: Sequence[Claimed]) -> bool:
     Returns whether the work succeeded."""
     ids = [entry.id for entry in group]
     pending = set(
-        await OutboxEntry.filter(id__in=ids, done_at__isnull=True, failed_at__isnull=True)
-        .values_list("id", flat=True)
+        await OutboxEntry.filter(
+            id__in=ids, done_at__isnull=True, failed_at__isnull=True
+        ).values_list("id", flat=True)
     )
     group = [entry for entry in group if entry.id in pending]
     if not group:

@@ -28,6 +28,7 @@ from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
 
+
 def _fact(event: DomainEvent) -> tuple[int, str, str, str | None, str | None] | None:
     """(member id, kind, reference, event type, when) of an event that earns,
     if any; ``when`` is None where the job reads it from the member."""

@@ -13,8 +13,8 @@ from tessera.members.service import create_member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
 from tessera.scope import BrandScope
-from tessera.testing import drain_outbox
 from tessera.tenancy.models import Brand
+from tessera.testing import drain_outbox
 from tessera.tiers.definitions import create_tier
 from tessera.tiers.models import TierDefinition
 

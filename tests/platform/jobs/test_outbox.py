@@ -120,9 +120,8 @@ async def test_a_unit_of_work_inside_an_outer_transaction_hands_its_work_to_the_
                 uow.follow_up("outbox_nested")
             raise RuntimeError("the outer transaction fails")
     assert await pending() == []
-    async with in_transaction():
-        async with unit_of_work(scope) as uow:
-            uow.follow_up("outbox_nested")
+    async with in_transaction(), unit_of_work(scope) as uow:
+        uow.follow_up("outbox_nested")
     assert [e.kind for e in await pending()] == ["outbox_nested"]
 
 
@@ -242,9 +241,7 @@ async def test_the_in_process_runner_works_in_the_background_bounded_and_drains_
 # Coalescing and set-based re-evaluation
 
 
-async def test_many_facts_of_one_member_make_one_reevaluation(
-    brand_a, drain_outbox, facts_runs
-):
+async def test_many_facts_of_one_member_make_one_reevaluation(brand_a, drain_outbox, facts_runs):
     m = await member(brand_a, "busy")
     await drain_outbox()
     facts_runs.clear()
@@ -268,7 +265,7 @@ async def test_the_lifecycle_of_many_members_costs_the_statements_of_one(brand_a
     with count_queries() as many:
         await lifecycle.recompute_members(scope, [m.id for m in members])
     assert len(many.queries) == len(one.queries)
-    assert sum("INSERT INTO \"member_lifecycle\"" in q for q in many.queries) == 1
+    assert sum('INSERT INTO "member_lifecycle"' in q for q in many.queries) == 1
     assert await MemberLifecycle.filter(member_id__in=[m.id for m in members]).count() == 25
 
 
