@@ -134,6 +134,23 @@ async def test_an_unknown_kind_of_work_fails_the_change_instead_of_vanishing(bra
     assert await pending() == []
 
 
+async def test_a_failing_follow_up_planner_fails_the_change_rather_than_being_swallowed(
+    brand_a, monkeypatch
+):
+    from tessera import uow as uow_module
+    from tessera.members.models import Member
+
+    def boom(events: list[Any]) -> list[Any]:
+        raise RuntimeError("planner bug")
+
+    monkeypatch.setitem(uow_module._planners, "tests:boom", boom)
+    monkeypatch.setattr(uow_module, "FOLLOW_UPS", [*uow_module.FOLLOW_UPS, "tests:boom"])
+    with pytest.raises(RuntimeError, match="planner bug"):
+        await member(brand_a, "never")
+    assert await BrandScope(brand_a).query(Member).count() == 0
+    assert await pending() == []
+
+
 # Crash between commit and relay
 
 
