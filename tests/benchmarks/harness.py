@@ -58,9 +58,10 @@ async def bench_database() -> AsyncIterator[str]:
 @asynccontextmanager
 async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runtime.Runtime]:
     """Tessera connected to ``database_url`` with tables from the models, jobs
-    going to a fresh arq queue on Redis as in production (no worker runs, so
-    per-commit reactions cost an enqueue, not the job). Without Redis, jobs
-    run in-process and the figures include them: the header says which."""
+    going to a fresh arq queue on Redis as in production, or in-process
+    without it (the header says which). Follow-up work of each commit costs
+    its outbox rows, written in the commit, not the work: no relay runs, as
+    none runs inside a production request either."""
     settings = Settings(
         environment=Environment.TEST,
         database_url=database_url,
