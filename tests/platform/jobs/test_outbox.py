@@ -374,3 +374,20 @@ async def test_the_worker_relays_the_outbox_onto_arq(
     assert facts_runs == [[m.id]]
     assert await pending() == []
     assert (await MemberLifecycle.get(member_id=m.id)).stage == "new"
+
+
+async def test_done_entries_are_pruned_after_a_week_and_nothing_else(brand_a):
+    from datetime import timedelta
+
+    from tessera.outbox.relay import outbox_prune
+
+    async with unit_of_work(BrandScope(brand_a)) as uow:
+        for n in range(3):
+            uow.follow_up("ping", key=f"prune-{n}")
+    old, recent, waiting = await OutboxEntry.all().order_by("id")
+    now = datetime.now(UTC)
+    await OutboxEntry.filter(id=old.id).update(done_at=now - timedelta(days=8))
+    await OutboxEntry.filter(id=recent.id).update(done_at=now - timedelta(days=6))
+
+    assert await outbox_prune({}) == 1
+    assert sorted(await OutboxEntry.all().values_list("id", flat=True)) == [recent.id, waiting.id]
