@@ -124,6 +124,10 @@ def create_app(
         cron = _inline_cron(rt)
         if cron is not None:
             cron.start()
+        if rt.outbox.arq is None:
+            # No worker without Redis: this process works off the outbox, in
+            # the background, and (bootstrap.stop) drains it on shut-down.
+            rt.outbox.start()
         try:
             yield
         finally:

@@ -57,6 +57,22 @@ class Settings(BaseSettings):
         "(e.g. `https://shop.example.com`); `*` allows any; unset allows none",
     )
 
+    outbox_concurrency: int = Field(
+        4, ge=1, description="follow-up jobs the in-process runner (no Redis) runs at once"
+    )
+    outbox_poll_s: float = Field(
+        1.0, gt=0, description="how often a relay looks for work other processes wrote"
+    )
+    outbox_lease_s: float = Field(
+        600.0, gt=0, description="after this long a claimed, unfinished entry is due again"
+    )
+    job_statement_timeout_s: float = Field(
+        300.0, ge=0, description="PostgreSQL statement_timeout of a worker's connections (0: none)"
+    )
+    job_lock_timeout_s: float = Field(
+        10.0, ge=0, description="PostgreSQL lock_timeout of a worker's connections (0: none)"
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

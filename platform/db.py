@@ -26,12 +26,22 @@ MODEL_MODULES = [
     "tessera.tiers.models",
     "tessera.rewards.models",
     "tessera.checkout.models",
+    "tessera.outbox.models",
 ]
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str, server_settings: dict[str, str] | None = None
+) -> dict[str, Any]:
+    url = _normalise_url(database_url)
+    connection: str | dict[str, Any] = url
+    if server_settings and is_postgres(database_url):
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = expand_db_url(url)
+        connection["credentials"]["server_settings"] = server_settings
     return {
-        "connections": {"default": _normalise_url(database_url)},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,
@@ -67,10 +77,13 @@ def ensure_sqlite_dir(database_url: str) -> None:
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def connect(database_url: str) -> None:
-    """Open the process-wide connection pool (API, worker and CLI all use this)."""
+async def connect(database_url: str, *, server_settings: dict[str, str] | None = None) -> None:
+    """Open the process-wide connection pool (API, worker and CLI all use this);
+    ``server_settings`` are PostgreSQL settings for every connection of it."""
     ensure_sqlite_dir(database_url)
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    await Tortoise.init(
+        config=tortoise_config(database_url, server_settings), _enable_global_fallback=True
+    )
 
 
 async def disconnect() -> None:

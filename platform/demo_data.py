@@ -177,16 +177,16 @@ async def generate(
 
 @contextmanager
 def _bulk_load() -> Iterator[None]:
-    """Hold back the after-commit reactions (each batch would re-evaluate the
-    lifecycle, rule tags and segments of its members, in-process when there is
-    no Redis: most of the time of a bulk load). :func:`generate` then runs the
-    brand's nightly catch-up once instead."""
-    held = list(uow.AFTER_COMMIT)
-    uow.AFTER_COMMIT.clear()
+    """Hold back the follow-up work of committed facts (each batch would
+    re-evaluate the lifecycle, rule tags and segments of its members: most of
+    the time of a bulk load). :func:`generate` then runs the brand's nightly
+    catch-up once instead."""
+    held = list(uow.FOLLOW_UPS)
+    uow.FOLLOW_UPS.clear()
     try:
         yield
     finally:
-        uow.AFTER_COMMIT[:] = held
+        uow.FOLLOW_UPS[:] = held
 
 
 async def _ensure_tags(scope: BrandScope) -> dict[str, float]:

@@ -11,6 +11,7 @@ from tessera.config import Settings
 
 if TYPE_CHECKING:
     from tessera.jobs.queue import JobQueue
+    from tessera.outbox.relay import OutboxRelay
     from tessera.plugin_host.manager import PluginHost
 
 
@@ -19,6 +20,7 @@ class Runtime:
     settings: Settings
     host: PluginHost
     queue: JobQueue
+    outbox: OutboxRelay
 
 
 _current: Runtime | None = None

@@ -11,8 +11,14 @@ Tessera gets them. A partner's plugin test::
 Fixtures: ``tessera_db`` (runtime, tables emptied after the test), ``brand_a``
 and ``brand_b``, ``api_key``, ``http``, ``gql``, ``register_plugin``,
 ``enable_feature``, ``emit_event``, ``record_events``, ``new_member``,
-``assert_num_queries``; docs/plugins.md
+``drain_outbox``, ``assert_num_queries``; docs/plugins.md
 shows each.
+
+Follow-up work of a commit (segment re-evaluation, activity rewards) goes to
+the outbox and, in the test runtime, waits there: no background runner runs
+in tests, so a test sees exactly the state the request left.
+``await drain_outbox()`` then runs all of it, deterministically, in the
+test's task.
 
 The suite runs on a fresh SQLite file by default. Set
 ``TESSERA_TEST_DATABASE_URL`` to a PostgreSQL server URL (its database is only
@@ -353,6 +359,24 @@ def new_member(tessera_db: Runtime) -> Callable[..., Awaitable[NewMember]]:
         return NewMember(encode_id("Member", member.id), member.id, member.card_number)
 
     return make
+
+
+async def drain_outbox() -> int:
+    """Run every piece of follow-up work waiting in the outbox, the work it
+    causes included (retries and delayed work too, without waiting for them);
+    returns how many entries ran. A failing job ends failed after its tries,
+    so this always returns."""
+    from tessera import runtime
+
+    return await runtime.current().outbox.drain(include_delayed=True)
+
+
+@pytest.fixture(name="drain_outbox")
+def drain_outbox_fixture(tessera_db: Runtime) -> Callable[[], Awaitable[int]]:
+    """``await drain_outbox()``: run the follow-up work that commits left in
+    the outbox (segment re-evaluation, activity rewards), as the API's
+    background runner or a worker would, before asserting on its results."""
+    return drain_outbox
 
 
 class _RecorderComponent(PointsRule):

@@ -1,10 +1,10 @@
-"""A unit of work: one transaction, and the domain events it produced,
+"""A unit of work: one transaction, the follow-up work it asks for (written
+to the outbox in that same transaction), and the domain events it produced,
 delivered to plugins only once it has committed."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -12,10 +12,11 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from tessera import runtime
+from tessera.outbox import store as outbox
+from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
 from tessera.scope import BrandScope
-
-log = logging.getLogger("tessera.uow")
 
 
 @dataclass
@@ -23,30 +24,41 @@ class UnitOfWork:
     scope: BrandScope
     connection: Any
     events: list[DomainEvent] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
 
     def emit(self, name: str, **payload: Any) -> None:
         self.events.append(DomainEvent(name, self.scope.brand_id, payload))
 
+    def follow_up(self, kind: str, *args: Any, key: str | None = None, **kwargs: Any) -> None:
+        """Run the job ``kind`` after this unit of work commits (and never if
+        it rolls back): written to the outbox in this transaction, so a crash
+        after the commit cannot lose it. ``key`` coalesces (see
+        :class:`~tessera.outbox.store.FollowUp`)."""
+        self.follow_ups.append(FollowUp(kind, args, kwargs, key))
 
-# In-process reactions to committed events, after plugins got them: each is
-# ``"module:function"``, an ``async def f(events)`` imported on first use (so
-# this module imports no domain). A reaction must not raise (the commit has
-# happened) and should hand its work to a job rather than do it in the
-# caller's request. Segments re-evaluate the members whose facts changed so.
-AFTER_COMMIT: list[str] = [
-    "tessera.segments.triggers:after_commit",
-    "tessera.rewards.triggers:after_commit",
+
+# What committed events ask for: each is ``"module:function"``, a plain
+# ``def f(events) -> list[FollowUp]`` imported on first use (so this module
+# imports no domain), called inside the transaction so its work is written
+# with the change. Segments re-evaluate the members whose facts changed;
+# activity facts earn their rewards.
+FOLLOW_UPS: list[str] = [
+    "tessera.segments.triggers:follow_ups",
+    "tessera.rewards.triggers:follow_ups",
 ]
 
+_planners: dict[str, Callable[[list[DomainEvent]], list[FollowUp]]] = {}
 
-async def _after_commit(events: list[DomainEvent]) -> None:
-    for target in AFTER_COMMIT:
-        module, _, name = target.partition(":")
-        reaction = getattr(import_module(module), name)
-        try:
-            await reaction(events)
-        except Exception:
-            log.exception("after-commit reaction %s failed", target)
+
+def _planned(events: list[DomainEvent]) -> list[FollowUp]:
+    work: list[FollowUp] = []
+    for target in FOLLOW_UPS:
+        planner = _planners.get(target)
+        if planner is None:
+            module, _, name = target.partition(":")
+            planner = _planners[target] = getattr(import_module(module), name)
+        work.extend(planner(events))
+    return work
 
 
 @asynccontextmanager
@@ -54,8 +66,12 @@ async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
     async with in_transaction() as connection:
         uow = UnitOfWork(scope, connection)
         yield uow
+        work = [*uow.follow_ups, *_planned(uow.events)]
+        if work:
+            await outbox.write(scope, connection, work)
     if uow.events:
         from tessera.plugin_host.dispatch import deliver
 
         await deliver(uow.events, known=scope)
-        await _after_commit(uow.events)
+    if work:
+        runtime.current().outbox.notify()

@@ -14,6 +14,7 @@ from tessera.cli import (
     demo,
     imports,
     ledger,
+    outbox,
     plugins,
     running,
     schema_export,
@@ -34,6 +35,7 @@ _GROUPS = (
     imports,
     segments,
     ledger,
+    outbox,
 )
 
 app = typer.Typer(

@@ -68,8 +68,16 @@ def domain_message(exc: DomainError) -> str:
     return "; ".join(f"{'.'.join(e.field)}: {e.message}" if e.field else e.message for e in errors)
 
 
-def run(work: Callable[[Settings], Awaitable[T]], cfg: Settings | None = None) -> T:
-    """Run ``work`` with the database connected and the runtime installed."""
+def run(
+    work: Callable[[Settings], Awaitable[T]],
+    cfg: Settings | None = None,
+    *,
+    follow_up: bool = True,
+) -> T:
+    """Run ``work`` with the database connected and the runtime installed.
+    Without Redis the follow-up work that is due is done before the command
+    ends (an API process would otherwise find it later); ``follow_up=False``
+    leaves the outbox alone (a command that only looks)."""
     cfg = cfg or settings()
 
     async def with_runtime() -> T:
@@ -77,7 +85,7 @@ def run(work: Callable[[Settings], Awaitable[T]], cfg: Settings | None = None) -
         try:
             return await work(cfg)
         finally:
-            await bootstrap.stop(rt)
+            await bootstrap.stop(rt, drain_outbox=follow_up)
 
     try:
         return asyncio.run(with_runtime())

@@ -15,6 +15,7 @@ from tessera import runtime
 from tessera.jobs import registry
 from tessera.jobs.outside_transaction import refuse_inside_transaction
 from tessera.jobs.registry import JobDefinition
+from tessera.jobs.transient import is_transient
 
 log = logging.getLogger("tessera.jobs")
 
@@ -24,6 +25,7 @@ class InlineQueue:
 
     - ``Retry`` re-runs the job at once, up to its ``max_tries`` (default 5);
       ``Retry(defer=...)`` is not waited for, since the caller is waiting.
+      So does a deadlock, serialization failure or lock timeout.
     - Any other exception, a timeout, or running out of tries is logged with the
       job's name and id and counted in :attr:`jobs_failed`; the caller never sees it.
     - A ``job_id`` already enqueued is not run again for the life of this queue
@@ -87,7 +89,19 @@ class InlineQueue:
                     extra={**labels, "job_try": job_try},
                 )
                 continue
-            except Exception:
+            except Exception as exc:
+                if is_transient(exc) and job_try < max_tries:
+                    # A deadlock or lock timeout: the next try may pass (as under arq).
+                    self.jobs_retried += 1
+                    log.warning(
+                        "job %s (%s) hit a transient database error on try %d: %s",
+                        definition.name,
+                        job_id,
+                        job_try,
+                        exc,
+                        extra={**labels, "job_try": job_try},
+                    )
+                    continue
                 self.jobs_failed += 1
                 log.exception(
                     "job %s (%s) failed on try %d",

@@ -11,13 +11,16 @@ add their own with :func:`register`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, cast
 
 from arq.typing import WorkerCoroutine
-from arq.worker import Function, func
+from arq.worker import Function, Retry, func
+
+from tessera.jobs.transient import is_transient
 
 # ``async def job(ctx: dict[str, Any], *args, **kwargs)``
 JobFunction = Callable[..., Coroutine[Any, Any, Any]]
@@ -40,11 +43,28 @@ class JobDefinition:
 
     def as_arq(self) -> Function:
         return func(
-            cast(WorkerCoroutine, self.function),
+            cast(WorkerCoroutine, retrying_transient(self.function)),
             name=self.name,
             max_tries=self.max_tries,
             timeout=self.timeout_s,
         )
+
+
+def retrying_transient(function: JobFunction) -> JobFunction:
+    """``function``, with a deadlock, serialization failure or lock timeout
+    turned into arq's ``Retry`` (arq otherwise fails a job on any exception,
+    dropping work a second try would do). Waits 1, 2, 4... s, at most 60."""
+
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await function(ctx, *args, **kwargs)
+        except Exception as exc:
+            if is_transient(exc):
+                raise Retry(defer=min(60.0, 2.0 ** (ctx.get("job_try", 1) - 1))) from exc
+            raise
+
+    return run
 
 
 class UnknownJob(LookupError):
@@ -68,6 +88,8 @@ BUILTIN_JOBS: dict[str, str] = {
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
     "reward_activity": "tessera.rewards.triggers:reward_activity_job",
     "expire_holds": "tessera.checkout.jobs:expire_holds",
+    "outbox_run": "tessera.outbox.relay:outbox_run",
+    "outbox_prune": "tessera.outbox.relay:outbox_prune",
 }
 
 _registered: dict[str, JobDefinition] | None = None
@@ -96,7 +118,7 @@ def register(
     if max_tries is not None and max_tries < 1:
         raise ValueError(f"job {definition.name!r}: max_tries must be at least 1")
     # arq.func checks what arq needs (a coroutine function); the inline queue needs the same.
-    definition.as_arq()
+    func(cast(WorkerCoroutine, function), name=definition.name)
     jobs = _jobs()
     if definition.name in jobs and jobs[definition.name].function is not function:
         raise ValueError(f"a different job is already registered as {definition.name!r}")

@@ -16,6 +16,7 @@ from tessera.checkout.jobs import holds_tick
 from tessera.config import Settings
 from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
+from tessera.outbox.relay import outbox_prune
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
 from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
@@ -35,6 +36,8 @@ CRON_JOBS: list[CronJob] = [
     cron(birthday_bonus, minute=20),
     # Every minute: checkout holds that expired give their points and coupons back.
     cron(holds_tick, second=0),
+    # Every hour: done outbox entries older than a week go.
+    cron(outbox_prune, minute=40),
 ]
 
 
@@ -101,7 +104,11 @@ def _lifecycle(settings: Settings, runtime: Runtime | None) -> tuple[Hook, Hook]
     owned = runtime is None
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["runtime"] = runtime if runtime is not None else await bootstrap.start(settings)
+        rt = runtime if runtime is not None else await bootstrap.start(settings, jobs=True)
+        ctx["runtime"] = rt
+        if owned:
+            # The worker relays the outbox onto arq (the API does not, with Redis).
+            rt.outbox.start()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if owned and "runtime" in ctx:

@@ -1,9 +1,10 @@
 """Activity facts that arrive as committed domain events: a member joining
 (registration bonus), a behaviour event (task points by event type).
 
-:func:`after_commit` is an after-commit reaction (:data:`tessera.uow.AFTER_COMMIT`):
-it hands each fact to the ``reward_activity`` job, which runs it through the
-rewards pipeline in a transaction of its own and retries on failure. Every
+:func:`follow_ups` is registered in :data:`tessera.uow.FOLLOW_UPS`: each fact
+becomes an outbox entry, written with the fact, for the ``reward_activity``
+job, which runs it through the rewards pipeline in a transaction of its own
+and is retried on failure. Every
 award's idempotency key derives from the fact (``joined:<member>``,
 ``event:<event id>``), so a join already rewarded inside an order's
 transaction, or a retried job, earns nothing twice. An award is dated when
@@ -14,21 +15,18 @@ the order: campaign and growth windows judge the fact, not the queue.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from tessera import runtime
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
+from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
 from tessera.rewards.activities import reward_activity
 from tessera.rewards.pipeline import programme
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
-
-log = logging.getLogger("tessera.rewards")
 
 
 def _fact(event: DomainEvent) -> tuple[int, str, str, str | None, str | None] | None:
@@ -48,26 +46,22 @@ def _fact(event: DomainEvent) -> tuple[int, str, str, str | None, str | None] | 
     return None
 
 
-async def after_commit(events: list[DomainEvent]) -> None:
-    queue = runtime.current().queue
+def follow_ups(events: list[DomainEvent]) -> list[FollowUp]:
+    work = []
     for event in events:
         fact = _fact(event)
         if fact is None:
             continue
         member_id, kind, ref, event_type, at = fact
-        try:
-            await queue.enqueue(
+        work.append(
+            FollowUp(
                 "reward_activity",
-                event.brand_id,
-                member_id,
-                kind,
-                ref,
-                event_type=event_type,
-                at=at,
-                job_id=f"reward_activity:{event.brand_id}:{ref}",
+                (event.brand_id, member_id, kind, ref),
+                {"event_type": event_type, "at": at},
+                key=f"reward_activity:{ref}",
             )
-        except Exception:
-            log.exception("could not enqueue the reward of %s for brand %s", ref, event.brand_id)
+        )
+    return work
 
 
 async def reward_activity_job(

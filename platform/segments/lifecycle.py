@@ -237,16 +237,24 @@ async def compute(
     computed = None
     if settings.score_method == ScoreMethod.QUINTILES and not settings.quintile_cutoffs:
         computed = await quintiles(scope, connection, settings, now)
+        # Kept until the nightly run refreshes them: ranking every order of the
+        # brand again for each member's re-evaluation costs more than the rest
+        # of it (hundreds of queued jobs each ranking the brand jammed workers).
         if settings._saved_in_db:
-            # Kept until the nightly run refreshes them: ranking every order of
-            # the brand again on each member's next order costs more than the
-            # order. (A brand without a settings row gets one from the nightly
-            # run; inserting it here could race another order's transaction.)
             await (
                 scope.query(LifecycleSettings)
                 .using_db(connection)
                 .filter(id=settings.id)
                 .update(quintile_cutoffs=computed)
+            )
+        else:
+            # A concurrent job may insert the brand's row first: then its
+            # cut-offs stand (both ranked the same orders).
+            await scope.insert_many(
+                LifecycleSettings,
+                [scope.build(LifecycleSettings, quintile_cutoffs=computed)],
+                using_db=connection,
+                ignore_conflicts=True,
             )
     cutoffs = cutoffs_in_use(settings, computed)
     tz = scope.brand.timezone
@@ -309,6 +317,9 @@ async def compute(
         f'FROM "member" AS m LEFT JOIN {history} AS s ON s.member_id = m.id '
         f"LEFT JOIN ({window}) AS a ON a.member_id = m.id "
         f"WHERE m.brand_id = {stmt(scope.brand_id)}{restrict_members} "
+        # Rows are locked in member order, the same in every job, so two jobs
+        # over overlapping members wait for each other instead of deadlocking.
+        "ORDER BY m.id "
         "ON CONFLICT (member_id) DO UPDATE SET recency_score = excluded.recency_score, "
         "frequency_score = excluded.frequency_score, monetary_score = excluded.monetary_score, "
         "stage = excluded.stage, computed_at = excluded.computed_at"

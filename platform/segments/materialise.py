@@ -151,6 +151,8 @@ async def apply(
     insert = (
         f'INSERT INTO "{target.table}" ({", ".join(columns)}) '
         f"SELECT {', '.join(values)} FROM ({stmt.source_sql}) AS s WHERE true{restrict} "
+        # In member order in every job: overlapping jobs queue, not deadlock.
+        "ORDER BY s.id "
         f"ON CONFLICT ({', '.join(target.conflict)}) DO NOTHING"
     )
     if before is None:

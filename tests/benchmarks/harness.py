@@ -22,7 +22,7 @@ import asyncpg
 from tortoise import Tortoise
 
 from tessera import db, runtime
-from tessera.bootstrap import build_host
+from tessera.bootstrap import build_host, build_outbox
 from tessera.config import Environment, Limits, Settings
 from tessera.jobs.queue import build_queue
 
@@ -58,9 +58,10 @@ async def bench_database() -> AsyncIterator[str]:
 @asynccontextmanager
 async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runtime.Runtime]:
     """Tessera connected to ``database_url`` with tables from the models, jobs
-    going to a fresh arq queue on Redis as in production (no worker runs, so
-    per-commit reactions cost an enqueue, not the job). Without Redis, jobs
-    run in-process and the figures include them: the header says which."""
+    going to a fresh arq queue on Redis as in production, or in-process
+    without it (the header says which). Follow-up work of each commit costs
+    its outbox rows, written in the commit, not the work: no relay runs, as
+    none runs inside a production request either."""
     settings = Settings(
         environment=Environment.TEST,
         database_url=database_url,
@@ -82,7 +83,9 @@ async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runti
         where = f"arq queue {queue_name} on {REDIS}"
     except Exception:
         queue, where = await build_queue(None), "in-process (no Redis)"
-    rt = runtime.install(runtime.Runtime(settings, build_host(settings), queue))
+    rt = runtime.install(
+        runtime.Runtime(settings, build_host(settings), queue, build_outbox(settings, queue))
+    )
     print(f"database {database_url.rsplit('/', 1)[-1]}; jobs {where}")
     try:
         yield rt

@@ -14,6 +14,7 @@ from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
+from tessera.testing import drain_outbox
 from tessera.tiers.definitions import create_tier
 from tessera.tiers.models import TierDefinition
 
@@ -116,10 +117,14 @@ async def standard_programme(brand: Brand, **gift: Any) -> dict[str, TierDefinit
 
 
 async def member(brand: Brand, uid: str, **profile: Any) -> Member:
-    """A member who registered directly (the brand's join rule permitting) at :data:`JOINED`."""
-    return await create_member(
+    """A member who registered directly (the brand's join rule permitting) at
+    :data:`JOINED`, with the follow-up work of joining done (the registration
+    bonus, their lifecycle)."""
+    created = await create_member(
         BrandScope(brand),
         {"name": f"Member {uid}", **profile},
         identities=[("app_user_id", uid)],
         joined_at=JOINED,
     )
+    await drain_outbox()
+    return created

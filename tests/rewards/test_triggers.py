@@ -1,5 +1,5 @@
-"""Joins and behaviour events earn through the after-commit reaction and the
-``reward_activity`` job (registered in ``tessera.uow.AFTER_COMMIT``)."""
+"""Joins and behaviour events earn through the outbox and the
+``reward_activity`` job (planned by ``tessera.uow.FOLLOW_UPS``)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ from tessera.rewards.triggers import reward_activity_job
 from tessera.scope import BrandScope
 
 
-def test_the_rewards_reaction_is_registered():
-    assert "tessera.rewards.triggers:after_commit" in uow.AFTER_COMMIT
+def test_the_rewards_follow_ups_are_registered():
+    assert "tessera.rewards.triggers:follow_ups" in uow.FOLLOW_UPS
 
 
-async def test_registering_earns_the_registration_bonus_once(brand_a):
+async def test_registering_earns_the_registration_bonus_once(brand_a, drain_outbox):
     await standard_programme(brand_a)
     scope = BrandScope(brand_a)
-    # Registered directly, now: nothing but create_member's own unit of work.
+    # Registered directly, now: nothing but create_member's own unit of work,
+    # whose follow-up work waits in the outbox until it is relayed.
     m = await create_member(scope, {"name": "Direct"}, identities=[("app_user_id", "t0")])
+    assert (await balances(scope, [m.id]))[m.id].points == 0
+    await drain_outbox()
     assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION
     # The job retried (as arq may) and joining again earn nothing more.
     await reward_activity_job({}, brand_a.id, m.id, "joined", f"joined:{m.id}")
@@ -37,7 +40,7 @@ async def test_registering_earns_the_registration_bonus_once(brand_a):
     assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION
 
 
-async def test_an_imported_member_gets_no_registration_bonus(brand_a):
+async def test_an_imported_member_gets_no_registration_bonus(brand_a, drain_outbox):
     await standard_programme(brand_a)
     scope = BrandScope(brand_a)
     m = await create_member(
@@ -47,8 +50,9 @@ async def test_an_imported_member_gets_no_registration_bonus(brand_a):
         joined_at=JOINED,
         imported=True,
     )
-    assert (await balances(scope, [m.id]))[m.id].points == 0
     fresh = await create_member(scope, {"name": "New"}, identities=[("app_user_id", "new-1")])
+    await drain_outbox()
+    assert (await balances(scope, [m.id]))[m.id].points == 0
     assert (await balances(scope, [fresh.id]))[fresh.id].points == REGISTRATION
 
 
@@ -70,7 +74,7 @@ async def test_a_join_by_first_purchase_is_not_rewarded_twice(brand_a):
     assert (await balances(scope, [m.id]))[m.id].points == REGISTRATION + 100
 
 
-async def test_a_task_event_earns_its_points(brand_a):
+async def test_a_task_event_earns_its_points(brand_a, drain_outbox):
     await standard_programme(brand_a)
     await enable(brand_a, "points.activity", {"registration": 0, "events": {"share": 15}})
     scope = BrandScope(brand_a)
@@ -80,6 +84,7 @@ async def test_a_task_event_earns_its_points(brand_a):
             scope, EventInput(event_id, MemberRef(member_id=m.id), "share", T0), now=T0
         )
     await record_event(scope, EventInput("e-3", MemberRef(member_id=m.id), "view", T0), now=T0)
+    await drain_outbox()
     assert (await balances(scope, [m.id]))[m.id].points == 30
     # Dated when the events happened, not when the job ran.
     earned = await scope.query(LedgerEntry).filter(member_id=m.id, kind="points")

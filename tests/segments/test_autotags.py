@@ -19,7 +19,7 @@ async def sources(tag_id: int) -> set[tuple[int, str]]:
     return set(rows)
 
 
-async def test_a_rule_tag_never_removes_a_manual_assignment(brand_a, make_member):
+async def test_a_rule_tag_never_removes_a_manual_assignment(brand_a, make_member, drain_outbox):
     scope = BrandScope(brand_a)
     local = await make_member(brand_a, city="Hangzhou")
     vip = await make_member(brand_a, city="Shanghai")
@@ -38,16 +38,20 @@ async def test_a_rule_tag_never_removes_a_manual_assignment(brand_a, make_member
 
     # The local member moves away: the rule's assignment goes, the manual one stays.
     await update_member(scope, local.id, {"city": "Ningbo"})
+    await drain_outbox()
     assert await sources(tag.id) == {(local.id, "manual"), (vip.id, "manual")}
 
     # Taking the rule away removes only what the rule put there.
     await update_member(scope, vip.id, {"city": "Hangzhou"})
+    await drain_outbox()
     assert (vip.id, "rule") in await sources(tag.id)
     await autotags.set_tag_rule(scope, tag.id, None)
     assert await sources(tag.id) == {(local.id, "manual"), (vip.id, "manual")}
 
 
-async def test_a_rule_tag_follows_orders_as_they_are_recorded(brand_a, make_member, buy):
+async def test_a_rule_tag_follows_orders_as_they_are_recorded(
+    brand_a, make_member, buy, drain_outbox
+):
     scope = BrandScope(brand_a)
     member = await make_member(brand_a)
     tag = await create_tag(scope, "buyer", "Buyer")
@@ -56,6 +60,7 @@ async def test_a_rule_tag_follows_orders_as_they_are_recorded(brand_a, make_memb
     assert await sources(tag.id) == set()
 
     await buy(brand_a, member, at=datetime.now(UTC))
+    await drain_outbox()
 
     assert await sources(tag.id) == {(member.id, "rule")}
 

@@ -19,7 +19,7 @@ EVERYONE = {"type": "stats", "metric": "ordersCount", "min": 0}
 
 
 async def test_a_refresh_and_an_order_touch_only_their_own_brand(
-    brand_a, brand_b, make_member, buy
+    brand_a, brand_b, make_member, buy, drain_outbox
 ):
     a_member, b_member = await make_member(brand_a), await make_member(brand_b)
     a_seg = await service.create_segment(
@@ -31,6 +31,7 @@ async def test_a_refresh_and_an_order_touch_only_their_own_brand(
 
     refresh = await service.refresh_segment(BrandScope(brand_a), a_seg.id)
     await buy(brand_b, b_member, at=datetime.now(UTC))
+    await drain_outbox()
 
     assert refresh.size == 1
     rows = await SegmentMembership.all().values_list("brand_id", "segment_id", "member_id")

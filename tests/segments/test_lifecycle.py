@@ -19,13 +19,16 @@ async def stage_of(member_id: int) -> str:
     return (await MemberLifecycle.get(member_id=member_id)).stage
 
 
-async def test_a_member_moves_through_the_stages_as_days_pass(brand_a, make_member, buy):
+async def test_a_member_moves_through_the_stages_as_days_pass(
+    brand_a, make_member, buy, drain_outbox
+):
     scope = BrandScope(brand_a)
     member = await make_member(brand_a)
     start = datetime.now(UTC)
     await buy(brand_a, member, at=start)
+    await drain_outbox()
 
-    # Every order recomputes its member at once (at the real time).
+    # Every order's follow-up work recomputes its member (at the real time).
     row = await MemberLifecycle.get(member_id=member.id)
     assert (row.stage, row.recency_score) == ("new", 5)
 

@@ -23,7 +23,7 @@ async def members_of(segment_id: int) -> set[int]:
 
 
 async def test_a_refresh_stores_the_matching_members_and_counts_who_entered_and_left(
-    brand_a, make_member, events
+    brand_a, make_member, events, drain_outbox
 ):
     scope = BrandScope(brand_a)
     hz = [await make_member(brand_a, city="Hangzhou") for _ in range(3)]
@@ -43,6 +43,7 @@ async def test_a_refresh_stores_the_matching_members_and_counts_who_entered_and_
     await update_member(scope, hz[0].id, {"city": "Ningbo"})
     await update_member(scope, hz[1].id, {"city": "Ningbo"})
     await update_member(scope, sh.id, {"city": "Hangzhou"})
+    await drain_outbox()
     events.received.clear()
     second = await service.refresh_segment(scope, segment.id, now=T0.replace(hour=11))
 
@@ -75,8 +76,8 @@ async def test_a_full_refresh_catches_up_on_changes_the_incremental_path_missed(
     assert await members_of(segment.id) == {members[2].id, members[3].id}
 
 
-async def test_a_member_enters_a_segment_as_soon_as_their_order_is_recorded(
-    brand_a, make_member, buy, events
+async def test_a_member_enters_a_segment_once_their_order_is_recorded(
+    brand_a, make_member, buy, events, drain_outbox
 ):
     scope = BrandScope(brand_a)
     buyer, other = await make_member(brand_a), await make_member(brand_a)
@@ -85,6 +86,8 @@ async def test_a_member_enters_a_segment_as_soon_as_their_order_is_recorded(
     assert await members_of(segment.id) == set()
 
     await buy(brand_a, buyer, "59.00", at=datetime.now(UTC))
+    assert await members_of(segment.id) == set()  # the follow-up work waits in the outbox
+    await drain_outbox()
 
     assert await members_of(segment.id) == {buyer.id}
     await segment.refresh_from_db()
@@ -93,7 +96,9 @@ async def test_a_member_enters_a_segment_as_soon_as_their_order_is_recorded(
     assert other.id not in await members_of(segment.id)
 
 
-async def test_a_segment_reading_another_follows_it_incrementally(brand_a, make_member, buy):
+async def test_a_segment_reading_another_follows_it_incrementally(
+    brand_a, make_member, buy, drain_outbox
+):
     scope = BrandScope(brand_a)
     member = await make_member(brand_a, city="Hangzhou")
     buyers = await service.create_segment(scope, "Buyers", SegmentKind.DYNAMIC, rule=BOUGHT)
@@ -107,12 +112,15 @@ async def test_a_segment_reading_another_follows_it_incrementally(brand_a, make_
         await service.refresh_segment(scope, segment.id)
 
     await buy(brand_a, member, at=datetime.now(UTC))
+    await drain_outbox()
 
     assert await members_of(buyers.id) == {member.id}
     assert await members_of(local_buyers.id) == {member.id}
 
 
-async def test_a_member_enters_a_tag_segment_when_an_operator_tags_them(brand_a, make_member):
+async def test_a_member_enters_a_tag_segment_when_an_operator_tags_them(
+    brand_a, make_member, drain_outbox
+):
     from tessera.tags.service import create_tag, tag_members, untag_members
 
     scope = BrandScope(brand_a)
@@ -124,7 +132,9 @@ async def test_a_member_enters_a_tag_segment_when_an_operator_tags_them(brand_a,
     await service.refresh_segment(scope, segment.id)
 
     await tag_members(scope, ["vip"], member_ids=[member.id])
+    await drain_outbox()
     assert await members_of(segment.id) == {member.id}
 
     await untag_members(scope, ["vip"], member_ids=[member.id])
+    await drain_outbox()
     assert await members_of(segment.id) == set()

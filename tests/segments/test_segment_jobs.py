@@ -1,4 +1,4 @@
-"""Segment jobs on Redis: a real arq worker applies what an order enqueued,
+"""Segment jobs on Redis: a real arq worker applies what an order wrote to the outbox,
 and the nightly job recomputes lifecycle, rule tags and segments."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from tessera.jobs.arq_queue import ArqQueue
 from tessera.jobs.worker import CRON_JOBS, create_worker
+from tessera.outbox.relay import OutboxRelay
 from tessera.runtime import Runtime
 from tessera.scope import BrandScope
 from tessera.segments import service
@@ -38,6 +39,15 @@ async def on_redis(tessera_db: Runtime, tessera_redis_url: str) -> AsyncIterator
 
 
 async def drain(runtime: Runtime, queue: ArqQueue, settings) -> None:
+    """As a worker does: relay the outbox onto arq and run the jobs, until the
+    jobs leave no more follow-up work."""
+    relay = OutboxRelay(arq=queue)
+    await run_worker(runtime, queue, settings)
+    while await relay.drain():
+        await run_worker(runtime, queue, settings)
+
+
+async def run_worker(runtime: Runtime, queue: ArqQueue, settings) -> None:
     worker = create_worker(
         settings.model_copy(update={"redis_url": "redis://unused"}),
         runtime=runtime,

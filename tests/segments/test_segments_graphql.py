@@ -141,13 +141,14 @@ async def test_listing_segments_costs_the_same_queries_for_one_or_many(
 
 
 async def test_members_show_their_lifecycle_stage_and_rfm_through_one_loader(
-    brand_a, api_key, gql, make_member, buy
+    brand_a, api_key, gql, make_member, buy, drain_outbox
 ):
     token = await api_key(brand_a, "read")
     buyers = [await make_member(brand_a) for _ in range(3)]
     for member in buyers:
         await buy(brand_a, member, at=datetime.now(UTC))
     await make_member(brand_a)
+    await drain_outbox()
 
     query = "{ members(first: 10) { edges { node { lifecycleStage rfm { recency frequency } } } } }"
     with count_queries() as counted:
