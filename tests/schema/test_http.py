@@ -199,3 +199,28 @@ async def test_graphiql_is_served_in_development(http):
     response = await http.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_graphiql_loads_nothing_from_outside(http):
+    import re
+
+    page = (await http.get("/graphql", headers={"Accept": "text/html"})).text
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assets = re.findall(r"(?:src|href)=\"(/graphiql/[^\"]+)\"", page)
+    assert len(assets) == 6
+    for asset in assets:
+        response = await http.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1000, asset
+
+
+@pytest.mark.parametrize("body", [b'"hello"', b"null", b"42", b"true"])
+async def test_a_json_body_that_is_not_an_object_is_a_json_400(http, api_key, brand_a, body):
+    token = await api_key(brand_a, "read")
+    response = await http.post(
+        "/graphql", content=body, headers={**bearer(token), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "object" in error["message"]
