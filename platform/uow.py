@@ -1,5 +1,9 @@
 """A unit of work: one transaction, and the domain events it produced,
-delivered to plugins only once it has committed."""
+delivered to plugins only once it has committed.
+
+Inside a :func:`tessera.after_commit.enclosing_transaction` (a mutation and
+its audit entry) a unit of work is a savepoint, and its events wait for the
+enclosing commit."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from tessera.after_commit import defer
 from tessera.plugin_host.events import DomainEvent
 from tessera.scope import BrandScope
 
@@ -49,13 +54,17 @@ async def _after_commit(events: list[DomainEvent]) -> None:
             log.exception("after-commit reaction %s failed", target)
 
 
+async def _publish(scope: BrandScope, events: list[DomainEvent]) -> None:
+    from tessera.plugin_host.dispatch import deliver
+
+    await deliver(events, known=scope)
+    await _after_commit(events)
+
+
 @asynccontextmanager
 async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
     async with in_transaction() as connection:
         uow = UnitOfWork(scope, connection)
         yield uow
-    if uow.events:
-        from tessera.plugin_host.dispatch import deliver
-
-        await deliver(uow.events, known=scope)
-        await _after_commit(uow.events)
+    if uow.events and not defer(lambda: _publish(scope, uow.events)):
+        await _publish(scope, uow.events)

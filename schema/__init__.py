@@ -15,6 +15,7 @@ from tessera.schema.brand import BrandQuery
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
 from tessera.schema.errors import MaskUnexpectedErrors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
+from tessera.schema.input_text import RefuseControlCharacters
 from tessera.schema.limits import MAX_OF_TYPE_DEPTH, limit_extensions
 from tessera.schema.members import MembersMutation, MembersQuery
 from tessera.schema.orders.mutations import OrdersMutation
@@ -82,6 +83,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # Field objects are shared by every merged root, so attach once only.
         if not any(isinstance(e, AuditMutation) for e in field.extensions):
             field.extensions.append(AuditMutation())
+    for root, is_mutation in ((query, False), (mutation, True)):
+        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if field.arguments and not any(
+                isinstance(e, RefuseControlCharacters) for e in field.extensions
+            ):
+                # First in the list is innermost: permissions are checked before it,
+                # and the audit entry records the refusal.
+                field.extensions.insert(0, RefuseControlCharacters(mutation=is_mutation))
     return strawberry.Schema(
         query=query,
         mutation=mutation,
