@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -161,12 +162,12 @@ class TokenLimit(SchemaExtension):
         # arrives thrown (from ParserCache) or collected (from a plain parse).
         try:
             yield
-        except GraphQLSyntaxError as error:
-            self._label(error)
+        except GraphQLSyntaxError as thrown:
+            self._label(thrown)
             raise
-        for error in context.pre_execution_errors or ():
-            if isinstance(error, GraphQLSyntaxError):
-                self._label(error)
+        for collected in context.pre_execution_errors or ():
+            if isinstance(collected, GraphQLSyntaxError):
+                self._label(collected)
 
     def _label(self, error: GraphQLError) -> None:
         if f"more than {self.max_tokens} tokens" in error.message:
@@ -180,7 +181,10 @@ class TokenLimit(SchemaExtension):
 def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
     """Extension factories for ``strawberry.Schema(extensions=...)``; the rule
     classes are made here, once, and shared by every request."""
-    rules = [depth_rule(limits.max_depth), alias_rule(limits.max_aliases)]
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(limits.max_depth),
+        alias_rule(limits.max_aliases),
+    ]
     return [
         lambda: AddValidationRules(rules),
         lambda: TokenLimit(limits.max_tokens),
