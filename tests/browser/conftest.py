@@ -67,10 +67,11 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tessera_settings: Settings, tessera_runtime: Any) -> Iterator[LiveServer]:
     """uvicorn serving ``tessera.app:create_app`` on a socket bound here first,
-    so the server accepts connections queued before it finished starting."""
+    so the server accepts connections queued before it finished starting. One
+    per test module: its in-process schedule must not outlive the browser tests."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
