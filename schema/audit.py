@@ -32,7 +32,9 @@ def _summarise(value: Any) -> Any:
         value = {k: getattr(value, k) for k in vars(value) if not k.startswith("_")}
     if isinstance(value, dict):
         return {
-            k: sorted(v) if k == "config" and isinstance(v, dict) else _summarise(v)
+            _summarise(str(k)): _summarise(sorted(v))
+            if k == "config" and isinstance(v, dict)
+            else _summarise(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tessera.audit.models import AuditLogEntry
 from tessera.members.models import Member
 
 CREATE = "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id } errors { field code message } } }"
@@ -47,6 +48,13 @@ async def test_json_keys_and_values_are_checked_too(gql, api_key, brand_a):
     )
     fields = sorted(e["field"] for e in data["createMember"]["errors"])
     assert fields == [["input", "attributes", "k\u0000"], ["input", "attributes", "ok", "1"]]
+    # The refusal is audited, with what PostgreSQL cannot store replaced.
+    entry = await AuditLogEntry.get(brand_id=brand_a.id)
+    assert entry.outcome == "rejected"
+    assert entry.details["input"]["input"]["attributes"] == {
+        "ok": ["fine", "bad\ufffd"],
+        "k\ufffd": 1,
+    }
 
 
 async def test_a_control_character_in_a_query_argument_names_the_argument(gql, api_key, brand_a):
