@@ -224,3 +224,17 @@ async def test_a_json_body_that_is_not_an_object_is_a_json_400(http, api_key, br
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_REQUEST"
     assert "object" in error["message"]
+
+
+def test_vendored_graphiql_files_are_the_ones_vendor_sh_recorded():
+    import hashlib
+    from pathlib import Path
+
+    import tessera.schema
+
+    folder = Path(tessera.schema.__file__).parent / "static" / "graphiql"
+    recorded = (folder / "SHA256SUMS").read_text().split("\n")
+    for line in filter(None, recorded):
+        digest, name = line.split()
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    assert "MIT" in (folder / "LICENSES.txt").read_text()

@@ -135,3 +135,17 @@ async def test_an_identical_request_is_validated_only_once(http, api_key, brand_
         )
         assert response.json()["data"]["brand"]["code"] == "brand-a"
     assert len(calls) == 1
+
+
+def test_the_schema_description_names_every_limit_code(tessera_runtime):
+    from tessera.schema import build_schema
+
+    sdl = build_schema(tessera_runtime.settings).as_str()
+    for code in (
+        "QUERY_TOO_DEEP",
+        "INTROSPECTION_TOO_DEEP",
+        "TOO_MANY_TOKENS",
+        "TOO_MANY_ALIASES",
+        "REQUEST_TOO_LARGE",
+    ):
+        assert code in sdl, code
