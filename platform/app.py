@@ -105,7 +105,7 @@ def create_app(
     start-up and shut-down; otherwise the app's lifespan does them."""
     from tessera.admin_ui import routes as admin_routes
     from tessera.schema import build_schema
-    from tessera.schema.http import GraphQLEndpoint
+    from tessera.schema.http import GraphQLEndpoint, graphiql_assets
 
     settings = settings or (runtime.settings if runtime else get_settings())
     schema = build_schema(settings)
@@ -142,6 +142,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST"]),
             Mount("/admin", routes=admin_routes()),
+            graphiql_assets(),
         ],
         lifespan=lifespan,
     )

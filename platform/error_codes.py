@@ -12,6 +12,7 @@ ERROR_CODES: dict[str, str] = {
     "INVALID": "A value is malformed or not allowed here; the message says why.",
     "REQUIRED": "A value that must be given is missing or empty.",
     "TOO_LONG": "A text is longer than its limit.",
+    "INVALID_CHARACTERS": "A text holds control characters (only tab and line breaks are allowed).",
     "TOO_MANY": "A list has more items than its limit.",
     "TOO_DEEP": "A segment rule nests deeper than its limit.",
     "OUT_OF_RANGE": "A number is outside its allowed range.",
@@ -90,6 +91,9 @@ ERROR_CODES: dict[str, str] = {
     "BAD_CURSOR": "A cursor was not given out by this list.",
     "UNAUTHENTICATED": "The credentials are missing, unknown or expired (HTTP 401).",
     "QUERY_TOO_DEEP": "The document nests deeper than the depth limit.",
+    "INTROSPECTION_TOO_DEEP": "An introspection `ofType` chain is deeper than its limit.",
+    "TOO_MANY_TOKENS": "The document has more tokens than the limit.",
+    "TOO_MANY_ALIASES": "The document has more aliases than the limit.",
     "REQUEST_TOO_LARGE": "The request body is larger than the limit (HTTP 413).",
     "INTERNAL_SERVER_ERROR": "An unexpected failure; the request id finds it in the logs.",
 }

@@ -1,6 +1,11 @@
 """A unit of work: one transaction, the follow-up work it asks for (written
 to the outbox in that same transaction), and the domain events it produced,
-delivered to plugins only once it has committed."""
+delivered to plugins only once it has committed.
+
+Inside a :func:`tessera.after_commit.enclosing_transaction` (a mutation and
+its audit entry) a unit of work is a savepoint: its outbox rows commit or roll
+back with the enclosing transaction, and its events and the relay's wake-up
+wait for the enclosing commit."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from tessera import runtime
+from tessera.after_commit import defer
 from tessera.outbox import store as outbox
 from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
@@ -61,6 +67,15 @@ def _planned(events: list[DomainEvent]) -> list[FollowUp]:
     return work
 
 
+async def _after_commit(scope: BrandScope, events: list[DomainEvent], wrote_work: bool) -> None:
+    if events:
+        from tessera.plugin_host.dispatch import deliver
+
+        await deliver(events, known=scope)
+    if wrote_work:
+        runtime.current().outbox.notify()
+
+
 @asynccontextmanager
 async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
     async with in_transaction() as connection:
@@ -69,9 +84,7 @@ async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
         work = [*uow.follow_ups, *_planned(uow.events)]
         if work:
             await outbox.write(scope, connection, work)
-    if uow.events:
-        from tessera.plugin_host.dispatch import deliver
-
-        await deliver(uow.events, known=scope)
-    if work:
-        runtime.current().outbox.notify()
+    if uow.events or work:
+        published = (scope, uow.events, bool(work))
+        if not defer(lambda: _after_commit(*published)):
+            await _after_commit(*published)

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -23,7 +18,8 @@ from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
 from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
-from tessera.schema.limits import depth_limit
+from tessera.schema.input_text import RefuseControlCharacters
+from tessera.schema.limits import MAX_OF_TYPE_DEPTH, limit_extensions
 from tessera.schema.members import MembersMutation, MembersQuery
 from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
@@ -72,11 +68,17 @@ class Schema(strawberry.Schema):
 def limits_description(limits: Limits) -> str:
     return (
         "Tessera's GraphQL API. Limits on every document (introspection included): "
-        f"depth {limits.max_depth}, {limits.max_tokens} tokens, {limits.max_aliases} aliases, "
+        f"depth {limits.max_depth} (code `QUERY_TOO_DEEP`), `ofType` nested at most "
+        f"{MAX_OF_TYPE_DEPTH} deep inside introspection (code `INTROSPECTION_TOO_DEEP`; "
+        "the standard introspection queries pass), "
+        f"{limits.max_tokens} tokens (code `TOO_MANY_TOKENS`), "
+        f"{limits.max_aliases} aliases (code `TOO_MANY_ALIASES`), "
         f"request body {limits.max_body_bytes} bytes, connection pages of at most "
         f"{limits.page_size}; batched (array) requests are refused. A document over a "
-        "limit fails validation with a message naming the limit (HTTP 200 with `errors`); "
-        "an oversized body is HTTP 413 with code `REQUEST_TOO_LARGE`."
+        "limit fails with a message naming the limit and `extensions.code` as above "
+        "(HTTP 200 with `errors`); an oversized body is HTTP 413 with code "
+        "`REQUEST_TOO_LARGE`; a body that is not a JSON object is HTTP 400 with code "
+        "`BAD_REQUEST`."
     )
 
 
@@ -96,6 +98,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         if not any(isinstance(e, AuditMutation) for e in field.extensions):
             field.extensions.insert(0, ErrorsInPayload())
             field.extensions.append(AuditMutation())
+    for root, is_mutation in ((query, False), (mutation, True)):
+        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if field.arguments and not any(
+                isinstance(e, RefuseControlCharacters) for e in field.extensions
+            ):
+                # Innermost of all: permissions are checked before it, its
+                # refusal becomes the payload's errors, and the audit records it.
+                field.extensions.insert(0, RefuseControlCharacters(mutation=is_mutation))
     return Schema(
         query=query,
         mutation=mutation,
@@ -105,9 +115,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             MaskUnexpectedErrors,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: depth_limit(limits.max_depth),
-            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            *limit_extensions(limits),
         ],
     )
 

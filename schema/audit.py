@@ -1,19 +1,28 @@
 """Every mutation writes an audit log entry, whichever resolver runs, because
-the schema builder attaches this extension to every mutation field."""
+the schema builder attaches this extension to every mutation field.
+
+The entry is written in the mutation's own transaction: if it cannot be
+written, nothing the mutation did commits. A mutation that answers with
+``errors`` changes nothing (API.md), so its work is rolled back before the
+entry is written; a refused or failed call is recorded after the rollback."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
+from tessera.after_commit import enclosing_transaction
 from tessera.audit import service as audit
 from tessera.request_context import current_request_id
 
 log = logging.getLogger("tessera.audit")
+# What a text or JSON column cannot hold (NUL on PostgreSQL, lone surrogates).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def _summarise(value: Any) -> Any:
@@ -23,37 +32,67 @@ def _summarise(value: Any) -> Any:
         value = {k: getattr(value, k) for k in vars(value) if not k.startswith("_")}
     if isinstance(value, dict):
         return {
-            k: sorted(v) if k == "config" and isinstance(v, dict) else _summarise(v)
+            _summarise(str(k)): _summarise(sorted(v))
+            if k == "config" and isinstance(v, dict)
+            else _summarise(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [_summarise(v) for v in value[:50]]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if value is None or isinstance(value, bool | int | float):
         return value
     return str(value)
 
 
+class _Rejected(Exception):
+    """Rolls back the work of a mutation that answered with errors."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
 class AuditMutation(FieldExtension):
     async def resolve_async(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        if info.context.principal is None:
+            return await next_(source, info, **kwargs)
         outcome = "failed"
         try:
-            result = await next_(source, info, **kwargs)
-            outcome = "rejected" if getattr(result, "errors", None) else "ok"
+            async with enclosing_transaction():
+                try:
+                    async with enclosing_transaction():
+                        result = await next_(source, info, **kwargs)
+                        if getattr(result, "errors", None):
+                            raise _Rejected(result)
+                    outcome = "ok"
+                except _Rejected as rejected:
+                    result, outcome = rejected.result, "rejected"
+                await _record(info, kwargs, outcome)
             return result
         except GraphQLError as error:
             if (error.extensions or {}).get("code") == "FORBIDDEN":
                 outcome = "forbidden"
+            await _record_apart(info, kwargs, outcome)
             raise
-        finally:
-            principal = info.context.principal
-            if principal is not None:
-                try:
-                    await audit.record(
-                        principal.scope,
-                        info.field_name,
-                        outcome,
-                        {"input": _summarise(kwargs)},
-                        current_request_id(),
-                    )
-                except Exception:
-                    log.exception("could not write the audit entry for %s", info.field_name)
+        except Exception:
+            await _record_apart(info, kwargs, "failed")
+            raise
+
+
+async def _record(info: Info, kwargs: dict[str, Any], outcome: str) -> None:
+    await audit.record(
+        info.context.principal.scope,
+        info.field_name,
+        outcome,
+        {"input": _summarise(kwargs)},
+        current_request_id(),
+    )
+
+
+async def _record_apart(info: Info, kwargs: dict[str, Any], outcome: str) -> None:
+    """The entry of a call whose transaction rolled back, in a transaction of its own."""
+    try:
+        await _record(info, kwargs, outcome)
+    except Exception:
+        log.exception("could not write the audit entry for %s", info.field_name)

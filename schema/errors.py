@@ -175,6 +175,20 @@ def log_client_errors(errors: list[GraphQLError], context: ExecutionContext | No
             )
 
 
+def _domain_errors(original: DomainError, error: GraphQLError) -> list[GraphQLError]:
+    """One GraphQL error per problem; one that names an input names its path
+    from the field's arguments, in the message and as ``extensions.field``."""
+    errors = original.errors if isinstance(original, DomainErrors) else [original]
+    return [
+        GraphQLError(
+            f"{'.'.join(e.field)}: {e.message}" if e.field else e.message,
+            path=error.path,
+            extensions={"code": e.code, "field": e.field} if e.field else {"code": e.code},
+        )
+        for e in errors
+    ]
+
+
 class MaskUnexpectedErrors(SchemaExtension):
     """Replace unexpected exceptions with a generic error carrying the request id."""
 
@@ -186,12 +200,7 @@ class MaskUnexpectedErrors(SchemaExtension):
         masked = []
         for error in result.errors:
             if isinstance(error.original_error, DomainError):
-                original = error.original_error
-                masked.append(
-                    GraphQLError(
-                        original.message, path=error.path, extensions={"code": original.code}
-                    )
-                )
+                masked.extend(_domain_errors(error.original_error, error))
             elif _expected(error):
                 masked.append(error)
             else:

@@ -2,17 +2,22 @@
 
 Strawberry's view does the GraphQL-over-HTTP work; this subclass adds what it
 leaves to us: bearer authentication (401 as a JSON GraphQL error), a body size
-cap, JSON errors for malformed requests, and the
-``application/graphql-response+json`` media type when the client asks for it.
+cap, JSON errors for malformed requests (a body that is not a JSON object
+included), the ``application/graphql-response+json`` media type when the client
+asks for it, and a GraphiQL page whose assets Tessera serves itself
+(:func:`graphiql_assets`), so it works offline and where CDNs are blocked.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -22,6 +27,13 @@ from tessera.request_context import brand_var, current_request_id
 from tessera.schema.context import RequestContext
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+STATIC = Path(__file__).parent / "static"
+GRAPHIQL_ASSETS = "/graphiql"
+
+
+def graphiql_assets() -> Mount:
+    """The files GraphiQL's page loads (schema/static/vendor.sh vendors them)."""
+    return Mount(GRAPHIQL_ASSETS, StaticFiles(directory=STATIC / "graphiql"), name="graphiql")
 
 
 def _error(
@@ -54,6 +66,19 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
             return
         response = await self._handle(request, scope, receive)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        page = (STATIC / "graphiql.html").read_text(encoding="utf-8")
+        return HTMLResponse(page.replace("{{ASSETS}}", GRAPHIQL_ASSETS))
+
+    def decode_json(self, data: str | bytes) -> object:
+        decoded = super().decode_json(data)
+        # A list is a batch, refused further on with its own message.
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(
+                400, "the request body must be a JSON object with `query` (and `variables`)"
+            )
+        return decoded
 
     def _wants_ide(self, request: Request) -> bool:
         return (

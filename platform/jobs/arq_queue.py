@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import uuid4
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
+from tessera.after_commit import defer
 from tessera.jobs import registry
 from tessera.jobs.outside_transaction import refuse_inside_transaction
 
@@ -50,6 +52,10 @@ class ArqQueue:
         self, job: str, *args: Any, job_id: str | None = None, **kwargs: Any
     ) -> str | None:
         registry.get(job)  # an unknown name fails here, not later in the worker
+        if job_id is None:
+            job_id = uuid4().hex
+        if defer(lambda: self.enqueue(job, *args, job_id=job_id, **kwargs)):
+            return job_id  # enqueued once the enclosing transaction has committed
         refuse_inside_transaction(job)
         queued = await self.pool.enqueue_job(job, *args, _job_id=job_id, **kwargs)
         return None if queued is None else queued.job_id

@@ -12,6 +12,7 @@ from uuid import uuid4
 from arq.worker import Retry
 
 from tessera import runtime
+from tessera.after_commit import in_enclosing_transaction
 from tessera.jobs import registry
 from tessera.jobs.outside_transaction import refuse_inside_transaction
 from tessera.jobs.registry import JobDefinition
@@ -50,11 +51,15 @@ class InlineQueue:
         self, job: str, *args: Any, job_id: str | None = None, **kwargs: Any
     ) -> str | None:
         definition = registry.get(job)
-        refuse_inside_transaction(job)
-        args, kwargs = pickle.loads(pickle.dumps((args, kwargs)))
         if job_id is None:
             job_id = uuid4().hex
-        elif job_id in self._seen_ids:
+        # Inside a mutation's enclosing transaction (tessera.after_commit) the job
+        # runs now, in that transaction, as it did before the mutation had one:
+        # it commits or rolls back with the mutation.
+        if not in_enclosing_transaction():
+            refuse_inside_transaction(job)
+        args, kwargs = pickle.loads(pickle.dumps((args, kwargs)))
+        if job_id in self._seen_ids:
             return None
         self._seen_ids.add(job_id)
         await self._run(definition, job_id, args, kwargs)

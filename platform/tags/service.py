@@ -307,6 +307,10 @@ def _check_bulk(
         raise DomainError("INVALID", "give at least one tag", ["tags"])
     if len(tag_codes) > MAX_TAGS_PER_CALL:
         raise DomainError("TOO_MANY", f"at most {MAX_TAGS_PER_CALL} tags per call", ["tags"])
+    for index, code in enumerate(tag_codes):
+        # No such tag can exist; checked before the lookup, which refuses over-long values.
+        if not _CODE.match(code):
+            raise DomainError("UNKNOWN_TAG", f"no tag {code!r}", ["tags", str(index)])
     if len(member_ids) + len(identities) > MAX_MEMBERS_PER_CALL:
         raise DomainError(
             "TOO_MANY",

@@ -51,3 +51,56 @@ async def test_a_forbidden_mutation_is_audited(gql, api_key, brand_a):
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     entry = await AuditLogEntry.get(brand_id=brand_a.id)
     assert (entry.action, entry.outcome) == ("setFeature", "forbidden")
+
+
+async def test_when_the_audit_entry_cannot_be_written_nothing_commits(
+    gql, api_key, brand_a, monkeypatch
+):
+    from tessera.audit import service as audit_service
+    from tessera.features.models import BrandFeature
+
+    token = await api_key(brand_a, "admin")
+    real = audit_service.record
+
+    async def broken(scope, action, outcome, *args, **kwargs):
+        if outcome == "ok":
+            raise RuntimeError("audit table unavailable")
+        return await real(scope, action, outcome, *args, **kwargs)
+
+    monkeypatch.setattr(audit_service, "record", broken)
+    body = await gql(
+        SET,
+        {"input": {"component": "console_sms", "config": {"channel_label": "x"}}},
+        token=token,
+        errors_ok=True,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert await BrandFeature.filter(brand_id=brand_a.id).count() == 0
+    # The failed call is still on record, in a transaction of its own.
+    entry = await AuditLogEntry.get(brand_id=brand_a.id)
+    assert (entry.action, entry.outcome) == ("setFeature", "failed")
+
+
+async def test_a_batch_with_nul_is_refused_whole_and_audited(gql, api_key, brand_a, new_member):
+    from tessera.orders.models import Order
+    from tessera.schema.ids import encode_id
+
+    token = await api_key(brand_a, "write")
+    member = await new_member(brand_a, email="nul@example.com")
+    order = {
+        "occurredAt": "2024-05-01T10:00:00+08:00",
+        "amountPaid": {"amount": "10.00", "currency": "CNY"},
+        "memberId": encode_id("Member", member.id),
+    }
+    data = await gql(
+        "mutation($i: RecordOrdersInput!) { recordOrders(input: $i) { errors { field code } } }",
+        {"i": {"orders": [{**order, "externalId": "ok-1"}, {**order, "externalId": "bad\u0000"}]}},
+        token=token,
+    )
+    assert data["recordOrders"]["errors"] == [
+        {"field": ["input", "orders", "1", "externalId"], "code": "INVALID_CHARACTERS"}
+    ]
+    assert await Order.filter(brand_id=brand_a.id).count() == 0
+    entry = await AuditLogEntry.get(brand_id=brand_a.id)
+    assert (entry.action, entry.outcome) == ("recordOrders", "rejected")
+    assert "\u0000" not in str(entry.details)

@@ -72,8 +72,8 @@ async def test_a_limit_refusal_is_an_info_line(http, api_key, brand_a, caplog) -
     deep = '{ __type(name: "Query") { fields { type ' + "{ ofType " * 30 + "{ name }" + " }" * 33
     with caplog.at_level(logging.DEBUG):
         response = await http.post("/graphql", json={"query": deep}, headers=bearer(token))
-    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
-    _assert_client_mistake(caplog, "QUERY_TOO_DEEP")
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTROSPECTION_TOO_DEEP"
+    _assert_client_mistake(caplog, "INTROSPECTION_TOO_DEEP")
 
 
 async def test_an_unexpected_failure_is_logged_once_at_error(

@@ -1,0 +1,94 @@
+"""Control characters in string inputs are refused before any resolver runs.
+
+A NUL (``\\u0000``) cannot be stored by PostgreSQL (text nor jsonb), so
+without this check it surfaced as a masked internal error, after part of the
+work was done. The check runs in one place that every string input passes:
+the schema builder attaches :class:`RefuseControlCharacters` to every root
+field that takes arguments, and it walks the arguments (input objects, lists
+and JSON values, keys included). Refused: C0 controls other than tab, line
+feed and carriage return, DEL, and lone surrogates (not UTF-8). The refusal is
+raised as ``DomainErrors``, one per offending field, so a mutation answers
+with its payload's ``UserError``s (``ErrorsInPayload`` wraps this extension)
+and a query with a GraphQL error per field (``MaskUnexpectedErrors``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from enum import Enum
+from typing import Any
+
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
+from strawberry.types.base import has_object_definition
+from strawberry.types.field import StrawberryField
+
+from tessera.errors import DomainError, DomainErrors
+
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+MESSAGE = "must not contain control characters (other than tab and line breaks)"
+
+
+def _problems(value: Any, path: list[str]) -> Iterator[list[str]]:
+    if isinstance(value, str):
+        if _FORBIDDEN.search(value):
+            yield path
+    elif isinstance(value, Enum) or value is None:
+        return
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            key_path = [*path, str(key)]
+            if isinstance(key, str) and _FORBIDDEN.search(key):
+                yield key_path
+            yield from _problems(item, key_path)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _problems(item, [*path, str(index)])
+    elif has_object_definition(value):
+        for field in value.__strawberry_definition__.fields:
+            name = field.graphql_name or _camel(field.python_name)
+            yield from _problems(getattr(value, field.python_name, None), [*path, name])
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class RefuseControlCharacters(FieldExtension):
+    def __init__(self, mutation: bool) -> None:
+        self.mutation = mutation
+
+    def apply(self, field: StrawberryField) -> None:
+        self.arguments = {
+            a.python_name: a.graphql_name or _camel(a.python_name) for a in field.arguments
+        }
+
+    def _check(self, kwargs: dict[str, Any]) -> None:
+        found = [
+            path
+            for name, value in kwargs.items()
+            if name in self.arguments
+            for path in _problems(value, [self.arguments[name]])
+        ]
+        if found:
+            raise DomainErrors(
+                [
+                    # ErrorsInPayload puts a mutation's paths under "input" itself.
+                    DomainError(
+                        "INVALID_CHARACTERS",
+                        MESSAGE,
+                        p[1:] if self.mutation and p[0] == "input" else p,
+                    )
+                    for p in found
+                ]
+            )
+
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        self._check(kwargs)
+        return next_(source, info, **kwargs)
+
+    async def resolve_async(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        self._check(kwargs)
+        return await next_(source, info, **kwargs)
