@@ -86,9 +86,13 @@ async def paginate(
     to_node: Callable[[Any], T],
     sort_field: str = "id",
     descending: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> Connection[T]:
     """One page of ``query`` ordered by ``sort_field`` then id, in one SQL query
-    (plus one COUNT, only when ``totalCount`` is selected)."""
+    (plus one COUNT, only when ``totalCount`` is selected). With ``columns``
+    the rows reach ``to_node`` as plain dicts of those columns (which must
+    include ``id`` and ``sort_field``), not model instances: hot pages skip
+    the ORM's per-row object building."""
     size = page_size(first, cap)
     count_query = query
     page_query = query
@@ -112,13 +116,20 @@ async def paginate(
             )
     prefix = "-" if descending else ""
     order = [f"{prefix}{sort_field}", f"{prefix}id"] if sort_field != "id" else [f"{prefix}id"]
-    rows = list(await page_query.order_by(*order).limit(size + 1))
+    ordered = page_query.order_by(*order).limit(size + 1)
+    rows: list[Any] = list(await (ordered.values(*columns) if columns else ordered))
     has_next = len(rows) > size
     rows = rows[:size]
-    edges = [
-        Edge(cursor=encode_cursor([getattr(row, sort_field), row.id]), node=to_node(row))
-        for row in rows
-    ]
+    if columns:
+        edges = [
+            Edge(cursor=encode_cursor([row[sort_field], row["id"]]), node=to_node(row))
+            for row in rows
+        ]
+    else:
+        edges = [
+            Edge(cursor=encode_cursor([getattr(row, sort_field), row.id]), node=to_node(row))
+            for row in rows
+        ]
     return Connection(
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
