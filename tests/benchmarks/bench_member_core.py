@@ -1,5 +1,5 @@
 """Member core on PostgreSQL with a demo brand of ``BENCH_MEMBERS`` members
-(default 100,000), each figure beside a baseline measured in the same run:
+(default 20,000), each figure beside a baseline measured in the same run:
 
 - recording ``BENCH_ORDERS`` orders (default 10,000, two lines each) in
   batches of 1,000 through the ``recordOrders`` mutation (httpx against the
@@ -15,8 +15,10 @@ Run by ``make bench``; prints, asserts nothing. The database server is
 to a throw-away arq queue on ``TESSERA_BENCH_REDIS_URL`` (default the local
 Redis), as in production. Sizes: ``BENCH_MEMBERS``, ``BENCH_ORDERS``,
 ``BENCH_ORDERS_PER_MEMBER`` and ``BENCH_EVENTS_PER_MEMBER`` (the demo
-history), ``BENCH_PAGE_REPEAT``. With the defaults it takes about six minutes
-on two cores, most of it generating the demo brand.
+history), ``BENCH_PAGE_REPEAT``. With the defaults it takes about two minutes
+on two cores, most of it generating the demo brand; the large run of the
+issue tracker's figures is ``BENCH_MEMBERS=100000`` (about six minutes).
+Figures go to ``var/bench/member_core.json`` (harness.Report).
 """
 
 from __future__ import annotations
@@ -40,14 +42,7 @@ import strawberry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (
-    Figure,
-    bench_database,
-    bench_runtime,
-    median_seconds,
-    print_table,
-    seconds,
-)
+from harness import Figure, Report, bench_database, bench_runtime, median_seconds, seconds
 
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
@@ -60,7 +55,7 @@ from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.tenancy.service import create_brand, create_tenant
 
-MEMBERS = int(os.environ.get("BENCH_MEMBERS", "100000"))
+MEMBERS = int(os.environ.get("BENCH_MEMBERS", "20000"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
 ORDERS_PER_MEMBER = float(os.environ.get("BENCH_ORDERS_PER_MEMBER", "3"))
 EVENTS_PER_MEMBER = float(os.environ.get("BENCH_EVENTS_PER_MEMBER", "2"))
@@ -411,7 +406,7 @@ async def main() -> None:
                     last[0] = time.perf_counter()
                     print(f"  demo data: {done:,}/{total:,} members", flush=True)
 
-            report = await generate(
+            demo = await generate(
                 scope,
                 MEMBERS,
                 orders_per_member=ORDERS_PER_MEMBER,
@@ -419,8 +414,8 @@ async def main() -> None:
                 progress=progress,
             )
             print(
-                f"demo data: {report.members:,} members, {report.orders:,} orders, "
-                f"{report.refunds:,} refunds, {report.events:,} events in "
+                f"demo data: {demo.members:,} members, {demo.orders:,} orders, "
+                f"{demo.refunds:,} refunds, {demo.events:,} events in "
                 f"{time.perf_counter() - started:.0f}s"
             )
             member_ids = list(await scope.query(Member).values_list("id", flat=True))
@@ -486,16 +481,29 @@ async def main() -> None:
                 t_page_floor = await median_seconds(page_floor, PAGE_REPEAT)
             await pool.close()
             sql_name = "hand-written SQL (3 statements/batch)"
-            print_table(
-                f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,} (total time)",
+            report = Report(
+                "member_core",
+                {
+                    "members": demo.members,
+                    "orders_in_demo": demo.orders,
+                    "orders_per_path": ORDERS,
+                    "batch": BATCH,
+                    "page_repeat": PAGE_REPEAT,
+                },
+            )
+            per = 1 / ORDERS
+            report.table(
+                f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,} (per order)",
                 [
-                    Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql, t_sql, sql_name, "s"),
-                    Figure("record_orders, service layer", t_service, t_sql, sql_name, "s"),
-                    Figure("recordOrders, over the service layer", t_graphql, t_service,
-                           "the service layer", "s"),
+                    Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql * per, t_sql * per,
+                           sql_name, "µs"),
+                    Figure("record_orders, service layer", t_service * per, t_sql * per, sql_name,
+                           "µs"),
+                    Figure("recordOrders, over the service layer", t_graphql * per,
+                           t_service * per, "the service layer", "µs"),
                 ],
             )  # fmt: skip
-            print_table(
+            report.table(
                 f"members(first: 100) with tags and stats (median of {PAGE_REPEAT})",
                 [
                     Figure("members page, GraphQL over HTTP (ASGI)", t_page, t_page_sql,
@@ -506,12 +514,7 @@ async def main() -> None:
                            "one SELECT with joins, to JSON"),
                 ],
             )  # fmt: skip
-            per_order = {k: v / ORDERS * 1e6 for k, v in
-                         (("GraphQL", t_graphql), ("service", t_service), ("SQL", t_sql))}  # fmt: skip
-            print(
-                "\nper order: "
-                + ", ".join(f"{name} {micros:.0f} µs" for name, micros in per_order.items())
-            )
+            report.save()
 
 
 if __name__ == "__main__":
