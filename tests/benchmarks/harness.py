@@ -120,6 +120,22 @@ async def median_seconds(
     return statistics.median([await seconds(work) for _ in range(repeat)])
 
 
+async def median_cpu_seconds(
+    work: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
+) -> float:
+    """The median CPU time this process spends on ``work`` (database server
+    and other processes excluded): steadier than wall time on a shared
+    machine, where waiting for a core inflates every wall figure."""
+    for _ in range(warm):
+        await work()
+    spent = []
+    for _ in range(repeat):
+        started = time.process_time()
+        await work()
+        spent.append(time.process_time() - started)
+    return statistics.median(spent)
+
+
 @dataclass
 class Figure:
     name: str
