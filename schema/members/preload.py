@@ -42,8 +42,12 @@ async def preload(info: Info, members: Sequence[Member], path: Sequence[str]) ->
     pks = [member.pk for member in members]
     if "tags" in wanted:
         tags = await live_tags_of(info.context.scope, pks)
+        built: dict[int, Tag] = {}  # a page's members share few tags: build each once
         for member in members:
-            member.ready_tags = [Tag.from_row(row) for row in tags[member.pk]]
+            member.ready_tags = [
+                built.get(row["id"]) or built.setdefault(row["id"], Tag.from_row(row))
+                for row in tags[member.pk]
+            ]
     if "stats" in wanted:
         from tessera.schema.orders.loaders import stats_loader
         from tessera.schema.orders.types import MemberStats
