@@ -31,7 +31,7 @@ help:
 	@echo "make format       ruff format and ruff check --fix"
 	@echo "make typecheck    mypy on a strict editable install"
 	@echo "make schema       regenerate schema/schema.graphql"
-	@echo "make bench        the benchmarks"
+	@echo "make bench        the benchmarks (BENCHES=..., sizes: docs/bench.md)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is needed (set PYTHON=...)" >&2; exit 1; }
@@ -91,11 +91,12 @@ schema: install
 	$(BIN)/tessera export-schema > schema/schema.graphql.tmp
 	mv schema/schema.graphql.tmp schema/schema.graphql
 
+BENCHES ?= ledger member_core segments
+
+# Each bench writes var/bench/<bench>.json; the summary prints them all in one table (docs/bench.md).
 bench: install
-	@if [ -d benchmarks ]; then $(BIN)/python -P -m benchmarks; else echo "no benchmarks yet"; fi
-	$(BIN)/python -P tests/benchmarks/bench_ledger.py
-	$(BIN)/python -P tests/benchmarks/bench_member_core.py
-	$(BIN)/python -P tests/benchmarks/bench_segments.py
+	@for b in $(BENCHES); do $(BIN)/python -P tests/benchmarks/bench_$$b.py || exit 1; done
+	$(BIN)/python -P tests/benchmarks/summary.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

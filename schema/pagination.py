@@ -171,9 +171,13 @@ async def paginate(
     to_node: Callable[[Any], T],
     sort_field: str = "id",
     descending: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> Connection[T]:
     """One page of ``query`` ordered by ``sort_field`` then id, in one SQL query
-    (plus one COUNT, only when ``totalCount`` is selected)."""
+    (plus one COUNT, only when ``totalCount`` is selected). With ``columns``
+    the rows reach ``to_node`` as plain dicts of those columns (which must
+    include ``id`` and ``sort_field``), not model instances: hot pages skip
+    the ORM's per-row object building."""
     size = window.size(cap)
     page_query = query
     if window.after is not None:
@@ -184,12 +188,15 @@ async def paginate(
     reverse = descending != window.backwards
     prefix = "-" if reverse else ""
     order = [f"{prefix}{sort_field}", f"{prefix}id"] if sort_field != "id" else [f"{prefix}id"]
-    rows = list(await page_query.order_by(*order).limit(size + 1))
+    ordered = page_query.order_by(*order).limit(size + 1)
+    rows: list[Any] = list(await (ordered.values(*columns) if columns else ordered))
     return connection_of(
         rows,
         window,
         size,
-        lambda row: encode_cursor([getattr(row, sort_field), row.id]),
+        (lambda row: encode_cursor([row[sort_field], row["id"]]))
+        if columns
+        else (lambda row: encode_cursor([getattr(row, sort_field), row.id])),
         to_node,
         query.count,
     )

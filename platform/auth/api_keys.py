@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +22,12 @@ from tessera.tenancy.models import Brand
 KEY_PREFIX = "tsk"
 # Writing last_used_at on every request would turn every read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=5)
+# How long a process trusts a key it has looked up (the key, its brand and
+# scopes) before looking it up again. Revocation does not wait for it: every
+# use of a cached key still reads the key's revoked_at by primary key, a
+# read every process shares, so a key revoked anywhere is refused at once.
+CACHE_SECONDS = 10.0
+_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,44 @@ async def revoke_api_key(scope: BrandScope, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         await key.save(update_fields=["revoked_at"])
+    _cache.forget(key.id)
     return key
+
+
+@dataclass(frozen=True)
+class _Cached:
+    principal: KeyPrincipal
+    until: float  # on the cache's clock, time.monotonic()
+
+
+class _KeyCache:
+    """Principals of recently checked tokens, by the token's hash, for
+    ``CACHE_SECONDS`` (in-process; bounded, the oldest entry leaves first)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: dict[str, _Cached] = {}
+        self._clock = clock
+
+    def get(self, digest: str) -> KeyPrincipal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry.until < self._clock():
+            del self._entries[digest]
+            return None
+        return entry.principal
+
+    def put(self, digest: str, principal: KeyPrincipal) -> None:
+        if len(self._entries) >= _CACHE_SIZE:
+            del self._entries[next(iter(self._entries))]
+        self._entries[digest] = _Cached(principal, self._clock() + CACHE_SECONDS)
+
+    def forget(self, key_id: int) -> None:
+        for digest in [d for d, e in self._entries.items() if e.principal.key_id == key_id]:
+            del self._entries[digest]
+
+
+_cache = _KeyCache()
 
 
 async def authenticate(token: str) -> KeyPrincipal | None:
@@ -78,8 +123,15 @@ async def authenticate(token: str) -> KeyPrincipal | None:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
+    digest = _hash(token)
+    cached = _cache.get(digest)
+    if cached is not None:
+        if await ApiKey.filter(id=cached.key_id, revoked_at=None).exists():
+            return cached
+        _cache.forget(cached.key_id)
+        return None
     key = await ApiKey.get_or_none(prefix=parts[1], revoked_at=None).select_related("brand")
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash(token)):
+    if key is None or not hmac.compare_digest(key.secret_hash, digest):
         return None
     now = datetime.now(UTC)
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
@@ -87,6 +139,8 @@ async def authenticate(token: str) -> KeyPrincipal | None:
             Q(id=key.id) & (Q(last_used_at__isnull=True) | Q(last_used_at__lt=now))
         ).update(last_used_at=now)
     actor = Actor("api_key", str(key.id), key.name)
-    return KeyPrincipal(
+    principal = KeyPrincipal(
         scope=BrandScope(key.brand, actor), scopes=expand(key.scopes), key_id=key.id
     )
+    _cache.put(digest, principal)
+    return principal

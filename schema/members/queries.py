@@ -13,7 +13,8 @@ from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.members.filters import MemberFilterInput, MemberSort
 from tessera.schema.members.identities import IdentityKind
-from tessera.schema.members.types import Member
+from tessera.schema.members.preload import preload
+from tessera.schema.members.types import MEMBER_COLUMNS, Member
 from tessera.schema.pagination import Connection, Window, paginate
 from tessera.schema.permissions import CanRead
 
@@ -68,11 +69,14 @@ class MemberQuery:
             from tessera.schema.segments.queries import members_in_segment
 
             query = await members_in_segment(info, query, segment_id)
-        return await paginate(
+        page = await paginate(
             query,
             Window(first, after, last, before),
             cap=info.context.settings.limits.page_size,
-            to_node=Member.from_model,
+            to_node=Member.from_row,
             sort_field=sort.field,
             descending=sort.descending,
+            columns=MEMBER_COLUMNS,
         )
+        await preload(info, [edge.node for edge in page.edges], ("edges", "node"))
+        return page

@@ -4,8 +4,9 @@ such field a few lines so this file stays easy to extend."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -75,14 +76,26 @@ class Member:
     attributes: JSON = strawberry.field(
         description="Custom attributes by key, as defined in `attributeDefinitions`."
     )
+    # Filled by a list resolver that loaded them for the whole page at once
+    # (``schema.members.preload``); None: load on demand through a dataloader.
+    ready_tags: strawberry.Private[list[Tag] | None] = None
+    ready_stats: strawberry.Private[Any] = None
 
     @strawberry.field(description="Every identity of the member.")
     async def identities(self, info: Info) -> list[Identity]:
         rows = await IdentitiesByMemberIdLoader.of(info).load(self.pk)
         return [Identity.from_model(row) for row in rows]
 
+    # ``tags`` and ``stats`` are sync resolvers so that a page whose list
+    # resolver preloaded them costs no await per member; alone, they hand
+    # graphql-core a coroutine, which it awaits like an async resolver's.
     @strawberry.field(description="The member's tags (expired assignments are left out).")
-    async def tags(self, info: Info) -> list[Tag]:
+    def tags(self, info: Info) -> list[Tag]:
+        if self.ready_tags is not None:
+            return self.ready_tags
+        return cast(list[Tag], self._load_tags(info))
+
+    async def _load_tags(self, info: Info) -> list[Tag]:
         rows = await TagAssignmentsByMemberIdLoader.of(info).load(self.pk)
         return [Tag.from_model(tag) for tag in {row.tag_id: row.tag for row in rows}.values()]
 
@@ -95,12 +108,14 @@ class Member:
         return [TagAssignment.from_model(row) for row in rows]
 
     @strawberry.field(description="Purchase figures: orders, spend, units, refunds.")
-    async def stats(
+    def stats(
         self, info: Info
     ) -> Annotated[MemberStats, strawberry.lazy("tessera.schema.orders.types")]:
+        if self.ready_stats is not None:
+            return cast("MemberStats", self.ready_stats)
         from tessera.schema.orders.queries import member_stats
 
-        return await member_stats(info, self.pk)
+        return cast("MemberStats", member_stats(info, self.pk))
 
     @strawberry.field(description="The member's orders, newest first.")
     async def orders(
@@ -234,30 +249,60 @@ class Member:
 
     @classmethod
     def from_model(cls, member: MemberModel) -> Member:
+        return cls.from_row({name: getattr(member, name) for name in MEMBER_COLUMNS})
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Member:
+        """From a plain row of ``MEMBER_COLUMNS`` (``QuerySet.values``)."""
         return cls(
-            pk=member.id,
-            id=strawberry.ID(encode_id("Member", member.id)),
-            external_id=member.external_id,
-            card_number=member.card_number,
-            status=MemberStatus(member.status),
-            name=member.name,
-            gender=Gender(member.gender),
-            birthday=member.birthday,
-            phone=member.phone,
-            email=member.email,
-            province=member.province,
-            city=member.city,
-            education=member.education,
-            occupation=member.occupation,
-            income_range=member.income_range,
-            interests=list(member.interests),
-            join_channel=member.join_channel,
-            join_source=member.join_source,
-            joined_at=member.joined_at,
-            created_at=member.created_at,
-            updated_at=member.updated_at,
-            attributes=member.attributes,
+            pk=row["id"],
+            id=strawberry.ID(encode_id("Member", row["id"])),
+            external_id=row["external_id"],
+            card_number=row["card_number"],
+            status=MemberStatus(row["status"]),
+            name=row["name"],
+            gender=Gender(row["gender"]),
+            birthday=row["birthday"],
+            phone=row["phone"],
+            email=row["email"],
+            province=row["province"],
+            city=row["city"],
+            education=row["education"],
+            occupation=row["occupation"],
+            income_range=row["income_range"],
+            interests=list(row["interests"]),
+            join_channel=row["join_channel"],
+            join_source=row["join_source"],
+            joined_at=row["joined_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            attributes=row["attributes"],
         )
+
+
+MEMBER_COLUMNS = (
+    "id",
+    "external_id",
+    "card_number",
+    "status",
+    "name",
+    "gender",
+    "birthday",
+    "phone",
+    "email",
+    "province",
+    "city",
+    "education",
+    "occupation",
+    "income_range",
+    "interests",
+    "join_channel",
+    "join_source",
+    "joined_at",
+    "created_at",
+    "updated_at",
+    "attributes",
+)
 
 
 def member_from_model(member: MemberModel) -> Member:

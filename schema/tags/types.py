@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -10,7 +12,7 @@ from strawberry.types import Info
 from tessera.schema.ids import encode_id
 from tessera.schema.tags.dataloaders import TagGroupByIdLoader
 from tessera.tags import models
-from tessera.tags.service import TagSource
+from tessera.tags.service import TAG_COLUMNS, TagSource
 
 strawberry.enum(
     TagSource,
@@ -65,15 +67,20 @@ class Tag:
 
     @classmethod
     def from_model(cls, tag: models.Tag) -> Tag:
+        return cls.from_row({column: getattr(tag, column) for column in TAG_COLUMNS})
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Tag:
+        """From a plain row of ``TAG_COLUMNS``."""
         return cls(
-            pk=tag.id,
-            group_pk=tag.group_id,
-            id=strawberry.ID(encode_id("Tag", tag.id)),
-            code=tag.code,
-            name=tag.name,
-            description=tag.description,
-            default_expiry_days=tag.default_expiry_days,
-            created_at=tag.created_at,
+            pk=row["id"],
+            group_pk=row["group_id"],
+            id=strawberry.ID(encode_id("Tag", row["id"])),
+            code=row["code"],
+            name=row["name"],
+            description=row["description"],
+            default_expiry_days=row["default_expiry_days"],
+            created_at=row["created_at"],
         )
 
 

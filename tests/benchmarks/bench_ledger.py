@@ -10,7 +10,8 @@ service time over baseline time per operation.
 Run by ``make bench`` (not in CI). The database server comes from
 ``TESSERA_BENCH_DATABASE_URL`` (default: the local PostgreSQL); a throw-away
 database is created on it and dropped afterwards. ``BENCH_OPS`` sets the
-operations per figure (default 2,000).
+operations per figure (default 2,000). Figures go to ``var/bench/ledger.json``
+(harness.Report), as time per operation (wall time of all clients / ops).
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ import asyncio
 import itertools
 import os
 import random
-import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Figure, Report, bench_database
 
 from tessera import bootstrap, db
 from tessera.assets import service
@@ -41,31 +44,7 @@ from tessera.tenancy.service import create_brand, create_tenant
 CLIENTS = 32
 MEMBERS = 1000
 OPS = int(os.environ.get("BENCH_OPS", "2000"))
-SERVER = os.environ.get(
-    "TESSERA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
 Op = Callable[[int], Awaitable[None]]
-
-
-async def create_database(server: str) -> tuple[str, Callable[[], Awaitable[None]]]:
-    parts = urlsplit(server.replace("asyncpg://", "postgresql://", 1))
-    admin_url = urlunsplit(parts._replace(scheme="postgresql"))
-    name = f"tessera_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    return urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}")), drop
 
 
 async def run_clients(op: Op) -> float:
@@ -186,8 +165,7 @@ async def seed(scope: BrandScope) -> list[int]:
 
 
 async def main() -> int:
-    url, drop = await create_database(SERVER)
-    try:
+    async with bench_database() as url:
         # One pool connection per client on both sides.
         pooled = f"{url}?minsize=1&maxsize={CLIENTS}"
         await db.connect(pooled)
@@ -239,7 +217,8 @@ async def main() -> int:
             return op
 
         print(f"ledger writes on PostgreSQL: {OPS} ops per figure, {CLIENTS} concurrent clients")
-        print(f"{'operation':<34}{'service ops/s':>15}{'SQL ops/s':>12}{'ratio':>8}")
+        report = Report("ledger", {"ops": OPS, "clients": CLIENTS, "members": MEMBERS})
+        figures = []
         for kind in ("earn", "redeem"):
             for label, target in (
                 (f"over {MEMBERS} members", spread.__getitem__),
@@ -247,14 +226,19 @@ async def main() -> int:
             ):
                 ours = await run_clients(service_op(kind, target))
                 theirs = await run_clients(baseline_op(kind, target))
-                print(
-                    f"{kind + ' ' + label:<34}{OPS / ours:>15,.0f}{OPS / theirs:>12,.0f}"
-                    f"{ours / theirs:>7.1f}x"
+                figures.append(
+                    Figure(
+                        f"{kind}_points, service, {label}",
+                        ours / OPS,
+                        theirs / OPS,
+                        "hand-written SQL, same clients",
+                        "µs",
+                    )
                 )
+        report.table(f"ledger writes, {CLIENTS} clients (time per operation)", figures)
+        report.save()
         await pool.close()
         await bootstrap.stop(rt)
-    finally:
-        await drop()
     return 0
 
 

@@ -1,6 +1,6 @@
 """Segments on PostgreSQL with a brand of ``BENCH_SEGMENT_MEMBERS`` members
-(default 1,000,000) and their statistics and tags, each figure beside a
-hand-written SQL baseline over the same tables, measured in the same run:
+(default 200,000; the large run is 1,000,000) and their statistics and tags,
+each figure beside a hand-written SQL baseline over the same tables, measured in the same run:
 
 - ``previewSegment`` for a three-condition rule (a tag, a spend range, a
   recency window): the compiled count statement and ``count_and_sample``
@@ -22,8 +22,9 @@ difference is printed loudly (a bug).
 Run by ``make bench``; prints, asserts nothing. Sizes:
 ``BENCH_SEGMENT_MEMBERS``, ``BENCH_SEGMENT_REPEAT`` (timed repetitions of
 each figure); ``BENCH_SEGMENT_EXPLAIN=1`` also prints the plans of the
-compiled and hand-written statements. With the defaults it takes about two
-minutes on two cores, most of it loading the data.
+compiled and hand-written statements. With the defaults it takes about a
+minute on two cores (1,000,000 members: about two), most of it loading the
+data. Figures go to ``var/bench/segments.json`` (harness.Report).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from tortoise import connections
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Figure, bench_database, bench_runtime, median_seconds, print_table, seconds
+from harness import Figure, Report, bench_database, bench_runtime, median_seconds, seconds
 
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
@@ -65,7 +66,7 @@ from tessera.segments.service import SegmentKind, create_segment, refresh_segmen
 from tessera.tags.service import create_tag
 from tessera.tenancy.service import create_brand, create_tenant
 
-MEMBERS = int(os.environ.get("BENCH_SEGMENT_MEMBERS", "1000000"))
+MEMBERS = int(os.environ.get("BENCH_SEGMENT_MEMBERS", "200000"))
 OTHER_MEMBERS = 5000
 REPEAT = int(os.environ.get("BENCH_SEGMENT_REPEAT", "7"))
 REFRESH_ROUNDS = 3
@@ -416,7 +417,12 @@ async def main() -> None:
                     await explain(pool, "hand-written leave", LEAVE_SQL, *args, by_hand.id)
 
                 count_name = "hand-written SELECT count(*)"
-                print_table(
+                report = Report(
+                    "segments",
+                    {"members": MEMBERS, "other_members": OTHER_MEMBERS, "repeat": REPEAT,
+                     "refresh_rounds": REFRESH_ROUNDS},
+                )  # fmt: skip
+                report.table(
                     f"previewSegment, tag + spend range + last order in {RECENT_DAYS} days "
                     f"(median of {REPEAT})",
                     [
@@ -429,7 +435,7 @@ async def main() -> None:
                                "count_and_sample"),
                     ],
                 )  # fmt: skip
-                print_table(
+                report.table(
                     "materialising the segment (median)",
                     [
                         Figure("first refresh, from empty (service)", statistics.median(t_first),
@@ -438,6 +444,7 @@ async def main() -> None:
                                statistics.median(t_again_sql), "hand-written DELETE + INSERT"),
                     ],
                 )  # fmt: skip
+                report.save()
 
 
 if __name__ == "__main__":

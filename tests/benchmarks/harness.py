@@ -1,6 +1,9 @@
 """What the benchmarks share: a throw-away PostgreSQL database, a runtime on
-it, timing, and the printed table (DESIGN.md: every figure beside a baseline
-measured in the same run, as a ratio; printed, never asserted).
+it, timing, and the report (DESIGN.md: every figure beside a baseline
+measured in the same run, as a ratio; printed, never asserted). A bench
+collects its figures in a :class:`Report`, which prints each table and
+writes ``var/bench/<bench>.json`` (``BENCH_RESULTS_DIR``) so a later run can
+be compared; ``summary.py`` prints every bench's figures in one table.
 
 A bench module is a script run by ``make bench``; it puts this folder on
 ``sys.path`` (``python -P`` does not) and imports this module.
@@ -8,14 +11,18 @@ A bench module is a script run by ``make bench``; it puts this folder on
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import statistics
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -30,6 +37,8 @@ SERVER = os.environ.get(
     "TESSERA_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS = os.environ.get("TESSERA_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR", str(ROOT / "var" / "bench")))
 
 
 @asynccontextmanager
@@ -114,22 +123,103 @@ async def median_seconds(
     return statistics.median([await seconds(work) for _ in range(repeat)])
 
 
+async def median_cpu_seconds(
+    work: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
+) -> float:
+    """The median CPU time this process spends on ``work`` (database server
+    and other processes excluded): steadier than wall time on a shared
+    machine, where waiting for a core inflates every wall figure."""
+    for _ in range(warm):
+        await work()
+    spent = []
+    for _ in range(repeat):
+        started = time.process_time()
+        await work()
+        spent.append(time.process_time() - started)
+    return statistics.median(spent)
+
+
 @dataclass
 class Figure:
     name: str
     value: float  # seconds
     baseline: float  # seconds
     baseline_name: str
-    unit: str = "ms"
+    unit: str = "ms"  # how it is printed: "s", "ms" or "µs"
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("inf")
+
+
+SCALE = {"s": 1.0, "ms": 1e3, "µs": 1e6}
+
+
+def figure_row(f: Figure, prefix: str = "", width: int = 46) -> str:
+    k = SCALE[f.unit]
+    return (
+        f"{prefix + f.name:<{width}}{f.value * k:>10.1f}{f.unit:>2}{f.baseline * k:>10.1f}"
+        f"{f.unit:>2}  {f.ratio:>6.1f}x  {f.baseline_name}"
+    )
 
 
 def print_table(title: str, figures: list[Figure]) -> None:
-    scale = {"ms": 1000.0, "s": 1.0}
     print(f"\n{title}")
     print(f"{'figure':<46}{'Tessera':>12}{'baseline':>12}  {'ratio':>7}  baseline is")
     for f in figures:
-        k = scale[f.unit]
-        print(
-            f"{f.name:<46}{f.value * k:>10.1f}{f.unit:>2}{f.baseline * k:>10.1f}{f.unit:>2}"
-            f"  {f.value / f.baseline:>6.1f}x  {f.baseline_name}"
-        )
+        print(figure_row(f))
+
+
+def git_commit() -> str:
+    """The commit measured, with ``-dirty`` when the worktree has changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+@dataclass
+class Report:
+    """One bench run: its sizes and tables. ``table`` prints as it goes;
+    ``save`` writes the JSON (the one before it kept as
+    ``<bench>.previous.json``)."""
+
+    bench: str
+    sizes: dict[str, Any]
+    tables: list[tuple[str, list[Figure]]] = field(default_factory=list)
+
+    def table(self, title: str, figures: list[Figure]) -> None:
+        print_table(title, figures)
+        self.tables.append((title, figures))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bench": self.bench,
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": git_commit(),
+            "sizes": self.sizes,
+            "figures": [
+                {"table": title, **asdict(f), "ratio": f.ratio}
+                for title, figures in self.tables
+                for f in figures
+            ],
+        }
+
+    def save(self, directory: Path = RESULTS) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.bench}.json"
+        if path.exists():
+            path.replace(directory / f"{self.bench}.previous.json")
+        path.write_text(json.dumps(self.as_json(), indent=2, ensure_ascii=False) + "\n")
+        print(f"\nfigures written to {path}")
+        return path

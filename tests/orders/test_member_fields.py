@@ -128,3 +128,47 @@ async def test_member_pages_with_facts_take_a_constant_number_of_queries(
     assert with_stats == plain_small + 2
     # stats (2); orders: window + rows + count + lines; events: window + rows + count
     assert large == plain_small + 9
+
+
+async def test_a_page_gives_the_same_tags_and_stats_as_each_member_alone(
+    gql, api_key, brand_a, make_member
+):
+    """The members page loads tags and stats for the whole page before the
+    engine walks it (also when they are selected through fragments); each
+    member reads the same as when resolved on its own through the loaders."""
+    from tessera.tags.service import TagSource, create_tag, tag_members
+
+    scope = BrandScope(brand_a)
+    await create_tag(scope, "gold", "Gold")
+    await create_tag(scope, "vip", "VIP")
+    first, second, third = [await make_member(brand_a) for _ in range(3)]
+    await tag_members(scope, ["vip", "gold"], member_ids=[first.id])
+    await tag_members(scope, ["gold"], member_ids=[second.id], source=TagSource.RULE)
+    await tag_members(scope, ["gold"], member_ids=[second.id])  # a second source, one tag
+    recent = datetime.now(UTC) - timedelta(days=3)
+    await record_order(scope, order_input("o1", second.id, paid="12.50", at=recent))
+    token = await api_key(brand_a, "read")
+    fields = "id tags { code name } stats { ordersCount totalSpent { amount currency } }"
+
+    page = await gql(
+        "query { members(first: 10) { edges { node { ...Card } } } }"
+        f" fragment Card on Member {{ ... on Member {{ {fields} }} }}",
+        token=token,
+    )
+    nodes = {e["node"]["id"]: e["node"] for e in page["members"]["edges"]}
+    alone = {}
+    for member in (first, second, third):
+        id_ = encode_id("Member", member.id)
+        alone[id_] = (
+            await gql(
+                f"query($id: ID!) {{ member(id: $id) {{ {fields} }} }}", {"id": id_}, token=token
+            )
+        )["member"]
+
+    assert nodes == alone
+    assert [t["code"] for t in nodes[encode_id("Member", first.id)]["tags"]] == ["gold", "vip"]
+    assert nodes[encode_id("Member", second.id)]["tags"] == [{"code": "gold", "name": "Gold"}]
+    assert nodes[encode_id("Member", second.id)]["stats"] == {
+        "ordersCount": 1,
+        "totalSpent": {"amount": "12.50", "currency": "CNY"},
+    }
