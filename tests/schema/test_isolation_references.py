@@ -153,9 +153,9 @@ def unmatched(body: dict[str, Any], at: tuple[str, ...]) -> None:
 def unknown_tag(body: dict[str, Any], at: tuple[str, ...]) -> None:
     assert not body.get("errors"), body
     payload = next(iter(body["data"].values()))
-    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
-        ("UNKNOWN_TAG", list(at))
-    ], payload
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("UNKNOWN_TAG", list(at))], (
+        payload
+    )
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,13 @@ def event_input(member: Any) -> dict[str, Any]:
 CASES: list[Case] = [
     # queries by id
     *(
-        Case(f"Query.{name}", f"query($id: ID!) {{ {name}(id: $id) {{ id }} }}", {"id": Ref(kind)}, null, ok=_found)
+        Case(
+            f"Query.{name}",
+            f"query($id: ID!) {{ {name}(id: $id) {{ id }} }}",
+            {"id": Ref(kind)},
+            null,
+            ok=_found,
+        )
         for name, kind in (
             ("member", "member"),
             ("order", "order"),
@@ -233,7 +239,11 @@ CASES: list[Case] = [
         )
     ),
     Case(
-        "Query.coupon", "query($c: String!) { coupon(code: $c) { id } }", {"c": Ref("coupon", "code")}, null, ok=_found
+        "Query.coupon",
+        "query($c: String!) { coupon(code: $c) { id } }",
+        {"c": Ref("coupon", "code")},
+        null,
+        ok=_found,
     ),
     Case(
         "Query.memberByIdentity",
@@ -318,7 +328,13 @@ CASES: list[Case] = [
     Case(
         "Mutation.recordRefund",
         mutation("recordRefund"),
-        {"input": {"externalId": Key(), "occurredAt": "2026-01-03T00:00:00+00:00", "orderId": Ref("order")}},
+        {
+            "input": {
+                "externalId": Key(),
+                "occurredAt": "2026-01-03T00:00:00+00:00",
+                "orderId": Ref("order"),
+            }
+        },
     ),
     Case(
         "Mutation.recordRefund",
@@ -411,7 +427,12 @@ CASES: list[Case] = [
     Case(
         "Mutation.setTagRule",
         mutation("setTagRule"),
-        {"input": {"tagId": Ref("spare_tag"), "rule": {"type": "stats", "metric": "ordersCount", "min": 1}}},
+        {
+            "input": {
+                "tagId": Ref("spare_tag"),
+                "rule": {"type": "stats", "metric": "ordersCount", "min": 1},
+            }
+        },
         # NOTE: names `input.id` for the argument `input.tagId` (as activateMember).
         reported_at=lambda at: ("input", "id"),
     ),
@@ -429,12 +450,24 @@ CASES: list[Case] = [
     Case(
         "Mutation.issueCoupon",
         mutation("issueCoupon"),
-        {"input": {"templateId": Ref("template"), "memberId": Ref("member"), "idempotencyKey": Key()}},
+        {
+            "input": {
+                "templateId": Ref("template"),
+                "memberId": Ref("member"),
+                "idempotencyKey": Key(),
+            }
+        },
     ),
     Case(
         "Mutation.issueCoupons",
         mutation("issueCoupons", f"{ERR} results {{ {ERR} }}"),
-        {"input": {"templateId": Ref("template"), "memberIds": [Ref("member")], "idempotencyKey": Key()}},
+        {
+            "input": {
+                "templateId": Ref("template"),
+                "memberIds": [Ref("member")],
+                "idempotencyKey": Key(),
+            }
+        },
         per_item("results"),
     ),
     Case(
@@ -494,7 +527,14 @@ CASES: list[Case] = [
     Case(
         "Mutation.createTier",
         mutation("createTier"),
-        {"input": {"code": "silver", "name": "Silver", "rank": 2, "giftCouponTemplateIds": [Ref("template")]}},
+        {
+            "input": {
+                "code": "silver",
+                "name": "Silver",
+                "rank": 2,
+                "giftCouponTemplateIds": [Ref("template")],
+            }
+        },
     ),
     Case(
         "Mutation.updateTier",
@@ -509,7 +549,14 @@ CASES: list[Case] = [
     Case(
         "Mutation.redeemPointsForOrder",
         mutation("redeemPointsForOrder"),
-        {"input": {"memberId": Ref("funded_member"), "orderId": Ref("order"), "points": 5, "idempotencyKey": Key()}},
+        {
+            "input": {
+                "memberId": Ref("funded_member"),
+                "orderId": Ref("order"),
+                "points": 5,
+                "idempotencyKey": Key(),
+            }
+        },
         # The order is looked up for the member: another member's order is "no such order".
         reported_at=lambda at: ("input", "orderId"),
     ),
@@ -688,7 +735,10 @@ async def _segment(c: Seeder, name: str, static: bool = False) -> dict[str, Any]
         {
             "i": {"name": f"{c.code} {name}", "kind": "STATIC"}
             if static
-            else {"name": f"{c.code} {name}", "rule": {"type": "stats", "metric": "ordersCount", "min": 0}}
+            else {
+                "name": f"{c.code} {name}",
+                "rule": {"type": "stats", "metric": "ordersCount", "min": 0},
+            }
         },
     )
     return made["segment"]  # type: ignore[no-any-return]
@@ -749,7 +799,9 @@ class Brands:
 @pytest.fixture
 async def brands(brand_a: Brand, brand_b: Brand, api_key: Any, gql: Call) -> Brands:
     def caller(token: str) -> Call:
-        async def call(query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        async def call(
+            query: str, variables: dict[str, Any] | None = None, **kw: Any
+        ) -> dict[str, Any]:
             return await gql(query, variables, token=token, **kw)
 
         return call
@@ -790,7 +842,14 @@ def brand_links() -> list[tuple[str, str, str, str]]:
             target = model._meta.fields_map[name].related_model  # type: ignore[attr-defined]
             if issubclass(target, BrandOwned):
                 column = model._meta.fields_map[name].source_field or f"{name}_id"  # type: ignore[attr-defined]
-                links.append((model._meta.db_table, column, target._meta.db_table, target._meta.pk.source_field or "id"))
+                links.append(
+                    (
+                        model._meta.db_table,
+                        column,
+                        target._meta.db_table,
+                        target._meta.pk.source_field or "id",
+                    )
+                )
     return sorted(links)
 
 
@@ -810,16 +869,16 @@ async def cross_brand_links() -> list[str]:
 # --- the tests --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("case", "at"), PROBES, ids=[_probe_id(case, at) for case, at in PROBES]
-)
-async def test_one_foreign_reference_is_refused(case: Case, at: tuple[str, ...], brands: Brands) -> None:
+@pytest.mark.parametrize(("case", "at"), PROBES, ids=[_probe_id(case, at) for case, at in PROBES])
+async def test_one_foreign_reference_is_refused(
+    case: Case, at: tuple[str, ...], brands: Brands
+) -> None:
     kinds = {ref.kind for _, ref in refs(case.variables)} | set(case.needs)
     own = {kind: await brands.a.get(kind) for kind in sorted(kinds)}
     foreign = {kind: await brands.b.get(kind) for kind in sorted(kinds)}
     token = await brands.member_token() if case.token == "member" else None
-    call = brands.a.call if token is None else (
-        lambda q, v, **kw: brands.gql(q, v, token=token, **kw)
+    call = (
+        brands.a.call if token is None else (lambda q, v, **kw: brands.gql(q, v, token=token, **kw))
     )
     b_before = await rows_of(brands.b.brand)
 
@@ -863,3 +922,121 @@ def test_every_id_argument_has_a_reference_probe() -> None:
     covered = {(case.field, tuple("0" if p.isdigit() else p for p in at)) for case, at in PROBES}
     missing = sorted(_id_arguments() - covered)
     assert not missing, f"add a Case to {__name__} for: {missing}"
+
+
+# --- references that are not arguments of a root field ----------------------------
+
+
+async def test_members_filtered_by_a_tag_code_are_the_brands_own(brands: Brands) -> None:
+    # Both brands have a "vip" tag on their member: the code means A's tag in A.
+    a_vip, _ = await brands.a.get("tag"), await brands.b.get("tag")
+    a_member = await brands.a.get("member")
+    for condition in ({"any": ["vip"]}, {"all": ["vip"]}):
+        data = await brands.a.call(
+            "query($f: MemberFilterInput) { members(filter: $f) { totalCount edges { node { id } } } }",
+            {"f": {"tags": condition}},
+        )
+        assert data["members"]["totalCount"] == 1, condition
+        assert [e["node"]["id"] for e in data["members"]["edges"]] == [a_member["id"]]
+    data = await brands.a.call(
+        "query($f: MemberFilterInput) { members(filter: $f) { totalCount } }",
+        {"f": {"tags": {"none": ["vip"]}}},
+    )
+    assert data["members"]["totalCount"] == 0
+    assert a_vip["code"] == "vip"
+
+
+NESTED = (
+    "query($m: ID!, $c: String) { member(id: $m) { orders(first: 10, after: $c) { edges { cursor"
+    " node { id } } } events(first: 10, after: $c) { edges { cursor node { eventId } } }"
+    " ledger(first: 10, after: $c) { edges { cursor node { amount idempotencyKey } } } } }"
+)
+
+
+async def _nested(call: Call, member: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+    body = await call(NESTED, {"m": member["id"], "c": cursor}, errors_ok=True)
+    assert all(
+        e["extensions"].get("code") != "INTERNAL_SERVER_ERROR" for e in body.get("errors") or []
+    ), body
+    return body
+
+
+async def _activity(c: Seeder) -> None:
+    """Two orders, two events and ledger entries for the brand's member."""
+    await c.get("funded_member")
+    await c.get("order")
+    member = await c.get("member")
+    for n in (2, 3):
+        await _ok(
+            c.call,
+            "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { errors { code } } }",
+            {
+                "i": {
+                    **order_input(member["id"], f"{c.code}-order-{n}"),
+                    "amountPaid": {"amount": "1", "currency": c.brand.currency},
+                }
+            },
+        )
+        await _ok(
+            c.call,
+            "mutation($i: RecordEventInput!) { recordEvent(input: $i) { errors { code } } }",
+            {"i": {**event_input(member["id"]), "eventId": f"{c.code}-event-{n}"}},
+        )
+
+
+def _leaves(body: dict[str, Any]) -> set[str]:
+    """Every order id, event id and ledger key a nested answer shows."""
+    member = (body.get("data") or {}).get("member") or {}
+    found: set[str] = set()
+    for connection in ("orders", "events", "ledger"):
+        for edge in (member.get(connection) or {}).get("edges", []):
+            node = edge["node"]
+            found.add(str(node.get("id") or node.get("eventId") or node.get("idempotencyKey")))
+    return found
+
+
+async def test_nested_lists_given_another_brands_cursor_show_only_their_member(
+    brands: Brands,
+) -> None:
+    await _activity(brands.a)
+    await _activity(brands.b)
+    a_member, b_member = await brands.a.get("member"), await brands.b.get("member")
+    a_all = _leaves(await _nested(brands.a.call, a_member, None))
+    b_body = await _nested(brands.b.call, b_member, None)
+    b_all = _leaves(b_body)
+    assert a_all and b_all and not a_all & b_all
+    b_cursors = [
+        edge["cursor"]
+        for connection in ("orders", "events", "ledger")
+        for edge in b_body["data"]["member"][connection]["edges"]
+    ]
+    for cursor in b_cursors:
+        shown = _leaves(await _nested(brands.a.call, a_member, cursor))
+        assert shown <= a_all, cursor
+    # Nor does A's key read B's member through B's cursor and B's id together.
+    body = await _nested(brands.a.call, b_member, b_cursors[0])
+    assert (body.get("data") or {}).get("member") is None
+
+
+async def test_a_member_token_reaches_only_its_own_member(brands: Brands) -> None:
+    await _activity(brands.a)
+    await _activity(brands.b)
+    await brands.a.get("coupon")
+    b_coupon = await brands.b.get("coupon")
+    a_member = await brands.a.get("member")
+    token = await brands.member_token()
+    me = await brands.gql(
+        "{ me { id coupons { code } orders(first: 10) { edges { node { id } } } } }", token=token
+    )
+    assert me["me"]["id"] == a_member["id"]
+    assert b_coupon["code"] not in [c["code"] for c in me["me"]["coupons"]]
+    assert len(me["me"]["orders"]["edges"]) == 3
+    # A member token carries no brand key's reach: another member, B's included, is not there.
+    for member in (await brands.a.get("member2"), await brands.b.get("member")):
+        body = await brands.gql(
+            "query($id: ID!) { member(id: $id) { id } }",
+            {"id": member["id"]},
+            token=token,
+            errors_ok=True,
+        )
+        assert not (body.get("data") or {}).get("member"), body
