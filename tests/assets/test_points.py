@@ -239,7 +239,9 @@ async def test_growth_is_earned_and_reversed_never_below_zero(brand_a, make_memb
     assert result.balance == 40
 
 
-async def test_balances_of_many_members_take_one_round_trip(brand_a, make_member, assert_round_trips):
+async def test_balances_of_many_members_take_one_round_trip(
+    brand_a, make_member, assert_round_trips
+):
     scope = BrandScope(brand_a)
     members = [await make_member(brand_a) for _ in range(3)]
     await earn(scope, members[0].id, 7, "e")

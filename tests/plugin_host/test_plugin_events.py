@@ -180,10 +180,9 @@ async def test_events_of_one_unit_of_work_load_the_brands_features_once(
     await enable_feature(brand_a, "counted")
     plugin.received.clear()
 
-    async with record_database() as counted:
-        async with unit_of_work(BrandScope(brand_a)) as uow:
-            for n in range(5):
-                uow.emit("points.changed", member_id=f"Member:{n}")
+    async with record_database() as counted, unit_of_work(BrandScope(brand_a)) as uow:
+        for n in range(5):
+            uow.emit("points.changed", member_id=f"Member:{n}")
     assert len(plugin.received) == 5
     assert sum('"brand_feature"' in q for q in counted.statements) == 1
 
