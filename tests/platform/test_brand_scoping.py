@@ -82,7 +82,6 @@ ALLOWED_MODEL_QUERIES = {
 }
 # Files exempt as a whole: -> why.
 ALLOWED_FILES = {
-    "platform/scope.py": "the scoping mechanism itself",
     "platform/testing.py": "test fixtures create databases and empty every table",
 }
 # Raw SQL: (file, enclosing function) -> why it touches one brand only.
