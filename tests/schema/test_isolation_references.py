@@ -14,14 +14,9 @@ brand's object goes (kinds are in `SEEDS`); every `Ref` becomes one probe.
 `test_every_id_argument_has_a_reference_probe` derives the ID-typed arguments
 from the schema, so a new one without a case here fails.
 
-Planted faults this catches (each tried by removing one scoping call, seen
-failing here, then reverted; see docs/operations.md, "Brand walls"):
-- coupons/issuing.py `_issuable_member`: `Member.filter(id=…)` instead of
-  `scope.query(Member)` -> issueCoupon / issueCoupons with B's member;
-- rewards/activities.py `_member` for the referee -> recordReferral refereeId;
-- orders/recording.py member lookup -> recordOrder / recordOrders per item;
-- tags/assignments.py tag lookup by code -> tagMembers / untagMembers;
-- coupons/redeeming.py order lookup -> redeemCoupon orderId.
+Planted faults this catches: docs/operations.md, "Brand walls", lists each
+scoping call that was removed on its own, the probes that then failed here, and
+the one plant the API cannot show.
 """
 
 from __future__ import annotations
