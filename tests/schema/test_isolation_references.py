@@ -941,15 +941,25 @@ async def test_members_filtered_by_a_tag_code_are_the_brands_own(brands: Brands)
     assert a_vip["code"] == "vip"
 
 
-NESTED = (
-    "query($m: ID!, $c: String) { member(id: $m) { orders(first: 10, after: $c) { edges { cursor"
-    " node { id } } } events(first: 10, after: $c) { edges { cursor node { eventId } } }"
-    " ledger(first: 10, after: $c) { edges { cursor node { amount idempotencyKey } } } } }"
-)
+CONNECTIONS = {
+    "orders": "edges { cursor node { id } }",
+    "events": "edges { cursor node { eventId } }",
+    "ledger": "edges { cursor node { amount idempotencyKey } }",
+}
 
 
-async def _nested(call: Call, member: dict[str, Any], cursor: str | None) -> dict[str, Any]:
-    body = await call(NESTED, {"m": member["id"], "c": cursor}, errors_ok=True)
+async def _nested(
+    call: Call, member: dict[str, Any], cursors: dict[str, str | None]
+) -> dict[str, Any]:
+    fields = " ".join(
+        f"{name}(first: 10, after: ${name}) {{ {selection} }}"
+        for name, selection in CONNECTIONS.items()
+    )
+    document = (
+        "query($m: ID!, $orders: String, $events: String, $ledger: String)"
+        f" {{ member(id: $m) {{ {fields} }} }}"
+    )
+    body = await call(document, {"m": member["id"], **cursors}, errors_ok=True)
     assert all(
         e["extensions"].get("code") != "INTERNAL_SERVER_ERROR" for e in body.get("errors") or []
     ), body
@@ -996,20 +1006,19 @@ async def test_nested_lists_given_another_brands_cursor_show_only_their_member(
     await _activity(brands.a)
     await _activity(brands.b)
     a_member, b_member = await brands.a.get("member"), await brands.b.get("member")
-    a_all = _leaves(await _nested(brands.a.call, a_member, None))
-    b_body = await _nested(brands.b.call, b_member, None)
+    none = dict.fromkeys(CONNECTIONS)
+    a_all = _leaves(await _nested(brands.a.call, a_member, none))
+    b_body = await _nested(brands.b.call, b_member, none)
     b_all = _leaves(b_body)
     assert a_all and b_all and not a_all & b_all
-    b_cursors = [
-        edge["cursor"]
-        for connection in ("orders", "events", "ledger")
-        for edge in b_body["data"]["member"][connection]["edges"]
-    ]
-    for cursor in b_cursors:
-        shown = _leaves(await _nested(brands.a.call, a_member, cursor))
-        assert shown <= a_all, cursor
-    # Nor does A's key read B's member through B's cursor and B's id together.
-    body = await _nested(brands.a.call, b_member, b_cursors[0])
+    # Each of B's cursors, given to the same list of A's member.
+    for name in CONNECTIONS:
+        for edge in b_body["data"]["member"][name]["edges"]:
+            shown = _leaves(await _nested(brands.a.call, a_member, {**none, name: edge["cursor"]}))
+            assert shown <= a_all, (name, edge["cursor"])
+    # Nor does A's key read B's member through B's id and B's cursor together.
+    first = b_body["data"]["member"]["orders"]["edges"][0]["cursor"]
+    body = await _nested(brands.a.call, b_member, {**none, "orders": first})
     assert (body.get("data") or {}).get("member") is None
 
 
