@@ -441,7 +441,7 @@ class _SqliteTrace:
 
             return await original(conn, run)
 
-        aiosqlite.Connection._execute = execute  # type: ignore[method-assign]
+        aiosqlite.Connection._execute = execute  # type: ignore[method-assign,assignment]
 
     def __exit__(self, *exc: object) -> None:
         aiosqlite.Connection._execute = self.original  # type: ignore[method-assign]

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from order_inputs import money, order_input
 
 from tessera.errors import DomainError
-from tessera.orders.inputs import RefundInput, RefundLineInput
 from tessera.members.service import create_member
+from tessera.orders.inputs import RefundInput, RefundLineInput
 from tessera.orders.models import MemberStats, Order, OrderLine
 from tessera.orders.refunds import record_refund
 from tessera.orders.service import record_order, record_orders
@@ -140,7 +140,9 @@ async def play(scope: BrandScope, member_ids: list[int], history: list[Any], run
                 await record_refund(scope, refund, now=NOW)
             except DomainError as error:
                 # Refused exactly when more is asked than is left, and nothing counted.
-                refusals = [(e.code, tuple(e.field or [])) for e in getattr(error, "errors", [error])]
+                refusals = [
+                    (e.code, tuple(e.field or [])) for e in getattr(error, "errors", [error])
+                ]
                 assert len(refusals) == 1 and refusals[0] in expected, (mode, refusals, expected)
                 assert await stored_stats(scope) == before
             else:
