@@ -11,7 +11,8 @@ Tessera gets them. A partner's plugin test::
 Fixtures: ``tessera_db`` (runtime, tables emptied after the test), ``brand_a``
 and ``brand_b``, ``api_key``, ``http``, ``gql``, ``register_plugin``,
 ``enable_feature``, ``emit_event``, ``record_events``, ``new_member``,
-``drain_outbox``, ``assert_num_queries``; docs/plugins.md
+``drain_outbox``, ``assert_round_trips``, ``assert_statements`` (and
+``record_database``); docs/plugins.md
 shows each.
 
 Follow-up work of a commit (segment re-evaluation, activity rewards) goes to
@@ -29,16 +30,21 @@ live on the session event loop: set ``asyncio_default_fixture_loop_scope`` and
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiosqlite
+import asyncpg
+import asyncpg.pool
 import httpx
 import pytest
 import pytest_asyncio
@@ -81,6 +87,16 @@ async def _create_postgres_database(server_url: str) -> tuple[str, Callable[[], 
     return urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}")), drop
 
 
+async def _add_brand_keys() -> None:
+    """The composite brand keys of the PostgreSQL-only migration, which
+    ``generate_schemas`` cannot know: the suite runs behind the same backstop
+    as production (a test checks the migration adds exactly these)."""
+    brand_keys = importlib.import_module("tessera.migrations.0004_brand_keys")
+    conn = connections.get("default")
+    for statement in brand_keys.statements():
+        await conn.execute_script(statement)
+
+
 @pytest.fixture(scope="session")
 def tessera_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tessera-var")
@@ -102,6 +118,8 @@ async def tessera_database_url(tessera_var_dir: Path) -> AsyncIterator[str]:
     # migrations produce exactly these.
     await db.connect(url)
     await Tortoise.generate_schemas(safe=False)
+    if db.is_postgres(url):
+        await _add_brand_keys()
     await db.disconnect()
     yield url
     if drop is not None:
@@ -431,50 +449,146 @@ def record_events(
     return start
 
 
-class QueryCounter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.queries: list[str] = []
+@dataclass
+class DatabaseLog:
+    """What reached the database inside a :func:`record_database` block.
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.args:
-            self.queries.append(
-                str(record.args[0]) if isinstance(record.args, tuple) else record.getMessage()
-            )
-        else:
-            message = record.getMessage()
-            if not message.startswith(("Created connection", "Closed connection")):
-                self.queries.append(message)
+    ``round_trips`` holds one entry per call the application made to the
+    driver (a query, an ``executemany``, a BEGIN/COMMIT/SAVEPOINT), each the
+    list of statements it ran; ``statements`` is all of them in order. A
+    ``bulk_create`` of 200 rows is one round trip and 200 or more statements.
+    """
+
+    round_trips: list[list[str]] = field(default_factory=list)
+    # asyncpg's pool resets a connection on release (``SELECT
+    # pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;``): one more
+    # round trip after each pooled use. The pool's, not the code's: kept apart.
+    pool_resets: int = 0
+
+    @property
+    def statements(self) -> list[str]:
+        return [sql for trip in self.round_trips for sql in trip]
+
+    def report(self) -> str:
+        return "\n".join(
+            f"{i}: " + " | ".join(s[:200] for s in trip) for i, trip in enumerate(self.round_trips)
+        )
 
 
-@contextmanager
-def count_queries() -> Iterator[QueryCounter]:
-    """Collect every SQL statement Tortoise sends inside the block."""
-    logger = logging.getLogger("tortoise.db_client")
-    counter = QueryCounter()
-    old_level, old_disabled = logger.level, logger.disabled
-    logger.setLevel(logging.DEBUG)
-    logger.disabled = False
-    logger.addHandler(counter)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(old_level)
-        logger.disabled = old_disabled
+class _SqliteTrace:
+    """SQLite: each hop of aiosqlite onto its connection thread is one round
+    trip; ``sqlite3``'s trace callback, set inside that thread, sees every
+    statement the hop runs (each row of an ``executemany`` included)."""
+
+    def __init__(self, log: DatabaseLog) -> None:
+        self.log = log
+        self.original = aiosqlite.Connection._execute
+
+    def __enter__(self) -> None:
+        log, original = self.log, self.original
+
+        async def execute(conn: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            trip: list[str] = []
+
+            def run() -> Any:
+                conn._conn.set_trace_callback(trip.append)
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    conn._conn.set_trace_callback(None)
+                    if trip:
+                        log.round_trips.append(trip)
+
+            return await original(conn, run)
+
+        aiosqlite.Connection._execute = execute  # type: ignore[method-assign,assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        aiosqlite.Connection._execute = self.original  # type: ignore[method-assign]
+
+
+class _AsyncpgTrace:
+    """PostgreSQL: asyncpg's query logger (0.29+) on every pooled connection
+    the block uses. One logged call is one round trip; an ``executemany``'s
+    argument sets are its statements."""
+
+    def __init__(self, log: DatabaseLog, pool: Any) -> None:
+        self.log = log
+        self.pool = pool
+        self.original = asyncpg.pool.PoolConnectionHolder.acquire
+        self.reset_query: str | None = None
+
+    def record(self, query: Any) -> None:
+        if query.query == self.reset_query:
+            self.log.pool_resets += 1
+            return
+        many = not isinstance(query.args, tuple)  # executemany passes its list of rows
+        self.log.round_trips.append([query.query] * (len(query.args) if many else 1))
+
+    def __enter__(self) -> None:
+        record, original = self.record, self.original
+
+        async def acquire(holder: Any) -> Any:
+            proxy = await original(holder)
+            self.reset_query = holder._con.get_reset_query()
+            holder._con.add_query_logger(record)
+            return proxy
+
+        asyncpg.pool.PoolConnectionHolder.acquire = acquire  # type: ignore[method-assign]
+        for holder in self.pool._holders:
+            if holder._con is not None:
+                self.reset_query = holder._con.get_reset_query()
+                holder._con.add_query_logger(record)
+
+    def __exit__(self, *exc: object) -> None:
+        asyncpg.pool.PoolConnectionHolder.acquire = self.original  # type: ignore[method-assign]
+        for holder in self.pool._holders:
+            if holder._con is not None:
+                holder._con.remove_query_logger(self.record)
+
+
+@asynccontextmanager
+async def record_database() -> AsyncIterator[DatabaseLog]:
+    """Record every statement and round trip that reaches the database inside
+    the block (transactions' BEGIN, COMMIT and SAVEPOINTs included)."""
+    log = DatabaseLog()
+    client = connections.get("default")
+    pool = getattr(client, "_pool", None)
+    trace: _SqliteTrace | _AsyncpgTrace = (
+        _AsyncpgTrace(log, pool) if pool is not None else _SqliteTrace(log)
+    )
+    with trace:
+        yield log
+        await asyncio.sleep(0)  # asyncpg hands log records over with call_soon
 
 
 @pytest.fixture
-def assert_num_queries() -> Callable[[int], Any]:
-    """``with assert_num_queries(3): ...`` fails when the block sends another count."""
+def assert_round_trips() -> Callable[[int], AbstractAsyncContextManager[DatabaseLog]]:
+    """``async with assert_round_trips(3): ...`` fails unless the block makes
+    exactly that many calls to the database (a page, a batch: what latency costs)."""
 
-    @contextmanager
-    def check(expected: int) -> Iterator[QueryCounter]:
-        with count_queries() as counter:
-            yield counter
-        assert len(counter.queries) == expected, (
-            f"expected {expected} queries, got {len(counter.queries)}:\n"
-            + "\n".join(counter.queries)
+    @asynccontextmanager
+    async def check(expected: int) -> AsyncIterator[DatabaseLog]:
+        async with record_database() as log:
+            yield log
+        assert len(log.round_trips) == expected, (
+            f"expected {expected} round trips, got {len(log.round_trips)}:\n{log.report()}"
+        )
+
+    return check
+
+
+@pytest.fixture
+def assert_statements() -> Callable[[int], AbstractAsyncContextManager[DatabaseLog]]:
+    """``async with assert_statements(3): ...`` fails unless the database runs
+    exactly that many statements in the block (each row of a bulk insert counts)."""
+
+    @asynccontextmanager
+    async def check(expected: int) -> AsyncIterator[DatabaseLog]:
+        async with record_database() as log:
+            yield log
+        assert len(log.statements) == expected, (
+            f"expected {expected} statements, got {len(log.statements)}:\n{log.report()}"
         )
 
     return check

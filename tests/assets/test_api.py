@@ -14,7 +14,7 @@ from tessera.assets.policy import get_policy, set_policy
 from tessera.errors import DomainError
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 PAYLOAD = "balance replayed entries { entryType amount balanceAfter reason actor } "
 PAYLOAD += "member { id assets { points } } errors { field code message }"
@@ -240,10 +240,10 @@ async def test_a_page_of_members_loads_assets_without_n_plus_1(brand_a, make_mem
             await service.earn_points(
                 scope, member.id, 5, idempotency_key=f"m{member.id}", reason="x", source_type="t"
             )
-        with count_queries() as counter:
+        async with record_database() as counter:
             data = await gql(MEMBERS, token=token)
         assert all(e["node"]["assets"]["points"] == 5 for e in data["members"]["edges"])
-        return len(counter.queries)
+        return len(counter.round_trips)
 
     await gql("{ brand { id } }", token=token)  # the key's first use is recorded once
     assert await queries_for(2) == await queries_for(8)

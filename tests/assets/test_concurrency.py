@@ -10,11 +10,11 @@ import asyncio
 import random
 import sqlite3
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tortoise import connections
 
 from tessera.assets import expiry, service
 from tessera.assets.models import AssetAccount, LedgerEntry
@@ -80,10 +80,15 @@ async def test_racing_earns_and_redeems_keep_balance_equal_to_the_entries(
     calls += [outcome(redeem(scope, member.id, 9, f"r-{i}")) for i in range(30)]
     random.Random(5).shuffle(calls)
 
-    await asyncio.gather(*calls)
+    results = await asyncio.gather(*calls)
 
+    redeemed = [r for r in results if isinstance(r, service.LedgerResult) and r.entry.amount < 0]
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert {e.code for e in refused} <= {"INSUFFICIENT_POINTS"}
+    assert len(redeemed) + len(refused) == 30
     amounts = await scope.query(LedgerEntry).values_list("amount", flat=True)
-    assert await points_of(scope) == sum(amounts) >= 0
+    # seed + earns - the redeems that went through: no update lost, none invented
+    assert await points_of(scope) == 100 + 30 * 7 - 9 * len(redeemed) == sum(amounts)
     await ledger_consistent(brand_a)
 
 
@@ -168,11 +173,17 @@ async def test_racing_earns_and_redeems_over_http_keep_the_ledger_whole(
     calls += [gql(REDEEM, points_input(member.id, 4, f"r-{i}"), token=token) for i in range(30)]
     random.Random(11).shuffle(calls)
 
-    await asyncio.gather(*calls)
+    responses = await asyncio.gather(*calls)
 
+    payloads = [next(iter(r.values())) for r in responses]
+    earned = [p for r, p in zip(responses, payloads, strict=True) if "earnPoints" in r]
+    redeemed = [p for r, p in zip(responses, payloads, strict=True) if "redeemPoints" in r]
+    assert all(p["errors"] == [] for p in earned)
+    assert {p["errors"][0]["code"] for p in redeemed if p["errors"]} <= {"INSUFFICIENT_POINTS"}
+    went_through = sum(1 for p in redeemed if not p["errors"])
     scope = BrandScope(brand_a)
     amounts = await scope.query(LedgerEntry).values_list("amount", flat=True)
-    assert await points_of(scope) == sum(amounts)
+    assert await points_of(scope) == 30 * 5 - 4 * went_through == sum(amounts)
     await ledger_consistent(brand_a)
 
 
@@ -211,7 +222,7 @@ async def test_on_sqlite_a_writer_in_another_process_is_waited_for_not_failed(
         pytest.skip("SQLite's database-wide write lock only")
     scope = BrandScope(brand_a)
     member = await make_member(brand_a)
-    locked, release = threading.Event(), threading.Event()
+    locked, ours_waits = threading.Event(), threading.Event()
 
     def other_process_writes() -> None:
         # A separate connection is what a worker or the CLI holds: SQLite's own
@@ -220,18 +231,26 @@ async def test_on_sqlite_a_writer_in_another_process_is_waited_for_not_failed(
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("UPDATE member SET name = name WHERE id = ?", (member.id,))
         locked.set()
-        release.wait(5)
-        time.sleep(0.5)
+        # Commit only once our first write has started, i.e. meets the lock.
+        assert ours_waits.wait(10)
         conn.execute("COMMIT")
         conn.close()
 
+    def on_statement(sql: str) -> None:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            ours_waits.set()
+
+    ours = connections.get("default")._connection
     writer = asyncio.create_task(asyncio.to_thread(other_process_writes))
     await asyncio.to_thread(locked.wait, 5)
-    release.set()
-
-    result = await earn(scope, member.id, 10, "waits")
+    await ours.set_trace_callback(on_statement)
+    try:
+        result = await earn(scope, member.id, 10, "waits")
+    finally:
+        await ours.set_trace_callback(None)
 
     await writer
+    assert ours_waits.is_set()
     assert result.balance == 10
 
 

@@ -151,7 +151,8 @@ async def test_pending_points_are_released_at_the_end_of_the_window(
     assert result.entry.entry_type == "pending" and result.balance == 0
     balances = (await service.balances(scope, [member.id]))[member.id]
     assert (balances.points, balances.pending_points) == (0, 80)
-    with pytest.raises(DomainError):
+    # Pending points are not spendable: the redeem is refused for want of points.
+    with pytest.raises(DomainError) as refused:
         await service.redeem_points(
             scope,
             member.id,
@@ -161,6 +162,7 @@ async def test_pending_points_are_released_at_the_end_of_the_window(
             source_type="pos",
             now=local(2026, 5, 2),
         )
+    assert (refused.value.code, refused.value.field) == ("INSUFFICIENT_POINTS", ["points"])
 
     assert await expiry.release_due_pending(scope, now=local(2026, 5, 8, 23, 59)) == 0
     assert await expiry.release_due_pending(scope, now=local(2026, 5, 9)) == 80

@@ -242,13 +242,15 @@ async def test_growth_is_earned_and_reversed_never_below_zero(brand_a, make_memb
     assert result.balance == 40
 
 
-async def test_balances_of_many_members_take_one_query(brand_a, make_member, assert_num_queries):
+async def test_balances_of_many_members_take_one_round_trip(
+    brand_a, make_member, assert_round_trips
+):
     scope = BrandScope(brand_a)
     members = [await make_member(brand_a) for _ in range(3)]
     await earn(scope, members[0].id, 7, "e")
     await service.top_up_stored_value(scope, members[1].id, 500, idempotency_key="t")
 
-    with assert_num_queries(1):
+    async with assert_round_trips(1):
         found = await service.balances(scope, [m.id for m in members])
 
     assert found[members[0].id] == service.Balances(points=7)

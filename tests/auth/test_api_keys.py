@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from tessera.auth import api_keys
 from tessera.auth.models import ApiKey
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 BRAND = "{ brand { code } }"
 
@@ -22,20 +22,20 @@ def api_key_queries(queries: list[str]) -> list[str]:
 
 async def test_a_cached_key_is_not_looked_up_again(http, api_key, brand_a):
     token = await api_key(brand_a, "read")
-    with count_queries() as first:
+    async with record_database() as first:
         assert (
             await http.post("/graphql", json={"query": BRAND}, headers=bearer(token))
         ).is_success
-    with count_queries() as again:
+    async with record_database() as again:
         assert (
             await http.post("/graphql", json={"query": BRAND}, headers=bearer(token))
         ).is_success
 
-    lookup = api_key_queries(first.queries)[0]
+    lookup = api_key_queries(first.statements)[0]
     assert '"prefix"' in lookup and '"brand"' in lookup  # by prefix, with the brand joined
-    (check,) = api_key_queries(again.queries)
+    (check,) = api_key_queries(again.statements)
     assert '"prefix"' not in check and '"brand"' not in check and '"revoked_at"' in check
-    assert len(again.queries) == 1  # the revocation check is the whole cost of auth
+    assert len(again.round_trips) == 1  # the revocation check is the whole cost of auth
 
 
 async def test_a_key_revoked_elsewhere_is_refused_at_once_though_cached(http, api_key, brand_a):

@@ -15,7 +15,7 @@ from tessera.coupons.redemption import redeem_coupon
 from tessera.orders.models import MemberStats, Order
 from tessera.orders.money import MoneyAmount
 from tessera.schema.ids import encode_id
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 HOLD = """
 mutation($input: HoldRewardsInput!) {
@@ -409,10 +409,10 @@ async def test_order_outcomes_load_without_a_query_per_order(shop, api_key, gql)
                 {"input": order_input(member, f"{member.id}-{n}", couponCodes=[coupon.code])},
                 token=token,
             )
-        with count_queries() as counter:
+        async with record_database() as counter:
             data = await gql(query, {"id": mid(member)}, token=token)
         assert len(data["member"]["orders"]["edges"]) == orders
-        return len(counter.queries)
+        return len(counter.round_trips)
 
     assert await queries_for(2) == await queries_for(6)
 

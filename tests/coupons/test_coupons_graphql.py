@@ -13,7 +13,7 @@ from tessera.coupons import service
 from tessera.coupons.models import Coupon, CouponTemplate
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 CREATE = """
 mutation($input: CreateCouponTemplateInput!) {
@@ -218,14 +218,14 @@ async def test_member_coupons_load_in_one_query_for_a_page_of_members(
         "coupons(status: AVAILABLE) { edges { node { code } } } } } } }"
     )
     await gql(query, token=reader)  # warm the parser and key caches
-    with count_queries() as few:
+    async with record_database() as few:
         await gql(query, token=reader)
-    with count_queries() as one:
+    async with record_database() as one:
         await gql(query.replace("first: 5", "first: 1"), token=reader)
     data = await gql(query, token=reader)
     assert all(len(e["node"]["coupons"]["edges"]) == 1 for e in data["members"]["edges"])
-    assert len(few.queries) == len(one.queries)
-    assert sum("coupon" in q for q in few.queries) == 1
+    assert len(few.round_trips) == len(one.round_trips)
+    assert sum("coupon" in q for q in few.statements) == 1
 
 
 async def test_bulk_issue_and_void_through_the_api(

@@ -14,7 +14,7 @@ from tessera.orders.refunds import record_refund
 from tessera.orders.service import record_order, record_orders
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 STATS = """
 query($id: ID!) {
@@ -113,10 +113,10 @@ async def test_member_pages_with_facts_take_a_constant_number_of_queries(
                     for i in range(4)
                 ],
             )
-        with count_queries() as counter:
+        async with record_database() as counter:
             data = await gql(PAGE % fields, token=token)
         assert len(data["members"]["edges"]) == total
-        return len(counter.queries)
+        return len(counter.round_trips)
 
     plain_small = await queries(3, "")
     small = await queries(3, FACTS)

@@ -62,6 +62,19 @@ async def _postgres_schema(url: str) -> Schema:
     return schema
 
 
+async def _brand_keys(url: str) -> set[tuple[str, str]]:
+    """The PostgreSQL-only composite brand keys (migration 0004_brand_keys)."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT conrelid::regclass::text AS t, conname FROM pg_constraint"
+            " WHERE conname LIKE '%brand_fkey' OR conname LIKE '%brand_id_id_key'"
+        )
+    finally:
+        await conn.close()
+    return {(row["t"], row["conname"]) for row in rows}
+
+
 async def _schema(url: str) -> Schema:
     return await _postgres_schema(url) if db.is_postgres(url) else _sqlite_schema(url)
 
@@ -75,6 +88,12 @@ async def test_migrating_an_empty_database_yields_the_models_tables_and_columns(
         result = tessera("migrate", env=cli_env(url, tmp_path / "var"), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         migrated = await _schema(url)
+        if db.is_postgres(url):
+            # The suite's database gets the same keys from the migration's own
+            # statements (tessera.testing), so both must hold the same set.
+            migrated_keys = await _brand_keys(url)
+            assert len(migrated_keys) > 30
+            assert migrated_keys == await _brand_keys(tessera_database_url)
     finally:
         if drop is not None:
             await drop()

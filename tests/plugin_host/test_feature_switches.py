@@ -8,7 +8,7 @@ import pytest
 from sample_plugins import Sample
 
 from tessera.features.models import BrandFeature
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 SET_FEATURE = """
 mutation($input: SetFeatureInput!) {
@@ -160,10 +160,10 @@ async def test_features_filters_by_family(admin, set_feature, gql):
 async def test_features_query_is_one_statement_however_many_features(admin, set_feature, gql):
     for key in ("sample_ratio", "sample_birthday", "sample_joins", "console_sms"):
         await set_feature(admin, component=key)
-    with count_queries() as counted:
+    async with record_database() as counted:
         data = await gql("{ features { component } }", token=admin)
     assert len(data["features"]) == 4
-    assert sum('"brand_feature"' in q for q in counted.queries) == 1
+    assert sum('"brand_feature"' in q for q in counted.statements) == 1
 
 
 BAD_INPUT = [

@@ -10,7 +10,7 @@ from sample_plugins import Sample, listener
 
 from tessera.features.models import BrandFeature
 from tessera.scope import BrandScope
-from tessera.testing import count_queries
+from tessera.testing import record_database
 from tessera.uow import unit_of_work
 
 SET_FEATURE = """
@@ -180,12 +180,11 @@ async def test_events_of_one_unit_of_work_load_the_brands_features_once(
     await enable_feature(brand_a, "counted")
     plugin.received.clear()
 
-    with count_queries() as counted:
-        async with unit_of_work(BrandScope(brand_a)) as uow:
-            for n in range(5):
-                uow.emit("points.changed", member_id=f"Member:{n}")
+    async with record_database() as counted, unit_of_work(BrandScope(brand_a)) as uow:
+        for n in range(5):
+            uow.emit("points.changed", member_id=f"Member:{n}")
     assert len(plugin.received) == 5
-    assert sum('"brand_feature"' in q for q in counted.queries) == 1
+    assert sum('"brand_feature"' in q for q in counted.statements) == 1
 
 
 async def test_a_stored_config_the_plugin_no_longer_accepts_is_reported_not_used(

@@ -14,7 +14,7 @@ from tessera.orders.service import record_order
 from tessera.rewards.activities import record_referral
 from tessera.schema.ids import decode_id, encode_id
 from tessera.scope import BrandScope
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 PREVIEW = """query($o: RecordOrderInput!) { previewOrderRewards(order: $o) {
   awards { rule points reason memberId } totalPoints growth pendingUntil
@@ -117,13 +117,13 @@ async def test_member_tier_fields_load_in_a_fixed_number_of_queries(gql, api_key
         await record_order(scope, order(f"o-{i}", m.id, T0, [("A", 1, "1200.00", None)]), now=T0)
     token = await api_key(brand_a, "read")
     query = "query($n: Int) { members(first: $n) { edges { node { tier { code } tierExpiresAt tierHistory { edges { node { reason } } } } } } }"
-    with count_queries() as small:
+    async with record_database() as small:
         await gql(query, {"n": 2}, token=token)
-    with count_queries() as large:
+    async with record_database() as large:
         data = await gql(query, {"n": 6}, token=token)
 
     def ours(counter):  # the key's last-use stamp is throttled, so leave auth out
-        return [q for q in counter.queries if "api_key" not in q]
+        return [q for q in counter.statements if "api_key" not in q]
 
     assert len(ours(large)) == len(ours(small)) == 3
     assert {e["node"]["tier"]["code"] for e in data["members"]["edges"]} == {"gold"}

@@ -66,9 +66,20 @@ async def test_a_refresh_waits_only_for_a_refresh_of_its_own_segment(brand_a, br
         done = await asyncio.wait_for(service.refresh_segment(BrandScope(brand_b), b_seg.id), 10)
         assert done.size == 1
         waiting = asyncio.create_task(service.refresh_segment(BrandScope(brand_a), a_seg.id))
-        await asyncio.sleep(0.5)
+        # Observed, not slept on: PostgreSQL shows the second refresh blocked by the holder.
+        await asyncio.wait_for(_blocked_on_a_lock(), 10)
         assert not waiting.done(), "a second refresh of A must wait for the first"
     finally:
         release.set()
         await holder
     assert (await asyncio.wait_for(waiting, 10)).size == 1
+
+
+async def _blocked_on_a_lock() -> None:
+    """Return once some session of this database waits for a row lock."""
+    conn = connections.get("default")
+    while not await conn.execute_query_dict(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+        " AND cardinality(pg_blocking_pids(pid)) > 0"
+    ):
+        await asyncio.sleep(0)  # yield to the refresh task, then look again

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -246,10 +247,26 @@ async def test_segment_rule_schema_is_published(brand_a, api_key, gql):
 
 
 async def test_birthday_preview_uses_today_in_the_brand_timezone(brand_a, api_key, gql):
-    # brand_a is in Asia/Shanghai.
-    today = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
-    born = date(1990, today.month, min(today.day, 28))
-    await Member.create(brand_id=brand_a.id, name="b", birthday=born, joined_at=datetime.now(UTC))
+    # brand_a is in Asia/Shanghai. One member born in each month: whatever the
+    # server's clock says, exactly one is born "this month", and it is the
+    # month of the brand's calendar around the request (read before and after,
+    # so a request across midnight cannot make the test flaky).
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for month in range(1, 13):
+        await Member.create(
+            brand_id=brand_a.id,
+            name=f"m{month}",
+            birthday=date(1990, month, 15),
+            joined_at=datetime.now(UTC),
+        )
     token = await api_key(brand_a, "read")
-    data = await gql(PREVIEW, {"rule": {"type": "birthday", "thisMonth": True}}, token=token)
+    before = datetime.now(shanghai).month
+    data = await gql(
+        "query($rule: JSON!) { previewSegment(rule: $rule) { count sample { birthday } } }",
+        {"rule": {"type": "birthday", "thisMonth": True}},
+        token=token,
+    )
+    after = datetime.now(shanghai).month
     assert data["previewSegment"]["count"] == 1
+    month = date.fromisoformat(data["previewSegment"]["sample"][0]["birthday"]).month
+    assert month in {before, after}

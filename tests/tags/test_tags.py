@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import TagSource, create_tag, tag_members
-from tessera.testing import count_queries
+from tessera.testing import record_database
 
 TAG = """mutation($tags: [String!]!, $ids: [ID!], $identities: [IdentityInput!], $source: TagSource,
                    $expiresAt: DateTime) {
@@ -206,7 +206,7 @@ async def test_bulk_tagging_uses_the_same_statements_for_ten_or_ten_thousand(bra
     )
     assert len(ids) == 10_000
 
-    with count_queries() as small:
+    async with record_database() as small:
         result = await tag_members(
             scope,
             ["gold", "vip"],
@@ -214,7 +214,7 @@ async def test_bulk_tagging_uses_the_same_statements_for_ten_or_ten_thousand(bra
             identities=[("app_user_id", f"u{ids[5]}")] * 5,
         )
     assert result.changed_count == 12
-    with count_queries() as large:
+    async with record_database() as large:
         result = await tag_members(
             scope,
             ["gold", "vip"],
@@ -222,5 +222,5 @@ async def test_bulk_tagging_uses_the_same_statements_for_ten_or_ten_thousand(bra
             identities=[("app_user_id", f"u{i}") for i in ids[:5000]],
         )
     assert result.changed_count == 2 * 10_000 - 12
-    assert len(small.queries) == len(large.queries)
+    assert len(small.round_trips) == len(large.round_trips)
     assert await TagAssignment.filter(brand_id=brand_a.id).count() == 20_000

@@ -28,7 +28,7 @@ from tessera.outbox.relay import OutboxRelay, outbox_run
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle
-from tessera.testing import count_queries
+from tessera.testing import record_database
 from tessera.uow import unit_of_work
 
 HERE = Path(__file__).parent
@@ -193,7 +193,7 @@ async def test_record_orders_answers_before_any_follow_up_work_runs(
     facts_runs.clear()
     token = await api_key(brand_a, "write")
 
-    with count_queries() as during:
+    async with record_database() as during:
         data = await gql(
             RECORD_MANY,
             {"input": {"orders": [order(m.id, f"o-{m.id}") for m in buyers]}},
@@ -203,7 +203,7 @@ async def test_record_orders_answers_before_any_follow_up_work_runs(
     assert [r["errors"] for r in data["recordOrders"]["results"]] == [[]] * 5
     # The answer came with the work written, not done: no lifecycle, tag or
     # segment statement ran in the request, and no re-evaluation.
-    assert not [q for q in during.queries if "member_lifecycle" in q]
+    assert not [q for q in during.statements if "member_lifecycle" in q]
     assert facts_runs == []
     waiting = await pending("segments_member_facts")
     assert sorted(e.payload["args"][1][0] for e in waiting) == sorted(m.id for m in buyers)
@@ -277,12 +277,12 @@ async def test_the_lifecycle_of_many_members_costs_the_statements_of_one(brand_a
     scope = BrandScope(brand_a)
     members = [await member(brand_a, f"m-{i}") for i in range(25)]
     await lifecycle.recompute_members(scope, [members[-1].id])  # the brand's cut-offs, kept
-    with count_queries() as one:
+    async with record_database() as one:
         await lifecycle.recompute_members(scope, [members[0].id])
-    with count_queries() as many:
+    async with record_database() as many:
         await lifecycle.recompute_members(scope, [m.id for m in members])
-    assert len(many.queries) == len(one.queries)
-    assert sum('INSERT INTO "member_lifecycle"' in q for q in many.queries) == 1
+    assert len(many.round_trips) == len(one.round_trips)
+    assert sum('INSERT INTO "member_lifecycle"' in q for q in many.statements) == 1
     assert await MemberLifecycle.filter(member_id__in=[m.id for m in members]).count() == 25
 
 
@@ -294,9 +294,9 @@ async def test_a_brand_without_lifecycle_settings_is_ranked_once_not_per_job(bra
     first, second = await member(brand_a, "q-1"), await member(brand_a, "q-2")
     await lifecycle.recompute_members(scope, [first.id])
     assert await scope.query(LifecycleSettings).count() == 1  # cut-offs kept
-    with count_queries() as later:
+    async with record_database() as later:
         await lifecycle.recompute_members(scope, [second.id])
-    assert not [q for q in later.queries if "NTILE" in q]
+    assert not [q for q in later.statements if "NTILE" in q]
 
 
 # Failures: retried, recorded, never dropped
