@@ -55,6 +55,8 @@ run: install
 	@echo "  Tessera demo: http://$${TESSERA_HOST:-127.0.0.1}:$${TESSERA_PORT:-8000}/graphql (GraphiQL)"
 	@echo "  Header:       {\"Authorization\": \"Bearer $$(cat $${TESSERA_VAR_DIR:-var}/demo_api_key)\"}"
 	@echo "  Try:          { brand { code name currency } }"
+	@echo "  Admin UI:     http://$${TESSERA_HOST:-127.0.0.1}:$${TESSERA_PORT:-8000}/admin/"
+	@echo "                admin@demo.example / $$(cat $${TESSERA_VAR_DIR:-var}/demo_admin_password)"
 	@echo
 	$(BIN)/tessera serve
 

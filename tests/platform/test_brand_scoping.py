@@ -33,6 +33,8 @@ QUERY_METHODS = {
 ALLOWED = {
     # Finds a key by its public prefix before any brand is known.
     ("platform/auth/api_keys.py", "ApiKey"),
+    # Lists the brands a signed-in admin user holds a role on, before one is chosen.
+    ("platform/auth/admin_users.py", "AdminRole"),
     # Serves exactly one event's brand_id, named in the event.
     ("platform/plugin_host/dispatch.py", "BrandFeature"),
     # The scoping mechanism itself.
