@@ -133,7 +133,8 @@ class Ctx:
         return self.request.url_for(name, **params).path
 
     def flash(self, message: str, kind: str = "ok") -> None:
-        self.request.session.setdefault("flash", []).append([kind, message])
+        # Assigned, not appended in place: the session saves only what it sees set.
+        self.request.session["flash"] = [*self.request.session.get("flash", []), [kind, message]]
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         flashes = self.request.session.pop("flash", [])

@@ -7,9 +7,9 @@ use, so a fresh clone and an installed wheel work without a build step."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 from dataclasses import dataclass
-import datetime as dt
 from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
