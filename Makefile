@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 # The strict editable install: a link tree mypy can follow (DESIGN.md, Layout).
 TYPECHECK_TREE := build/typecheck
 
-.PHONY: help run install lint format typecheck test pytest test-sqlite schema bench clean
+.PHONY: help run install lint format typecheck test pytest test-sqlite schema messages bench clean
 
 help:
 	@echo "make run          set up .venv, migrate ./var/tessera.sqlite3, create the demo, serve :8000"
@@ -31,6 +31,7 @@ help:
 	@echo "make format       ruff format and ruff check --fix"
 	@echo "make typecheck    mypy on a strict editable install"
 	@echo "make schema       regenerate schema/schema.graphql"
+	@echo "make messages     add the admin UI's new texts to its catalogs (then translate them)"
 	@echo "make bench        the benchmarks"
 
 $(BIN)/python:
@@ -89,6 +90,13 @@ test-sqlite: install
 schema: install
 	$(BIN)/tessera export-schema > schema/schema.graphql.tmp
 	mv schema/schema.graphql.tmp schema/schema.graphql
+
+# The .po files are the committed source; the app compiles them when it starts.
+messages: install
+	cd admin_ui && $(CURDIR)/$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext \
+		--no-location --sort-output --omit-header -o $(CURDIR)/build/admin_messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
+		-i build/admin_messages.pot -d admin_ui/locale -D messages
 
 bench: install
 	@if [ -d benchmarks ]; then $(BIN)/python -P -m benchmarks; else echo "no benchmarks yet"; fi

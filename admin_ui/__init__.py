@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera.admin_ui.context import Ctx, csrf_ok
+from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import PAGES, Page
 from tessera.config import Settings
 
@@ -67,17 +68,17 @@ def guarded(page: Page) -> Route:
     async def endpoint(request: Request) -> Response:
         ctx = await Ctx.load(request)
         if request.method != "GET" and not await csrf_ok(request):
-            return ctx.refused(403, "The form has expired. Reload the page and try again.")
+            return ctx.refused(403, N_("The form has expired. Reload the page and try again."))
         if ctx.user is None:
             from tessera.admin_ui.signin import login_redirect
 
             return login_redirect(ctx)
         if not ctx.use_brand(request.path_params["brand"]):
-            return ctx.refused(404, "There is no such page.")
+            return ctx.refused(404, N_("There is no such page."))
         if not ctx.can(page.permission):
             if request.method != "GET":
                 await ctx.audit(page.name, "forbidden", {"path": request.url.path})
-            return ctx.refused(403, "Your role does not allow this.")
+            return ctx.refused(403, N_("Your role does not allow this."))
         return await page.handler(ctx)
 
     return Route(

@@ -100,3 +100,44 @@ class Formatter:
         return format_currency(
             from_minor(minor, self.currency), self.currency, locale=self.babel_locale
         )
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalog; it is translated where it is shown."""
+    return message
+
+
+# Stored values the pages show through the catalog (roles, statuses, sources,
+# ledger kinds and entry types, audit outcomes), listed so extraction finds them.
+VALUE_LABELS = (
+    N_("owner"),
+    N_("operator"),
+    N_("analyst"),
+    N_("viewer"),
+    N_("active"),
+    N_("prospect"),
+    N_("frozen"),
+    N_("cancelled"),
+    N_("manual"),
+    N_("rule"),
+    N_("plugin"),
+    N_("import"),
+    N_("points"),
+    N_("stored_value"),
+    N_("growth"),
+    N_("earn"),
+    N_("redeem"),
+    N_("adjust"),
+    N_("expire"),
+    N_("refund"),
+    N_("reverse"),
+    N_("available"),
+    N_("redeemed"),
+    N_("voided"),
+    N_("expired"),
+    N_("held"),
+    N_("ok"),
+    N_("rejected"),
+    N_("forbidden"),
+    N_("failed"),
+)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
+from tessera.admin_ui.i18n import N_
 from tessera.auth.scopes import Scope
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 Handler = Callable[["Ctx"], Awaitable[Response]]
 
 # Navigation groups (msgids) in the order the menu shows them; a page names one.
-NAV_GROUPS = ("Overview", "Members", "Loyalty", "Settings")
+NAV_GROUPS = (N_("Overview"), N_("Members"), N_("Loyalty"), N_("Settings"))
 
 
 @dataclass(frozen=True)

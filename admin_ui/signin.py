@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tessera.admin_ui.context import Ctx, csrf_ok
-from tessera.admin_ui.i18n import LOCALES
+from tessera.admin_ui.i18n import LOCALES, N_
 from tessera.auth.admin_users import Throttled, sign_in
 from tessera.auth.models import AdminUser
 
@@ -42,7 +42,7 @@ async def home(request: Request) -> Response:
     if ctx.user is None:
         return ctx.redirect(ctx.url("login"))
     if not ctx.brands:
-        return ctx.refused(403, "You hold no role on any brand. Ask an owner to add you.")
+        return ctx.refused(403, N_("You hold no role on any brand. Ask an owner to add you."))
     return ctx.redirect(_first_page(ctx))
 
 
@@ -52,7 +52,7 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         return ctx.render("login.html", next=next_path or "", email="", error=None)
     if not await csrf_ok(request):
-        return ctx.refused(403, "The form has expired. Reload the page and try again.")
+        return ctx.refused(403, N_("The form has expired. Reload the page and try again."))
     form = await request.form()
     email = str(form.get("email", ""))
     password = str(form.get("password", ""))
@@ -61,7 +61,7 @@ async def login(request: Request) -> Response:
     try:
         user = await sign_in(email, password, ip)
     except Throttled:
-        message = "Too many failed sign-ins. Wait a few minutes and try again."
+        message = N_("Too many failed sign-ins. Wait a few minutes and try again.")
         return ctx.render(
             "login.html", status=429, next=next_path or "", email=email, error=message
         )
@@ -71,7 +71,7 @@ async def login(request: Request) -> Response:
             status=401,
             next=next_path or "",
             email=email,
-            error="Wrong email or password.",
+            error=N_("Wrong email or password."),
         )
     # A new session on sign-in: nothing from before (a planted token) carries over.
     request.session.clear()
@@ -83,7 +83,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     ctx = await Ctx.load(request)
     if not await csrf_ok(request):
-        return ctx.refused(403, "The form has expired. Reload the page and try again.")
+        return ctx.refused(403, N_("The form has expired. Reload the page and try again."))
     request.session.clear()
     return ctx.redirect(ctx.url("login"))
 
@@ -92,7 +92,7 @@ async def set_locale(request: Request) -> Response:
     """The user's language: kept on the user when signed in, else in the session."""
     ctx = await Ctx.load(request)
     if not await csrf_ok(request):
-        return ctx.refused(403, "The form has expired. Reload the page and try again.")
+        return ctx.refused(403, N_("The form has expired. Reload the page and try again."))
     form = await request.form()
     chosen = str(form.get("locale", ""))
     if chosen in LOCALES:
@@ -110,7 +110,7 @@ async def switch(request: Request) -> Response:
         return login_redirect(ctx)
     code = request.query_params.get("brand", "")
     if not ctx.use_brand(code):
-        return ctx.refused(404, "There is no such page.")
+        return ctx.refused(404, N_("There is no such page."))
     return ctx.redirect(ctx.url("dashboard"))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
+from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.api_keys import create_api_key, revoke_api_key
 from tessera.auth.models import ApiKey
@@ -24,7 +25,7 @@ async def _list(
     return ctx.render(
         "api_keys.html",
         status=status,
-        title="API keys",
+        title=N_("API keys"),
         keys=keys,
         scopes=[s.value for s in Scope],
         errors=errors or {},
@@ -33,7 +34,7 @@ async def _list(
     )
 
 
-@page("/api-keys", "api_keys", permission=Scope.ADMIN, title="API keys", nav_group="Settings")
+@page("/api-keys", "api_keys", permission=Scope.ADMIN, title=N_("API keys"), nav_group="Settings")
 async def api_keys(ctx: Ctx) -> Response:
     return await _list(ctx)
 
@@ -68,6 +69,6 @@ async def revoke(ctx: Ctx) -> Response:
             "revokeApiKey", {"id": key_id}, lambda: revoke_api_key(ctx.scope, key_id)
         )
     except DomainError:
-        return ctx.refused(404, "There is no such page.")
+        return ctx.refused(404, N_("There is no such page."))
     ctx.flash(ctx.gettext("API key revoked:") + " " + key.name)
     return ctx.redirect(ctx.url("api_keys"))

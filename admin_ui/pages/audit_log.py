@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx
+from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.audit.models import AuditLogEntry
 from tessera.auth.scopes import Scope
@@ -23,7 +24,7 @@ def _day(text: str) -> date | None:
         return None
 
 
-@page("/audit", "audit_log", permission=Scope.ADMIN, title="Audit log", nav_group="Settings")
+@page("/audit", "audit_log", permission=Scope.ADMIN, title=N_("Audit log"), nav_group="Settings")
 async def audit_log(ctx: Ctx) -> Response:
     params = ctx.request.query_params
     actor = params.get("actor", "").strip()
@@ -47,7 +48,7 @@ async def audit_log(ctx: Ctx) -> Response:
     entries = await query.order_by("-id").limit(PAGE_SIZE)
     return ctx.render(
         "audit_log.html",
-        title="Audit log",
+        title=N_("Audit log"),
         entries=entries,
         outcomes=OUTCOMES,
         filters={

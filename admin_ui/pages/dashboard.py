@@ -11,6 +11,7 @@ from starlette.responses import Response
 from tortoise.functions import Count, Sum
 
 from tessera.admin_ui.context import Ctx
+from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.assets.models import AssetAccount
 from tessera.auth.scopes import Scope
@@ -59,8 +60,8 @@ async def figures(scope: BrandScope, now: datetime) -> Figures:
     )
 
 
-@page("/", "dashboard", permission=Scope.READ, title="Dashboard", nav_group="Overview")
+@page("/", "dashboard", permission=Scope.READ, title=N_("Dashboard"), nav_group="Overview")
 async def dashboard(ctx: Ctx) -> Response:
     return ctx.render(
-        "dashboard.html", title="Dashboard", figures=await figures(ctx.scope, datetime.now(UTC))
+        "dashboard.html", title=N_("Dashboard"), figures=await figures(ctx.scope, datetime.now(UTC))
     )

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
+from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.assets.models import LedgerEntry
@@ -41,7 +42,7 @@ async def _search(ctx: Ctx, text: str) -> list[Member]:
     return [m for m in by_external if m.id not in seen] + found
 
 
-@page("/members", "members", permission=Scope.READ, title="Members", nav_group="Members")
+@page("/members", "members", permission=Scope.READ, title=N_("Members"), nav_group="Members")
 async def member_search(ctx: Ctx) -> Response:
     text = ctx.request.query_params.get("q", "").strip()
     found = await _search(ctx, text) if text else []
@@ -75,7 +76,7 @@ async def _profile(
     return ctx.render(
         "member.html",
         status=status,
-        title="Member",
+        title=N_("Member"),
         member=member,
         identities=(await members.identities_of(scope, [member.id]))[member.id],
         assignments=(await tags.assignments_of(scope, [member.id]))[member.id],
@@ -100,7 +101,7 @@ async def _profile(
 async def member_profile(ctx: Ctx) -> Response:
     member = await _member_or_404(ctx)
     if member is None:
-        return ctx.refused(404, "There is no such page.")
+        return ctx.refused(404, N_("There is no such page."))
     return await _profile(ctx, member)
 
 
@@ -118,7 +119,7 @@ async def add_tag(ctx: Ctx) -> Response:
     """Like ``tagMembers`` for one member (write scope)."""
     member = await _member_or_404(ctx)
     if member is None:
-        return ctx.refused(404, "There is no such page.")
+        return ctx.refused(404, N_("There is no such page."))
     code = await _tag_code(ctx)
     try:
         await ctx.audited(
@@ -137,7 +138,7 @@ async def remove_tag(ctx: Ctx) -> Response:
     """Like ``untagMembers`` with ``anySource`` for one member (write scope)."""
     member = await _member_or_404(ctx)
     if member is None:
-        return ctx.refused(404, "There is no such page.")
+        return ctx.refused(404, N_("There is no such page."))
     code = await _tag_code(ctx)
     try:
         await ctx.audited(
@@ -157,7 +158,7 @@ async def adjust_points(ctx: Ctx) -> Response:
     reason; the form's idempotency key makes a double submit a replay."""
     member = await _member_or_404(ctx)
     if member is None:
-        return ctx.refused(404, "There is no such page.")
+        return ctx.refused(404, N_("There is no such page."))
     form = await ctx.form()
     raw_points = str(form.get("points", "")).strip()
     reason = str(form.get("reason", ""))
