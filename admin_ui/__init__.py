@@ -32,6 +32,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.members",
     "tessera.admin_ui.pages.api_keys",
     "tessera.admin_ui.pages.audit_log",
+    "tessera.admin_ui.pages.plugins",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

@@ -140,4 +140,9 @@ VALUE_LABELS = (
     N_("rejected"),
     N_("forbidden"),
     N_("failed"),
+    N_("tier_policy"),
+    N_("points_rule"),
+    N_("channel_sender"),
+    N_("slot_kind"),
+    N_("report_type"),
 )

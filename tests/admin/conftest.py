@@ -3,44 +3,18 @@ in as one (cookies kept, the CSRF token read from the page like a browser)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from admin_http import PASSWORD, AdminClient, csrf_of, sign_in
 
 from tessera.auth.admin_users import create_admin_user, grant_role
 from tessera.auth.models import AdminUser
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
-
-PASSWORD = "correct horse battery"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-@dataclass
-class AdminClient:
-    http: httpx.AsyncClient
-    user: AdminUser
-    csrf: str
-
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.http.get(path, **kwargs)
-
-    async def post(
-        self, path: str, data: dict[str, Any] | None = None, **kw: Any
-    ) -> httpx.Response:
-        """A form post with the session's CSRF token."""
-        return await self.http.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kw)
 
 
 @pytest.fixture
@@ -61,14 +35,6 @@ def admin_user() -> Callable[..., Awaitable[AdminUser]]:
         return user
 
     return make
-
-
-async def sign_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    page = await http.get("/admin/login")
-    return await http.post(
-        "/admin/login",
-        data={"csrf_token": csrf_of(page.text), "email": email, "password": password},
-    )
 
 
 @pytest_asyncio.fixture

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from conftest import sign_in
+from admin_http import sign_in
 
 from tessera.auth.models import AdminRole, AdminUser
 from tessera.demo import DEMO_ADMIN_EMAIL, ensure_demo, ensure_demo_admin

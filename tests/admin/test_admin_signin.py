@@ -9,7 +9,7 @@ from base64 import b64encode
 
 import httpx
 import itsdangerous
-from conftest import PASSWORD, csrf_of, sign_in
+from admin_http import PASSWORD, csrf_of, sign_in
 from starlette.routing import Route
 
 from tessera.admin_ui import SESSION_COOKIE, SESSION_LIFETIME
