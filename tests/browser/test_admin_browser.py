@@ -12,6 +12,7 @@ from tessera.assets.models import LedgerEntry
 from tessera.auth.admin_users import MAX_FAILURES, create_admin_user, grant_role
 from tessera.auth.api_keys import authenticate
 from tessera.auth.models import AdminUser, ApiKey
+from tessera.features.service import list_features
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
 from tessera.tenancy.service import create_brand
@@ -176,3 +177,26 @@ async def test_the_pages_in_chinese(chinese_page: Page, brand_a, new_member):
     await page.get_by_role("button", name="English").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Members")
     assert (await AdminUser.get(id=user.id)).locale == "en"
+
+
+async def test_enable_a_points_rule_through_its_generated_form(browser_page: Page, brand_a):
+    user = await _user(brand_a, "owner", "owner@example.com")
+    page = browser_page
+    await _sign_in(page, user.email)
+    await page.get_by_role("link", name="Plugins and features").click()
+    await page.locator('a[href$="/plugins/points.redemption"]').click()
+    await expect(page.get_by_label("Points Per Unit")).to_have_value("100")  # the default
+    await page.get_by_label("Switched on for this brand").check()
+    await page.get_by_label("Points Per Unit").fill("0")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#points_per_unit-error")).to_contain_text(
+        "greater than or equal to 1"
+    )
+    assert await list_features(BrandScope(brand_a)) == []
+
+    await page.get_by_label("Points Per Unit").fill("80")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+    await expect(page.get_by_label("Points Per Unit")).to_have_value("80")
+    [view] = await list_features(BrandScope(brand_a))
+    assert view.feature.enabled and view.config["points_per_unit"] == 80
