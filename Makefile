@@ -93,6 +93,7 @@ schema: install
 
 # The .po files are the committed source; the app compiles them when it starts.
 messages: install
+	@mkdir -p build
 	cd admin_ui && $(CURDIR)/$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext \
 		--no-location --sort-output --omit-header -o $(CURDIR)/build/admin_messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \

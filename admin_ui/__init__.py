@@ -68,7 +68,7 @@ def guarded(page: Page) -> Route:
 
     async def endpoint(request: Request) -> Response:
         ctx = await Ctx.load(request)
-        if request.method != "GET" and not await csrf_ok(request):
+        if request.method not in ("GET", "HEAD") and not await csrf_ok(request):
             return ctx.refused(403, N_("The form has expired. Reload the page and try again."))
         if ctx.user is None:
             from tessera.admin_ui.signin import login_redirect
@@ -77,7 +77,7 @@ def guarded(page: Page) -> Route:
         if not ctx.use_brand(request.path_params["brand"]):
             return ctx.refused(404, N_("There is no such page."))
         if not ctx.can(page.permission):
-            if request.method != "GET":
+            if request.method not in ("GET", "HEAD"):
                 await ctx.audit(page.name, "forbidden", {"path": request.url.path})
             return ctx.refused(403, N_("Your role does not allow this."))
         return await page.handler(ctx)
