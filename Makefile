@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 # The strict editable install: a link tree mypy can follow (DESIGN.md, Layout).
 TYPECHECK_TREE := build/typecheck
 
-.PHONY: help run install lint format typecheck test pytest test-sqlite schema bench clean
+.PHONY: help run install lint format typecheck test pytest test-sqlite schema messages bench clean
 
 help:
 	@echo "make run          set up .venv, migrate ./var/tessera.sqlite3, create the demo, serve :8000"
@@ -31,6 +31,7 @@ help:
 	@echo "make format       ruff format and ruff check --fix"
 	@echo "make typecheck    mypy on a strict editable install"
 	@echo "make schema       regenerate schema/schema.graphql"
+	@echo "make messages     add the admin UI's new texts to its catalogs (then translate them)"
 	@echo "make bench        the benchmarks (BENCHES=..., sizes: docs/bench.md)"
 
 $(BIN)/python:
@@ -58,6 +59,8 @@ run: install
 	@echo "  Tessera demo: http://$${TESSERA_HOST:-127.0.0.1}:$${TESSERA_PORT:-8000}/graphql (GraphiQL)"
 	@echo "  Header:       {\"Authorization\": \"Bearer $$(cat $${TESSERA_VAR_DIR:-var}/demo_api_key)\"}"
 	@echo "  Try:          { brand { code name currency } }"
+	@echo "  Admin UI:     http://$${TESSERA_HOST:-127.0.0.1}:$${TESSERA_PORT:-8000}/admin/"
+	@echo "                admin@demo.example / $$(cat $${TESSERA_VAR_DIR:-var}/demo_admin_password)"
 	@echo
 	$(BIN)/tessera serve
 
@@ -90,6 +93,14 @@ test-sqlite: install
 schema: install
 	$(BIN)/tessera export-schema > schema/schema.graphql.tmp
 	mv schema/schema.graphql.tmp schema/schema.graphql
+
+# The .po files are the committed source; the app compiles them when it starts.
+messages: install
+	@mkdir -p build
+	cd admin_ui && $(CURDIR)/$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext \
+		--no-location --sort-output --omit-header -o $(CURDIR)/build/admin_messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
+		-i build/admin_messages.pot -d admin_ui/locale -D messages
 
 BENCHES ?= ledger member_core segments
 

@@ -103,7 +103,7 @@ def create_app(
 ) -> Starlette:
     """Build the app. With ``runtime`` given (tests, embedding) the caller owns
     start-up and shut-down; otherwise the app's lifespan does them."""
-    from tessera.admin_ui import routes as admin_routes
+    from tessera.admin_ui import create_app as create_admin_app
     from tessera.schema import build_schema
     from tessera.schema.http import GraphQLEndpoint, graphiql_assets
 
@@ -141,7 +141,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST"]),
-            Mount("/admin", routes=admin_routes()),
+            Mount("/admin", app=create_admin_app(settings)),
             graphiql_assets(),
         ],
         lifespan=lifespan,

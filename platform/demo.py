@@ -8,10 +8,13 @@ creation, so it is also kept in ``<var_dir>/demo_api_key`` for the next run.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from tessera.auth.admin_users import Role, create_admin_user, grant_role, set_password
 from tessera.auth.api_keys import authenticate, create_api_key
+from tessera.auth.models import AdminUser
 from tessera.features.service import set_feature
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
@@ -50,6 +53,30 @@ async def ensure_demo(var_dir: Path) -> DemoSetup:
     key_file.write_text(issued.token + "\n")
     key_file.chmod(0o600)
     return DemoSetup(brand, issued.token, key_created=True, key_file=key_file)
+
+
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+
+
+async def ensure_demo_admin(brand: Brand, var_dir: Path) -> tuple[str, str]:
+    """The demo owner of the admin UI and its password, kept in
+    ``<var_dir>/demo_admin_password`` like the demo key (a missing file gets a
+    new password)."""
+    password_file = var_dir / "demo_admin_password"
+    password = password_file.read_text().strip() if password_file.exists() else ""
+    user = await AdminUser.get_or_none(email=DEMO_ADMIN_EMAIL)
+    if not password:
+        password = secrets.token_urlsafe(12)
+        password_file.parent.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+        if user is not None:
+            await set_password(user, password)
+    if user is None:
+        tenant = await Tenant.get(id=brand.tenant_id)
+        user = await create_admin_user(tenant, DEMO_ADMIN_EMAIL, password, "Demo owner")
+    await grant_role(BrandScope(brand), user, Role.OWNER.value)
+    return DEMO_ADMIN_EMAIL, password
 
 
 # What a mid-sized Chinese retail brand starts with (DOMAIN.md, "Membership

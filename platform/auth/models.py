@@ -35,6 +35,9 @@ class AdminUser(Model):
     name = fields.CharField(max_length=200, default="")
     password_hash = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
+    locale = fields.CharField(
+        max_length=16, default="", description="UI language, empty for the browser language"
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
 
@@ -50,8 +53,25 @@ class AdminRole(BrandOwned):
         "tessera.AdminUser", related_name="roles", on_delete=fields.CASCADE
     )
     admin_user_id: int
-    scopes = fields.JSONField(default=list)
+    role = fields.CharField(
+        max_length=16, default="viewer", description="owner, operator, analyst or viewer"
+    )
+    scopes = fields.JSONField(default=list, description="the API scopes the role maps to")
 
     class Meta:
         table = "admin_role"
         unique_together = (("brand_id", "admin_user_id"),)
+
+
+class AdminLoginFailure(Model):
+    """One refused sign-in, kept in the database so throttling holds across
+    processes; the rows of an email and address go on a successful sign-in."""
+
+    id = fields.BigIntField(primary_key=True)
+    email = fields.CharField(max_length=254)
+    ip = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "admin_login_failure"
+        indexes = (("email", "ip", "created_at"),)

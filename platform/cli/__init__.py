@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from tessera.cli import (
+    admin_users,
     api_keys,
     database,
     demo,
@@ -28,6 +29,7 @@ _GROUPS = (
     database,
     tenancy,
     api_keys,
+    admin_users,
     schema_export,
     plugins,
     demo,

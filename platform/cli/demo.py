@@ -6,7 +6,7 @@ import typer
 
 from tessera.cli.runner import CLI_ACTOR, err, out, progress_bar, run
 from tessera.config import Settings
-from tessera.demo import ensure_demo
+from tessera.demo import ensure_demo, ensure_demo_admin
 from tessera.demo_data import generate
 from tessera.scope import BrandScope
 
@@ -20,7 +20,7 @@ def demo(
     ),
     seed: int = typer.Option(1, "--seed", help="Same seed, same members (rerunning adds none)."),
 ) -> None:
-    """Ensure the demo tenant, brand and admin API key exist (prints a new key)."""
+    """Ensure the demo tenant, brand, admin API key and admin UI owner exist (prints a new key)."""
 
     async def work(cfg: Settings) -> None:
         setup = await ensure_demo(cfg.var_dir)
@@ -29,6 +29,8 @@ def demo(
             out.print(setup.token)
         else:
             err.print(f"demo brand and key exist (key in {setup.key_file})")
+        email, _ = await ensure_demo_admin(setup.brand, cfg.var_dir)
+        err.print(f"admin UI user {email}, password in {cfg.var_dir / 'demo_admin_password'}")
         if members:
             with progress_bar() as bar:
                 task = bar.add_task("demo members", total=members)

@@ -1,0 +1,195 @@
+"""What every admin handler receives: the signed-in user, the brand and role in
+use, the language and formatters, and helpers to render, redirect and audit."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from tessera.admin_ui.i18n import LOCALES, Formatter, negotiate, translations
+from tessera.admin_ui.registry import menu
+from tessera.audit import service as audit
+from tessera.auth.admin_users import BrandRole, roles_of
+from tessera.auth.models import AdminUser
+from tessera.auth.scopes import Scope
+from tessera.errors import DomainError, DomainErrors
+from tessera.request_context import brand_var, current_request_id
+from tessera.scope import Actor, BrandScope
+
+log = logging.getLogger("tessera.admin")
+T = TypeVar("T")
+
+CSRF_FIELD = "csrf_token"
+# Routes outside /admin/brands/{brand}.
+UNBRANDED = frozenset({"home", "login", "logout", "locale", "switch", "static"})
+CSRF_HEADER = "x-csrf-token"
+
+templates = Environment(
+    loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def csrf_ok(request: Request) -> bool:
+    """Whether a state-changing request carries the session's token (form field
+    or, for htmx and scripts, the header)."""
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str):
+        return False
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    return sent is not None and hmac.compare_digest(sent, expected)
+
+
+def errors_of(error: DomainError) -> dict[str, list[str]]:
+    """A refusal's messages by the form field they belong to (the last part of
+    the service's field path; ``""`` for the form as a whole)."""
+    found: dict[str, list[str]] = {}
+    for one in error.errors if isinstance(error, DomainErrors) else [error]:
+        name = one.field[-1] if one.field else ""
+        found.setdefault(str(name), []).append(one.message)
+    return found
+
+
+@dataclass
+class Ctx:
+    request: Request
+    user: AdminUser | None
+    locale: str
+    brands: list[BrandRole] = field(default_factory=list)
+    current: BrandRole | None = None
+
+    @classmethod
+    async def load(cls, request: Request) -> Ctx:
+        user = None
+        user_id = request.session.get("user_id")
+        if isinstance(user_id, int):
+            user = await AdminUser.get_or_none(id=user_id, is_active=True)
+        setting = (user.locale if user else None) or request.session.get("locale")
+        locale = negotiate(setting, request.headers.get("accept-language", ""))
+        brands = await roles_of(user) if user else []
+        return cls(request, user, locale, brands)
+
+    # --- the brand in use -------------------------------------------------
+
+    @property
+    def scope(self) -> BrandScope:
+        assert self.current is not None and self.user is not None
+        actor = Actor("admin_user", str(self.user.id), self.user.email)
+        return BrandScope(self.current.brand, actor)
+
+    def can(self, needed: Scope) -> bool:
+        return self.current is not None and needed in self.current.scopes
+
+    def use_brand(self, code: str) -> bool:
+        for held in self.brands:
+            if held.brand.code == code:
+                self.current = held
+                brand_var.set(code)
+                return True
+        return False
+
+    @property
+    def fmt(self) -> Formatter:
+        brand = self.current.brand if self.current else None
+        return Formatter(
+            self.locale,
+            brand.timezone if brand else "UTC",
+            brand.currency if brand else "CNY",
+        )
+
+    # --- responses ----------------------------------------------------------
+
+    def gettext(self, message: str) -> str:
+        return translations(self.locale).gettext(message)
+
+    def url(self, name: str, **params: Any) -> str:
+        if self.current is not None and name not in UNBRANDED:
+            params.setdefault("brand", self.current.brand.code)
+        return self.request.url_for(name, **params).path
+
+    def flash(self, message: str, kind: str = "ok") -> None:
+        # Assigned, not appended in place: the session saves only what it sees set.
+        self.request.session["flash"] = [*self.request.session.get("flash", []), [kind, message]]
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        flashes = self.request.session.pop("flash", [])
+        body = templates.get_template(template).render(
+            _=self.gettext,
+            ctx=self,
+            user=self.user,
+            brands=self.brands,
+            current=self.current,
+            menu=menu(self.current.scopes) if self.current else [],
+            fmt=self.fmt,
+            url=self.url,
+            csrf=csrf_token(self.request),
+            locale=self.locale,
+            locales=LOCALES,
+            flashes=flashes,
+            **values,
+        )
+        return HTMLResponse(body, status_code=status)
+
+    def redirect(self, path: str) -> Response:
+        return RedirectResponse(path, status_code=303)
+
+    def refused(self, status: int, message: str) -> HTMLResponse:
+        return self.render("error.html", status=status, message=self.gettext(message))
+
+    async def form(self) -> FormData:
+        return await self.request.form()
+
+    # --- auditing ---------------------------------------------------------------
+
+    async def audited(
+        self, action: str, details: dict[str, Any], work: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run ``work`` and write the audit entry an API mutation would: ``ok``,
+        ``rejected`` (a DomainError, re-raised) or ``failed``."""
+        outcome = "failed"
+        try:
+            result = await work()
+            outcome = "ok"
+            return result
+        except DomainError:
+            outcome = "rejected"
+            raise
+        finally:
+            await self.audit(action, outcome, details)
+
+    async def audit(self, action: str, outcome: str, details: dict[str, Any]) -> None:
+        try:
+            await audit.record(
+                self.scope,
+                action,
+                outcome,
+                {"input": details, "via": "admin"},
+                current_request_id(),
+            )
+        except Exception:
+            log.exception("could not write the audit entry for %s", action)

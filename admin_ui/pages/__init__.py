@@ -1,0 +1,1 @@
+"""The admin pages, each module registering its own with ``registry.page``."""

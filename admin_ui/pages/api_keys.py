@@ -1,0 +1,74 @@
+"""The brand's API keys (owners only, as the admin scope): create — the
+secret is shown once —, see scopes and last use, revoke."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from tessera.admin_ui.context import Ctx, errors_of
+from tessera.admin_ui.i18n import N_
+from tessera.admin_ui.registry import page
+from tessera.auth.api_keys import create_api_key, revoke_api_key
+from tessera.auth.models import ApiKey
+from tessera.auth.scopes import Scope
+from tessera.errors import DomainError
+
+
+async def _list(
+    ctx: Ctx,
+    status: int = 200,
+    errors: dict[str, list[str]] | None = None,
+    token: str | None = None,
+    name: str = "",
+) -> Response:
+    keys = await ctx.scope.query(ApiKey).order_by("-created_at", "-id")
+    return ctx.render(
+        "api_keys.html",
+        status=status,
+        title=N_("API keys"),
+        keys=keys,
+        scopes=[s.value for s in Scope],
+        errors=errors or {},
+        token=token,
+        name=name,
+    )
+
+
+@page("/api-keys", "api_keys", permission=Scope.ADMIN, title=N_("API keys"), nav_group="Settings")
+async def api_keys(ctx: Ctx) -> Response:
+    return await _list(ctx)
+
+
+@page("/api-keys/new", "api_key_create", permission=Scope.ADMIN, methods=("POST",))
+async def create(ctx: Ctx) -> Response:
+    form = await ctx.form()
+    name = str(form.get("name", "")).strip()
+    scopes = [str(s) for s in form.getlist("scopes")]
+    try:
+        if not name:
+            raise DomainError("REQUIRED", "give the key a name", ["name"])
+        issued = await ctx.audited(
+            "createApiKey",
+            {"name": name, "scopes": scopes},
+            lambda: create_api_key(ctx.scope.brand, name, scopes),
+        )
+    except DomainError as error:
+        return await _list(ctx, 422, errors_of(error), name=name)
+    # The secret goes into this response only (never a redirect, a session or a log).
+    response = await _list(ctx, token=issued.token)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@page("/api-keys/{key_id}/revoke", "api_key_revoke", permission=Scope.ADMIN, methods=("POST",))
+async def revoke(ctx: Ctx) -> Response:
+    raw = ctx.request.path_params["key_id"]
+    key_id = int(raw) if raw.isdigit() else 0
+    try:
+        key = await ctx.audited(
+            "revokeApiKey", {"id": key_id}, lambda: revoke_api_key(ctx.scope, key_id)
+        )
+    except DomainError:
+        return ctx.refused(404, N_("There is no such page."))
+    ctx.flash(ctx.gettext("API key revoked:") + " " + key.name)
+    return ctx.redirect(ctx.url("api_keys"))

@@ -1,0 +1,186 @@
+"""Finding a member, their profile, and the support actions on it (tags,
+points corrections), through the same services and scopes as GraphQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from tessera.admin_ui.context import Ctx, errors_of
+from tessera.admin_ui.i18n import N_
+from tessera.admin_ui.registry import page
+from tessera.assets import service as assets
+from tessera.assets.models import LedgerEntry
+from tessera.auth.scopes import Scope
+from tessera.coupons.service import coupons_of_members, status_of
+from tessera.errors import DomainError
+from tessera.members import service as members
+from tessera.members.models import Member
+from tessera.members.search import MemberFilter, filtered_members
+from tessera.orders.models import Order
+from tessera.schema.idempotency import from_caller
+from tessera.tags import service as tags
+from tessera.tiers.service import states_of
+
+SEARCH_LIMIT = 50
+HISTORY_LIMIT = 50
+
+
+async def _search(ctx: Ctx, text: str) -> list[Member]:
+    """Phone, card number, name or email (the API's text filter), and an exact
+    external id, which that filter does not cover."""
+    found = list(
+        await (await filtered_members(ctx.scope, MemberFilter(text=text)))
+        .order_by("-joined_at", "-id")
+        .limit(SEARCH_LIMIT)
+    )
+    seen = {m.id for m in found}
+    by_external = await ctx.scope.query(Member).filter(external_id=text).limit(SEARCH_LIMIT)
+    return [m for m in by_external if m.id not in seen] + found
+
+
+@page("/members", "members", permission=Scope.READ, title=N_("Members"), nav_group="Members")
+async def member_search(ctx: Ctx) -> Response:
+    text = ctx.request.query_params.get("q", "").strip()
+    found = await _search(ctx, text) if text else []
+    values: dict[str, Any] = {"title": "Members", "q": text, "found": found}
+    if ctx.request.headers.get("hx-request") == "true":
+        return ctx.render("members_results.html", **values)
+    return ctx.render("members.html", **values)
+
+
+async def _member_or_404(ctx: Ctx) -> Member | None:
+    raw = ctx.request.path_params["member_id"]
+    return await members.get_member(ctx.scope, int(raw)) if raw.isdigit() else None
+
+
+async def _profile(
+    ctx: Ctx,
+    member: Member,
+    status: int = 200,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """The profile page; after a refused form, with its errors and what was typed."""
+    scope, now = ctx.scope, datetime.now(UTC)
+    ledger = (
+        await scope.query(LedgerEntry)
+        .filter(member_id=member.id)
+        .order_by("-occurred_at", "-id")
+        .limit(HISTORY_LIMIT)
+    )
+    coupons = (await coupons_of_members(scope, [member.id], None, now))[member.id]
+    return ctx.render(
+        "member.html",
+        status=status,
+        title=N_("Member"),
+        member=member,
+        identities=(await members.identities_of(scope, [member.id]))[member.id],
+        assignments=(await tags.assignments_of(scope, [member.id]))[member.id],
+        all_tags=await tags.tags_query(scope).order_by("code"),
+        tier=(await states_of(scope, [member.id])).get(member.id),
+        balances=(await assets.balances(scope, [member.id]))[member.id],
+        ledger=ledger,
+        coupons=[(c, status_of(c, now)) for c in coupons],
+        orders=await scope.query(Order)
+        .filter(member_id=member.id)
+        .order_by("-occurred_at")
+        .limit(HISTORY_LIMIT),
+        errors=errors or {},
+        values=values or {},
+        idempotency_key=uuid.uuid4().hex,
+        can_write=ctx.can(Scope.WRITE),
+        can_adjust=ctx.can(Scope.ADMIN),
+    )
+
+
+@page("/members/{member_id}", "member", permission=Scope.READ)
+async def member_profile(ctx: Ctx) -> Response:
+    member = await _member_or_404(ctx)
+    if member is None:
+        return ctx.refused(404, N_("There is no such page."))
+    return await _profile(ctx, member)
+
+
+def _as_tag_errors(error: DomainError) -> dict[str, list[str]]:
+    return {"tag": [m for messages in errors_of(error).values() for m in messages]}
+
+
+async def _tag_code(ctx: Ctx) -> str:
+    form = await ctx.form()
+    return str(form.get("tag", "")).strip()
+
+
+@page("/members/{member_id}/tags", "member_tag", permission=Scope.WRITE, methods=("POST",))
+async def add_tag(ctx: Ctx) -> Response:
+    """Like ``tagMembers`` for one member (write scope)."""
+    member = await _member_or_404(ctx)
+    if member is None:
+        return ctx.refused(404, N_("There is no such page."))
+    code = await _tag_code(ctx)
+    try:
+        await ctx.audited(
+            "tagMembers",
+            {"tags": [code], "memberIds": [member.id]},
+            lambda: tags.tag_members(ctx.scope, [code], member_ids=[member.id]),
+        )
+    except DomainError as error:
+        return await _profile(ctx, member, 422, _as_tag_errors(error))
+    ctx.flash(ctx.gettext("Tag added."))
+    return ctx.redirect(ctx.url("member", member_id=member.id))
+
+
+@page("/members/{member_id}/tags/remove", "member_untag", permission=Scope.WRITE, methods=("POST",))
+async def remove_tag(ctx: Ctx) -> Response:
+    """Like ``untagMembers`` with ``anySource`` for one member (write scope)."""
+    member = await _member_or_404(ctx)
+    if member is None:
+        return ctx.refused(404, N_("There is no such page."))
+    code = await _tag_code(ctx)
+    try:
+        await ctx.audited(
+            "untagMembers",
+            {"tags": [code], "memberIds": [member.id], "anySource": True},
+            lambda: tags.untag_members(ctx.scope, [code], member_ids=[member.id], any_source=True),
+        )
+    except DomainError as error:
+        return await _profile(ctx, member, 422, _as_tag_errors(error))
+    ctx.flash(ctx.gettext("Tag removed."))
+    return ctx.redirect(ctx.url("member", member_id=member.id))
+
+
+@page("/members/{member_id}/points", "member_points", permission=Scope.ADMIN, methods=("POST",))
+async def adjust_points(ctx: Ctx) -> Response:
+    """Like ``adjustPoints`` (admin scope): a signed correction with a required
+    reason; the form's idempotency key makes a double submit a replay."""
+    member = await _member_or_404(ctx)
+    if member is None:
+        return ctx.refused(404, N_("There is no such page."))
+    form = await ctx.form()
+    raw_points = str(form.get("points", "")).strip()
+    reason = str(form.get("reason", ""))
+    key = str(form.get("idempotency_key", "")).strip()
+    try:
+        if not raw_points.lstrip("-").isdigit():
+            raise DomainError(
+                "INVALID_AMOUNT", "must be a whole number other than zero", ["points"]
+            )
+        points = int(raw_points)
+        result = await ctx.audited(
+            "adjustPoints",
+            {"memberId": member.id, "points": points, "reason": reason, "idempotencyKey": key},
+            lambda: assets.adjust_points(
+                ctx.scope, member.id, points, idempotency_key=from_caller(key), reason=reason
+            ),
+        )
+    except DomainError as error:
+        typed = {"points": raw_points, "reason": reason}
+        return await _profile(ctx, member, 422, errors_of(error), typed)
+    if result.replayed:
+        ctx.flash(ctx.gettext("This form was sent before; nothing changed twice."), "warning")
+    else:
+        ctx.flash(ctx.gettext("Points adjusted."))
+    return ctx.redirect(ctx.url("member", member_id=member.id))

@@ -1,0 +1,153 @@
+"""Admin users of the web UI: argon2 password hashes, roles per brand (each
+mapped to the API scopes GraphQL checks), and sign-in throttling that holds
+across processes because refusals are rows in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+
+from tessera.auth.models import AdminLoginFailure, AdminRole, AdminUser
+from tessera.auth.scopes import Scope, expand
+from tessera.errors import DomainError
+from tessera.scope import BrandScope
+from tessera.tenancy.models import Brand, Tenant
+
+MIN_PASSWORD_LENGTH = 10
+# Five wrong passwords for one email from one address lock that pair out for
+# the rest of the window; a right password clears the count.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+_hasher = PasswordHasher()
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    OPERATOR = "operator"
+    ANALYST = "analyst"
+    VIEWER = "viewer"
+
+
+# The same scopes an API key holds, so a role may do in the UI exactly what a
+# key with these scopes may do through GraphQL.
+ROLE_SCOPES: dict[Role, list[str]] = {
+    Role.OWNER: [Scope.ADMIN.value],
+    Role.OPERATOR: [Scope.WRITE.value],
+    Role.ANALYST: [Scope.READ.value],
+    Role.VIEWER: [Scope.READ.value],
+}
+
+
+@dataclass(frozen=True)
+class BrandRole:
+    brand: Brand
+    role: Role
+    scopes: frozenset[Scope]
+
+
+class Throttled(Exception):
+    """Too many refused sign-ins for this email from this address."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(
+            "INVALID",
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
+            ["password"],
+        )
+
+
+def _normalise_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise DomainError("INVALID", str(error), ["email"]) from error
+
+
+def _role(name: str) -> Role:
+    try:
+        return Role(name)
+    except ValueError:
+        raise DomainError(
+            "INVALID", "the role is one of owner, operator, analyst or viewer", ["role"]
+        ) from None
+
+
+async def create_admin_user(tenant: Tenant, email: str, password: str, name: str = "") -> AdminUser:
+    address = _normalise_email(email)
+    _check_password(password)
+    if await AdminUser.filter(email=address).exists():
+        raise DomainError("DUPLICATE", f"an admin user {address} exists", ["email"])
+    return await AdminUser.create(
+        tenant=tenant, email=address, name=name, password_hash=hash_password(password)
+    )
+
+
+async def set_password(user: AdminUser, password: str) -> None:
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    await user.save(update_fields=["password_hash"])
+
+
+async def grant_role(scope: BrandScope, user: AdminUser, role: str) -> AdminRole:
+    """Give ``user`` ``role`` in the scope's brand (replacing the role held)."""
+    wanted = _role(role)
+    if user.tenant_id != scope.brand.tenant_id:
+        raise DomainError("NOT_FOUND", "no such admin user in this tenant", ["adminUser"])
+    scopes = ROLE_SCOPES[wanted]
+    existing = await scope.query(AdminRole).filter(admin_user_id=user.id).first()
+    if existing is None:
+        return await scope.create(AdminRole, admin_user=user, role=wanted.value, scopes=scopes)
+    await scope.query(AdminRole).filter(id=existing.id).update(role=wanted.value, scopes=scopes)
+    existing.role, existing.scopes = wanted.value, scopes
+    return existing
+
+
+async def roles_of(user: AdminUser) -> list[BrandRole]:
+    """Every brand ``user`` holds a role on, by brand name."""
+    rows = await AdminRole.filter(admin_user_id=user.id).select_related("brand")
+    roles = [
+        BrandRole(row.brand, Role(row.role), expand(ROLE_SCOPES[Role(row.role)])) for row in rows
+    ]
+    return sorted(roles, key=lambda r: (r.brand.name, r.brand.id))
+
+
+async def sign_in(
+    email: str, password: str, ip: str, now: datetime | None = None
+) -> AdminUser | None:
+    """The active user with this email and password, or None. Raises
+    :class:`Throttled` (before checking the password) after too many refusals."""
+    now = now or datetime.now(UTC)
+    address = email.strip().lower()[:254]
+    failures = await AdminLoginFailure.filter(
+        email=address, ip=ip, created_at__gte=now - FAILURE_WINDOW
+    ).count()
+    if failures >= MAX_FAILURES:
+        raise Throttled
+    user = await AdminUser.get_or_none(email=address, is_active=True)
+    if user is None or not _verified(user, password):
+        await AdminLoginFailure.create(email=address, ip=ip)
+        return None
+    await AdminLoginFailure.filter(email=address, ip=ip).delete()
+    await AdminUser.filter(id=user.id).update(last_login_at=now)
+    if _hasher.check_needs_rehash(user.password_hash):
+        await set_password(user, password)
+    return user
+
+
+def _verified(user: AdminUser, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

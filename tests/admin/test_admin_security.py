@@ -1,0 +1,138 @@
+"""Escaping, the Content-Security-Policy, and the wall between brands on every
+admin route (enumerated from the route table, so a new page is covered)."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.routing import Route
+
+from tessera.assets.models import LedgerEntry
+from tessera.auth.api_keys import create_api_key
+from tessera.auth.models import ApiKey
+from tessera.scope import BrandScope
+from tessera.tags import service as tags
+from tessera.tags.models import TagAssignment
+
+INLINE = [
+    re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),  # a script without src
+    re.compile(r"<style", re.I),
+    re.compile(r"\sstyle\s*=", re.I),
+    re.compile(r"\son[a-z]+\s*=", re.I),  # onclick= and friends
+    re.compile(r"javascript:", re.I),
+]
+
+
+def brand_routes(app) -> list[Route]:
+    admin = next(r for r in app.routes if getattr(r, "path", "") == "/admin").app
+    return [r for r in admin.routes if isinstance(r, Route) and "brand" in r.param_convertors]
+
+
+def path_of(route: Route, brand: str, ids: dict[str, int]) -> str:
+    params = {name: ids[name] for name in route.param_convertors if name != "brand"}
+    return "/admin" + route.url_path_for(route.name, brand=brand, **params)
+
+
+async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
+    evil = '<script>alert("x")</script>'
+    member = await new_member(brand_a, name=evil, phone="13800138000")
+    await tags.create_tag(BrandScope(brand_a), "odd", "<b onmouseover=x>odd</b>")
+    await tags.tag_members(BrandScope(brand_a), ["odd"], member_ids=[member.id])
+    client = await admin_client(brand_a, "owner")
+    for path in (
+        f"/admin/brands/brand-a/members/{member.id}",
+        "/admin/brands/brand-a/members?q=13800138000",
+    ):
+        page = await client.get(path)
+        assert (
+            evil not in page.text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+        )
+    profile = await client.get(f"/admin/brands/brand-a/members/{member.id}")
+    assert "<b onmouseover" not in profile.text and "&lt;b onmouseover=x&gt;" in profile.text
+
+
+async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
+    app, admin_client, brand_a, new_member, http
+):
+    member = await new_member(brand_a, name="Lin", phone="13800138000")
+    client = await admin_client(brand_a, "owner")
+    pages = [await http.get("/admin/login")]
+    for route in brand_routes(app):
+        if "GET" in (route.methods or ()):
+            ids = {"member_id": member.id, "key": "points.purchase"}
+            pages.append(await client.get(path_of(route, "brand-a", ids)))
+    assert len(pages) >= 6
+    for page in pages:
+        assert page.status_code == 200, page.url
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
+        for pattern in INLINE:
+            assert not pattern.search(page.text), (page.url, pattern.pattern)
+
+
+async def test_htmx_is_served_by_tessera_with_its_licence(http):
+    script = await http.get("/admin/static/htmx.min.js")
+    assert script.status_code == 200 and "htmx" in script.text[:200]
+    assert "BSD" in (await http.get("/admin/static/htmx.LICENSE")).text
+
+
+async def test_no_admin_route_reaches_another_brands_data(
+    app, admin_client, brand_a, brand_b, new_member
+):
+    """A brand-A owner, on every brand route: brand B's code, and brand A's
+    code with brand B's ids, both answer 404 and change nothing in brand B."""
+    scope_b = BrandScope(brand_b)
+    member_b = await new_member(brand_b, name="Secret Bee", phone="+12025550100")
+    await tags.create_tag(scope_b, "vip", "VIP")
+    key_b = (await create_api_key(brand_b, "b key", ["admin"])).key
+    await tags.create_tag(BrandScope(brand_a), "vip", "VIP")
+    ids_b = {"member_id": member_b.id, "key_id": key_b.id}
+    # Not brand data: the same for every brand, probed only with brand B's code.
+    shared = {"key": "points.purchase"}
+    owner_a = await admin_client(brand_a, "owner")
+    form = {
+        "points": "5",
+        "reason": "r",
+        "idempotency_key": "x",
+        "tag": "vip",
+        "name": "k",
+        "scopes": "admin",
+    }
+    routes = brand_routes(app)
+    unknown = {n for r in routes for n in r.param_convertors} - {"brand", *ids_b, *shared}
+    assert not unknown, f"add an id of brand B for {unknown} to this test"
+    probed = 0
+    for route in routes:
+        for brand, ids in (("brand-b", ids_b), ("brand-a", ids_b)):
+            if brand == "brand-a" and not set(route.param_convertors) & set(ids_b):
+                continue  # nothing of brand B's in the path
+            path = path_of(route, brand, {**ids, **shared})
+            for method in route.methods or ():
+                if method == "HEAD":
+                    continue
+                response = await (
+                    owner_a.get(path) if method == "GET" else owner_a.post(path, form)
+                )
+                assert response.status_code == 404, (method, path, response.status_code)
+                assert "Secret Bee" not in response.text
+                probed += 1
+    assert probed >= 12
+    assert await scope_b.query(LedgerEntry).count() == 0
+    assert await scope_b.query(TagAssignment).count() == 0
+    assert (await ApiKey.get(id=key_b.id)).revoked_at is None
+    assert await scope_b.query(ApiKey).count() == 1
+
+
+async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):
+    await new_member(brand_b, name="Secret Bee", phone="+12025550100")
+    await create_api_key(brand_b, "b key", ["admin"])
+    owner_a = await admin_client(brand_a, "owner")
+    for path in ("/", "/members?q=Bee", "/members?q=2025550100", "/api-keys", "/audit"):
+        page = await owner_a.get("/admin/brands/brand-a" + path)
+        assert page.status_code == 200
+        assert "Secret Bee" not in page.text and "b key" not in page.text, path
+    dashboard = await owner_a.get("/admin/brands/brand-a/")
+    assert re.search(r"<dt>Members</dt><dd>0</dd>", dashboard.text)
