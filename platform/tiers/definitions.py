@@ -88,19 +88,28 @@ async def _clean(
     templates = list(dict.fromkeys(row.get("gift_coupon_template_ids") or []))
     if len(templates) > MAX_GIFT_COUPONS:
         bad("gift_coupon_template_ids", "TOO_MANY", f"at most {MAX_GIFT_COUPONS} coupons")
-    elif templates:
+        templates_named = []
+    else:
+        templates_named = [
+            (template_id, [FIELDS["gift_coupon_template_ids"], str(i)])
+            for i, template_id in enumerate(templates)
+        ]
+    # A gift benefit's coupon template must be this brand's too.
+    for i, benefit in enumerate(row.get("benefits") or []):
+        template_id = benefit.get("coupon_template_id") if isinstance(benefit, dict) else None
+        if isinstance(template_id, int):
+            templates_named.append((template_id, [FIELDS["benefits"], str(i), "couponTemplateId"]))
+    if templates_named:
         found = set(
-            await scope.query(CouponTemplate).filter(id__in=templates).values_list("id", flat=True)
+            await scope.query(CouponTemplate)
+            .filter(id__in=[template_id for template_id, _ in templates_named])
+            .values_list("id", flat=True)
         )
-        for i, template_id in enumerate(templates):
-            if template_id not in found:
-                problems.append(
-                    DomainError(
-                        "NOT_FOUND",
-                        "no such coupon template",
-                        [FIELDS["gift_coupon_template_ids"], str(i)],
-                    )
-                )
+        problems += [
+            DomainError("NOT_FOUND", "no such coupon template", field)
+            for template_id, field in templates_named
+            if template_id not in found
+        ]
     row["gift_coupon_template_ids"] = templates
     if not problems:
         taken = scope.query(TierDefinition).filter(rank=rank)

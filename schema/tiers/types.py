@@ -149,19 +149,30 @@ class TierChange:
     reason: TierChangeReason = strawberry.field(description="Why.")
     policy: str = strawberry.field(description="Key of the tier policy that decided it.")
     source: str = strawberry.field(
-        description="What triggered it: `order:<id>`, `activity:<ref>`, `review:<time>`."
+        description="What kind of fact triggered it: `order`, `activity` (joining, a "
+        "behaviour event, a referral) or `review` (the scheduled tier review)."
+    )
+    order_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The order that triggered it (an `Order` id), when one did."
     )
     at: datetime = strawberry.field(description="When it took effect.")
     expires_at: datetime | None = strawberry.field(description="The validity it started.")
 
     @classmethod
     def from_model(cls, row: TierHistory) -> TierChange:
+        # The stored source is an internal reference holding database ids
+        # (`order:<pk>`, `activity:joined:<member pk>`): only its kind, and the
+        # order as an opaque id, are shown.
+        kind, _, ref = row.source.partition(":")
         return cls(
             from_tier=Tier.from_model(row.from_tier) if row.from_tier else None,
             to_tier=Tier.from_model(row.to_tier) if row.to_tier else None,
             reason=TierChangeReason(row.reason),
             policy=row.policy_key,
-            source=row.source,
+            source=kind,
+            order_id=strawberry.ID(encode_id("Order", ref))
+            if kind == "order" and ref.isdigit()
+            else None,
             at=row.at,
             expires_at=row.expires_at,
         )

@@ -21,7 +21,7 @@ MEMBERS = "/admin/brands/brand-a/members"
 async def test_the_dashboard_shows_the_brands_figures(admin_client, brand_a, new_member):
     member = await new_member(brand_a, name="Lin", phone="13800138000")
     await assets.earn_points(
-        BrandScope(brand_a), member.id, 1234, idempotency_key="k", reason="", source_type="test"
+        BrandScope(brand_a), member.pk, 1234, idempotency_key="k", reason="", source_type="test"
     )
     client = await admin_client(brand_a, "viewer")
     page = await client.get("/admin/brands/brand-a/")
@@ -42,10 +42,10 @@ async def test_members_are_found_by_phone_card_name_or_external_id(
     client = await admin_client(brand_a, "viewer")
     for query in ("138 0013 8000", lin.card_number, "Lin W", "crm-77"):
         page = await client.get(MEMBERS, params={"q": query})
-        assert f'/members/{lin.id}"' in page.text, query
-        assert f'/members/{other.id}"' not in page.text, query
+        assert f'/members/{lin.pk}"' in page.text, query
+        assert f'/members/{other.pk}"' not in page.text, query
     htmx = await client.get(MEMBERS, params={"q": "Zhang"}, headers={"HX-Request": "true"})
-    assert "<html" not in htmx.text and f'/members/{other.id}"' in htmx.text
+    assert "<html" not in htmx.text and f'/members/{other.pk}"' in htmx.text
 
 
 async def test_the_profile_shows_identities_tags_balances_and_ledger(
@@ -54,12 +54,12 @@ async def test_the_profile_shows_identities_tags_balances_and_ledger(
     scope = BrandScope(brand_a)
     member = await new_member(brand_a, name="Lin", phone="13800138000", email="lin@example.com")
     await tags.create_tag(scope, "vip", "VIP")
-    await tags.tag_members(scope, ["vip"], member_ids=[member.id])
+    await tags.tag_members(scope, ["vip"], member_ids=[member.pk])
     await assets.earn_points(
-        scope, member.id, 300, idempotency_key="k", reason="welcome gift", source_type="test"
+        scope, member.pk, 300, idempotency_key="k", reason="welcome gift", source_type="test"
     )
     client = await admin_client(brand_a, "viewer")
-    page = await client.get(f"{MEMBERS}/{member.id}")
+    page = await client.get(f"{MEMBERS}/{member.pk}")
     assert page.status_code == 200
     for expected in ("+8613800138000", "lin@example.com", "VIP", "welcome gift", "300"):
         assert expected in page.text
@@ -72,14 +72,14 @@ async def test_an_operator_tags_and_untags_a_member_audited(admin_client, brand_
     member = await new_member(brand_a, name="Lin", phone="13700137000")
     await tags.create_tag(scope, "vip", "VIP")
     client = await admin_client(brand_a, "operator")
-    added = await client.post(f"{MEMBERS}/{member.id}/tags", {"tag": "vip"})
+    added = await client.post(f"{MEMBERS}/{member.pk}/tags", {"tag": "vip"})
     assert added.status_code == 303
-    assert await scope.query(TagAssignment).filter(member_id=member.id).count() == 1
-    refused = await client.post(f"{MEMBERS}/{member.id}/tags", {"tag": "nope"})
+    assert await scope.query(TagAssignment).filter(member_id=member.pk).count() == 1
+    refused = await client.post(f"{MEMBERS}/{member.pk}/tags", {"tag": "nope"})
     assert refused.status_code == 422 and "nope" in refused.text
-    removed = await client.post(f"{MEMBERS}/{member.id}/tags/remove", {"tag": "vip"})
+    removed = await client.post(f"{MEMBERS}/{member.pk}/tags/remove", {"tag": "vip"})
     assert removed.status_code == 303
-    assert await scope.query(TagAssignment).filter(member_id=member.id).count() == 0
+    assert await scope.query(TagAssignment).filter(member_id=member.pk).count() == 0
     entries = await scope.query(AuditLogEntry).order_by("id")
     assert [(e.actor_kind, e.actor_id, e.action, e.outcome) for e in entries] == [
         ("admin_user", str(client.user.id), "tagMembers", "ok"),
@@ -94,17 +94,17 @@ async def test_an_owner_adjusts_points_with_a_reason_once_per_form(
     scope = BrandScope(brand_a)
     member = await new_member(brand_a, name="Lin", phone="13700137000")
     client = await admin_client(brand_a, "owner")
-    path = f"{MEMBERS}/{member.id}/points"
+    path = f"{MEMBERS}/{member.pk}/points"
     form = {"points": "50", "reason": "goodwill", "idempotency_key": "form-1"}
     first = await client.post(path, form)
     assert first.status_code == 303
     again = await client.post(path, form)  # the same form sent twice
     assert again.status_code == 303
-    entries = await scope.query(LedgerEntry).filter(member_id=member.id)
+    entries = await scope.query(LedgerEntry).filter(member_id=member.pk)
     assert [(e.amount, e.reason, e.actor) for e in entries] == [
         (50, "goodwill", f"admin_user:{client.user.id}")
     ]
-    profile = await client.get(f"{MEMBERS}/{member.id}")
+    profile = await client.get(f"{MEMBERS}/{member.pk}")
     assert "nothing changed twice" in profile.text and "goodwill" in profile.text
 
 
@@ -114,14 +114,14 @@ async def test_a_points_adjustment_without_a_reason_shows_the_field_error_and_ch
     scope = BrandScope(brand_a)
     member = await new_member(brand_a, name="Lin", phone="13700137000")
     client = await admin_client(brand_a, "owner")
-    path = f"{MEMBERS}/{member.id}/points"
+    path = f"{MEMBERS}/{member.pk}/points"
     no_reason = await client.post(path, {"points": "50", "reason": " ", "idempotency_key": "a"})
     assert no_reason.status_code == 422
     assert 'id="reason-error"' in no_reason.text and "say why" in no_reason.text
     not_a_number = await client.post(path, {"points": "5x", "reason": "r", "idempotency_key": "b"})
     assert not_a_number.status_code == 422 and 'id="points-error"' in not_a_number.text
     assert 'value="5x"' in not_a_number.text  # what was typed stays
-    assert await scope.query(LedgerEntry).filter(member_id=member.id).count() == 0
+    assert await scope.query(LedgerEntry).filter(member_id=member.pk).count() == 0
 
 
 async def test_roles_without_the_permission_get_403_and_nothing_changes(
@@ -132,12 +132,12 @@ async def test_roles_without_the_permission_get_403_and_nothing_changes(
     await tags.create_tag(scope, "vip", "VIP")
     operator = await admin_client(brand_a, "operator")
     refused = await operator.post(
-        f"{MEMBERS}/{member.id}/points", {"points": "50", "reason": "r", "idempotency_key": "x"}
+        f"{MEMBERS}/{member.pk}/points", {"points": "50", "reason": "r", "idempotency_key": "x"}
     )
     assert refused.status_code == 403
     for role in ("viewer", "analyst"):
         reader = await admin_client(brand_a, role)
-        assert (await reader.post(f"{MEMBERS}/{member.id}/tags", {"tag": "vip"})).status_code == 403
+        assert (await reader.post(f"{MEMBERS}/{member.pk}/tags", {"tag": "vip"})).status_code == 403
         assert (await reader.get("/admin/brands/brand-a/api-keys")).status_code == 403
     assert (await operator.get("/admin/brands/brand-a/api-keys")).status_code == 403
     assert (
@@ -195,8 +195,8 @@ async def test_the_audit_log_filters_by_who_what_and_outcome(admin_client, brand
     member = await new_member(brand_a, name="Lin", phone="13700137000")
     await tags.create_tag(scope, "vip", "VIP")
     owner = await admin_client(brand_a, "owner")
-    await owner.post(f"{MEMBERS}/{member.id}/tags", {"tag": "vip"})
-    await owner.post(f"{MEMBERS}/{member.id}/tags", {"tag": "nope"})
+    await owner.post(f"{MEMBERS}/{member.pk}/tags", {"tag": "vip"})
+    await owner.post(f"{MEMBERS}/{member.pk}/tags", {"tag": "nope"})
     await owner.post("/admin/brands/brand-a/api-keys/new", {"name": "k", "scopes": "read"})
 
     def rows(html: str) -> list[str]:

@@ -37,17 +37,17 @@ async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_me
     evil = '<script>alert("x")</script>'
     member = await new_member(brand_a, name=evil, phone="13800138000")
     await tags.create_tag(BrandScope(brand_a), "odd", "<b onmouseover=x>odd</b>")
-    await tags.tag_members(BrandScope(brand_a), ["odd"], member_ids=[member.id])
+    await tags.tag_members(BrandScope(brand_a), ["odd"], member_ids=[member.pk])
     client = await admin_client(brand_a, "owner")
     for path in (
-        f"/admin/brands/brand-a/members/{member.id}",
+        f"/admin/brands/brand-a/members/{member.pk}",
         "/admin/brands/brand-a/members?q=13800138000",
     ):
         page = await client.get(path)
         assert (
             evil not in page.text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
         )
-    profile = await client.get(f"/admin/brands/brand-a/members/{member.id}")
+    profile = await client.get(f"/admin/brands/brand-a/members/{member.pk}")
     assert "<b onmouseover" not in profile.text and "&lt;b onmouseover=x&gt;" in profile.text
 
 
@@ -59,7 +59,7 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
     pages = [await http.get("/admin/login")]
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
-            ids = {"member_id": member.id, "key": "points.purchase"}
+            ids = {"member_id": member.pk, "key": "points.purchase"}
             pages.append(await client.get(path_of(route, "brand-a", ids)))
     assert len(pages) >= 6
     for page in pages:
@@ -89,7 +89,7 @@ async def test_no_admin_route_reaches_another_brands_data(
     await tags.create_tag(scope_b, "vip", "VIP")
     key_b = (await create_api_key(brand_b, "b key", ["admin"])).key
     await tags.create_tag(BrandScope(brand_a), "vip", "VIP")
-    ids_b = {"member_id": member_b.id, "key_id": key_b.id}
+    ids_b = {"member_id": member_b.pk, "key_id": key_b.id}
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase"}
     owner_a = await admin_client(brand_a, "owner")

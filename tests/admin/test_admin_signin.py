@@ -176,7 +176,7 @@ async def test_every_post_without_the_csrf_token_is_refused_and_changes_nothing(
     key = await client.post("/admin/brands/brand-a/api-keys/new", {"name": "k", "scopes": "read"})
     assert key.status_code == 200
     key_id = (await ApiKey.filter(brand_id=brand_a.id).first()).id
-    paths = _state_changing_paths(app, "brand-a", {"member_id": member.id, "key_id": key_id})
+    paths = _state_changing_paths(app, "brand-a", {"member_id": member.pk, "key_id": key_id})
     assert len(paths) >= 7
     form = {
         "points": "5",

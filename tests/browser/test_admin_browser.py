@@ -114,7 +114,7 @@ async def test_find_a_member_by_phone_and_adjust_points_with_a_reason(
     await page.reload()
     await expect(page.get_by_role("status")).to_contain_text("nothing changed twice")
     await expect(page.locator("#points-balance")).to_have_text("120")
-    entries = await BrandScope(brand_a).query(LedgerEntry).filter(member_id=member.id)
+    entries = await BrandScope(brand_a).query(LedgerEntry).filter(member_id=member.pk)
     assert [e.amount for e in entries] == [120]
     assert violations == []
     assert page.blocked == []  # type: ignore[attr-defined]

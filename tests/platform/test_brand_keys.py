@@ -103,10 +103,10 @@ async def test_postgres_refuses_a_row_pointing_at_another_brand(what, brand_a, b
     a_member = await new_member(brand_a, name="A", external_id="a-1")
     b_member = await new_member(brand_b, name="B", external_id="b-1")
     b_tag = await create_tag(BrandScope(brand_b), "vip", "VIP")
-    b_account = await AssetAccount.create(brand_id=brand_b.id, member_id=b_member.id, kind="points")
+    b_account = await AssetAccount.create(brand_id=brand_b.id, member_id=b_member.pk, kind="points")
     write = CROSS_BRAND_WRITES[what]
     refs = {"tag_id": b_tag.id, "account_id": b_account.id}
     with pytest.raises(IntegrityError, match="brand_fkey"):
-        await write(brand_b.id, a_member.id, **refs)
+        await write(brand_b.id, a_member.pk, **refs)
     # The same row for B's own member goes in: only the brand was wrong.
-    await write(brand_b.id, b_member.id, **refs)
+    await write(brand_b.id, b_member.pk, **refs)

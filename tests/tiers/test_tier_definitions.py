@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tessera.coupons import service as coupons
+from tessera.orders.money import MoneyAmount
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.tiers.models import TierDefinition
@@ -172,9 +174,18 @@ async def test_tier_changes_reach_plugins_as_events(brand_a, register_plugin):
     assert {"points.changed", "order.recorded"} <= {e.name for e in received}
 
 
-async def test_a_gift_benefit_names_its_coupon_template_by_opaque_id(gql, api_key, brand_a):
+async def test_a_gift_benefit_names_its_coupon_template_by_opaque_id(
+    gql, api_key, brand_a, brand_b
+):
     token = await api_key(brand_a, "admin")
-    template = encode_id("CouponTemplate", 7)
+    row = {"kind": "amount_off", "title": "5 off", "valid_days": 7}
+    own = await coupons.create_template(
+        BrandScope(brand_a), {**row, "amount_off": MoneyAmount(Decimal("5"), "CNY")}
+    )
+    foreign = await coupons.create_template(
+        BrandScope(brand_b), {**row, "amount_off": MoneyAmount(Decimal("5"), "USD")}
+    )
+    template = encode_id("CouponTemplate", own.id)
     query = CREATE.replace(
         "benefits { kind percentOff perMonth }", "benefits { kind couponTemplateId }"
     )
@@ -194,7 +205,7 @@ async def test_a_gift_benefit_names_its_coupon_template_by_opaque_id(gql, api_ke
         {"kind": "BIRTHDAY_GIFT", "couponTemplateId": template}
     ]
     stored = await BrandScope(brand_a).query(TierDefinition).get(code="gold")
-    assert stored.benefits[0]["coupon_template_id"] == 7
+    assert stored.benefits[0]["coupon_template_id"] == own.id
     wrong = await gql(
         query,
         {
@@ -209,4 +220,26 @@ async def test_a_gift_benefit_names_its_coupon_template_by_opaque_id(gql, api_ke
     )
     assert [(e["field"], e["code"]) for e in wrong["createTier"]["errors"]] == [
         (["input", "benefits", "0", "couponTemplateId"], "NOT_FOUND")
+    ]
+    # Another brand's template is as unknown as a missing one.
+    theirs = await gql(
+        query,
+        {
+            "i": {
+                "code": "silver",
+                "name": "Silver",
+                "rank": 1,
+                "benefits": [
+                    {"kind": "BIRTHDAY_GIFT", "couponTemplateId": template},
+                    {
+                        "kind": "ANNIVERSARY_GIFT",
+                        "couponTemplateId": encode_id("CouponTemplate", foreign.id),
+                    },
+                ],
+            }
+        },
+        token=token,
+    )
+    assert [(e["field"], e["code"]) for e in theirs["createTier"]["errors"]] == [
+        (["input", "benefits", "1", "couponTemplateId"], "NOT_FOUND")
     ]
