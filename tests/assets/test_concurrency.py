@@ -214,12 +214,11 @@ async def test_one_key_sent_concurrently_over_http_applies_once(
     await ledger_consistent(brand_a)
 
 
+@pytest.mark.sqlite_only
 async def test_on_sqlite_a_writer_in_another_process_is_waited_for_not_failed(
     brand_a, make_member, tessera_db
 ):
     url = tessera_db.settings.database_url
-    if not url.startswith("sqlite://"):
-        pytest.skip("SQLite's database-wide write lock only")
     scope = BrandScope(brand_a)
     member = await make_member(brand_a)
     locked, ours_waits = threading.Event(), threading.Event()

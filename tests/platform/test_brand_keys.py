@@ -94,10 +94,10 @@ CROSS_BRAND_WRITES = {
 }
 
 
+# SQLite keeps single-column foreign keys (docs/operations.md, Brand walls).
+@pytest.mark.postgres_only
 @pytest.mark.parametrize("what", sorted(CROSS_BRAND_WRITES))
 async def test_postgres_refuses_a_row_pointing_at_another_brand(what, brand_a, brand_b, new_member):
-    if not _on_postgres():
-        pytest.skip("SQLite keeps single-column foreign keys (docs/operations.md, Brand walls)")
     from tessera.assets.models import AssetAccount
 
     a_member = await new_member(brand_a, name="A", external_id="a-1")

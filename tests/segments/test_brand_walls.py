@@ -40,9 +40,9 @@ async def test_a_refresh_and_an_order_touch_only_their_own_brand(
     )
 
 
+# SQLite has one writer at a time for the whole database.
+@pytest.mark.postgres_only
 async def test_a_refresh_waits_only_for_a_refresh_of_its_own_segment(brand_a, brand_b, make_member):
-    if connections.get("default").capabilities.dialect != "postgres":
-        pytest.skip("SQLite has one writer at a time for the whole database")
     await make_member(brand_a)
     await make_member(brand_b)
     a_seg = await service.create_segment(

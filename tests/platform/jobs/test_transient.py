@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 import pytest
 from arq.worker import Retry
-from tortoise import connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import OperationalError
 
@@ -84,9 +83,8 @@ def test_worker_connections_get_statement_and_lock_timeouts(tessera_settings):
     )
 
 
+@pytest.mark.postgres_only
 async def test_postgresql_applies_the_timeouts_to_a_job_connection(tessera_db, tessera_settings):
-    if connections.get("default").capabilities.dialect != "postgres":
-        pytest.skip("PostgreSQL server settings (the suite runs on SQLite)")
     from tortoise.backends.asyncpg import AsyncpgDBClient
 
     settings = tessera_settings.model_copy(update={"job_lock_timeout_s": 2.5})
