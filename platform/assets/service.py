@@ -23,8 +23,6 @@ Sums: an account's ``balance`` is the sum of its entries' amounts except
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +42,7 @@ from tessera.assets.policy import (
     pending_until,
 )
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.orders.money import MAX_MINOR
 from tessera.scope import BrandScope
@@ -58,9 +57,8 @@ MAX_BALANCE = 2**31 - 1
 # Stored value is money (shown as a decimal string): minor units.
 MAX_AMOUNT = 10**12
 MAX_STORED_VALUE = MAX_MINOR
-# A stored key: callers' keys (150 characters, checked where they come in) carry a
-# namespace; the column holds 200, and a second part's key adds RESERVED_PREFIX.
-MAX_KEY = 180
+# A second part's key adds RESERVED_PREFIX to the stored key (see
+# tessera.idempotency for the limits).
 RESERVED_PREFIX = "tessera:"
 KINDS = {POINTS: POINTS, STORED_VALUE: STORED_VALUE, GROWTH: GROWTH}
 EVENTS = {POINTS: "points.changed", STORED_VALUE: "stored_value.changed", GROWTH: "growth.changed"}
@@ -117,8 +115,7 @@ class _Request:
             self.source_type,
             self.source_ref,
         ]
-        raw = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return fingerprint(payload)
 
 
 Write = Callable[[UnitOfWork, str], Awaitable[LedgerResult]]
@@ -545,11 +542,7 @@ async def _replay(
     if not entries:
         return None
     if entries[0].fingerprint != fingerprint:
-        raise DomainError(
-            "IDEMPOTENCY_CONFLICT",
-            "this idempotency key was used for another request; the first one stands",
-            ["idempotencyKey"],
-        )
+        raise conflict()
     return LedgerResult(entries, entries[-1].balance_after, replayed=True)
 
 
@@ -558,10 +551,7 @@ def _part_key(key: str, part: int) -> str:
 
 
 def _check_key(key: str) -> None:
-    if not isinstance(key, str) or not key.strip():
-        raise DomainError("REQUIRED", "an idempotency key is required", ["idempotencyKey"])
-    if len(key) > MAX_KEY:
-        raise DomainError("TOO_LONG", f"at most {MAX_KEY} characters", ["idempotencyKey"])
+    stored_key(key)
     if key.startswith(RESERVED_PREFIX):
         # Tessera's own entries (expiry, release, a reversal's second part) use
         # these keys; a caller holding one would block them for good.

@@ -25,8 +25,9 @@ from tortoise.expressions import F, Q
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon, CouponAllowance, CouponTemplate
 from tessera.coupons.templates import require_template, window
-from tessera.coupons.work import conflict, connection_of, fingerprint, idempotency_key, joined
+from tessera.coupons.work import connection_of, joined
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
 from tessera.scope import BrandScope
@@ -73,7 +74,7 @@ async def issue_coupon(
 
 
 def _key(value: str | None) -> str:
-    return idempotency_key(value)
+    return stored_key((value or "").strip())
 
 
 def _replay(existing: Coupon, print_: str) -> Coupon:

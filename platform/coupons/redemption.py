@@ -23,8 +23,9 @@ from tortoise.expressions import Q
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon, CouponRedemption, CouponTemplate
 from tessera.coupons.templates import discount_for
-from tessera.coupons.work import conflict, connection_of, fingerprint, idempotency_key, joined
+from tessera.coupons.work import connection_of, joined
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
 from tessera.orders.models import Order, OrderLine
@@ -202,7 +203,7 @@ async def _redeem(
 
 
 def idempotency_key_of(value: str | None) -> str:
-    return idempotency_key(value)
+    return stored_key((value or "").strip())
 
 
 async def _replayed(scope: BrandScope, conn: Any, key: str, print_: str) -> RedeemResult | None:
