@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from tessera.assets import accounts, lots
 from tessera.assets.accounts import Moved
@@ -515,13 +514,9 @@ async def _run(
     fingerprint = request.fingerprint()
     conn = uow.connection if uow is not None else None
     try:
-        if uow is None:
-            async with unit_of_work(scope) as own:
-                return await write(own, fingerprint)
-        # Called inside the caller's ``unit_of_work`` block, ``in_transaction``
-        # opens a savepoint of its transaction: a replay rolls back only ours.
-        async with in_transaction():
-            return await write(uow, fingerprint)
+        # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
+        async with unit_of_work(scope, uow) as work:
+            return await write(work, fingerprint)
     except (IntegrityError, DomainError):
         found = await _replay(scope, request, fingerprint, conn)
         if found is None:
