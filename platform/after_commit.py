@@ -42,6 +42,8 @@ async def enclosing_transaction() -> AsyncIterator[Any]:
     held: list[Callback] = []
     token = _held.set(held)
     try:
+        # The enclosing transaction itself: units of work inside it defer to
+        # it, so it cannot be one of them.
         async with in_transaction() as connection:
             yield connection
     finally:

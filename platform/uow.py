@@ -5,7 +5,17 @@ delivered to plugins only once it has committed.
 Inside a :func:`tessera.after_commit.enclosing_transaction` (a mutation and
 its audit entry) a unit of work is a savepoint: its outbox rows commit or roll
 back with the enclosing transaction, and its events and the relay's wake-up
-wait for the enclosing commit."""
+wait for the enclosing commit.
+
+A unit of work opened ``within`` another is a savepoint of the outer one's
+transaction: what it emits and asks for joins the outer unit of work when the
+savepoint is released, and is dropped with it when it rolls back. Writes use
+one to join a caller's transaction without risking it (on PostgreSQL a failed
+statement, such as a unique violation that detects a replay, aborts the whole
+transaction unless a savepoint catches it).
+
+This is the one way to open a transaction; ``tests/platform/test_transactions.py``
+keeps it so."""
 
 from __future__ import annotations
 
@@ -77,7 +87,18 @@ async def _after_commit(scope: BrandScope, events: list[DomainEvent], wrote_work
 
 
 @asynccontextmanager
-async def unit_of_work(scope: BrandScope) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(
+    scope: BrandScope, within: UnitOfWork | None = None
+) -> AsyncIterator[UnitOfWork]:
+    if within is not None:
+        async with in_transaction() as connection:
+            inner = UnitOfWork(within.scope, connection)
+            yield inner
+        within.events.extend(inner.events)
+        within.follow_ups.extend(inner.follow_ups)
+        return
+    # The one transaction the unit of work is (a savepoint inside an
+    # enclosing one): every other module opens a unit of work instead.
     async with in_transaction() as connection:
         uow = UnitOfWork(scope, connection)
         yield uow

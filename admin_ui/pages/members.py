@@ -17,11 +17,11 @@ from tessera.assets.models import LedgerEntry
 from tessera.auth.scopes import Scope
 from tessera.coupons.service import coupons_of_members, status_of
 from tessera.errors import DomainError
+from tessera.idempotency import from_caller
 from tessera.members import service as members
 from tessera.members.models import Member
 from tessera.members.search import MemberFilter, filtered_members
 from tessera.orders.models import Order
-from tessera.schema.idempotency import from_caller
 from tessera.tags import service as tags
 from tessera.tiers.service import states_of
 

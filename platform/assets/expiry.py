@@ -10,7 +10,6 @@ once, by a conditional update on its status; a second run finds nothing due.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from tessera.assets.lots import LotsInconsistent
 from tessera.assets.models import LedgerEntry, PointsLot
 from tessera.assets.policy import get_policy
 from tessera.assets.service import POINTS, RESERVED_PREFIX, emit_changed
+from tessera.idempotency import fingerprint
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -202,7 +202,7 @@ async def _lot_entry(
         source_type="points_lot",
         source_ref=str(lot.id),
         idempotency_key=key,
-        fingerprint=hashlib.sha256(key.encode()).hexdigest(),
+        fingerprint=fingerprint(key),
         actor=str(uow.scope.actor),
         occurred_at=now,
     )

@@ -23,15 +23,12 @@ Sums: an account's ``balance`` is the sum of its entries' amounts except
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from tessera.assets import accounts, lots
 from tessera.assets.accounts import Moved
@@ -44,6 +41,7 @@ from tessera.assets.policy import (
     pending_until,
 )
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.orders.money import MAX_MINOR
 from tessera.scope import BrandScope
@@ -58,9 +56,8 @@ MAX_BALANCE = 2**31 - 1
 # Stored value is money (shown as a decimal string): minor units.
 MAX_AMOUNT = 10**12
 MAX_STORED_VALUE = MAX_MINOR
-# A stored key: callers' keys (150 characters, checked where they come in) carry a
-# namespace; the column holds 200, and a second part's key adds RESERVED_PREFIX.
-MAX_KEY = 180
+# A second part's key adds RESERVED_PREFIX to the stored key (see
+# tessera.idempotency for the limits).
 RESERVED_PREFIX = "tessera:"
 KINDS = {POINTS: POINTS, STORED_VALUE: STORED_VALUE, GROWTH: GROWTH}
 EVENTS = {POINTS: "points.changed", STORED_VALUE: "stored_value.changed", GROWTH: "growth.changed"}
@@ -117,8 +114,7 @@ class _Request:
             self.source_type,
             self.source_ref,
         ]
-        raw = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return fingerprint(payload)
 
 
 Write = Callable[[UnitOfWork, str], Awaitable[LedgerResult]]
@@ -518,13 +514,9 @@ async def _run(
     fingerprint = request.fingerprint()
     conn = uow.connection if uow is not None else None
     try:
-        if uow is None:
-            async with unit_of_work(scope) as own:
-                return await write(own, fingerprint)
-        # Called inside the caller's ``unit_of_work`` block, ``in_transaction``
-        # opens a savepoint of its transaction: a replay rolls back only ours.
-        async with in_transaction():
-            return await write(uow, fingerprint)
+        # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
+        async with unit_of_work(scope, uow) as work:
+            return await write(work, fingerprint)
     except (IntegrityError, DomainError):
         found = await _replay(scope, request, fingerprint, conn)
         if found is None:
@@ -545,11 +537,7 @@ async def _replay(
     if not entries:
         return None
     if entries[0].fingerprint != fingerprint:
-        raise DomainError(
-            "IDEMPOTENCY_CONFLICT",
-            "this idempotency key was used for another request; the first one stands",
-            ["idempotencyKey"],
-        )
+        raise conflict()
     return LedgerResult(entries, entries[-1].balance_after, replayed=True)
 
 
@@ -558,10 +546,7 @@ def _part_key(key: str, part: int) -> str:
 
 
 def _check_key(key: str) -> None:
-    if not isinstance(key, str) or not key.strip():
-        raise DomainError("REQUIRED", "an idempotency key is required", ["idempotencyKey"])
-    if len(key) > MAX_KEY:
-        raise DomainError("TOO_LONG", f"at most {MAX_KEY} characters", ["idempotencyKey"])
+    stored_key(key)
     if key.startswith(RESERVED_PREFIX):
         # Tessera's own entries (expiry, release, a reversal's second part) use
         # these keys; a caller holding one would block them for good.

@@ -18,6 +18,7 @@ from tortoise.exceptions import IntegrityError
 
 from tessera.behaviour.models import BehaviourEvent
 from tessera.errors import DomainError
+from tessera.idempotency import fingerprint
 from tessera.members.models import Member
 from tessera.members.service import find_by_identity
 from tessera.orders.inputs import (
@@ -25,7 +26,6 @@ from tessera.orders.inputs import (
     Problems,
     check_member,
     check_time,
-    fingerprint,
     nest_error,
 )
 from tessera.scope import BrandScope

@@ -30,8 +30,8 @@ from tessera.coupons import codes
 from tessera.coupons.models import Coupon
 from tessera.coupons.redemption import MAX_EXTERNAL_ID, _Order, check_order, check_usable
 from tessera.coupons.templates import discount_for
-from tessera.coupons.work import conflict, fingerprint, idempotency_key
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
 from tessera.orders.inputs import MAX_COUPONS
@@ -82,7 +82,7 @@ async def hold_rewards(
     (``NOT_FOUND``), used, voided, expired, held by another checkout
     (``COUPON_HELD``) or does not apply to the cart."""
     now = now or datetime.now(UTC)
-    key = idempotency_key(request.idempotency_key)
+    key = stored_key((request.idempotency_key or "").strip())
     _check_request(request)
     print_ = fingerprint(
         {
@@ -151,7 +151,7 @@ async def release_hold(
     under another key is refused (``HOLD_CONFIRMED``, ``HOLD_EXPIRED``,
     ``HOLD_RELEASED``)."""
     now = now or datetime.now(UTC)
-    key = idempotency_key(idempotency_key_)
+    key = stored_key((idempotency_key_ or "").strip())
     hold = await scope.get(RewardHold, hold_id)
     if hold is None:
         raise _no_hold()

@@ -25,12 +25,13 @@ from tortoise.expressions import F, Q
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon, CouponAllowance, CouponTemplate
 from tessera.coupons.templates import require_template, window
-from tessera.coupons.work import conflict, connection_of, fingerprint, idempotency_key, joined
+from tessera.coupons.work import connection_of
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
 from tessera.scope import BrandScope
-from tessera.uow import UnitOfWork
+from tessera.uow import UnitOfWork, unit_of_work
 
 MAX_BULK = 10_000
 CHUNK = 500
@@ -63,7 +64,7 @@ async def issue_coupon(
     member_id = await _issuable_member(scope, member_id, "memberId", conn)
     for _ in range(_CODE_ATTEMPTS):
         try:
-            async with joined(scope, uow) as work:
+            async with unit_of_work(scope, uow) as work:
                 return await _issue_one(scope, work, template, member_id, key, print_, now)
         except IntegrityError:
             existing = await scope.query(Coupon).using_db(conn).get_or_none(idempotency_key=key)
@@ -73,7 +74,7 @@ async def issue_coupon(
 
 
 def _key(value: str | None) -> str:
-    return idempotency_key(value)
+    return stored_key((value or "").strip())
 
 
 def _replay(existing: Coupon, print_: str) -> Coupon:
@@ -298,7 +299,7 @@ async def _issue_chunk(
     results: list[Any],
 ) -> None:
     outcome: dict[int, Coupon | DomainError] = {}
-    async with joined(scope, None) as work:
+    async with unit_of_work(scope) as work:
         conn = work.connection
         await _ensure_allowances(scope, conn, template.id, member_ids)
         # Locks, in the same order as the single path: allowances, then template.

@@ -23,14 +23,15 @@ from tortoise.expressions import Q
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon, CouponRedemption, CouponTemplate
 from tessera.coupons.templates import discount_for
-from tessera.coupons.work import conflict, connection_of, fingerprint, idempotency_key, joined
+from tessera.coupons.work import connection_of
 from tessera.errors import DomainError
+from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
 from tessera.orders.models import Order, OrderLine
 from tessera.orders.money import MAX_MINOR, from_minor
 from tessera.scope import BrandScope
-from tessera.uow import UnitOfWork
+from tessera.uow import UnitOfWork, unit_of_work
 
 MAX_EXTERNAL_ID = 128
 
@@ -160,7 +161,7 @@ async def _redeem(
     check_usable(coupon, template, now)
     check_order(template, order, scope.brand.currency)
     discount = discount_for(template, order.amount)
-    async with joined(scope, uow) as work:
+    async with unit_of_work(scope, uow) as work:
         redemption = await scope.create(
             CouponRedemption,
             using_db=work.connection,
@@ -202,7 +203,7 @@ async def _redeem(
 
 
 def idempotency_key_of(value: str | None) -> str:
-    return idempotency_key(value)
+    return stored_key((value or "").strip())
 
 
 async def _replayed(scope: BrandScope, conn: Any, key: str, print_: str) -> RedeemResult | None:

@@ -8,11 +8,11 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from tessera.errors import DomainError
 from tessera.members.models import MemberSettings
 from tessera.scope import BrandScope
+from tessera.uow import unit_of_work
 
 _PREFIX = re.compile(r"^[0-9]{1,8}$")
 
@@ -47,11 +47,11 @@ async def get_settings(scope: BrandScope, connection: Any = None) -> MemberSetti
     try:
         # A savepoint inside the caller's transaction: on PostgreSQL a failed
         # insert would otherwise abort the whole transaction.
-        async with in_transaction() as savepoint:
+        async with unit_of_work(scope) as work:
             return await scope.create(
                 MemberSettings,
                 card_prefix=default_card_prefix(scope.brand_id),
-                using_db=savepoint,
+                using_db=work.connection,
             )
     except IntegrityError:
         # Another request created it between our read and our insert.

@@ -520,7 +520,7 @@ async def _create_from_fact(
     try:
         # A savepoint, so a concurrent first order for the same identity does
         # not abort the caller's transaction: we then use the member it made.
-        async with uow.connection._in_transaction():
+        async with unit_of_work(scope, uow):
             member = await scope.create(
                 Member,
                 status=MemberStatus.PROSPECT.value,

@@ -8,13 +8,12 @@ same ``externalId`` with another fingerprint is a conflict.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tessera.errors import DomainError, DomainErrors
+from tessera.idempotency import fingerprint
 from tessera.orders.money import MoneyAmount, to_minor
 
 MAX_LINES = 500
@@ -268,11 +267,6 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     for i in remainders[: total - sum(shares)]:
         shares[i] += 1
     return shares
-
-
-def fingerprint(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def nest_error(error: DomainError, path: list[str], member_field: str | None = None) -> DomainError:

@@ -23,8 +23,9 @@ from tortoise.expressions import F, Q
 
 from tessera.coupons.redemption import restore_coupons_for_order
 from tessera.errors import DomainError, DomainErrors
+from tessera.idempotency import fingerprint
 from tessera.orders import stats
-from tessera.orders.inputs import Problems, RefundInput, allocate, check_time, fingerprint
+from tessera.orders.inputs import Problems, RefundInput, allocate, check_time
 from tessera.orders.models import Order, OrderLine, Refund, RefundLine
 from tessera.orders.money import from_minor
 from tessera.rewards.orders import reverse_for_refund

@@ -27,10 +27,10 @@ from typing import Any
 
 from tortoise.expressions import F
 from tortoise.functions import Count, Max, Min, Sum
-from tortoise.transactions import in_transaction
 
 from tessera.orders.models import MemberStats, Order, Refund
 from tessera.scope import BrandScope
+from tessera.uow import unit_of_work
 
 RECENT_WINDOW = timedelta(days=365)
 _CHUNK = 1000
@@ -257,7 +257,8 @@ async def rebuild_stats(
     so an order committed meanwhile is either in the aggregates or applied on
     top of the rebuilt row, never lost; other brands' writers do not wait.
     """
-    async with in_transaction() as connection:
+    async with unit_of_work(scope) as work:
+        connection = work.connection
         await lock_brand_stats(scope, connection, alone=True)
         orders = (
             await scope.query(Order)

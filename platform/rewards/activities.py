@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from tessera.assets.policy import local_date
 from tessera.errors import DomainError
@@ -181,10 +180,10 @@ async def record_referral(
     if existing is None:
         try:
             async with unit_of_work(scope) as uow:
-                async with in_transaction():
+                async with unit_of_work(scope, uow) as inner:
                     row = await scope.create(
                         Referral,
-                        using_db=uow.connection,
+                        using_db=inner.connection,
                         referrer_id=referrer.id,
                         referee_id=referee.id,
                         at=now,

@@ -26,6 +26,7 @@ from tessera.assets import accounts
 from tessera.assets.models import LedgerEntry
 from tessera.assets.service import POINTS, LedgerResult, recorded, redeem_points, refund_points
 from tessera.errors import DomainError
+from tessera.idempotency import conflict
 from tessera.orders.models import Order, Refund
 from tessera.orders.money import MoneyAmount, exponent, to_minor
 from tessera.plugin_host.components import RedemptionTerms
@@ -250,11 +251,7 @@ async def _replay(
         target.ref,
         -points,
     ):
-        raise DomainError(
-            "IDEMPOTENCY_CONFLICT",
-            "this idempotency key was used for another request; the first one stands",
-            ["idempotencyKey"],
-        )
+        raise conflict()
     return _answer(found, target)
 
 

@@ -333,13 +333,14 @@ async def recompute_brand(
     """The nightly run: fresh quintiles (stored), then every member. With
     ``as_of`` (a past day on the brand's calendar), everything as it stood
     at that day's end. Returns the instant the scores describe."""
-    from tortoise.transactions import in_transaction
+    from tessera.uow import unit_of_work
 
     now = now or datetime.now(UTC)
     if as_of is not None:
         now = as_of_instant(as_of, scope.brand.timezone, now)
     settings = await settings_of(scope)
-    async with in_transaction() as connection:
+    async with unit_of_work(scope) as work:
+        connection = work.connection
         if settings.score_method == ScoreMethod.QUINTILES:
             settings.quintile_cutoffs = await quintiles(scope, connection, settings, now)
             await settings.save(using_db=connection)
@@ -351,9 +352,9 @@ async def recompute_members(
     scope: BrandScope, member_ids: Sequence[int], now: datetime | None = None
 ) -> None:
     """After orders or refunds of ``member_ids``: their scores and stage."""
-    from tortoise.transactions import in_transaction
+    from tessera.uow import unit_of_work
 
     if not member_ids:
         return
-    async with in_transaction() as connection:
-        await compute(scope, connection, now or datetime.now(UTC), only=member_ids)
+    async with unit_of_work(scope) as work:
+        await compute(scope, work.connection, now or datetime.now(UTC), only=member_ids)

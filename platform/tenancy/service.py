@@ -50,6 +50,7 @@ async def create_brand(
         ) from None
     if not re.fullmatch(r"[A-Z]{2}", default_region.upper()):
         raise DomainError("INVALID", "default_region must be a 2-letter region", ["defaultRegion"])
+    # Creating a brand: there is no brand scope yet for a unit of work.
     async with in_transaction():
         tenant = await Tenant.get_or_none(code=tenant_code)
         if tenant is None:

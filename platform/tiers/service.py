@@ -25,7 +25,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from tessera.assets.policy import end_of_local_day
 from tessera.assets.service import earn_points
@@ -34,7 +33,7 @@ from tessera.errors import DomainError
 from tessera.plugin_host.components import TierGrant, TierInfo
 from tessera.scope import BrandScope
 from tessera.tiers.models import MemberTierState, TierDefinition, TierHistory
-from tessera.uow import UnitOfWork
+from tessera.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger("tessera.tiers")
 
@@ -234,7 +233,7 @@ async def change_tier(
     try:
         # A savepoint: on PostgreSQL a unique violation would otherwise abort
         # the caller's whole transaction (the order).
-        async with in_transaction():
+        async with unit_of_work(scope, uow):
             history = await scope.create(
                 TierHistory,
                 using_db=conn,

@@ -11,10 +11,10 @@ from strawberry.types import Info
 from tessera.assets import policy, service
 from tessera.assets.policy import ExpiryMode, NegativeBalance
 from tessera.assets.service import LedgerResult
+from tessera.idempotency import from_caller
 from tessera.orders.money import to_minor
 from tessera.schema.assets.types import LedgerEntry, PointsPolicy
 from tessera.schema.errors import UserError
-from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput

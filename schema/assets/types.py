@@ -11,7 +11,7 @@ import strawberry
 from tessera.assets.models import LedgerEntry as EntryModel
 from tessera.assets.policy import ExpiryMode, NegativeBalance, PolicyValues
 from tessera.assets.service import Balances
-from tessera.schema.idempotency import to_caller
+from tessera.idempotency import to_caller
 from tessera.schema.ids import encode_id
 from tessera.schema.orders.money import Money
 

@@ -8,10 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.checkout import holds
+from tessera.idempotency import from_caller
 from tessera.orders.money import to_minor
 from tessera.schema.checkout.types import RewardHold
 from tessera.schema.errors import UserError
-from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import require_id
 from tessera.schema.orders.money import MoneyInput
 from tessera.schema.permissions import CanWrite

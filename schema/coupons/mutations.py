@@ -12,6 +12,7 @@ from strawberry.types import Info
 from tessera.coupons import service
 from tessera.coupons.models import CouponTemplate as TemplateModel
 from tessera.errors import DomainError
+from tessera.idempotency import from_caller
 from tessera.orders.money import to_minor
 from tessera.schema.coupons.inputs import (
     CreateCouponTemplateInput,
@@ -25,7 +26,6 @@ from tessera.schema.coupons.inputs import (
 )
 from tessera.schema.coupons.types import Coupon, CouponRedemption, CouponTemplate
 from tessera.schema.errors import UserError, user_errors
-from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import decode_id, require_id
 from tessera.schema.members.session import acting_member
 from tessera.schema.orders.money import Money

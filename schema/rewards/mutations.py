@@ -8,9 +8,9 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.errors import DomainError
+from tessera.idempotency import from_caller
 from tessera.rewards import activities, redemption
 from tessera.schema.errors import UserError
-from tessera.schema.idempotency import from_caller
 from tessera.schema.ids import id_for_lookup, require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.members.session import acting_member
