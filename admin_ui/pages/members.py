@@ -54,7 +54,7 @@ async def member_search(ctx: Ctx) -> Response:
 
 async def _member_or_404(ctx: Ctx) -> Member | None:
     raw = ctx.request.path_params["member_id"]
-    return await members.get_member(ctx.scope, int(raw)) if raw.isdigit() else None
+    return await ctx.scope.get(Member, int(raw)) if raw.isdigit() else None
 
 
 async def _profile(
