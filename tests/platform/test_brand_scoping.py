@@ -110,10 +110,6 @@ ALLOWED_RAW_SQL = {
     ("platform/orders/stats.py", "ensure_rows"): "inserts rows carrying the scope's brand_id",
     ("platform/orders/stats.py", "add_orders"): "UPDATE member_stats WHERE brand_id = the scope's",
     (
-        "platform/orders/stats.py",
-        "rebuild_stats",
-    ): "LOCK TABLE on PostgreSQL; the rebuild's rows are the scope's",
-    (
         "platform/segments/compiler.py",
         "count_and_sample",
     ): "the compiled rule's SQL starts from WHERE m.brand_id = the scope's",
