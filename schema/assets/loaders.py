@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from tessera.assets import service
 from tessera.assets.models import LedgerEntry, PointsLot
+from tessera.members.latest import latest_per_member
 from tessera.schema.members.dataloaders import ScopedLoader
 from tessera.scope import BrandScope
 
@@ -60,20 +61,9 @@ def ledger_first_page_loader(info: Info, kind: str | None, size: int) -> DataLoa
 async def _first_pages(
     scope: BrandScope, kind: str | None, size: int, member_ids: Sequence[int]
 ) -> list[list[LedgerEntry]]:
-    # The newest size + 1 entries of each member in one window query (plain
-    # SQL:2003, PostgreSQL and SQLite >= 3.25); only integers and a kind from a
-    # closed enum reach the SQL text.
-    ids = ",".join(str(int(m)) for m in member_ids)
-    kind_filter = f" AND kind = '{service.KINDS[kind]}'" if kind is not None else ""
-    ranked = await LedgerEntry._meta.db.execute_query_dict(
-        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY id DESC) "
-        f'AS rn FROM "ledger_entry" WHERE brand_id = {int(scope.brand_id)} '
-        f"AND member_id IN ({ids}){kind_filter}) ranked WHERE rn <= {int(size) + 1}"
+    # size + 1 rows tell the connection whether a next page exists.
+    where = {"kind": service.KINDS[kind]} if kind is not None else {}
+    found = await latest_per_member(
+        scope, LedgerEntry, member_ids, size + 1, newest_first=("id",), **where
     )
-    by_member: dict[int, list[LedgerEntry]] = defaultdict(list)
-    if ranked:
-        for row in (
-            await scope.query(LedgerEntry).filter(id__in=[r["id"] for r in ranked]).order_by("-id")
-        ):
-            by_member[row.member_id].append(row)
-    return [by_member.get(m, []) for m in member_ids]
+    return [found.get(m, []) for m in member_ids]

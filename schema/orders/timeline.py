@@ -1,15 +1,14 @@
 """A member's facts newest first (orders, behaviour events) as a Relay
 connection that stays one query per page of members.
 
-The first page of every member in a list is loaded together: one window query
-picks the newest ``first + 1`` ids per member, one more fetches those rows.
+The first page of every member in a list is loaded together
+(:func:`tessera.members.latest.latest_per_member`: two queries for them all).
 Any other page (after or before a cursor, or the last ones) is rarer and is
 read for its member alone.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 from tortoise.functions import Count
 
+from tessera.members.latest import latest_per_member
 from tessera.models_base import BrandOwned
 from tessera.schema.pagination import Connection, Window, connection_of, encode_cursor, paginate
 from tessera.scope import BrandScope
@@ -67,26 +67,11 @@ async def member_timeline(
 async def _latest(
     scope: BrandScope, model: type[BrandOwned], size: int, member_ids: Sequence[int]
 ) -> list[list[Any]]:
-    # Only integers reach the SQL text; the window function is plain SQL:2003,
-    # served by PostgreSQL and SQLite >= 3.25 alike.
-    ids = ",".join(str(int(m)) for m in member_ids)
-    table = model._meta.db_table
-    ranked = await model._meta.db.execute_query_dict(
-        f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY member_id "
-        f'ORDER BY occurred_at DESC, id DESC) AS rn FROM "{table}" '
-        f"WHERE brand_id = {int(scope.brand_id)} AND member_id IN ({ids})) ranked "
-        f"WHERE rn <= {int(size) + 1}"
+    # size + 1 rows tell the connection whether a next page exists.
+    found = await latest_per_member(
+        scope, model, member_ids, size + 1, newest_first=("occurred_at", "id")
     )
-    by_member: dict[int, list[Any]] = defaultdict(list)
-    if ranked:
-        rows: list[Any] = await (
-            scope.query(model)
-            .filter(id__in=[r["id"] for r in ranked])
-            .order_by("-occurred_at", "-id")
-        )
-        for row in rows:
-            by_member[row.member_id].append(row)
-    return [by_member.get(m, []) for m in member_ids]
+    return [found.get(m, []) for m in member_ids]
 
 
 async def _counts(

@@ -130,8 +130,10 @@ ALLOWED_RAW_SQL = {
         "insert_assignments",
     ): "rows carry the given brand_id; tag and member ids were resolved in the scope",
     ("platform/tags/bulk.py", "delete_assignments"): "DELETE … WHERE brand_id = $1",
-    ("schema/assets/loaders.py", "_first_pages"): "window query WHERE brand_id = the scope's",
-    ("schema/orders/timeline.py", "_latest"): "window query WHERE brand_id = the scope's",
+    (
+        "platform/members/latest.py",
+        "latest_per_member",
+    ): "window query WHERE brand_id = the scope's (bound); rows then fetched via the scope",
 }
 
 

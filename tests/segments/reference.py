@@ -1,7 +1,11 @@
 """A plain-Python evaluator of segment rules, written from docs/segments.md
 without looking at the SQL, for the property test to compare the compiler
 with. It works on in-memory rows and reads time the way an operator does:
-the local calendar date of each instant in the brand's timezone."""
+the local calendar date of each instant in the brand's timezone.
+
+It reads the raw JSON rule itself (camelCase keys, the documented defaults,
+its own names for the member fields) and never the parser's model, so a
+parser that misreads a key or a default disagrees with it."""
 
 from __future__ import annotations
 
@@ -11,8 +15,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from tessera.segments import rules as r
 
 
 @dataclass
@@ -94,25 +96,40 @@ class World:
         return len(mine), total, min(times), max(times)
 
 
-def evaluate(rule: r.Rule, world: World, now: datetime) -> set[int]:
-    return {m.id for m in world.members if _holds(rule.root, m, world, now)}
+Rule = dict[str, Any]
+
+# The documented profile fields, as this module's member rows name them.
+PROFILE_FIELDS = {
+    "gender": "gender",
+    "status": "status",
+    "joinChannel": "join_channel",
+    "province": "province",
+    "city": "city",
+}
+
+
+def evaluate(rule: Rule, world: World, now: datetime) -> set[int]:
+    return {m.id for m in world.members if _holds(rule, m, world, now)}
 
 
 def _local(instant: datetime, world: World) -> date:
     return instant.astimezone(ZoneInfo(world.timezone)).date()
 
 
-def _in_window(instant: datetime, window: r.Window | None, world: World, now: datetime) -> bool:
+def _in_window(instant: datetime, window: Rule | None, world: World, now: datetime) -> bool:
     if window is None:
         return True
     day, today = _local(instant, world), _local(now, world)
-    if window.last_days is not None:
-        return (today - day).days < window.last_days
-    if window.older_than_days is not None:
-        return (today - day).days >= window.older_than_days
-    if window.period is not None:
-        return _in_period(day, today, window.period)
-    return (window.from_ is None or day >= window.from_) and (window.to is None or day <= window.to)
+    if "lastDays" in window:
+        return (today - day).days < window["lastDays"]
+    if "olderThanDays" in window:
+        return (today - day).days >= window["olderThanDays"]
+    if "period" in window:
+        return _in_period(day, today, window["period"])
+    start, end = window.get("from"), window.get("to")
+    return (start is None or day >= date.fromisoformat(start)) and (
+        end is None or day <= date.fromisoformat(end)
+    )
 
 
 def _in_period(day: date, today: date, period: str) -> bool:
@@ -128,15 +145,25 @@ def _in_period(day: date, today: date, period: str) -> bool:
     if period in ("this_month", "last_month"):
         months = (day.year - today.year) * 12 + day.month - today.month
         return months == (0 if period == "this_month" else -1)
-    return day.year - today.year == (0 if period == "this_year" else -1)
+    if period in ("this_year", "last_year"):
+        return day.year - today.year == (0 if period == "this_year" else -1)
+    raise AssertionError(f"no such period {period!r}")
 
 
-def _range(value: Any, low: Any, high: Any) -> bool:
+def _range(value: Any, bounds: Rule | None) -> bool:
+    """Inside ``{"min": .., "max": ..}`` (both ends included; either may be left out)."""
+    bounds = bounds or {}
+    low, high = bounds.get("min"), bounds.get("max")
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def _minor(amount: Decimal | None, world: World) -> int | None:
-    return None if amount is None else int(amount * 10**world.exponent)
+def _minor(bounds: Rule | None, world: World) -> Rule:
+    """Money bounds (decimals, as strings or numbers) in minor units."""
+    return {
+        name: Decimal(str(amount)) * 10**world.exponent
+        for name, amount in (bounds or {}).items()
+        if name in ("min", "max")
+    }
 
 
 def _celebrated(birthday: date, year: int) -> date:
@@ -156,139 +183,157 @@ def _kind(value: Any) -> str:
     return "number" if isinstance(value, int | float) else "text"
 
 
-def _holds(node: Any, m: MemberRow, w: World, now: datetime) -> bool:
+def _at_least_once(node: Rule) -> Rule:
+    return node.get("count") or {"min": 1}
+
+
+def _holds(node: Rule, m: MemberRow, w: World, now: datetime) -> bool:
     today = _local(now, w)
-    if isinstance(node, r.All):
-        return all(_holds(c, m, w, now) for c in node.all)
-    if isinstance(node, r.Any_):
-        return any(_holds(c, m, w, now) for c in node.any)
-    if isinstance(node, r.Not):
-        return not _holds(node.not_, m, w, now)
-    if isinstance(node, r.ProfileCondition):
-        return getattr(m, node.field.column) in node.in_
-    if isinstance(node, r.BirthdayCondition):
+    if "all" in node:
+        return all(_holds(c, m, w, now) for c in node["all"])
+    if "any" in node:
+        return any(_holds(c, m, w, now) for c in node["any"])
+    if "not" in node:
+        return not _holds(node["not"], m, w, now)
+    kind = node["type"]
+    if kind == "profile":
+        return getattr(m, PROFILE_FIELDS[node["field"]]) in node["in"]
+    if kind == "birthday":
         if m.birthday is None:
             return False
-        if node.next_days is None:
-            return m.birthday.month in (node.months or [today.month])
-        end = today + timedelta(days=node.next_days)
-        return any(
-            today <= _celebrated(m.birthday, year) <= end for year in (today.year, today.year + 1)
-        )
-    if isinstance(node, r.AgeCondition):
-        return m.birthday is not None and _range(_age(m.birthday, today), node.min, node.max)
-    if isinstance(node, r.JoinedCondition):
-        return _in_window(m.joined_at, node.within, w, now)
-    if isinstance(node, r.AttributeCondition):
-        value = m.attributes.get(node.key)
-        if value is None or _kind(value) != node.value_kind:
-            return False
-        if node.equals is not None:
-            return bool(value == node.equals)
-        if node.in_ is not None:
-            return value in node.in_
-        return _range(value, node.min, node.max)
-    if isinstance(node, r.TagsCondition):
+        if "nextDays" in node:
+            end = today + timedelta(days=node["nextDays"])
+            return any(
+                today <= _celebrated(m.birthday, year) <= end
+                for year in (today.year, today.year + 1)
+            )
+        months = [today.month] if node.get("thisMonth") else node["months"]
+        return m.birthday.month in months
+    if kind == "age":
+        return m.birthday is not None and _range(_age(m.birthday, today), node)
+    if kind == "joined":
+        return _in_window(m.joined_at, node["within"], w, now)
+    if kind == "attribute":
+        return _attribute(node, m.attributes.get(node["key"]))
+    if kind == "tags":
         held = {
             a.code
             for a in w.assignments
             if a.member_id == m.id
             and (a.expires_at is None or a.expires_at > now)
-            and _in_window(a.created_at, node.assigned_within, w, now)
+            and _in_window(a.created_at, node.get("assignedWithin"), w, now)
         }
-        if node.has is r.TagMatch.ALL:
-            return all(c in held for c in node.codes)
-        some = any(c in held for c in node.codes)
-        return some if node.has is r.TagMatch.ANY else not some
-    if isinstance(node, r.StatsCondition):
-        count, total, _, _ = w.stats(m.id)
-        low, high = node.min, node.max
-        if node.metric is r.Metric.ORDERS_COUNT:
-            return _range(count, low, high)
-        low_minor, high_minor = _minor(low, w), _minor(high, w)
-        if node.metric is r.Metric.TOTAL_SPENT:
-            return _range(total, low_minor, high_minor)
-        if node.metric is r.Metric.SPENT_LAST_365_DAYS:
-            since = now - timedelta(days=365)
-            recent = sum(
-                o.amount_paid - o.refunded_amount
-                for o in w.orders
-                if o.member_id == m.id and o.occurred_at >= since
-            )
-            return _range(recent, low_minor, high_minor)
-        average = Fraction(total, count) if count else Fraction(0)
-        return _range(average, low_minor, high_minor)
-    if isinstance(node, r.FirstOrderCondition | r.LastOrderCondition):
+        some = [code in held for code in node["codes"]]
+        return {"all": all(some), "any": any(some), "none": not any(some)}[node["has"]]
+    if kind == "stats":
+        return _stats(node, m, w, now)
+    if kind in ("firstOrder", "lastOrder"):
         _, _, first, last = w.stats(m.id)
-        at = first if isinstance(node, r.FirstOrderCondition) else last
-        return at is not None and _in_window(at, node.within, w, now)
-    if isinstance(node, r.OrdersCondition):
+        at = first if kind == "firstOrder" else last
+        return at is not None and _in_window(at, node["within"], w, now)
+    if kind == "orders":
         return _orders(node, m, w, now)
-    if isinstance(node, r.EventsCondition):
+    if kind == "events":
         n = sum(
             1
             for e in w.events
             if e.member_id == m.id
-            and e.type == node.event
-            and _in_window(e.occurred_at, node.within, w, now)
+            and e.type == node["event"]
+            and _in_window(e.occurred_at, node.get("within"), w, now)
         )
-        count = node.count or r.CountRange(min=1)
-        return _range(n, count.min, count.max)
-    if isinstance(node, r.LifecycleCondition):
+        return _range(n, _at_least_once(node))
+    if kind == "lifecycle":
         row = w.lifecycle.get(m.id)
-        return row is not None and row.stage in node.in_
-    if isinstance(node, r.RfmCondition):
+        return row is not None and row.stage in node["in"]
+    if kind == "rfm":
         row = w.lifecycle.get(m.id)
         if row is None:
             return False
         for name in ("recency", "frequency", "monetary"):
-            wanted = getattr(node, name)
             score = getattr(row, name)
-            if wanted is not None and (score is None or not _range(score, wanted.min, wanted.max)):
+            if name in node and (score is None or not _range(score, node[name])):
                 return False
         return True
-    if isinstance(node, r.SegmentCondition):
-        return m.id in w.segments.get(node.segment, set())
-    if isinstance(node, r.TierCondition):
+    if kind == "segment":
+        return m.id in w.segments.get(int(node["segment"]), set())
+    if kind == "tier":
         tier = w.member_tiers.get(m.id)
         if tier is None:
             return False
-        if node.in_ is not None:
-            return tier in node.in_
-        floor = w.tiers.get(node.at_least or "")
+        if "in" in node:
+            return tier in node["in"]
+        floor = w.tiers.get(node["atLeast"])
         return floor is not None and w.tiers[tier] >= floor
-    if isinstance(node, r.PointsCondition):
-        return _range(w.points.get(m.id, 0), node.min, node.max)
-    if isinstance(node, r.CouponsCondition):
+    if kind == "points":
+        return _range(w.points.get(m.id, 0), node)
+    if kind == "coupons":
         n = sum(
             1
             for who, status, ends in w.coupons
             if who == m.id and status == "available" and ends > now
         )
-        count = node.count or r.CountRange(min=1)
-        return _range(n, count.min, count.max)
+        return _range(n, _at_least_once(node))
     raise AssertionError(f"no reference for {node!r}")
 
 
-def _orders(node: r.OrdersCondition, m: MemberRow, w: World, now: datetime) -> bool:
-    filtered = node.skus is not None or node.categories is not None
+def _attribute(node: Rule, value: Any) -> bool:
+    # A value of another type than the rule's (the text "3" for the number 3)
+    # never matches; neither does a missing one.
+    wanted = node.get("equals", (node.get("in") or [None])[0])
+    if wanted is None:
+        wanted = node.get("min", node.get("max"))
+    if value is None or _kind(value) != _kind(wanted):
+        return False
+    if "equals" in node:
+        return bool(value == node["equals"])
+    if "in" in node:
+        return value in node["in"]
+    return _range(value, node)
+
+
+def _stats(node: Rule, m: MemberRow, w: World, now: datetime) -> bool:
+    count, total, _, _ = w.stats(m.id)
+    metric = node["metric"]
+    if metric == "ordersCount":
+        return _range(count, node)
+    bounds = _minor(node, w)
+    if metric == "totalSpent":
+        return _range(total, bounds)
+    if metric == "spentLast365Days":
+        since = now - timedelta(days=365)
+        recent = sum(
+            o.amount_paid - o.refunded_amount
+            for o in w.orders
+            if o.member_id == m.id and o.occurred_at >= since
+        )
+        return _range(recent, bounds)
+    if metric == "averageOrderValue":
+        average = Fraction(total, count) if count else Fraction(0)
+        return _range(average, {k: Fraction(v) for k, v in bounds.items()})
+    raise AssertionError(f"no such metric {metric!r}")
+
+
+def _orders(node: Rule, m: MemberRow, w: World, now: datetime) -> bool:
+    skus, categories = node.get("skus"), node.get("categories")
+    filtered = skus is not None or categories is not None
 
     def matches(line: LineRow) -> bool:
-        return line.sku in (node.skus or []) or line.category in (node.categories or [])
+        return line.sku in (skus or []) or line.category in (categories or [])
 
     mine = [
         o
         for o in w.orders
-        if o.member_id == m.id and _in_window(o.occurred_at, node.within, w, now)
+        if o.member_id == m.id and _in_window(o.occurred_at, node.get("within"), w, now)
     ]
     counted = [o for o in mine if not filtered or any(matches(x) for x in o.lines)]
     if filtered:
         spent = sum(x.paid_amount - x.refunded_amount for o in mine for x in o.lines if matches(x))
     else:
         spent = sum(o.amount_paid - o.refunded_amount for o in mine)
-    count = node.count or (None if node.amount else r.CountRange(min=1))
-    if count is not None and not _range(len(counted), count.min, count.max):
+    # With neither count nor amount: at least one order.
+    count = node.get("count") or (None if "amount" in node else {"min": 1})
+    if count is not None and not _range(len(counted), count):
         return False
-    if node.amount is not None:
-        return _range(spent, _minor(node.amount.min, w), _minor(node.amount.max, w))
+    if "amount" in node:
+        return _range(spent, _minor(node["amount"], w))
     return True
