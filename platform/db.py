@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,9 @@ async def connect(database_url: str, *, server_settings: dict[str, str] | None =
 
 async def disconnect() -> None:
     await Tortoise.close_connections()
+
+
+def sqlite_time(value: datetime) -> str:
+    """A time as the text Tortoise's sqlite3 adapter stores it, so a time bound
+    into hand-written SQL compares as text with the stored ones."""
+    return value.astimezone(UTC).isoformat(" ")

@@ -24,6 +24,7 @@ from typing import Any
 from tortoise import connections
 
 from tessera import runtime
+from tessera.db import sqlite_time
 from tessera.jobs import registry
 from tessera.jobs.transient import is_transient
 from tessera.outbox.models import OutboxEntry
@@ -127,8 +128,8 @@ async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -
         marks, skip = ["?", "?", "?"], ""
         # Compared as text, in the form Tortoise's sqlite adapter stores.
         params = [
-            _sqlite_time(now + timedelta(seconds=lease_s)),
-            _sqlite_time(due_by or now),
+            sqlite_time(now + timedelta(seconds=lease_s)),
+            sqlite_time(due_by or now),
             limit,
         ]
     # The key is released: a change made from now on queues its work again.
@@ -143,10 +144,6 @@ async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -
     if not ids:
         return []
     return [claimed_from(row) for row in await OutboxEntry.filter(id__in=ids).order_by("id")]
-
-
-def _sqlite_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(" ")
 
 
 def batches(entries: Sequence[Claimed]) -> list[list[Claimed]]:

@@ -19,8 +19,10 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from tessera.db import sqlite_time
 
 # Member ids carried in the domain events of one refresh: beyond this, the
 # events say how many entered or left and the list stops (a plugin that needs
@@ -71,7 +73,7 @@ class Statement:
 
     def __call__(self, value: Any) -> str:
         if isinstance(value, datetime) and not self.postgres:
-            value = _sqlite_time(value)
+            value = sqlite_time(value)
         self.params.append(value)
         number = len(self.params)
         if not self.postgres:
@@ -96,12 +98,6 @@ def _numbered(sql: str, postgres: bool) -> str:
         return sql
     counter = iter(range(1, 1_000_000))
     return re.sub(r"\?(?!\d)", lambda _: f"?{next(counter)}", sql)
-
-
-def _sqlite_time(value: datetime) -> str:
-    # The text Tortoise's sqlite3 adapter writes for a datetime, so stored and
-    # bound times compare as text in the same form.
-    return value.astimezone(UTC).isoformat(" ")
 
 
 def ids_source(member_ids: Sequence[int], dialect: str) -> Source:

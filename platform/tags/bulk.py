@@ -15,14 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from tessera.db import sqlite_time
 from tessera.tags.models import TagAssignment
 
 _TABLE = TagAssignment._meta.db_table
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    # The text sqlite3's adapter (registered by Tortoise) writes for a datetime.
-    return value.isoformat(" ") if value is not None else None
 
 
 async def insert_assignments(
@@ -71,9 +67,9 @@ async def insert_assignments(
         params = [
             brand_id,
             source,
-            _sqlite_time(now),
+            sqlite_time(now),
             json.dumps(list(member_ids)),
-            json.dumps([[t, _sqlite_time(e)] for t, e in tags]),
+            json.dumps([[t, sqlite_time(e) if e is not None else None] for t, e in tags]),
         ]
     rows = await connection.execute_query_dict(sql, params)
     return [int(row["member_id"]) for row in rows]
