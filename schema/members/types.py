@@ -254,32 +254,19 @@ class Member:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Member:
         """From a plain row of ``MEMBER_COLUMNS`` (``QuerySet.values``)."""
+        # Every other column is a field of the same name, as stored.
+        plain = {name: row[name] for name in MEMBER_COLUMNS if name not in _CONVERTED}
         return cls(
             pk=row["id"],
             id=strawberry.ID(encode_id("Member", row["id"])),
-            external_id=row["external_id"],
-            card_number=row["card_number"],
             status=MemberStatus(row["status"]),
-            name=row["name"],
             gender=Gender(row["gender"]),
-            birthday=row["birthday"],
-            phone=row["phone"],
-            email=row["email"],
-            province=row["province"],
-            city=row["city"],
-            education=row["education"],
-            occupation=row["occupation"],
-            income_range=row["income_range"],
             interests=list(row["interests"]),
-            join_channel=row["join_channel"],
-            join_source=row["join_source"],
-            joined_at=row["joined_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            attributes=row["attributes"],
+            **plain,
         )
 
 
+_CONVERTED = {"id", "status", "gender", "interests"}
 MEMBER_COLUMNS = (
     "id",
     "external_id",
