@@ -23,6 +23,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 from strawberry.types.base import has_object_definition
 from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
 
 from tessera.errors import DomainError, DomainErrors
 
@@ -47,13 +48,8 @@ def _problems(value: Any, path: list[str]) -> Iterator[list[str]]:
             yield from _problems(item, [*path, str(index)])
     elif has_object_definition(value):
         for field in value.__strawberry_definition__.fields:
-            name = field.graphql_name or _camel(field.python_name)
+            name = field.graphql_name or to_camel_case(field.python_name)
             yield from _problems(getattr(value, field.python_name, None), [*path, name])
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 class RefuseControlCharacters(FieldExtension):
@@ -62,7 +58,7 @@ class RefuseControlCharacters(FieldExtension):
 
     def apply(self, field: StrawberryField) -> None:
         self.arguments = {
-            a.python_name: a.graphql_name or _camel(a.python_name) for a in field.arguments
+            a.python_name: a.graphql_name or to_camel_case(a.python_name) for a in field.arguments
         }
 
     def _check(self, kwargs: dict[str, Any]) -> None:
