@@ -28,7 +28,7 @@ from tessera.assets.models import AssetAccount
 from tessera.checkout.models import HeldCoupon, RewardHold
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon
-from tessera.coupons.redemption import MAX_EXTERNAL_ID, _Order, check_order, check_usable
+from tessera.coupons.redemption import MAX_EXTERNAL_ID, OrderValue, check_order, check_usable
 from tessera.coupons.templates import discount_for
 from tessera.errors import DomainError
 from tessera.idempotency import conflict, fingerprint, stored_key
@@ -100,7 +100,7 @@ async def hold_rewards(
         return replay
     await _active_member(scope, request.member_id)
     discount = await _points_value(scope, request)
-    cart = _Order(
+    cart = OrderValue(
         request.order_amount,
         frozenset(request.categories) if request.categories is not None else None,
         "orderAmount",
@@ -322,7 +322,7 @@ async def _points_value(scope: BrandScope, request: HoldRequest) -> int:
 
 
 async def _coupons(
-    scope: BrandScope, request: HoldRequest, cart: _Order, now: datetime
+    scope: BrandScope, request: HoldRequest, cart: OrderValue, now: datetime
 ) -> list[tuple[Coupon, int]]:
     """The coupons to hold with what each takes off the cart; refuses the
     first that cannot be held, naming its place in ``couponCodes``."""

@@ -47,7 +47,10 @@ class RedeemResult:
 
 
 @dataclass(frozen=True)
-class _Order:
+class OrderValue:
+    """What a coupon is judged against: the amount, the categories bought, and
+    the input field an order-level refusal names."""
+
     amount: int
     categories: frozenset[str] | None  # None: unknown, so no category check applies
     field: str
@@ -245,10 +248,10 @@ async def _order(
     order_id: int | None,
     amount: int | None,
     categories: Sequence[str] | None,
-) -> _Order:
+) -> OrderValue:
     if order_id is None:
         known = frozenset(c.strip() for c in categories) if categories is not None else None
-        return _Order(amount or 0, known, "orderAmount")
+        return OrderValue(amount or 0, known, "orderAmount")
     order = await scope.query(Order).using_db(conn).get_or_none(id=order_id)
     if order is None or order.member_id != member_id:
         raise DomainError("NOT_FOUND", "no such order of this member", ["orderId"])
@@ -261,15 +264,15 @@ async def _order(
     return order_value(order.amount_paid, lines)
 
 
-def order_value(amount_paid: int, lines: Iterable[tuple[int, int, str | None]]) -> _Order:
+def order_value(amount_paid: int, lines: Iterable[tuple[int, int, str | None]]) -> OrderValue:
     """A recorded order as a coupon sees it: its goods at deal prices (the sum
     the minimum spend is meant for, before order-level discounts and coupons),
     or what was paid when it has no lines; and the categories of its items."""
     lines = list(lines)
     if not lines:
-        return _Order(amount_paid, None, "orderId")
+        return OrderValue(amount_paid, None, "orderId")
     amount = sum(q * price for q, price, _ in lines)
-    return _Order(amount, frozenset(c for *_, c in lines if c), "orderId")
+    return OrderValue(amount, frozenset(c for *_, c in lines if c), "orderId")
 
 
 def check_usable(coupon: Coupon, template: CouponTemplate, now: datetime) -> None:
@@ -288,7 +291,7 @@ def check_usable(coupon: Coupon, template: CouponTemplate, now: datetime) -> Non
         raise DomainError("TEMPLATE_INACTIVE", "coupons of this kind are paused", ["code"])
 
 
-def check_order(template: CouponTemplate, order: _Order, currency: str) -> None:
+def check_order(template: CouponTemplate, order: OrderValue, currency: str) -> None:
     if order.amount < template.min_spend:
         raise DomainError(
             "BELOW_MINIMUM_SPEND",
