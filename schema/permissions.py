@@ -37,6 +37,11 @@ class CanWrite(_RequireScope):
     message = "this needs an API key with the write scope"
 
 
+class CanManage(_RequireScope):
+    needed = Scope.MANAGE
+    message = "this needs an API key with the manage scope"
+
+
 class CanAdmin(_RequireScope):
     needed = Scope.ADMIN
     message = "this needs an API key with the admin scope"

@@ -93,7 +93,7 @@ async def _profile(
         values=values or {},
         idempotency_key=uuid.uuid4().hex,
         can_write=ctx.can(Scope.WRITE),
-        can_adjust=ctx.can(Scope.ADMIN),
+        can_adjust=ctx.can(Scope.MANAGE),
     )
 
 
@@ -152,9 +152,9 @@ async def remove_tag(ctx: Ctx) -> Response:
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
 
-@page("/members/{member_id}/points", "member_points", permission=Scope.ADMIN, methods=("POST",))
+@page("/members/{member_id}/points", "member_points", permission=Scope.MANAGE, methods=("POST",))
 async def adjust_points(ctx: Ctx) -> Response:
-    """Like ``adjustPoints`` (admin scope): a signed correction with a required
+    """Like ``adjustPoints`` (manage scope): a signed correction with a required
     reason; the form's idempotency key makes a double submit a replay."""
     member = await _member_or_404(ctx)
     if member is None:

@@ -38,7 +38,7 @@ class Role(StrEnum):
 # key with these scopes may do through GraphQL.
 ROLE_SCOPES: dict[Role, list[str]] = {
     Role.OWNER: [Scope.ADMIN.value],
-    Role.OPERATOR: [Scope.WRITE.value],
+    Role.OPERATOR: [Scope.MANAGE.value],
     Role.ANALYST: [Scope.READ.value],
     Role.VIEWER: [Scope.READ.value],
 }

@@ -56,7 +56,7 @@ async def create_api_key(brand: Brand, name: str, scopes: list[str]) -> IssuedKe
     if unknown:
         raise DomainError(
             "INVALID",
-            f"unknown scope(s) {', '.join(unknown)}; use read, write or admin",
+            f"unknown scope(s) {', '.join(unknown)}; use read, write, manage or admin",
             field=["scopes"],
         )
     prefix = secrets.token_hex(6)

@@ -1,4 +1,8 @@
-"""API scopes. ``admin`` implies ``write`` implies ``read``."""
+"""API scopes, each implying the ones before it: ``read`` (look), ``write``
+(record what happens: members, orders, events, earning and spending),
+``manage`` (run the programme: tiers, tags, segments, coupon templates, the
+points policy, corrections), ``admin`` (set up the brand: plugins and their
+secrets, member settings, keys and admin users)."""
 
 from __future__ import annotations
 
@@ -8,13 +12,15 @@ from enum import StrEnum
 class Scope(StrEnum):
     READ = "read"
     WRITE = "write"
+    MANAGE = "manage"
     ADMIN = "admin"
 
 
 _IMPLIED = {
     Scope.READ: {Scope.READ},
     Scope.WRITE: {Scope.READ, Scope.WRITE},
-    Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.ADMIN},
+    Scope.MANAGE: {Scope.READ, Scope.WRITE, Scope.MANAGE},
+    Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.MANAGE, Scope.ADMIN},
 }
 
 

@@ -18,7 +18,7 @@ from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.orders.money import Money, MoneyInput
-from tessera.schema.permissions import CanAdmin, CanWrite
+from tessera.schema.permissions import CanManage, CanWrite
 
 if TYPE_CHECKING:
     from tessera.schema.members.types import Member
@@ -206,8 +206,8 @@ class AssetsMutation:
     @strawberry.mutation(
         description="Correct a member's points up or down, with a required reason; the "
         "key's holder is recorded as the actor. Idempotent on `idempotencyKey`. Needs the "
-        "admin scope.",
-        permission_classes=[CanAdmin],
+        "manage scope.",
+        permission_classes=[CanManage],
     )
     async def adjust_points(self, info: Info, input: AdjustPointsInput) -> PointsPayload:
         member_pk = require_id(input.member_id, "Member", "memberId")
@@ -239,8 +239,8 @@ class AssetsMutation:
 
     @strawberry.mutation(
         description="Change the brand's points policy (expiry, return window, negative "
-        "balances, warning days). Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "balances, warning days). Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def set_points_policy(
         self, info: Info, input: SetPointsPolicyInput

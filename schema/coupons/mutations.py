@@ -29,7 +29,7 @@ from tessera.schema.errors import UserError, user_errors
 from tessera.schema.ids import decode_id, require_id
 from tessera.schema.members.session import acting_member
 from tessera.schema.orders.money import Money
-from tessera.schema.permissions import CanAdmin, CanWrite, CanWriteOrIsMember
+from tessera.schema.permissions import CanManage, CanWrite, CanWriteOrIsMember
 
 
 @strawberry.type(description="Result of a coupon template mutation.")
@@ -98,8 +98,8 @@ async def _coupon(info: Info, coupon: Any) -> Coupon:
 @strawberry.type
 class CouponsMutation:
     @strawberry.mutation(
-        description="Create a coupon template. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        description="Create a coupon template. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def create_coupon_template(
         self, info: Info, input: CreateCouponTemplateInput
@@ -112,8 +112,8 @@ class CouponsMutation:
 
     @strawberry.mutation(
         description="Change a coupon template (`TEMPLATE_IN_USE` for terms once coupons were "
-        "issued; `STOCK_BELOW_ISSUED`). Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "issued; `STOCK_BELOW_ISSUED`). Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def update_coupon_template(
         self, info: Info, input: UpdateCouponTemplateInput
@@ -128,8 +128,8 @@ class CouponsMutation:
 
     @strawberry.mutation(
         description="Delete a template no coupon was issued from (else `TEMPLATE_IN_USE`: "
-        "deactivate it instead). Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "deactivate it instead). Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def delete_coupon_template(
         self, info: Info, input: DeleteCouponTemplateInput

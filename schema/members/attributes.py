@@ -12,7 +12,7 @@ from tessera.members.attributes import AttributeType, DefinitionValues
 from tessera.members.models import AttributeDefinition as DefinitionModel
 from tessera.schema.errors import UserError
 from tessera.schema.ids import encode_id
-from tessera.schema.permissions import CanAdmin, CanRead
+from tessera.schema.permissions import CanManage, CanRead
 
 strawberry.enum(
     AttributeType,
@@ -115,8 +115,8 @@ class AttributeDefinitionQuery:
 class AttributeDefinitionMutation:
     @strawberry.mutation(
         description=f"Define a custom member attribute (at most {service.MAX_DEFINITIONS} per "
-        "brand). Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "brand). Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def create_attribute_definition(
         self, info: Info, input: CreateAttributeDefinitionInput
@@ -131,8 +131,8 @@ class AttributeDefinitionMutation:
 
     @strawberry.mutation(
         description="Change a custom attribute's label, description, required flag or allowed "
-        "values. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "values. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def update_attribute_definition(
         self, info: Info, input: UpdateAttributeDefinitionInput
@@ -147,8 +147,8 @@ class AttributeDefinitionMutation:
 
     @strawberry.mutation(
         description="Delete a custom attribute and every member's value for it. "
-        "Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def delete_attribute_definition(
         self, info: Info, input: DeleteAttributeDefinitionInput

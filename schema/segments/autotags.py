@@ -9,7 +9,7 @@ from strawberry.types import Info
 from tessera import runtime
 from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
-from tessera.schema.permissions import CanAdmin
+from tessera.schema.permissions import CanManage
 from tessera.schema.tags.types import Tag
 from tessera.segments import autotags
 
@@ -36,8 +36,8 @@ class AutoTagMutation:
         description="Make a tag automatic: members matching the rule carry it with source RULE "
         "(evaluated now by a job, after members' orders, events, tags and profile changes, "
         "and nightly). Assignments by other sources (MANUAL, IMPORT, PLUGIN) are never "
-        "touched. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "touched. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def set_tag_rule(self, info: Info, input: SetTagRuleInput) -> SetTagRulePayload:
         scope = info.context.scope

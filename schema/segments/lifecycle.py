@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.schema.errors import UserError
-from tessera.schema.permissions import CanAdmin, CanRead
+from tessera.schema.permissions import CanManage, CanRead
 from tessera.schema.segments.dataloaders import LifecycleByMemberIdLoader
 from tessera.segments import lifecycle
 from tessera.segments.lifecycle import ScoreMethod, Stage
@@ -175,8 +175,8 @@ class LifecycleQuery:
 class LifecycleMutation:
     @strawberry.mutation(
         description="Change how RFM is scored and stages are named; members follow at the "
-        "nightly run (or their next order). Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "nightly run (or their next order). Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def update_lifecycle_settings(
         self, info: Info, input: UpdateLifecycleSettingsInput
@@ -204,8 +204,8 @@ class LifecycleMutation:
 
     @strawberry.mutation(
         description="Recompute every member's RFM scores and lifecycle stage now, or as of "
-        "a past day (`asOf`) for imported history. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "a past day (`asOf`) for imported history. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def recompute_lifecycle(
         self, info: Info, input: RecomputeLifecycleInput

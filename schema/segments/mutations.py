@@ -13,7 +13,7 @@ from tessera import runtime
 from tessera.errors import DomainError
 from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
-from tessera.schema.permissions import CanAdmin, CanWrite
+from tessera.schema.permissions import CanManage, CanWrite
 from tessera.schema.segments.types import Segment, SegmentKind, SegmentRefresh
 from tessera.scope import BrandScope
 from tessera.segments import imports, service
@@ -134,8 +134,8 @@ class SegmentMutation:
     @strawberry.mutation(
         description="Create a segment; a dynamic one (or a static snapshot) is then refreshed "
         "by a job. A rule reading another segment may not lead back to itself. Needs the "
-        "admin scope.",
-        permission_classes=[CanAdmin],
+        "manage scope.",
+        permission_classes=[CanManage],
     )
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
         scope = info.context.scope
@@ -152,8 +152,8 @@ class SegmentMutation:
 
     @strawberry.mutation(
         description="Change a segment's name, description or (dynamic) rule; a new rule is "
-        "checked for cycles and refreshed by a job. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "checked for cycles and refreshed by a job. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentPayload:
         scope = info.context.scope
@@ -171,8 +171,8 @@ class SegmentMutation:
 
     @strawberry.mutation(
         description="Delete a segment; refused (IN_USE) while another segment's or a tag's "
-        "rule reads it. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        "rule reads it. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def delete_segment(self, info: Info, input: DeleteSegmentInput) -> DeleteSegmentPayload:
         await service.delete_segment(info.context.scope, require_id(input.id, "Segment", "id"))

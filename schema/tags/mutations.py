@@ -1,4 +1,4 @@
-"""Defining tags and tag groups (admin scope: they are part of the programme)."""
+"""Defining tags and tag groups (manage scope: they are part of the programme)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
-from tessera.schema.permissions import CanAdmin
+from tessera.schema.permissions import CanManage
 from tessera.schema.tags.types import Tag, TagGroup
 from tessera.tags import service
 
@@ -91,7 +91,7 @@ class DeletePayload:
 @strawberry.type
 class TagMutation:
     @strawberry.mutation(
-        description="Create a tag. Needs the admin scope.", permission_classes=[CanAdmin]
+        description="Create a tag. Needs the manage scope.", permission_classes=[CanManage]
     )
     async def create_tag(self, info: Info, input: CreateTagInput) -> TagPayload:
         group = require_id(input.group_id, "TagGroup", "groupId") if input.group_id else None
@@ -106,7 +106,7 @@ class TagMutation:
         return TagPayload(tag=Tag.from_model(tag), errors=[])
 
     @strawberry.mutation(
-        description="Change a tag. Needs the admin scope.", permission_classes=[CanAdmin]
+        description="Change a tag. Needs the manage scope.", permission_classes=[CanManage]
     )
     async def update_tag(self, info: Info, input: UpdateTagInput) -> TagPayload:
         changes: dict[str, Any] = {}
@@ -123,15 +123,15 @@ class TagMutation:
         return TagPayload(tag=Tag.from_model(tag), errors=[])
 
     @strawberry.mutation(
-        description="Delete a tag and take it off every member. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        description="Delete a tag and take it off every member. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def delete_tag(self, info: Info, input: DeleteTagInput) -> DeletePayload:
         await service.delete_tag(info.context.scope, require_id(input.id, "Tag", "id"))
         return DeletePayload(deleted_id=input.id, errors=[])
 
     @strawberry.mutation(
-        description="Create a tag group. Needs the admin scope.", permission_classes=[CanAdmin]
+        description="Create a tag group. Needs the manage scope.", permission_classes=[CanManage]
     )
     async def create_tag_group(self, info: Info, input: CreateTagGroupInput) -> TagGroupPayload:
         group = await service.create_group(
@@ -140,7 +140,7 @@ class TagMutation:
         return TagGroupPayload(tag_group=TagGroup.from_model(group), errors=[])
 
     @strawberry.mutation(
-        description="Change a tag group. Needs the admin scope.", permission_classes=[CanAdmin]
+        description="Change a tag group. Needs the manage scope.", permission_classes=[CanManage]
     )
     async def update_tag_group(self, info: Info, input: UpdateTagGroupInput) -> TagGroupPayload:
         group = await service.update_group(
@@ -152,8 +152,8 @@ class TagMutation:
         return TagGroupPayload(tag_group=TagGroup.from_model(group), errors=[])
 
     @strawberry.mutation(
-        description="Delete a tag group; its tags stay, ungrouped. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        description="Delete a tag group; its tags stay, ungrouped. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def delete_tag_group(self, info: Info, input: DeleteTagGroupInput) -> DeletePayload:
         await service.delete_group(info.context.scope, require_id(input.id, "TagGroup", "id"))

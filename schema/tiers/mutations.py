@@ -1,4 +1,4 @@
-"""Tier CRUD (admin scope)."""
+"""Tier CRUD (manage scope)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from tessera.schema.errors import UserError
 from tessera.schema.ids import id_for_lookup, require_id
-from tessera.schema.permissions import CanAdmin
+from tessera.schema.permissions import CanManage
 from tessera.schema.tiers.types import Tier, TierBenefitInput
 from tessera.tiers import definitions
 
@@ -99,15 +99,15 @@ class DeleteTierPayload:
 @strawberry.type
 class TiersMutation:
     @strawberry.mutation(
-        description="Define a tier. Needs the admin scope.", permission_classes=[CanAdmin]
+        description="Define a tier. Needs the manage scope.", permission_classes=[CanManage]
     )
     async def create_tier(self, info: Info, input: CreateTierInput) -> TierPayload:
         tier = await definitions.create_tier(info.context.scope, input.to_domain())
         return TierPayload(tier=Tier.from_model(tier), errors=[])
 
     @strawberry.mutation(
-        description="Change a tier. Members keep their current validity. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        description="Change a tier. Members keep their current validity. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def update_tier(self, info: Info, input: UpdateTierInput) -> TierPayload:
         tier = await definitions.update_tier(
@@ -116,8 +116,8 @@ class TiersMutation:
         return TierPayload(tier=Tier.from_model(tier), errors=[])
 
     @strawberry.mutation(
-        description="Delete a tier no member holds or has held. Needs the admin scope.",
-        permission_classes=[CanAdmin],
+        description="Delete a tier no member holds or has held. Needs the manage scope.",
+        permission_classes=[CanManage],
     )
     async def delete_tier(self, info: Info, input: DeleteTierInput) -> DeleteTierPayload:
         await definitions.delete_tier(info.context.scope, require_id(input.id, "Tier", "id"))

@@ -59,7 +59,7 @@ async def test_a_created_user_signs_in_with_the_printed_password(
     assert len(password) >= 10
     user = await AdminUser.get(email="ops@example.com")
     role = await AdminRole.get(admin_user_id=user.id)
-    assert (role.brand_id, role.role, role.scopes) == (brand_a.id, "operator", ["write"])
+    assert (role.brand_id, role.role, role.scopes) == (brand_a.id, "operator", ["manage"])
     assert (await sign_in(http, "ops@example.com", password)).status_code == 303
 
 

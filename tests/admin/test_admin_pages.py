@@ -131,7 +131,8 @@ async def test_roles_without_the_permission_get_403_and_nothing_changes(
     member = await new_member(brand_a, name="Lin", phone="13700137000")
     await tags.create_tag(scope, "vip", "VIP")
     operator = await admin_client(brand_a, "operator")
-    refused = await operator.post(
+    analyst = await admin_client(brand_a, "analyst")
+    refused = await analyst.post(
         f"{MEMBERS}/{member.pk}/points", {"points": "50", "reason": "r", "idempotency_key": "x"}
     )
     assert refused.status_code == 403

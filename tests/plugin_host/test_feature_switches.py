@@ -236,7 +236,7 @@ async def test_every_config_problem_is_reported_at_once(admin, set_feature):
     ]
 
 
-@pytest.mark.parametrize("scope", ["read", "write"])
+@pytest.mark.parametrize("scope", ["read", "write", "manage"])
 async def test_set_feature_needs_the_admin_scope(admin, brand_a, api_key, gql, scope):
     token = await api_key(brand_a, scope)
     body = await gql(
