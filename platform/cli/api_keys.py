@@ -19,7 +19,10 @@ app = typer.Typer()
 def create_api_key(
     brand: str = typer.Argument(..., help="Code of the brand the key acts for."),
     scope: list[Scope] = typer.Option(
-        [Scope.READ], "--scope", "-s", help="read, write, manage or admin (repeatable; each implies the ones before)."
+        [Scope.READ],
+        "--scope",
+        "-s",
+        help="read, write, manage or admin (repeatable; each implies the ones before).",
     ),
     name: str = typer.Option("cli key", help="What the key is for, shown in listings."),
 ) -> None:
