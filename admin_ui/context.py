@@ -3,7 +3,9 @@ use, the language and formatters, and helpers to render, redirect and audit."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -16,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from tessera.admin_ui.i18n import LOCALES, Formatter, negotiate, translations
+from tessera.admin_ui.i18n import LOCALES, N_, Formatter, negotiate, translations
 from tessera.admin_ui.registry import menu
 from tessera.audit import service as audit
 from tessera.auth.admin_users import BrandRole, roles_of
@@ -33,6 +35,12 @@ CSRF_FIELD = "csrf_token"
 # Routes outside /admin/brands/{brand}.
 UNBRANDED = frozenset({"home", "login", "logout", "locale", "switch", "static"})
 CSRF_HEADER = "x-csrf-token"
+# The hidden field an edit form carries: the version of what it was built from.
+VERSION_FIELD = "form_version"
+STALE_FORM = N_(
+    "Someone changed this after you opened the form, so nothing was saved. "
+    "This is the current version: make your change again."
+)
 
 templates = Environment(
     loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -73,6 +81,13 @@ def errors_of(error: DomainError) -> dict[str, list[str]]:
         name = one.field[-1] if one.field else ""
         found.setdefault(str(name), []).append(one.message)
     return found
+
+
+def version_of(*state: Any) -> str:
+    """A fingerprint of the state an edit form shows, so a save can tell that
+    someone else changed it after the form was opened (see ``Ctx.stale``)."""
+    text = json.dumps(state, default=str, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 @dataclass
@@ -163,6 +178,13 @@ class Ctx:
 
     async def form(self) -> FormData:
         return await self.request.form()
+
+    async def stale(self, current_version: str) -> bool:
+        """Whether the posted form was built from another version than
+        ``current_version``: saving it would silently overwrite someone else's
+        change. A post without the field (a script) is not checked."""
+        sent = (await self.form()).get(VERSION_FIELD)
+        return isinstance(sent, str) and not hmac.compare_digest(sent, current_version)
 
     # --- auditing ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 
 from tessera import runtime
-from tessera.admin_ui.context import Ctx
+from tessera.admin_ui.context import STALE_FORM, Ctx, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.scopes import Scope
@@ -125,6 +125,11 @@ def _field_errors(error: DomainError) -> dict[str, list[str]]:
     return found
 
 
+def _version(view: FeatureView | None) -> str:
+    # The stored ciphertext stands for the secrets: replacing one changes it.
+    return version_of(view.feature.enabled, view.config, view.feature.secrets) if view else ""
+
+
 def _component(key: str) -> RegisteredComponent | None:
     return runtime.current().host.component(key)
 
@@ -184,6 +189,7 @@ async def _form(
         values=values,
         secrets_set=set(view.secrets_set) if view else set(),
         enabled=view.feature.enabled if enabled is None and view else bool(enabled),
+        version=_version(view),
         errors=errors or {},
         can_change=ctx.can(Scope.ADMIN),
     )
@@ -211,6 +217,8 @@ async def plugin_save(ctx: Ctx) -> Response:
     if errors:
         return await _form(ctx, registered, 422, errors, typed, enabled)
     key = registered.cls.key
+    if await ctx.stale(_version(await _feature(ctx, key))):
+        return await _form(ctx, registered, 409, {"": [ctx.gettext(STALE_FORM)]})
     try:
         _, notes = await ctx.audited(
             "setFeature",

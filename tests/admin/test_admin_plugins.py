@@ -3,11 +3,13 @@ JSON Schema, validated by the same ``set_feature`` as ``setFeature``."""
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field, SecretStr
 
 from tessera import ChannelSender, OutboundMessage, SendResult, hookimpl
 from tessera.audit.models import AuditLogEntry
-from tessera.features.service import list_features
+from tessera.features.service import list_features, set_feature
 from tessera.scope import BrandScope
 
 REDEMPTION = "/admin/brands/brand-a/plugins/points.redemption"
@@ -105,3 +107,32 @@ async def test_an_operator_cannot_change_a_feature(admin_client, brand_a):
     refused = await client.post(REDEMPTION, {"enabled": "on"})
     assert refused.status_code == 403
     assert await list_features(BrandScope(brand_a)) == []
+
+
+async def test_a_stale_form_is_refused_rather_than_overwriting(admin_client, brand_a):
+    client = await admin_client(brand_a, "owner")
+    opened = await client.get(REDEMPTION)
+    version = re.search(r'name="form_version" value="([^"]*)"', opened.text)
+    assert version is not None
+    # Someone else saves after the form was opened.
+    await set_feature(
+        BrandScope(brand_a), "points.redemption", enabled=True, config={"points_per_unit": 40}
+    )
+    refused = await client.post(
+        REDEMPTION,
+        {"enabled": "on", "config.points_per_unit": "50", "form_version": version.group(1)},
+    )
+    assert refused.status_code == 409
+    assert "Someone changed this after you opened the form" in refused.text
+    assert 'name="config.points_per_unit" value="40"' in refused.text  # the current version
+    [view] = await list_features(BrandScope(brand_a))
+    assert view.config["points_per_unit"] == 40
+    fresh = re.search(r'name="form_version" value="([^"]*)"', refused.text)
+    assert fresh is not None and fresh.group(1) != version.group(1)
+    saved = await client.post(
+        REDEMPTION,
+        {"enabled": "on", "config.points_per_unit": "50", "form_version": fresh.group(1)},
+    )
+    assert saved.status_code == 303
+    [view] = await list_features(BrandScope(brand_a))
+    assert view.config["points_per_unit"] == 50
