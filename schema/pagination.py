@@ -113,15 +113,39 @@ class Window:
         return page_size(self.first, cap)
 
 
+def _sort_value(
+    query: QuerySet[Any], sort_field: str, value: Any, last_id: Any, argument: str
+) -> Any:
+    """The cursor's sort key as the column's type. A cursor of another list (or
+    order) holds a key of another type, which the database would refuse with
+    an error of its own; it is the caller's mistake, so it is ``BAD_CURSOR``."""
+    mistake = BadCursor(f"`{argument}` is not a cursor this list gave out")
+    if not isinstance(last_id, int) or isinstance(last_id, bool):
+        raise mistake
+    if sort_field == "id" or value is None:
+        return value
+    field = query.model._meta.fields_map.get(sort_field)
+    kind = field.field_type if field is not None else None
+    if kind is datetime:
+        if not isinstance(value, str):
+            raise mistake
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise mistake from None
+    if kind is str and not isinstance(value, str):
+        raise mistake
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise mistake
+    return value
+
+
 def _seek(
     query: QuerySet[Any], cursor: str, argument: str, sort_field: str, later: bool
 ) -> QuerySet[Any]:
     """Rows strictly after (``later``) or before the cursor in (sort key, id) order."""
     value, last_id = decode_cursor(cursor, argument)
-    if sort_field != "id" and isinstance(value, str):
-        field = query.model._meta.fields_map.get(sort_field)
-        if field is not None and field.field_type is datetime:
-            value = datetime.fromisoformat(value)
+    value = _sort_value(query, sort_field, value, last_id, argument)
     op = "gt" if later else "lt"
     if sort_field == "id":
         return query.filter(**{f"id__{op}": last_id})

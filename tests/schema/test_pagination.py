@@ -12,6 +12,7 @@ from tessera.coupons.templates import create_template
 from tessera.members.service import create_member
 from tessera.orders.money import MoneyAmount
 from tessera.schema.ids import encode_id
+from tessera.schema.pagination import encode_cursor
 from tessera.scope import BrandScope
 
 PAGE = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
@@ -156,3 +157,20 @@ def test_a_list_held_whole_pages_in_either_order() -> None:
     assert page(Window(first=2, after=first.page_info.end_cursor)) == ([3, 4], True, True)
     assert page(Window(last=2)) == ([4, 5], True, False)
     assert page(Window(last=2, before=first.page_info.end_cursor)) == ([1], False, True)
+
+
+async def test_a_cursor_of_another_order_or_list_is_a_bad_cursor(gql, api_key, brand_a):
+    # On PostgreSQL a key of the wrong type reached the database and came back
+    # as an internal error; it is the caller's mistake.
+    await _members(brand_a, 3)
+    token = await api_key(brand_a, "read")
+    by_name = await gql(
+        "{ members(first: 1, sort: NAME_ASC) { pageInfo { endCursor } } }", token=token
+    )
+    wrong_id = encode_cursor(["2026-01-01T00:00:00+00:00", "seven"])
+    for given in (by_name["members"]["pageInfo"]["endCursor"], wrong_id):
+        for sort in ("JOINED_AT_ASC", "JOINED_AT_DESC"):
+            query = f'{{ members(first: 1, sort: {sort}, after: "{given}") {{ totalCount }} }}'
+            body = await gql(query, token=token, errors_ok=True)
+            assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR", body
+            assert body["data"] is None
