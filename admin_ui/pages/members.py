@@ -11,22 +11,28 @@ from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
+from tessera.admin_ui.pages.member_timeline import timeline
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.assets.models import LedgerEntry
 from tessera.auth.scopes import Scope
+from tessera.coupons.models import CouponTemplate
 from tessera.coupons.service import coupons_of_members, status_of
 from tessera.errors import DomainError
 from tessera.idempotency import from_caller
 from tessera.members import service as members
+from tessera.members.attributes import list_definitions
 from tessera.members.models import Member
 from tessera.members.search import MemberFilter, filtered_members
-from tessera.orders.models import Order
+from tessera.orders.models import Order, OrderLine
 from tessera.tags import service as tags
-from tessera.tiers.service import states_of
+from tessera.tiers.service import history_of, states_of
 
 SEARCH_LIMIT = 50
 HISTORY_LIMIT = 50
+# Ledger entries per page of the profile's history ("Older entries" pages on).
+LEDGER_PAGE = 20
+MAX_LEDGER_PAGE = 1000
 
 
 async def _search(ctx: Ctx, text: str) -> list[Member]:
@@ -57,21 +63,40 @@ async def _member_or_404(ctx: Ctx) -> Member | None:
     return await ctx.scope.get(Member, int(raw)) if raw.isdigit() else None
 
 
+def _ledger_page(ctx: Ctx) -> int:
+    raw = ctx.request.query_params.get("ledger_page", "1")
+    return min(int(raw), MAX_LEDGER_PAGE) if raw.isdigit() and int(raw) > 0 else 1
+
+
 async def _profile(
     ctx: Ctx,
     member: Member,
     status: int = 200,
     errors: dict[str, list[str]] | None = None,
     values: dict[str, str] | None = None,
+    form: str = "points",
+    token: Any = None,
 ) -> Response:
-    """The profile page; after a refused form, with its errors and what was typed."""
+    """The profile page; after a refused ``form``, with its errors and what was
+    typed; after a member token was issued, with the token (shown once)."""
     scope, now = ctx.scope, datetime.now(UTC)
-    ledger = (
+    ledger_page = _ledger_page(ctx)
+    ledger = list(
         await scope.query(LedgerEntry)
+        .filter(member_id=member.id)
+        .order_by("-occurred_at", "-id")
+        .offset((ledger_page - 1) * LEDGER_PAGE)
+        .limit(LEDGER_PAGE + 1)
+    )
+    orders = list(
+        await scope.query(Order)
         .filter(member_id=member.id)
         .order_by("-occurred_at", "-id")
         .limit(HISTORY_LIMIT)
     )
+    lines: dict[int, list[OrderLine]] = {o.id: [] for o in orders}
+    for line in await scope.query(OrderLine).filter(order_id__in=list(lines)).order_by("line_no"):
+        lines[line.order_id].append(line)
     coupons = (await coupons_of_members(scope, [member.id], None, now))[member.id]
     return ctx.render(
         "member.html",
@@ -79,18 +104,23 @@ async def _profile(
         title=N_("Member"),
         member=member,
         identities=(await members.identities_of(scope, [member.id]))[member.id],
+        definitions=await list_definitions(scope),
         assignments=(await tags.assignments_of(scope, [member.id]))[member.id],
         all_tags=await tags.tags_query(scope).order_by("code"),
         tier=(await states_of(scope, [member.id])).get(member.id),
+        tier_history=list(reversed((await history_of(scope, [member.id]))[member.id])),
         balances=(await assets.balances(scope, [member.id]))[member.id],
-        ledger=ledger,
+        ledger=ledger[:LEDGER_PAGE],
+        ledger_page=ledger_page,
+        ledger_more=len(ledger) > LEDGER_PAGE,
         coupons=[(c, status_of(c, now)) for c in coupons],
-        orders=await scope.query(Order)
-        .filter(member_id=member.id)
-        .order_by("-occurred_at")
-        .limit(HISTORY_LIMIT),
+        templates=await scope.query(CouponTemplate).filter(active=True).order_by("title", "id"),
+        orders=[(o, lines[o.id]) for o in orders],
+        timeline=await timeline(scope, member.id),
+        form=form,
         errors=errors or {},
         values=values or {},
+        token=token,
         idempotency_key=uuid.uuid4().hex,
         can_write=ctx.can(Scope.WRITE),
         can_adjust=ctx.can(Scope.MANAGE),
@@ -128,7 +158,7 @@ async def add_tag(ctx: Ctx) -> Response:
             lambda: tags.tag_members(ctx.scope, [code], member_ids=[member.id]),
         )
     except DomainError as error:
-        return await _profile(ctx, member, 422, _as_tag_errors(error))
+        return await _profile(ctx, member, 422, _as_tag_errors(error), form="tag")
     ctx.flash(ctx.gettext("Tag added."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
@@ -147,7 +177,7 @@ async def remove_tag(ctx: Ctx) -> Response:
             lambda: tags.untag_members(ctx.scope, [code], member_ids=[member.id], any_source=True),
         )
     except DomainError as error:
-        return await _profile(ctx, member, 422, _as_tag_errors(error))
+        return await _profile(ctx, member, 422, _as_tag_errors(error), form="tag")
     ctx.flash(ctx.gettext("Tag removed."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
