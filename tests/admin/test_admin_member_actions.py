@@ -25,6 +25,7 @@ from tessera.orders.money import MoneyAmount
 from tessera.orders.service import record_order
 from tessera.scope import BrandScope
 from tessera.tags import service as tags
+from tessera.testing import record_database
 from tessera.tiers.definitions import create_tier
 from tessera.tiers.models import TierHistory
 
@@ -450,3 +451,61 @@ async def test_the_ledger_history_pages_on(admin_client, brand_a, new_member):
     ledger = older[older.index('id="ledger"') : older.index("</table>", older.index('id="ledger"'))]
     assert ledger.count("<tr>") == 6 and "r-5." in ledger and "r-6." not in ledger
     assert "ledger_page=1" in older and "ledger_page=3" not in older
+
+
+async def test_the_profile_costs_the_same_queries_however_long_the_history(
+    admin_client, brand_a, new_member
+):
+    scope = BrandScope(brand_a)
+    template = await coupons.create_template(
+        scope, {"kind": "free_shipping", "title": "Ship", "valid_days": 7}
+    )
+    await tags.create_tag(scope, "vip", "VIP")
+    await tags.create_tag(scope, "new", "New")
+
+    async def member_with(n: int) -> int:
+        member = await new_member(brand_a, name=f"M{n}", phone=f"1380013800{n}")
+        for i in range(n):
+            key = f"{n}-{i}"
+            await assets.earn_points(
+                scope, member.pk, 5, idempotency_key=key, reason="r", source_type="test"
+            )
+            await coupons.issue_coupon(
+                scope, template_id=template.id, member_id=member.pk, idempotency_key=key
+            )
+            await record_event(
+                scope,
+                EventInput(
+                    event_id=key,
+                    member=MemberRef(member_id=member.pk),
+                    type="page.viewed",
+                    occurred_at=datetime.now(UTC),
+                ),
+            )
+            await record_order(
+                scope,
+                OrderInput(
+                    external_id=f"O-{key}",
+                    member=MemberRef(member_id=member.pk),
+                    occurred_at=datetime.now(UTC),
+                    amount_paid=MoneyAmount(Decimal("10.00"), "CNY"),
+                    lines=[
+                        LineInput(
+                            sku=f"S{j}", quantity=1, unit_price=MoneyAmount(Decimal("5.00"), "CNY")
+                        )
+                        for j in range(2)
+                    ],
+                ),
+            )
+        await tags.tag_members(scope, ["vip", "new"][:n], member_ids=[member.pk])
+        return member.pk
+
+    short, long = await member_with(1), await member_with(2 * 3)
+    client = await admin_client(brand_a, "operator")
+    costs = []
+    for pk in (short, long):
+        async with record_database() as log:
+            page = await client.get(f"{MEMBERS}/{pk}")
+        assert page.status_code == 200
+        costs.append(len(log.round_trips))
+    assert costs[0] == costs[1]
