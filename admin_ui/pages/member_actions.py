@@ -13,6 +13,7 @@ again is answered as a replay and changes nothing twice."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Any
@@ -169,7 +170,8 @@ def _changes(
     except ValueError:
         errors["birthday"] = ["a date as YYYY-MM-DD"]
     interests = str(form.get("interests", ""))
-    profile["interests"] = [i.strip() for i in interests.split(",") if i.strip()]
+    # Either comma: Chinese keyboards type the full-width one.
+    profile["interests"] = [i.strip() for i in re.split("[,，]", interests) if i.strip()]
     attributes = {d.key: _attribute(d, str(form.get(f"attr.{d.key}", ""))) for d in definitions}
     try:
         status: MemberStatus | None = MemberStatus(str(form.get("status", "")))

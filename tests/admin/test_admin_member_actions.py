@@ -69,10 +69,17 @@ async def test_an_operator_edits_the_profile_and_attributes_audited(
     assert form["name"] == "Lin" and form["phone"] == "+8613800138000"
     saved = await client.post(
         f"{MEMBERS}/{member.pk}/edit",
-        {**form, "name": "Lin Wei", "city": "Hangzhou", "attr.shoe_size": "38"},
+        {
+            **form,
+            "name": "Lin Wei",
+            "city": "Hangzhou",
+            "interests": "tea，hiking, tea",  # either comma
+            "attr.shoe_size": "38",
+        },
     )
     assert saved.status_code == 303
     stored = await scope.get(Member, member.pk)
+    assert stored and stored.interests == ["tea", "hiking"]
     assert stored and (stored.name, stored.city, stored.attributes) == (
         "Lin Wei",
         "Hangzhou",
