@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
-from tessera.admin_ui.pages.members import _member_or_404, _profile
+from tessera.admin_ui.pages.members import member_or_404, profile_page
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.auth.member_tokens import DEFAULT_TTL, issue_member_token
@@ -232,7 +232,7 @@ async def _edit_form(
 
 @page("/members/{member_id}/edit", "member_edit", permission=Scope.WRITE)
 async def edit_member(ctx: Ctx) -> Response:
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     return await _edit_form(ctx, member)
@@ -242,7 +242,7 @@ async def edit_member(ctx: Ctx) -> Response:
 async def save_member(ctx: Ctx) -> Response:
     """Like ``updateMember`` (write scope), refused when the form is older than
     the stored profile."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     form = await ctx.form()
@@ -290,7 +290,7 @@ async def change_stored_value(ctx: Ctx) -> Response:
     """A signed amount: positive is ``topUpStoredValue``, negative
     ``spendStoredValue`` (both the write scope), with a required reason; the
     form's idempotency key makes a double submit a replay."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     form = await ctx.form()
@@ -332,7 +332,7 @@ async def change_stored_value(ctx: Ctx) -> Response:
         messages = _on_form(
             error, {"amount": "amount", "reason": "sv_reason", "sv_reason": "sv_reason"}
         )
-        return await _profile(ctx, member, 422, messages, typed, form="stored_value")
+        return await profile_page(ctx, member, 422, messages, typed, form="stored_value")
     if result.replayed:
         _replayed(ctx)
     else:
@@ -347,7 +347,7 @@ async def change_stored_value(ctx: Ctx) -> Response:
 async def give_coupon(ctx: Ctx) -> Response:
     """Like ``issueCoupon`` (write scope); the form's idempotency key is the
     coupon's, so a double submit returns the first coupon."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     form = await ctx.form()
@@ -367,7 +367,7 @@ async def give_coupon(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         messages = _on_form(error, {"templateId": "templateId"})
-        return await _profile(ctx, member, 422, messages, {"templateId": raw}, form="coupon")
+        return await profile_page(ctx, member, 422, messages, {"templateId": raw}, form="coupon")
     ctx.flash(ctx.gettext("Coupon issued:") + " " + coupon.code)
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
@@ -379,7 +379,7 @@ async def give_coupon(ctx: Ctx) -> Response:
 async def member_token(ctx: Ctx) -> Response:
     """Like ``issueMemberToken`` (write scope): the token is in this response
     only, never in a redirect, the session, a log or the audit entry."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     key = (await _form_text(ctx, "idempotency_key")).strip()
@@ -401,10 +401,10 @@ async def member_token(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         messages = _on_form(error, {"ttlSeconds": "ttlSeconds"})
-        return await _profile(ctx, member, 422, messages, {"ttlSeconds": raw}, form="token")
+        return await profile_page(ctx, member, 422, messages, {"ttlSeconds": raw}, form="token")
     if key:
         _remember(ctx, key)
-    response = await _profile(ctx, member, token=issued)
+    response = await profile_page(ctx, member, token=issued)
     response.headers["cache-control"] = "no-store"
     return response
 

@@ -58,7 +58,7 @@ async def member_search(ctx: Ctx) -> Response:
     return ctx.render("members.html", **values)
 
 
-async def _member_or_404(ctx: Ctx) -> Member | None:
+async def member_or_404(ctx: Ctx) -> Member | None:
     raw = ctx.request.path_params["member_id"]
     return await ctx.scope.get(Member, int(raw)) if raw.isdigit() else None
 
@@ -68,7 +68,7 @@ def _ledger_page(ctx: Ctx) -> int:
     return min(int(raw), MAX_LEDGER_PAGE) if raw.isdigit() and int(raw) > 0 else 1
 
 
-async def _profile(
+async def profile_page(
     ctx: Ctx,
     member: Member,
     status: int = 200,
@@ -129,10 +129,10 @@ async def _profile(
 
 @page("/members/{member_id}", "member", permission=Scope.READ)
 async def member_profile(ctx: Ctx) -> Response:
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
-    return await _profile(ctx, member)
+    return await profile_page(ctx, member)
 
 
 def _as_tag_errors(error: DomainError) -> dict[str, list[str]]:
@@ -147,7 +147,7 @@ async def _tag_code(ctx: Ctx) -> str:
 @page("/members/{member_id}/tags", "member_tag", permission=Scope.WRITE, methods=("POST",))
 async def add_tag(ctx: Ctx) -> Response:
     """Like ``tagMembers`` for one member (write scope)."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     code = await _tag_code(ctx)
@@ -158,7 +158,7 @@ async def add_tag(ctx: Ctx) -> Response:
             lambda: tags.tag_members(ctx.scope, [code], member_ids=[member.id]),
         )
     except DomainError as error:
-        return await _profile(ctx, member, 422, _as_tag_errors(error), form="tag")
+        return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
     ctx.flash(ctx.gettext("Tag added."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
@@ -166,7 +166,7 @@ async def add_tag(ctx: Ctx) -> Response:
 @page("/members/{member_id}/tags/remove", "member_untag", permission=Scope.WRITE, methods=("POST",))
 async def remove_tag(ctx: Ctx) -> Response:
     """Like ``untagMembers`` with ``anySource`` for one member (write scope)."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     code = await _tag_code(ctx)
@@ -177,7 +177,7 @@ async def remove_tag(ctx: Ctx) -> Response:
             lambda: tags.untag_members(ctx.scope, [code], member_ids=[member.id], any_source=True),
         )
     except DomainError as error:
-        return await _profile(ctx, member, 422, _as_tag_errors(error), form="tag")
+        return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
     ctx.flash(ctx.gettext("Tag removed."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
@@ -186,7 +186,7 @@ async def remove_tag(ctx: Ctx) -> Response:
 async def adjust_points(ctx: Ctx) -> Response:
     """Like ``adjustPoints`` (manage scope): a signed correction with a required
     reason; the form's idempotency key makes a double submit a replay."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     form = await ctx.form()
@@ -208,7 +208,7 @@ async def adjust_points(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         typed = {"points": raw_points, "reason": reason}
-        return await _profile(ctx, member, 422, errors_of(error), typed)
+        return await profile_page(ctx, member, 422, errors_of(error), typed)
     if result.replayed:
         ctx.flash(ctx.gettext("This form was sent before; nothing changed twice."), "warning")
     else:

@@ -516,3 +516,21 @@ async def test_the_profile_costs_the_same_queries_however_long_the_history(
         assert page.status_code == 200
         costs.append(len(log.round_trips))
     assert costs[0] == costs[1]
+
+
+async def test_the_profile_in_chinese_formats_for_the_brand(admin_client, brand_a, new_member):
+    scope = BrandScope(brand_a)
+    member = await new_member(brand_a, name="Lin", phone="13800138000")
+    await assets.top_up_stored_value(
+        scope,
+        member.pk,
+        123450,
+        idempotency_key="k",
+        reason="gift card",
+        now=datetime(2026, 3, 1, 17, 30, tzinfo=UTC),
+    )
+    client = await admin_client(brand_a, "operator")
+    page = (await client.get(f"{MEMBERS}/{member.pk}", headers={"accept-language": "zh-CN"})).text
+    for label in ("时间线", "调整储值", "发放优惠券", "签发会员令牌", "编辑资料"):
+        assert label in page
+    assert "¥1,234.50" in page and "2026年3月2日 01:30:00" in page
