@@ -51,9 +51,10 @@ TEXT_FIELDS = (
     "joinChannel",
     "joinSource",
 )
-# Form keys remembered per session for the actions without an API key.
+# Form keys remembered per session for the actions without an API key; few,
+# as the session is a cookie (at most 4 KB).
 SENT_FORMS = "sent_forms"
-REMEMBERED_FORMS = 50
+REMEMBERED_FORMS = 20
 # msgids of the labels the edit form shows for each profile field.
 LABELS = {
     "name": N_("Name"),
