@@ -87,9 +87,12 @@ class Formatter:
             value, "medium", tzinfo=ZoneInfo(self.timezone), locale=self.babel_locale
         )
 
-    def date(self, value: dt.datetime | None) -> str:
+    def date(self, value: dt.datetime | dt.date | None) -> str:
+        """A day; a moment is shown as its day in the brand's time zone."""
         if value is None:
             return ""
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(ZoneInfo(self.timezone)).date()
         return format_date(value, "medium", locale=self.babel_locale)
 
     def number(self, value: int | Decimal) -> str:

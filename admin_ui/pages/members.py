@@ -11,22 +11,28 @@ from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
+from tessera.admin_ui.pages.member_timeline import timeline
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.assets.models import LedgerEntry
 from tessera.auth.scopes import Scope
+from tessera.coupons.models import CouponTemplate
 from tessera.coupons.service import coupons_of_members, status_of
 from tessera.errors import DomainError
 from tessera.idempotency import from_caller
 from tessera.members import service as members
+from tessera.members.attributes import list_definitions
 from tessera.members.models import Member
 from tessera.members.search import MemberFilter, filtered_members
-from tessera.orders.models import Order
+from tessera.orders.models import Order, OrderLine
 from tessera.tags import service as tags
-from tessera.tiers.service import states_of
+from tessera.tiers.service import history_of, states_of
 
 SEARCH_LIMIT = 50
 HISTORY_LIMIT = 50
+# Ledger entries per page of the profile's history ("Older entries" pages on).
+LEDGER_PAGE = 20
+MAX_LEDGER_PAGE = 1000
 
 
 async def _search(ctx: Ctx, text: str) -> list[Member]:
@@ -52,26 +58,45 @@ async def member_search(ctx: Ctx) -> Response:
     return ctx.render("members.html", **values)
 
 
-async def _member_or_404(ctx: Ctx) -> Member | None:
+async def member_or_404(ctx: Ctx) -> Member | None:
     raw = ctx.request.path_params["member_id"]
     return await ctx.scope.get(Member, int(raw)) if raw.isdigit() else None
 
 
-async def _profile(
+def _ledger_page(ctx: Ctx) -> int:
+    raw = ctx.request.query_params.get("ledger_page", "1")
+    return min(int(raw), MAX_LEDGER_PAGE) if raw.isdigit() and int(raw) > 0 else 1
+
+
+async def profile_page(
     ctx: Ctx,
     member: Member,
     status: int = 200,
     errors: dict[str, list[str]] | None = None,
     values: dict[str, str] | None = None,
+    form: str = "points",
+    token: Any = None,
 ) -> Response:
-    """The profile page; after a refused form, with its errors and what was typed."""
+    """The profile page; after a refused ``form``, with its errors and what was
+    typed; after a member token was issued, with the token (shown once)."""
     scope, now = ctx.scope, datetime.now(UTC)
-    ledger = (
+    ledger_page = _ledger_page(ctx)
+    ledger = list(
         await scope.query(LedgerEntry)
+        .filter(member_id=member.id)
+        .order_by("-occurred_at", "-id")
+        .offset((ledger_page - 1) * LEDGER_PAGE)
+        .limit(LEDGER_PAGE + 1)
+    )
+    orders = list(
+        await scope.query(Order)
         .filter(member_id=member.id)
         .order_by("-occurred_at", "-id")
         .limit(HISTORY_LIMIT)
     )
+    lines: dict[int, list[OrderLine]] = {o.id: [] for o in orders}
+    for line in await scope.query(OrderLine).filter(order_id__in=list(lines)).order_by("line_no"):
+        lines[line.order_id].append(line)
     coupons = (await coupons_of_members(scope, [member.id], None, now))[member.id]
     return ctx.render(
         "member.html",
@@ -79,18 +104,23 @@ async def _profile(
         title=N_("Member"),
         member=member,
         identities=(await members.identities_of(scope, [member.id]))[member.id],
+        definitions=await list_definitions(scope),
         assignments=(await tags.assignments_of(scope, [member.id]))[member.id],
         all_tags=await tags.tags_query(scope).order_by("code"),
         tier=(await states_of(scope, [member.id])).get(member.id),
+        tier_history=list(reversed((await history_of(scope, [member.id]))[member.id])),
         balances=(await assets.balances(scope, [member.id]))[member.id],
-        ledger=ledger,
+        ledger=ledger[:LEDGER_PAGE],
+        ledger_page=ledger_page,
+        ledger_more=len(ledger) > LEDGER_PAGE,
         coupons=[(c, status_of(c, now)) for c in coupons],
-        orders=await scope.query(Order)
-        .filter(member_id=member.id)
-        .order_by("-occurred_at")
-        .limit(HISTORY_LIMIT),
+        templates=await scope.query(CouponTemplate).filter(active=True).order_by("title", "id"),
+        orders=[(o, lines[o.id]) for o in orders],
+        timeline=await timeline(scope, member.id),
+        form=form,
         errors=errors or {},
         values=values or {},
+        token=token,
         idempotency_key=uuid.uuid4().hex,
         can_write=ctx.can(Scope.WRITE),
         can_adjust=ctx.can(Scope.MANAGE),
@@ -99,10 +129,10 @@ async def _profile(
 
 @page("/members/{member_id}", "member", permission=Scope.READ)
 async def member_profile(ctx: Ctx) -> Response:
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
-    return await _profile(ctx, member)
+    return await profile_page(ctx, member)
 
 
 def _as_tag_errors(error: DomainError) -> dict[str, list[str]]:
@@ -117,7 +147,7 @@ async def _tag_code(ctx: Ctx) -> str:
 @page("/members/{member_id}/tags", "member_tag", permission=Scope.WRITE, methods=("POST",))
 async def add_tag(ctx: Ctx) -> Response:
     """Like ``tagMembers`` for one member (write scope)."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     code = await _tag_code(ctx)
@@ -128,7 +158,7 @@ async def add_tag(ctx: Ctx) -> Response:
             lambda: tags.tag_members(ctx.scope, [code], member_ids=[member.id]),
         )
     except DomainError as error:
-        return await _profile(ctx, member, 422, _as_tag_errors(error))
+        return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
     ctx.flash(ctx.gettext("Tag added."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
@@ -136,7 +166,7 @@ async def add_tag(ctx: Ctx) -> Response:
 @page("/members/{member_id}/tags/remove", "member_untag", permission=Scope.WRITE, methods=("POST",))
 async def remove_tag(ctx: Ctx) -> Response:
     """Like ``untagMembers`` with ``anySource`` for one member (write scope)."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     code = await _tag_code(ctx)
@@ -147,7 +177,7 @@ async def remove_tag(ctx: Ctx) -> Response:
             lambda: tags.untag_members(ctx.scope, [code], member_ids=[member.id], any_source=True),
         )
     except DomainError as error:
-        return await _profile(ctx, member, 422, _as_tag_errors(error))
+        return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
     ctx.flash(ctx.gettext("Tag removed."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
 
@@ -156,7 +186,7 @@ async def remove_tag(ctx: Ctx) -> Response:
 async def adjust_points(ctx: Ctx) -> Response:
     """Like ``adjustPoints`` (manage scope): a signed correction with a required
     reason; the form's idempotency key makes a double submit a replay."""
-    member = await _member_or_404(ctx)
+    member = await member_or_404(ctx)
     if member is None:
         return ctx.refused(404, N_("There is no such page."))
     form = await ctx.form()
@@ -178,7 +208,7 @@ async def adjust_points(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         typed = {"points": raw_points, "reason": reason}
-        return await _profile(ctx, member, 422, errors_of(error), typed)
+        return await profile_page(ctx, member, 422, errors_of(error), typed)
     if result.replayed:
         ctx.flash(ctx.gettext("This form was sent before; nothing changed twice."), "warning")
     else:

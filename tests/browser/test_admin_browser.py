@@ -12,6 +12,8 @@ from tessera.assets.models import LedgerEntry
 from tessera.auth.admin_users import MAX_FAILURES, create_admin_user, grant_role
 from tessera.auth.api_keys import authenticate
 from tessera.auth.models import AdminUser, ApiKey
+from tessera.coupons import service as coupons
+from tessera.coupons.models import Coupon
 from tessera.features.service import list_features
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
@@ -78,6 +80,9 @@ async def test_find_a_member_by_phone_and_adjust_points_with_a_reason(
     browser_page: Page, brand_a, new_member
 ):
     member = await new_member(brand_a, name="Lin Wei", phone="13800138000")
+    await coupons.create_template(
+        BrandScope(brand_a), {"kind": "free_shipping", "title": "Free shipping", "valid_days": 7}
+    )
     await new_member(brand_a, name="Zhang San", phone="13900139000")
     user = await _user(brand_a, "owner", "owner@example.com")
     page = browser_page
@@ -116,6 +121,16 @@ async def test_find_a_member_by_phone_and_adjust_points_with_a_reason(
     await expect(page.locator("#points-balance")).to_have_text("120")
     entries = await BrandScope(brand_a).query(LedgerEntry).filter(member_id=member.pk)
     assert [e.amount for e in entries] == [120]
+
+    # Then a coupon from a template, seen on the profile and its timeline.
+    await page.get_by_label("Coupon template").select_option(label="Free shipping")
+    await page.get_by_role("button", name="Issue coupon").click()
+    await expect(page.get_by_role("status")).to_contain_text("Coupon issued:")
+    coupon = await BrandScope(brand_a).query(Coupon).get(member_id=member.pk)
+    row = page.locator("#coupons tbody tr").first
+    await expect(row).to_contain_text(coupon.code)
+    await expect(row).to_contain_text("Free shipping")
+    await expect(page.locator("#timeline li").first).to_contain_text(coupon.code)
     assert violations == []
     assert page.blocked == []  # type: ignore[attr-defined]
 
