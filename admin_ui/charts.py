@@ -41,10 +41,14 @@ class Chart:
     money: bool = False
 
 
-def _scale(values: list[list[int]]) -> tuple[int, int]:
+def _scale(values: list[list[int]], from_zero: bool = True) -> tuple[int, int]:
+    """The range the chart's height spans. Bars start at zero; a line of a
+    level (members, points) spans its own range, so its changes show."""
     flat = [v for series in values for v in series] or [0]
-    low, high = min(0, *flat), max(flat)
-    return low, max(high, low + 1)
+    low, high = (min(0, *flat) if from_zero else min(flat)), max(flat)
+    if high == low:  # a flat line runs through the middle
+        return low - 1, high + 1
+    return low, high
 
 
 def _y(value: int, low: int, high: int) -> float:
@@ -60,10 +64,11 @@ def line_chart(
     labels: list[date | int],
     series: dict[str, tuple[str, list[int]]],
     money: bool = False,
+    from_zero: bool = True,
 ) -> Chart:
     """Lines sharing one scale; ``series`` maps a msgid to (css class,
-    values). A series may be shorter than ``days`` (this month so far)."""
-    low, high = _scale([values for _, values in series.values()])
+    values). A series may be shorter than ``labels`` (this month so far)."""
+    low, high = _scale([values for _, values in series.values()], from_zero)
     count = max(len(labels), *(len(values) for _, values in series.values()), 1)
     lines = [
         Line(css, " ".join(f"{_x(i, count)},{_y(v, low, high)}" for i, v in enumerate(values)))

@@ -157,6 +157,7 @@ async def figures(scope: BrandScope, now: datetime) -> Figures:
             N_("Members at the end of each day, last 30 days"),
             list(window),
             {N_("Members"): ("line", members_at)},
+            from_zero=False,
         ),
         "new": bar_chart(
             N_("Members joined per day, last 30 days"),
@@ -170,6 +171,7 @@ async def figures(scope: BrandScope, now: datetime) -> Figures:
             N_("Points liability at the end of each day, last 30 days"),
             list(window),
             {N_("Points liability"): ("line", liability_at)},
+            from_zero=False,
         ),
         "orders": line_chart(
             N_("Orders so far this month, by day, against last month"),
