@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 # The strict editable install: a link tree mypy can follow (DESIGN.md, Layout).
 TYPECHECK_TREE := build/typecheck
 
-.PHONY: help run install lint format typecheck test pytest test-sqlite schema messages bench clean
+.PHONY: help run install lint format typecheck test pytest test-sqlite schema messages screenshots bench clean
 
 help:
 	@echo "make run          set up .venv, migrate ./var/tessera.sqlite3, create the demo, serve :8000"
@@ -32,6 +32,7 @@ help:
 	@echo "make typecheck    mypy on a strict editable install"
 	@echo "make schema       regenerate schema/schema.graphql"
 	@echo "make messages     add the admin UI's new texts to its catalogs (then translate them)"
+	@echo "make screenshots  the admin UI's pages on demo data into docs/admin/*.png (needs chromium)"
 	@echo "make bench        the benchmarks (BENCHES=..., sizes: docs/bench.md)"
 
 $(BIN)/python:
@@ -101,6 +102,11 @@ messages: install
 		--no-location --sort-output --omit-header -o $(CURDIR)/build/admin_messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
 		-i build/admin_messages.pot -d admin_ui/locale -D messages
+
+# Every page of the admin page registry, on a temporary demo database, in
+# Debian's Chromium; rewrites the Screenshots section of docs/admin.md.
+screenshots: install
+	$(BIN)/python -P docs/tools/screenshots.py
 
 BENCHES ?= ledger member_core segments
 

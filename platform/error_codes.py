@@ -49,6 +49,7 @@ ERROR_CODES: dict[str, str] = {
     "CARD_REQUIRED": "A member keeps a card number once they have joined.",
     "MEMBER_INACTIVE": "The member is frozen, cancelled or has not joined.",
     "FORBIDDEN": "The caller may not do this (scope or member token).",
+    "LAST_OWNER": "A brand keeps at least one owner: its last owner role cannot go.",
     # Points, stored value and orders
     "INSUFFICIENT_POINTS": "The member has fewer points than asked for.",
     "INSUFFICIENT_BALANCE": "The member's stored value is less than asked for.",

@@ -4,6 +4,7 @@ across processes because refusals are rows in the database."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,6 +18,7 @@ from tessera.auth.scopes import Scope, expand
 from tessera.errors import DomainError
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
+from tessera.uow import unit_of_work
 
 MIN_PASSWORD_LENGTH = 10
 # Five wrong passwords for one email from one address lock that pair out for
@@ -112,6 +114,99 @@ async def grant_role(scope: BrandScope, user: AdminUser, role: str) -> AdminRole
     await scope.query(AdminRole).filter(id=existing.id).update(role=wanted.value, scopes=scopes)
     existing.role, existing.scopes = wanted.value, scopes
     return existing
+
+
+@dataclass(frozen=True)
+class AddedAdmin:
+    user: AdminUser
+    role: AdminRole
+    created: bool
+    # The generated password of a new user, to be shown once; None when the
+    # caller gave one or the user existed.
+    password: str | None
+
+
+async def add_admin_user(
+    scope: BrandScope, email: str, role: str, *, password: str | None = None, name: str = ""
+) -> AddedAdmin:
+    """Give the admin user with ``email`` ``role`` on the scope's brand,
+    creating the user first — with ``password``, else a generated one — when
+    there is none. What `tessera create-admin-user` and the admin users page do."""
+    wanted = _role(role)
+    address = _normalise_email(email)
+    async with unit_of_work(scope):
+        user = await AdminUser.get_or_none(email=address)
+        shown = None
+        if user is None:
+            if password is None:
+                password = shown = secrets.token_urlsafe(12)
+            tenant = await Tenant.get(id=scope.brand.tenant_id)
+            user = await create_admin_user(tenant, address, password, name)
+            created = True
+        elif user.tenant_id != scope.brand.tenant_id:
+            # Emails are unique across tenants, so this one cannot be used here.
+            raise DomainError(
+                "DUPLICATE", f"{address} is an admin user of another tenant", ["email"]
+            )
+        else:
+            created = False
+        granted = await grant_role(scope, user, wanted.value)
+    return AddedAdmin(user, granted, created, shown)
+
+
+async def admin_roles(scope: BrandScope) -> list[tuple[AdminRole, AdminUser]]:
+    """The brand's admin users with their role here, by email."""
+    rows = await scope.query(AdminRole).select_related("admin_user")
+    return sorted(((r, r.admin_user) for r in rows), key=lambda pair: pair[1].email)
+
+
+async def _held(scope: BrandScope, admin_user_id: int) -> AdminRole:
+    held = await scope.query(AdminRole).filter(admin_user_id=admin_user_id).first()
+    if held is None:
+        raise DomainError("NOT_FOUND", "no such admin user on this brand", ["adminUser"])
+    return held
+
+
+async def _keep_an_owner(scope: BrandScope, held: AdminRole) -> None:
+    """Refuse taking the owner role from the brand's last owner: nobody could
+    manage its users and keys any more. The owner rows are locked (PostgreSQL)
+    so two owners demoting each other at once cannot both pass."""
+    if held.role != Role.OWNER.value:
+        return
+    owners = (
+        await scope.query(AdminRole)
+        .filter(role=Role.OWNER.value)
+        .select_for_update()
+        .values_list("id", flat=True)
+    )
+    if set(owners) <= {held.id}:
+        raise DomainError(
+            "LAST_OWNER",
+            "the brand needs an owner: make someone else owner first",
+            ["role"],
+        )
+
+
+async def change_role(scope: BrandScope, admin_user_id: int, role: str) -> AdminRole:
+    """Change the role an admin user holds on the scope's brand (never the
+    brand's last owner to another role)."""
+    wanted = _role(role)
+    async with unit_of_work(scope):
+        held = await _held(scope, admin_user_id)
+        if wanted != Role.OWNER:
+            await _keep_an_owner(scope, held)
+        user = await AdminUser.get(id=admin_user_id)
+        return await grant_role(scope, user, wanted.value)
+
+
+async def remove_role(scope: BrandScope, admin_user_id: int) -> AdminUser:
+    """Take away the role an admin user holds on the scope's brand (never the
+    brand's last owner's); the user keeps their roles on other brands."""
+    async with unit_of_work(scope):
+        held = await _held(scope, admin_user_id)
+        await _keep_an_owner(scope, held)
+        await scope.query(AdminRole).filter(id=held.id).delete()
+        return await AdminUser.get(id=admin_user_id)
 
 
 async def roles_of(user: AdminUser) -> list[BrandRole]:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 
 import typer
 
 from tessera.audit import service as audit
-from tessera.auth.admin_users import Role, grant_role
-from tessera.auth.admin_users import create_admin_user as new_admin_user
-from tessera.auth.models import AdminUser
+from tessera.auth.admin_users import Role, add_admin_user
 from tessera.cli.runner import CLI_ACTOR, brand_scope, err, out, run
 from tessera.config import Settings
-from tessera.tenancy.models import Tenant
 
 app = typer.Typer()
 
@@ -37,23 +33,21 @@ def create_admin_user(
 
     async def work(_: Settings) -> None:
         scope = (await brand_scope(brand)).acting_as(CLI_ACTOR)
-        user = await AdminUser.get_or_none(email=email.strip().lower())
-        shown = None
-        if user is None:
-            if password_stdin:
-                password = sys.stdin.readline().rstrip("\n")
-            else:
-                password = shown = secrets.token_urlsafe(12)
-            tenant = await Tenant.get(id=scope.brand.tenant_id)
-            user = await new_admin_user(tenant, email, password, name)
-            await audit.record(scope, "createAdminUser", "ok", {"input": {"email": user.email}})
-        await grant_role(scope, user, role.value)
+        given = sys.stdin.readline().rstrip("\n") if password_stdin else None
+        added = await add_admin_user(scope, email, role.value, password=given, name=name)
+        if added.created:
+            await audit.record(
+                scope, "createAdminUser", "ok", {"input": {"email": added.user.email}}
+            )
         await audit.record(
-            scope, "grantAdminRole", "ok", {"input": {"email": user.email, "role": role.value}}
+            scope,
+            "grantAdminRole",
+            "ok",
+            {"input": {"email": added.user.email, "role": role.value}},
         )
-        err.print(f"admin user {user.email} is {role.value} of brand {brand}")
-        if shown is not None:
+        err.print(f"admin user {added.user.email} is {role.value} of brand {brand}")
+        if added.password is not None:
             err.print("password (shown once):")
-            out.print(shown)
+            out.print(added.password)
 
     run(work)

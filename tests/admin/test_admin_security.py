@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from tessera.assets.models import LedgerEntry
 from tessera.auth.api_keys import create_api_key
-from tessera.auth.models import ApiKey
+from tessera.auth.models import AdminRole, ApiKey
 from tessera.scope import BrandScope
 from tessera.tags import service as tags
 from tessera.tags.models import TagAssignment
@@ -80,7 +80,7 @@ async def test_htmx_is_served_by_tessera_with_its_licence(http):
 
 
 async def test_no_admin_route_reaches_another_brands_data(
-    app, admin_client, brand_a, brand_b, new_member
+    app, admin_client, admin_user, brand_a, brand_b, new_member
 ):
     """A brand-A owner, on every brand route: brand B's code, and brand A's
     code with brand B's ids, both answer 404 and change nothing in brand B."""
@@ -89,7 +89,8 @@ async def test_no_admin_route_reaches_another_brands_data(
     await tags.create_tag(scope_b, "vip", "VIP")
     key_b = (await create_api_key(brand_b, "b key", ["admin"])).key
     await tags.create_tag(BrandScope(brand_a), "vip", "VIP")
-    ids_b = {"member_id": member_b.pk, "key_id": key_b.id}
+    owner_b = await admin_user(brand_b, "owner")
+    ids_b = {"member_id": member_b.pk, "key_id": key_b.id, "admin_user_id": owner_b.id}
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase"}
     owner_a = await admin_client(brand_a, "owner")
@@ -100,6 +101,7 @@ async def test_no_admin_route_reaches_another_brands_data(
         "tag": "vip",
         "name": "k",
         "scopes": "admin",
+        "role": "viewer",
     }
     routes = brand_routes(app)
     unknown = {n for r in routes for n in r.param_convertors} - {"brand", *ids_b, *shared}
@@ -124,6 +126,7 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert await scope_b.query(TagAssignment).count() == 0
     assert (await ApiKey.get(id=key_b.id)).revoked_at is None
     assert await scope_b.query(ApiKey).count() == 1
+    assert [r.role for r in await scope_b.query(AdminRole)] == ["owner"]
 
 
 async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):
