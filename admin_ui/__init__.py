@@ -35,6 +35,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.plugins",
     "tessera.admin_ui.pages.loyalty",
     "tessera.admin_ui.pages.coupon_templates",
+    "tessera.admin_ui.pages.loyalty_lookup",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

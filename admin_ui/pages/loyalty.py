@@ -1,5 +1,4 @@
-"""Loyalty: tier definitions, the points policy, and a lookup of a coupon by
-its code or a ledger write by its idempotency key. Every change calls the
+"""Loyalty: tier definitions and the points policy. Every change calls the
 service its GraphQL mutation calls (``createTier``, ``updateTier``,
 ``deleteTier``, ``setPointsPolicy``; manage scope) and is audited under that
 mutation's name; the tier policy and the points rules are plugin features,
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, get_args
 
 from pydantic import BaseModel
@@ -21,15 +19,11 @@ from tessera import runtime
 from tessera.admin_ui.context import STALE_FORM, Ctx, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
-from tessera.assets import service as assets
 from tessera.assets.policy import ExpiryMode, NegativeBalance, get_policy, set_policy
 from tessera.auth.scopes import Scope
-from tessera.coupons.models import CouponRedemption, CouponTemplate
-from tessera.coupons.service import find_coupon, status_of
+from tessera.coupons.models import CouponTemplate
 from tessera.errors import DomainError, DomainErrors
 from tessera.features.service import FeatureView, list_features
-from tessera.idempotency import from_caller
-from tessera.members.models import Member
 from tessera.plugin_host.components import ComponentFamily
 from tessera.plugin_host.manager import RegisteredComponent
 from tessera.tiers import definitions
@@ -72,7 +66,6 @@ VALUE_LABELS = (
 )
 NOT_A_WHOLE_NUMBER = N_("must be a whole number")
 CONFIRM_DELETE = N_("Tick the box to confirm.")
-LEDGER_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -457,52 +450,3 @@ async def points_policy_save(ctx: Ctx) -> Response:
         return await _policy_form(ctx, 422, by_input(error), typed)
     ctx.flash(ctx.gettext("Saved."))
     return ctx.redirect(ctx.url("points_policy"))
-
-
-# --- lookup by code ---------------------------------------------------------------
-
-
-async def _ledger_writes(ctx: Ctx, key: str) -> list[Any]:
-    """The ledger entries a write with ``key`` recorded: an internal key as
-    stored (``order:42:points.purchase:0``) or a caller's, as the API stores it."""
-    found = await assets.recorded(ctx.scope, key)
-    if found is None and len(key) <= 150:
-        found = await assets.recorded(ctx.scope, from_caller(key))
-    return found.entries if found else []
-
-
-@page(
-    "/lookup",
-    "loyalty_lookup",
-    permission=Scope.READ,
-    title=N_("Lookup by code"),
-    nav_group="Loyalty",
-)
-async def lookup(ctx: Ctx) -> Response:
-    code = ctx.request.query_params.get("code", "").strip()
-    key = ctx.request.query_params.get("key", "").strip()
-    coupon = await find_coupon(ctx.scope, code) if code else None
-    coupon_member = redemptions = None
-    if coupon is not None:
-        coupon_member = await ctx.scope.get(Member, coupon.member_id)
-        redemptions = list(
-            await ctx.scope.query(CouponRedemption)
-            .filter(coupon_id=coupon.id)
-            .order_by("-redeemed_at")
-        )
-    entries = (await _ledger_writes(ctx, key))[:LEDGER_LIMIT] if key else []
-    members = {
-        m.id: m for m in await ctx.scope.query(Member).filter(id__in=[e.member_id for e in entries])
-    }
-    return ctx.render(
-        "loyalty_lookup.html",
-        title=N_("Lookup by code"),
-        code=code,
-        key=key,
-        coupon=coupon,
-        coupon_status=status_of(coupon, datetime.now(UTC)) if coupon else None,
-        coupon_member=coupon_member,
-        redemptions=redemptions or [],
-        entries=entries,
-        members=members,
-    )
