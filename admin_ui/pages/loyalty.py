@@ -50,20 +50,19 @@ BENEFIT_LABELS = {
     "day_of_month": N_("Day of the month"),
     "points_multiplier": N_("Points multiplier"),
 }
-# Stored values these pages show through the catalog, listed so extraction
-# finds them: policy choices and ledger entry types.
-VALUE_LABELS = (
-    N_("never"),
-    N_("rolling_months"),
-    N_("calendar_years"),
-    N_("allow_negative"),
-    N_("cap_at_zero"),
-    N_("pending"),
-    N_("release"),
-    N_("cancel"),
-    N_("top_up"),
-    N_("spend"),
-)
+# The points policy's choices as the form shows them (msgids).
+EXPIRY_MODES = {
+    ExpiryMode.NEVER.value: N_("Points never expire"),
+    ExpiryMode.ROLLING_MONTHS.value: N_("Rolling months"),
+    ExpiryMode.CALENDAR_YEARS.value: N_("Calendar years"),
+}
+NEGATIVE_BALANCES = {
+    NegativeBalance.ALLOW_NEGATIVE.value: N_("Allow a negative balance"),
+    NegativeBalance.CAP_AT_ZERO.value: N_("Take at most the balance"),
+}
+# Ledger entry types the lookup shows through the catalog (the others are in
+# tessera.admin_ui.i18n.VALUE_LABELS), listed so extraction finds them.
+ENTRY_TYPES = (N_("pending"), N_("release"), N_("cancel"), N_("top_up"), N_("spend"))
 NOT_A_WHOLE_NUMBER = N_("must be a whole number")
 CONFIRM_DELETE = N_("Tick the box to confirm.")
 
@@ -401,8 +400,8 @@ async def _policy_form(
         title=N_("Points policy"),
         values=typed if typed is not None else _policy_shown(current),
         version=version_of(asdict(current)),
-        expiry_modes=[m.value for m in ExpiryMode],
-        negative_balances=[m.value for m in NegativeBalance],
+        expiry_modes=EXPIRY_MODES,
+        negative_balances=NEGATIVE_BALANCES,
         rules=await _components(ctx, ComponentFamily.POINTS_RULE),
         errors=errors or {},
         can_manage=ctx.can(Scope.MANAGE),
