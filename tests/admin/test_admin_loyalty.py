@@ -14,6 +14,7 @@ from tessera.coupons.service import create_template, issue_coupon, redeem_coupon
 from tessera.features.service import set_feature
 from tessera.idempotency import from_caller
 from tessera.scope import BrandScope
+from tessera.testing import record_database
 from tessera.tiers.definitions import create_tier, update_tier
 from tessera.tiers.models import MemberTierState, TierDefinition
 
@@ -472,3 +473,40 @@ async def test_a_coupon_and_a_points_write_are_found_by_code_only_in_their_brand
     other_entry = await client.get(f"{BASE}/lookup", params={"key": "desk-2"})
     assert "No points write of this brand has this key." in other_entry.text
     assert "bee reason" not in other_entry.text
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+async def test_the_lists_cost_the_same_queries_for_one_row_or_many(
+    admin_client, brand_a, new_member
+):
+    """Member counts per tier and redemptions per template are one grouped
+    query each, not one per row."""
+    scope = BrandScope(brand_a)
+    member = await new_member(brand_a, phone="13700137000")
+    client = await admin_client(brand_a, "viewer")
+
+    async def round_trips(path: str) -> int:
+        async with record_database() as log:
+            assert (await client.get(BASE + path)).status_code == 200
+        return len(log.round_trips)
+
+    async def add(n: int) -> None:
+        tier = await create_tier(scope, {"code": f"t{n}", "name": f"T{n}", "rank": n})
+        template = await create_template(
+            scope, {"kind": "free_shipping", "title": f"Ship {n}", "valid_days": 7}
+        )
+        await issue_coupon(
+            scope, template_id=template.id, member_id=member.pk, idempotency_key=f"k{n}"
+        )
+        if n == 1:
+            await scope.create(
+                MemberTierState, member_id=member.pk, tier_id=tier.id, since=datetime.now(UTC)
+            )
+
+    await add(1)
+    one = (await round_trips("/tiers"), await round_trips("/coupon-templates"))
+    for n in range(2, 6):
+        await add(n)
+    assert (await round_trips("/tiers"), await round_trips("/coupon-templates")) == one
