@@ -510,3 +510,19 @@ async def test_the_lists_cost_the_same_queries_for_one_row_or_many(
     for n in range(2, 6):
         await add(n)
     assert (await round_trips("/tiers"), await round_trips("/coupon-templates")) == one
+
+
+async def test_the_loyalty_pages_speak_chinese(admin_client, brand_a):
+    await create_template(
+        BrandScope(brand_a),
+        {"kind": "amount_off", "title": "满200减20", "amount_off": 2000, "valid_days": 7},
+    )
+    client = await admin_client(brand_a, "operator")
+    zh = {"Accept-Language": "zh-CN"}
+    tiers = await client.get(f"{BASE}/tiers/new", headers=zh)
+    assert "新建等级" in tiers.text and "会员价" in tiers.text
+    templates = await client.get(f"{BASE}/coupon-templates", headers=zh)
+    assert "<h1>优惠券模板</h1>" in templates.text and "满减金额" in templates.text
+    assert "¥20.00" in templates.text  # the brand's currency, formatted for Chinese
+    policy = await client.get(f"{BASE}/points-policy", headers=zh)
+    assert "<h1>积分政策</h1>" in policy.text and "积分永不过期" in policy.text
