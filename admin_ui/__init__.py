@@ -35,6 +35,9 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.audit_log",
     "tessera.admin_ui.pages.plugins",
     "tessera.admin_ui.pages.admin_users",
+    "tessera.admin_ui.pages.loyalty",
+    "tessera.admin_ui.pages.coupon_templates",
+    "tessera.admin_ui.pages.loyalty_lookup",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

@@ -10,9 +10,13 @@ from starlette.routing import Route
 from tessera.assets.models import LedgerEntry
 from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import AdminRole, ApiKey
+from tessera.coupons.models import CouponTemplate
+from tessera.coupons.service import create_template
 from tessera.scope import BrandScope
 from tessera.tags import service as tags
 from tessera.tags.models import TagAssignment
+from tessera.tiers.definitions import create_tier
+from tessera.tiers.models import TierDefinition
 
 INLINE = [
     re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),  # a script without src
@@ -26,6 +30,15 @@ INLINE = [
 def brand_routes(app) -> list[Route]:
     admin = next(r for r in app.routes if getattr(r, "path", "") == "/admin").app
     return [r for r in admin.routes if isinstance(r, Route) and "brand" in r.param_convertors]
+
+
+async def loyalty_ids(scope: BrandScope) -> dict[str, int]:
+    """A tier and a coupon template of the brand, for the loyalty routes."""
+    tier = await create_tier(scope, {"code": "gold", "name": "Gold", "rank": 10})
+    template = await create_template(
+        scope, {"kind": "free_shipping", "title": "Ship", "valid_days": 7}
+    )
+    return {"tier_id": tier.id, "template_id": template.id}
 
 
 def path_of(route: Route, brand: str, ids: dict[str, int]) -> str:
@@ -56,10 +69,11 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
 ):
     member = await new_member(brand_a, name="Lin", phone="13800138000")
     client = await admin_client(brand_a, "owner")
+    loyalty = await loyalty_ids(BrandScope(brand_a))
     pages = [await http.get("/admin/login")]
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
-            ids = {"member_id": member.pk, "key": "points.purchase"}
+            ids = {"member_id": member.pk, "key": "points.purchase", **loyalty}
             pages.append(await client.get(path_of(route, "brand-a", ids)))
     assert len(pages) >= 6
     for page in pages:
@@ -90,7 +104,12 @@ async def test_no_admin_route_reaches_another_brands_data(
     key_b = (await create_api_key(brand_b, "b key", ["admin"])).key
     await tags.create_tag(BrandScope(brand_a), "vip", "VIP")
     owner_b = await admin_user(brand_b, "owner")
-    ids_b = {"member_id": member_b.pk, "key_id": key_b.id, "admin_user_id": owner_b.id}
+    ids_b = {
+        "member_id": member_b.pk,
+        "key_id": key_b.id,
+        "admin_user_id": owner_b.id,
+        **await loyalty_ids(scope_b),
+    }
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase"}
     owner_a = await admin_client(brand_a, "owner")
@@ -102,6 +121,7 @@ async def test_no_admin_route_reaches_another_brands_data(
         "name": "k",
         "scopes": "admin",
         "role": "viewer",
+        "confirm": "on",
     }
     routes = brand_routes(app)
     unknown = {n for r in routes for n in r.param_convertors} - {"brand", *ids_b, *shared}
@@ -127,6 +147,8 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert (await ApiKey.get(id=key_b.id)).revoked_at is None
     assert await scope_b.query(ApiKey).count() == 1
     assert [r.role for r in await scope_b.query(AdminRole)] == ["owner"]
+    assert await scope_b.query(TierDefinition).count() == 1
+    assert await scope_b.query(CouponTemplate).count() == 1
 
 
 async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):
