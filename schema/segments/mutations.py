@@ -9,7 +9,6 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from tessera import runtime
 from tessera.errors import DomainError
 from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
@@ -17,14 +16,9 @@ from tessera.schema.permissions import CanManage, CanWrite
 from tessera.schema.segments.types import Segment, SegmentKind, SegmentRefresh
 from tessera.scope import BrandScope
 from tessera.segments import imports, service
+from tessera.segments.jobs import enqueue_refresh
 from tessera.segments.models import Segment as SegmentModel
 from tessera.segments.service import RefreshTrigger
-
-
-async def enqueue_refresh(scope: BrandScope, segment_id: int, trigger: RefreshTrigger) -> None:
-    await runtime.current().queue.enqueue(
-        "segments_refresh", scope.brand_id, segment_id, trigger.value
-    )
 
 
 async def _reloaded(scope: BrandScope, segment_id: int) -> Segment | None:

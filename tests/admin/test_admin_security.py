@@ -11,8 +11,10 @@ from tessera.assets.models import LedgerEntry
 from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import ApiKey
 from tessera.scope import BrandScope
+from tessera.segments import service as segments
+from tessera.segments.models import Segment
 from tessera.tags import service as tags
-from tessera.tags.models import TagAssignment
+from tessera.tags.models import Tag, TagAssignment
 
 INLINE = [
     re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),  # a script without src
@@ -31,6 +33,16 @@ def brand_routes(app) -> list[Route]:
 def path_of(route: Route, brand: str, ids: dict[str, int]) -> str:
     params = {name: ids[name] for name in route.param_convertors if name != "brand"}
     return "/admin" + route.url_path_for(route.name, brand=brand, **params)
+
+
+async def _programme(brand) -> dict[str, int]:
+    """A tag, a tag group and a segment of the brand, by their route parameter."""
+    scope = BrandScope(brand)
+    group = await tags.create_group(scope, "life", "Lifecycle")
+    tag = await tags.create_tag(scope, "rule_tag", "Rule tag", group_id=group.id)
+    rule = {"type": "tags", "has": "any", "codes": ["rule_tag"]}
+    segment = await segments.create_segment(scope, "Seg", segments.SegmentKind.DYNAMIC, rule=rule)
+    return {"tag_id": tag.id, "group_id": group.id, "segment_id": segment.id}
 
 
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
@@ -57,9 +69,9 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
     member = await new_member(brand_a, name="Lin", phone="13800138000")
     client = await admin_client(brand_a, "owner")
     pages = [await http.get("/admin/login")]
+    ids = {"member_id": member.pk, "key": "points.purchase", **await _programme(brand_a)}
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
-            ids = {"member_id": member.pk, "key": "points.purchase"}
             pages.append(await client.get(path_of(route, "brand-a", ids)))
     assert len(pages) >= 6
     for page in pages:
@@ -89,7 +101,7 @@ async def test_no_admin_route_reaches_another_brands_data(
     await tags.create_tag(scope_b, "vip", "VIP")
     key_b = (await create_api_key(brand_b, "b key", ["admin"])).key
     await tags.create_tag(BrandScope(brand_a), "vip", "VIP")
-    ids_b = {"member_id": member_b.pk, "key_id": key_b.id}
+    ids_b = {"member_id": member_b.pk, "key_id": key_b.id, **await _programme(brand_b)}
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase"}
     owner_a = await admin_client(brand_a, "owner")
@@ -124,6 +136,8 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert await scope_b.query(TagAssignment).count() == 0
     assert (await ApiKey.get(id=key_b.id)).revoked_at is None
     assert await scope_b.query(ApiKey).count() == 1
+    assert [s.name for s in await scope_b.query(Segment)] == ["Seg"]
+    assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
 
 
 async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):
