@@ -27,10 +27,12 @@ from tessera.admin_ui.rulebuilder import (
 from tessera.auth.scopes import Scope
 from tessera.errors import DomainError, DomainErrors
 from tessera.segments import imports, service
-from tessera.segments.jobs import enqueue_refresh
+from tessera.segments.jobs import enqueue_refresh, refresh_later
 from tessera.segments.models import Segment
 from tessera.segments.service import RefreshTrigger, SegmentKind
 
+# 100,000 rows (imports.MAX_ROWS) of the longest identity (an email) fit.
+MAX_UPLOAD = 30_000_000
 EXPORT_PAGE = 1000  # members read per query while streaming an export
 # Stored values shown through the catalog (msgids for the extractor).
 SHOWN_VALUES = (
@@ -235,15 +237,10 @@ async def segment_refresh(ctx: Ctx) -> Response:
     if segment is None:
         return ctx.refused(404, N_("There is no such page."))
 
-    async def refresh() -> None:
-        if not service.needs_refresh(segment):
-            raise DomainError(
-                "STATIC_SEGMENT", "a static segment is a frozen list; it is not refreshed", ["id"]
-            )
-        await enqueue_refresh(ctx.scope, segment.id, RefreshTrigger.MANUAL)
-
     try:
-        await ctx.audited("refreshSegment", {"id": segment.id}, refresh)
+        await ctx.audited(
+            "refreshSegment", {"id": segment.id}, lambda: refresh_later(ctx.scope, segment.id)
+        )
     except DomainError as error:
         return await _form(ctx, segment, 422, errors=errors_of(error))
     ctx.flash(ctx.gettext("Refresh started."))
@@ -347,6 +344,21 @@ async def segment_export(ctx: Ctx) -> Response:
     )
 
 
+async def _upload_text(upload: UploadFile) -> str:
+    """The file as text: UTF-8 (with or without BOM), else GB18030, what
+    Excel on a Chinese Windows saves. Larger than a full list can be, it is
+    refused unread."""
+    raw = await upload.read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        raise DomainError(
+            "TOO_MANY", f"a list file is at most {MAX_UPLOAD // 1_000_000} MB", ["csv"]
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="replace")
+
+
 @page(
     "/segments/{segment_id:int}/import",
     "segment_import",
@@ -363,15 +375,16 @@ async def segment_import(ctx: Ctx) -> Response:
     form = await ctx.form()
     upload = form.get("file")
     add = form.get("mode") == "add"
-    text = ""
-    if isinstance(upload, UploadFile):
-        raw = await upload.read(imports.MAX_ROWS * 300)
-        text = raw.decode("utf-8", errors="replace")
+
+    async def work() -> imports.ImportResult:
+        text = await _upload_text(upload) if isinstance(upload, UploadFile) else ""
+        return await imports.import_list(ctx.scope, segment.id, text, add=add)
+
     try:
         result = await ctx.audited(
             "importSegmentMembers",
             {"segmentId": segment.id, "mode": "add" if add else "replace"},
-            lambda: imports.import_list(ctx.scope, segment.id, text, add=add),
+            work,
         )
     except DomainError as error:
         found = errors_of(error)

@@ -27,6 +27,18 @@ async def enqueue_refresh(scope: BrandScope, segment_id: int, trigger: RefreshTr
     )
 
 
+async def refresh_later(scope: BrandScope, segment_id: int) -> Segment:
+    """``refreshSegment``: a dynamic segment (or a static snapshot not yet
+    taken) is refreshed by a job; a static list is refused (STATIC_SEGMENT)."""
+    segment = await service.require_segment(scope, segment_id)
+    if not service.needs_refresh(segment):
+        raise DomainError(
+            "STATIC_SEGMENT", "a static segment is a frozen list; it is not refreshed", ["id"]
+        )
+    await enqueue_refresh(scope, segment.id, RefreshTrigger.MANUAL)
+    return segment
+
+
 async def enqueue_tag_rule(scope: BrandScope, tag_id: int) -> None:
     """Evaluate the tag's new rule for everyone in a job, as ``setTagRule`` does."""
     await runtime.current().queue.enqueue("segments_tag_rules", scope.brand_id, tag_id)

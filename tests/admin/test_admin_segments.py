@@ -11,6 +11,7 @@ import re
 
 from tessera.admin_ui.pages import segments as segment_pages
 from tessera.audit.models import AuditLogEntry
+from tessera.members.models import Member
 from tessera.scope import BrandScope
 from tessera.segments import service
 from tessera.segments.models import Segment
@@ -234,6 +235,18 @@ async def test_a_static_list_is_uploaded_as_csv(admin_client, brand_a, new_membe
     page = await client.get(done.headers["location"])
     assert "1 of 2 rows matched a member" in page.text and "no member has it" in page.text
     assert [m.id for m in await service.members_query(scope, segment.id)] == [lin.pk]
+    # A list saved by Excel on a Chinese Windows (GB18030), added.
+    zhang = await scope.query(Member).get(name="Zhang")
+    excel = "kind,value\nphone,13900139000\nexternal_id,会员一号\n".encode("gb18030")
+    added = await client.post(
+        f"{BASE}/{segment.id}/import",
+        files={"file": ("名单.csv", excel, "text/csv")},
+        data={"csrf_token": client.csrf, "mode": "add"},
+    )
+    assert added.status_code == 303
+    assert "3: 会员一号 — no member has it" in (await client.get(added.headers["location"])).text
+    in_segment = {m.id for m in await service.members_query(scope, segment.id)}
+    assert in_segment == {lin.pk, zhang.id}
     viewer = await admin_client(brand_a, "viewer")
     refused = await viewer.post(
         f"{BASE}/{segment.id}/import",
@@ -241,4 +254,4 @@ async def test_a_static_list_is_uploaded_as_csv(admin_client, brand_a, new_membe
         data={"csrf_token": viewer.csrf},
     )
     assert refused.status_code == 403
-    assert [m.id for m in await service.members_query(scope, segment.id)] == [lin.pk]
+    assert {m.id for m in await service.members_query(scope, segment.id)} == in_segment
