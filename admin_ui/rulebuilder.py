@@ -439,6 +439,9 @@ class Submitted:
     json_text: str
     places: Places
     errors: dict[str, list[str]]
+    # A builder button (add, remove) was pressed: the rule is half-built, so
+    # the page comes back without judging it.
+    editing: bool = False
 
     def problems(self, error: DomainError) -> dict[str, list[str]]:
         if self.source == "json":
@@ -461,7 +464,7 @@ def submitted(form: FormData) -> Submitted:
     if action:
         builder.apply(action, form)
     rule, places = builder.to_rule()
-    return Submitted(source, builder, rule, rule_text(rule), places, {})
+    return Submitted(source, builder, rule, rule_text(rule), places, {}, editing=bool(action))
 
 
 async def preview_values(ctx: Ctx, sent: Submitted) -> dict[str, Any]:
@@ -470,13 +473,38 @@ async def preview_values(ctx: Ctx, sent: Submitted) -> dict[str, Any]:
     beside the builder's inputs or the JSON editor."""
     if sent.errors:
         return {"errors": sent.errors, "count": None, "sample": []}
-    if sent.rule is None:
+    if sent.rule is None or sent.editing:
         return {"errors": {}, "count": None, "sample": []}
     try:
         count, sample = await preview(ctx.scope, parse_rule(sent.rule), SAMPLE)
     except DomainError as error:
         return {"errors": sent.problems(error), "count": None, "sample": []}
     return {"errors": {}, "count": count, "sample": sample}
+
+
+_ROW = re.compile(r"^g\.(\d+)\.c\.(\d+)(?:\.f\.(.+))?$")
+
+
+def problem_list(
+    errors: Mapping[str, list[str]], builder: Builder | None, gettext: Any
+) -> list[tuple[str, str]]:
+    """The rule's problems as (where, message) for the preview box, where
+    the message alone would not say which condition it is about."""
+    found: list[tuple[str, str]] = []
+    for key, messages in errors.items():
+        where = ""
+        match = _ROW.match(key)
+        if match and builder is not None:
+            gi, ci, path = int(match.group(1)), int(match.group(2)), match.group(3)
+            rows = builder.groups[gi].rows if gi < len(builder.groups) else []
+            kind = rows[ci].type if ci < len(rows) else ""
+            parts = [f"{gettext('Condition group')} {gi + 1}", gettext(TYPE_LABELS.get(kind, kind))]
+            setting = next((s for s in conditions().get(kind, []) if s.path == path), None)
+            if setting is not None:
+                parts.append(" · ".join(gettext(label) for label in setting.labels))
+            where = " › ".join(parts)
+        found += [(where, message) for message in messages]
+    return found
 
 
 def rule_editor(

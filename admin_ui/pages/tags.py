@@ -16,6 +16,7 @@ from tessera.admin_ui.rulebuilder import (
     Builder,
     Submitted,
     preview_values,
+    problem_list,
     rule_editor,
     rule_text,
     submitted,
@@ -260,6 +261,7 @@ async def tag_rule_preview(ctx: Ctx) -> Response:
         return ctx.render(
             "_rule_preview.html",
             **shown,
+            problems=problem_list(shown["errors"], sent.builder, ctx.gettext),
             json_text=sent.json_text,
             source=sent.source,
             preview_url=ctx.url("tag_rule_preview", tag_id=tag.id),

@@ -122,6 +122,11 @@ async def test_the_preview_counts_like_preview_segment(
         assert count == api["count"] == expected
         # The JSON editor follows the builder.
         assert 'id="rule-json-box" hx-swap-oob="true"' in live.text
+    # A problem in the live preview says which condition and input it is about.
+    bad = {**VIP_ROW, "g.0.c.0.f.codes": "vpi"}
+    live = await viewer.post(f"{BASE}/preview", bad, headers={"HX-Request": "true"})
+    where = "Condition group 1 › Tags › Tag codes (comma-separated)"
+    assert f"{where}: no tag with code vpi" in live.text
     # Without JavaScript: the whole page, with the count.
     page = await viewer.post(f"{BASE}/preview", {**VIP_ROW, "name": "x"})
     assert "<html" in page.text and 'id="preview-count">1<' in page.text
@@ -130,6 +135,7 @@ async def test_the_preview_counts_like_preview_segment(
         f"{BASE}/preview", {**VIP_ROW, "action": "add:0", "g.0.new": "points"}
     )
     assert 'name="g.0.c.1.type" value="points"' in added.text
+    assert "field-error" not in added.text  # a condition just added is not judged yet
     removed = await viewer.post(f"{BASE}/preview", {**VIP_ROW, "action": "remove:0:0"})
     assert 'name="g.0.c.0.type"' not in removed.text
 
