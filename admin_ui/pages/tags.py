@@ -66,11 +66,13 @@ async def _list(
     group_typed: dict[str, str] | None = None,
 ) -> Response:
     groups = await service.list_groups(ctx.scope)
+    found = list(await service.tags_query(ctx.scope).order_by("code"))
     return ctx.render(
         "tags.html",
         status=status,
         title=N_("Tags"),
-        tags=await service.tags_query(ctx.scope).order_by("code"),
+        tags=found,
+        counts=await service.member_counts(ctx.scope, [t.id for t in found]),
         groups=groups,
         group_names={g.id: g.name for g in groups},
         errors=errors or {},

@@ -10,6 +10,7 @@ from tessera.audit.models import AuditLogEntry
 from tessera.scope import BrandScope
 from tessera.tags import service as tags
 from tessera.tags.models import Tag, TagAssignment, TagGroup
+from tessera.testing import record_database
 
 BASE = "/admin/brands/brand-a"
 RULE_ROW = {
@@ -85,6 +86,27 @@ async def test_edit_refuses_a_stale_form_then_saves(admin_client, brand_a):
     )
     assert saved.status_code == 303
     assert (await scope.get(Tag, tag.id)).name == "Very important"
+
+
+async def test_the_list_counts_members_per_tag_in_one_query(admin_client, brand_a, new_member):
+    scope = BrandScope(brand_a)
+    await tags.create_tag(scope, "vip", "VIP")
+    await tags.create_tag(scope, "kol", "KOL")
+    await tags.create_tag(scope, "none", "Nobody")
+    lin = await new_member(brand_a, name="Lin", phone="13800138000")
+    zhang = await new_member(brand_a, name="Zhang", phone="13900139000")
+    await tags.tag_members(scope, ["vip"], member_ids=[lin.pk, zhang.pk])
+    await tags.tag_members(scope, ["kol"], member_ids=[lin.pk])
+    await tags.tag_members(scope, ["kol"], member_ids=[lin.pk], source=tags.TagSource.IMPORT)
+    ids = dict(await scope.query(Tag).values_list("code", "id"))
+    async with record_database() as recorded:
+        counts = await tags.member_counts(scope, list(ids.values()))
+    assert len(recorded.statements) == 1
+    assert counts == {ids["vip"]: 2, ids["kol"]: 1, ids["none"]: 0}  # by member, not source
+    client = await admin_client(brand_a, "viewer")
+    page = await client.get(f"{BASE}/tags")
+    row = page.text.split("<code>vip</code>")[1].split("</tr>")[0]
+    assert '<td class="num">2</td>' in row
 
 
 async def test_delete_asks_first(admin_client, brand_a, new_member):
