@@ -525,7 +525,8 @@ def rule_editor(
         "errors": errors,
         "count": count,
         "sample": sample or [],
-        "source": source,
+        # A rule the builder cannot show is saved from the JSON editor.
+        "source": "json" if builder is None else source,
         "conditions": conditions(),
         "type_labels": TYPE_LABELS,
     }

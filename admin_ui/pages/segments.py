@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
+from tessera.admin_ui.context import STALE_FORM, VERSION_FIELD, Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
@@ -79,8 +79,11 @@ async def _form(
     typed: dict[str, str] | None = None,
     errors: dict[str, list[str]] | None = None,
     with_preview: bool = False,
+    version: str | None = None,
 ) -> Response:
-    """The new-segment page, or a segment's page with its edit form."""
+    """The new-segment page, or a segment's page with its edit form
+    (``version``: the one the posted form was built from, kept through a
+    preview so the stale-form check still sees it)."""
     rule = segment.rule if segment else None
     builder = sent.builder if sent else Builder.from_rule(rule)
     json_text = sent.json_text if sent else rule_text(rule)
@@ -104,7 +107,7 @@ async def _form(
         title=N_("Segment") if segment else N_("New segment"),
         segment=segment,
         values=values,
-        version=_version(segment) if segment else "",
+        version=version if version is not None else (_version(segment) if segment else ""),
         history=history,
         last=last,
         can_manage=ctx.can(Scope.MANAGE),
@@ -185,7 +188,15 @@ async def segment_preview(ctx: Ctx) -> Response:
     raw = str(form.get("segment", ""))
     segment = await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None
     typed = {k: str(form.get(k, "")) for k in ("name", "description", "kind")}
-    return await _form(ctx, segment, sent=sent, typed=typed, with_preview=True)
+    posted = form.get(VERSION_FIELD)
+    return await _form(
+        ctx,
+        segment,
+        sent=sent,
+        typed=typed,
+        with_preview=True,
+        version=posted if isinstance(posted, str) else None,
+    )
 
 
 @page("/segments/{segment_id:int}", "segment", permission=Scope.READ)

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
+from tessera.admin_ui.context import STALE_FORM, VERSION_FIELD, Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
@@ -146,6 +146,7 @@ async def _tag_page(
     typed: dict[str, str] | None = None,
     sent: Submitted | None = None,
     with_preview: bool = False,
+    rule_version: str | None = None,
 ) -> Response:
     found = {**(sent.errors if sent else {}), **(errors or {})}
     shown: dict[str, Any] = {"count": None, "sample": []}
@@ -166,7 +167,8 @@ async def _tag_page(
         groups=await service.list_groups(ctx.scope),
         values=values,
         version=_tag_version(tag),
-        rule_version=version_of(tag.rule),
+        # A preview keeps the version the posted rule form was built from.
+        rule_version=rule_version if rule_version is not None else version_of(tag.rule),
         can_manage=ctx.can(Scope.MANAGE),
         **rule_editor(
             builder=sent.builder if sent else Builder.from_rule(tag.rule),
@@ -257,7 +259,8 @@ async def tag_rule_preview(ctx: Ctx) -> Response:
     tag = await _tag_or_none(ctx)
     if tag is None:
         return ctx.refused(404, N_("There is no such page."))
-    sent = submitted(await ctx.form())
+    form = await ctx.form()
+    sent = submitted(form)
     if ctx.request.headers.get("hx-request") == "true":
         shown = await preview_values(ctx, sent)
         return ctx.render(
@@ -268,7 +271,14 @@ async def tag_rule_preview(ctx: Ctx) -> Response:
             source=sent.source,
             preview_url=ctx.url("tag_rule_preview", tag_id=tag.id),
         )
-    return await _tag_page(ctx, tag, sent=sent, with_preview=True)
+    posted = form.get(VERSION_FIELD)
+    return await _tag_page(
+        ctx,
+        tag,
+        sent=sent,
+        with_preview=True,
+        rule_version=posted if isinstance(posted, str) else None,
+    )
 
 
 @page("/tags/{tag_id:int}/delete", "tag_delete_confirm", permission=Scope.MANAGE)
