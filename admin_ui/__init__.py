@@ -38,6 +38,8 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.loyalty",
     "tessera.admin_ui.pages.coupon_templates",
     "tessera.admin_ui.pages.loyalty_lookup",
+    "tessera.admin_ui.pages.tags",
+    "tessera.admin_ui.pages.segments",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

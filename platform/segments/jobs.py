@@ -19,6 +19,31 @@ from tessera.segments.service import RefreshTrigger, SegmentKind
 from tessera.tenancy.models import Brand
 
 
+async def enqueue_refresh(scope: BrandScope, segment_id: int, trigger: RefreshTrigger) -> None:
+    """Refresh the segment in a job (with no Redis configured, before this
+    returns), as ``createSegment``, ``updateSegment`` and ``refreshSegment`` do."""
+    await runtime.current().queue.enqueue(
+        "segments_refresh", scope.brand_id, segment_id, trigger.value
+    )
+
+
+async def refresh_later(scope: BrandScope, segment_id: int) -> Segment:
+    """``refreshSegment``: a dynamic segment (or a static snapshot not yet
+    taken) is refreshed by a job; a static list is refused (STATIC_SEGMENT)."""
+    segment = await service.require_segment(scope, segment_id)
+    if not service.needs_refresh(segment):
+        raise DomainError(
+            "STATIC_SEGMENT", "a static segment is a frozen list; it is not refreshed", ["id"]
+        )
+    await enqueue_refresh(scope, segment.id, RefreshTrigger.MANUAL)
+    return segment
+
+
+async def enqueue_tag_rule(scope: BrandScope, tag_id: int) -> None:
+    """Evaluate the tag's new rule for everyone in a job, as ``setTagRule`` does."""
+    await runtime.current().queue.enqueue("segments_tag_rules", scope.brand_id, tag_id)
+
+
 async def _scope(brand_id: int) -> BrandScope | None:
     # A brand deleted since the job was enqueued took its rows with it.
     brand = await Brand.get_or_none(id=brand_id)

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from tessera.errors import DomainError
+from tessera.members.models import Member
 from tessera.scope import BrandScope
 from tessera.segments import compiler
 from tessera.segments.materialise import Source
 from tessera.segments.references import check_references
 from tessera.segments.rules import Rule, parse_rule, reads_clock, referenced_segments
+from tessera.segments.timewindows import as_of_instant
+
+MAX_SAMPLE = 100
 
 
 @dataclass(frozen=True)
@@ -53,3 +58,19 @@ async def rule_source(
     """The members matching the stored rule ``data`` at ``now``; "member of
     segment X" conditions read X's stored membership."""
     return await _compile(scope, parse_rule(data), now, connection)
+
+
+async def preview(
+    scope: BrandScope, rule: Rule, sample: int = 10, as_of: date | None = None
+) -> tuple[int, list[Member]]:
+    """What ``previewSegment`` answers, for the API and the admin UI alike:
+    how many members the parsed ``rule`` selects now (or as of the end of
+    ``as_of`` on the brand's calendar) and up to ``sample`` of them, newest
+    first, saving nothing. Names the rule uses are checked against the brand."""
+    if not 0 <= sample <= MAX_SAMPLE:
+        raise DomainError("INVALID", f"sample is 0 to {MAX_SAMPLE}", ["sample"])
+    await check_references(scope, rule)
+    now = datetime.now(UTC)
+    if as_of is not None:
+        now = as_of_instant(as_of, scope.brand.timezone, now)
+    return await compiler.count_and_sample(scope, rule, now, sample, as_of=as_of is not None)

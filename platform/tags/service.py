@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from tessera.errors import DomainError
@@ -214,6 +215,23 @@ async def assignments_of(
     for row in rows:
         result[row.member_id].append(row)
     return result
+
+
+async def member_counts(
+    scope: BrandScope, tag_ids: Sequence[int], now: datetime | None = None
+) -> dict[int, int]:
+    """How many members carry each tag now (live assignments, any source),
+    in one grouped query."""
+    rows = (
+        await active_assignments(scope, now or _now())
+        .filter(tag_id__in=list(tag_ids))
+        .annotate(members=Count("member_id", distinct=True))
+        .group_by("tag_id")
+        .values_list("tag_id", "members")
+    )
+    counts = {tag_id: 0 for tag_id in tag_ids}
+    counts.update({tag_id: members for tag_id, members in rows})
+    return counts
 
 
 TAG_COLUMNS = ("id", "group_id", "code", "name", "description", "default_expiry_days", "created_at")

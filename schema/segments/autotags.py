@@ -6,12 +6,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from tessera import runtime
 from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
 from tessera.schema.permissions import CanManage
 from tessera.schema.tags.types import Tag
 from tessera.segments import autotags
+from tessera.segments.jobs import enqueue_tag_rule
 
 
 @strawberry.input(description="The rule that puts a tag on members automatically.")
@@ -44,5 +44,5 @@ class AutoTagMutation:
         pk = require_id(input.tag_id, "Tag", "tagId")
         tag = await autotags.set_tag_rule(scope, pk, input.rule)  # type: ignore[arg-type]
         if tag.rule is not None:
-            await runtime.current().queue.enqueue("segments_tag_rules", scope.brand_id, tag.id)
+            await enqueue_tag_rule(scope, tag.id)
         return SetTagRulePayload(tag=Tag.from_model(tag), rule=tag.rule, errors=[])

@@ -9,22 +9,15 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from tessera import runtime
-from tessera.errors import DomainError
 from tessera.schema.errors import UserError
 from tessera.schema.ids import require_id
 from tessera.schema.permissions import CanManage, CanWrite
 from tessera.schema.segments.types import Segment, SegmentKind, SegmentRefresh
 from tessera.scope import BrandScope
 from tessera.segments import imports, service
+from tessera.segments.jobs import enqueue_refresh, refresh_later
 from tessera.segments.models import Segment as SegmentModel
 from tessera.segments.service import RefreshTrigger
-
-
-async def enqueue_refresh(scope: BrandScope, segment_id: int, trigger: RefreshTrigger) -> None:
-    await runtime.current().queue.enqueue(
-        "segments_refresh", scope.brand_id, segment_id, trigger.value
-    )
 
 
 async def _reloaded(scope: BrandScope, segment_id: int) -> Segment | None:
@@ -186,14 +179,7 @@ class SegmentMutation:
     )
     async def refresh_segment(self, info: Info, input: RefreshSegmentInput) -> SegmentPayload:
         scope = info.context.scope
-        segment = await service.require_segment(scope, require_id(input.id, "Segment", "id"))
-        if not service.needs_refresh(segment):
-            raise DomainError(
-                "STATIC_SEGMENT",
-                "a static segment is a frozen list; it is not refreshed",
-                ["id"],
-            )
-        await enqueue_refresh(scope, segment.id, RefreshTrigger.MANUAL)
+        segment = await refresh_later(scope, require_id(input.id, "Segment", "id"))
         return SegmentPayload(segment=await _reloaded(scope, segment.id), errors=[])
 
     @strawberry.mutation(

@@ -7,7 +7,7 @@ whose ``field`` is the path inside the rule argument (``["rule", "all", "2",
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, cast
 
 import strawberry
@@ -19,12 +19,8 @@ from tessera.schema.errors import ErrorsInPayload, UserError
 from tessera.schema.ids import decode_id
 from tessera.schema.members.types import Member, member_from_model
 from tessera.schema.permissions import CanRead
-from tessera.segments.compiler import count_and_sample
-from tessera.segments.references import check_references
 from tessera.segments.rules import Rule, parse_rule
-from tessera.segments.timewindows import as_of_instant
-
-MAX_SAMPLE = 100
+from tessera.segments.rulesource import MAX_SAMPLE, preview
 
 
 def rule_from_api(data: Any, field: list[str] | None = None) -> Rule:
@@ -105,15 +101,7 @@ class SegmentRulesQuery:
             ),
         ] = None,
     ) -> SegmentPreview:
-        scope = info.context.scope
-        if not 0 <= sample <= MAX_SAMPLE:
-            raise DomainError("INVALID", f"sample is 0 to {MAX_SAMPLE}", ["sample"])
-        parsed = rule_from_api(rule)
-        await check_references(scope, parsed)
-        now = datetime.now(UTC)
-        if as_of is not None:
-            now = as_of_instant(as_of, scope.brand.timezone, now)
-        total, members = await count_and_sample(scope, parsed, now, sample, as_of=as_of is not None)
+        total, members = await preview(info.context.scope, rule_from_api(rule), sample, as_of)
         return SegmentPreview(
             count=total, sample=[member_from_model(m) for m in members], errors=[]
         )

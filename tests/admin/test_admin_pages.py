@@ -64,8 +64,9 @@ async def test_the_profile_shows_identities_tags_balances_and_ledger(
     for expected in ("+8613800138000", "lin@example.com", "VIP", "welcome gift", "300"):
         assert expected in page.text
     # A viewer sees no forms for actions it may not take.
-    # (The menu links to the points policy page, so the form's action is named whole.)
-    assert f"{MEMBERS}/{member.pk}/points" not in page.text and "/tags" not in page.text
+    # (The menu links to the points policy and the brand's tag list; the member's
+    # own forms are what must not show.)
+    assert f"{member.pk}/points" not in page.text and f"{member.pk}/tags" not in page.text
 
 
 async def test_an_operator_tags_and_untags_a_member_audited(admin_client, brand_a, new_member):

@@ -13,8 +13,10 @@ from tessera.auth.models import AdminRole, ApiKey
 from tessera.coupons.models import CouponTemplate
 from tessera.coupons.service import create_template
 from tessera.scope import BrandScope
+from tessera.segments import service as segments
+from tessera.segments.models import Segment
 from tessera.tags import service as tags
-from tessera.tags.models import TagAssignment
+from tessera.tags.models import Tag, TagAssignment
 from tessera.tiers.definitions import create_tier
 from tessera.tiers.models import TierDefinition
 
@@ -46,6 +48,16 @@ def path_of(route: Route, brand: str, ids: dict[str, int]) -> str:
     return "/admin" + route.url_path_for(route.name, brand=brand, **params)
 
 
+async def _programme(brand) -> dict[str, int]:
+    """A tag, a tag group and a segment of the brand, by their route parameter."""
+    scope = BrandScope(brand)
+    group = await tags.create_group(scope, "life", "Lifecycle")
+    tag = await tags.create_tag(scope, "rule_tag", "Rule tag", group_id=group.id)
+    rule = {"type": "tags", "has": "any", "codes": ["rule_tag"]}
+    segment = await segments.create_segment(scope, "Seg", segments.SegmentKind.DYNAMIC, rule=rule)
+    return {"tag_id": tag.id, "group_id": group.id, "segment_id": segment.id}
+
+
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
     evil = '<script>alert("x")</script>'
     member = await new_member(brand_a, name=evil, phone="13800138000")
@@ -71,9 +83,14 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
     client = await admin_client(brand_a, "owner")
     loyalty = await loyalty_ids(BrandScope(brand_a))
     pages = [await http.get("/admin/login")]
+    ids = {
+        "member_id": member.pk,
+        "key": "points.purchase",
+        **loyalty,
+        **await _programme(brand_a),
+    }
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
-            ids = {"member_id": member.pk, "key": "points.purchase", **loyalty}
             pages.append(await client.get(path_of(route, "brand-a", ids)))
     assert len(pages) >= 6
     for page in pages:
@@ -109,6 +126,7 @@ async def test_no_admin_route_reaches_another_brands_data(
         "key_id": key_b.id,
         "admin_user_id": owner_b.id,
         **await loyalty_ids(scope_b),
+        **await _programme(brand_b),
     }
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase"}
@@ -149,6 +167,8 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert [r.role for r in await scope_b.query(AdminRole)] == ["owner"]
     assert await scope_b.query(TierDefinition).count() == 1
     assert await scope_b.query(CouponTemplate).count() == 1
+    assert [s.name for s in await scope_b.query(Segment)] == ["Seg"]
+    assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
 
 
 async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):

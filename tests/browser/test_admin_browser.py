@@ -3,6 +3,7 @@ what an operator does in a day, in English and Chinese."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
@@ -16,6 +17,8 @@ from tessera.coupons import service as coupons
 from tessera.coupons.models import Coupon
 from tessera.features.service import list_features
 from tessera.scope import BrandScope
+from tessera.segments.models import Segment
+from tessera.tags import service as tags
 from tessera.tenancy.models import Brand, Tenant
 from tessera.tenancy.service import create_brand
 
@@ -215,3 +218,44 @@ async def test_enable_a_points_rule_through_its_generated_form(browser_page: Pag
     await expect(page.get_by_label("Points Per Unit")).to_have_value("80")
     [view] = await list_features(BrandScope(brand_a))
     assert view.feature.enabled and view.config["points_per_unit"] == 80
+
+
+async def test_build_a_segment_and_watch_the_count_change(browser_page: Page, brand_a, new_member):
+    scope = BrandScope(brand_a)
+    await tags.create_tag(scope, "vip", "VIP")
+    await tags.create_tag(scope, "kol", "KOL")
+    lin = await new_member(brand_a, name="Lin Wei", phone="13800138000")
+    zhang = await new_member(brand_a, name="Zhang San", phone="13900139000")
+    await new_member(brand_a, name="Wang Wu", phone="13700137000")
+    await tags.tag_members(scope, ["vip"], member_ids=[lin.pk])
+    await tags.tag_members(scope, ["kol"], member_ids=[zhang.pk])
+    user = await _user(brand_a, "operator", "ops@example.com")
+    page = browser_page
+    violations = _watch_csp(page)
+    await _sign_in(page, user.email)
+    await page.get_by_role("link", name="Segments").click()
+    await page.get_by_role("link", name="New segment").click()
+    await page.get_by_label("Name", exact=True).fill("VIPs and KOLs")
+    await page.get_by_label("New condition").select_option(label="Tags")
+    await page.get_by_role("button", name="Add condition").click()
+
+    count = page.locator("#preview-count")
+    await page.get_by_label("Has", exact=True).select_option("any")
+    await page.get_by_label("Tag codes (comma-separated)").fill("vip")
+    await expect(count).to_have_text("1")  # live, as the rule changes
+    await expect(page.locator("#preview-sample")).to_contain_text("Lin Wei")
+    await page.get_by_label("Tag codes (comma-separated)").fill("vip, kol")
+    await expect(count).to_have_text("2")
+    await expect(page.locator("#rule-json")).to_have_value(re.compile(r'"kol"'))
+    await page.get_by_label("Tag codes (comma-separated)").fill("vpi")
+    await expect(page.locator("#rule-preview")).to_contain_text("no tag with code vpi")
+    await page.get_by_label("Tag codes (comma-separated)").fill("vip, kol")
+    await expect(count).to_have_text("2")
+
+    await page.get_by_role("button", name="Create segment").click()
+    await expect(page.get_by_role("status")).to_have_text("Segment created.")
+    await expect(page.locator("#segment-size")).to_have_text("2")
+    segment = await scope.query(Segment).get(name="VIPs and KOLs")
+    assert segment.rule == {"all": [{"type": "tags", "has": "any", "codes": ["vip", "kol"]}]}
+    assert violations == []
+    assert page.blocked == []  # type: ignore[attr-defined]
