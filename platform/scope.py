@@ -74,5 +74,16 @@ class BrandScope:
             raise ValueError(f"{model.__name__} rows of another brand passed to insert_many")
         await model.bulk_create(rows, ignore_conflicts=ignore_conflicts, using_db=using_db)
 
+    async def update_many(
+        self, model: type[M], rows: Sequence[M], fields: Sequence[str], using_db: Any = None
+    ) -> None:
+        """Write ``fields`` of loaded rows in one statement, refusing any row
+        of another brand (the statement names rows by primary key)."""
+        if not rows:
+            return
+        if any(row.brand_id != self.brand.id for row in rows):
+            raise ValueError(f"{model.__name__} rows of another brand passed to update_many")
+        await model.bulk_update(rows, fields=list(fields), using_db=using_db)
+
     def acting_as(self, actor: Actor) -> BrandScope:
         return BrandScope(self.brand, actor)

@@ -19,7 +19,7 @@ from tessera.features.service import set_feature
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 

@@ -9,7 +9,7 @@ from order_inputs import order_input
 
 from tessera.errors import DomainError
 from tessera.orders.models import MemberStats, Order, OrderLine
-from tessera.orders.service import MAX_BATCH, record_order, record_orders
+from tessera.pipeline.orders import MAX_BATCH, record_order, record_orders
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.testing import record_database
