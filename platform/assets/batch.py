@@ -141,7 +141,7 @@ async def credit_many(
             )
         )
         moves.append(moved)
-    await scope.insert_many(LedgerEntry, entries, conn)
+    await scope.copy_many(LedgerEntry, entries, conn)
     ids = dict(
         await scope.query(LedgerEntry)
         .using_db(conn)
@@ -150,7 +150,7 @@ async def credit_many(
     )
     for entry in entries:
         entry.id = ids[entry.idempotency_key]
-    await scope.insert_many(
+    await scope.copy_many(
         PointsLot,
         [
             _lot(scope, entry, moved, credit, policy)

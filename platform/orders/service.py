@@ -57,7 +57,7 @@ async def insert_orders(
         orders = [await scope.create(Order, using_db=conn, **order_values(clean, member_id))]
     else:
         orders = [scope.build(Order, **order_values(c, m)) for c, m in rows]
-        await scope.insert_many(Order, orders, conn)
+        await scope.copy_many(Order, orders, conn)
         # Only the new ids come back: the rest of each row is already in hand.
         ids = dict(
             await scope.query(Order)
@@ -83,7 +83,7 @@ async def insert_orders(
         for order, (clean, _) in zip(orders, rows, strict=True)
         for line in clean.lines
     ]
-    await scope.insert_many(OrderLine, lines, conn)
+    await scope.copy_many(OrderLine, lines, conn)
     deltas: dict[int, stats.OrderDelta] = {}
     for order, (clean, member_id) in zip(orders, rows, strict=True):
         delta = deltas.get(member_id)

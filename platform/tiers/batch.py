@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tessera.scope import BrandScope
 from tessera.tiers.models import MemberTierState, TierDefinition, TierHistory
@@ -98,7 +99,7 @@ class TierChanges:
         conn = uow.connection
         if self.changes:
             rows = [c.history for c in self.changes]
-            await self.scope.insert_many(TierHistory, rows, conn)
+            await self.scope.copy_many(TierHistory, rows, conn)
             ids = {
                 (m, s): i
                 for m, s, i in await self.scope.query(TierHistory)
@@ -111,9 +112,29 @@ class TierChanges:
             for row in rows:
                 row.id = ids[(row.member_id, row.source)]
         if self._dirty:
-            await self.scope.update_many(
-                MemberTierState, list(self._dirty.values()), STATE_FIELDS, conn
-            )
+            await self._update_states(conn, list(self._dirty.values()))
+
+    async def _update_states(self, conn: Any, states: list[MemberTierState]) -> None:
+        if conn.capabilities.dialect != "postgres":
+            await self.scope.update_many(MemberTierState, states, STATE_FIELDS, conn)
+            return
+        # One statement for any number of states (the ORM's bulk update
+        # builds a CASE per column and row, slow to build for a batch).
+        await conn.execute_query(
+            "UPDATE member_tier_state AS s SET tier_id = v.tier_id, expires_at = v.expires_at, "
+            "since = v.since, lapsed_tier_id = v.lapsed_tier_id, updated_at = now() "
+            "FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], "
+            "$5::bigint[]) AS v(id, tier_id, expires_at, since, lapsed_tier_id) "
+            "WHERE s.brand_id = $6 AND s.member_id = v.id",
+            [
+                [s.member_id for s in states],
+                [s.tier_id for s in states],
+                [s.expires_at for s in states],
+                [s.since for s in states],
+                [s.lapsed_tier_id for s in states],
+                self.scope.brand_id,
+            ],
+        )
 
     async def announce(self, uow: UnitOfWork) -> None:
         """After the gift points are written: the gift coupons, and

@@ -35,7 +35,7 @@ from tessera.orders.stats import rebuild_stats
 from tessera.outbox.models import OutboxEntry
 from tessera.pipeline.orders import record_order, record_orders
 from tessera.scope import BrandScope
-from tessera.testing import drain_outbox, make_brand
+from tessera.testing import drain_outbox, make_brand, record_database
 from tessera.tiers.models import MemberTierState, TierHistory
 
 MEMBERS = 4
@@ -287,3 +287,26 @@ async def test_two_batches_racing_apply_every_order_once(tessera_db):
     before = state["stats"]
     await rebuild_stats(scope)
     assert (await state_of(scope))["stats"] == before
+
+
+async def test_a_batch_with_rewards_takes_as_many_round_trips_for_200_orders_as_for_4(
+    tessera_db,
+):
+    scope, ids = await programme_brand()
+
+    def batch(prefix: str, n: int) -> list[Any]:
+        return [
+            order(f"{prefix}-{i}", ids[i % MEMBERS], T0 + timedelta(minutes=i),
+                  [("S", 1, "700.00", None)])
+            for i in range(n)
+        ]  # fmt: skip
+
+    # The first orders upgrade (gold from 1000): the large batch does too.
+    async with record_database() as small:
+        await record_orders(scope, batch("s", 8), now=T0)
+    async with record_database() as large:
+        await record_orders(scope, batch("l", 200), now=T0)
+
+    assert len(large.round_trips) == len(small.round_trips)
+    history = await scope.query(TierHistory).filter(reason="upgrade", source__startswith="order:")
+    assert len(history) == 2 * MEMBERS  # gold in the small batch, platinum in the large
