@@ -150,7 +150,7 @@ async def credit_many(
     )
     for entry in entries:
         entry.id = ids[entry.idempotency_key]
-    await scope.copy_many(
+    await scope.copy_values(
         PointsLot,
         [
             _lot(scope, entry, moved, credit, policy)
@@ -201,19 +201,18 @@ async def _move(
 
 def _lot(
     scope: BrandScope, entry: LedgerEntry, moved: Moved, credit: Credit, policy: PolicyValues
-) -> PointsLot:
+) -> dict[str, Any]:
     held = entry.entry_type == "pending"
-    return scope.build(
-        PointsLot,
-        account_id=moved.account_id,
-        entry_id=entry.id,
-        amount=credit.amount,
-        remaining=lots.remaining_of(credit.amount, moved.balance, held),
-        earned_at=credit.now,
-        expires_at=expires_at(policy, scope.brand.timezone, credit.now),
-        status="pending" if held else "available",
-        available_at=credit.pending_until if held else None,
-    )
+    return {
+        "account_id": moved.account_id,
+        "entry_id": entry.id,
+        "amount": credit.amount,
+        "remaining": lots.remaining_of(credit.amount, moved.balance, held),
+        "earned_at": credit.now,
+        "expires_at": expires_at(policy, scope.brand.timezone, credit.now),
+        "status": "pending" if held else "available",
+        "available_at": credit.pending_until if held else None,
+    }
 
 
 async def _lock(

@@ -68,22 +68,21 @@ async def insert_orders(
         for order in orders:
             order.id = ids[order.external_id]
     lines = [
-        scope.build(
-            OrderLine,
-            order_id=order.id,
-            line_no=line.line_no,
-            sku=line.sku,
-            name=line.name,
-            category=line.category,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            retail_price=line.retail_price,
-            paid_amount=line.paid_amount,
-        )
+        {
+            "order_id": order.id,
+            "line_no": line.line_no,
+            "sku": line.sku,
+            "name": line.name,
+            "category": line.category,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "retail_price": line.retail_price,
+            "paid_amount": line.paid_amount,
+        }
         for order, (clean, _) in zip(orders, rows, strict=True)
         for line in clean.lines
     ]
-    await scope.copy_many(OrderLine, lines, conn)
+    await scope.copy_values(OrderLine, lines, conn)
     deltas: dict[int, stats.OrderDelta] = {}
     for order, (clean, member_id) in zip(orders, rows, strict=True):
         delta = deltas.get(member_id)

@@ -101,6 +101,10 @@ ALLOWED_RAW_SQL = {
     ("platform/assets/batch.py", "_lock"): "SELECT … WHERE brand_id = the scope's",
     ("platform/assets/batch.py", "_move"): "UPDATE asset_account WHERE brand_id = the scope's",
     (
+        "platform/pipeline/state.py",
+        "_rows",
+    ): "callers' statements all say WHERE brand_id = ? with the scope's brand id",
+    (
         "platform/tiers/batch.py",
         "_update_states",
     ): "UPDATE member_tier_state WHERE brand_id = the scope's",
