@@ -46,7 +46,7 @@ from tessera.assets.service import pending_window_end
 from tessera.checkout.settle import needs_settling, settle_order
 from tessera.errors import DomainError
 from tessera.members.models import Member
-from tessera.members.service import find_by_identity, member_for_fact
+from tessera.members.service import find_by_identities, find_by_identity, member_for_fact
 from tessera.orders.inputs import CleanOrder, MemberRef, OrderInput, clean_order, nest_error
 from tessera.orders.models import Order
 from tessera.orders.service import MAX_BATCH, OrderResult, check_replay, insert_orders
@@ -146,14 +146,30 @@ async def _replays(
             external_id__in={c.external_id for c in cleaned.values()}
         )
     }
+    # The members replays name by identity, in one query.
+    named = await find_by_identities(
+        scope,
+        [
+            c.member.identity
+            for c in cleaned.values()
+            if c.external_id in existing and c.member.member_id is None and c.member.identity
+        ],
+    )
     fresh: dict[int, CleanOrder] = {}
     later: list[int] = []  # repeats of an external id earlier in this batch
     seen: set[str] = set()
     for i, clean in cleaned.items():
         if clean.external_id in existing:
+            by_identity = named.get(clean.member.identity) if clean.member.identity else None
+            if isinstance(by_identity, DomainError):
+                results[i] = by_identity
+                continue
             try:
-                results[i] = await _replay(
-                    scope, existing[clean.external_id], clean, ["orders", str(i)]
+                results[i] = await check_replay(
+                    existing[clean.external_id],
+                    clean,
+                    ["orders", str(i)],
+                    by_identity,
                 )
             except DomainError as error:
                 results[i] = error
