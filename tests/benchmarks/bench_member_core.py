@@ -75,7 +75,8 @@ PAGE_REPEAT = int(os.environ.get("BENCH_PAGE_REPEAT", "20"))
 # and growth and may move a tier. BENCH_LOYALTY=0 records orders only.
 LOYALTY = os.environ.get("BENCH_LOYALTY", "1") != "0"
 # BENCH_PROFILE=path: a pyinstrument profile (installed into .venv by hand)
-# of the service-layer path, written as text to that path.
+# of the service-layer path, written as text to that path (and of the
+# GraphQL path to that path + ".http").
 PROFILE = os.environ.get("BENCH_PROFILE")
 BATCH = 1000
 CURRENCY = "CNY"
@@ -495,7 +496,12 @@ async def main() -> None:
                     Path(PROFILE).write_text(profiler.output_text(show_all=False))
                 else:
                     t_service = await seconds(via_service)
-                t_graphql = await seconds(via_graphql)
+                if PROFILE:
+                    with Profiler(async_mode="enabled") as profiler:
+                        t_graphql = await seconds(via_graphql)
+                    Path(f"{PROFILE}.http").write_text(profiler.output_text(show_all=False))
+                else:
+                    t_graphql = await seconds(via_graphql)
 
                 async def page() -> dict[str, Any]:
                     answer = (await client.post("/graphql", json={"query": MEMBERS_PAGE})).json()
