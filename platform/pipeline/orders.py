@@ -54,13 +54,7 @@ from tessera.pipeline.state import load_history, lock_states
 from tessera.rewards.activities import reward_activity
 from tessera.rewards.facts import order_facts
 from tessera.rewards.orders import reward_orders
-from tessera.rewards.pipeline import (
-    AwardTooLarge,
-    RewardPlan,
-    RewardsFailed,
-    compute_order_rewards,
-    programme,
-)
+from tessera.rewards.pipeline import RewardPlan, compute_order_rewards, programme
 from tessera.scope import BrandScope
 from tessera.tiers.batch import Change, TierChanges
 from tessera.tiers.service import GIFT_SOURCE, gift_points_key, gift_points_reason
@@ -112,7 +106,10 @@ async def record_orders(
     fresh, later = await _replays(scope, cleaned, results)
     try:
         await _record_together(scope, fresh, results)
-    except (IntegrityError, RewardsFailed, AwardTooLarge, DomainError):
+    except (IntegrityError, DomainError):
+        # A taken id or ledger key, a rule that raised (RewardsFailed), an
+        # award or balance past its limit: nothing of the batch was written;
+        # alone, each item gets its own answer.
         for i in fresh:
             results[i] = await _record_alone(scope, orders[i], now, i)
     for i in later:
