@@ -41,7 +41,7 @@ async def ensure_demo(var_dir: Path) -> DemoSetup:
         brand = await create_brand(
             DEMO_CODE, DEMO_CODE, "Demo brand", currency="CNY", timezone="Asia/Shanghai"
         )
-        await _loyalty_programme(BrandScope(brand))
+        await loyalty_programme(BrandScope(brand))
     key_file = var_dir / "demo_api_key"
     token = key_file.read_text().strip() if key_file.exists() else ""
     principal = await authenticate(token) if token else None
@@ -118,7 +118,7 @@ DEMO_FEATURES = (
 )
 
 
-async def _loyalty_programme(scope: BrandScope) -> None:
+async def loyalty_programme(scope: BrandScope) -> None:
     for tier in DEMO_TIERS:
         await create_tier(scope, dict(tier))
     for component, config in DEMO_FEATURES:

@@ -41,7 +41,7 @@ from tessera.members.scheme import get_settings
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput, RefundLineInput
 from tessera.orders.money import MoneyAmount, exponent
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_orders
+from tessera.pipeline.orders import record_orders
 from tessera.scope import BrandScope
 from tessera.tags.models import Tag, TagGroup
 from tessera.tags.service import TagSource, create_group, create_tag, tag_members

@@ -35,7 +35,7 @@ from tessera.members.scheme import JoinRule, update_settings
 from tessera.members.service import create_member
 from tessera.orders.inputs import RefundInput
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.rewards.activities import check_in
 from tessera.rewards.redemption import redeem_for_order
 from tessera.rewards.reviews import review_due

@@ -114,6 +114,12 @@ async def cancel_pending(
     return amount - left
 
 
+def remaining_of(amount: int, balance_after: int, pending: bool) -> int:
+    """What a new lot of ``amount`` keeps: held points all of it; available
+    points only what the balance shows above zero (they pay a debt first)."""
+    return amount if pending else max(0, min(amount, balance_after))
+
+
 async def add_lot(
     conn: Any,
     scope: BrandScope,
@@ -130,7 +136,7 @@ async def add_lot(
     ran it into debt) the new points pay the debt first: the lot keeps only
     what the balance shows above zero."""
     pending = available_at is not None
-    remaining = amount if pending else max(0, min(amount, balance_after))
+    remaining = remaining_of(amount, balance_after, pending)
     return await scope.create(
         PointsLot,
         using_db=conn,

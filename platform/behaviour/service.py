@@ -20,7 +20,7 @@ from tessera.behaviour.models import BehaviourEvent
 from tessera.errors import DomainError
 from tessera.idempotency import fingerprint
 from tessera.members.models import Member
-from tessera.members.service import find_by_identity
+from tessera.members.service import find_by_identities
 from tessera.orders.inputs import (
     MemberRef,
     Problems,
@@ -144,6 +144,7 @@ async def _record(
     }
     members = await _members(scope, cleaned, path, results)
     fresh: dict[int, _Clean] = {}
+    taken: set[str] = set()
     repeats: list[int] = []
     for i, clean in cleaned.items():
         if results[i] is not None:
@@ -151,9 +152,10 @@ async def _record(
         stored = existing.get(clean.event_id)
         if stored is not None:
             results[i] = _replay(stored, clean, members[i], path(i))
-        elif any(f.event_id == clean.event_id for f in fresh.values()):
+        elif clean.event_id in taken:
             repeats.append(i)
         else:
+            taken.add(clean.event_id)
             fresh[i] = clean
     try:
         stored_events = await _insert(scope, fresh, members)
@@ -176,6 +178,10 @@ async def _members(
     """The member id of each event; unknown members are an error of their item."""
     ids = {c.member.member_id for c in cleaned.values() if c.member.member_id is not None}
     known = set(await scope.query(Member).filter(id__in=ids).values_list("id", flat=True))
+    by_identity = await find_by_identities(
+        scope,
+        [c.member.identity or ("", "") for c in cleaned.values() if c.member.member_id is None],
+    )
     found: dict[int, int] = {}
     for i, clean in cleaned.items():
         ref = clean.member
@@ -185,11 +191,9 @@ async def _members(
                 continue
             field = "memberId"
         else:
-            kind, value = ref.identity or ("", "")
-            try:
-                member = await find_by_identity(scope, kind, value)
-            except DomainError as error:
-                results[i] = nest_error(error, path(i), member_field="identity")
+            member = by_identity[ref.identity or ("", "")]
+            if isinstance(member, DomainError):
+                results[i] = nest_error(member, path(i), member_field="identity")
                 continue
             if member is not None:
                 found[i] = member.id

@@ -30,7 +30,7 @@ from tessera.importing.report import ImportReport, OnProgress
 from tessera.members.identities import IdentityKind
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount, parse_amount
-from tessera.orders.service import MAX_BATCH, record_orders
+from tessera.pipeline.orders import MAX_BATCH, record_orders
 from tessera.scope import BrandScope
 
 BATCH_SIZE = MAX_BATCH

@@ -74,6 +74,38 @@ async def find_by_identity(scope: BrandScope, kind: str, value: str) -> Member |
     return found.member if found else None
 
 
+async def find_by_identities(
+    scope: BrandScope, identities: Iterable[tuple[str, str]], field: list[str] | None = None
+) -> dict[tuple[str, str], Member | None | DomainError]:
+    """:func:`find_by_identity` for many (kind, value) pairs at once: one query
+    for all of them. Each pair maps to its member, None, or the error its kind
+    or value is refused with (fields under ``field``)."""
+    found: dict[tuple[str, str], Member | None | DomainError] = {}
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}  # normalised -> as given
+    for kind, value in set(identities):
+        try:
+            identity_kind = _kind(kind, [*(field or []), "kind"])
+            normalised = normalise(
+                identity_kind, value, scope.brand.default_region, [*(field or []), "value"]
+            )
+        except DomainError as error:
+            found[(kind, value)] = error
+            continue
+        found[(kind, value)] = None
+        wanted[(identity_kind.value, normalised)] = (kind, value)
+    if wanted:
+        rows = (
+            await scope.query(MemberIdentity)
+            .filter(value__in={v for _, v in wanted}, kind__in={k for k, _ in wanted})
+            .select_related("member")
+        )
+        for row in rows:
+            given = wanted.get((row.kind, row.value))
+            if given is not None:
+                found[given] = row.member
+    return found
+
+
 async def identities_of(
     scope: BrandScope, member_ids: Sequence[int]
 ) -> dict[int, list[MemberIdentity]]:

@@ -1,5 +1,7 @@
-"""Where orders and refunds meet the rewards pipeline. The orders service
-calls these inside the order's (or refund's) unit of work, so an order and
+"""Where orders and refunds meet the rewards pipeline, one fact at a time:
+:func:`reward_orders` for an order recorded alone (a batch takes the set path
+of :mod:`tessera.pipeline.orders`), :func:`reverse_for_refund` for a refund.
+Called inside the order's (or refund's) unit of work, so an order and
 everything it earns commit or roll back together."""
 
 from __future__ import annotations

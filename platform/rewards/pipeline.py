@@ -37,6 +37,7 @@ from tessera.members.models import Member
 from tessera.plugin_host.components import (
     Award,
     ComponentFamily,
+    MemberFacts,
     OrderFacts,
     PointsFact,
     PointsRule,
@@ -110,6 +111,37 @@ async def programme(scope: BrandScope) -> Programme:
     return Programme(tuple(rules), policy)
 
 
+class History:
+    """What computing a fact's rewards reads about the member: their facts
+    (tags, tier), the tiers, the growth held and net spend and growth within a
+    window. This one asks the database each time (one fact at a time, and
+    ``previewOrderRewards``); the batch pipeline (:mod:`tessera.pipeline.orders`)
+    passes one that loaded the whole batch's in a few queries, so both run the
+    same computation below."""
+
+    def __init__(self, scope: BrandScope) -> None:
+        self.scope = scope
+
+    async def facts(
+        self, member: Member, now: datetime, state: MemberTierState | None
+    ) -> MemberFacts:
+        return await member_facts(self.scope, member, now, state)
+
+    async def tiers(self) -> Sequence[TierDefinition]:
+        return await list_tiers(self.scope)
+
+    async def held_growth(self, member_id: int) -> int:
+        return (await balances(self.scope, [member_id]))[member_id].growth
+
+    async def spent(
+        self, member_id: int, since: datetime, until: datetime, leave_out: str | None
+    ) -> int:
+        return await net_spent(self.scope, member_id, since, until, leave_out=leave_out)
+
+    async def grown(self, member_id: int, since: datetime, until: datetime) -> int:
+        return await net_growth(self.scope, member_id, since, until)
+
+
 @dataclass(frozen=True)
 class PlannedPoints:
     """Points one rule awards for the fact."""
@@ -163,6 +195,7 @@ async def compute_order_rewards(
     *,
     state: MemberTierState | None = None,
     loaded: Programme | None = None,
+    history: History | None = None,
 ) -> RewardPlan:
     """What recording ``order_facts`` for ``member`` earns at ``now``. Reads only."""
     ref = str(order_facts.order_id) if order_facts.order_id is not None else order_facts.external_id
@@ -176,6 +209,7 @@ async def compute_order_rewards(
         source_ref=ref,
         state=state,
         loaded=loaded,
+        history=history,
     )
 
 
@@ -193,10 +227,12 @@ async def compute_rewards(
     referrer_id: int | None = None,
     state: MemberTierState | None = None,
     loaded: Programme | None = None,
+    history: History | None = None,
 ) -> RewardPlan:
-    """What a fact of ``kind`` earns ``member``. Reads only."""
+    """What a fact of ``kind`` earns ``member``. Reads only (through ``history``)."""
     prog = loaded if loaded is not None else await programme(scope)
-    facts = await member_facts(scope, member, now, state)
+    past = history if history is not None else History(scope)
+    facts = await past.facts(member, now, state)
     base = PointsFact(
         kind=kind,
         brand=brand_info(scope),
@@ -240,8 +276,8 @@ async def compute_rewards(
             if growth < 0:
                 raise ValueError(f"growth {growth} is out of range")
             _within_limit(growth, "growth")
-            tiers = await list_tiers(scope)
-            standing = await _standing(scope, facts, fact, now, growth)
+            tiers = await past.tiers()
+            standing = await _standing(past, facts, fact, now, growth)
             grant = await policy.evaluate(standing, [_info(t) for t in tiers])
         except (RewardsFailed, AwardTooLarge):
             raise
@@ -327,23 +363,21 @@ def _reached(
 
 
 async def _standing(
-    scope: BrandScope, facts: Any, fact: PointsFact, now: datetime, growth: int
+    past: History, facts: Any, fact: PointsFact, now: datetime, growth: int
 ) -> TierStanding:
-    held = (await balances(scope, [facts.id]))[facts.id].growth
+    held = await past.held_growth(facts.id)
     order = fact.order
 
     async def spent_between(since: datetime, until: datetime) -> int:
         # The order being recorded (or previewed) is left out of the query and
         # counted here, so a preview and the recording see the same total.
-        total = await net_spent(
-            scope, facts.id, since, until, leave_out=order.external_id if order else None
-        )
+        total = await past.spent(facts.id, since, until, order.external_id if order else None)
         if order is not None and since <= order.occurred_at <= until:
             total += order.amount_paid
         return total
 
     async def grown_between(since: datetime, until: datetime) -> int:
-        total = await net_growth(scope, facts.id, since, until)
+        total = await past.grown(facts.id, since, until)
         return total + growth if since <= fact.occurred_at <= until else total
 
     return TierStanding(

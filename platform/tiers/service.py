@@ -127,6 +127,46 @@ def _by_code(tiers: Sequence[TierDefinition], code: str | None) -> TierDefinitio
     raise LookupError(code)
 
 
+@dataclass(frozen=True)
+class OnFact:
+    """What a policy's answer to a fact does: move to ``target`` for
+    ``reason`` until ``expires_at``, or (``target`` the current tier, no
+    ``reason``) only extend the validity to ``expires_at``."""
+
+    target: TierDefinition | None
+    reason: str | None
+    expires_at: datetime | None
+
+
+def decide_on_fact(
+    scope: BrandScope,
+    state: MemberTierState,
+    tiers: Sequence[TierDefinition],
+    grant: TierGrant | None,
+    at: datetime,
+) -> OnFact | None:
+    """The rule for a fact, without writing: an upgrade (or reactivation) now,
+    or a later validity for the same tier; None for anything else (lower
+    waits for review)."""
+    if grant is None or grant.code is None:
+        return None
+    try:
+        target = _by_code(tiers, grant.code)
+    except LookupError:
+        return None
+    current = state.tier
+    if target is not None and current is not None and target.id == current.id:
+        if grant.until is not None and (state.expires_at is None or grant.until > state.expires_at):
+            return OnFact(current, None, grant.until)
+        return None
+    if rank_of(target) <= rank_of(current):
+        return None
+    reason = UPGRADE
+    if target is not None and state.lapsed_tier_id == target.id:
+        reason = REACTIVATED
+    return OnFact(target, reason, grant.until or validity_end(target, at, scope.brand.timezone))
+
+
 async def apply_on_fact(
     scope: BrandScope,
     uow: UnitOfWork,
@@ -138,36 +178,24 @@ async def apply_on_fact(
     source: str,
     at: datetime,
 ) -> TierChange | None:
-    """Apply the policy's answer to a fact: an upgrade (or reactivation) now,
-    or a later validity for the same tier; anything lower waits for review."""
-    if grant is None or grant.code is None:
+    """Apply the policy's answer to a fact (:func:`decide_on_fact`)."""
+    decided = decide_on_fact(scope, state, tiers, grant, at)
+    if decided is None:
         return None
-    try:
-        target = _by_code(tiers, grant.code)
-    except LookupError:
+    if decided.reason is None:
+        state.expires_at = decided.expires_at
+        await state.save(using_db=uow.connection, update_fields=["expires_at", "updated_at"])
         return None
-    current = state.tier
-    if target is not None and current is not None and target.id == current.id:
-        if grant.until is not None and (state.expires_at is None or grant.until > state.expires_at):
-            state.expires_at = grant.until
-            await state.save(using_db=uow.connection, update_fields=["expires_at", "updated_at"])
-        return None
-    if rank_of(target) <= rank_of(current):
-        return None
-    reason = UPGRADE
-    if target is not None and state.lapsed_tier_id == target.id:
-        reason = REACTIVATED
-    expires = grant.until or validity_end(target, at, scope.brand.timezone)
     return await change_tier(
         scope,
         uow,
         state,
-        target,
-        reason=reason,
+        decided.target,
+        reason=decided.reason,
         policy_key=policy_key,
         source=source,
         at=at,
-        expires_at=expires,
+        expires_at=decided.expires_at,
     )
 
 
@@ -248,13 +276,7 @@ async def change_tier(
             )
     except IntegrityError:
         return None
-    changes: dict[str, Any] = {"tier_id": target.id if target else None, "expires_at": expires_at}
-    if reason != RENEWED:
-        changes["since"] = at
-    if reason == DOWNGRADE:
-        changes["lapsed_tier_id"] = current.id if current else None
-    elif reason in (UPGRADE, REACTIVATED):
-        changes["lapsed_tier_id"] = None
+    changes = state_changes(current, target, reason, at, expires_at)
     await (
         scope.query(MemberTierState)
         .using_db(conn)
@@ -267,43 +289,60 @@ async def change_tier(
     gift_errors: tuple[str, ...] = ()
     if reason == UPGRADE and target is not None:
         gift_errors = await _grant_gift(scope, uow, history, target, at)
-    uow.emit(
-        "tier.changed",
-        member_id=state.member_id,
-        from_tier=current.code if current else None,
-        to_tier=target.code if target else None,
-        reason=reason,
-        policy=policy_key,
-        history_id=history.id,
-        expires_at=expires_at.isoformat() if expires_at else None,
-        gift_errors=list(gift_errors),
-    )
+    tier_changed(uow, history, current, target, gift_errors)
     return TierChange(history, current, target, gift_errors)
 
 
-async def _grant_gift(
+def state_changes(
+    current: TierDefinition | None,
+    target: TierDefinition | None,
+    reason: str,
+    at: datetime,
+    expires_at: datetime | None,
+) -> dict[str, Any]:
+    """The columns of a member's tier state a change sets."""
+    changes: dict[str, Any] = {"tier_id": target.id if target else None, "expires_at": expires_at}
+    if reason != RENEWED:
+        changes["since"] = at
+    if reason == DOWNGRADE:
+        changes["lapsed_tier_id"] = current.id if current else None
+    elif reason in (UPGRADE, REACTIVATED):
+        changes["lapsed_tier_id"] = None
+    return changes
+
+
+def tier_changed(
+    uow: UnitOfWork,
+    history: TierHistory,
+    current: TierDefinition | None,
+    target: TierDefinition | None,
+    gift_errors: Sequence[str],
+) -> None:
+    """Emit ``tier.changed`` for ``history``."""
+    uow.emit(
+        "tier.changed",
+        member_id=history.member_id,
+        from_tier=current.code if current else None,
+        to_tier=target.code if target else None,
+        reason=history.reason,
+        policy=history.policy_key,
+        history_id=history.id,
+        expires_at=history.expires_at.isoformat() if history.expires_at else None,
+        gift_errors=list(gift_errors),
+    )
+
+
+async def grant_gift_coupons(
     scope: BrandScope, uow: UnitOfWork, history: TierHistory, tier: TierDefinition, at: datetime
 ) -> tuple[str, ...]:
-    member_id = history.member_id
-    if tier.gift_points:
-        await earn_points(
-            scope,
-            member_id,
-            tier.gift_points,
-            idempotency_key=f"tier-gift:{history.id}:points",
-            reason=f"upgrade gift: {tier.name}",
-            source_type="tier_gift",
-            source_ref=str(history.id),
-            now=at,
-            uow=uow,
-        )
+    """Issue the upgrade gift's coupons; the templates that could not give one."""
     errors = []
     for template_id in tier.gift_coupon_template_ids:
         try:
             await issue_coupon(
                 scope,
                 template_id=template_id,
-                member_id=member_id,
+                member_id=history.member_id,
                 idempotency_key=f"tier-gift:{history.id}:coupon:{template_id}",
                 now=at,
                 uow=uow,
@@ -314,6 +353,35 @@ async def _grant_gift(
             log.warning("upgrade gift coupon %s not issued: %s", template_id, error.message)
             errors.append(f"coupon template {template_id}: {error.message}")
     return tuple(errors)
+
+
+GIFT_SOURCE = "tier_gift"
+
+
+def gift_points_key(history: TierHistory) -> str:
+    return f"tier-gift:{history.id}:points"
+
+
+def gift_points_reason(tier: TierDefinition) -> str:
+    return f"upgrade gift: {tier.name}"
+
+
+async def _grant_gift(
+    scope: BrandScope, uow: UnitOfWork, history: TierHistory, tier: TierDefinition, at: datetime
+) -> tuple[str, ...]:
+    if tier.gift_points:
+        await earn_points(
+            scope,
+            history.member_id,
+            tier.gift_points,
+            idempotency_key=gift_points_key(history),
+            reason=gift_points_reason(tier),
+            source_type=GIFT_SOURCE,
+            source_ref=str(history.id),
+            now=at,
+            uow=uow,
+        )
+    return await grant_gift_coupons(scope, uow, history, tier, at)
 
 
 async def history_of(

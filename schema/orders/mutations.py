@@ -6,7 +6,8 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.errors import DomainError
-from tessera.orders import refunds, service
+from tessera.orders import refunds
+from tessera.pipeline import orders as pipeline
 from tessera.schema.errors import UserError, user_errors
 from tessera.schema.orders.inputs import RecordOrderInput, RecordOrdersInput, RecordRefundInput
 from tessera.schema.orders.outcome import OrderOutcome
@@ -79,7 +80,7 @@ class OrdersMutation:
     )
     async def record_order(self, info: Info, input: RecordOrderInput) -> RecordOrderPayload:
         scope = info.context.scope
-        result = await service.record_order(scope, input.to_domain())
+        result = await pipeline.record_order(scope, input.to_domain())
         return RecordOrderPayload(
             order=Order.from_model(result.order, scope.brand.currency),
             replayed=result.replayed,
@@ -95,7 +96,7 @@ class OrdersMutation:
     )
     async def record_orders(self, info: Info, input: RecordOrdersInput) -> RecordOrdersPayload:
         scope = info.context.scope
-        outcomes = await service.record_orders(scope, [o.to_domain() for o in input.orders])
+        outcomes = await pipeline.record_orders(scope, [o.to_domain() for o in input.orders])
         results = []
         for i, outcome in enumerate(outcomes):
             if isinstance(outcome, DomainError):

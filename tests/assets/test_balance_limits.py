@@ -19,7 +19,7 @@ from tessera.features.service import set_feature
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order, record_orders
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 
@@ -193,3 +193,36 @@ async def test_an_order_whose_rules_would_pass_the_limit_is_refused(brand_a, mak
 
     assert (await service.balances(scope, [member.id]))[member.id].points == 1_800_000_000
     assert await scope.query(Order).count() == 2
+
+
+async def test_a_batch_refuses_only_its_orders_that_would_pass_the_limit(brand_a, make_member):
+    scope = BrandScope(brand_a)
+    member, other = await make_member(brand_a), await make_member(brand_a)
+    await set_feature(scope, "points.purchase", enabled=True, config={"points_per_unit": "1"})
+
+    def order(external_id: str, who: int, paid: str) -> OrderInput:
+        return OrderInput(
+            external_id=external_id,
+            member=MemberRef(member_id=who),
+            occurred_at=T0,
+            amount_paid=MoneyAmount(Decimal(paid), "CNY"),
+            lines=[LineInput(sku="A", quantity=1, unit_price=MoneyAmount(Decimal(paid), "CNY"))],
+        )
+
+    answers = await record_orders(
+        scope,
+        [
+            order("b-1", member.id, "900000000.00"),
+            order("b-2", member.id, "900000000.00"),
+            order("b-3", member.id, "400000000.00"),  # past MAX_BALANCE after the two
+            order("b-4", other.id, "10.00"),
+        ],
+        now=T0,
+    )
+
+    refused_ones = [(i, a.code, a.field) for i, a in enumerate(answers) if isinstance(a, Exception)]
+    assert refused_ones == [(2, "BALANCE_LIMIT", ["orders", "2", "points"])]
+    balances = await service.balances(scope, [member.id, other.id])
+    assert balances[member.id].points == 1_800_000_000
+    assert balances[other.id].points == 10
+    assert await scope.query(Order).count() == 3

@@ -55,11 +55,12 @@ from harness import (
 
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
+from tessera.demo import loyalty_programme
 from tessera.demo_data import ITEMS, generate
 from tessera.members.models import Member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_orders
+from tessera.pipeline.orders import record_orders
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.tenancy.service import create_brand, create_tenant
@@ -69,6 +70,14 @@ ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
 ORDERS_PER_MEMBER = float(os.environ.get("BENCH_ORDERS_PER_MEMBER", "3"))
 EVENTS_PER_MEMBER = float(os.environ.get("BENCH_EVENTS_PER_MEMBER", "2"))
 PAGE_REPEAT = int(os.environ.get("BENCH_PAGE_REPEAT", "20"))
+# The brand runs the demo's loyalty programme (tiers by spend, purchase
+# points), as a real brand does: recording an order then also earns points
+# and growth and may move a tier. BENCH_LOYALTY=0 records orders only.
+LOYALTY = os.environ.get("BENCH_LOYALTY", "1") != "0"
+# BENCH_PROFILE=path: a pyinstrument profile (installed into .venv by hand)
+# of the service-layer path, written as text to that path (and of the
+# GraphQL path to that path + ".http").
+PROFILE = os.environ.get("BENCH_PROFILE")
 BATCH = 1000
 CURRENCY = "CNY"
 
@@ -402,7 +411,7 @@ def floor_schema(page: dict[str, Any]) -> strawberry.Schema:
 async def main() -> None:
     print(
         f"member core bench: {MEMBERS:,} demo members, {ORDERS:,} orders per path "
-        f"in batches of {BATCH:,}"
+        f"in batches of {BATCH:,}, loyalty programme {'on' if LOYALTY else 'off'}"
     )
     with tempfile.TemporaryDirectory() as var_dir:
         async with bench_database() as url, bench_runtime(url, Path(var_dir)) as rt:
@@ -436,6 +445,8 @@ async def main() -> None:
                 await analyze.execute("ANALYZE")
             finally:
                 await analyze.close()
+            if LOYALTY:
+                await loyalty_programme(scope)
             member_ids = list(await scope.query(Member).values_list("id", flat=True))
             plan = order_plan(member_ids, datetime.now(UTC))
             batches = [plan[i : i + BATCH] for i in range(0, len(plan), BATCH)]
@@ -477,8 +488,20 @@ async def main() -> None:
                         await sql.record(batch, "sql")
 
                 t_sql = await seconds(via_sql)
-                t_service = await seconds(via_service)
-                t_graphql = await seconds(via_graphql)
+                if PROFILE:
+                    from pyinstrument import Profiler
+
+                    with Profiler(async_mode="enabled") as profiler:
+                        t_service = await seconds(via_service)
+                    Path(PROFILE).write_text(profiler.output_text(show_all=False))
+                else:
+                    t_service = await seconds(via_service)
+                if PROFILE:
+                    with Profiler(async_mode="enabled") as profiler:
+                        t_graphql = await seconds(via_graphql)
+                    Path(f"{PROFILE}.http").write_text(profiler.output_text(show_all=False))
+                else:
+                    t_graphql = await seconds(via_graphql)
 
                 async def page() -> dict[str, Any]:
                     answer = (await client.post("/graphql", json={"query": MEMBERS_PAGE})).json()
@@ -509,6 +532,7 @@ async def main() -> None:
                     "orders_per_path": ORDERS,
                     "batch": BATCH,
                     "page_repeat": PAGE_REPEAT,
+                    "loyalty": LOYALTY,
                 },
             )
             per = 1 / ORDERS

@@ -21,7 +21,7 @@ from tessera.errors import DomainError
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import OrderResult, record_order
+from tessera.pipeline.orders import OrderResult, record_order
 
 CALLERS = 10
 
@@ -261,7 +261,7 @@ async def test_ledger_verify_checks_the_reserved_counter_against_open_holds(
 async def test_a_batch_refuses_only_the_order_with_a_bad_code(shop):
     from dataclasses import replace
 
-    from tessera.orders.service import record_orders
+    from tessera.pipeline.orders import record_orders
 
     member = await shop.member(points=0)
     coupon = await shop.coupon(member)

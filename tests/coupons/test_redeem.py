@@ -17,7 +17,7 @@ from tessera.errors import DomainError
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput, RefundLineInput
 from tessera.orders.money import MoneyAmount
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 
 

@@ -11,7 +11,7 @@ from tessera.behaviour.service import EventInput, record_events
 from tessera.members.models import Member
 from tessera.orders.inputs import MemberRef, RefundInput
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order, record_orders
+from tessera.pipeline.orders import record_order, record_orders
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.testing import record_database

@@ -11,7 +11,7 @@ from order_inputs import order_input
 from tessera.members.models import Member
 from tessera.members.scheme import JoinRule, update_settings
 from tessera.orders.models import MemberStats, Order, OrderLine
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 

@@ -11,7 +11,7 @@ from order_inputs import T0, money, order_input
 from tessera.orders.inputs import RefundInput, RefundLineInput
 from tessera.orders.models import MemberStats, Order, OrderLine, Refund
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 

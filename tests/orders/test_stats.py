@@ -18,8 +18,8 @@ from tessera.members.service import create_member
 from tessera.orders.inputs import RefundInput, RefundLineInput
 from tessera.orders.models import MemberStats, Order, OrderLine
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order, record_orders
 from tessera.orders.stats import StatsView, rebuild_stats
+from tessera.pipeline.orders import record_order, record_orders
 from tessera.scope import BrandScope
 from tessera.testing import make_brand
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from order_inputs import order_input
 
 from tessera.orders.models import MemberStats
-from tessera.orders.service import record_orders
+from tessera.pipeline.orders import record_orders
 from tessera.scope import BrandScope
 
 TESSERA = Path(sys.executable).parent / "tessera"

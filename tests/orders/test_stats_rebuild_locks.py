@@ -14,8 +14,8 @@ from order_inputs import order_input
 from tortoise.transactions import in_transaction
 
 from tessera.orders.models import MemberStats
-from tessera.orders.service import record_order
 from tessera.orders.stats import rebuild_stats
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 
 pytestmark = pytest.mark.postgres_only

@@ -95,6 +95,20 @@ ALLOWED_FILES = {
 ALLOWED_RAW_SQL = {
     ("platform/app.py", "readyz"): "SELECT 1, no table",
     (
+        "platform/assets/batch.py",
+        "credit_many",
+    ): "INSERT … SELECT from the scope's brand's members only",
+    ("platform/assets/batch.py", "_lock"): "SELECT … WHERE brand_id = the scope's",
+    ("platform/assets/batch.py", "_move"): "UPDATE asset_account WHERE brand_id = the scope's",
+    (
+        "platform/pipeline/state.py",
+        "_rows",
+    ): "callers' statements all say WHERE brand_id = ? with the scope's brand id",
+    (
+        "platform/tiers/batch.py",
+        "_update_states",
+    ): "UPDATE member_tier_state WHERE brand_id = the scope's",
+    (
         "platform/assets/accounts.py",
         "_returning",
     ): "conditional balance update WHERE brand_id = the scope's and id = the account's",

@@ -11,7 +11,7 @@ from tessera.features.service import list_features
 from tessera.members.service import create_member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.tiers.models import MemberTierState, TierDefinition
 

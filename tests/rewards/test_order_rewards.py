@@ -13,7 +13,7 @@ from tessera.assets.service import balances
 from tessera.errors import DomainError
 from tessera.orders.inputs import clean_order
 from tessera.orders.models import Order
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.rewards.facts import order_facts
 from tessera.rewards.pipeline import compute_order_rewards
 from tessera.scope import BrandScope

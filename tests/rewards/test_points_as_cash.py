@@ -16,7 +16,7 @@ from tessera.errors import DomainError
 from tessera.members.service import create_member
 from tessera.orders.inputs import RefundInput
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.rewards.redemption import redeem_for_order
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope

@@ -12,7 +12,7 @@ from tessera.assets.policy import set_policy
 from tessera.assets.service import balances
 from tessera.orders.inputs import RefundInput
 from tessera.orders.refunds import record_refund
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.rewards.jobs import tier_review
 from tessera.rewards.orders import share
 from tessera.rewards.reviews import review_due

@@ -10,7 +10,7 @@ from loyalty_programme import REGISTRATION, T0, enable, member, order, standard_
 
 from tessera.assets.service import balances
 from tessera.errors import DomainError
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.rewards.activities import record_referral
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope

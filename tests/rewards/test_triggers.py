@@ -12,7 +12,7 @@ from tessera.behaviour.service import EventInput, record_event
 from tessera.members.scheme import JoinRule, update_settings
 from tessera.members.service import activate_member, create_member
 from tessera.orders.inputs import MemberRef
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.rewards.triggers import reward_activity_job
 from tessera.scope import BrandScope
 

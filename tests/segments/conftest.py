@@ -15,7 +15,7 @@ from tessera.members.models import Member
 from tessera.members.service import create_member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 

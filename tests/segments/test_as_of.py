@@ -12,7 +12,7 @@ from tessera.errors import DomainError
 from tessera.members.service import create_member
 from tessera.orders.inputs import MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.segments import lifecycle

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tessera.orders.inputs import MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.segments import service
 from tessera.segments.models import MemberLifecycle, SegmentMembership

@@ -134,7 +134,7 @@ async def test_tier_changes_reach_plugins_as_events(brand_a, register_plugin):
     from tessera.members.service import create_member
     from tessera.orders.inputs import MemberRef, OrderInput
     from tessera.orders.money import MoneyAmount
-    from tessera.orders.service import record_order
+    from tessera.pipeline.orders import record_order
     from tessera.tiers.definitions import create_tier
 
     received: list[DomainEvent] = []

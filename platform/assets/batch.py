@@ -1,0 +1,243 @@
+"""Crediting many accounts at once: the set form of ``earn_points`` and
+``earn_growth`` for a batch (DESIGN.md, "Batches are sets").
+
+:func:`credit_many` writes, in the caller's unit of work, exactly the rows
+the single-entry functions would write one call after another (entries with
+the same ``balance_after``, fingerprints and idempotency keys, lots, the
+``*.changed`` events), in a constant number of statements: the missing
+accounts opened with one insert per kind, every account touched locked with
+one ``SELECT … FOR UPDATE`` (SQLite's writer lock is already held by the
+caller's earlier writes), the entries and lots each with one multi-row
+insert, and the accounts moved with one relative update per account. The
+balances are computed in Python *under the row locks*, which is what the
+data rules allow besides a conditional update; the limit an account may
+hold is checked per entry, in order, as the single calls would.
+
+A credit whose idempotency key is taken fails the insert, so the caller's
+transaction rolls back and nothing is applied twice (the batch pipeline then
+records its items one at a time, each answering as a replay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tessera.assets import lots
+from tessera.assets.accounts import Moved, _sql
+from tessera.assets.models import LedgerEntry, PointsLot
+from tessera.assets.policy import PolicyValues, expires_at
+from tessera.assets.service import (
+    GROWTH,
+    POINTS,
+    _ceiling,
+    _check_key,
+    _part_key,
+    _positive,
+    _Request,
+    emit_changed,
+)
+from tessera.errors import DomainError
+from tessera.scope import BrandScope
+from tessera.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One ``earn_points`` (``kind="points"``) or ``earn_growth`` call."""
+
+    kind: str
+    member_id: int
+    amount: int
+    idempotency_key: str
+    reason: str
+    source_type: str
+    source_ref: str | None
+    now: datetime
+    pending_until: datetime | None = None
+
+
+async def credit_many(
+    scope: BrandScope, uow: UnitOfWork, credits: Sequence[Credit], policy: PolicyValues
+) -> list[LedgerEntry]:
+    """Apply ``credits`` in order in ``uow``; the entries written, in order.
+
+    ``policy`` is the brand's points policy (lot expiry). Raises the
+    ``DomainError`` the single call would (``BALANCE_LIMIT``, ``NOT_FOUND`` for
+    a member of no account, a bad amount or key) for the first credit that
+    fails; the caller's transaction must then roll back."""
+    if not credits:
+        return []
+    conn = uow.connection
+    for credit in credits:
+        _positive(credit.amount, "points" if credit.kind == POINTS else "amount", credit.kind)
+        _check_key(credit.idempotency_key)
+    now = max(c.now for c in credits)
+    wanted = {(c.member_id, c.kind) for c in credits}
+    for kind in {k for _, k in wanted}:
+        members = sorted(m for m, k in wanted if k == kind)
+        holes = ", ".join("?" for _ in members)
+        await conn.execute_query(
+            _sql(
+                conn,
+                "INSERT INTO asset_account "
+                "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
+                "SELECT brand_id, id, ?, 0, 0, 0, ? FROM member "
+                f"WHERE brand_id = ? AND id IN ({holes}) "
+                "ON CONFLICT (brand_id, member_id, kind) DO NOTHING",
+            ),
+            [kind, now, scope.brand_id, *members],
+        )
+    accounts = await _lock(conn, scope, wanted)
+    start = dict(accounts)
+    entries: list[LedgerEntry] = []
+    moves: list[Moved] = []
+    for credit in credits:
+        moved = accounts.get((credit.member_id, credit.kind))
+        if moved is None:
+            raise DomainError("NOT_FOUND", "no such member", ["memberId"])
+        held = credit.pending_until is not None and credit.pending_until > credit.now
+        ceiling = _ceiling(credit.kind)
+        if moved.balance + moved.pending + credit.amount > ceiling:
+            field = "points" if credit.kind == POINTS else "amount"
+            message = f"an account holds at most {ceiling:,}; this would pass it"
+            raise DomainError("BALANCE_LIMIT", message, [field])
+        moved = Moved(
+            moved.account_id,
+            moved.balance + (0 if held else credit.amount),
+            moved.pending + (credit.amount if held else 0),
+            moved.reserved,
+        )
+        accounts[(credit.member_id, credit.kind)] = moved
+        operation = "earn"
+        request = _Request(
+            operation,
+            credit.kind,
+            credit.member_id,
+            credit.amount,
+            credit.idempotency_key,
+            credit.reason,
+            credit.source_type,
+            credit.source_ref,
+        )
+        entries.append(
+            scope.build(
+                LedgerEntry,
+                account_id=moved.account_id,
+                member_id=credit.member_id,
+                kind=credit.kind,
+                entry_type="pending" if held else "earn",
+                amount=credit.amount,
+                balance_after=moved.balance,
+                reason=credit.reason,
+                source_type=credit.source_type,
+                source_ref=credit.source_ref,
+                idempotency_key=_part_key(credit.idempotency_key, 1),
+                fingerprint=request.fingerprint(),
+                actor=str(scope.actor)[:200],
+                occurred_at=credit.now,
+            )
+        )
+        moves.append(moved)
+    await scope.copy_many(LedgerEntry, entries, conn)
+    ids = dict(
+        await scope.query(LedgerEntry)
+        .using_db(conn)
+        .filter(idempotency_key__in=[e.idempotency_key for e in entries])
+        .values_list("idempotency_key", "id")
+    )
+    for entry in entries:
+        entry.id = ids[entry.idempotency_key]
+    await scope.copy_values(
+        PointsLot,
+        [
+            _lot(scope, entry, moved, credit, policy)
+            for credit, entry, moved in zip(credits, entries, moves, strict=True)
+            if credit.kind == POINTS
+        ],
+        conn,
+    )
+    await _move(conn, scope, start, accounts, now)
+    for entry, moved in zip(entries, moves, strict=True):
+        emit_changed(uow, entry, moved)
+    return entries
+
+
+async def _move(
+    conn: Any,
+    scope: BrandScope,
+    start: dict[tuple[int, str], Moved],
+    end: dict[tuple[int, str], Moved],
+    now: datetime,
+) -> None:
+    """Add what the batch moved to each account (relative, under the locks):
+    one statement on PostgreSQL; one per account on SQLite (in-process)."""
+    moved = [
+        (m.account_id, m.balance - start[key].balance, m.pending - start[key].pending)
+        for key, m in end.items()
+        if m != start[key]
+    ]
+    if not moved:
+        return
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query(
+            "UPDATE asset_account AS a SET balance = a.balance + v.b, "
+            "pending = a.pending + v.p, updated_at = $1 "
+            "FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, b, p) "
+            "WHERE a.brand_id = $5 AND a.id = v.id",
+            [now, [i for i, _, _ in moved], [b for _, b, _ in moved], [p for _, _, p in moved],
+             scope.brand_id],
+        )  # fmt: skip
+        return
+    for account_id, balance, pending in moved:
+        await conn.execute_query(
+            "UPDATE asset_account SET balance = balance + ?, pending = pending + ?, "
+            "updated_at = ? WHERE brand_id = ? AND id = ?",
+            [balance, pending, now, scope.brand_id, account_id],
+        )
+
+
+def _lot(
+    scope: BrandScope, entry: LedgerEntry, moved: Moved, credit: Credit, policy: PolicyValues
+) -> dict[str, Any]:
+    held = entry.entry_type == "pending"
+    return {
+        "account_id": moved.account_id,
+        "entry_id": entry.id,
+        "amount": credit.amount,
+        "remaining": lots.remaining_of(credit.amount, moved.balance, held),
+        "earned_at": credit.now,
+        "expires_at": expires_at(policy, scope.brand.timezone, credit.now),
+        "status": "pending" if held else "available",
+        "available_at": credit.pending_until if held else None,
+    }
+
+
+async def _lock(
+    conn: Any, scope: BrandScope, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], Moved]:
+    """The accounts, locked in id order (so two batches cannot deadlock)."""
+    members = sorted({m for m, _ in wanted})
+    holes = ", ".join("?" for _ in members)
+    lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
+    rows = await conn.execute_query_dict(
+        _sql(
+            conn,
+            "SELECT id, member_id, kind, balance, pending, reserved FROM asset_account "
+            f"WHERE brand_id = ? AND member_id IN ({holes}) ORDER BY id{lock}",
+        ),
+        [scope.brand_id, *members],
+    )
+    found = {}
+    for row in rows:
+        key = (int(row["member_id"]), str(row["kind"]))
+        if key in wanted:
+            found[key] = Moved(
+                int(row["id"]), int(row["balance"]), int(row["pending"]), int(row["reserved"] or 0)
+            )
+    return found
+
+
+__all__ = ["GROWTH", "POINTS", "Credit", "credit_many"]

@@ -1,0 +1,211 @@
+"""What a batch of facts reads, loaded once for the whole batch.
+
+:class:`BatchHistory` answers the questions the rewards computation asks
+(:class:`tessera.rewards.pipeline.History`: a member's facts, the tiers, the
+growth held, net spend and growth within a window) from rows read in a
+constant number of queries, and is told of every fact the batch records so
+that fact *k* sees exactly what it would see had facts 1..k-1 been recorded
+one at a time before it. The tier states are locked for the batch in one
+statement (the row lock that queues concurrent facts of one member).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tessera.assets.accounts import _sql
+from tessera.assets.models import AssetAccount
+from tessera.members.models import Member
+from tessera.plugin_host.components import MemberFacts
+from tessera.rewards.pipeline import History
+from tessera.scope import BrandScope
+from tessera.tags.models import TagAssignment
+from tessera.tiers.models import MemberTierState, TierDefinition
+from tessera.tiers.service import tier_info
+from tessera.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class _Dated:
+    at: datetime
+    amount: int
+    ref: str | None = None
+
+
+class BatchHistory(History):
+    """The past of a batch's members, in memory (see the module's docstring)."""
+
+    def __init__(
+        self,
+        scope: BrandScope,
+        tiers: Sequence[TierDefinition],
+        tags: dict[int, list[tuple[str, datetime | None]]],
+        growth: dict[int, int],
+        orders: dict[int, list[_Dated]],
+        grown: dict[int, list[_Dated]],
+    ) -> None:
+        super().__init__(scope)
+        self._tiers = tiers
+        self._tags = tags
+        self._growth = growth
+        self._orders = orders
+        self._grown = grown
+
+    async def facts(
+        self, member: Member, now: datetime, state: MemberTierState | None
+    ) -> MemberFacts:
+        # As tessera.rewards.facts.member_facts builds them, from loaded rows.
+        tier = state.tier if state is not None else None
+        codes = frozenset(
+            code
+            for code, expires in self._tags.get(member.id, ())
+            if expires is None or expires > now
+        )
+        return MemberFacts(
+            id=member.id,
+            joined_at=member.joined_at,
+            birthday=member.birthday,
+            tags=codes,
+            tier=tier_info(tier),
+            tier_since=state.since if state is not None and tier is not None else None,
+            tier_expires_at=state.expires_at if state is not None else None,
+            lapsed_tier=state.lapsed_tier.code if state is not None and state.lapsed_tier else None,
+        )
+
+    async def tiers(self) -> Sequence[TierDefinition]:
+        return self._tiers
+
+    async def held_growth(self, member_id: int) -> int:
+        return self._growth.get(member_id, 0)
+
+    async def spent(
+        self, member_id: int, since: datetime, until: datetime, leave_out: str | None
+    ) -> int:
+        return sum(
+            o.amount
+            for o in self._orders.get(member_id, ())
+            if since <= o.at <= until and (leave_out is None or o.ref != leave_out)
+        )
+
+    async def grown(self, member_id: int, since: datetime, until: datetime) -> int:
+        return sum(g.amount for g in self._grown.get(member_id, ()) if since <= g.at <= until)
+
+    def recorded(
+        self, member_id: int, external_id: str, at: datetime, paid: int, growth: int
+    ) -> None:
+        """An order of the batch is recorded: later facts count it."""
+        self._orders.setdefault(member_id, []).append(_Dated(at, paid, external_id))
+        if growth:
+            self._growth[member_id] = self._growth.get(member_id, 0) + growth
+            self._grown.setdefault(member_id, []).append(_Dated(at, growth))
+
+
+async def load_history(
+    scope: BrandScope,
+    uow: UnitOfWork,
+    member_ids: Collection[int],
+    *,
+    leave_out: Collection[int],
+    windows: bool,
+) -> BatchHistory:
+    """The batch's members' past as it stands in ``uow``: tiers, live tags and
+    growth balances; with ``windows`` (a tier policy is on, it may ask for spend
+    or growth within a window) their orders but those with an id in
+    ``leave_out`` (the batch's own, counted as they are recorded) and their
+    growth entries. Five queries at most, whatever the batch's size."""
+    conn = uow.connection
+    ids = list(member_ids)
+    tiers = list(await scope.query(TierDefinition).using_db(conn).order_by("rank"))
+    tags: dict[int, list[tuple[str, datetime | None]]] = defaultdict(list)
+    for member_id, code, expires in (
+        await scope.query(TagAssignment)
+        .using_db(conn)
+        .filter(member_id__in=ids)
+        .values_list("member_id", "tag__code", "expires_at")
+    ):
+        tags[int(member_id)].append((str(code), expires))
+    growth = {
+        int(m): int(b)
+        for m, b in await scope.query(AssetAccount)
+        .using_db(conn)
+        .filter(member_id__in=ids, kind="growth")
+        .values_list("member_id", "balance")
+    }
+    orders: dict[int, list[_Dated]] = defaultdict(list)
+    grown: dict[int, list[_Dated]] = defaultdict(list)
+    if windows:
+        skip = set(leave_out)
+        for row in await _rows(
+            conn,
+            "SELECT id, member_id, external_id, occurred_at, amount_paid - refunded_amount AS net "
+            "FROM sales_order WHERE brand_id = ? AND member_id IN ({ids})",
+            scope.brand_id,
+            ids,
+        ):
+            if row["id"] not in skip:
+                orders[int(row["member_id"])].append(
+                    _Dated(_aware(row["occurred_at"]), int(row["net"]), row["external_id"])
+                )
+        for row in await _rows(
+            conn,
+            "SELECT member_id, occurred_at, amount FROM ledger_entry "
+            "WHERE brand_id = ? AND kind = 'growth' AND member_id IN ({ids})",
+            scope.brand_id,
+            ids,
+        ):
+            grown[int(row["member_id"])].append(
+                _Dated(_aware(row["occurred_at"]), int(row["amount"]))
+            )
+    return BatchHistory(scope, tiers, dict(tags), growth, dict(orders), dict(grown))
+
+
+async def _rows(conn: Any, statement: str, brand_id: int, ids: list[int]) -> list[dict[str, Any]]:
+    """A member's history as plain rows: a batch reads thousands, and the
+    ORM's per-value conversion would cost more than the query."""
+    text = statement.format(ids=", ".join("?" for _ in ids))
+    rows: list[dict[str, Any]] = await conn.execute_query_dict(_sql(conn, text), [brand_id, *ids])
+    return rows
+
+
+def _aware(value: Any) -> datetime:
+    # SQLite hands back text; PostgreSQL an aware datetime.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def lock_states(
+    scope: BrandScope,
+    uow: UnitOfWork,
+    first_fact: dict[int, datetime],
+    tiers: Sequence[TierDefinition],
+) -> dict[int, MemberTierState]:
+    """Each member's tier state row, created empty (``since`` their first
+    fact of the batch) if missing, locked in member order for the rest of the
+    transaction: the batch form of :func:`tessera.tiers.service.lock_state`."""
+    conn = uow.connection
+    await scope.insert_many(
+        MemberTierState,
+        [
+            scope.build(MemberTierState, member_id=m, tier_id=None, since=at)
+            for m, at in sorted(first_fact.items())
+        ],
+        conn,
+        ignore_conflicts=True,
+    )
+    rows = (
+        await scope.query(MemberTierState)
+        .using_db(conn)
+        .select_for_update()
+        .filter(member_id__in=list(first_fact))
+        .order_by("member_id")
+    )
+    by_id = {t.id: t for t in tiers}
+    for state in rows:
+        # The tiers are in hand: no fetch_related per state.
+        state.tier = by_id.get(state.tier_id) if state.tier_id else None  # type: ignore[assignment]
+        state.lapsed_tier = by_id.get(state.lapsed_tier_id) if state.lapsed_tier_id else None  # type: ignore[assignment]
+    return {state.member_id: state for state in rows}
