@@ -94,7 +94,11 @@ async def create_definition(
 
 
 async def get_definition(scope: BrandScope, key: str) -> AttributeDefinition:
-    definition = await scope.query(AttributeDefinition).get_or_none(key=key)
+    # A key no definition could have (say, over the column's 64 characters,
+    # which the ORM refuses with an error of its own) names none.
+    definition = (
+        await scope.query(AttributeDefinition).get_or_none(key=key) if _KEY.match(key) else None
+    )
     if definition is None:
         raise DomainError("NOT_FOUND", f"no attribute {key!r}", ["key"])
     return definition

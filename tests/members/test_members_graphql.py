@@ -149,7 +149,7 @@ async def test_custom_attributes_are_validated_on_every_write(gql, api_key, bran
     assert data["member"]["attributes"] == {"skin": "dry", "wedding": "2020-10-01"}
 
 
-async def test_attribute_definitions_need_the_admin_scope(gql, api_key, brand_a):
+async def test_attribute_definitions_need_the_manage_scope(gql, api_key, brand_a):
     token = await api_key(brand_a, "write")
     body = await gql(DEFINE, {"input": {"key": "x", "type": "STRING"}}, token=token, errors_ok=True)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -365,3 +365,15 @@ async def test_encoded_ids_of_other_types_are_not_members(gql, api_key, brand_a)
         "query($id: ID!) { member(id: $id) { id } }", {"id": encode_id("Tag", 1)}, token=token
     )
     assert data["member"] is None
+
+
+async def test_a_key_no_definition_could_have_is_not_found(gql, api_key, brand_a):
+    # 65 characters passed the API and reached the ORM's length check, which
+    # answered with an internal error (found by tests/schema/test_fuzz.py).
+    admin = await api_key(brand_a, "manage")
+    for mutation in ("deleteAttributeDefinition", "updateAttributeDefinition"):
+        body = await gql(
+            f'mutation {{ {mutation}(input: {{key: "{"x" * 65}"}}) {{ errors {{ field code }} }} }}',
+            token=admin,
+        )
+        assert body[mutation]["errors"] == [{"field": ["input", "key"], "code": "NOT_FOUND"}]
