@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from tortoise.expressions import Q
+
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
@@ -27,8 +29,10 @@ from tessera.importing.csv_rows import (
 )
 from tessera.importing.rejects import RejectsFile, column_name, reason_of
 from tessera.importing.report import ImportReport, OnProgress
-from tessera.members.identities import IdentityKind
-from tessera.orders.inputs import LineInput, MemberRef, OrderInput
+from tessera.members.identities import IdentityKind, normalise
+from tessera.members.models import MemberIdentity
+from tessera.orders.inputs import LineInput, MemberRef, OrderInput, clean_order
+from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount, parse_amount
 from tessera.orders.service import MAX_BATCH, record_orders
 from tessera.scope import BrandScope
@@ -107,6 +111,12 @@ async def import_orders(
                 groups.append(group)
             except DomainError as error:
                 _reject(report, rejects, group, reason_of(error))
+        known = await _already_recorded(scope, inputs, now)
+        report.unchanged += len(known)
+        groups = [
+            g for g, order in zip(groups, inputs, strict=True) if order.external_id not in known
+        ]
+        inputs = [order for order in inputs if order.external_id not in known]
         outcomes = await record_orders(scope, inputs, now=now) if inputs else []
         for group, outcome in zip(groups, outcomes, strict=True):
             if isinstance(outcome, DomainError):
@@ -119,6 +129,68 @@ async def import_orders(
         if progress is not None:
             progress(report.rows)
     return report
+
+
+async def _already_recorded(scope: BrandScope, orders: list[OrderInput], now: datetime) -> set[str]:
+    """External ids of ``orders`` recorded before with the same details and
+    member: the whole batch in two queries (the orders, their members'
+    identities), where handing them to ``record_orders`` would look each
+    member up again. Orders that differ are left to it to refuse
+    (``IDEMPOTENCY_CONFLICT``)."""
+    if not orders:
+        return set()
+    recorded = {
+        external_id: (fingerprint, member_id)
+        for external_id, fingerprint, member_id in await scope.query(Order)
+        .filter(external_id__in=[o.external_id for o in orders])
+        .values_list("external_id", "fingerprint", "member_id")
+    }
+    if not recorded:
+        return set()
+    region = scope.brand.default_region
+    same: dict[str, tuple[str, str]] = {}  # external id -> its member's identity
+    normalised: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for order in orders:
+        before = recorded.get(order.external_id)
+        if before is None or order.member.identity is None:
+            continue
+        clean = clean_order(order, scope.brand.currency, now, [])
+        if clean.fingerprint != before[0]:
+            continue
+        key = order.member.identity
+        if key not in normalised:
+            normalised[key] = _identity(key, region)
+        identity = normalised[key]
+        if identity is not None:
+            same[order.external_id] = identity
+    if not same:
+        return set()
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in same.values():
+        by_kind.setdefault(kind, set()).add(value)
+    condition = Q()
+    for kind, values in by_kind.items():
+        condition |= Q(kind=kind, value__in=sorted(values))
+    owners = {
+        (kind, value): member_id
+        for kind, value, member_id in await scope.query(MemberIdentity)
+        .filter(condition)
+        .values_list("kind", "value", "member_id")
+    }
+    return {
+        external_id
+        for external_id, identity in same.items()
+        if owners.get(identity) == recorded[external_id][1]
+    }
+
+
+def _identity(ref: tuple[str, str], region: str) -> tuple[str, str] | None:
+    """A member reference as stored (``None``: one that cannot be valid)."""
+    try:
+        kind = IdentityKind(ref[0].lower())
+        return kind.value, normalise(kind, ref[1], region, [])
+    except (ValueError, DomainError):
+        return None
 
 
 def _reject(report: ImportReport, rejects: RejectsFile, group: list[CsvRow], reason: str) -> None:
