@@ -22,16 +22,17 @@ from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
 
+from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
     CsvRow,
-    batches,
     cell_bool,
     cell_date,
     cell_decimal,
     cell_list,
     cell_time,
+    prepared_batches,
 )
 from tessera.importing.rejects import RejectsFile, reason_of
 from tessera.importing.report import ImportReport, OnProgress
@@ -97,26 +98,31 @@ async def import_members(
     today = now.astimezone(ZoneInfo(scope.brand.timezone)).date()
     definitions = await attrs.definitions_by_key(scope)
     report = ImportReport()
-    for batch in batches(rows, batch_size):
-        report.rows += len(batch)
-        checked: list[_Row] = []
-        refused: list[tuple[CsvRow, DomainError]] = []
-        for row in batch:
-            try:
-                checked.append(_check(scope, row, definitions, now, today))
-            except DomainError as error:
-                refused.append((row, error))
-        tag_ids = await tag_ids_by_code(
-            scope, {code for row in batch for code in cell_list(row.values.get("tags", ""))}
-        )
-        for row, problem in refused:
-            # Every problem of the row at once, its unknown tags included.
-            reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
-            _reject(report, rejects, row, reason)
-        await _import_batch(scope, checked, tag_ids, rejects, report, now)
-        rejects.flush()
-        if progress is not None:
-            progress(report.rows)
+    async with bulk_load(scope):
+
+        def check(batch: list[CsvRow]) -> tuple[list[_Row], list[tuple[CsvRow, DomainError]]]:
+            checked: list[_Row] = []
+            refused: list[tuple[CsvRow, DomainError]] = []
+            for row in batch:
+                try:
+                    checked.append(_check(scope, row, definitions, now, today))
+                except DomainError as error:
+                    refused.append((row, error))
+            return checked, refused
+
+        async for batch, (checked, refused) in prepared_batches(rows, batch_size, check):
+            report.rows += len(batch)
+            tag_ids = await tag_ids_by_code(
+                scope, {code for row in batch for code in cell_list(row.values.get("tags", ""))}
+            )
+            for row, problem in refused:
+                # Every problem of the row at once, its unknown tags included.
+                reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
+                _reject(report, rejects, row, reason)
+            await _import_batch(scope, checked, tag_ids, rejects, report, now)
+            rejects.flush()
+            if progress is not None:
+                progress(report.rows)
     return report
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from tortoise.expressions import Q
 
+from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
@@ -101,33 +102,33 @@ async def import_orders(
     ``report.created``/``unchanged`` count orders; ``rows`` counts rows."""
     now = now or datetime.now(UTC)
     report = ImportReport()
-    for batch in batches(_groups(rows), min(batch_size, MAX_BATCH)):
-        inputs: list[OrderInput] = []
-        groups: list[list[CsvRow]] = []
-        for group in batch:
-            report.rows += len(group)
-            try:
-                inputs.append(_order(scope, group))
-                groups.append(group)
-            except DomainError as error:
-                _reject(report, rejects, group, reason_of(error))
-        known = await _already_recorded(scope, inputs, now)
-        report.unchanged += len(known)
-        groups = [
-            g for g, order in zip(groups, inputs, strict=True) if order.external_id not in known
-        ]
-        inputs = [order for order in inputs if order.external_id not in known]
-        outcomes = await record_orders(scope, inputs, now=now) if inputs else []
-        for group, outcome in zip(groups, outcomes, strict=True):
-            if isinstance(outcome, DomainError):
-                _reject(report, rejects, group, _reason(outcome, group))
-            elif outcome.replayed:
-                report.unchanged += 1
-            else:
-                report.created += 1
-        rejects.flush()
-        if progress is not None:
-            progress(report.rows)
+    async with bulk_load(scope):
+        for batch in batches(_groups(rows), min(batch_size, MAX_BATCH)):
+            inputs: list[OrderInput] = []
+            groups: list[list[CsvRow]] = []
+            for group in batch:
+                report.rows += len(group)
+                try:
+                    inputs.append(_order(scope, group))
+                    groups.append(group)
+                except DomainError as error:
+                    _reject(report, rejects, group, reason_of(error))
+            known = await _already_recorded(scope, inputs, now)
+            fresh = [i for i, order in enumerate(inputs) if order.external_id not in known]
+            report.unchanged += len(inputs) - len(fresh)
+            groups = [groups[i] for i in fresh]
+            inputs = [inputs[i] for i in fresh]
+            outcomes = await record_orders(scope, inputs, now=now) if inputs else []
+            for group, outcome in zip(groups, outcomes, strict=True):
+                if isinstance(outcome, DomainError):
+                    _reject(report, rejects, group, _reason(outcome, group))
+                elif outcome.replayed:
+                    report.unchanged += 1
+                else:
+                    report.created += 1
+            rejects.flush()
+            if progress is not None:
+                progress(report.rows)
     return report
 
 

@@ -66,7 +66,7 @@ async def create_members(
                 kept = {d.values["card_number"] for d in drafts if d.values.get("card_number")}
                 missing = sum(1 for d in drafts if not d.values.get("card_number"))
                 cards = iter(await next_card_numbers(scope, conn, missing, kept))
-            members = []
+            members: list[dict[str, Any]] = []
             identities: list[list[tuple[IdentityKind, str]]] = []
             for draft in drafts:
                 values = dict(draft.values)
@@ -74,27 +74,25 @@ async def create_members(
                 if joins and not values.get("card_number"):
                     values["card_number"] = next(cards)
                     pairs.append((IdentityKind.CARD_NUMBER, values["card_number"]))
-                members.append(
-                    scope.build(Member, status=status, joined_at=draft.joined_at or now, **values)
-                )
+                members.append({**values, "status": status, "joined_at": draft.joined_at or now})
                 identities.append(pairs)
-            ids = await scope.insert_returning_ids(Member, members, conn)
-            await scope.insert_returning_ids(
+            ids = await scope.insert_rows(Member, members, conn)
+            await scope.insert_rows(
                 MemberIdentity,
                 [
-                    scope.build(MemberIdentity, member_id=member_id, kind=kind.value, value=value)
+                    {"member_id": member_id, "kind": kind.value, "value": value}
                     for member_id, pairs in zip(ids, identities, strict=True)
                     for kind, value in pairs
                 ],
                 conn,
             )
             if joins:
-                for member in members:
+                for member_id, member in zip(ids, members, strict=True):
                     uow.emit(
                         "member.joined",
-                        member_id=member.id,
-                        join_channel=member.join_channel or None,
-                        card_number=member.card_number,
+                        member_id=member_id,
+                        join_channel=member.get("join_channel") or None,
+                        card_number=member["card_number"],
                         imported=imported,
                     )
     except IntegrityError:
