@@ -46,7 +46,7 @@ from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import TagSource, tag_ids_by_code, tag_members
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 PROFILE_COLUMNS = (*TEXT_FIELDS, "phone", "email", "external_id", "gender", "join_channel")
 OTHER_COLUMNS = ("birthday", "interests", "joined_at", "card_number", "tags")
 ATTRIBUTE_PREFIX = "attr."
