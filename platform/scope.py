@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from tortoise.fields import JSONField
 from tortoise.queryset import QuerySet
 
 from tessera.models_base import BrandOwned
@@ -27,12 +28,6 @@ def _default(field: Any, now: datetime) -> Any:
         return now
     default = field.default
     return default() if callable(default) else default
-
-
-def _json_value(value: Any) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
 
 
 # Rows per multi-row INSERT: under both databases' limit of bound parameters
@@ -103,12 +98,12 @@ class BrandScope:
         batches too large for :meth:`insert_many`, which builds a model
         instance per row and sends one statement per row.
 
-        PostgreSQL gets every row of a batch as one JSON parameter
-        (``json_populate_recordset``: one short statement, parsed and planned
-        once), SQLite multi-row ``VALUES`` (it is in-process). The ids of one
-        statement are drawn in the order of its rows (a sequence on
-        PostgreSQL, SQLite's single writer), so sorted they match the rows
-        whatever order ``RETURNING`` lists them in."""
+        ``using_db`` is a transaction's connection (a unit of work's).
+        PostgreSQL gets the rows by ``COPY`` with ids drawn beforehand; SQLite
+        (in-process, nothing to gain from a bulk protocol) multi-row
+        ``VALUES``: the ids of one statement are drawn in the order of its
+        rows (SQLite has one writer), so sorted they match the rows whatever
+        order ``RETURNING`` lists them in."""
         if not rows:
             return []
         meta = model._meta
@@ -121,32 +116,57 @@ class BrandScope:
         defaults = {name: _default(field, now) for name, field in fields}
         table, pk = meta.db_table, meta.db_pk_column
         columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name, _ in fields)
-        postgres = using_db.capabilities.dialect == "postgres"
+        if using_db.capabilities.dialect == "postgres":
+            return await self._copy_rows(model, rows, using_db, fields, defaults)
         ids: list[int] = []
         for start in range(0, len(rows), INSERT_ROWS):
             part = [
                 {**defaults, **row, "brand_id": self.brand.id}
                 for row in rows[start : start + INSERT_ROWS]
             ]
-            if postgres:
-                sql = (
-                    f'INSERT INTO "{table}" ({columns}) SELECT {columns} '
-                    f'FROM json_populate_recordset(NULL::"{table}", $1::json) RETURNING "{pk}"'
-                )
-                params: list[Any] = [
-                    json.dumps(
-                        [{meta.fields_db_projection[n]: row[n] for n, _ in fields} for row in part],
-                        default=_json_value,
-                    )
-                ]
-            else:
-                marks = "(" + ", ".join("?" for _ in fields) + ")"
-                sql = (
-                    f'INSERT INTO "{table}" ({columns}) VALUES '
-                    f'{", ".join(marks for _ in part)} RETURNING "{pk}"'
-                )
-                params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
+            marks = "(" + ", ".join("?" for _ in fields) + ")"
+            sql = (
+                f'INSERT INTO "{table}" ({columns}) VALUES '
+                f'{", ".join(marks for _ in part)} RETURNING "{pk}"'
+            )
+            params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
             ids += sorted(int(r[pk]) for r in await using_db.execute_query_dict(sql, params))
+        return ids
+
+    async def _copy_rows(
+        self,
+        model: type[M],
+        rows: Sequence[Mapping[str, Any]],
+        using_db: Any,
+        fields: list[tuple[str, Any]],
+        defaults: dict[str, Any],
+    ) -> list[int]:
+        """PostgreSQL: the ids drawn from the table's sequence in one query,
+        then ``COPY`` (asyncpg's binary copy, on the transaction's own
+        connection)."""
+        meta = model._meta
+        table, pk = meta.db_table, meta.db_pk_column
+        drawn = await using_db.execute_query_dict(
+            f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{pk}')) AS id "
+            "FROM generate_series(1, $1)",
+            [len(rows)],
+        )
+        ids = sorted(int(r["id"]) for r in drawn)
+        json_fields = {n for n, field in fields if isinstance(field, JSONField)}
+        records = []
+        for row_id, given in zip(ids, rows, strict=True):
+            row = {**defaults, **given, "brand_id": self.brand.id}
+            records.append(
+                (
+                    row_id,
+                    *(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields),
+                )
+            )
+        await using_db._connection.copy_records_to_table(
+            table,
+            records=records,
+            columns=[pk, *(meta.fields_db_projection[n] for n, _ in fields)],
+        )
         return ids
 
     def acting_as(self, actor: Actor) -> BrandScope:
