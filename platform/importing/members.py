@@ -20,8 +20,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
-
 from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
@@ -37,9 +35,9 @@ from tessera.importing.csv_rows import (
 from tessera.importing.rejects import RejectsFile, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members import attributes as attrs
-from tessera.members.batch import MemberDraft, create_members
+from tessera.members.batch import MemberDraft, create_members, identity_owners
 from tessera.members.identities import IdentityKind
-from tessera.members.models import AttributeDefinition, MemberIdentity
+from tessera.members.models import AttributeDefinition
 from tessera.members.profile import IDENTITY_FIELDS, TEXT_FIELDS
 from tessera.members.service import draft_member
 from tessera.scope import BrandScope
@@ -223,21 +221,7 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
 
 async def _owners(scope: BrandScope, rows: list[_Row]) -> dict[tuple[str, str], int]:
     """Which existing member holds each identity the batch names: one query."""
-    by_kind: dict[str, set[str]] = {}
-    for row in rows:
-        for kind, value in row.keys:
-            by_kind.setdefault(kind, set()).add(value)
-    if not by_kind:
-        return {}
-    condition = Q()
-    for kind, values in by_kind.items():
-        condition |= Q(kind=kind, value__in=sorted(values))
-    found = (
-        await scope.query(MemberIdentity)
-        .filter(condition)
-        .values_list("kind", "value", "member_id")
-    )
-    return {(kind, value): member_id for kind, value, member_id in found}
+    return await identity_owners(scope, (key for row in rows for key in row.keys))
 
 
 def _unknown_tags(row: CsvRow, tag_ids: dict[str, int]) -> str:

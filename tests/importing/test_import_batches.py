@@ -346,7 +346,8 @@ async def test_the_importers_read_no_further_than_one_batch_ahead(brand_a, tmp_p
         report = await importer(scope, rows(), rejects, batch_size=500, progress=progress, now=NOW)
 
     assert report.rows == 5_000 and len(read_ahead) == 10
-    assert max(read_ahead) <= 500
+    # One batch, and for orders the row that tells the batch's last order has ended.
+    assert max(read_ahead) <= (500 if kind == "members" else 501)
 
 
 async def test_created_in_a_batch_a_member_is_stored_as_create_member_stores_it(brand_a, brand_b):
