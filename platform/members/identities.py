@@ -43,11 +43,13 @@ MAX_LENGTH = 128
 # (qq.com, 163.com, gmail.com): remember the answers for valid domains. The
 # function is pure (the domain and two flags in, a dict that validate_email
 # only reads out); an invalid domain raises, which lru_cache does not keep.
-# email-validator is pinned in pyproject.toml; tests/members checks addresses
-# against it.
-# (The package re-exports the function under its module's name, hence import_module.)
+# email-validator is pinned in pyproject.toml. (The package re-exports the
+# function under its module's name, hence import_module.)
 _checker = import_module("email_validator.validate_email")
-_checker.validate_email_domain_name = lru_cache(maxsize=4096)(_checker.validate_email_domain_name)
+_checker.validate_email_domain_name = lru_cache(maxsize=4096)(  # type: ignore[attr-defined]
+    _checker.validate_email_domain_name  # type: ignore[attr-defined]
+)
+
 _CARD_SEPARATORS = re.compile(r"[\s-]+")
 
 

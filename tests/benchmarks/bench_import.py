@@ -91,8 +91,17 @@ def write_orders(path: Path) -> None:
             at = (START + timedelta(days=30, minutes=7 * i)).isoformat()
             for line in range(LINES_PER_ORDER):
                 out.writerow(
-                    [f"o-{i}", f"m-{(i * 7919) % MEMBERS}", at, "150.00", f"s{i % 20}",
-                     f"sku-{line}", f"Item {line}", "1", "75.00"]  # fmt: skip
+                    [
+                        f"o-{i}",
+                        f"m-{(i * 7919) % MEMBERS}",
+                        at,
+                        "150.00",
+                        f"s{i % 20}",
+                        f"sku-{line}",
+                        f"Item {line}",
+                        "1",
+                        "75.00",
+                    ]  # fmt: skip
                 )
 
 
@@ -127,9 +136,30 @@ async def copy_members(conn: asyncpg.Connection, brand_id: int, path: Path) -> N
             card = f"9{member_id:011d}"
             phone = "+86" + phone
             members.append(
-                (member_id, brand_id, ext, card, "active", name, gender,
-                 datetime.strptime(birthday, "%Y-%m-%d").date(), phone, email, "", city, "",
-                 "", "", "[]", "", "", "{}", datetime.fromisoformat(joined), now, now)  # fmt: skip
+                (
+                    member_id,
+                    brand_id,
+                    ext,
+                    card,
+                    "active",
+                    name,
+                    gender,
+                    datetime.strptime(birthday, "%Y-%m-%d").date(),
+                    phone,
+                    email,
+                    "",
+                    city,
+                    "",
+                    "",
+                    "",
+                    "[]",
+                    "",
+                    "",
+                    "{}",
+                    datetime.fromisoformat(joined),
+                    now,
+                    now,
+                )  # fmt: skip
             )
             for kind, value in (
                 ("external_id", ext), ("phone", phone), ("email", email), ("card_number", card)
@@ -139,10 +169,28 @@ async def copy_members(conn: asyncpg.Connection, brand_id: int, path: Path) -> N
         "member",
         records=members,
         columns=[
-            "id", "brand_id", "external_id", "card_number", "status", "name", "gender",
-            "birthday", "phone", "email", "province", "city", "education", "occupation",
-            "income_range", "interests", "join_channel", "join_source", "attributes",
-            "joined_at", "created_at", "updated_at",
+            "id",
+            "brand_id",
+            "external_id",
+            "card_number",
+            "status",
+            "name",
+            "gender",
+            "birthday",
+            "phone",
+            "email",
+            "province",
+            "city",
+            "education",
+            "occupation",
+            "income_range",
+            "interests",
+            "join_channel",
+            "join_source",
+            "attributes",
+            "joined_at",
+            "created_at",
+            "updated_at",
         ],  # fmt: skip
     )
     await conn.copy_records_to_table(
@@ -178,30 +226,80 @@ async def copy_orders(conn: asyncpg.Connection, brand_id: int, path: Path) -> No
                 order_id = order_ids[len(orders)]
                 amount = int(float(paid) * 100)
                 orders.append(
-                    (order_id, brand_id, member_ids[member], ext, store, None,
-                     datetime.fromisoformat(at), amount, amount, 0, "[]", LINES_PER_ORDER, 0,
-                     0, "", now)  # fmt: skip
+                    (
+                        order_id,
+                        brand_id,
+                        member_ids[member],
+                        ext,
+                        store,
+                        None,
+                        datetime.fromisoformat(at),
+                        amount,
+                        amount,
+                        0,
+                        "[]",
+                        LINES_PER_ORDER,
+                        0,
+                        0,
+                        "",
+                        now,
+                    )  # fmt: skip
                 )
             price = int(float(unit) * 100)
             lines.append(
-                (brand_id, order_id, len(lines) % LINES_PER_ORDER, sku, name, None,
-                 int(quantity), price, price, price, 0, 0)  # fmt: skip
+                (
+                    brand_id,
+                    order_id,
+                    len(lines) % LINES_PER_ORDER,
+                    sku,
+                    name,
+                    None,
+                    int(quantity),
+                    price,
+                    price,
+                    price,
+                    0,
+                    0,
+                )  # fmt: skip
             )
     await conn.copy_records_to_table(
         "sales_order",
         records=orders,
         columns=[
-            "id", "brand_id", "member_id", "external_id", "store_code", "channel",
-            "occurred_at", "amount_paid", "retail_amount", "discount", "coupon_codes", "units",
-            "refunded_amount", "refunded_units", "fingerprint", "created_at",
+            "id",
+            "brand_id",
+            "member_id",
+            "external_id",
+            "store_code",
+            "channel",
+            "occurred_at",
+            "amount_paid",
+            "retail_amount",
+            "discount",
+            "coupon_codes",
+            "units",
+            "refunded_amount",
+            "refunded_units",
+            "fingerprint",
+            "created_at",
         ],  # fmt: skip
     )
     await conn.copy_records_to_table(
         "order_line",
         records=lines,
         columns=[
-            "brand_id", "order_id", "line_no", "sku", "name", "category", "quantity",
-            "unit_price", "retail_price", "paid_amount", "refunded_quantity", "refunded_amount",
+            "brand_id",
+            "order_id",
+            "line_no",
+            "sku",
+            "name",
+            "category",
+            "quantity",
+            "unit_price",
+            "retail_price",
+            "paid_amount",
+            "refunded_quantity",
+            "refunded_amount",
         ],  # fmt: skip
     )
 
@@ -269,7 +367,9 @@ async def main() -> None:
                 again_o, orders_again = await timed(
                     lambda: run_import(scope, orders_csv, folder / "o2.rej", import_orders)
                 )
-                hand_o, _ = await timed(lambda: skip_by_hand(conn, copied.id, orders_csv, "sales_order"))
+                hand_o, _ = await timed(
+                    lambda: skip_by_hand(conn, copied.id, orders_csv, "sales_order")
+                )
             finally:
                 await conn.close()
         for label, report in (
@@ -297,14 +397,34 @@ async def main() -> None:
     report.table(
         "Import per file row (PostgreSQL)",
         [
-            Figure("import members, per row", members_s / rows_members, copy_m / rows_members,
-                   "csv.reader + COPY member, member_identity", "µs"),  # fmt: skip
-            Figure("import orders, per row", orders_s / rows_orders, copy_o / rows_orders,
-                   "csv.reader + COPY order, order_line", "µs"),  # fmt: skip
-            Figure("re-import members (all there), per row", again_m / rows_members,
-                   hand_m / rows_members, "csv.reader + one SELECT ANY per batch", "µs"),  # fmt: skip
-            Figure("re-import orders (all there), per row", again_o / rows_orders,
-                   hand_o / rows_orders, "csv.reader + one SELECT ANY per batch", "µs"),  # fmt: skip
+            Figure(
+                "import members, per row",
+                members_s / rows_members,
+                copy_m / rows_members,
+                "csv.reader + COPY member, member_identity",
+                "µs",
+            ),  # fmt: skip
+            Figure(
+                "import orders, per row",
+                orders_s / rows_orders,
+                copy_o / rows_orders,
+                "csv.reader + COPY order, order_line",
+                "µs",
+            ),  # fmt: skip
+            Figure(
+                "re-import members (all there), per row",
+                again_m / rows_members,
+                hand_m / rows_members,
+                "csv.reader + one SELECT ANY per batch",
+                "µs",
+            ),  # fmt: skip
+            Figure(
+                "re-import orders (all there), per row",
+                again_o / rows_orders,
+                hand_o / rows_orders,
+                "csv.reader + one SELECT ANY per batch",
+                "µs",
+            ),  # fmt: skip
         ],
     )
     report.sizes["rows_per_second"] = {k: round(v[0]) for k, v in speeds.items()}
