@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from tortoise.exceptions import IntegrityError
 from tortoise.fields import JSONField
 from tortoise.queryset import QuerySet
 
@@ -162,11 +163,18 @@ class BrandScope:
                     *(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields),
                 )
             )
-        await using_db._connection.copy_records_to_table(
-            table,
-            records=records,
-            columns=[pk, *(meta.fields_db_projection[n] for n, _ in fields)],
-        )
+        from asyncpg.exceptions import IntegrityConstraintViolationError
+
+        try:
+            await using_db._connection.copy_records_to_table(
+                table,
+                records=records,
+                columns=[pk, *(meta.fields_db_projection[n] for n, _ in fields)],
+            )
+        except IntegrityConstraintViolationError as error:
+            # As Tortoise reports it for its own statements (the driver's
+            # copy bypasses its translation).
+            raise IntegrityError(error) from error
         return ids
 
     def acting_as(self, actor: Actor) -> BrandScope:

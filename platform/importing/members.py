@@ -276,7 +276,7 @@ async def _import_batch(
         member_id = created.get(id(member)) if isinstance(member, _Row) else member
         if member_id is not None:
             by_member.setdefault(member_id, []).extend(codes)
-    await _tag(scope, by_member, tag_ids)
+    await _tag(scope, by_member, tag_ids, set(created.values()))
 
 
 def _who(member: int | _Row) -> tuple[str, int]:
@@ -314,16 +314,21 @@ async def _create_one(
     return member_id
 
 
-async def _tag(scope: BrandScope, tagged: dict[int, list[str]], tag_ids: dict[str, int]) -> None:
+async def _tag(
+    scope: BrandScope, tagged: dict[int, list[str]], tag_ids: dict[str, int], new: set[int]
+) -> None:
     """Put each listed tag on its members with source IMPORT, leaving
-    assignments the import made before as they are (their expiry included)."""
+    assignments the import made before as they are (their expiry included).
+    Members created by this batch (``new``) have none yet."""
     if not tagged:
         return
-    present = set(
-        await scope.query(TagAssignment)
-        .filter(member_id__in=list(tagged), source=TagSource.IMPORT.value)
-        .values_list("member_id", "tag_id")
-    )
+    present: set[tuple[int, int]] = set()
+    if old := [member_id for member_id in tagged if member_id not in new]:
+        present = set(
+            await scope.query(TagAssignment)
+            .filter(member_id__in=old, source=TagSource.IMPORT.value)
+            .values_list("member_id", "tag_id")
+        )
     by_code: dict[str, list[int]] = {}
     for member_id, codes in tagged.items():
         for code in dict.fromkeys(codes):

@@ -20,6 +20,7 @@ import pytest
 from import_files import read_rejects
 from test_import_cli import TESSERA
 
+from tessera.errors import DomainError
 from tessera.importing.csv_rows import CsvRow, CsvSource
 from tessera.importing.members import check_header as check_members
 from tessera.importing.members import import_members
@@ -372,3 +373,19 @@ async def test_created_in_a_batch_a_member_is_stored_as_create_member_stores_it(
     )
 
     assert await members_as_data(one) == await members_as_data(batch)
+
+
+async def test_a_batch_with_a_taken_identity_writes_nothing_and_says_so(brand_a):
+    scope = BrandScope(brand_a)
+    await create_member(scope, {"name": "First", "external_id": "taken"})
+    definitions = await definitions_by_key(scope)
+    drafts = []
+    for external_id in ("fresh", "taken"):
+        values, wanted = draft_member(scope, {"external_id": external_id}, definitions, NOW.date())
+        drafts.append(MemberDraft(values, [(k, v) for k, v, _ in wanted]))
+
+    with pytest.raises(DomainError) as refused:
+        await create_members(scope, drafts, imported=True)
+
+    assert refused.value.code == "DUPLICATE_IDENTITY"
+    assert await scope.query(Member).count() == 1
