@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -30,9 +29,8 @@ from typing import Any
 import phonenumbers
 from tortoise.expressions import F
 
-from tessera import runtime, uow
 from tessera.behaviour.service import EventInput, record_events
-from tessera.jobs.registry import UnknownJob
+from tessera.bulk_load import bulk_load
 from tessera.members.cards import format_card
 from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity, MemberSettings
@@ -167,26 +165,9 @@ async def generate(
             if progress is not None:
                 progress("members", report.members, members)
 
-    with _bulk_load():
+    async with bulk_load(scope):
         await asyncio.gather(*(chunk(start) for start in range(0, members, CHUNK)))
-    # Without segments in this build there is nothing to catch up.
-    with suppress(UnknownJob):
-        await runtime.current().queue.enqueue("segments_nightly", scope.brand_id)
     return report
-
-
-@contextmanager
-def _bulk_load() -> Iterator[None]:
-    """Hold back the follow-up work of committed facts (each batch would
-    re-evaluate the lifecycle, rule tags and segments of its members: most of
-    the time of a bulk load). :func:`generate` then runs the brand's nightly
-    catch-up once instead."""
-    held = list(uow.FOLLOW_UPS)
-    uow.FOLLOW_UPS.clear()
-    try:
-        yield
-    finally:
-        uow.FOLLOW_UPS[:] = held
 
 
 async def _ensure_tags(scope: BrandScope) -> dict[str, float]:

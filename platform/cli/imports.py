@@ -2,7 +2,9 @@
 
 Exit codes (docs/import.md): 0 every row went in (or was already there),
 3 some rows were refused and written to the rejects file, 2 bad usage (no
-such file or brand, columns that cannot be imported), 1 failure.
+such file or brand, columns that cannot be imported), 1 failure, 130
+interrupted (Ctrl-C). An interrupted or failed import is resumed by running
+the same command again: the batches that went in are recognised in bulk.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from tessera.cli.runner import BAD_INPUT, brand_scope, err, fail, out, run
 from tessera.config import Settings
@@ -30,6 +35,7 @@ from tessera.members.attributes import definitions_by_key
 from tessera.scope import BrandScope
 
 SOME_REJECTED = 3
+INTERRUPTED = 130  # as a shell reports a process stopped by Ctrl-C
 
 app = typer.Typer()
 imports = typer.Typer(
@@ -114,7 +120,14 @@ def _import(file: Path, brand: str, rejects: Path | None, noun: str, importer: I
             progress.update(task, completed=source.size)
         return report
 
-    report = run(work)
+    try:
+        report = run(work)
+    except KeyboardInterrupt:
+        err.print(
+            "interrupted: the batches imported so far are in; run the same command again "
+            "to import the rest (rows already there are skipped)"
+        )
+        raise typer.Exit(INTERRUPTED) from None
     out.print(
         f"{report.rows} row(s): {report.created} {noun}(s) created, {report.unchanged} already "
         f"there, {report.rejected} row(s) rejected"
@@ -124,13 +137,25 @@ def _import(file: Path, brand: str, rejects: Path | None, noun: str, importer: I
         raise typer.Exit(SOME_REJECTED)
 
 
+class _RowsPerSecond(ProgressColumn):
+    """Rows imported so far and their rate (the bar itself follows the bytes
+    read, the only measure of the whole file known before it is read)."""
+
+    def render(self, task: Task) -> Text:
+        rows = int(task.fields.get("rows", 0))
+        elapsed = task.elapsed or 0.0
+        rate = f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 and rows else "- rows/s"
+        return Text(f"{rows:,} rows, {rate}")
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
-        TextColumn("{task.fields[rows]} rows"),
+        _RowsPerSecond(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
         console=err,
     )

@@ -3,8 +3,9 @@ import shares (lists, decimals, times)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from tessera.errors import DomainError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Exported spreadsheets carry huge notes fields now and then; the default
 # limit (128 KiB) would stop the whole import on one of them.
@@ -94,6 +96,31 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+async def prepared_batches(
+    items: Iterable[T], size: int, prepare: Callable[[list[T]], R]
+) -> AsyncIterator[tuple[list[T], R]]:
+    """:func:`batches` of ``items``, each with ``prepare(batch)``: the next
+    batch is read and prepared (parsed, checked: pure CPU work) in a thread
+    while the caller writes the one before, so Python and the database work
+    at the same time. Never more than one batch is read ahead of the caller."""
+    chunks = batches(items, size)
+    batch = next(chunks, None)
+    if batch is None:
+        return
+    ahead = asyncio.ensure_future(asyncio.to_thread(prepare, batch))
+    while batch is not None:
+        prepared = await ahead
+        following = next(chunks, None)
+        if following is not None:
+            ahead = asyncio.ensure_future(asyncio.to_thread(prepare, following))
+        try:
+            yield batch, prepared
+        except BaseException:
+            ahead.cancel()
+            raise
+        batch = following
 
 
 def cell_list(text: str) -> list[str]:

@@ -5,42 +5,46 @@ created (identities normalised, card numbers issued, attributes checked).
 A row is matched to an existing member by any of its identities (external
 id, phone, email, card number, ``identity.<kind>`` columns); a matched row
 changes nothing but the ``tags`` it lists that the member lacks, so
-re-importing a file changes nothing. Rows are read and checked in batches:
-one query finds the batch's existing members, one the batch's tags.
+re-importing a file changes nothing, and a run killed half-way is completed
+by running it again. Rows are read and checked in batches, and a batch is a
+set: one query finds its existing members, one its tags, the new members go
+in with one insert per table (:func:`tessera.members.batch.create_members`)
+and their tags with one statement per tag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
-
+from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
     CsvRow,
-    batches,
     cell_bool,
     cell_date,
     cell_decimal,
     cell_list,
     cell_time,
+    prepared_batches,
 )
 from tessera.importing.rejects import RejectsFile, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members import attributes as attrs
-from tessera.members.identities import IdentityKind, normalise
-from tessera.members.models import AttributeDefinition, MemberIdentity
-from tessera.members.profile import TEXT_FIELDS
-from tessera.members.service import create_member
+from tessera.members.batch import MemberDraft, create_members, identity_owners
+from tessera.members.identities import IdentityKind
+from tessera.members.models import AttributeDefinition
+from tessera.members.profile import IDENTITY_FIELDS, TEXT_FIELDS
+from tessera.members.service import draft_member
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import TagSource, tag_ids_by_code, tag_members
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 PROFILE_COLUMNS = (*TEXT_FIELDS, "phone", "email", "external_id", "gender", "join_channel")
 OTHER_COLUMNS = ("birthday", "interests", "joined_at", "card_number", "tags")
 ATTRIBUTE_PREFIX = "attr."
@@ -49,14 +53,10 @@ IDENTITY_PREFIX = "identity."
 
 @dataclass
 class _Row:
-    """A checked row: what to hand to ``create_member``, and how to find it."""
+    """A checked row: the member it would create, and its tags."""
 
     csv: CsvRow
-    profile: dict[str, Any]
-    identities: list[tuple[str, str]]
-    attributes: dict[str, Any]
-    card_number: str | None
-    joined_at: datetime | None
+    draft: MemberDraft
     tags: list[str]
     keys: list[tuple[str, str]] = field(default_factory=list)  # normalised identities
 
@@ -93,20 +93,34 @@ async def import_members(
     """Import ``rows`` (consumed lazily, ``batch_size`` at a time); refused
     rows go to ``rejects`` with their reason and the rest go in."""
     now = now or datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(scope.brand.timezone)).date()
     definitions = await attrs.definitions_by_key(scope)
     report = ImportReport()
-    for batch in batches(rows, batch_size):
-        report.rows += len(batch)
-        checked: list[_Row] = []
-        for row in batch:
-            try:
-                checked.append(_check(scope, row, definitions, now))
-            except DomainError as error:
-                _reject(report, rejects, row, reason_of(error))
-        await _import_batch(scope, checked, rejects, report)
-        rejects.flush()
-        if progress is not None:
-            progress(report.rows)
+    async with bulk_load(scope):
+
+        def check(batch: list[CsvRow]) -> tuple[list[_Row], list[tuple[CsvRow, DomainError]]]:
+            checked: list[_Row] = []
+            refused: list[tuple[CsvRow, DomainError]] = []
+            for row in batch:
+                try:
+                    checked.append(_check(scope, row, definitions, now, today))
+                except DomainError as error:
+                    refused.append((row, error))
+            return checked, refused
+
+        async for batch, (checked, refused) in prepared_batches(rows, batch_size, check):
+            report.rows += len(batch)
+            tag_ids = await tag_ids_by_code(
+                scope, {code for row in batch for code in cell_list(row.values.get("tags", ""))}
+            )
+            for row, problem in refused:
+                # Every problem of the row at once, its unknown tags included.
+                reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
+                _reject(report, rejects, row, reason)
+            await _import_batch(scope, checked, tag_ids, rejects, report, now)
+            rejects.flush()
+            if progress is not None:
+                progress(report.rows)
     return report
 
 
@@ -116,7 +130,11 @@ def _reject(report: ImportReport, rejects: RejectsFile, row: CsvRow, reason: str
 
 
 def _check(
-    scope: BrandScope, row: CsvRow, definitions: dict[str, AttributeDefinition], now: datetime
+    scope: BrandScope,
+    row: CsvRow,
+    definitions: dict[str, AttributeDefinition],
+    now: datetime,
+    today: date,
 ) -> _Row:
     if row.extra_cells > 0:
         raise DomainError("INVALID", f"{row.extra_cells} cell(s) more than the header's columns")
@@ -157,16 +175,37 @@ def _check(
             if value is not None:
                 attributes[key] = value
     card = values.get("card_number", "").strip() or None
-    checked = _Row(
-        row, profile, identities, attributes, card, joined_at, cell_list(values.get("tags", ""))
-    )
-    try:
-        checked.keys = _identity_keys(scope, checked)
-    except DomainError as error:
-        errors.append(error)
-    if errors:
+    if not identities and not card and not any(k in profile for k in IDENTITY_FIELDS):
+        errors.append(
+            DomainError(
+                "IDENTITY_REQUIRED", "give an external_id, phone, email, card_number or identity.*"
+            )
+        )
+    if errors:  # the service's checks would only repeat what is wrong already
         raise DomainErrors(errors)
-    return checked
+    try:
+        member, wanted = draft_member(
+            scope, profile, definitions, today, identities, attributes, card
+        )
+    except DomainErrors as error:
+        raise DomainErrors([_as_column(e, identities) for e in error.errors]) from None
+    return _Row(
+        row,
+        MemberDraft(member, [(kind, value) for kind, value, _ in wanted], joined_at),
+        cell_list(values.get("tags", "")),
+        [(kind.value, value) for kind, value, _ in wanted],
+    )
+
+
+def _as_column(error: DomainError, identities: list[tuple[str, str]]) -> DomainError:
+    """The service's field path as the file's column: ``identities.0.value``
+    -> ``identity.wechat_openid``, ``attributes.size`` -> ``attr.size``."""
+    path = list(error.field or [])
+    if path[:1] == ["identities"] and len(path) > 1 and path[1].isdigit():
+        path = [IDENTITY_PREFIX + identities[int(path[1])][0]]
+    elif path[:1] == ["attributes"] and len(path) > 1:
+        path = [ATTRIBUTE_PREFIX + path[1]]
+    return DomainError(error.code, error.message, path or None)
 
 
 def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
@@ -180,64 +219,38 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
     return text.strip()
 
 
-def _identity_keys(scope: BrandScope, row: _Row) -> list[tuple[str, str]]:
-    """Every identity the row names, normalised as the members service stores it."""
-    region = scope.brand.default_region
-    wanted: list[tuple[IdentityKind, str, str]] = [
-        (IdentityKind(name), row.profile[name], name)
-        for name in ("external_id", "phone", "email")
-        if name in row.profile
-    ]
-    if row.card_number:
-        wanted.append((IdentityKind.CARD_NUMBER, row.card_number, "card_number"))
-    for kind, value in row.identities:
-        wanted.append((IdentityKind(kind), value, IDENTITY_PREFIX + kind))
-    keys, errors = [], []
-    for kind, value, column in wanted:
-        try:
-            keys.append((kind.value, normalise(kind, value, region, [column])))
-        except DomainError as error:
-            errors.append(error)
-    if errors:
-        raise DomainErrors(errors)
-    if not keys:
-        raise DomainError(
-            "IDENTITY_REQUIRED", "give an external_id, phone, email, card_number or identity.*"
-        )
-    return keys
-
-
 async def _owners(scope: BrandScope, rows: list[_Row]) -> dict[tuple[str, str], int]:
     """Which existing member holds each identity the batch names: one query."""
-    by_kind: dict[str, set[str]] = {}
-    for row in rows:
-        for kind, value in row.keys:
-            by_kind.setdefault(kind, set()).add(value)
-    if not by_kind:
-        return {}
-    condition = Q()
-    for kind, values in by_kind.items():
-        condition |= Q(kind=kind, value__in=sorted(values))
-    found = (
-        await scope.query(MemberIdentity)
-        .filter(condition)
-        .values_list("kind", "value", "member_id")
-    )
-    return {(kind, value): member_id for kind, value, member_id in found}
+    return await identity_owners(scope, (key for row in rows for key in row.keys))
+
+
+def _unknown_tags(row: CsvRow, tag_ids: dict[str, int]) -> str:
+    unknown = [c for c in cell_list(row.values.get("tags", "")) if c not in tag_ids]
+    return f"tags: no tag {', '.join(unknown)}" if unknown else ""
 
 
 async def _import_batch(
-    scope: BrandScope, rows: list[_Row], rejects: RejectsFile, report: ImportReport
+    scope: BrandScope,
+    rows: list[_Row],
+    tag_ids: dict[str, int],
+    rejects: RejectsFile,
+    report: ImportReport,
+    now: datetime,
 ) -> None:
-    tag_ids = await tag_ids_by_code(scope, {code for row in rows for code in row.tags})
-    owners = await _owners(scope, rows)
-    tagged: dict[int, list[str]] = {}  # member id -> tag codes the row lists
+    """Match the batch's rows to existing members (one query), create the new
+    ones together (:func:`create_members`), then tag them. Each step commits
+    on its own: a batch killed between them is completed by the next run,
+    which finds its members there and adds the tags they lack."""
+    owners: dict[tuple[str, str], int | _Row] = dict(await _owners(scope, rows))
+    new: list[_Row] = []
+    # Member (existing id, or the new row that creates it) -> tag codes of its rows.
+    tagged: list[tuple[int | _Row, list[str]]] = []
     for row in rows:
-        unknown = [code for code in row.tags if code not in tag_ids]
+        unknown = _unknown_tags(row.csv, tag_ids)
         if unknown:
-            _reject(report, rejects, row.csv, f"tags: no tag {', '.join(unknown)}")
+            _reject(report, rejects, row.csv, unknown)
             continue
-        matched = {owners[key] for key in row.keys if key in owners}
+        matched = {_who(owners[key]): owners[key] for key in row.keys if key in owners}
         if len(matched) > 1:
             _reject(
                 report,
@@ -247,42 +260,75 @@ async def _import_batch(
             )
             continue
         if matched:
-            member_id = matched.pop()
+            member = next(iter(matched.values()))
             report.unchanged += 1
         else:
-            try:
-                member = await create_member(
-                    scope,
-                    row.profile,
-                    identities=row.identities,
-                    attributes=row.attributes,
-                    card_number=row.card_number,
-                    joined_at=row.joined_at,
-                    imported=True,
-                )
-            except DomainError as error:
-                _reject(report, rejects, row.csv, reason_of(error))
-                continue
-            member_id = member.id
-            report.created += 1
+            member = row
+            new.append(row)
             # A later row of this batch naming one of these identities is this member.
             for key in row.keys:
-                owners[key] = member_id
+                owners[key] = row
         if row.tags:
-            tagged.setdefault(member_id, []).extend(row.tags)
-    await _tag(scope, tagged, tag_ids)
+            tagged.append((member, row.tags))
+    created = await _create(scope, new, rejects, report, now)
+    by_member: dict[int, list[str]] = {}
+    for member, codes in tagged:
+        member_id = created.get(id(member)) if isinstance(member, _Row) else member
+        if member_id is not None:
+            by_member.setdefault(member_id, []).extend(codes)
+    await _tag(scope, by_member, tag_ids, set(created.values()))
 
 
-async def _tag(scope: BrandScope, tagged: dict[int, list[str]], tag_ids: dict[str, int]) -> None:
+def _who(member: int | _Row) -> tuple[str, int]:
+    return ("member", member) if isinstance(member, int) else ("row", id(member))
+
+
+async def _create(
+    scope: BrandScope, rows: list[_Row], rejects: RejectsFile, report: ImportReport, now: datetime
+) -> dict[int, int]:
+    """Create the rows' members; ``id(row)`` -> member id of those created."""
+    try:
+        ids = await create_members(scope, [r.draft for r in rows], imported=True, now=now)
+    except DomainError:
+        # Someone took one of the identities since the lookup: find out which
+        # row it was, one by one, as a single createMember would.
+        created = {}
+        for row in rows:
+            member_id = await _create_one(scope, row, rejects, report, now)
+            if member_id is not None:
+                created[id(row)] = member_id
+        return created
+    report.created += len(ids)
+    return {id(row): member_id for row, member_id in zip(rows, ids, strict=True)}
+
+
+async def _create_one(
+    scope: BrandScope, row: _Row, rejects: RejectsFile, report: ImportReport, now: datetime
+) -> int | None:
+    try:
+        [member_id] = await create_members(scope, [row.draft], imported=True, now=now)
+    except DomainError as error:
+        _reject(report, rejects, row.csv, reason_of(error))
+        return None
+    report.created += 1
+    return member_id
+
+
+async def _tag(
+    scope: BrandScope, tagged: dict[int, list[str]], tag_ids: dict[str, int], new: set[int]
+) -> None:
     """Put each listed tag on its members with source IMPORT, leaving
-    assignments the import made before as they are (their expiry included)."""
+    assignments the import made before as they are (their expiry included).
+    Members created by this batch (``new``) have none yet."""
     if not tagged:
         return
-    present = set(
-        await scope.query(TagAssignment)
-        .filter(member_id__in=list(tagged), source=TagSource.IMPORT.value)
-        .values_list("member_id", "tag_id")
-    )
+    present: set[tuple[int, int]] = set()
+    if old := [member_id for member_id in tagged if member_id not in new]:
+        present = set(
+            await scope.query(TagAssignment)
+            .filter(member_id__in=old, source=TagSource.IMPORT.value)
+            .values_list("member_id", "tag_id")
+        )
     by_code: dict[str, list[int]] = {}
     for member_id, codes in tagged.items():
         for code in dict.fromkeys(codes):

@@ -12,28 +12,38 @@ rejects file. Re-importing a file changes nothing: orders are idempotent on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
+from tortoise import connections
+
+from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
     CsvRow,
-    batches,
     cell_int,
     cell_list,
     cell_time,
+    prepared_batches,
 )
 from tessera.importing.rejects import RejectsFile, column_name, reason_of
 from tessera.importing.report import ImportReport, OnProgress
-from tessera.members.identities import IdentityKind
-from tessera.orders.inputs import LineInput, MemberRef, OrderInput
+from tessera.members.batch import identity_owners
+from tessera.members.identities import IdentityKind, normalise
+from tessera.orders.inputs import LineInput, MemberRef, OrderInput, clean_order
+from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount, parse_amount
 from tessera.pipeline.orders import MAX_BATCH, record_orders
 from tessera.scope import BrandScope
 
 BATCH_SIZE = MAX_BATCH
+_ORDER_TABLE = Order._meta.db_table
+# A batch read from the file: its orders, their rows, and the refused groups.
+Prepared = tuple[list[OrderInput], list[list[CsvRow]], list[tuple[list[CsvRow], DomainError]]]
 MEMBER_PREFIX = "member_"
 MEMBER_COLUMNS = tuple(MEMBER_PREFIX + kind.value for kind in IdentityKind)
 ORDER_COLUMNS = (
@@ -97,28 +107,104 @@ async def import_orders(
     ``report.created``/``unchanged`` count orders; ``rows`` counts rows."""
     now = now or datetime.now(UTC)
     report = ImportReport()
-    for batch in batches(_groups(rows), min(batch_size, MAX_BATCH)):
-        inputs: list[OrderInput] = []
-        groups: list[list[CsvRow]] = []
-        for group in batch:
-            report.rows += len(group)
-            try:
-                inputs.append(_order(scope, group))
-                groups.append(group)
-            except DomainError as error:
+    async with bulk_load(scope):
+
+        def read(batch: list[list[CsvRow]]) -> Prepared:
+            inputs: list[OrderInput] = []
+            groups: list[list[CsvRow]] = []
+            refused: list[tuple[list[CsvRow], DomainError]] = []
+            for group in batch:
+                try:
+                    inputs.append(_order(scope, group))
+                    groups.append(group)
+                except DomainError as error:
+                    refused.append((group, error))
+            return inputs, groups, refused
+
+        size = min(batch_size, MAX_BATCH)
+        async for batch, (inputs, groups, refused) in prepared_batches(_groups(rows), size, read):
+            report.rows += sum(len(group) for group in batch)
+            for group, error in refused:
                 _reject(report, rejects, group, reason_of(error))
-        outcomes = await record_orders(scope, inputs, now=now) if inputs else []
-        for group, outcome in zip(groups, outcomes, strict=True):
-            if isinstance(outcome, DomainError):
-                _reject(report, rejects, group, _reason(outcome, group))
-            elif outcome.replayed:
-                report.unchanged += 1
-            else:
-                report.created += 1
-        rejects.flush()
-        if progress is not None:
-            progress(report.rows)
+            known = await _already_recorded(scope, inputs, now)
+            fresh = [i for i, order in enumerate(inputs) if order.external_id not in known]
+            report.unchanged += len(inputs) - len(fresh)
+            groups = [groups[i] for i in fresh]
+            inputs = [inputs[i] for i in fresh]
+            outcomes = await record_orders(scope, inputs, now=now) if inputs else []
+            for group, outcome in zip(groups, outcomes, strict=True):
+                if isinstance(outcome, DomainError):
+                    _reject(report, rejects, group, _reason(outcome, group))
+                elif outcome.replayed:
+                    report.unchanged += 1
+                else:
+                    report.created += 1
+            rejects.flush()
+            if progress is not None:
+                progress(report.rows)
     return report
+
+
+async def _already_recorded(scope: BrandScope, orders: list[OrderInput], now: datetime) -> set[str]:
+    """External ids of ``orders`` recorded before with the same details and
+    member: the whole batch in two queries (the orders, their members'
+    identities), where handing them to ``record_orders`` would look each
+    member up again. Orders that differ are left to it to refuse
+    (``IDEMPOTENCY_CONFLICT``)."""
+    if not orders:
+        return set()
+    recorded = await _recorded(scope, {o.external_id for o in orders})
+    if not recorded:
+        return set()
+    region = scope.brand.default_region
+    same: dict[str, tuple[str, str]] = {}  # external id -> its member's identity
+    normalised: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for order in orders:
+        before = recorded.get(order.external_id)
+        if before is None or order.member.identity is None:
+            continue
+        clean = clean_order(order, scope.brand.currency, now, [])
+        if clean.fingerprint != before[0]:
+            continue
+        key = order.member.identity
+        if key not in normalised:
+            normalised[key] = _identity(key, region)
+        identity = normalised[key]
+        if identity is not None:
+            same[order.external_id] = identity
+    if not same:
+        return set()
+    owners = await identity_owners(scope, same.values())
+    return {
+        external_id
+        for external_id, identity in same.items()
+        if owners.get(identity) == recorded[external_id][1]
+    }
+
+
+async def _recorded(scope: BrandScope, external_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """External id -> (fingerprint, member id) of the orders recorded before:
+    one hand-written query (the ORM builds an ``IN`` list of a thousand values
+    slower than the database answers it)."""
+    connection = connections.get("default")
+    columns = f'SELECT external_id, fingerprint, member_id FROM "{_ORDER_TABLE}"'
+    if connection.capabilities.dialect == "postgres":
+        sql = f"{columns} WHERE brand_id = $1 AND external_id = ANY($2::text[])"
+        params: list[Any] = [scope.brand_id, sorted(external_ids)]
+    else:
+        sql = f"{columns} WHERE brand_id = ? AND external_id IN (SELECT value FROM json_each(?))"
+        params = [scope.brand_id, json.dumps(sorted(external_ids))]
+    rows = await connection.execute_query_dict(sql, params)
+    return {r["external_id"]: (r["fingerprint"], int(r["member_id"])) for r in rows}
+
+
+def _identity(ref: tuple[str, str], region: str) -> tuple[str, str] | None:
+    """A member reference as stored (``None``: one that cannot be valid)."""
+    try:
+        kind = IdentityKind(ref[0].lower())
+        return kind.value, normalise(kind, ref[1], region, [])
+    except (ValueError, DomainError):
+        return None
 
 
 def _reject(report: ImportReport, rejects: RejectsFile, group: list[CsvRow], reason: str) -> None:

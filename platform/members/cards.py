@@ -59,3 +59,33 @@ async def next_card_number(scope: BrandScope, connection: Any) -> str:
         )
         if not taken:
             return number
+
+
+async def next_card_numbers(
+    scope: BrandScope, connection: Any, count: int, also_taken: set[str]
+) -> list[str]:
+    """``count`` card numbers no member of the brand has and none of
+    ``also_taken`` (cards of the same batch), taking a run of the sequence
+    in one update and checking it in one query (:func:`next_card_number`
+    for a batch)."""
+    settings = await get_settings(scope, connection)
+    numbers: list[str] = []
+    while len(numbers) < count:
+        wanted = count - len(numbers)
+        await (
+            scope.query(MemberSettings)
+            .using_db(connection)
+            .update(card_sequence=F("card_sequence") + wanted)
+        )
+        last = (await scope.query(MemberSettings).using_db(connection).get()).card_sequence
+        run = [format_card(settings.card_prefix, n) for n in range(last - wanted + 1, last + 1)]
+        # The run's numbers have one length and ascend as text too: one range
+        # of the (brand, kind, value) index holds any imported card among them.
+        taken = set(
+            await scope.query(MemberIdentity)
+            .using_db(connection)
+            .filter(kind=IdentityKind.CARD_NUMBER.value, value__gte=run[0], value__lte=run[-1])
+            .values_list("value", flat=True)
+        )
+        numbers += [n for n in run if n not in taken and n not in also_taken]
+    return numbers

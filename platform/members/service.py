@@ -8,7 +8,7 @@ alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -149,33 +149,39 @@ def _duplicate(error: IntegrityError) -> DomainError:
     return DomainError("DUPLICATE_IDENTITY", "another member already has one of these identities")
 
 
-async def create_member(
+def draft_member(
     scope: BrandScope,
     profile: Mapping[str, Any],
-    *,
+    definitions: dict[str, attrs.AttributeDefinition],
+    today: date,
     identities: Sequence[IdentityInput] = (),
-    attributes: Any = None,  # validated: must be a JSON object
+    attributes: Any = None,
     card_number: str | None = None,
-    joined_at: datetime | None = None,
-    imported: bool = False,
-) -> Member:
-    """Register a person. Under the ``registration`` join rule they join now
-    (card number, ``member.joined``); otherwise they are a prospect until their
-    first purchase or payment (see :class:`tessera.members.scheme.JoinRule`).
+) -> tuple[dict[str, Any], list[_Wanted]]:
+    """A new member's column values and its distinct normalised identities,
+    checked as :func:`create_member` checks them, without touching the
+    database (a batch checks every row first, then looks their identities up
+    at once). Raises :class:`DomainErrors` naming every problem."""
+    values, wanted, errors = _draft(
+        scope, profile, definitions, today, identities, attributes, card_number
+    )
+    if errors:
+        raise DomainErrors(errors)
+    return values, wanted
 
-    :param profile: profile fields by name (``name``, ``phone``, ``gender``...).
-    :param identities: more (kind, value) pairs; phone, email and external id
-        in ``profile`` become identities too. At least one identity is needed.
-    :param card_number: an existing card to keep (an old CRM's member); else
-        one is generated when the member joins.
-    :param joined_at: when they joined, for a member brought over from an old
-        CRM (an import); default now.
-    :param imported: brought over from an old CRM: ``member.joined`` says so,
-        and joining rewards (a registration bonus) are not granted again.
-    """
+
+def _draft(
+    scope: BrandScope,
+    profile: Mapping[str, Any],
+    definitions: dict[str, attrs.AttributeDefinition],
+    today: date,
+    identities: Sequence[IdentityInput] = (),
+    attributes: Any = None,
+    card_number: str | None = None,
+) -> tuple[dict[str, Any], list[_Wanted], list[DomainError]]:
     errors: list[DomainError] = []
     try:
-        values = clean_profile(profile, scope.brand.default_region, _today(scope))
+        values = clean_profile(profile, scope.brand.default_region, today)
     except DomainErrors as error:
         values, errors = {}, list(error.errors)
     wanted: list[_Wanted] = []
@@ -203,7 +209,6 @@ async def create_member(
         except DomainError as error:
             errors.append(error)
     try:
-        definitions = await attrs.definitions_by_key(scope)
         values["attributes"] = attrs.merge_attributes(
             definitions, {}, attributes or {}, field=["attributes"]
         )
@@ -224,13 +229,45 @@ async def create_member(
         errors.append(
             DomainError("TOO_MANY", f"at most {MAX_IDENTITIES} identities", ["identities"])
         )
+    if not errors:
+        for kind, value, _ in wanted:
+            column = PROFILE_COLUMN.get(kind)
+            if column and not values.get(column):
+                values[column] = value
+    return values, wanted, errors
+
+
+async def create_member(
+    scope: BrandScope,
+    profile: Mapping[str, Any],
+    *,
+    identities: Sequence[IdentityInput] = (),
+    attributes: Any = None,  # validated: must be a JSON object
+    card_number: str | None = None,
+    joined_at: datetime | None = None,
+    imported: bool = False,
+) -> Member:
+    """Register a person. Under the ``registration`` join rule they join now
+    (card number, ``member.joined``); otherwise they are a prospect until their
+    first purchase or payment (see :class:`tessera.members.scheme.JoinRule`).
+
+    :param profile: profile fields by name (``name``, ``phone``, ``gender``...).
+    :param identities: more (kind, value) pairs; phone, email and external id
+        in ``profile`` become identities too. At least one identity is needed.
+    :param card_number: an existing card to keep (an old CRM's member); else
+        one is generated when the member joins.
+    :param joined_at: when they joined, for a member brought over from an old
+        CRM (an import); default now.
+    :param imported: brought over from an old CRM: ``member.joined`` says so,
+        and joining rewards (a registration bonus) are not granted again.
+    """
+    definitions = await attrs.definitions_by_key(scope)
+    values, wanted, errors = _draft(
+        scope, profile, definitions, _today(scope), identities, attributes, card_number
+    )
     errors += await _taken(scope, wanted, None)
     if errors:
         raise DomainErrors(errors)
-    for kind, value, _ in wanted:
-        column = PROFILE_COLUMN.get(kind)
-        if column and not values.get(column):
-            values[column] = value
 
     settings = await get_settings(scope)
     joins = JoinRule(settings.join_rule) is JoinRule.REGISTRATION

@@ -82,7 +82,8 @@ async def test_good_rows_go_in_and_bad_rows_are_rejected_with_line_and_reason(
     assert set(rejected) == {"4", "5", "6", "7"}
     assert rejected["4"]["reason"] == "phone: '12345' is not a valid phone number"
     assert rejected["4"]["name"] == "Bad Phone"  # the row itself, to fix and re-import
-    assert rejected["5"]["reason"] == "tags: no tag nope"
+    # Every problem of a row at once, whichever step finds it.
+    assert rejected["5"]["reason"] == "gender: unknown gender 'robot'; tags: no tag nope"
     assert "attr.shoe_size: 'forty' is not a number" in rejected["6"]["reason"]
     assert "IDENTITY_REQUIRED" not in rejected["7"]["reason"]
     assert "give an external_id" in rejected["7"]["reason"]

@@ -9,6 +9,7 @@ import pytest
 from tessera.errors import DomainError, DomainErrors
 from tessera.members import service
 from tessera.members.cards import format_card, is_valid_card, luhn_digit
+from tessera.members.identities import IdentityKind, normalise
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.scheme import JoinRule, update_settings
 from tessera.scope import BrandScope
@@ -246,3 +247,19 @@ async def test_status_changes_follow_the_rules(brand_a, register):
         await service.update_member(scope, member.id, {}, status=MemberStatus.ACTIVE)
     assert caught.value.code == "INVALID_STATUS"
     assert (await Member.get(id=member.id)).status == "cancelled"
+
+
+def test_an_email_domain_checked_before_is_judged_the_same_again():
+    # Valid domains are remembered (an import's addresses share a few); an
+    # invalid one is refused every time, and the address's own part is
+    # checked every time.
+    for _ in range(2):
+        assert normalise(IdentityKind.EMAIL, "Ann@Example.COM", "CN", ["email"]) == (
+            "ann@example.com"
+        )
+        with pytest.raises(DomainError) as bad_domain:
+            normalise(IdentityKind.EMAIL, "ann@exa_mple..com", "CN", ["email"])
+        assert bad_domain.value.code == "INVALID_EMAIL"
+        with pytest.raises(DomainError) as bad_local:
+            normalise(IdentityKind.EMAIL, "ann..lee@example.com", "CN", ["email"])
+        assert bad_local.value.code == "INVALID_EMAIL"

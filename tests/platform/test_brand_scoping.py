@@ -144,6 +144,10 @@ ALLOWED_RAW_SQL = {
         "insert_assignments",
     ): "rows carry the given brand_id; tag and member ids were resolved in the scope",
     ("platform/tags/bulk.py", "delete_assignments"): "DELETE … WHERE brand_id = $1",
+    ("platform/scope.py", "insert_rows"): "INSERT of rows given the scope's brand_id",
+    ("platform/scope.py", "_copy_rows"): "draws ids from a sequence; COPY rows given the brand_id",
+    ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
+    ("platform/importing/orders.py", "_recorded"): "SELECT … WHERE brand_id = the scope's",
     (
         "platform/members/latest.py",
         "latest_per_member",
