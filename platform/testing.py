@@ -91,10 +91,25 @@ async def _add_brand_keys() -> None:
     """The composite brand keys of the PostgreSQL-only migration, which
     ``generate_schemas`` cannot know: the suite runs behind the same backstop
     as production (a test checks the migration adds exactly these)."""
-    brand_keys = importlib.import_module("tessera.migrations.0004_brand_keys")
     conn = connections.get("default")
-    for statement in brand_keys.statements():
-        await conn.execute_script(statement)
+    for migration in brand_key_migrations():
+        for statement in migration.statements():
+            await conn.execute_script(statement)
+
+
+def brand_key_migrations() -> list[Any]:
+    """The migrations that add composite brand keys (0004_brand_keys, and any
+    later one with a ``BRAND_LINKS`` list and ``statements()`` of its own), in order."""
+    import pkgutil
+
+    import tessera.migrations
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(tessera.migrations.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"tessera.migrations.{info.name}")
+        if hasattr(module, "BRAND_LINKS"):
+            found.append(module)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +151,9 @@ def tessera_settings(tessera_database_url: str, tessera_var_dir: Path) -> Settin
         var_dir=tessera_var_dir,
         log_json=False,
         limits=Limits(),
+        # Webhook tests post to a receiver on 127.0.0.1, which the SSRF guard
+        # refuses outside development unless allowed (docs/webhooks.md).
+        webhook_allow_private_networks=True,
     )
 
 

@@ -61,6 +61,7 @@ class UnitOfWork:
 FOLLOW_UPS: list[str] = [
     "tessera.segments.triggers:follow_ups",
     "tessera.rewards.triggers:follow_ups",
+    "tessera.webhooks.triggers:follow_ups",
 ]
 
 _planners: dict[str, Callable[[list[DomainEvent]], list[FollowUp]]] = {}
