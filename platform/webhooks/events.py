@@ -221,3 +221,14 @@ def body(
         "brand": brand,
         "data": data,
     }
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Every type's schema, as docs/webhook-schemas.json holds them."""
+    return {name: json_schema(name) for name in EVENT_TYPES}
+
+
+if __name__ == "__main__":  # python -P -m tessera.webhooks.events > docs/webhook-schemas.json
+    import json
+
+    print(json.dumps(all_schemas(), indent=2))
