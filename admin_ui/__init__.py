@@ -33,6 +33,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.api_keys",
     "tessera.admin_ui.pages.audit_log",
     "tessera.admin_ui.pages.plugins",
+    "tessera.admin_ui.pages.webhooks",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

@@ -27,13 +27,19 @@ query($s: ID, $status: WebhookDeliveryStatus, $after: String) {
 
 
 async def test_a_subscription_is_managed_through_graphql_with_the_secret_shown_once(
-    brand_a, api_key, gql, receiver, drain_outbox, new_member
+    brand_a, api_key, gql, webhook_receiver, drain_outbox, new_member
 ):
     token = await api_key(brand_a, "admin")
     made = (
         await gql(
             CREATE,
-            {"i": {"url": receiver.url, "eventTypes": ["member.joined"], "description": "CRM"}},
+            {
+                "i": {
+                    "url": webhook_receiver.url,
+                    "eventTypes": ["member.joined"],
+                    "description": "CRM",
+                }
+            },
             token=token,
         )
     )["createWebhookSubscription"]
@@ -45,13 +51,13 @@ async def test_a_subscription_is_managed_through_graphql_with_the_secret_shown_o
         "CRM",
     )
     listed = await gql("{ webhookSubscriptions { id url } }", token=token)
-    assert listed["webhookSubscriptions"] == [{"id": hook["id"], "url": receiver.url}]
+    assert listed["webhookSubscriptions"] == [{"id": hook["id"], "url": webhook_receiver.url}]
     assert made["secret"] not in json.dumps(listed)
 
     await new_member(brand_a, name="Ann", identities=[("app_user_id", "ann")])
     await new_member(brand_a, name="Bob", identities=[("app_user_id", "bob")])
     await drain_outbox()
-    for got in receiver.received:
+    for got in webhook_receiver.received:
         RECEIVER.verify([made["secret"]], got.headers, got.body)
 
     page = (await gql(DELIVERIES, {"s": hook["id"], "status": "DELIVERED"}, token=token))[
@@ -83,7 +89,7 @@ async def test_a_subscription_is_managed_through_graphql_with_the_secret_shown_o
     )["replayWebhookDelivery"]
     assert replayed == {"delivery": {"status": "PENDING", "attempts": 0}, "errors": []}
     await drain_outbox()
-    assert receiver.received[-1].headers["tessera-webhook-id"] == newest["deliveryId"]
+    assert webhook_receiver.received[-1].headers["tessera-webhook-id"] == newest["deliveryId"]
 
     rotated = (
         await gql(
@@ -118,13 +124,13 @@ async def test_a_subscription_is_managed_through_graphql_with_the_secret_shown_o
     }
 
 
-async def test_bad_input_is_refused_with_the_field_named(brand_a, api_key, gql, receiver):
+async def test_bad_input_is_refused_with_the_field_named(brand_a, api_key, gql, webhook_receiver):
     token = await api_key(brand_a, "admin")
     for variables, expected in (
         ({"url": "not a url", "eventTypes": ["*"]}, (["input", "url"], "INVALID")),
-        ({"url": receiver.url, "eventTypes": []}, (["input", "eventTypes"], "REQUIRED")),
+        ({"url": webhook_receiver.url, "eventTypes": []}, (["input", "eventTypes"], "REQUIRED")),
         (
-            {"url": receiver.url, "eventTypes": ["order.shipped"]},
+            {"url": webhook_receiver.url, "eventTypes": ["order.shipped"]},
             (["input", "eventTypes"], "UNKNOWN_EVENT_TYPE"),
         ),
     ):
@@ -134,10 +140,13 @@ async def test_bad_input_is_refused_with_the_field_named(brand_a, api_key, gql, 
     assert (await gql("{ webhookSubscriptions { id } }", token=token))["webhookSubscriptions"] == []
 
 
-async def test_webhooks_need_the_admin_scope(brand_a, api_key, gql, receiver):
+async def test_webhooks_need_the_admin_scope(brand_a, api_key, gql, webhook_receiver):
     token = await api_key(brand_a, "read", "write", "manage")
     body = await gql(
-        CREATE, {"i": {"url": receiver.url, "eventTypes": ["*"]}}, token=token, errors_ok=True
+        CREATE,
+        {"i": {"url": webhook_receiver.url, "eventTypes": ["*"]}},
+        token=token,
+        errors_ok=True,
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     body = await gql("{ webhookSubscriptions { id } }", token=token, errors_ok=True)

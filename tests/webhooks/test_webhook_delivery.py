@@ -48,14 +48,14 @@ async def member(new_member, brand, name="Ann"):
     return await new_member(brand, name=name, identities=[("app_user_id", name.lower())])
 
 
-async def subscribe(brand, receiver, types=("order.recorded",)) -> service.WithSecret:
-    return await service.create_subscription(BrandScope(brand), receiver.url, list(types))
+async def subscribe(brand, webhook_receiver, types=("order.recorded",)) -> service.WithSecret:
+    return await service.create_subscription(BrandScope(brand), webhook_receiver.url, list(types))
 
 
 async def test_a_recorded_order_reaches_the_receiver_signed_and_schema_valid(
-    brand_a, new_member, receiver, drain_outbox, api_key, gql
+    brand_a, new_member, webhook_receiver, drain_outbox, api_key, gql
 ):
-    made = await subscribe(brand_a, receiver)
+    made = await subscribe(brand_a, webhook_receiver)
     ann = await member(new_member, brand_a)
     token = await api_key(brand_a, "write")
     body = await gql(
@@ -73,7 +73,7 @@ async def test_a_recorded_order_reaches_the_receiver_signed_and_schema_valid(
     assert body["recordOrder"]["errors"] == []
     await drain_outbox()
 
-    [got] = receiver.received  # the member.joined before is not subscribed to
+    [got] = webhook_receiver.received  # the member.joined before is not subscribed to
     event = RECEIVER.verify([made.secret], got.headers, got.body)
     assert event["type"] == "order.recorded" and event["brand"] == brand_a.code
     assert event["data"]["member_id"] == ann.pk and event["data"]["amount_paid"] == 17000
@@ -92,14 +92,14 @@ async def test_a_recorded_order_reaches_the_receiver_signed_and_schema_valid(
 
 
 async def test_every_event_type_sent_matches_its_schema(
-    brand_a, new_member, receiver, drain_outbox
+    brand_a, new_member, webhook_receiver, drain_outbox
 ):
-    await subscribe(brand_a, receiver, ["*"])
+    await subscribe(brand_a, webhook_receiver, ["*"])
     ann = await member(new_member, brand_a)
     await record_order(BrandScope(brand_a), order(ann.pk))
     await drain_outbox()
     types = set()
-    for got in receiver.received:
+    for got in webhook_receiver.received:
         event = json.loads(got.body)
         jsonschema.validate(event, json_schema(event["type"]))
         types.add(event["type"])
@@ -107,15 +107,15 @@ async def test_every_event_type_sent_matches_its_schema(
 
 
 async def test_both_secrets_verify_during_a_rotation_and_only_the_new_one_after(
-    brand_a, new_member, receiver, drain_outbox
+    brand_a, new_member, webhook_receiver, drain_outbox
 ):
     scope = BrandScope(brand_a)
-    old = await subscribe(brand_a, receiver, ["member.joined"])
+    old = await subscribe(brand_a, webhook_receiver, ["member.joined"])
     new = await service.rotate_secret(scope, old.subscription.id, timedelta(hours=1))
     assert new.secret != old.secret
     await member(new_member, brand_a, "Ann")
     await drain_outbox()
-    [during] = receiver.received
+    [during] = webhook_receiver.received
     assert during.headers["tessera-webhook-signature"].count("v1=") == 2
     for secret in (old.secret, new.secret):
         RECEIVER.verify([secret], during.headers, during.body)
@@ -124,7 +124,7 @@ async def test_both_secrets_verify_during_a_rotation_and_only_the_new_one_after(
     newest = await service.rotate_secret(scope, old.subscription.id, timedelta(0))
     await member(new_member, brand_a, "Bob")
     await drain_outbox()
-    after = receiver.received[1]
+    after = webhook_receiver.received[1]
     assert after.headers["tessera-webhook-signature"].count("v1=") == 1
     RECEIVER.verify([newest.secret], after.headers, after.body)
     for stale in (old.secret, new.secret):
@@ -139,12 +139,12 @@ async def _due_now() -> None:
 
 
 async def test_a_failing_receiver_gets_retries_with_growing_delays_then_is_disabled(
-    brand_a, new_member, receiver, drain_outbox, monkeypatch
+    brand_a, new_member, webhook_receiver, drain_outbox, monkeypatch
 ):
     settings = runtime.current().settings
     monkeypatch.setattr(settings, "webhook_disable_after", 5)
-    receiver.status = 500
-    made = await subscribe(brand_a, receiver, ["member.joined"])
+    webhook_receiver.status = 500
+    made = await subscribe(brand_a, webhook_receiver, ["member.joined"])
     await member(new_member, brand_a)
     relay = runtime.current().outbox
 
@@ -159,8 +159,8 @@ async def test_a_failing_receiver_gets_retries_with_growing_delays_then_is_disab
         await _due_now()
         await relay.drain()
 
-    assert len(receiver.received) == 5
-    assert len({r.headers["tessera-webhook-id"] for r in receiver.received}) == 1
+    assert len(webhook_receiver.received) == 5
+    assert len({r.headers["tessera-webhook-id"] for r in webhook_receiver.received}) == 1
     assert len(delays) == 4 and delays == sorted(delays) and delays[-1] > delays[0]
     for n, delay in enumerate(delays, start=1):  # base x 2^(n-1), times 50-100 %
         ceiling = settings.webhook_retry_base_s * 2 ** (n - 1)
@@ -181,7 +181,7 @@ async def test_a_failing_receiver_gets_retries_with_growing_delays_then_is_disab
     await member(new_member, brand_a, "Bob")
     await drain_outbox()
     assert await WebhookDelivery.filter(brand_id=brand_a.id).count() == 1
-    receiver.status = 204
+    webhook_receiver.status = 204
     scope = BrandScope(brand_a)
     with pytest.raises(DomainError) as refused:
         await service.replay_delivery(scope, delivery.id)
@@ -195,16 +195,16 @@ async def test_a_failing_receiver_gets_retries_with_growing_delays_then_is_disab
         1,
         204,
     )
-    assert receiver.received[-1].headers["tessera-webhook-id"] == str(delivery.delivery_id)
+    assert webhook_receiver.received[-1].headers["tessera-webhook-id"] == str(delivery.delivery_id)
     assert (await WebhookSubscription.get(id=hook.id)).consecutive_failures == 0
 
 
 async def test_a_delivery_fails_after_its_attempts_without_disabling_a_subscription(
-    brand_a, new_member, receiver, drain_outbox, monkeypatch
+    brand_a, new_member, webhook_receiver, drain_outbox, monkeypatch
 ):
     monkeypatch.setattr(runtime.current().settings, "webhook_max_attempts", 3)
-    receiver.status = 503
-    made = await subscribe(brand_a, receiver, ["member.joined"])
+    webhook_receiver.status = 503
+    made = await subscribe(brand_a, webhook_receiver, ["member.joined"])
     await member(new_member, brand_a)
     await drain_outbox()  # retries included, without waiting for them
     delivery = await WebhookDelivery.get(brand_id=brand_a.id)
@@ -221,8 +221,10 @@ async def test_a_delivery_fails_after_its_attempts_without_disabling_a_subscript
 # Nothing lost between commit and send
 
 
-async def test_a_rolled_back_change_sends_nothing(brand_a, new_member, receiver, drain_outbox):
-    await subscribe(brand_a, receiver, ["*"])
+async def test_a_rolled_back_change_sends_nothing(
+    brand_a, new_member, webhook_receiver, drain_outbox
+):
+    await subscribe(brand_a, webhook_receiver, ["*"])
     scope = BrandScope(brand_a)
     with pytest.raises(RuntimeError):
         async with unit_of_work(scope) as uow:
@@ -230,23 +232,23 @@ async def test_a_rolled_back_change_sends_nothing(brand_a, new_member, receiver,
             raise RuntimeError("the change fails after emitting")
     assert not await OutboxEntry.filter(kind="webhooks_fanout").exists()
     await drain_outbox()
-    assert receiver.received == []
+    assert webhook_receiver.received == []
     assert not await WebhookDelivery.exists()
 
 
 async def test_the_deliveries_are_written_in_the_changes_transaction_and_sent_after(
-    brand_a, new_member, receiver, drain_outbox
+    brand_a, new_member, webhook_receiver, drain_outbox
 ):
-    await subscribe(brand_a, receiver, ["order.recorded"])
+    await subscribe(brand_a, webhook_receiver, ["order.recorded"])
     ann = await member(new_member, brand_a)
     await drain_outbox()
     await record_order(BrandScope(brand_a), order(ann.pk))
     # Committed, not yet relayed: the events wait in the outbox.
     [entry] = await OutboxEntry.filter(kind="webhooks_fanout", done_at__isnull=True)
     assert [e["type"] for e in entry.payload["args"][1]] == ["order.recorded"]
-    assert receiver.received == []
+    assert webhook_receiver.received == []
     await drain_outbox()
-    [got] = receiver.received
+    [got] = webhook_receiver.received
     assert json.loads(got.body)["type"] == "order.recorded"
 
 
@@ -274,33 +276,33 @@ async def _run_child(script: str, *args: str, env: dict[str, str]) -> subprocess
 
 
 async def test_a_process_killed_after_the_commit_still_delivers(
-    brand_a, receiver, drain_outbox, tessera_database_url, tmp_path
+    brand_a, webhook_receiver, drain_outbox, tessera_database_url, tmp_path
 ):
-    await subscribe(brand_a, receiver, ["member.joined"])
+    await subscribe(brand_a, webhook_receiver, ["member.joined"])
     env = _child_env(tessera_database_url, tmp_path)
     child = await _run_child("../platform/jobs/crash_after_commit.py", str(brand_a.id), env=env)
     assert child.returncode == -9, child.stdout + child.stderr  # SIGKILL, after the commit
-    assert receiver.received == []
+    assert webhook_receiver.received == []
     await drain_outbox()  # a fresh relay (this process) finds the events
-    [got] = receiver.received
+    [got] = webhook_receiver.received
     assert json.loads(got.body)["type"] == "member.joined"
 
 
 async def test_a_process_killed_after_sending_redelivers_with_the_same_id(
-    brand_a, new_member, receiver, drain_outbox, tessera_database_url, tmp_path
+    brand_a, new_member, webhook_receiver, drain_outbox, tessera_database_url, tmp_path
 ):
-    await subscribe(brand_a, receiver, ["member.joined"])
+    await subscribe(brand_a, webhook_receiver, ["member.joined"])
     await member(new_member, brand_a)
     env = _child_env(tessera_database_url, tmp_path)
     child = await _run_child("crash_after_send.py", env=env)
     assert child.returncode == -9, child.stdout + child.stderr  # killed after the POST
-    [first] = receiver.received
+    [first] = webhook_receiver.received
     delivery = await WebhookDelivery.get(brand_id=brand_a.id)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
 
     await _due_now()  # the dead worker's lease runs out
     await drain_outbox()
-    second = receiver.received[1]
+    second = webhook_receiver.received[1]
     assert second.headers["tessera-webhook-id"] == first.headers["tessera-webhook-id"]
     assert second.body == first.body
     delivery = await WebhookDelivery.get(id=delivery.id)
@@ -308,11 +310,11 @@ async def test_a_process_killed_after_sending_redelivers_with_the_same_id(
 
 
 async def test_a_fan_out_run_twice_makes_each_delivery_once(
-    brand_a, new_member, receiver, drain_outbox
+    brand_a, new_member, webhook_receiver, drain_outbox
 ):
     from tessera.webhooks.triggers import webhooks_fanout
 
-    await subscribe(brand_a, receiver, ["member.joined"])
+    await subscribe(brand_a, webhook_receiver, ["member.joined"])
     await member(new_member, brand_a)
     [entry] = await OutboxEntry.filter(kind="webhooks_fanout")
     await drain_outbox()
@@ -320,20 +322,20 @@ async def test_a_fan_out_run_twice_makes_each_delivery_once(
     await webhooks_fanout({}, *entry.payload["args"])
     await drain_outbox()
     assert await WebhookDelivery.filter(brand_id=brand_a.id).count() == 1
-    assert len(receiver.received) == 1
+    assert len(webhook_receiver.received) == 1
 
 
 # SSRF guard
 
 
 async def test_private_addresses_and_plain_http_are_refused_outside_development(
-    brand_a, receiver, monkeypatch
+    brand_a, webhook_receiver, monkeypatch
 ):
     settings = runtime.current().settings
     scope = BrandScope(brand_a)
     monkeypatch.setattr(settings, "webhook_allow_private_networks", None)  # test env: refused
     for url in (
-        receiver.url,
+        webhook_receiver.url,
         "http://localhost:8080/x",
         "http://10.1.2.3/x",
         "http://169.254.169.254/latest/meta-data",
@@ -351,33 +353,33 @@ async def test_private_addresses_and_plain_http_are_refused_outside_development(
         await service.create_subscription(scope, "http://93.184.215.14/x", ["*"])
     assert insecure.value.code == "INSECURE_URL"
     monkeypatch.setattr(settings, "environment", Environment.DEVELOPMENT)
-    assert (await service.create_subscription(scope, receiver.url, ["*"])).secret
+    assert (await service.create_subscription(scope, webhook_receiver.url, ["*"])).secret
     assert await WebhookSubscription.filter(brand_id=brand_a.id).count() == 1
 
 
 async def test_an_attempt_to_an_address_that_became_private_is_refused_unsent(
-    brand_a, new_member, receiver, drain_outbox, monkeypatch
+    brand_a, new_member, webhook_receiver, drain_outbox, monkeypatch
 ):
-    await subscribe(brand_a, receiver, ["member.joined"])
+    await subscribe(brand_a, webhook_receiver, ["member.joined"])
     monkeypatch.setattr(runtime.current().settings, "webhook_allow_private_networks", False)
     monkeypatch.setattr(runtime.current().settings, "webhook_max_attempts", 1)
     await member(new_member, brand_a)
     await drain_outbox()
-    assert receiver.received == []
+    assert webhook_receiver.received == []
     delivery = await WebhookDelivery.get(brand_id=brand_a.id)
     assert delivery.status is DeliveryStatus.FAILED and delivery.last_response_code is None
     assert "private, loopback or link-local" in delivery.last_error
 
 
 async def test_a_brands_events_reach_only_its_own_subscriptions(
-    brand_a, brand_b, new_member, receiver, drain_outbox
+    brand_a, brand_b, new_member, webhook_receiver, drain_outbox
 ):
-    await subscribe(brand_a, receiver, ["member.joined"])
+    await subscribe(brand_a, webhook_receiver, ["member.joined"])
     await member(new_member, brand_b, "Bea")
     await drain_outbox()
-    assert receiver.received == []
+    assert webhook_receiver.received == []
     assert not await WebhookDelivery.exists()
     await member(new_member, brand_a, "Ann")
     await drain_outbox()
-    [got] = receiver.received
+    [got] = webhook_receiver.received
     assert json.loads(got.body)["brand"] == brand_a.code

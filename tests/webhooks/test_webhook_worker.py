@@ -1,5 +1,5 @@
 """With Redis, the worker runs webhook deliveries: the relay puts the outbox
-onto arq and a real arq worker fans out and POSTs to the local receiver."""
+onto arq and a real arq worker fans out and POSTs to the local webhook_receiver."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tessera.webhooks.models import DeliveryStatus, WebhookDelivery
 
 
 async def test_a_real_arq_worker_delivers_the_webhook(
-    brand_a, new_member, receiver, tessera_redis_url, tessera_settings, tessera_db
+    brand_a, new_member, webhook_receiver, tessera_redis_url, tessera_settings, tessera_db
 ):
     queue_name = f"tessera-test:{secrets.token_hex(6)}"
     queue = await ArqQueue.connect(tessera_redis_url, queue_name=queue_name)
@@ -38,7 +38,9 @@ async def test_a_real_arq_worker_delivers_the_webhook(
                 await worker.close()
 
     try:
-        await service.create_subscription(BrandScope(brand_a), receiver.url, ["member.joined"])
+        await service.create_subscription(
+            BrandScope(brand_a), webhook_receiver.url, ["member.joined"]
+        )
         await new_member(brand_a, name="Ann", identities=[("app_user_id", "ann")])
         relay = OutboxRelay(arq=queue)
         # The fan-out, then the attempt it queued, each relayed onto arq and run
@@ -50,7 +52,7 @@ async def test_a_real_arq_worker_delivers_the_webhook(
         await queue.pool.delete(queue_name)
         await queue.close()
 
-    [got] = receiver.received
+    [got] = webhook_receiver.received
     delivery = await WebhookDelivery.get(brand_id=brand_a.id)
     assert got.headers["tessera-webhook-id"] == str(delivery.delivery_id)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
