@@ -5,6 +5,7 @@ replayed. Every change is the service call GraphQL makes (docs/webhooks.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from starlette.responses import Response
@@ -32,7 +33,7 @@ async def _list(
     status: int = 200,
     errors: dict[str, list[str]] | None = None,
     secret: str | None = None,
-    form: dict[str, object] | None = None,
+    form: Mapping[str, object] | None = None,
 ) -> Response:
     scope = ctx.scope
     hooks = await service.subscriptions(scope).order_by("id")

@@ -145,7 +145,8 @@ async def _record(
             await subscriptions.update(consecutive_failures=0)
             return DeliveryStatus.DELIVERED.value
         await subscriptions.update(consecutive_failures=F("consecutive_failures") + 1)
-        failures = int(await subscriptions.first().values_list("consecutive_failures", flat=True))
+        counted = await subscriptions.first().values_list("consecutive_failures", flat=True)
+        failures = int(counted)  # type: ignore[call-overload]
         disable = failures >= settings.webhook_disable_after
         next_at: datetime | None = None
         if disable:

@@ -17,10 +17,12 @@ from typing import Any
 
 VERSION = 1
 
-_INT = {"type": "integer"}
-_STR = {"type": "string"}
-_TIME = {"type": "string", "format": "date-time"}
-_IDS = {"type": "array", "items": {"type": "integer"}}
+Schema = dict[str, Any]
+
+_INT: Schema = {"type": "integer"}
+_STR: Schema = {"type": "string"}
+_TIME: Schema = {"type": "string", "format": "date-time"}
+_IDS: Schema = {"type": "array", "items": {"type": "integer"}}
 
 
 def _maybe(schema: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +37,7 @@ class EventType:
     """``data``'s keys, each always present; more may appear."""
 
 
-_LEDGER = {
+_LEDGER: dict[str, Schema] = {
     "member_id": _INT,
     "entry_id": _INT,
     "entry_type": {
@@ -48,13 +50,13 @@ _LEDGER = {
     "source_type": _maybe(_STR),
     "source_ref": _maybe(_STR),
 }
-_SEGMENT = {
+_SEGMENT: dict[str, Schema] = {
     "segment_id": _INT,
     "member_ids": {**_IDS, "description": "at most 1,000 per delivery; more come in others"},
     "total": {**_INT, "description": "members that entered (exited) in this refresh"},
     "truncated": {"type": "boolean"},
 }
-_COUPON = {"coupon_id": _INT, "member_id": _INT, "template_id": _INT}
+_COUPON: dict[str, Schema] = {"coupon_id": _INT, "member_id": _INT, "template_id": _INT}
 
 EVENT_TYPES: dict[str, EventType] = {
     e.name: e

@@ -95,7 +95,7 @@ async def webhooks_fanout(ctx: dict[str, Any], brand_id: int, events: list[dict[
         return 0
     async with unit_of_work(scope) as uow:
         await scope.insert_many(WebhookDelivery, rows, uow.connection, ignore_conflicts=True)
-        fresh = await (
+        fresh: list[int] = await (
             scope.query(WebhookDelivery)
             .using_db(uow.connection)
             .filter(
@@ -104,7 +104,7 @@ async def webhooks_fanout(ctx: dict[str, Any], brand_id: int, events: list[dict[
                 attempts=0,
             )
             .order_by("id")
-            .values_list("id", flat=True)
+            .values_list("id", flat=True)  # type: ignore[assignment]
         )
         for pk in fresh:
             # The key: a second fan-out of the same events while the first
