@@ -92,6 +92,7 @@ ERROR_CODES: dict[str, str] = {
     "PRIVATE_ADDRESS": "A webhook URL resolves to a private, loopback or link-local address.",
     "UNKNOWN_EVENT_TYPE": "A webhook subscribes to an event type Tessera does not send.",
     "SUBSCRIPTION_DISABLED": "The webhook subscription is disabled; enable it first.",
+    "DELIVERY_PENDING": "The webhook delivery is waiting for an attempt already.",
     # Request-level (GraphQL `extensions.code`)
     "BAD_REQUEST": "The request is malformed.",
     "BAD_CURSOR": "A cursor was not given out by this list.",

@@ -182,7 +182,12 @@ async def replay(ctx: Ctx) -> Response:
     except DomainError as error:
         if error.code == "NOT_FOUND":
             return ctx.refused(404, N_("There is no such page."))
-        ctx.flash(ctx.gettext("Enable the webhook before replaying its deliveries."), "error")
+        message = (
+            N_("Enable the webhook before replaying its deliveries.")
+            if error.code == "SUBSCRIPTION_DISABLED"
+            else N_("The delivery is waiting to be sent already.")
+        )
+        ctx.flash(ctx.gettext(message), "error")
         return ctx.redirect(ctx.url("webhooks"))
     ctx.flash(ctx.gettext("Delivery queued again."))
     return ctx.redirect(ctx.url("webhooks") + f"?subscription={delivery.subscription_id}")

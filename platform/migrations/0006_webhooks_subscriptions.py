@@ -124,7 +124,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "delivery_id",
-                    fields.UUIDField(unique=True, description="sent as Tessera-Webhook-Id"),
+                    fields.UUIDField(description="sent as Tessera-Webhook-Id"),
                 ),
                 (
                     "subscription",
@@ -178,6 +178,7 @@ class Migration(migrations.Migration):
             options={
                 "table": "webhook_delivery",
                 "app": "tessera",
+                "unique_together": (("brand_id", "delivery_id"),),
                 "indexes": [Index(fields=["brand_id", "subscription_id", "status", "id"])],
                 "pk_attr": "id",
                 "table_description": "One event for one subscription: the same ``delivery_id`` (and body) on",

@@ -45,7 +45,7 @@ class WebhookDelivery(BrandOwned):
     every attempt, so a receiver deduplicates by it."""
 
     id = fields.BigIntField(primary_key=True)
-    delivery_id = fields.UUIDField(unique=True, description="sent as Tessera-Webhook-Id")
+    delivery_id = fields.UUIDField(description="sent as Tessera-Webhook-Id")
     subscription: fields.ForeignKeyRelation[WebhookSubscription] = fields.ForeignKeyField(
         "tessera.WebhookSubscription", related_name="deliveries", on_delete=fields.CASCADE
     )
@@ -63,4 +63,7 @@ class WebhookDelivery(BrandOwned):
 
     class Meta:
         table = "webhook_delivery"
+        # Unique with the brand: the fan-out's replays insert nothing twice,
+        # and the key leads with the distribution column (DESIGN.md, Tenancy).
+        unique_together = (("brand_id", "delivery_id"),)
         indexes = (("brand_id", "subscription_id", "status", "id"),)

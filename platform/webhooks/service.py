@@ -190,6 +190,9 @@ async def replay_delivery(scope: BrandScope, delivery_pk: int) -> WebhookDeliver
     delivery = await scope.get(WebhookDelivery, delivery_pk)
     if delivery is None:
         raise DomainError("NOT_FOUND", "no such webhook delivery", ["id"])
+    if delivery.status is DeliveryStatus.PENDING:
+        # Its attempt is queued already; a second would race it.
+        raise DomainError("DELIVERY_PENDING", "the delivery is waiting to be sent already", ["id"])
     subscription = await require_subscription(scope, delivery.subscription_id)
     if not subscription.active:
         raise DomainError(

@@ -383,3 +383,16 @@ async def test_a_brands_events_reach_only_its_own_subscriptions(
     await drain_outbox()
     [got] = webhook_receiver.received
     assert json.loads(got.body)["brand"] == brand_a.code
+
+
+async def test_a_delivery_waiting_for_its_attempt_is_not_replayed(
+    brand_a, new_member, webhook_receiver
+):
+    await subscribe(brand_a, webhook_receiver, ["member.joined"])
+    await member(new_member, brand_a)
+    relay = runtime.current().outbox
+    await relay.relay_once()  # the fan-out only: the first attempt waits
+    delivery = await WebhookDelivery.get(brand_id=brand_a.id)
+    with pytest.raises(DomainError) as refused:
+        await service.replay_delivery(BrandScope(brand_a), delivery.id)
+    assert (refused.value.code, refused.value.field) == ("DELIVERY_PENDING", ["id"])
