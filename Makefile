@@ -102,7 +102,7 @@ messages: install
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
 		-i build/admin_messages.pot -d admin_ui/locale -D messages
 
-BENCHES ?= ledger member_core segments
+BENCHES ?= ledger member_core segments webhooks
 
 # Each bench writes var/bench/<bench>.json; the summary prints them all in one table (docs/bench.md).
 bench: install

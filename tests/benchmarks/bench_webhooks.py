@@ -127,8 +127,8 @@ async def main() -> int:
 
 async def measure(url: str) -> int:
     await Tortoise.generate_schemas(safe=True)
-    tenant = await create_tenant("Bench")
-    scope = BrandScope(await create_brand(tenant, "bench", "Bench"))
+    tenant = await create_tenant("bench", "Bench")
+    scope = BrandScope(await create_brand(tenant.code, "bench", "Bench"))
     await service.create_subscription(scope, url, ["*"])
     async with unit_of_work(scope) as uow:
         for i in range(EVENTS):
