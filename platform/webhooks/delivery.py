@@ -30,7 +30,7 @@ from tessera.scope import BrandScope
 from tessera.uow import unit_of_work
 from tessera.webhooks.addresses import check_url
 from tessera.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
-from tessera.webhooks.service import schedule_send
+from tessera.webhooks.service import abandon_pending, schedule_send
 from tessera.webhooks.signing import Secrets, signature_header
 from tessera.webhooks.triggers import scope_of
 
@@ -160,6 +160,7 @@ async def _record(
         await this.update(status=status, next_attempt_at=next_at)
         if disable:
             await _disable(scope, conn, subscription, now, failures, error)
+            await abandon_pending(uow, subscription.id)
     return status.value
 
 

@@ -125,6 +125,8 @@ async def update_subscription(
                 .filter(id=subscription.id)
                 .update(**changes)
             )
+            if changes.get("active") is False:
+                await abandon_pending(uow, subscription.id)
         subscription = await require_subscription(scope, subscription.id)
     return subscription
 
@@ -171,6 +173,16 @@ def deliveries(
     if status is not None:
         query = query.filter(status=status)
     return query
+
+
+async def abandon_pending(uow: UnitOfWork, subscription_id: int) -> int:
+    """Mark the subscription's waiting deliveries ``DEAD`` (it was disabled):
+    their queued attempts then find nothing to do. Replay sends them later."""
+    pending = deliveries(uow.scope, subscription_id, DeliveryStatus.PENDING)
+    abandoned: int = await pending.using_db(uow.connection).update(
+        status=DeliveryStatus.DEAD, next_attempt_at=None, last_error="subscription disabled"
+    )
+    return abandoned
 
 
 def schedule_send(

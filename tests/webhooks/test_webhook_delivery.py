@@ -396,3 +396,22 @@ async def test_a_delivery_waiting_for_its_attempt_is_not_replayed(
     with pytest.raises(DomainError) as refused:
         await service.replay_delivery(BrandScope(brand_a), delivery.id)
     assert (refused.value.code, refused.value.field) == ("DELIVERY_PENDING", ["id"])
+
+
+async def test_disabling_a_subscription_abandons_its_waiting_retries(
+    brand_a, new_member, webhook_receiver, drain_outbox
+):
+    webhook_receiver.status = 502
+    made = await subscribe(brand_a, webhook_receiver, ["member.joined"])
+    await member(new_member, brand_a)
+    await runtime.current().outbox.drain()  # the first attempt fails; a retry waits
+    waiting = await WebhookDelivery.get(brand_id=brand_a.id)
+    assert waiting.status is DeliveryStatus.PENDING and waiting.next_attempt_at is not None
+
+    await service.update_subscription(BrandScope(brand_a), made.subscription.id, active=False)
+    dead = await WebhookDelivery.get(id=waiting.id)
+    assert (dead.status, dead.next_attempt_at) == (DeliveryStatus.DEAD, None)
+    await drain_outbox()  # the queued retry finds nothing to do
+    assert len(webhook_receiver.received) == 1
+    hook = await WebhookSubscription.get(id=made.subscription.id)
+    assert hook.disabled_reason.startswith("disabled by system")
