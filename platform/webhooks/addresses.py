@@ -48,7 +48,11 @@ async def check_url(url: str, settings: Settings, field: list[str] | None = None
     url = url.strip()
     if len(url) > MAX_URL:
         raise DomainError("TOO_LONG", f"a URL has at most {MAX_URL} characters", where)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise DomainError("INVALID", "give an http:// or https:// URL with a host", where) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DomainError("INVALID", "give an http:// or https:// URL with a host", where)
     if parts.username or parts.password:
@@ -58,8 +62,7 @@ async def check_url(url: str, settings: Settings, field: list[str] | None = None
     if settings.webhooks_reach_private_networks:
         return url
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = await _addresses(parts.hostname, port)
+        found = await _addresses(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except (OSError, ValueError):
         raise DomainError(
             "UNREACHABLE_URL", f"the host {parts.hostname} does not resolve", where

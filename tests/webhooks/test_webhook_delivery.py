@@ -345,9 +345,10 @@ async def test_private_addresses_and_plain_http_are_refused_outside_development(
         with pytest.raises(DomainError) as refused:
             await service.create_subscription(scope, url, ["*"])
         assert (refused.value.code, refused.value.field) == ("PRIVATE_ADDRESS", ["url"]), url
-    with pytest.raises(DomainError) as bad:
-        await service.create_subscription(scope, "ftp://example.com/x", ["*"])
-    assert bad.value.code == "INVALID"
+    for url in ("ftp://example.com/x", "http://[::1/x", "http://example.com:port/x", "/x"):
+        with pytest.raises(DomainError) as bad:
+            await service.create_subscription(scope, url, ["*"])
+        assert (bad.value.code, bad.value.field) == ("INVALID", ["url"]), url
     monkeypatch.setattr(settings, "environment", Environment.PRODUCTION)
     with pytest.raises(DomainError) as insecure:
         await service.create_subscription(scope, "http://93.184.215.14/x", ["*"])
