@@ -66,6 +66,24 @@ class Settings(BaseSettings):
     outbox_lease_s: float = Field(
         600.0, gt=0, description="after this long a claimed, unfinished entry is due again"
     )
+    webhook_allow_private_networks: bool | None = Field(
+        None,
+        description="let webhook URLs reach loopback, private and link-local addresses "
+        "(SSRF guard); unset: only in development",
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="one webhook POST's time limit")
+    webhook_max_attempts: int = Field(
+        12, ge=1, description="attempts of one webhook delivery before it is failed"
+    )
+    webhook_retry_base_s: float = Field(
+        30.0, gt=0, description="wait before a webhook's first retry; doubles each time"
+    )
+    webhook_retry_max_s: float = Field(
+        6 * 3600.0, gt=0, description="longest wait between two attempts of a webhook delivery"
+    )
+    webhook_disable_after: int = Field(
+        20, ge=1, description="consecutive failed attempts that disable a webhook subscription"
+    )
     job_statement_timeout_s: float = Field(
         300.0, ge=0, description="PostgreSQL statement_timeout of a worker's connections (0: none)"
     )
@@ -93,6 +111,12 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.environment is not Environment.PRODUCTION
+
+    @property
+    def webhooks_reach_private_networks(self) -> bool:
+        if self.webhook_allow_private_networks is not None:
+            return self.webhook_allow_private_networks
+        return self.environment is Environment.DEVELOPMENT
 
     def secret(self) -> str:
         """The signing/encryption secret. Outside production it is generated once

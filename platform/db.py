@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "tessera.rewards.models",
     "tessera.checkout.models",
     "tessera.outbox.models",
+    "tessera.webhooks.models",
 ]
 
 

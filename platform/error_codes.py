@@ -87,6 +87,13 @@ ERROR_CODES: dict[str, str] = {
     "STATIC_SEGMENT": "The operation needs a dynamic segment.",
     "DYNAMIC_SEGMENT": "The operation needs a static segment.",
     "NO_RULE": "The tag has no rule to apply.",
+    # Webhooks
+    "INSECURE_URL": "A webhook URL is not https, which production requires.",
+    "UNREACHABLE_URL": "A webhook URL's host name does not resolve.",
+    "PRIVATE_ADDRESS": "A webhook URL resolves to a private, loopback or link-local address.",
+    "UNKNOWN_EVENT_TYPE": "A webhook subscribes to an event type Tessera does not send.",
+    "SUBSCRIPTION_DISABLED": "The webhook subscription is disabled; enable it first.",
+    "DELIVERY_PENDING": "The webhook delivery is waiting for an attempt already.",
     # Request-level (GraphQL `extensions.code`)
     "BAD_REQUEST": "The request is malformed.",
     "BAD_CURSOR": "A cursor was not given out by this list.",

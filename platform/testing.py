@@ -35,9 +35,11 @@ import importlib
 import logging
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -91,10 +93,25 @@ async def _add_brand_keys() -> None:
     """The composite brand keys of the PostgreSQL-only migration, which
     ``generate_schemas`` cannot know: the suite runs behind the same backstop
     as production (a test checks the migration adds exactly these)."""
-    brand_keys = importlib.import_module("tessera.migrations.0004_brand_keys")
     conn = connections.get("default")
-    for statement in brand_keys.statements():
-        await conn.execute_script(statement)
+    for migration in brand_key_migrations():
+        for statement in migration.statements():
+            await conn.execute_script(statement)
+
+
+def brand_key_migrations() -> list[Any]:
+    """The migrations that add composite brand keys (0004_brand_keys, and any
+    later one with a ``BRAND_LINKS`` list and ``statements()`` of its own), in order."""
+    import pkgutil
+
+    import tessera.migrations
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(tessera.migrations.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"tessera.migrations.{info.name}")
+        if hasattr(module, "BRAND_LINKS"):
+            found.append(module)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +153,9 @@ def tessera_settings(tessera_database_url: str, tessera_var_dir: Path) -> Settin
         var_dir=tessera_var_dir,
         log_json=False,
         limits=Limits(),
+        # Webhook tests post to a receiver on 127.0.0.1, which the SSRF guard
+        # refuses outside development unless allowed (docs/webhooks.md).
+        webhook_allow_private_networks=True,
     )
 
 
@@ -598,3 +618,52 @@ def pytest_report_header(config: pytest.Config) -> str:
     url = os.environ.get("TESSERA_TEST_DATABASE_URL") or "sqlite (temporary file)"
     redis = os.environ.get("TESSERA_TEST_REDIS_URL") or "none (jobs inline)"
     return f"tessera: database {url}; redis {redis}; CI={_ci()}"
+
+
+@dataclass
+class ReceivedWebhook:
+    path: str
+    headers: dict[str, str]
+    """lower-cased names"""
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    url: str
+    status: int = 200
+    """what it answers; set it to make deliveries fail"""
+    received: list[ReceivedWebhook] = field(default_factory=list)
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on 127.0.0.1 (a thread) for webhook deliveries:
+    ``webhook_receiver.url`` to subscribe, ``.received`` what it was sent,
+    ``.status`` what it answers (200). The test settings let webhooks reach
+    loopback addresses (``webhook_allow_private_networks``)."""
+    state = WebhookReceiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            state.received.append(ReceivedWebhook(self.path, headers, body))
+            self.send_response(state.status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -57,10 +57,11 @@ class UnitOfWork:
 # ``def f(events) -> list[FollowUp]`` imported on first use (so this module
 # imports no domain), called inside the transaction so its work is written
 # with the change. Segments re-evaluate the members whose facts changed;
-# activity facts earn their rewards.
+# activity facts earn their rewards; webhooks fan the events out.
 FOLLOW_UPS: list[str] = [
     "tessera.segments.triggers:follow_ups",
     "tessera.rewards.triggers:follow_ups",
+    "tessera.webhooks.triggers:follow_ups",
 ]
 
 _planners: dict[str, Callable[[list[DomainEvent]], list[FollowUp]]] = {}

@@ -29,6 +29,7 @@ from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
 from tessera.schema.tags import TagsMutation, TagsQuery
 from tessera.schema.tiers import TiersMutation, TiersQuery
+from tessera.schema.webhooks import WebhooksMutation, WebhooksQuery
 
 QUERIES: tuple[type, ...] = (
     BrandQuery,
@@ -42,6 +43,7 @@ QUERIES: tuple[type, ...] = (
     SegmentRulesQuery,
     TiersQuery,
     RewardsQuery,
+    WebhooksQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -55,6 +57,7 @@ MUTATIONS: tuple[type, ...] = (
     SegmentStoreMutation,
     TiersMutation,
     RewardsMutation,
+    WebhooksMutation,
 )
 
 

@@ -90,6 +90,8 @@ BUILTIN_JOBS: dict[str, str] = {
     "expire_holds": "tessera.checkout.jobs:expire_holds",
     "outbox_run": "tessera.outbox.relay:outbox_run",
     "outbox_prune": "tessera.outbox.relay:outbox_prune",
+    "webhooks_fanout": "tessera.webhooks.triggers:webhooks_fanout",
+    "webhooks_send": "tessera.webhooks.delivery:webhooks_send",
 }
 
 _registered: dict[str, JobDefinition] | None = None

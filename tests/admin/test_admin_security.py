@@ -4,6 +4,7 @@ admin route (enumerated from the route table, so a new page is covered)."""
 from __future__ import annotations
 
 import re
+import uuid
 
 from starlette.routing import Route
 
@@ -19,6 +20,8 @@ from tessera.tags import service as tags
 from tessera.tags.models import Tag, TagAssignment
 from tessera.tiers.definitions import create_tier
 from tessera.tiers.models import TierDefinition
+from tessera.webhooks import service as webhooks
+from tessera.webhooks.models import WebhookDelivery, WebhookSubscription
 
 INLINE = [
     re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),  # a script without src
@@ -120,6 +123,17 @@ async def test_no_admin_route_reaches_another_brands_data(
     await tags.create_tag(scope_b, "vip", "VIP")
     key_b = (await create_api_key(brand_b, "b key", ["admin"])).key
     await tags.create_tag(BrandScope(brand_a), "vip", "VIP")
+    hook_b = (
+        await webhooks.create_subscription(scope_b, "http://127.0.0.1:9/b", ["*"])
+    ).subscription
+    delivery_b = await scope_b.create(
+        WebhookDelivery,
+        delivery_id=uuid.uuid4(),
+        subscription_id=hook_b.id,
+        event_type="member.joined",
+        payload={},
+        status="failed",
+    )
     owner_b = await admin_user(brand_b, "owner")
     ids_b = {
         "member_id": member_b.pk,
@@ -127,6 +141,8 @@ async def test_no_admin_route_reaches_another_brands_data(
         "admin_user_id": owner_b.id,
         **await loyalty_ids(scope_b),
         **await _programme(brand_b),
+        "subscription_id": hook_b.id,
+        "delivery_id": delivery_b.id,
     }
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase"}
@@ -169,6 +185,8 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert await scope_b.query(CouponTemplate).count() == 1
     assert [s.name for s in await scope_b.query(Segment)] == ["Seg"]
     assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
+    hook_b = await scope_b.query(WebhookSubscription).get(id=hook_b.id)
+    assert hook_b.active and (await scope_b.get(WebhookDelivery, delivery_b.id)).attempts == 0
 
 
 async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):

@@ -1289,3 +1289,111 @@ async def _preview_segment(w: World) -> None:
         {"code": "NOT_FOUND", "field": ["rule", "segment"]}
     ]
     await _b_segment_unchanged(w)
+
+
+# --- webhook probes -------------------------------------------------------------------
+
+
+async def _seed_webhook(w: World) -> Any:
+    from tessera.schema.ids import decode_id, encode_id
+    from tessera.scope import BrandScope
+    from tessera.webhooks.models import WebhookDelivery
+
+    data = await w.as_b(
+        'mutation { createWebhookSubscription(input: {url: "http://127.0.0.1:9/b",'
+        ' eventTypes: ["*"], description: "B hook"}) { subscription { id } errors { code } } }'
+    )
+    subscription = data["createWebhookSubscription"]["subscription"]
+    # A delivery that failed, as the replay probe needs (no sending here).
+    delivery = await BrandScope(w.brand_b).create(
+        WebhookDelivery,
+        delivery_id="00000000-0000-4000-8000-00000000000b",
+        subscription_id=decode_id(subscription["id"], "WebhookSubscription"),
+        event_type="member.joined",
+        payload={"b": "only"},
+        status="failed",
+    )
+    return {"id": subscription["id"], "delivery": encode_id("WebhookDelivery", delivery.id)}
+
+
+SEEDS["webhook"] = _seed_webhook
+
+
+async def _b_webhook_unchanged(w: World) -> None:
+    from tessera.webhooks.models import WebhookDelivery, WebhookSubscription
+
+    [hook] = await WebhookSubscription.filter(brand_id=w.brand_b.id)
+    assert (hook.url, hook.description, hook.active) == ("http://127.0.0.1:9/b", "B hook", True)
+    [delivery] = await WebhookDelivery.filter(brand_id=w.brand_b.id)
+    assert (delivery.status, delivery.attempts) == ("failed", 0)
+    assert not await WebhookSubscription.filter(brand_id=w.brand_a.id).exists()
+
+
+@probe("Query.webhookSubscriptions")
+async def _webhook_subscriptions(w: World) -> None:
+    await w.b("webhook")
+    assert (await w.as_a("{ webhookSubscriptions { id url } }"))["webhookSubscriptions"] == []
+
+
+@probe("Query.webhookEventTypes")
+async def _webhook_event_types(w: World) -> None:
+    # The catalogue is the same for every brand.
+    query = "{ webhookEventTypes { name } }"
+    assert await w.as_a(query) == await w.as_b(query)
+
+
+@probe("Query.webhookDeliveries")
+async def _webhook_deliveries(w: World) -> None:
+    hook = await w.b("webhook")
+    data = await w.as_a("{ webhookDeliveries { totalCount edges { node { id } } } }")
+    assert data["webhookDeliveries"] == {"totalCount": 0, "edges": []}
+    body = await w.as_a(
+        "query($s: ID) { webhookDeliveries(subscriptionId: $s) { totalCount } }",
+        {"s": hook["id"]},
+        errors_ok=True,
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
+
+
+@probe("Mutation.createWebhookSubscription")
+async def _create_webhook(w: World) -> None:
+    await w.b("webhook")
+    errors = await w.a_errors(
+        'mutation { createWebhookSubscription(input: {url: "http://127.0.0.1:9/a",'
+        ' eventTypes: ["order.recorded"]}) { errors { code } } }',
+        {},
+    )
+    assert errors == []
+    from tessera.webhooks.models import WebhookSubscription
+
+    assert await WebhookSubscription.filter(brand_id=w.brand_b.id).count() == 1
+
+
+@probe(
+    "Mutation.updateWebhookSubscription",
+    "Mutation.rotateWebhookSecret",
+    "Mutation.deleteWebhookSubscription",
+)
+async def _change_webhook(w: World) -> None:
+    hook = await w.b("webhook")
+    for document in (
+        'updateWebhookSubscription(input: {id: $id, url: "http://127.0.0.1:9/x", active: false})',
+        "rotateWebhookSecret(input: {id: $id})",
+        "deleteWebhookSubscription(input: {id: $id})",
+    ):
+        errors = await w.a_errors(
+            f"mutation($id: ID!) {{ {document} {{ errors {{ code }} }} }}", {"id": hook["id"]}
+        )
+        assert [e["code"] for e in errors] == ["NOT_FOUND"], document
+    await _b_webhook_unchanged(w)
+
+
+@probe("Mutation.replayWebhookDelivery")
+async def _replay_webhook(w: World) -> None:
+    hook = await w.b("webhook")
+    errors = await w.a_errors(
+        "mutation($id: ID!) { replayWebhookDelivery(input: {id: $id}) { errors { code } } }",
+        {"id": hook["delivery"]},
+    )
+    assert [e["code"] for e in errors] == ["NOT_FOUND"]
+    await _b_webhook_unchanged(w)

@@ -647,6 +647,23 @@ CASES: list[Case] = [
         mutation("recordReferral"),
         {"input": {"referrerId": Ref("member"), "refereeId": Ref("member2")}},
     ),
+    # webhooks
+    *(
+        Case(f"Mutation.{name}", mutation(name), {"input": {"id": Ref(kind), **extra}})
+        for name, kind, extra in (
+            ("updateWebhookSubscription", "webhook", {"description": "probe"}),
+            ("rotateWebhookSecret", "webhook", {}),
+            ("deleteWebhookSubscription", "spare_webhook", {}),
+            ("replayWebhookDelivery", "webhook_delivery", {}),
+        )
+    ),
+    Case(
+        "Query.webhookDeliveries",
+        "query($subscriptionId: ID) { webhookDeliveries(subscriptionId: $subscriptionId)"
+        " { totalCount } }",
+        {"subscriptionId": Ref("webhook")},
+        not_found_error,
+    ),
     # a member token: the token's brand bounds every reference it sends
     Case(
         "Mutation.redeemCoupon",
@@ -835,6 +852,35 @@ async def _tier(c: Seeder, code: str, rank: int) -> dict[str, Any]:
     return made["tier"]  # type: ignore[no-any-return]
 
 
+async def _webhook(c: Seeder) -> dict[str, Any]:
+    made = await _ok(
+        c.call,
+        'mutation { createWebhookSubscription(input: {url: "http://127.0.0.1:9/hook",'
+        ' eventTypes: ["*"]}) { subscription { id } errors { code } } }',
+    )
+    return made["subscription"]  # type: ignore[no-any-return]
+
+
+async def _webhook_delivery(c: Seeder) -> dict[str, Any]:
+    import uuid
+
+    from tessera.schema.ids import decode_id, encode_id
+    from tessera.scope import BrandScope
+    from tessera.webhooks.models import WebhookDelivery
+
+    hook = await c.get("webhook")
+    # A failed delivery to replay, written directly: nothing is sent here.
+    row = await BrandScope(c.brand).create(
+        WebhookDelivery,
+        delivery_id=uuid.uuid4(),
+        subscription_id=decode_id(hook["id"], "WebhookSubscription"),
+        event_type="member.joined",
+        payload={},
+        status="failed",
+    )
+    return {"id": encode_id("WebhookDelivery", row.id)}
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "member": lambda c: _member(c, 1),
     "member2": lambda c: _member(c, 2),
@@ -853,6 +899,9 @@ SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "static_segment": lambda c: _segment(c, "list", static=True),
     "tier": lambda c: _tier(c, "gold", 1),
     "spare_tier": lambda c: _tier(c, "bronze", 3),
+    "webhook": _webhook,
+    "spare_webhook": _webhook,
+    "webhook_delivery": _webhook_delivery,
 }
 
 

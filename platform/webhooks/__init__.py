@@ -1,0 +1,2 @@
+"""Outbound webhooks: a brand's subscriptions, and deliveries of its domain
+events to them, signed, retried and logged (docs/webhooks.md)."""
