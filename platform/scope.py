@@ -166,6 +166,7 @@ class BrandScope:
         if any(row.brand_id != self.brand.id for row in rows):
             raise ValueError(f"{model.__name__} rows of another brand passed to update_many")
         await model.bulk_update(rows, fields=list(fields), using_db=using_db)
+
     async def insert_rows(
         self, model: type[M], rows: Sequence[Mapping[str, Any]], using_db: Any
     ) -> list[int]:
