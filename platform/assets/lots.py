@@ -14,7 +14,7 @@ remaining points sum to the account's pending amount.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
@@ -114,32 +114,35 @@ async def cancel_pending(
     return amount - left
 
 
-async def add_lot(
-    conn: Any,
+def new_lot(
     scope: BrandScope,
     *,
     account_id: int,
-    entry_id: int,
     amount: int,
     balance_after: int,
     earned_at: datetime,
     expires_at: datetime | None,
     available_at: datetime | None = None,
-) -> PointsLot:
-    """A lot for newly earned points. When the balance was negative (a reversal
-    ran it into debt) the new points pay the debt first: the lot keeps only
-    what the balance shows above zero."""
+) -> dict[str, Any]:
+    """The columns of a lot for newly earned points, all but ``id`` and
+    ``entry_id``: the ledger inserts it with its entry (in one statement on
+    PostgreSQL)."""
     pending = available_at is not None
-    remaining = amount if pending else max(0, min(amount, balance_after))
-    return await scope.create(
-        PointsLot,
-        using_db=conn,
-        account_id=account_id,
-        entry_id=entry_id,
-        amount=amount,
-        remaining=remaining,
-        earned_at=earned_at,
-        expires_at=expires_at,
-        status="pending" if pending else "available",
-        available_at=available_at,
-    )
+    return {
+        "brand_id": scope.brand_id,
+        "account_id": account_id,
+        "amount": amount,
+        "remaining": _remaining(amount, balance_after, pending),
+        "earned_at": earned_at.astimezone(UTC),
+        "expires_at": None if expires_at is None else expires_at.astimezone(UTC),
+        "status": "pending" if pending else "available",
+        "available_at": None if available_at is None else available_at.astimezone(UTC),
+        "warned_at": None,
+    }
+
+
+def _remaining(amount: int, balance_after: int, pending: bool) -> int:
+    # When the balance was negative (a reversal ran it into debt) the new
+    # points pay the debt first: the lot keeps only what the balance shows
+    # above zero.
+    return amount if pending else max(0, min(amount, balance_after))

@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +62,9 @@ EARN = (
     "{ earnPoints(input: $input) { balance replayed errors { code } } }"
 )
 ROOT = Path(__file__).resolve().parents[2]
+# BENCH_PROFILE=file.txt: the server runs under py-spy, its samples go to the
+# file as collapsed stacks (docs/bench.md, Profiling a request).
+PROFILE = os.environ.get("BENCH_PROFILE")
 
 
 async def run_clients(op: Op, ops: int = OPS) -> float:
@@ -184,8 +188,21 @@ class Server:
         }
         env.pop("TESSERA_REDIS_URL", None)
         self.log = log_path.open("w")
+        command = [str(ROOT / ".venv/bin/tessera"), "serve", "--port", str(self.port)]
+        if PROFILE:
+            # py-spy (installed into .venv by hand) samples the server until it stops.
+            spy = [
+                str(ROOT / ".venv/bin/py-spy"),
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--nonblocking",
+            ]
+            command = [*spy, "-o", PROFILE, "--", *command]
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv/bin/tessera"), "serve", "--port", str(self.port)],
+            command,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -205,7 +222,8 @@ class Server:
         raise RuntimeError(f"the server did not start; see {self.log.name}")
 
     def stop(self) -> None:
-        self.process.terminate()
+        # SIGINT: uvicorn shuts down cleanly, and py-spy writes its profile.
+        self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -308,7 +326,11 @@ async def main() -> int:
         scope = BrandScope(brand)
         members = await seed(scope)
         hot = members[0]
-        pool = await asyncpg.create_pool(url, min_size=CLIENTS, max_size=CLIENTS)
+        # Released without asyncpg's reset round trip, as Tessera's own pool
+        # (tessera.db.PooledConnection): the baseline pays no more than it must.
+        pool = await asyncpg.create_pool(
+            url, min_size=CLIENTS, max_size=CLIENTS, connection_class=db.PooledConnection
+        )
         baseline = Baseline(pool, brand.id)
         rng = random.Random(7)
         spread = [rng.choice(members) for _ in range(OPS)]

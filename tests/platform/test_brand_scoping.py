@@ -103,6 +103,10 @@ ALLOWED_RAW_SQL = {
         "open_account",
     ): "INSERT … SELECT from the scope's brand's members only",
     (
+        "platform/assets/service.py",
+        "_insert_entry",
+    ): "INSERTs of a ledger entry and its lot whose brand_id is the unit of work's scope's",
+    (
         "platform/members/attributes.py",
         "delete_definition",
     ): "UPDATE member … WHERE brand_id = the scope's",
