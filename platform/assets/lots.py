@@ -19,6 +19,7 @@ from typing import Any
 
 from tortoise.expressions import F
 
+from tessera.assets.accounts import numbered
 from tessera.assets.models import PointsLot
 from tessera.scope import BrandScope
 
@@ -31,33 +32,41 @@ class LotsInconsistent(RuntimeError):
 
 async def _available(
     conn: Any, scope: BrandScope, account_id: int, first: Sequence[int]
-) -> AsyncIterator[PointsLot]:
-    """Available lots with points left, in consumption order: the lots of the
-    entries ``first`` (a reversal takes back its own source's points), then by
-    expiry, never-expiring last, oldest first within a day."""
-    base = (
-        scope.query(PointsLot)
-        .using_db(conn)
-        .filter(account_id=account_id, status="available", remaining__gt=0)
-    )
-    done: set[int] = set()
+) -> AsyncIterator[tuple[int, int]]:
+    """``(id, remaining)`` of the available lots with points left, in
+    consumption order: the lots of the entries ``first`` (a reversal takes
+    back its own source's points), then by expiry, never-expiring last,
+    oldest first within a day."""
+    done: list[int] = []
     if first:
-        for lot in await base.filter(entry_id__in=list(first)).order_by("id"):
-            done.add(lot.id)
-            yield lot
-    for expiring in (True, False):
-        query = base.filter(expires_at__isnull=not expiring)
-        order = ("expires_at", "earned_at", "id") if expiring else ("earned_at", "id")
-        while True:
-            # Lots handed out are excluded rather than skipped by an offset:
-            # consuming them changes which rows the filter matches.
-            rest = query.exclude(id__in=list(done)) if done else query
-            page = await rest.order_by(*order).limit(PAGE)
-            for lot in page:
-                done.add(lot.id)
-                yield lot
-            if len(page) < PAGE:
-                break
+        for lot in (
+            await scope.query(PointsLot)
+            .using_db(conn)
+            .filter(account_id=account_id, status="available", remaining__gt=0)
+            .filter(entry_id__in=list(first))
+            .order_by("id")
+        ):
+            done.append(lot.id)
+            yield lot.id, lot.remaining
+    while True:
+        # Hand-built: the ORM's query building cost more than the query on
+        # every redemption. Lots handed out are excluded rather than skipped
+        # by an offset: consuming them changes which rows the filter matches.
+        excluded = f" AND id NOT IN ({', '.join('?' * len(done))})" if done else ""
+        page = await conn.execute_query_dict(
+            numbered(
+                conn,
+                "SELECT id, remaining FROM points_lot WHERE brand_id = ? AND account_id = ? "
+                f"AND status = 'available' AND remaining > 0{excluded} "
+                f"ORDER BY expires_at IS NULL, expires_at, earned_at, id LIMIT {PAGE}",
+            ),
+            [scope.brand_id, account_id, *done],
+        )
+        for row in page:
+            done.append(row["id"])
+            yield row["id"], row["remaining"]
+        if len(page) < PAGE:
+            break
 
 
 async def consume(
@@ -66,18 +75,20 @@ async def consume(
     """Take ``amount`` points from the account's available lots; returns how many
     the lots held (less than ``amount`` only when the balance was below it)."""
     left = amount
-    async for lot in _available(conn, scope, account_id, first):
+    async for lot_id, remaining in _available(conn, scope, account_id, first):
         if left == 0:
             break
-        take = min(left, lot.remaining)
-        changed = (
-            await scope.query(PointsLot)
-            .using_db(conn)
-            .filter(id=lot.id, status="available", remaining__gte=take)
-            .update(remaining=F("remaining") - take)
+        take = min(left, remaining)
+        changed, _ = await conn.execute_query(
+            numbered(
+                conn,
+                "UPDATE points_lot SET remaining = remaining - ? WHERE brand_id = ? AND id = ? "
+                "AND status = 'available' AND remaining >= ?",
+            ),
+            [take, scope.brand_id, lot_id, take],
         )
         if changed != 1:
-            raise LotsInconsistent(f"lot {lot.id} changed under a held account lock")
+            raise LotsInconsistent(f"lot {lot_id} changed under a held account lock")
         left -= take
     return amount - left
 

@@ -62,8 +62,8 @@ EARN = (
     "{ earnPoints(input: $input) { balance replayed errors { code } } }"
 )
 ROOT = Path(__file__).resolve().parents[2]
-# BENCH_PROFILE=file.txt: the server runs under py-spy, its samples go to the
-# file as collapsed stacks (docs/bench.md, Profiling a request).
+# BENCH_PROFILE=file.txt: py-spy samples the server during the timed HTTP run,
+# into the file as collapsed stacks (docs/bench.md, Profiling a request).
 PROFILE = os.environ.get("BENCH_PROFILE")
 
 
@@ -188,21 +188,8 @@ class Server:
         }
         env.pop("TESSERA_REDIS_URL", None)
         self.log = log_path.open("w")
-        command = [str(ROOT / ".venv/bin/tessera"), "serve", "--port", str(self.port)]
-        if PROFILE:
-            # py-spy (installed into .venv by hand) samples the server until it stops.
-            spy = [
-                str(ROOT / ".venv/bin/py-spy"),
-                "record",
-                "--format",
-                "raw",
-                "--rate",
-                "250",
-                "--nonblocking",
-            ]
-            command = [*spy, "-o", PROFILE, "--", *command]
         self.process = subprocess.Popen(
-            command,
+            [str(ROOT / ".venv/bin/tessera"), "serve", "--port", str(self.port)],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -221,9 +208,28 @@ class Server:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"the server did not start; see {self.log.name}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (user and system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def profile(self) -> subprocess.Popen[bytes] | None:
+        """With ``BENCH_PROFILE``, py-spy (installed into .venv by hand)
+        sampling the server's CPU (GIL held) until :meth:`stop_profile`."""
+        if not PROFILE:
+            return None
+        spy = [str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(self.process.pid)]
+        spy += ["--format", "raw", "--rate", "200", "--nonblocking", "--gil", "-o", PROFILE]
+        return subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @staticmethod
+    def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=60)
+
     def stop(self) -> None:
-        # SIGINT: uvicorn shuts down cleanly, and py-spy writes its profile.
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGINT)  # uvicorn's clean shut-down
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -259,6 +265,8 @@ async def over_http(
                     response = await client.post(
                         "/graphql", json={"query": EARN, "variables": variables}
                     )
+                    if response.status_code != 200:
+                        raise RuntimeError(f"earnPoints: {response.status_code} {response.text}")
                     body = response.json()
                     if (
                         response.status_code != 200
@@ -271,8 +279,14 @@ async def over_http(
 
             # Warm-up: every connection, the server's caches and its pool.
             await run_clients(earn("warm"), ops=CLIENTS * 4)
+            cpu = time.process_time()
             theirs = await run_clients(lambda i: baseline.earn(targets[i], 1, f"bh-{i}"))
+            their_cpu = time.process_time() - cpu
+            spy = server.profile()
+            cpu = server.cpu_seconds()
             ours = await run_clients(earn("h"))
+            our_cpu = server.cpu_seconds() - cpu
+            server.stop_profile(spy)
     finally:
         server.stop()
     return [
@@ -282,7 +296,16 @@ async def over_http(
             theirs / OPS,
             "hand-written SQL ledger write, same clients",
             "µs",
-        )
+        ),
+        # Steadier on a shared machine than wall time: the CPU the server
+        # process spends per request, beside the baseline process's per write.
+        Figure(
+            "earnPoints over HTTP, server CPU per op",
+            our_cpu / OPS,
+            their_cpu / OPS,
+            "hand-written SQL, its process's CPU per write",
+            "µs",
+        ),
     ]
 
 
@@ -363,6 +386,12 @@ async def main() -> int:
 
         print(f"ledger writes on PostgreSQL: {OPS} ops per figure, {CLIENTS} concurrent clients")
         report = Report("ledger", {"ops": OPS, "clients": CLIENTS, "members": MEMBERS})
+        # First, while this process's own pool holds few connections: the
+        # server opens up to CLIENTS of its own.
+        report.table(
+            f"earnPoints over HTTP, {CLIENTS} clients (time per operation)",
+            await over_http(pooled, scope, spread, baseline),
+        )
         figures = []
         for kind in ("earn", "redeem"):
             for label, target in (
@@ -381,10 +410,6 @@ async def main() -> int:
                     )
                 )
         report.table(f"ledger writes, {CLIENTS} clients (time per operation)", figures)
-        report.table(
-            f"earnPoints over HTTP, {CLIENTS} clients (time per operation)",
-            await over_http(pooled, scope, spread, baseline),
-        )
         report.save()
         await pool.close()
         await bootstrap.stop(rt)

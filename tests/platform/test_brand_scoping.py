@@ -103,6 +103,14 @@ ALLOWED_RAW_SQL = {
         "open_account",
     ): "INSERT … SELECT from the scope's brand's members only",
     (
+        "platform/assets/lots.py",
+        "_available",
+    ): "SELECT of points_lot WHERE brand_id = the scope's",
+    (
+        "platform/assets/lots.py",
+        "consume",
+    ): "UPDATE points_lot WHERE brand_id = the scope's",
+    (
         "platform/assets/service.py",
         "_insert_entry",
     ): "INSERTs of a ledger entry and its lot whose brand_id is the unit of work's scope's",
