@@ -103,6 +103,14 @@ ALLOWED_RAW_SQL = {
         "open_account",
     ): "INSERT … SELECT from the scope's brand's members only",
     (
+        "platform/audit/service.py",
+        "record",
+    ): "INSERT of an entry whose brand_id is the scope's",
+    (
+        "platform/auth/api_keys.py",
+        "_live",
+    ): "by the primary key of a key this process authenticated, before any brand is known",
+    (
         "platform/assets/lots.py",
         "_available",
     ): "SELECT of points_lot WHERE brand_id = the scope's",
