@@ -578,9 +578,18 @@ def _unknown_member() -> DomainError:
 
 
 async def _move(
-    conn: Any, scope: BrandScope, member_id: int, kind: str, now: datetime, **change: int
+    conn: Any,
+    scope: BrandScope,
+    member_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    balance: int = 0,
+    pending: int = 0,
 ) -> Moved:
-    moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+    moved = await accounts.change(
+        conn, scope, member_id, kind, now, balance=balance, pending=pending
+    )
     if moved is None:
         raise lots.LotsInconsistent(f"account {kind} of member {member_id} refused a locked change")
     return moved
