@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 
 APP_LABEL = "tessera"
@@ -32,16 +33,35 @@ MODEL_MODULES = [
 ]
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled PostgreSQL connection released without asyncpg's reset.
+
+    asyncpg resets every connection it takes back into the pool (``SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``): one more
+    round trip per query outside a transaction and per transaction, which a
+    small request pays several times. Tessera leaves nothing for it to undo:
+    its advisory locks are transaction-scoped (``pg_advisory_xact_lock``), it
+    never LISTENs or keeps a cursor past its transaction, and session settings
+    (a worker's timeouts) are start-up parameters, not ``SET``. A connection
+    released inside a transaction is still rolled back: asyncpg adds the
+    ROLLBACK itself whatever this query is."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def tortoise_config(
     database_url: str, server_settings: dict[str, str] | None = None
 ) -> dict[str, Any]:
     url = _normalise_url(database_url)
     connection: str | dict[str, Any] = url
-    if server_settings and is_postgres(database_url):
+    if is_postgres(database_url):
         from tortoise.backends.base.config_generator import expand_db_url
 
         connection = expand_db_url(url)
-        connection["credentials"]["server_settings"] = server_settings
+        connection["credentials"]["connection_class"] = PooledConnection
+        if server_settings:
+            connection["credentials"]["server_settings"] = server_settings
     return {
         "connections": {"default": connection},
         "apps": {

@@ -482,7 +482,9 @@ class DatabaseLog:
     round_trips: list[list[str]] = field(default_factory=list)
     # asyncpg's pool resets a connection on release (``SELECT
     # pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;``): one more
-    # round trip after each pooled use. The pool's, not the code's: kept apart.
+    # round trip after each pooled use. Tessera's own pool skips it
+    # (tessera.db.PooledConnection), so this stays 0 unless a pool of another
+    # connection class is in use. The pool's, not the code's: kept apart.
     pool_resets: int = 0
 
     @property

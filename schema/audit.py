@@ -1,10 +1,12 @@
 """Every mutation writes an audit log entry, whichever resolver runs, because
 the schema builder attaches this extension to every mutation field.
 
-The entry is written in the mutation's own transaction: if it cannot be
-written, nothing the mutation did commits. A mutation that answers with
-``errors`` changes nothing (API.md), so its work is rolled back before the
-entry is written; a refused or failed call is recorded after the rollback."""
+The entry is written in the mutation's own transaction, as its last insert:
+if it cannot be written, nothing the mutation did commits. A mutation that
+answers with ``errors`` changes nothing (API.md), so its transaction is
+rolled back and the entry is written after the rollback, as for a refused or
+failed call. One transaction, no savepoint around the resolver: the common
+call, which succeeds, pays for no more than its own statements and the entry."""
 
 from __future__ import annotations
 
@@ -60,16 +62,16 @@ class AuditMutation(FieldExtension):
         outcome = "failed"
         try:
             async with enclosing_transaction():
-                try:
-                    async with enclosing_transaction():
-                        result = await next_(source, info, **kwargs)
-                        if getattr(result, "errors", None):
-                            raise _Rejected(result)
-                    outcome = "ok"
-                except _Rejected as rejected:
-                    result, outcome = rejected.result, "rejected"
-                await _record(info, kwargs, outcome)
+                result = await next_(source, info, **kwargs)
+                if getattr(result, "errors", None):
+                    raise _Rejected(result)
+                await _record(info, kwargs, "ok")
             return result
+        except _Rejected as rejected:
+            # Rolled back; the entry goes in on its own, and if that fails the
+            # call fails (unrecorded, as any call whose entry cannot be written).
+            await _record(info, kwargs, "rejected")
+            return rejected.result
         except GraphQLError as error:
             if (error.extensions or {}).get("code") == "FORBIDDEN":
                 outcome = "forbidden"

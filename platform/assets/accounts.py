@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tessera.assets.policy import POLICY_COLUMNS, PolicyValues
 from tessera.scope import BrandScope
 
 
@@ -23,9 +24,12 @@ class Moved:
     balance: int
     pending: int
     reserved: int = 0
+    # The brand's points policy, when the change was asked to read it along
+    # (PostgreSQL: in the same statement); None when it was not read.
+    policy: PolicyValues | None = None
 
 
-def _sql(conn: Any, statement: str) -> str:
+def numbered(conn: Any, statement: str) -> str:
     """``statement`` with ``?`` placeholders, numbered for asyncpg."""
     if conn.capabilities.dialect != "postgres":
         return statement
@@ -33,14 +37,31 @@ def _sql(conn: Any, statement: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
-async def _returning(conn: Any, statement: str, values: list[Any]) -> Moved | None:
+async def _returning(
+    conn: Any, statement: str, values: list[Any], policy_of: int | None = None
+) -> Moved | None:
+    if policy_of is not None:
+        # The policy of brand ``policy_of`` joined onto the changed row: one
+        # round trip where the caller would otherwise read it next.
+        columns = ", ".join(f"p.{c}" for c in POLICY_COLUMNS)
+        statement = (
+            f"WITH moved AS ({statement}) SELECT moved.*, {columns} FROM moved "
+            "LEFT JOIN points_policy p ON p.brand_id = ?"
+        )
+        values = [*values, policy_of]
     # execute_query_dict: Tortoise's asyncpg execute_query drops RETURNING rows of an UPDATE.
-    rows = await conn.execute_query_dict(_sql(conn, statement), values)
+    rows = await conn.execute_query_dict(numbered(conn, statement), values)
     if not rows:
         return None
     row = rows[0]
     return Moved(
-        int(row["id"]), int(row["balance"]), int(row["pending"]), int(row["reserved"] or 0)
+        int(row["id"]),
+        int(row["balance"]),
+        int(row["pending"]),
+        int(row["reserved"] or 0),
+        PolicyValues.of(row if row["expiry_mode"] is not None else None)
+        if policy_of is not None
+        else None,
     )
 
 
@@ -51,7 +72,7 @@ async def open_account(
     belong to the scope's brand: the row is selected from the brand's members,
     so another brand's member id inserts nothing."""
     await conn.execute_query(
-        _sql(
+        numbered(
             conn,
             "INSERT INTO asset_account "
             "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
@@ -74,6 +95,7 @@ async def change(
     reserved: int = 0,
     floor: int | None = None,
     ceiling: int | None = None,
+    with_policy: bool = False,
 ) -> Moved | None:
     """Add ``balance``, ``pending`` and ``reserved`` (each may be negative) to
     the account.
@@ -83,7 +105,9 @@ async def change(
     points); with ``ceiling`` only when balance and pending together stay at
     or below it; ``pending`` and ``reserved`` never go below zero, and
     ``reserved`` never above the balance. None when the account does not
-    exist or a condition failed.
+    exist or a condition failed. ``with_policy``: the result carries the
+    brand's points policy, read in the same statement on PostgreSQL (SQLite
+    cannot put an UPDATE in a CTE; there the caller reads it).
     """
     conditions = ""
     values: list[Any] = [balance, pending, reserved, now, scope.brand_id, member_id, kind]
@@ -107,6 +131,7 @@ async def change(
         + conditions
         + " RETURNING id, balance, pending, reserved",
         values,
+        scope.brand_id if with_policy and conn.capabilities.dialect == "postgres" else None,
     )
 
 

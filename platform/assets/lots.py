@@ -14,11 +14,12 @@ remaining points sum to the account's pending amount.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F
 
+from tessera.assets.accounts import numbered
 from tessera.assets.models import PointsLot
 from tessera.scope import BrandScope
 
@@ -31,33 +32,41 @@ class LotsInconsistent(RuntimeError):
 
 async def _available(
     conn: Any, scope: BrandScope, account_id: int, first: Sequence[int]
-) -> AsyncIterator[PointsLot]:
-    """Available lots with points left, in consumption order: the lots of the
-    entries ``first`` (a reversal takes back its own source's points), then by
-    expiry, never-expiring last, oldest first within a day."""
-    base = (
-        scope.query(PointsLot)
-        .using_db(conn)
-        .filter(account_id=account_id, status="available", remaining__gt=0)
-    )
-    done: set[int] = set()
+) -> AsyncIterator[tuple[int, int]]:
+    """``(id, remaining)`` of the available lots with points left, in
+    consumption order: the lots of the entries ``first`` (a reversal takes
+    back its own source's points), then by expiry, never-expiring last,
+    oldest first within a day."""
+    done: list[int] = []
     if first:
-        for lot in await base.filter(entry_id__in=list(first)).order_by("id"):
-            done.add(lot.id)
-            yield lot
-    for expiring in (True, False):
-        query = base.filter(expires_at__isnull=not expiring)
-        order = ("expires_at", "earned_at", "id") if expiring else ("earned_at", "id")
-        while True:
-            # Lots handed out are excluded rather than skipped by an offset:
-            # consuming them changes which rows the filter matches.
-            rest = query.exclude(id__in=list(done)) if done else query
-            page = await rest.order_by(*order).limit(PAGE)
-            for lot in page:
-                done.add(lot.id)
-                yield lot
-            if len(page) < PAGE:
-                break
+        for lot in (
+            await scope.query(PointsLot)
+            .using_db(conn)
+            .filter(account_id=account_id, status="available", remaining__gt=0)
+            .filter(entry_id__in=list(first))
+            .order_by("id")
+        ):
+            done.append(lot.id)
+            yield lot.id, lot.remaining
+    while True:
+        # Hand-built: the ORM's query building cost more than the query on
+        # every redemption. Lots handed out are excluded rather than skipped
+        # by an offset: consuming them changes which rows the filter matches.
+        excluded = f" AND id NOT IN ({', '.join('?' * len(done))})" if done else ""
+        page = await conn.execute_query_dict(
+            numbered(
+                conn,
+                "SELECT id, remaining FROM points_lot WHERE brand_id = ? AND account_id = ? "
+                f"AND status = 'available' AND remaining > 0{excluded} "
+                f"ORDER BY expires_at IS NULL, expires_at, earned_at, id LIMIT {PAGE}",
+            ),
+            [scope.brand_id, account_id, *done],
+        )
+        for row in page:
+            done.append(row["id"])
+            yield row["id"], row["remaining"]
+        if len(page) < PAGE:
+            break
 
 
 async def consume(
@@ -66,18 +75,20 @@ async def consume(
     """Take ``amount`` points from the account's available lots; returns how many
     the lots held (less than ``amount`` only when the balance was below it)."""
     left = amount
-    async for lot in _available(conn, scope, account_id, first):
+    async for lot_id, remaining in _available(conn, scope, account_id, first):
         if left == 0:
             break
-        take = min(left, lot.remaining)
-        changed = (
-            await scope.query(PointsLot)
-            .using_db(conn)
-            .filter(id=lot.id, status="available", remaining__gte=take)
-            .update(remaining=F("remaining") - take)
+        take = min(left, remaining)
+        changed, _ = await conn.execute_query(
+            numbered(
+                conn,
+                "UPDATE points_lot SET remaining = remaining - ? WHERE brand_id = ? AND id = ? "
+                "AND status = 'available' AND remaining >= ?",
+            ),
+            [take, scope.brand_id, lot_id, take],
         )
         if changed != 1:
-            raise LotsInconsistent(f"lot {lot.id} changed under a held account lock")
+            raise LotsInconsistent(f"lot {lot_id} changed under a held account lock")
         left -= take
     return amount - left
 
@@ -120,32 +131,28 @@ def remaining_of(amount: int, balance_after: int, pending: bool) -> int:
     return amount if pending else max(0, min(amount, balance_after))
 
 
-async def add_lot(
-    conn: Any,
+def new_lot(
     scope: BrandScope,
     *,
     account_id: int,
-    entry_id: int,
     amount: int,
     balance_after: int,
     earned_at: datetime,
     expires_at: datetime | None,
     available_at: datetime | None = None,
-) -> PointsLot:
-    """A lot for newly earned points. When the balance was negative (a reversal
-    ran it into debt) the new points pay the debt first: the lot keeps only
-    what the balance shows above zero."""
+) -> dict[str, Any]:
+    """The columns of a lot for newly earned points, all but ``id`` and
+    ``entry_id``: the ledger inserts it with its entry (in one statement on
+    PostgreSQL)."""
     pending = available_at is not None
-    remaining = remaining_of(amount, balance_after, pending)
-    return await scope.create(
-        PointsLot,
-        using_db=conn,
-        account_id=account_id,
-        entry_id=entry_id,
-        amount=amount,
-        remaining=remaining,
-        earned_at=earned_at,
-        expires_at=expires_at,
-        status="pending" if pending else "available",
-        available_at=available_at,
-    )
+    return {
+        "brand_id": scope.brand_id,
+        "account_id": account_id,
+        "amount": amount,
+        "remaining": remaining_of(amount, balance_after, pending),
+        "earned_at": earned_at.astimezone(UTC),
+        "expires_at": None if expires_at is None else expires_at.astimezone(UTC),
+        "status": "pending" if pending else "available",
+        "available_at": None if available_at is None else available_at.astimezone(UTC),
+        "warned_at": None,
+    }

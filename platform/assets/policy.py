@@ -9,7 +9,8 @@ Every instant computed here is the end of a day in the brand's timezone
 from __future__ import annotations
 
 import calendar
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -56,17 +57,23 @@ class PolicyValues:
     expiring_soon_days: int = 7
 
     @classmethod
-    def of(cls, row: PointsPolicy | None) -> PolicyValues:
+    def of(cls, row: PointsPolicy | Mapping[str, Any] | None) -> PolicyValues:
+        """From the brand's row (a model, or its columns as a mapping)."""
         if row is None:
             return cls()
+        value = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
         return cls(
-            expiry_mode=ExpiryMode(row.expiry_mode),
-            expiry_months=row.expiry_months,
-            expiry_years=row.expiry_years,
-            pending_days=row.pending_days,
-            negative_balance=NegativeBalance(row.negative_balance),
-            expiring_soon_days=row.expiring_soon_days,
+            expiry_mode=ExpiryMode(value("expiry_mode")),
+            expiry_months=value("expiry_months"),
+            expiry_years=value("expiry_years"),
+            pending_days=value("pending_days"),
+            negative_balance=NegativeBalance(value("negative_balance")),
+            expiring_soon_days=value("expiring_soon_days"),
         )
+
+
+# The columns PolicyValues.of reads, for SQL that selects them alongside other work.
+POLICY_COLUMNS = tuple(f.name for f in fields(PolicyValues))
 
 
 async def get_policy(scope: BrandScope, using_db: Any = None) -> PolicyValues:

@@ -7,6 +7,12 @@ baseline of hand-written asyncpg statements doing the same conditional account
 update, entry insert and lot insert/update in one transaction; the ratio is
 service time over baseline time per operation.
 
+Then the whole request: ``earnPoints`` over HTTP, 32 httpx clients against
+``tessera serve`` (uvicorn, one process, started as a subprocess on the same
+database, production settings), beside the hand-written SQL measured again
+right before it. It is what a shop's client pays per call: authentication,
+limits, parsing, the resolver, the audit entry, the request log line.
+
 Run by ``make bench`` (not in CI). The database server comes from
 ``TESSERA_BENCH_DATABASE_URL`` (default: the local PostgreSQL); a throw-away
 database is created on it and dropped afterwards. ``BENCH_OPS`` sets the
@@ -20,6 +26,9 @@ import asyncio
 import itertools
 import os
 import random
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 from tortoise import Tortoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,8 +46,10 @@ from harness import Figure, Report, bench_database
 
 from tessera import bootstrap, db
 from tessera.assets import service
+from tessera.auth.api_keys import create_api_key
 from tessera.config import Environment, Settings
 from tessera.members.models import Member
+from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.tenancy.service import create_brand, create_tenant
 
@@ -45,14 +57,22 @@ CLIENTS = 32
 MEMBERS = 1000
 OPS = int(os.environ.get("BENCH_OPS", "2000"))
 Op = Callable[[int], Awaitable[None]]
+EARN = (
+    "mutation($input: PointsInput!) "
+    "{ earnPoints(input: $input) { balance replayed errors { code } } }"
+)
+ROOT = Path(__file__).resolve().parents[2]
+# BENCH_PROFILE=file.txt: py-spy samples the server during the timed HTTP run,
+# into the file as collapsed stacks (docs/bench.md, Profiling a request).
+PROFILE = os.environ.get("BENCH_PROFILE")
 
 
-async def run_clients(op: Op) -> float:
-    """Seconds for ``OPS`` calls of ``op(i)`` by ``CLIENTS`` concurrent clients."""
+async def run_clients(op: Op, ops: int = OPS) -> float:
+    """Seconds for ``ops`` calls of ``op(i)`` by ``CLIENTS`` concurrent clients."""
     counter = itertools.count()
 
     async def client() -> None:
-        while (i := next(counter)) < OPS:
+        while (i := next(counter)) < ops:
             await op(i)
 
     started = time.perf_counter()
@@ -145,6 +165,150 @@ class Baseline:
             )
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """``tessera serve`` in a subprocess on the bench database, as an operator
+    runs it (production settings, JSON log lines, here into a file)."""
+
+    def __init__(self, database_url: str, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "TESSERA_ENVIRONMENT": "production",
+            "TESSERA_DATABASE_URL": database_url,
+            "TESSERA_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+            "TESSERA_VAR_DIR": str(log_path.parent),
+        }
+        env.pop("TESSERA_REDIS_URL", None)
+        self.log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/tessera"), "serve", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server stopped; see {self.log.name}")
+                try:
+                    if (await client.get(f"{self.url}/healthz")).is_success:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"the server did not start; see {self.log.name}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (user and system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def profile(self) -> subprocess.Popen[bytes] | None:
+        """With ``BENCH_PROFILE``, py-spy (installed into .venv by hand)
+        sampling the server's CPU (GIL held) until :meth:`stop_profile`."""
+        if not PROFILE:
+            return None
+        spy = [str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(self.process.pid)]
+        spy += ["--format", "raw", "--rate", "200", "--nonblocking", "--gil", "-o", PROFILE]
+        return subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @staticmethod
+    def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=60)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)  # uvicorn's clean shut-down
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+async def over_http(
+    database_url: str, scope: BrandScope, targets: list[int], baseline: Baseline
+) -> list[Figure]:
+    """``earnPoints`` over HTTP beside the hand-written SQL, measured back to back."""
+    token = (await create_api_key(scope.brand, "bench", ["write"])).token
+    ids = [encode_id("Member", m) for m in targets]
+    server = Server(
+        database_url, Path(tempfile.mkdtemp(prefix="tessera-bench-http-")) / "serve.log"
+    )
+    try:
+        await server.ready()
+        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+        async with httpx.AsyncClient(
+            base_url=server.url,
+            limits=limits,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ) as client:
+
+            def earn(run: str) -> Op:
+                async def op(i: int) -> None:
+                    variables = {
+                        "input": {"memberId": ids[i], "points": 1, "idempotencyKey": f"{run}-{i}"}
+                    }
+                    response = await client.post(
+                        "/graphql", json={"query": EARN, "variables": variables}
+                    )
+                    if response.status_code != 200:
+                        raise RuntimeError(f"earnPoints: {response.status_code} {response.text}")
+                    body = response.json()
+                    if (
+                        response.status_code != 200
+                        or body.get("errors")
+                        or body["data"]["earnPoints"]["errors"]
+                    ):
+                        raise RuntimeError(f"earnPoints failed: {body}")
+
+                return op
+
+            # Warm-up: every connection, the server's caches and its pool.
+            await run_clients(earn("warm"), ops=CLIENTS * 4)
+            cpu = time.process_time()
+            theirs = await run_clients(lambda i: baseline.earn(targets[i], 1, f"bh-{i}"))
+            their_cpu = time.process_time() - cpu
+            spy = server.profile()
+            cpu = server.cpu_seconds()
+            ours = await run_clients(earn("h"))
+            our_cpu = server.cpu_seconds() - cpu
+            server.stop_profile(spy)
+    finally:
+        server.stop()
+    return [
+        Figure(
+            f"earnPoints over HTTP, {CLIENTS} clients",
+            ours / OPS,
+            theirs / OPS,
+            "hand-written SQL ledger write, same clients",
+            "µs",
+        ),
+        # Steadier on a shared machine than wall time: the CPU the server
+        # process spends per request, beside the baseline process's per write.
+        Figure(
+            "earnPoints over HTTP, server CPU per op",
+            our_cpu / OPS,
+            their_cpu / OPS,
+            "hand-written SQL, its process's CPU per write",
+            "µs",
+        ),
+    ]
+
+
 async def seed(scope: BrandScope) -> list[int]:
     now = datetime.now(UTC)
     await Member.bulk_create(
@@ -185,7 +349,11 @@ async def main() -> int:
         scope = BrandScope(brand)
         members = await seed(scope)
         hot = members[0]
-        pool = await asyncpg.create_pool(url, min_size=CLIENTS, max_size=CLIENTS)
+        # Released without asyncpg's reset round trip, as Tessera's own pool
+        # (tessera.db.PooledConnection): the baseline pays no more than it must.
+        pool = await asyncpg.create_pool(
+            url, min_size=CLIENTS, max_size=CLIENTS, connection_class=db.PooledConnection
+        )
         baseline = Baseline(pool, brand.id)
         rng = random.Random(7)
         spread = [rng.choice(members) for _ in range(OPS)]
@@ -218,6 +386,12 @@ async def main() -> int:
 
         print(f"ledger writes on PostgreSQL: {OPS} ops per figure, {CLIENTS} concurrent clients")
         report = Report("ledger", {"ops": OPS, "clients": CLIENTS, "members": MEMBERS})
+        # First, while this process's own pool holds few connections: the
+        # server opens up to CLIENTS of its own.
+        report.table(
+            f"earnPoints over HTTP, {CLIENTS} clients (time per operation)",
+            await over_http(pooled, scope, spread, baseline),
+        )
         figures = []
         for kind in ("earn", "redeem"):
             for label, target in (

@@ -117,6 +117,26 @@ ALLOWED_RAW_SQL = {
         "open_account",
     ): "INSERT … SELECT from the scope's brand's members only",
     (
+        "platform/audit/service.py",
+        "record",
+    ): "INSERT of an entry whose brand_id is the scope's",
+    (
+        "platform/auth/api_keys.py",
+        "_live",
+    ): "by the primary key of a key this process authenticated, before any brand is known",
+    (
+        "platform/assets/lots.py",
+        "_available",
+    ): "SELECT of points_lot WHERE brand_id = the scope's",
+    (
+        "platform/assets/lots.py",
+        "consume",
+    ): "UPDATE points_lot WHERE brand_id = the scope's",
+    (
+        "platform/assets/service.py",
+        "_insert_entry",
+    ): "INSERTs of a ledger entry and its lot whose brand_id is the unit of work's scope's",
+    (
         "platform/members/attributes.py",
         "delete_definition",
     ): "UPDATE member … WHERE brand_id = the scope's",

@@ -92,6 +92,7 @@ async def test_postgresql_applies_the_timeouts_to_a_job_connection(tessera_db, t
     credentials = config["connections"]["default"]["credentials"]
     assert credentials == {
         **expand_db_url(db._normalise_url(tessera_settings.database_url))["credentials"],
+        "connection_class": db.PooledConnection,
         "server_settings": job_server_settings(settings),
     }
     client = AsyncpgDBClient(connection_name="job-check", **credentials)
