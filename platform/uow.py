@@ -19,6 +19,7 @@ keeps it so."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -64,17 +65,23 @@ FOLLOW_UPS: list[str] = [
     "tessera.webhooks.triggers:follow_ups",
 ]
 
-_planners: dict[str, Callable[[list[DomainEvent]], list[FollowUp]]] = {}
+_planners: dict[str, Callable[..., Any]] = {}
 
 
-def _planned(events: list[DomainEvent]) -> list[FollowUp]:
+async def _planned(uow: UnitOfWork) -> list[FollowUp]:
+    """Every planner's work for the unit's events. A planner that must read
+    something first is ``async def f(events, uow)`` and reads through the
+    unit's scope and connection."""
     work: list[FollowUp] = []
     for target in FOLLOW_UPS:
         planner = _planners.get(target)
         if planner is None:
             module, _, name = target.partition(":")
             planner = _planners[target] = getattr(import_module(module), name)
-        work.extend(planner(events))
+        if inspect.iscoroutinefunction(planner):
+            work.extend(await planner(uow.events, uow))
+        else:
+            work.extend(planner(uow.events))
     return work
 
 
@@ -103,7 +110,7 @@ async def unit_of_work(
     async with in_transaction() as connection:
         uow = UnitOfWork(scope, connection)
         yield uow
-        work = [*uow.follow_ups, *_planned(uow.events)]
+        work = [*uow.follow_ups, *await _planned(uow)]
         if work:
             await outbox.write(scope, connection, work)
     if uow.events or work:

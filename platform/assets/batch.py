@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from tessera.assets import lots
-from tessera.assets.accounts import Moved, _sql
+from tessera.assets.accounts import Moved, numbered
 from tessera.assets.models import LedgerEntry, PointsLot
 from tessera.assets.policy import PolicyValues, expires_at
 from tessera.assets.service import (
@@ -80,7 +80,7 @@ async def credit_many(
         members = sorted(m for m, k in wanted if k == kind)
         holes = ", ".join("?" for _ in members)
         await conn.execute_query(
-            _sql(
+            numbered(
                 conn,
                 "INSERT INTO asset_account "
                 "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
@@ -223,7 +223,7 @@ async def _lock(
     holes = ", ".join("?" for _ in members)
     lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
     rows = await conn.execute_query_dict(
-        _sql(
+        numbered(
             conn,
             "SELECT id, member_id, kind, balance, pending, reserved FROM asset_account "
             f"WHERE brand_id = ? AND member_id IN ({holes}) ORDER BY id{lock}",

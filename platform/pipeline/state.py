@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tessera.assets.accounts import _sql
+from tessera.assets.accounts import numbered
 from tessera.assets.models import AssetAccount
 from tessera.members.models import Member
 from tessera.plugin_host.components import MemberFacts
@@ -167,7 +167,9 @@ async def _rows(conn: Any, statement: str, brand_id: int, ids: list[int]) -> lis
     """A member's history as plain rows: a batch reads thousands, and the
     ORM's per-value conversion would cost more than the query."""
     text = statement.format(ids=", ".join("?" for _ in ids))
-    rows: list[dict[str, Any]] = await conn.execute_query_dict(_sql(conn, text), [brand_id, *ids])
+    rows: list[dict[str, Any]] = await conn.execute_query_dict(
+        numbered(conn, text), [brand_id, *ids]
+    )
     return rows
 
 

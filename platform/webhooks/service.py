@@ -14,6 +14,7 @@ from tessera.errors import DomainError
 from tessera.outbox.store import FollowUp
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
+from tessera.webhooks import triggers
 from tessera.webhooks.addresses import check_url
 from tessera.webhooks.events import ALL, EVENT_TYPES
 from tessera.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
@@ -88,6 +89,7 @@ async def create_subscription(
             description=_description(description),
             secrets=Secrets(secret).seal(settings.secret()),
         )
+    triggers.forget(scope.brand_id)
     return WithSecret(subscription, secret)
 
 
@@ -127,6 +129,8 @@ async def update_subscription(
             )
             if changes.get("active") is False:
                 await abandon_pending(uow, subscription.id)
+        if changes.get("active") is True:
+            triggers.forget(scope.brand_id)
         subscription = await require_subscription(scope, subscription.id)
     return subscription
 

@@ -15,6 +15,7 @@ died), it writes the same ids again, which the unique key ignores.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,14 +24,45 @@ from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
-from tessera.uow import unit_of_work
+from tessera.uow import UnitOfWork, unit_of_work
 from tessera.webhooks import events as catalogue
 from tessera.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 FANOUT_JOB = "webhooks_fanout"
 
 
-def follow_ups(events: list[DomainEvent]) -> list[FollowUp]:
+# Whether a brand has an active subscription, as this process last read it
+# (monotonic deadline, answer). Most brands have none, and then a unit of
+# work writes no fan-out: no outbox row, no job. A subscription made in this
+# process is seen at once (``forget``); other processes see it within
+# ``ACTIVE_CHECK_S``, and events before that are not sent to it. Disabling
+# needs no such care: the fan-out reads the active subscriptions itself.
+ACTIVE_CHECK_S = 10.0
+_has_subscriptions: dict[int, tuple[float, bool]] = {}
+_clock = time.monotonic  # a test moves it on
+
+
+def forget(brand_id: int | None = None) -> None:
+    """Read the brand's (or every brand's) subscriptions again at its next event."""
+    if brand_id is None:
+        _has_subscriptions.clear()
+    else:
+        _has_subscriptions.pop(brand_id, None)
+
+
+async def _subscribed(uow: UnitOfWork) -> bool:
+    brand_id, now = uow.scope.brand_id, _clock()
+    known = _has_subscriptions.get(brand_id)
+    if known is not None and known[0] > now:
+        return known[1]
+    found = await (
+        uow.scope.query(WebhookSubscription).using_db(uow.connection).filter(active=True).exists()
+    )
+    _has_subscriptions[brand_id] = (now + ACTIVE_CHECK_S, found)
+    return found
+
+
+async def follow_ups(events: list[DomainEvent], uow: UnitOfWork) -> list[FollowUp]:
     by_brand: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         if event.name in catalogue.EVENT_TYPES:
@@ -42,6 +74,8 @@ def follow_ups(events: list[DomainEvent]) -> list[FollowUp]:
                     "data": event.payload,
                 }
             )
+    if not by_brand or (set(by_brand) == {uow.scope.brand_id} and not await _subscribed(uow)):
+        return []
     return [FollowUp(FANOUT_JOB, (brand_id, found)) for brand_id, found in by_brand.items()]
 
 
