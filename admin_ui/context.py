@@ -8,12 +8,15 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from tortoise.exceptions import IntegrityError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +25,7 @@ from tessera.admin_ui.i18n import LOCALES, N_, Formatter, negotiate, translation
 from tessera.admin_ui.registry import menu
 from tessera.audit import service as audit
 from tessera.auth.admin_users import BrandRole, roles_of
-from tessera.auth.models import AdminUser
+from tessera.auth.models import AdminFormSubmission, AdminUser
 from tessera.auth.scopes import Scope
 from tessera.errors import DomainError, DomainErrors
 from tessera.request_context import brand_var, current_request_id
@@ -163,6 +166,7 @@ class Ctx:
             fmt=self.fmt,
             url=self.url,
             csrf=csrf_token(self.request),
+            form_key=lambda: uuid.uuid4().hex,
             locale=self.locale,
             locales=LOCALES,
             flashes=flashes,
@@ -178,6 +182,33 @@ class Ctx:
 
     async def form(self) -> FormData:
         return await self.request.form()
+
+    @asynccontextmanager
+    async def once(self, key: str) -> AsyncIterator[bool]:
+        """For a form whose operation takes no idempotency key in the API:
+        ``True`` for the first request carrying the form's ``key``, which then
+        does the work; ``False`` for a repeat (a double click, a reload), which
+        must change nothing. The key is claimed before the work, so two
+        requests sent at once cannot both do it; work that raises gives it
+        back, so the corrected form may be sent again. A post without a key
+        (a script) is not checked."""
+        claimed = False
+        if key:
+            try:
+                await self.scope.create(AdminFormSubmission, key=key[:64])
+                claimed = True
+            except IntegrityError:
+                yield False
+                return
+        try:
+            yield True
+        except BaseException:
+            if claimed:
+                await self.scope.query(AdminFormSubmission).filter(key=key[:64]).delete()
+            raise
+
+    def replayed(self) -> None:
+        self.flash(self.gettext("This form was sent before; nothing changed twice."), "warning")
 
     async def stale(self, current_version: str) -> bool:
         """Whether the posted form was built from another version than

@@ -47,11 +47,15 @@ async def create(ctx: Ctx) -> Response:
     try:
         if not name:
             raise DomainError("REQUIRED", "give the key a name", ["name"])
-        issued = await ctx.audited(
-            "createApiKey",
-            {"name": name, "scopes": scopes},
-            lambda: create_api_key(ctx.scope.brand, name, scopes),
-        )
+        async with ctx.once(str(form.get("idempotency_key", ""))) as first:
+            if not first:
+                ctx.replayed()
+                return ctx.redirect(ctx.url("api_keys"))
+            issued = await ctx.audited(
+                "createApiKey",
+                {"name": name, "scopes": scopes},
+                lambda: create_api_key(ctx.scope.brand, name, scopes),
+            )
     except DomainError as error:
         return await _list(ctx, 422, errors_of(error), name=name)
     # The secret goes into this response only (never a redirect, a session or a log).

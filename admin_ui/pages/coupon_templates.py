@@ -179,11 +179,15 @@ async def template_create(ctx: Ctx) -> Response:
     if problems:
         return await _form(ctx, None, 422, problems, typed)
     try:
-        created = await ctx.audited(
-            "createCouponTemplate",
-            {"kind": values["kind"], "title": values["title"]},
-            lambda: service.create_template(ctx.scope, values),
-        )
+        async with ctx.once(str(form.get("idempotency_key", ""))) as first:
+            if not first:
+                ctx.replayed()
+                return ctx.redirect(ctx.url("coupon_templates"))
+            created = await ctx.audited(
+                "createCouponTemplate",
+                {"kind": values["kind"], "title": values["title"]},
+                lambda: service.create_template(ctx.scope, values),
+            )
     except DomainError as error:
         return await _form(ctx, None, 422, by_input(error), typed)
     ctx.flash(ctx.gettext("Coupon template created."))

@@ -80,11 +80,15 @@ async def create(ctx: Ctx) -> Response:
     if ALL in types:
         types = [ALL]
     try:
-        made = await ctx.audited(
-            "createWebhookSubscription",
-            {"url": url, "eventTypes": types, "description": description},
-            lambda: service.create_subscription(ctx.scope, url, types, description),
-        )
+        async with ctx.once(str(form.get("idempotency_key", ""))) as first:
+            if not first:
+                ctx.replayed()
+                return ctx.redirect(ctx.url("webhooks"))
+            made = await ctx.audited(
+                "createWebhookSubscription",
+                {"url": url, "eventTypes": types, "description": description},
+                lambda: service.create_subscription(ctx.scope, url, types, description),
+            )
     except DomainError as error:
         kept = {"url": url, "description": description, "event_types": types}
         return await _list(ctx, 422, _form_errors(error), form=kept)

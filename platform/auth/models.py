@@ -75,3 +75,17 @@ class AdminLoginFailure(Model):
     class Meta:
         table = "admin_login_failure"
         indexes = (("email", "ip", "created_at"),)
+
+
+class AdminFormSubmission(BrandOwned):
+    """The idempotency key of an admin form whose operation takes none in the
+    API (creating a key, a coupon template, a webhook): the first request to
+    insert it does the work, a second (a double click, a reload) finds it."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "admin_form_submission"
+        unique_together = (("brand_id", "key"),)
