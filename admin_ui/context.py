@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from tortoise.exceptions import IntegrityError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from tortoise.exceptions import IntegrityError
 
 from tessera.admin_ui.i18n import LOCALES, N_, Formatter, negotiate, translations
 from tessera.admin_ui.registry import menu
