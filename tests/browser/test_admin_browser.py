@@ -238,6 +238,9 @@ async def test_build_a_segment_and_watch_the_count_change(browser_page: Page, br
     await page.get_by_label("Name", exact=True).fill("VIPs and KOLs")
     await page.get_by_label("New condition").select_option(label="Tags")
     await page.get_by_role("button", name="Add condition").click()
+    # Adding a condition loads the page again; htmx listens for typing only
+    # once its script ran (on a loaded machine the typing could come first).
+    await page.wait_for_load_state("load")
 
     count = page.locator("#preview-count")
     await page.get_by_label("Has", exact=True).select_option("any")
