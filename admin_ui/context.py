@@ -25,11 +25,13 @@ from tessera.auth.admin_users import BrandRole, roles_of
 from tessera.auth.models import AdminUser
 from tessera.auth.scopes import Scope
 from tessera.errors import DomainError, DomainErrors
+from tessera.models_base import BrandOwned
 from tessera.request_context import brand_var, current_request_id
 from tessera.scope import Actor, BrandScope
 
 log = logging.getLogger("tessera.admin")
 T = TypeVar("T")
+M = TypeVar("M", bound=BrandOwned)
 
 CSRF_FIELD = "csrf_token"
 # Routes outside /admin/brands/{brand}.
@@ -37,6 +39,7 @@ UNBRANDED = frozenset({"home", "login", "logout", "locale", "switch", "static"})
 CSRF_HEADER = "x-csrf-token"
 # The hidden field an edit form carries: the version of what it was built from.
 VERSION_FIELD = "form_version"
+NOT_FOUND = N_("There is no such page.")
 STALE_FORM = N_(
     "Someone changed this after you opened the form, so nothing was saved. "
     "This is the current version: make your change again."
@@ -175,6 +178,48 @@ class Ctx:
 
     def refused(self, status: int, message: str) -> HTMLResponse:
         return self.render("error.html", status=status, message=self.gettext(message))
+
+    def confirm_delete(
+        self,
+        title: str,
+        what: str,
+        *,
+        action: str,
+        back: str,
+        note: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        """The page that asks before a delete is posted to ``action`` (again,
+        with the service's ``errors``, when it refused)."""
+        return self.render(
+            "confirm_delete.html",
+            status=status,
+            title=title,
+            what=what,
+            note=note,
+            action=action,
+            back=back,
+            errors=errors or {},
+        )
+
+    def not_found(self) -> HTMLResponse:
+        return self.refused(404, NOT_FOUND)
+
+    def path_id(self, name: str) -> int | None:
+        """The path parameter ``name`` as a row id; ``None`` when it is not one."""
+        raw = str(self.request.path_params.get(name, ""))
+        return int(raw) if raw.isdigit() else None
+
+    async def row(self, model: type[M], param: str) -> M | None:
+        """The brand's ``model`` row named by the path parameter ``param``
+        (``None``, for :meth:`not_found`, when there is none)."""
+        row_id = self.path_id(param)
+        return None if row_id is None else await self.scope.get(model, row_id)
+
+    def stale_errors(self) -> dict[str, list[str]]:
+        """The form errors an edit page shows when :meth:`stale` refused a save."""
+        return {"": [self.gettext(STALE_FORM)]}
 
     async def form(self) -> FormData:
         return await self.request.form()

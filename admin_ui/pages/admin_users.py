@@ -51,11 +51,6 @@ async def _list(
     )
 
 
-def _user_id(ctx: Ctx) -> int:
-    raw = ctx.request.path_params["admin_user_id"]
-    return int(raw) if raw.isdigit() else 0
-
-
 def _messages(ctx: Ctx, error: DomainError) -> list[str]:
     if error.code == "LAST_OWNER":
         return [ctx.gettext(LAST_OWNER)]
@@ -101,10 +96,10 @@ async def add(ctx: Ctx) -> Response:
     methods=("POST",),
 )
 async def set_role(ctx: Ctx) -> Response:
-    user_id = _user_id(ctx)
+    user_id = ctx.path_id("admin_user_id") or 0
     current = await _current(ctx, user_id)
     if current is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     if await ctx.stale(_version(current)):
         return await _list(ctx, 409, row_errors={user_id: [ctx.gettext(STALE_FORM)]})
     role = str((await ctx.form()).get("role", ""))
@@ -127,10 +122,10 @@ async def set_role(ctx: Ctx) -> Response:
     methods=("POST",),
 )
 async def remove(ctx: Ctx) -> Response:
-    user_id = _user_id(ctx)
+    user_id = ctx.path_id("admin_user_id") or 0
     current = await _current(ctx, user_id)
     if current is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     if await ctx.stale(_version(current)):
         return await _list(ctx, 409, row_errors={user_id: [ctx.gettext(STALE_FORM)]})
     try:

@@ -62,13 +62,12 @@ async def create(ctx: Ctx) -> Response:
 
 @page("/api-keys/{key_id}/revoke", "api_key_revoke", permission=Scope.ADMIN, methods=("POST",))
 async def revoke(ctx: Ctx) -> Response:
-    raw = ctx.request.path_params["key_id"]
-    key_id = int(raw) if raw.isdigit() else 0
+    key_id = ctx.path_id("key_id") or 0
     try:
         key = await ctx.audited(
             "revokeApiKey", {"id": key_id}, lambda: revoke_api_key(ctx.scope, key_id)
         )
     except DomainError:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     ctx.flash(ctx.gettext("API key revoked:") + " " + key.name)
     return ctx.redirect(ctx.url("api_keys"))

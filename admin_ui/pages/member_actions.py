@@ -20,9 +20,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
+from tessera.admin_ui.context import Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
-from tessera.admin_ui.pages.members import member_or_404, profile_page
+from tessera.admin_ui.pages.members import profile_page
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.auth.member_tokens import DEFAULT_TTL, issue_member_token
@@ -233,9 +233,9 @@ async def _edit_form(
 
 @page("/members/{member_id}/edit", "member_edit", permission=Scope.WRITE)
 async def edit_member(ctx: Ctx) -> Response:
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _edit_form(ctx, member)
 
 
@@ -243,9 +243,9 @@ async def edit_member(ctx: Ctx) -> Response:
 async def save_member(ctx: Ctx) -> Response:
     """Like ``updateMember`` (write scope), refused when the form is older than
     the stored profile."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     key = str(form.get("idempotency_key", "")).strip()
     if key and _sent_before(ctx, key):
@@ -254,7 +254,7 @@ async def save_member(ctx: Ctx) -> Response:
     definitions = await list_definitions(ctx.scope)
     typed = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "idempotency_key")}
     if await ctx.stale(_version(member)):
-        return await _edit_form(ctx, member, 409, {"": [ctx.gettext(STALE_FORM)]})
+        return await _edit_form(ctx, member, 409, ctx.stale_errors())
     profile, attributes, status, errors = _changes(form, definitions)
     if errors:
         return await _edit_form(ctx, member, 422, errors, typed)
@@ -291,9 +291,9 @@ async def change_stored_value(ctx: Ctx) -> Response:
     """A signed amount: positive is ``topUpStoredValue``, negative
     ``spendStoredValue`` (both the write scope), with a required reason; the
     form's idempotency key makes a double submit a replay."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     raw = str(form.get("amount", "")).strip()
     reason = str(form.get("sv_reason", ""))
@@ -348,9 +348,9 @@ async def change_stored_value(ctx: Ctx) -> Response:
 async def give_coupon(ctx: Ctx) -> Response:
     """Like ``issueCoupon`` (write scope); the form's idempotency key is the
     coupon's, so a double submit returns the first coupon."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     raw = str(form.get("templateId", "")).strip()
     key = str(form.get("idempotency_key", "")).strip()
@@ -380,9 +380,9 @@ async def give_coupon(ctx: Ctx) -> Response:
 async def member_token(ctx: Ctx) -> Response:
     """Like ``issueMemberToken`` (write scope): the token is in this response
     only, never in a redirect, the session, a log or the audit entry."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     key = (await _form_text(ctx, "idempotency_key")).strip()
     raw = (await _form_text(ctx, "ttlSeconds")).strip() or str(DEFAULT_TTL)
     if key and _sent_before(ctx, key):

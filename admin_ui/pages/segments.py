@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
-from tessera.admin_ui.context import STALE_FORM, VERSION_FIELD, Ctx, errors_of, version_of
+from tessera.admin_ui.context import VERSION_FIELD, Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
@@ -47,11 +47,6 @@ SHOWN_VALUES = (
     N_("dependency"),
 )
 EXPORT_COLUMNS = ("member_id", "card_number", "name", "phone", "email", "external_id", "joined_at")
-
-
-async def _segment_or_none(ctx: Ctx) -> Segment | None:
-    raw = str(ctx.request.path_params.get("segment_id", ""))
-    return await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None
 
 
 def _version(segment: Segment) -> str:
@@ -201,24 +196,24 @@ async def segment_preview(ctx: Ctx) -> Response:
 
 @page("/segments/{segment_id:int}", "segment", permission=Scope.READ)
 async def segment_page(ctx: Ctx) -> Response:
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _form(ctx, segment)
 
 
 @page("/segments/{segment_id:int}", "segment_save", permission=Scope.MANAGE, methods=("POST",))
 async def segment_save(ctx: Ctx) -> Response:
     """Like ``updateSegment`` (manage scope); a new rule is then refreshed."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     sent = submitted(form)
     typed = {"name": str(form.get("name", "")), "description": str(form.get("description", ""))}
     typed["kind"] = segment.kind
     if await ctx.stale(_version(segment)):
-        return await _form(ctx, segment, 409, errors={"": [ctx.gettext(STALE_FORM)]})
+        return await _form(ctx, segment, 409, errors=ctx.stale_errors())
     if sent.errors:
         return await _form(ctx, segment, 422, sent=sent, typed=typed)
     changes: dict[str, Any] = {"name": typed["name"], "description": typed["description"]}
@@ -246,9 +241,9 @@ async def segment_save(ctx: Ctx) -> Response:
 )
 async def segment_refresh(ctx: Ctx) -> Response:
     """Like ``refreshSegment`` (write scope)."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
 
     try:
         await ctx.audited(
@@ -262,16 +257,22 @@ async def segment_refresh(ctx: Ctx) -> Response:
 
 @page("/segments/{segment_id:int}/delete", "segment_delete_confirm", permission=Scope.MANAGE)
 async def segment_delete_confirm(ctx: Ctx) -> Response:
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
-    return ctx.render(
-        "confirm_delete.html",
-        title=N_("Delete segment"),
-        what=segment.name,
+        return ctx.not_found()
+    return _confirm(ctx, segment)
+
+
+def _confirm(
+    ctx: Ctx, segment: Segment, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> Response:
+    return ctx.confirm_delete(
+        N_("Delete segment"),
+        segment.name,
         action=ctx.url("segment_delete", segment_id=segment.id),
         back=ctx.url("segment", segment_id=segment.id),
-        errors={},
+        errors=errors,
+        status=status,
     )
 
 
@@ -283,9 +284,9 @@ async def segment_delete_confirm(ctx: Ctx) -> Response:
 )
 async def segment_delete(ctx: Ctx) -> Response:
     """Like ``deleteSegment`` (manage scope)."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     try:
         await ctx.audited(
             "deleteSegment",
@@ -293,15 +294,7 @@ async def segment_delete(ctx: Ctx) -> Response:
             lambda: service.delete_segment(ctx.scope, segment.id),
         )
     except DomainError as error:
-        return ctx.render(
-            "confirm_delete.html",
-            status=422,
-            title=N_("Delete segment"),
-            what=segment.name,
-            action=ctx.url("segment_delete", segment_id=segment.id),
-            back=ctx.url("segment", segment_id=segment.id),
-            errors=errors_of(error),
-        )
+        return _confirm(ctx, segment, errors_of(error), 422)
     ctx.flash(ctx.gettext("Segment deleted."))
     return ctx.redirect(ctx.url("segments"))
 
@@ -311,9 +304,9 @@ async def segment_export(ctx: Ctx) -> Response:
     """The segment's stored members as CSV, streamed a page at a time (memory
     stays bounded whatever the size). Read scope, like ``Segment.members``
     in GraphQL; each export is written to the audit log."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     scope = ctx.scope
     await ctx.audit("exportSegmentMembers", "ok", {"id": segment.id})
 
@@ -382,9 +375,9 @@ async def segment_import(ctx: Ctx) -> Response:
     """Like ``importSegmentMembers`` (write scope): an uploaded CSV of card
     numbers, phones, emails or external ids becomes (or is added to) the
     static segment's list; rows matching no member are listed."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     upload = form.get("file")
     add = form.get("mode") == "add"
