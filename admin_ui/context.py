@@ -173,7 +173,10 @@ class Ctx:
         )
         return HTMLResponse(body, status_code=status)
 
-    def redirect(self, path: str) -> Response:
+    def redirect(self, path: str, flash: str | None = None) -> Response:
+        """See other ``path``, which shows ``flash`` (a translated text) once."""
+        if flash is not None:
+            self.flash(flash)
         return RedirectResponse(path, status_code=303)
 
     def refused(self, status: int, message: str) -> HTMLResponse:

@@ -81,8 +81,10 @@ async def add(ctx: Ctx) -> Response:
     if added.created:
         await ctx.audit("createAdminUser", "ok", {"email": added.user.email})
     if added.password is None:
-        ctx.flash(ctx.gettext("Role given:") + f" {added.user.email} · {ctx.gettext(role)}")
-        return ctx.redirect(ctx.url("admin_users"))
+        return ctx.redirect(
+            ctx.url("admin_users"),
+            ctx.gettext("Role given:") + f" {added.user.email} · {ctx.gettext(role)}",
+        )
     # The password goes into this response only (never a redirect, a session or a log).
     response = await _list(ctx, added=(added.user.email, added.password))
     response.headers["cache-control"] = "no-store"
@@ -111,8 +113,7 @@ async def set_role(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _list(ctx, 422, row_errors={user_id: _messages(ctx, error)})
-    ctx.flash(ctx.gettext("Role changed."))
-    return ctx.redirect(ctx.url("admin_users"))
+    return ctx.redirect(ctx.url("admin_users"), ctx.gettext("Role changed."))
 
 
 @page(

@@ -69,5 +69,4 @@ async def revoke(ctx: Ctx) -> Response:
         )
     except DomainError:
         return ctx.not_found()
-    ctx.flash(ctx.gettext("API key revoked:") + " " + key.name)
-    return ctx.redirect(ctx.url("api_keys"))
+    return ctx.redirect(ctx.url("api_keys"), ctx.gettext("API key revoked:") + " " + key.name)

@@ -181,8 +181,9 @@ async def template_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, None, 422, by_input(error), typed)
-    ctx.flash(ctx.gettext("Coupon template created."))
-    return ctx.redirect(ctx.url("coupon_template", template_id=created.id))
+    return ctx.redirect(
+        ctx.url("coupon_template", template_id=created.id), ctx.gettext("Coupon template created.")
+    )
 
 
 @page("/coupon-templates/{template_id}", "coupon_template", permission=Scope.READ)
@@ -220,8 +221,7 @@ async def template_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, template, 422, by_input(error), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("coupon_template", template_id=template.id))
+    return ctx.redirect(ctx.url("coupon_template", template_id=template.id), ctx.gettext("Saved."))
 
 
 @page(
@@ -247,5 +247,4 @@ async def template_delete(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, template, 422, {"confirm": by_input(error).get("id", [])})
-    ctx.flash(ctx.gettext("Coupon template deleted."))
-    return ctx.redirect(ctx.url("coupon_templates"))
+    return ctx.redirect(ctx.url("coupon_templates"), ctx.gettext("Coupon template deleted."))

@@ -303,8 +303,7 @@ async def tier_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _tier_form(ctx, None, 422, by_input(error, sent), typed)
-    ctx.flash(ctx.gettext("Tier created."))
-    return ctx.redirect(ctx.url("tier", tier_id=tier.id))
+    return ctx.redirect(ctx.url("tier", tier_id=tier.id), ctx.gettext("Tier created."))
 
 
 @page("/tiers/{tier_id}", "tier", permission=Scope.READ)
@@ -336,8 +335,7 @@ async def tier_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _tier_form(ctx, tier, 422, by_input(error, sent), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("tier", tier_id=tier.id))
+    return ctx.redirect(ctx.url("tier", tier_id=tier.id), ctx.gettext("Saved."))
 
 
 @page("/tiers/{tier_id}/delete", "tier_delete", permission=Scope.MANAGE, methods=("POST",))
@@ -355,8 +353,7 @@ async def tier_delete(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _tier_form(ctx, tier, 422, {"confirm": by_input(error).get("id", [])})
-    ctx.flash(ctx.gettext("Tier deleted."))
-    return ctx.redirect(ctx.url("tiers"))
+    return ctx.redirect(ctx.url("tiers"), ctx.gettext("Tier deleted."))
 
 
 # --- the points policy ----------------------------------------------------------
@@ -442,5 +439,4 @@ async def points_policy_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _policy_form(ctx, 422, by_input(error), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("points_policy"))
+    return ctx.redirect(ctx.url("points_policy"), ctx.gettext("Saved."))

@@ -274,8 +274,7 @@ async def save_member(ctx: Ctx) -> Response:
         return await _edit_form(ctx, member, 422, _edit_errors(error), typed)
     if key:
         _remember(ctx, key)
-    ctx.flash(ctx.gettext("Profile saved."))
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(ctx.url("member", member_id=member.id), ctx.gettext("Profile saved."))
 
 
 # --- stored value -------------------------------------------------------------
@@ -369,8 +368,9 @@ async def give_coupon(ctx: Ctx) -> Response:
     except DomainError as error:
         messages = _on_form(error, {"templateId": "templateId"})
         return await profile_page(ctx, member, 422, messages, {"templateId": raw}, form="coupon")
-    ctx.flash(ctx.gettext("Coupon issued:") + " " + coupon.code)
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(
+        ctx.url("member", member_id=member.id), ctx.gettext("Coupon issued:") + " " + coupon.code
+    )
 
 
 # --- member token -------------------------------------------------------------

@@ -154,8 +154,7 @@ async def add_tag(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
-    ctx.flash(ctx.gettext("Tag added."))
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(ctx.url("member", member_id=member.id), ctx.gettext("Tag added."))
 
 
 @page("/members/{member_id}/tags/remove", "member_untag", permission=Scope.WRITE, methods=("POST",))
@@ -173,8 +172,7 @@ async def remove_tag(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
-    ctx.flash(ctx.gettext("Tag removed."))
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(ctx.url("member", member_id=member.id), ctx.gettext("Tag removed."))
 
 
 @page("/members/{member_id}/points", "member_points", permission=Scope.MANAGE, methods=("POST",))

@@ -145,8 +145,7 @@ async def segment_create(ctx: Ctx) -> Response:
         return await _form(ctx, None, 422, sent=sent, typed=typed, errors=_split(error, sent))
     if service.needs_refresh(segment):
         await enqueue_refresh(ctx.scope, segment.id, RefreshTrigger.CREATED)
-    ctx.flash(ctx.gettext("Segment created."))
-    return ctx.redirect(ctx.url("segment", segment_id=segment.id))
+    return ctx.redirect(ctx.url("segment", segment_id=segment.id), ctx.gettext("Segment created."))
 
 
 def _split(error: DomainError, sent: Submitted) -> dict[str, list[str]]:
@@ -229,8 +228,7 @@ async def segment_save(ctx: Ctx) -> Response:
         return await _form(ctx, segment, 422, sent=sent, typed=typed, errors=_split(error, sent))
     if "rule" in changes:
         await enqueue_refresh(ctx.scope, segment.id, RefreshTrigger.MANUAL)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("segment", segment_id=segment.id))
+    return ctx.redirect(ctx.url("segment", segment_id=segment.id), ctx.gettext("Saved."))
 
 
 @page(
@@ -251,8 +249,7 @@ async def segment_refresh(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, segment, 422, errors=errors_of(error))
-    ctx.flash(ctx.gettext("Refresh started."))
-    return ctx.redirect(ctx.url("segment", segment_id=segment.id))
+    return ctx.redirect(ctx.url("segment", segment_id=segment.id), ctx.gettext("Refresh started."))
 
 
 @page("/segments/{segment_id:int}/delete", "segment_delete_confirm", permission=Scope.MANAGE)
@@ -295,8 +292,7 @@ async def segment_delete(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return _confirm(ctx, segment, errors_of(error), 422)
-    ctx.flash(ctx.gettext("Segment deleted."))
-    return ctx.redirect(ctx.url("segments"))
+    return ctx.redirect(ctx.url("segments"), ctx.gettext("Segment deleted."))
 
 
 @page("/segments/{segment_id:int}/members.csv", "segment_export", permission=Scope.READ)

@@ -108,8 +108,7 @@ async def tag_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _list(ctx, 422, errors_of(error), typed)
-    ctx.flash(ctx.gettext("Tag created."))
-    return ctx.redirect(ctx.url("tag", tag_id=tag.id))
+    return ctx.redirect(ctx.url("tag", tag_id=tag.id), ctx.gettext("Tag created."))
 
 
 @page("/tag-groups", "tag_group_create", permission=Scope.MANAGE, methods=("POST",))
@@ -126,8 +125,7 @@ async def tag_group_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _list(ctx, 422, group_errors=errors_of(error), group_typed=typed)
-    ctx.flash(ctx.gettext("Tag group created."))
-    return ctx.redirect(ctx.url("tags"))
+    return ctx.redirect(ctx.url("tags"), ctx.gettext("Tag group created."))
 
 
 # --- one tag ---------------------------------------------------------------------
@@ -210,8 +208,7 @@ async def tag_save(ctx: Ctx) -> Response:
         # The service changes the object it loaded; show the stored tag again.
         stored = await ctx.row(Tag, "tag_id") or tag
         return await _tag_page(ctx, stored, 422, errors=errors_of(error), typed=typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("tag", tag_id=tag.id))
+    return ctx.redirect(ctx.url("tag", tag_id=tag.id), ctx.gettext("Saved."))
 
 
 @page("/tags/{tag_id:int}/rule", "tag_rule", permission=Scope.MANAGE, methods=("POST",))
@@ -243,8 +240,10 @@ async def tag_rule(ctx: Ctx) -> Response:
         return await _tag_page(ctx, tag, 422, sent=sent, errors=sent.problems(error))
     if updated.rule is not None:
         await enqueue_tag_rule(ctx.scope, updated.id)
-    ctx.flash(ctx.gettext("Rule cleared.") if clear else ctx.gettext("Rule saved."))
-    return ctx.redirect(ctx.url("tag", tag_id=tag.id))
+    return ctx.redirect(
+        ctx.url("tag", tag_id=tag.id),
+        ctx.gettext("Rule cleared.") if clear else ctx.gettext("Rule saved."),
+    )
 
 
 @page(
@@ -311,8 +310,7 @@ async def tag_delete(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return _confirm(ctx, tag, errors_of(error), 422)
-    ctx.flash(ctx.gettext("Tag deleted."))
-    return ctx.redirect(ctx.url("tags"))
+    return ctx.redirect(ctx.url("tags"), ctx.gettext("Tag deleted."))
 
 
 # --- one tag group ------------------------------------------------------------
@@ -365,8 +363,7 @@ async def tag_group_save(ctx: Ctx) -> Response:
     except DomainError as error:
         stored = await ctx.row(TagGroup, "group_id") or group
         return _group_page(ctx, stored, 422, errors_of(error), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("tag_group", group_id=group.id))
+    return ctx.redirect(ctx.url("tag_group", group_id=group.id), ctx.gettext("Saved."))
 
 
 @page("/tag-groups/{group_id:int}/delete", "tag_group_delete_confirm", permission=Scope.MANAGE)
@@ -397,5 +394,4 @@ async def tag_group_delete(ctx: Ctx) -> Response:
     await ctx.audited(
         "deleteTagGroup", {"id": group.id}, lambda: service.delete_group(ctx.scope, group.id)
     )
-    ctx.flash(ctx.gettext("Tag group deleted."))
-    return ctx.redirect(ctx.url("tags"))
+    return ctx.redirect(ctx.url("tags"), ctx.gettext("Tag group deleted."))
