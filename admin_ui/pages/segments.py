@@ -19,8 +19,8 @@ from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
     Builder,
     Submitted,
+    preview_box,
     preview_values,
-    problem_list,
     rule_editor,
     rule_text,
     submitted,
@@ -168,17 +168,7 @@ async def segment_preview(ctx: Ctx) -> Response:
     form = await ctx.form()
     sent = submitted(form)
     if ctx.request.headers.get("hx-request") == "true":
-        shown = await preview_values(ctx, sent)
-        return ctx.render(
-            "_rule_preview.html",
-            count=shown["count"],
-            sample=shown["sample"],
-            errors=shown["errors"],
-            problems=problem_list(shown["errors"], sent.builder, ctx.gettext),
-            json_text=sent.json_text,
-            source=sent.source,
-            preview_url=ctx.url("segment_preview"),
-        )
+        return await preview_box(ctx, sent, ctx.url("segment_preview"))
     raw = str(form.get("segment", ""))
     segment = await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None
     typed = {k: str(form.get(k, "")) for k in ("name", "description", "kind")}

@@ -15,8 +15,8 @@ from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
     Builder,
     Submitted,
+    preview_box,
     preview_values,
-    problem_list,
     rule_editor,
     rule_text,
     submitted,
@@ -257,15 +257,7 @@ async def tag_rule_preview(ctx: Ctx) -> Response:
     form = await ctx.form()
     sent = submitted(form)
     if ctx.request.headers.get("hx-request") == "true":
-        shown = await preview_values(ctx, sent)
-        return ctx.render(
-            "_rule_preview.html",
-            **shown,
-            problems=problem_list(shown["errors"], sent.builder, ctx.gettext),
-            json_text=sent.json_text,
-            source=sent.source,
-            preview_url=ctx.url("tag_rule_preview", tag_id=tag.id),
-        )
+        return await preview_box(ctx, sent, ctx.url("tag_rule_preview", tag_id=tag.id))
     posted = form.get(VERSION_FIELD)
     return await _tag_page(
         ctx,
