@@ -86,6 +86,13 @@ def errors_of(error: DomainError) -> dict[str, list[str]]:
     return found
 
 
+def shown_once(response: Response) -> Response:
+    """``response`` carries a secret (a password, a key, a token) shown only
+    here: no cache may keep it."""
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
 def version_of(*state: Any) -> str:
     """A fingerprint of the state an edit form shows, so a save can tell that
     someone else changed it after the form was opened (see ``Ctx.stale``)."""

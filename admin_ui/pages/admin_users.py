@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
+from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, shown_once, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.admin_users import (
@@ -86,9 +86,7 @@ async def add(ctx: Ctx) -> Response:
             ctx.gettext("Role given:") + f" {added.user.email} · {ctx.gettext(role)}",
         )
     # The password goes into this response only (never a redirect, a session or a log).
-    response = await _list(ctx, added=(added.user.email, added.password))
-    response.headers["cache-control"] = "no-store"
-    return response
+    return shown_once(await _list(ctx, added=(added.user.email, added.password)))
 
 
 @page(

@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import Ctx, errors_of, version_of
+from tessera.admin_ui.context import Ctx, errors_of, shown_once, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.pages.members import profile_page
 from tessera.admin_ui.registry import page
@@ -405,9 +405,7 @@ async def member_token(ctx: Ctx) -> Response:
         return await profile_page(ctx, member, 422, messages, {"ttlSeconds": raw}, form="token")
     if key:
         _remember(ctx, key)
-    response = await profile_page(ctx, member, token=issued)
-    response.headers["cache-control"] = "no-store"
-    return response
+    return shown_once(await profile_page(ctx, member, token=issued))
 
 
 async def _issue(ctx: Ctx, member_id: int, ttl: int) -> Any:
