@@ -234,12 +234,17 @@ class Ctx:
     async def form(self) -> FormData:
         return await self.request.form()
 
+    async def posted_version(self) -> str | None:
+        """The version the posted edit form was built from (``None`` without one)."""
+        sent = (await self.form()).get(VERSION_FIELD)
+        return sent if isinstance(sent, str) else None
+
     async def stale(self, current_version: str) -> bool:
         """Whether the posted form was built from another version than
         ``current_version``: saving it would silently overwrite someone else's
         change. A post without the field (a script) is not checked."""
-        sent = (await self.form()).get(VERSION_FIELD)
-        return isinstance(sent, str) and not hmac.compare_digest(sent, current_version)
+        sent = await self.posted_version()
+        return sent is not None and not hmac.compare_digest(sent, current_version)
 
     # --- auditing ---------------------------------------------------------------
 

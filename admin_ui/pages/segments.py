@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
-from tessera.admin_ui.context import VERSION_FIELD, Ctx, errors_of, version_of
+from tessera.admin_ui.context import Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
@@ -172,14 +172,13 @@ async def segment_preview(ctx: Ctx) -> Response:
     raw = str(form.get("segment", ""))
     segment = await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None
     typed = {k: str(form.get(k, "")) for k in ("name", "description", "kind")}
-    posted = form.get(VERSION_FIELD)
     return await _form(
         ctx,
         segment,
         sent=sent,
         typed=typed,
         with_preview=True,
-        version=posted if isinstance(posted, str) else None,
+        version=await ctx.posted_version(),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, VERSION_FIELD, Ctx, errors_of, version_of
+from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
@@ -258,13 +258,12 @@ async def tag_rule_preview(ctx: Ctx) -> Response:
     sent = submitted(form)
     if ctx.request.headers.get("hx-request") == "true":
         return await preview_box(ctx, sent, ctx.url("tag_rule_preview", tag_id=tag.id))
-    posted = form.get(VERSION_FIELD)
     return await _tag_page(
         ctx,
         tag,
         sent=sent,
         with_preview=True,
-        rule_version=posted if isinstance(posted, str) else None,
+        rule_version=await ctx.posted_version(),
     )
 
 
