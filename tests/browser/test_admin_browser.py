@@ -238,6 +238,10 @@ async def test_build_a_segment_and_watch_the_count_change(browser_page: Page, br
     await page.get_by_label("Name", exact=True).fill("VIPs and KOLs")
     await page.get_by_label("New condition").select_option(label="Tags")
     await page.get_by_role("button", name="Add condition").click()
+    # The builder comes back as a whole page: wait until htmx has set it up,
+    # or the first change can fire before anything listens for it.
+    await expect(page.get_by_label("Has", exact=True)).to_be_visible()
+    await page.wait_for_load_state("load")
 
     count = page.locator("#preview-count")
     await page.get_by_label("Has", exact=True).select_option("any")
