@@ -28,11 +28,13 @@ from tessera.auth.admin_users import BrandRole, roles_of
 from tessera.auth.models import AdminFormSubmission, AdminUser
 from tessera.auth.scopes import Scope
 from tessera.errors import DomainError, DomainErrors
+from tessera.models_base import BrandOwned
 from tessera.request_context import brand_var, current_request_id
 from tessera.scope import Actor, BrandScope
 
 log = logging.getLogger("tessera.admin")
 T = TypeVar("T")
+M = TypeVar("M", bound=BrandOwned)
 
 CSRF_FIELD = "csrf_token"
 # Routes outside /admin/brands/{brand}.
@@ -40,6 +42,7 @@ UNBRANDED = frozenset({"home", "login", "logout", "locale", "switch", "static"})
 CSRF_HEADER = "x-csrf-token"
 # The hidden field an edit form carries: the version of what it was built from.
 VERSION_FIELD = "form_version"
+NOT_FOUND = N_("There is no such page.")
 STALE_FORM = N_(
     "Someone changed this after you opened the form, so nothing was saved. "
     "This is the current version: make your change again."
@@ -84,6 +87,13 @@ def errors_of(error: DomainError) -> dict[str, list[str]]:
         name = one.field[-1] if one.field else ""
         found.setdefault(str(name), []).append(one.message)
     return found
+
+
+def shown_once(response: Response) -> Response:
+    """``response`` carries a secret (a password, a key, a token) shown only
+    here: no cache may keep it."""
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def version_of(*state: Any) -> str:
@@ -174,11 +184,56 @@ class Ctx:
         )
         return HTMLResponse(body, status_code=status)
 
-    def redirect(self, path: str) -> Response:
+    def redirect(self, path: str, flash: str | None = None) -> Response:
+        """See other ``path``, which shows ``flash`` (a translated text) once."""
+        if flash is not None:
+            self.flash(flash)
         return RedirectResponse(path, status_code=303)
 
     def refused(self, status: int, message: str) -> HTMLResponse:
         return self.render("error.html", status=status, message=self.gettext(message))
+
+    def confirm_delete(
+        self,
+        title: str,
+        what: str,
+        *,
+        action: str,
+        back: str,
+        note: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        """The page that asks before a delete is posted to ``action`` (again,
+        with the service's ``errors``, when it refused)."""
+        return self.render(
+            "confirm_delete.html",
+            status=status,
+            title=title,
+            what=what,
+            note=note,
+            action=action,
+            back=back,
+            errors=errors or {},
+        )
+
+    def not_found(self) -> HTMLResponse:
+        return self.refused(404, NOT_FOUND)
+
+    def path_id(self, name: str) -> int | None:
+        """The path parameter ``name`` as a row id; ``None`` when it is not one."""
+        raw = str(self.request.path_params.get(name, ""))
+        return int(raw) if raw.isdigit() else None
+
+    async def row(self, model: type[M], param: str) -> M | None:
+        """The brand's ``model`` row named by the path parameter ``param``
+        (``None``, for :meth:`not_found`, when there is none)."""
+        row_id = self.path_id(param)
+        return None if row_id is None else await self.scope.get(model, row_id)
+
+    def stale_errors(self) -> dict[str, list[str]]:
+        """The form errors an edit page shows when :meth:`stale` refused a save."""
+        return {"": [self.gettext(STALE_FORM)]}
 
     async def form(self) -> FormData:
         return await self.request.form()
@@ -210,12 +265,17 @@ class Ctx:
     def replayed(self) -> None:
         self.flash(self.gettext("This form was sent before; nothing changed twice."), "warning")
 
+    async def posted_version(self) -> str | None:
+        """The version the posted edit form was built from (``None`` without one)."""
+        sent = (await self.form()).get(VERSION_FIELD)
+        return sent if isinstance(sent, str) else None
+
     async def stale(self, current_version: str) -> bool:
         """Whether the posted form was built from another version than
         ``current_version``: saving it would silently overwrite someone else's
         change. A post without the field (a script) is not checked."""
-        sent = (await self.form()).get(VERSION_FIELD)
-        return isinstance(sent, str) and not hmac.compare_digest(sent, current_version)
+        sent = await self.posted_version()
+        return sent is not None and not hmac.compare_digest(sent, current_version)
 
     # --- auditing ---------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from tessera.segments.rules import Rule, parse_rule
 from tessera.segments.rulesource import preview
 
 if TYPE_CHECKING:
+    from starlette.responses import Response
+
     from tessera.admin_ui.context import Ctx
 
 OPS = ("all", "any")
@@ -480,6 +482,20 @@ async def preview_values(ctx: Ctx, sent: Submitted) -> dict[str, Any]:
     except DomainError as error:
         return {"errors": sent.problems(error), "count": None, "sample": []}
     return {"errors": {}, "count": count, "sample": sample}
+
+
+async def preview_box(ctx: Ctx, sent: Submitted, preview_url: str) -> Response:
+    """The preview box alone (count, sample, problems), which htmx swaps in
+    as the rule changes on a segment or rule-tag page."""
+    shown = await preview_values(ctx, sent)
+    return ctx.render(
+        "_rule_preview.html",
+        **shown,
+        problems=problem_list(shown["errors"], sent.builder, ctx.gettext),
+        json_text=sent.json_text,
+        source=sent.source,
+        preview_url=preview_url,
+    )
 
 
 _ROW = re.compile(r"^g\.(\d+)\.c\.(\d+)(?:\.f\.(.+))?$")

@@ -115,45 +115,26 @@ class BrandScope:
         await self._copy(meta.db_table, [c for _, c in columns], records, using_db)
 
     async def copy_values(
-        self, model: type[M], rows: Sequence[dict[str, Any]], using_db: Any
+        self, model: type[M], rows: Sequence[Mapping[str, Any]], using_db: Any
     ) -> None:
-        """:meth:`copy_many` of rows given as ``{field: value}`` (values as
-        stored; the rest take the model's defaults), so a batch builds no
-        model instances it does not need (on PostgreSQL)."""
-        if not rows:
-            return
-        if using_db is None or using_db.capabilities.dialect != "postgres":
-            await self.insert_many(model, [self.build(model, **row) for row in rows], using_db)
-            return
-        meta = model._meta
-        now = datetime.now(UTC)
-        defaults: dict[str, Any] = {}
-        for name in meta.fields_db_projection:
-            f = meta.fields_map[name]
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                defaults[name] = now
-            else:
-                defaults[name] = f.default() if callable(f.default) else f.default
-        defaults["brand_id"] = self.brand.id
-        generated = meta.pk_attr if meta.pk.generated else None
-        names = [n for n in meta.fields_db_projection if n != generated]
-        await self._copy(
-            meta.db_table,
-            [meta.fields_db_projection[n] for n in names],
-            [tuple(row.get(n, defaults[n]) for n in names) for row in rows],
-            using_db,
-        )
+        """:meth:`insert_rows` when the caller does not need the new ids (the
+        table's sequence fills them during the ``COPY``: one round trip fewer
+        on PostgreSQL)."""
+        await self.insert_rows(model, rows, using_db, return_ids=False)
 
     async def _copy(
         self, table: str, columns: list[str], records: list[tuple[Any, ...]], using_db: Any
     ) -> None:
+        """The one ``COPY`` (asyncpg's binary copy, on the transaction's own
+        connection) behind :meth:`copy_many` and :meth:`insert_rows`."""
         from asyncpg.exceptions import IntegrityConstraintViolationError
 
         try:
             async with using_db.acquire_connection() as connection:
                 await connection.copy_records_to_table(table, records=records, columns=columns)
         except IntegrityConstraintViolationError as error:
-            # As the ORM's own statements raise it: callers catch this one.
+            # As Tortoise reports it for its own statements (the driver's
+            # copy bypasses its translation): callers catch this one.
             raise IntegrityError(error) from error
 
     async def update_many(
@@ -168,12 +149,17 @@ class BrandScope:
         await model.bulk_update(rows, fields=list(fields), using_db=using_db)
 
     async def insert_rows(
-        self, model: type[M], rows: Sequence[Mapping[str, Any]], using_db: Any
+        self,
+        model: type[M],
+        rows: Sequence[Mapping[str, Any]],
+        using_db: Any,
+        *,
+        return_ids: bool = True,
     ) -> list[int]:
         """Insert rows given as ``{field: value}`` (the brand's id added, other
-        fields at their defaults) and return their new ids in order: for
-        batches too large for :meth:`insert_many`, which builds a model
-        instance per row and sends one statement per row.
+        fields at their defaults) and return their new ids in order (or ``[]``
+        without ``return_ids``): for batches too large for :meth:`insert_many`,
+        which builds a model instance per row and sends one statement per row.
 
         ``using_db`` is a transaction's connection (a unit of work's).
         PostgreSQL gets the rows by ``COPY`` with ids drawn beforehand; SQLite
@@ -191,66 +177,51 @@ class BrandScope:
         ]
         now = datetime.now(UTC)
         defaults = {name: _default(field, now) for name, field in fields}
+        full = [{**defaults, **row, "brand_id": self.brand.id} for row in rows]
+        if using_db.capabilities.dialect == "postgres":
+            return await self._copy_rows(model, full, using_db, fields, return_ids)
         table, pk = meta.db_table, meta.db_pk_column
         columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name, _ in fields)
-        if using_db.capabilities.dialect == "postgres":
-            return await self._copy_rows(model, rows, using_db, fields, defaults)
+        returning = f' RETURNING "{pk}"' if return_ids else ""
         ids: list[int] = []
-        for start in range(0, len(rows), INSERT_ROWS):
-            part = [
-                {**defaults, **row, "brand_id": self.brand.id}
-                for row in rows[start : start + INSERT_ROWS]
-            ]
+        for start in range(0, len(full), INSERT_ROWS):
+            part = full[start : start + INSERT_ROWS]
             marks = "(" + ", ".join("?" for _ in fields) + ")"
-            sql = (
-                f'INSERT INTO "{table}" ({columns}) VALUES '
-                f'{", ".join(marks for _ in part)} RETURNING "{pk}"'
-            )
+            sql = f'INSERT INTO "{table}" ({columns}) VALUES {", ".join(marks for _ in part)}'
             params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
-            ids += sorted(int(r[pk]) for r in await using_db.execute_query_dict(sql, params))
+            inserted = await using_db.execute_query_dict(sql + returning, params)
+            ids += sorted(int(r[pk]) for r in inserted) if return_ids else []
         return ids
 
     async def _copy_rows(
         self,
         model: type[M],
-        rows: Sequence[Mapping[str, Any]],
+        rows: list[dict[str, Any]],
         using_db: Any,
         fields: list[tuple[str, Any]],
-        defaults: dict[str, Any],
+        return_ids: bool,
     ) -> list[int]:
-        """PostgreSQL: the ids drawn from the table's sequence in one query,
-        then ``COPY`` (asyncpg's binary copy, on the transaction's own
-        connection)."""
+        """PostgreSQL: the ids drawn from the table's sequence in one query
+        (when wanted), then :meth:`_copy`."""
         meta = model._meta
         table, pk = meta.db_table, meta.db_pk_column
+        json_fields = {n for n, field in fields if isinstance(field, JSONField)}
+        records = [
+            tuple(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields)
+            for row in rows
+        ]
+        columns = [meta.fields_db_projection[n] for n, _ in fields]
+        if not return_ids:
+            await self._copy(table, columns, records, using_db)
+            return []
         drawn = await using_db.execute_query_dict(
             f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{pk}')) AS id "
             "FROM generate_series(1, $1)",
             [len(rows)],
         )
         ids = sorted(int(r["id"]) for r in drawn)
-        json_fields = {n for n, field in fields if isinstance(field, JSONField)}
-        records = []
-        for row_id, given in zip(ids, rows, strict=True):
-            row = {**defaults, **given, "brand_id": self.brand.id}
-            records.append(
-                (
-                    row_id,
-                    *(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields),
-                )
-            )
-        from asyncpg.exceptions import IntegrityConstraintViolationError
-
-        try:
-            await using_db._connection.copy_records_to_table(
-                table,
-                records=records,
-                columns=[pk, *(meta.fields_db_projection[n] for n, _ in fields)],
-            )
-        except IntegrityConstraintViolationError as error:
-            # As Tortoise reports it for its own statements (the driver's
-            # copy bypasses its translation).
-            raise IntegrityError(error) from error
+        records = [(row_id, *record) for row_id, record in zip(ids, records, strict=True)]
+        await self._copy(table, [pk, *columns], records, using_db)
         return ids
 
     def acting_as(self, actor: Actor) -> BrandScope:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
+from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, shown_once, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.admin_users import (
@@ -51,11 +51,6 @@ async def _list(
     )
 
 
-def _user_id(ctx: Ctx) -> int:
-    raw = ctx.request.path_params["admin_user_id"]
-    return int(raw) if raw.isdigit() else 0
-
-
 def _messages(ctx: Ctx, error: DomainError) -> list[str]:
     if error.code == "LAST_OWNER":
         return [ctx.gettext(LAST_OWNER)]
@@ -86,12 +81,12 @@ async def add(ctx: Ctx) -> Response:
     if added.created:
         await ctx.audit("createAdminUser", "ok", {"email": added.user.email})
     if added.password is None:
-        ctx.flash(ctx.gettext("Role given:") + f" {added.user.email} · {ctx.gettext(role)}")
-        return ctx.redirect(ctx.url("admin_users"))
+        return ctx.redirect(
+            ctx.url("admin_users"),
+            ctx.gettext("Role given:") + f" {added.user.email} · {ctx.gettext(role)}",
+        )
     # The password goes into this response only (never a redirect, a session or a log).
-    response = await _list(ctx, added=(added.user.email, added.password))
-    response.headers["cache-control"] = "no-store"
-    return response
+    return shown_once(await _list(ctx, added=(added.user.email, added.password)))
 
 
 @page(
@@ -101,10 +96,10 @@ async def add(ctx: Ctx) -> Response:
     methods=("POST",),
 )
 async def set_role(ctx: Ctx) -> Response:
-    user_id = _user_id(ctx)
+    user_id = ctx.path_id("admin_user_id") or 0
     current = await _current(ctx, user_id)
     if current is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     if await ctx.stale(_version(current)):
         return await _list(ctx, 409, row_errors={user_id: [ctx.gettext(STALE_FORM)]})
     role = str((await ctx.form()).get("role", ""))
@@ -116,8 +111,7 @@ async def set_role(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _list(ctx, 422, row_errors={user_id: _messages(ctx, error)})
-    ctx.flash(ctx.gettext("Role changed."))
-    return ctx.redirect(ctx.url("admin_users"))
+    return ctx.redirect(ctx.url("admin_users"), ctx.gettext("Role changed."))
 
 
 @page(
@@ -127,10 +121,10 @@ async def set_role(ctx: Ctx) -> Response:
     methods=("POST",),
 )
 async def remove(ctx: Ctx) -> Response:
-    user_id = _user_id(ctx)
+    user_id = ctx.path_id("admin_user_id") or 0
     current = await _current(ctx, user_id)
     if current is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     if await ctx.stale(_version(current)):
         return await _list(ctx, 409, row_errors={user_id: [ctx.gettext(STALE_FORM)]})
     try:

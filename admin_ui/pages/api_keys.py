@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import Ctx, errors_of
+from tessera.admin_ui.context import Ctx, errors_of, shown_once
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.api_keys import create_api_key, revoke_api_key
@@ -59,20 +59,16 @@ async def create(ctx: Ctx) -> Response:
     except DomainError as error:
         return await _list(ctx, 422, errors_of(error), name=name)
     # The secret goes into this response only (never a redirect, a session or a log).
-    response = await _list(ctx, token=issued.token)
-    response.headers["cache-control"] = "no-store"
-    return response
+    return shown_once(await _list(ctx, token=issued.token))
 
 
 @page("/api-keys/{key_id}/revoke", "api_key_revoke", permission=Scope.ADMIN, methods=("POST",))
 async def revoke(ctx: Ctx) -> Response:
-    raw = ctx.request.path_params["key_id"]
-    key_id = int(raw) if raw.isdigit() else 0
+    key_id = ctx.path_id("key_id") or 0
     try:
         key = await ctx.audited(
             "revokeApiKey", {"id": key_id}, lambda: revoke_api_key(ctx.scope, key_id)
         )
     except DomainError:
-        return ctx.refused(404, N_("There is no such page."))
-    ctx.flash(ctx.gettext("API key revoked:") + " " + key.name)
-    return ctx.redirect(ctx.url("api_keys"))
+        return ctx.not_found()
+    return ctx.redirect(ctx.url("api_keys"), ctx.gettext("API key revoked:") + " " + key.name)

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 from tortoise.functions import Count
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, version_of
+from tessera.admin_ui.context import Ctx, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.pages.loyalty import CONFIRM_DELETE, by_input, typed_of, whole
 from tessera.admin_ui.registry import page
@@ -97,11 +97,6 @@ def _from_form(
         except ValueError:
             problems.setdefault(name, []).append(ctx.gettext(NOT_A_DATE))
     return values, problems
-
-
-async def _template_or_none(ctx: Ctx) -> CouponTemplate | None:
-    raw = ctx.request.path_params["template_id"]
-    return await ctx.scope.get(CouponTemplate, int(raw)) if raw.isdigit() else None
 
 
 async def _redeemed(ctx: Ctx, template_ids: list[int]) -> dict[int, int]:
@@ -190,15 +185,16 @@ async def template_create(ctx: Ctx) -> Response:
             )
     except DomainError as error:
         return await _form(ctx, None, 422, by_input(error), typed)
-    ctx.flash(ctx.gettext("Coupon template created."))
-    return ctx.redirect(ctx.url("coupon_template", template_id=created.id))
+    return ctx.redirect(
+        ctx.url("coupon_template", template_id=created.id), ctx.gettext("Coupon template created.")
+    )
 
 
 @page("/coupon-templates/{template_id}", "coupon_template", permission=Scope.READ)
 async def template_page(ctx: Ctx) -> Response:
-    template = await _template_or_none(ctx)
+    template = await ctx.row(CouponTemplate, "template_id")
     if template is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _form(ctx, template)
 
 
@@ -211,13 +207,13 @@ async def template_page(ctx: Ctx) -> Response:
 async def template_save(ctx: Ctx) -> Response:
     """Like ``updateCouponTemplate`` with every field of the form (manage scope):
     terms are refused once coupons were issued, stock never below what was."""
-    template = await _template_or_none(ctx)
+    template = await ctx.row(CouponTemplate, "template_id")
     if template is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     typed = typed_of(form)
     if await ctx.stale(_version(template)):
-        return await _form(ctx, template, 409, {"": [ctx.gettext(STALE_FORM)]})
+        return await _form(ctx, template, 409, ctx.stale_errors())
     values, problems = _from_form(ctx, form, ctx.scope.brand.currency)
     if problems:
         return await _form(ctx, template, 422, problems, typed)
@@ -229,8 +225,7 @@ async def template_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, template, 422, by_input(error), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("coupon_template", template_id=template.id))
+    return ctx.redirect(ctx.url("coupon_template", template_id=template.id), ctx.gettext("Saved."))
 
 
 @page(
@@ -242,9 +237,9 @@ async def template_save(ctx: Ctx) -> Response:
 async def template_delete(ctx: Ctx) -> Response:
     """Like ``deleteCouponTemplate`` (manage scope), after the confirmation box
     is ticked; a template coupons were issued from is refused (retire it)."""
-    template = await _template_or_none(ctx)
+    template = await ctx.row(CouponTemplate, "template_id")
     if template is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     if form.get("confirm") != "on":
         return await _form(ctx, template, 422, {"confirm": [ctx.gettext(CONFIRM_DELETE)]})
@@ -256,5 +251,4 @@ async def template_delete(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, template, 422, {"confirm": by_input(error).get("id", [])})
-    ctx.flash(ctx.gettext("Coupon template deleted."))
-    return ctx.redirect(ctx.url("coupon_templates"))
+    return ctx.redirect(ctx.url("coupon_templates"), ctx.gettext("Coupon template deleted."))

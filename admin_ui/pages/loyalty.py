@@ -16,7 +16,7 @@ from starlette.responses import Response
 from tortoise.functions import Count
 
 from tessera import runtime
-from tessera.admin_ui.context import STALE_FORM, Ctx, version_of
+from tessera.admin_ui.context import Ctx, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.assets.policy import ExpiryMode, NegativeBalance, get_policy, set_policy
@@ -221,11 +221,6 @@ async def _templates(ctx: Ctx) -> list[CouponTemplate]:
     return list(await ctx.scope.query(CouponTemplate).order_by("-id"))
 
 
-async def _tier_or_none(ctx: Ctx) -> TierDefinition | None:
-    raw = ctx.request.path_params["tier_id"]
-    return await ctx.scope.get(TierDefinition, int(raw)) if raw.isdigit() else None
-
-
 async def _components(ctx: Ctx, family: ComponentFamily) -> list[tuple[Any, FeatureView | None]]:
     """The installed components of ``family`` with the brand's feature of each."""
     features = {
@@ -308,28 +303,27 @@ async def tier_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _tier_form(ctx, None, 422, by_input(error, sent), typed)
-    ctx.flash(ctx.gettext("Tier created."))
-    return ctx.redirect(ctx.url("tier", tier_id=tier.id))
+    return ctx.redirect(ctx.url("tier", tier_id=tier.id), ctx.gettext("Tier created."))
 
 
 @page("/tiers/{tier_id}", "tier", permission=Scope.READ)
 async def tier_page(ctx: Ctx) -> Response:
-    tier = await _tier_or_none(ctx)
+    tier = await ctx.row(TierDefinition, "tier_id")
     if tier is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _tier_form(ctx, tier)
 
 
 @page("/tiers/{tier_id}", "tier_save", permission=Scope.MANAGE, methods=("POST",))
 async def tier_save(ctx: Ctx) -> Response:
     """Like ``updateTier`` with every field of the form (manage scope)."""
-    tier = await _tier_or_none(ctx)
+    tier = await ctx.row(TierDefinition, "tier_id")
     if tier is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     typed = typed_of(form, ("giftCouponTemplateIds",))
     if await ctx.stale(_tier_version(tier)):
-        return await _tier_form(ctx, tier, 409, {"": [ctx.gettext(STALE_FORM)]})
+        return await _tier_form(ctx, tier, 409, ctx.stale_errors())
     values, sent, problems = _tier_from_form(ctx, form)
     if problems:
         return await _tier_form(ctx, tier, 422, problems, typed)
@@ -341,16 +335,15 @@ async def tier_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _tier_form(ctx, tier, 422, by_input(error, sent), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("tier", tier_id=tier.id))
+    return ctx.redirect(ctx.url("tier", tier_id=tier.id), ctx.gettext("Saved."))
 
 
 @page("/tiers/{tier_id}/delete", "tier_delete", permission=Scope.MANAGE, methods=("POST",))
 async def tier_delete(ctx: Ctx) -> Response:
     """Like ``deleteTier`` (manage scope), after the confirmation box is ticked."""
-    tier = await _tier_or_none(ctx)
+    tier = await ctx.row(TierDefinition, "tier_id")
     if tier is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     if form.get("confirm") != "on":
         return await _tier_form(ctx, tier, 422, {"confirm": [ctx.gettext(CONFIRM_DELETE)]})
@@ -360,8 +353,7 @@ async def tier_delete(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _tier_form(ctx, tier, 422, {"confirm": by_input(error).get("id", [])})
-    ctx.flash(ctx.gettext("Tier deleted."))
-    return ctx.redirect(ctx.url("tiers"))
+    return ctx.redirect(ctx.url("tiers"), ctx.gettext("Tier deleted."))
 
 
 # --- the points policy ----------------------------------------------------------
@@ -437,7 +429,7 @@ async def points_policy_save(ctx: Ctx) -> Response:
     form = await ctx.form()
     typed = typed_of(form)
     if await ctx.stale(version_of(asdict(await get_policy(ctx.scope)))):
-        return await _policy_form(ctx, 409, {"": [ctx.gettext(STALE_FORM)]})
+        return await _policy_form(ctx, 409, ctx.stale_errors())
     changes = {_snake(name): _as_typed(str(form.get(name, ""))) for name in POLICY_FIELDS}
     try:
         await ctx.audited(
@@ -447,5 +439,4 @@ async def points_policy_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _policy_form(ctx, 422, by_input(error), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("points_policy"))
+    return ctx.redirect(ctx.url("points_policy"), ctx.gettext("Saved."))

@@ -8,8 +8,9 @@ top-up and a negative one a spend, both the write scope, as through GraphQL.
 The form asks for a reason because an operator's change should say why.
 
 ``updateMember`` and ``issueMemberToken`` take no idempotency key in the
-API, so their forms' keys are remembered in the session: the same form sent
-again is answered as a replay and changes nothing twice."""
+API, so their forms carry one of their own (``Ctx.once``): the same form sent
+again, even at the same moment, is answered as a replay and changes nothing
+twice."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
+from tessera.admin_ui.context import Ctx, errors_of, shown_once, version_of
 from tessera.admin_ui.i18n import N_
-from tessera.admin_ui.pages.members import member_or_404, profile_page
+from tessera.admin_ui.pages.members import profile_page
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.auth.member_tokens import DEFAULT_TTL, issue_member_token
@@ -51,10 +52,6 @@ TEXT_FIELDS = (
     "joinChannel",
     "joinSource",
 )
-# Form keys remembered per session for the actions without an API key; few,
-# as the session is a cookie (at most 4 KB).
-SENT_FORMS = "sent_forms"
-REMEMBERED_FORMS = 20
 # msgids of the labels the edit form shows for each profile field.
 LABELS = {
     "name": N_("Name"),
@@ -92,20 +89,6 @@ SHOWN_VALUES = (
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-
-
-def _sent_before(ctx: Ctx, key: str) -> bool:
-    return key in ctx.request.session.get(SENT_FORMS, [])
-
-
-def _remember(ctx: Ctx, key: str) -> None:
-    # Assigned, not appended in place: the session saves only what it sees set.
-    sent = [k for k in ctx.request.session.get(SENT_FORMS, []) if k != key]
-    ctx.request.session[SENT_FORMS] = [*sent, key][-REMEMBERED_FORMS:]
-
-
-def _replayed(ctx: Ctx) -> None:
-    ctx.flash(ctx.gettext("This form was sent before; nothing changed twice."), "warning")
 
 
 async def _form_text(ctx: Ctx, name: str) -> str:
@@ -233,9 +216,9 @@ async def _edit_form(
 
 @page("/members/{member_id}/edit", "member_edit", permission=Scope.WRITE)
 async def edit_member(ctx: Ctx) -> Response:
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _edit_form(ctx, member)
 
 
@@ -243,39 +226,36 @@ async def edit_member(ctx: Ctx) -> Response:
 async def save_member(ctx: Ctx) -> Response:
     """Like ``updateMember`` (write scope), refused when the form is older than
     the stored profile."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
-    key = str(form.get("idempotency_key", "")).strip()
-    if key and _sent_before(ctx, key):
-        _replayed(ctx)
-        return ctx.redirect(ctx.url("member", member_id=member.id))
     definitions = await list_definitions(ctx.scope)
     typed = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "idempotency_key")}
-    if await ctx.stale(_version(member)):
-        return await _edit_form(ctx, member, 409, {"": [ctx.gettext(STALE_FORM)]})
-    profile, attributes, status, errors = _changes(form, definitions)
-    if errors:
-        return await _edit_form(ctx, member, 422, errors, typed)
-    try:
-        await ctx.audited(
-            "updateMember",
-            {
-                "id": member.id,
-                "fields": sorted(camel(k) for k in profile),
-                "attributes": sorted(attributes),
-            },
-            lambda: members.update_member(
-                ctx.scope, member.id, profile, attributes=attributes or None, status=status
-            ),
-        )
-    except DomainError as error:
-        return await _edit_form(ctx, member, 422, _edit_errors(error), typed)
-    if key:
-        _remember(ctx, key)
-    ctx.flash(ctx.gettext("Profile saved."))
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    async with ctx.once(str(form.get("idempotency_key", "")).strip()) as first:
+        if not first:
+            ctx.replayed()
+            return ctx.redirect(ctx.url("member", member_id=member.id))
+        if await ctx.stale(_version(member)):
+            return await _edit_form(ctx, member, 409, ctx.stale_errors())
+        profile, attributes, status, errors = _changes(form, definitions)
+        if errors:
+            return await _edit_form(ctx, member, 422, errors, typed)
+        try:
+            await ctx.audited(
+                "updateMember",
+                {
+                    "id": member.id,
+                    "fields": sorted(camel(k) for k in profile),
+                    "attributes": sorted(attributes),
+                },
+                lambda: members.update_member(
+                    ctx.scope, member.id, profile, attributes=attributes or None, status=status
+                ),
+            )
+        except DomainError as error:
+            return await _edit_form(ctx, member, 422, _edit_errors(error), typed)
+    return ctx.redirect(ctx.url("member", member_id=member.id), ctx.gettext("Profile saved."))
 
 
 # --- stored value -------------------------------------------------------------
@@ -291,9 +271,9 @@ async def change_stored_value(ctx: Ctx) -> Response:
     """A signed amount: positive is ``topUpStoredValue``, negative
     ``spendStoredValue`` (both the write scope), with a required reason; the
     form's idempotency key makes a double submit a replay."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     raw = str(form.get("amount", "")).strip()
     reason = str(form.get("sv_reason", ""))
@@ -335,7 +315,7 @@ async def change_stored_value(ctx: Ctx) -> Response:
         )
         return await profile_page(ctx, member, 422, messages, typed, form="stored_value")
     if result.replayed:
-        _replayed(ctx)
+        ctx.replayed()
     else:
         ctx.flash(ctx.gettext("Stored value changed."))
     return ctx.redirect(ctx.url("member", member_id=member.id))
@@ -348,9 +328,9 @@ async def change_stored_value(ctx: Ctx) -> Response:
 async def give_coupon(ctx: Ctx) -> Response:
     """Like ``issueCoupon`` (write scope); the form's idempotency key is the
     coupon's, so a double submit returns the first coupon."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     raw = str(form.get("templateId", "")).strip()
     key = str(form.get("idempotency_key", "")).strip()
@@ -369,8 +349,9 @@ async def give_coupon(ctx: Ctx) -> Response:
     except DomainError as error:
         messages = _on_form(error, {"templateId": "templateId"})
         return await profile_page(ctx, member, 422, messages, {"templateId": raw}, form="coupon")
-    ctx.flash(ctx.gettext("Coupon issued:") + " " + coupon.code)
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(
+        ctx.url("member", member_id=member.id), ctx.gettext("Coupon issued:") + " " + coupon.code
+    )
 
 
 # --- member token -------------------------------------------------------------
@@ -380,34 +361,31 @@ async def give_coupon(ctx: Ctx) -> Response:
 async def member_token(ctx: Ctx) -> Response:
     """Like ``issueMemberToken`` (write scope): the token is in this response
     only, never in a redirect, the session, a log or the audit entry."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     key = (await _form_text(ctx, "idempotency_key")).strip()
     raw = (await _form_text(ctx, "ttlSeconds")).strip() or str(DEFAULT_TTL)
-    if key and _sent_before(ctx, key):
-        ctx.flash(
-            ctx.gettext("A token was issued from this form already; it is shown only once."),
-            "warning",
-        )
-        return ctx.redirect(ctx.url("member", member_id=member.id))
-    try:
-        if not raw.isdigit():
-            raise DomainError("INVALID", "a whole number of seconds", ["ttlSeconds"])
-        ttl = int(raw)
-        issued = await ctx.audited(
-            "issueMemberToken",
-            {"memberId": member.id, "ttlSeconds": ttl},
-            lambda: _issue(ctx, member.id, ttl),
-        )
-    except DomainError as error:
-        messages = _on_form(error, {"ttlSeconds": "ttlSeconds"})
-        return await profile_page(ctx, member, 422, messages, {"ttlSeconds": raw}, form="token")
-    if key:
-        _remember(ctx, key)
-    response = await profile_page(ctx, member, token=issued)
-    response.headers["cache-control"] = "no-store"
-    return response
+    async with ctx.once(key) as first:
+        if not first:
+            ctx.flash(
+                ctx.gettext("A token was issued from this form already; it is shown only once."),
+                "warning",
+            )
+            return ctx.redirect(ctx.url("member", member_id=member.id))
+        try:
+            if not raw.isdigit():
+                raise DomainError("INVALID", "a whole number of seconds", ["ttlSeconds"])
+            ttl = int(raw)
+            issued = await ctx.audited(
+                "issueMemberToken",
+                {"memberId": member.id, "ttlSeconds": ttl},
+                lambda: _issue(ctx, member.id, ttl),
+            )
+        except DomainError as error:
+            messages = _on_form(error, {"ttlSeconds": "ttlSeconds"})
+            return await profile_page(ctx, member, 422, messages, {"ttlSeconds": raw}, form="token")
+    return shown_once(await profile_page(ctx, member, token=issued))
 
 
 async def _issue(ctx: Ctx, member_id: int, ttl: int) -> Any:

@@ -58,11 +58,6 @@ async def member_search(ctx: Ctx) -> Response:
     return ctx.render("members.html", **values)
 
 
-async def member_or_404(ctx: Ctx) -> Member | None:
-    raw = ctx.request.path_params["member_id"]
-    return await ctx.scope.get(Member, int(raw)) if raw.isdigit() else None
-
-
 def _ledger_page(ctx: Ctx) -> int:
     raw = ctx.request.query_params.get("ledger_page", "1")
     return min(int(raw), MAX_LEDGER_PAGE) if raw.isdigit() and int(raw) > 0 else 1
@@ -129,9 +124,9 @@ async def profile_page(
 
 @page("/members/{member_id}", "member", permission=Scope.READ)
 async def member_profile(ctx: Ctx) -> Response:
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await profile_page(ctx, member)
 
 
@@ -147,9 +142,9 @@ async def _tag_code(ctx: Ctx) -> str:
 @page("/members/{member_id}/tags", "member_tag", permission=Scope.WRITE, methods=("POST",))
 async def add_tag(ctx: Ctx) -> Response:
     """Like ``tagMembers`` for one member (write scope)."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     code = await _tag_code(ctx)
     try:
         await ctx.audited(
@@ -159,16 +154,15 @@ async def add_tag(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
-    ctx.flash(ctx.gettext("Tag added."))
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(ctx.url("member", member_id=member.id), ctx.gettext("Tag added."))
 
 
 @page("/members/{member_id}/tags/remove", "member_untag", permission=Scope.WRITE, methods=("POST",))
 async def remove_tag(ctx: Ctx) -> Response:
     """Like ``untagMembers`` with ``anySource`` for one member (write scope)."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     code = await _tag_code(ctx)
     try:
         await ctx.audited(
@@ -178,17 +172,16 @@ async def remove_tag(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await profile_page(ctx, member, 422, _as_tag_errors(error), form="tag")
-    ctx.flash(ctx.gettext("Tag removed."))
-    return ctx.redirect(ctx.url("member", member_id=member.id))
+    return ctx.redirect(ctx.url("member", member_id=member.id), ctx.gettext("Tag removed."))
 
 
 @page("/members/{member_id}/points", "member_points", permission=Scope.MANAGE, methods=("POST",))
 async def adjust_points(ctx: Ctx) -> Response:
     """Like ``adjustPoints`` (manage scope): a signed correction with a required
     reason; the form's idempotency key makes a double submit a replay."""
-    member = await member_or_404(ctx)
+    member = await ctx.row(Member, "member_id")
     if member is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     raw_points = str(form.get("points", "")).strip()
     reason = str(form.get("reason", ""))

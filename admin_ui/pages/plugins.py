@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 
 from tessera import runtime
-from tessera.admin_ui.context import STALE_FORM, Ctx, version_of
+from tessera.admin_ui.context import Ctx, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.scopes import Scope
@@ -199,7 +199,7 @@ async def _form(
 async def plugin(ctx: Ctx) -> Response:
     registered = _component(ctx.request.path_params["key"])
     if registered is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _form(ctx, registered)
 
 
@@ -208,7 +208,7 @@ async def plugin_save(ctx: Ctx) -> Response:
     """Like ``setFeature`` (admin scope)."""
     registered = _component(ctx.request.path_params["key"])
     if registered is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     fields = fields_of(registered.cls.config_schema())
     enabled = form.get("enabled") == "on"
@@ -218,7 +218,7 @@ async def plugin_save(ctx: Ctx) -> Response:
         return await _form(ctx, registered, 422, errors, typed, enabled)
     key = registered.cls.key
     if await ctx.stale(_version(await _feature(ctx, key))):
-        return await _form(ctx, registered, 409, {"": [ctx.gettext(STALE_FORM)]})
+        return await _form(ctx, registered, 409, ctx.stale_errors())
     try:
         _, notes = await ctx.audited(
             "setFeature",

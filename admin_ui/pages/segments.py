@@ -13,14 +13,14 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
-from tessera.admin_ui.context import STALE_FORM, VERSION_FIELD, Ctx, errors_of, version_of
+from tessera.admin_ui.context import Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
     Builder,
     Submitted,
+    preview_box,
     preview_values,
-    problem_list,
     rule_editor,
     rule_text,
     submitted,
@@ -47,11 +47,6 @@ SHOWN_VALUES = (
     N_("dependency"),
 )
 EXPORT_COLUMNS = ("member_id", "card_number", "name", "phone", "email", "external_id", "joined_at")
-
-
-async def _segment_or_none(ctx: Ctx) -> Segment | None:
-    raw = str(ctx.request.path_params.get("segment_id", ""))
-    return await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None
 
 
 def _version(segment: Segment) -> str:
@@ -150,8 +145,7 @@ async def segment_create(ctx: Ctx) -> Response:
         return await _form(ctx, None, 422, sent=sent, typed=typed, errors=_split(error, sent))
     if service.needs_refresh(segment):
         await enqueue_refresh(ctx.scope, segment.id, RefreshTrigger.CREATED)
-    ctx.flash(ctx.gettext("Segment created."))
-    return ctx.redirect(ctx.url("segment", segment_id=segment.id))
+    return ctx.redirect(ctx.url("segment", segment_id=segment.id), ctx.gettext("Segment created."))
 
 
 def _split(error: DomainError, sent: Submitted) -> dict[str, list[str]]:
@@ -174,51 +168,40 @@ async def segment_preview(ctx: Ctx) -> Response:
     form = await ctx.form()
     sent = submitted(form)
     if ctx.request.headers.get("hx-request") == "true":
-        shown = await preview_values(ctx, sent)
-        return ctx.render(
-            "_rule_preview.html",
-            count=shown["count"],
-            sample=shown["sample"],
-            errors=shown["errors"],
-            problems=problem_list(shown["errors"], sent.builder, ctx.gettext),
-            json_text=sent.json_text,
-            source=sent.source,
-            preview_url=ctx.url("segment_preview"),
-        )
+        return await preview_box(ctx, sent, ctx.url("segment_preview"))
     raw = str(form.get("segment", ""))
     segment = await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None
     typed = {k: str(form.get(k, "")) for k in ("name", "description", "kind")}
-    posted = form.get(VERSION_FIELD)
     return await _form(
         ctx,
         segment,
         sent=sent,
         typed=typed,
         with_preview=True,
-        version=posted if isinstance(posted, str) else None,
+        version=await ctx.posted_version(),
     )
 
 
 @page("/segments/{segment_id:int}", "segment", permission=Scope.READ)
 async def segment_page(ctx: Ctx) -> Response:
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _form(ctx, segment)
 
 
 @page("/segments/{segment_id:int}", "segment_save", permission=Scope.MANAGE, methods=("POST",))
 async def segment_save(ctx: Ctx) -> Response:
     """Like ``updateSegment`` (manage scope); a new rule is then refreshed."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     sent = submitted(form)
     typed = {"name": str(form.get("name", "")), "description": str(form.get("description", ""))}
     typed["kind"] = segment.kind
     if await ctx.stale(_version(segment)):
-        return await _form(ctx, segment, 409, errors={"": [ctx.gettext(STALE_FORM)]})
+        return await _form(ctx, segment, 409, errors=ctx.stale_errors())
     if sent.errors:
         return await _form(ctx, segment, 422, sent=sent, typed=typed)
     changes: dict[str, Any] = {"name": typed["name"], "description": typed["description"]}
@@ -234,8 +217,7 @@ async def segment_save(ctx: Ctx) -> Response:
         return await _form(ctx, segment, 422, sent=sent, typed=typed, errors=_split(error, sent))
     if "rule" in changes:
         await enqueue_refresh(ctx.scope, segment.id, RefreshTrigger.MANUAL)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("segment", segment_id=segment.id))
+    return ctx.redirect(ctx.url("segment", segment_id=segment.id), ctx.gettext("Saved."))
 
 
 @page(
@@ -246,9 +228,9 @@ async def segment_save(ctx: Ctx) -> Response:
 )
 async def segment_refresh(ctx: Ctx) -> Response:
     """Like ``refreshSegment`` (write scope)."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
 
     try:
         await ctx.audited(
@@ -256,22 +238,27 @@ async def segment_refresh(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _form(ctx, segment, 422, errors=errors_of(error))
-    ctx.flash(ctx.gettext("Refresh started."))
-    return ctx.redirect(ctx.url("segment", segment_id=segment.id))
+    return ctx.redirect(ctx.url("segment", segment_id=segment.id), ctx.gettext("Refresh started."))
 
 
 @page("/segments/{segment_id:int}/delete", "segment_delete_confirm", permission=Scope.MANAGE)
 async def segment_delete_confirm(ctx: Ctx) -> Response:
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
-    return ctx.render(
-        "confirm_delete.html",
-        title=N_("Delete segment"),
-        what=segment.name,
+        return ctx.not_found()
+    return _confirm(ctx, segment)
+
+
+def _confirm(
+    ctx: Ctx, segment: Segment, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> Response:
+    return ctx.confirm_delete(
+        N_("Delete segment"),
+        segment.name,
         action=ctx.url("segment_delete", segment_id=segment.id),
         back=ctx.url("segment", segment_id=segment.id),
-        errors={},
+        errors=errors,
+        status=status,
     )
 
 
@@ -283,9 +270,9 @@ async def segment_delete_confirm(ctx: Ctx) -> Response:
 )
 async def segment_delete(ctx: Ctx) -> Response:
     """Like ``deleteSegment`` (manage scope)."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     try:
         await ctx.audited(
             "deleteSegment",
@@ -293,17 +280,8 @@ async def segment_delete(ctx: Ctx) -> Response:
             lambda: service.delete_segment(ctx.scope, segment.id),
         )
     except DomainError as error:
-        return ctx.render(
-            "confirm_delete.html",
-            status=422,
-            title=N_("Delete segment"),
-            what=segment.name,
-            action=ctx.url("segment_delete", segment_id=segment.id),
-            back=ctx.url("segment", segment_id=segment.id),
-            errors=errors_of(error),
-        )
-    ctx.flash(ctx.gettext("Segment deleted."))
-    return ctx.redirect(ctx.url("segments"))
+        return _confirm(ctx, segment, errors_of(error), 422)
+    return ctx.redirect(ctx.url("segments"), ctx.gettext("Segment deleted."))
 
 
 @page("/segments/{segment_id:int}/members.csv", "segment_export", permission=Scope.READ)
@@ -311,9 +289,9 @@ async def segment_export(ctx: Ctx) -> Response:
     """The segment's stored members as CSV, streamed a page at a time (memory
     stays bounded whatever the size). Read scope, like ``Segment.members``
     in GraphQL; each export is written to the audit log."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     scope = ctx.scope
     await ctx.audit("exportSegmentMembers", "ok", {"id": segment.id})
 
@@ -382,9 +360,9 @@ async def segment_import(ctx: Ctx) -> Response:
     """Like ``importSegmentMembers`` (write scope): an uploaded CSV of card
     numbers, phones, emails or external ids becomes (or is added to) the
     static segment's list; rows matching no member are listed."""
-    segment = await _segment_or_none(ctx)
+    segment = await ctx.row(Segment, "segment_id")
     if segment is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     upload = form.get("file")
     add = form.get("mode") == "add"

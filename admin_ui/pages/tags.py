@@ -9,14 +9,14 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import STALE_FORM, VERSION_FIELD, Ctx, errors_of, version_of
+from tessera.admin_ui.context import STALE_FORM, Ctx, errors_of, version_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.admin_ui.rulebuilder import (
     Builder,
     Submitted,
+    preview_box,
     preview_values,
-    problem_list,
     rule_editor,
     rule_text,
     submitted,
@@ -108,8 +108,7 @@ async def tag_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _list(ctx, 422, errors_of(error), typed)
-    ctx.flash(ctx.gettext("Tag created."))
-    return ctx.redirect(ctx.url("tag", tag_id=tag.id))
+    return ctx.redirect(ctx.url("tag", tag_id=tag.id), ctx.gettext("Tag created."))
 
 
 @page("/tag-groups", "tag_group_create", permission=Scope.MANAGE, methods=("POST",))
@@ -126,15 +125,10 @@ async def tag_group_create(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         return await _list(ctx, 422, group_errors=errors_of(error), group_typed=typed)
-    ctx.flash(ctx.gettext("Tag group created."))
-    return ctx.redirect(ctx.url("tags"))
+    return ctx.redirect(ctx.url("tags"), ctx.gettext("Tag group created."))
 
 
 # --- one tag ---------------------------------------------------------------------
-
-
-async def _tag_or_none(ctx: Ctx) -> Tag | None:
-    return await ctx.scope.get(Tag, int(ctx.request.path_params["tag_id"]))
 
 
 async def _tag_page(
@@ -183,21 +177,21 @@ async def _tag_page(
 
 @page("/tags/{tag_id:int}", "tag", permission=Scope.READ)
 async def tag_page(ctx: Ctx) -> Response:
-    tag = await _tag_or_none(ctx)
+    tag = await ctx.row(Tag, "tag_id")
     if tag is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _tag_page(ctx, tag)
 
 
 @page("/tags/{tag_id:int}", "tag_save", permission=Scope.MANAGE, methods=("POST",))
 async def tag_save(ctx: Ctx) -> Response:
     """Like ``updateTag`` (manage scope); the code cannot change."""
-    tag = await _tag_or_none(ctx)
+    tag = await ctx.row(Tag, "tag_id")
     if tag is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     typed = _typed(await ctx.form(), TAG_FIELDS)
     if await ctx.stale(_tag_version(tag)):
-        return await _tag_page(ctx, tag, 409, errors={"": [ctx.gettext(STALE_FORM)]})
+        return await _tag_page(ctx, tag, 409, errors=ctx.stale_errors())
     try:
         changes = {
             "name": typed["name"],
@@ -212,19 +206,18 @@ async def tag_save(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         # The service changes the object it loaded; show the stored tag again.
-        stored = await _tag_or_none(ctx) or tag
+        stored = await ctx.row(Tag, "tag_id") or tag
         return await _tag_page(ctx, stored, 422, errors=errors_of(error), typed=typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("tag", tag_id=tag.id))
+    return ctx.redirect(ctx.url("tag", tag_id=tag.id), ctx.gettext("Saved."))
 
 
 @page("/tags/{tag_id:int}/rule", "tag_rule", permission=Scope.MANAGE, methods=("POST",))
 async def tag_rule(ctx: Ctx) -> Response:
     """Like ``setTagRule`` (manage scope): the rule from the builder or the
     JSON editor, or none (``clear``), which takes off the rule's assignments."""
-    tag = await _tag_or_none(ctx)
+    tag = await ctx.row(Tag, "tag_id")
     if tag is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     clear = form.get("clear") == "on"
     sent = submitted(form)
@@ -247,8 +240,10 @@ async def tag_rule(ctx: Ctx) -> Response:
         return await _tag_page(ctx, tag, 422, sent=sent, errors=sent.problems(error))
     if updated.rule is not None:
         await enqueue_tag_rule(ctx.scope, updated.id)
-    ctx.flash(ctx.gettext("Rule cleared.") if clear else ctx.gettext("Rule saved."))
-    return ctx.redirect(ctx.url("tag", tag_id=tag.id))
+    return ctx.redirect(
+        ctx.url("tag", tag_id=tag.id),
+        ctx.gettext("Rule cleared.") if clear else ctx.gettext("Rule saved."),
+    )
 
 
 @page(
@@ -256,73 +251,60 @@ async def tag_rule(ctx: Ctx) -> Response:
 )
 async def tag_rule_preview(ctx: Ctx) -> Response:
     """Like ``previewSegment`` (read scope), for the tag's rule editor."""
-    tag = await _tag_or_none(ctx)
+    tag = await ctx.row(Tag, "tag_id")
     if tag is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     form = await ctx.form()
     sent = submitted(form)
     if ctx.request.headers.get("hx-request") == "true":
-        shown = await preview_values(ctx, sent)
-        return ctx.render(
-            "_rule_preview.html",
-            **shown,
-            problems=problem_list(shown["errors"], sent.builder, ctx.gettext),
-            json_text=sent.json_text,
-            source=sent.source,
-            preview_url=ctx.url("tag_rule_preview", tag_id=tag.id),
-        )
-    posted = form.get(VERSION_FIELD)
+        return await preview_box(ctx, sent, ctx.url("tag_rule_preview", tag_id=tag.id))
     return await _tag_page(
         ctx,
         tag,
         sent=sent,
         with_preview=True,
-        rule_version=posted if isinstance(posted, str) else None,
+        rule_version=await ctx.posted_version(),
     )
 
 
 @page("/tags/{tag_id:int}/delete", "tag_delete_confirm", permission=Scope.MANAGE)
 async def tag_delete_confirm(ctx: Ctx) -> Response:
-    tag = await _tag_or_none(ctx)
+    tag = await ctx.row(Tag, "tag_id")
     if tag is None:
-        return ctx.refused(404, N_("There is no such page."))
-    return _confirm(ctx, tag, {})
+        return ctx.not_found()
+    return _confirm(ctx, tag)
 
 
-def _confirm(ctx: Ctx, tag: Tag, errors: dict[str, list[str]], status: int = 200) -> Response:
-    return ctx.render(
-        "confirm_delete.html",
-        status=status,
-        title=N_("Delete tag"),
-        what=f"{tag.name} ({tag.code})",
+def _confirm(
+    ctx: Ctx, tag: Tag, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> Response:
+    return ctx.confirm_delete(
+        N_("Delete tag"),
+        f"{tag.name} ({tag.code})",
         note=ctx.gettext("The tag is taken off every member who has it."),
         action=ctx.url("tag_delete", tag_id=tag.id),
         back=ctx.url("tag", tag_id=tag.id),
         errors=errors,
+        status=status,
     )
 
 
 @page("/tags/{tag_id:int}/delete", "tag_delete", permission=Scope.MANAGE, methods=("POST",))
 async def tag_delete(ctx: Ctx) -> Response:
     """Like ``deleteTag`` (manage scope)."""
-    tag = await _tag_or_none(ctx)
+    tag = await ctx.row(Tag, "tag_id")
     if tag is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     try:
         await ctx.audited(
             "deleteTag", {"id": tag.id}, lambda: service.delete_tag(ctx.scope, tag.id)
         )
     except DomainError as error:
         return _confirm(ctx, tag, errors_of(error), 422)
-    ctx.flash(ctx.gettext("Tag deleted."))
-    return ctx.redirect(ctx.url("tags"))
+    return ctx.redirect(ctx.url("tags"), ctx.gettext("Tag deleted."))
 
 
 # --- one tag group ------------------------------------------------------------
-
-
-async def _group_or_none(ctx: Ctx) -> TagGroup | None:
-    return await ctx.scope.get(TagGroup, int(ctx.request.path_params["group_id"]))
 
 
 def _group_page(
@@ -346,21 +328,21 @@ def _group_page(
 
 @page("/tag-groups/{group_id:int}", "tag_group", permission=Scope.READ)
 async def tag_group_page(ctx: Ctx) -> Response:
-    group = await _group_or_none(ctx)
+    group = await ctx.row(TagGroup, "group_id")
     if group is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return _group_page(ctx, group)
 
 
 @page("/tag-groups/{group_id:int}", "tag_group_save", permission=Scope.MANAGE, methods=("POST",))
 async def tag_group_save(ctx: Ctx) -> Response:
     """Like ``updateTagGroup`` (manage scope)."""
-    group = await _group_or_none(ctx)
+    group = await ctx.row(TagGroup, "group_id")
     if group is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     typed = _typed(await ctx.form(), ("name", "description"))
     if await ctx.stale(_group_version(group)):
-        return _group_page(ctx, group, 409, {"": [ctx.gettext(STALE_FORM)]})
+        return _group_page(ctx, group, 409, ctx.stale_errors())
     try:
         await ctx.audited(
             "updateTagGroup",
@@ -370,25 +352,22 @@ async def tag_group_save(ctx: Ctx) -> Response:
             ),
         )
     except DomainError as error:
-        stored = await _group_or_none(ctx) or group
+        stored = await ctx.row(TagGroup, "group_id") or group
         return _group_page(ctx, stored, 422, errors_of(error), typed)
-    ctx.flash(ctx.gettext("Saved."))
-    return ctx.redirect(ctx.url("tag_group", group_id=group.id))
+    return ctx.redirect(ctx.url("tag_group", group_id=group.id), ctx.gettext("Saved."))
 
 
 @page("/tag-groups/{group_id:int}/delete", "tag_group_delete_confirm", permission=Scope.MANAGE)
 async def tag_group_delete_confirm(ctx: Ctx) -> Response:
-    group = await _group_or_none(ctx)
+    group = await ctx.row(TagGroup, "group_id")
     if group is None:
-        return ctx.refused(404, N_("There is no such page."))
-    return ctx.render(
-        "confirm_delete.html",
-        title=N_("Delete tag group"),
-        what=group.name,
+        return ctx.not_found()
+    return ctx.confirm_delete(
+        N_("Delete tag group"),
+        group.name,
         note=ctx.gettext("Its tags stay, without a group."),
         action=ctx.url("tag_group_delete", group_id=group.id),
         back=ctx.url("tag_group", group_id=group.id),
-        errors={},
     )
 
 
@@ -400,11 +379,10 @@ async def tag_group_delete_confirm(ctx: Ctx) -> Response:
 )
 async def tag_group_delete(ctx: Ctx) -> Response:
     """Like ``deleteTagGroup`` (manage scope)."""
-    group = await _group_or_none(ctx)
+    group = await ctx.row(TagGroup, "group_id")
     if group is None:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     await ctx.audited(
         "deleteTagGroup", {"id": group.id}, lambda: service.delete_group(ctx.scope, group.id)
     )
-    ctx.flash(ctx.gettext("Tag group deleted."))
-    return ctx.redirect(ctx.url("tags"))
+    return ctx.redirect(ctx.url("tags"), ctx.gettext("Tag group deleted."))
