@@ -52,6 +52,20 @@ class Shot:
     locale: str = "en"
 
 
+FILLED_TITLES = {
+    "member": "A member's profile",
+    "member_edit": "Editing a member's profile",
+    "plugin": "A plugin's settings",
+}
+
+
+def _untitled(name: str) -> str:
+    """A caption for a page outside the menu, from its name (``tier_new``:
+    "New tier")."""
+    words = name.replace("_", " ")
+    return f"New {words.removesuffix(' new')}" if name.endswith("_new") else words.capitalize()
+
+
 def _pages(member_id: int) -> list[Shot]:
     """Every GET page of the registry whose path has no id, then the two
     with one the demo can fill."""
@@ -64,14 +78,14 @@ def _pages(member_id: int) -> list[Shot]:
     for page in PAGES:
         if "GET" not in page.methods:
             continue
-        params = re.findall(r"{(\w+)}", page.path)
+        params = re.findall(r"{(\w+)(?::\w+)?}", page.path)
         if not params:
-            shots.append(Shot(page.name, page.title or page.name, page.path))
+            shots.append(Shot(page.name, page.title or _untitled(page.name), page.path))
         elif set(params) <= set(ids) and page.name not in {s.name for s in filled}:
             path = page.path
             for name in params:
-                path = path.replace(f"{{{name}}}", ids[name])
-            title = {"member_id": "A member's profile", "key": "A plugin's settings"}[params[0]]
+                path = re.sub(rf"{{{name}(?::\w+)?}}", ids[name], path)
+            title = FILLED_TITLES.get(page.name) or _untitled(page.name)
             filled.append(Shot(page.name, title, path))
     return [*shots, *filled, Shot("dashboard-zh", "Dashboard in Chinese", "/", "zh-CN")]
 
