@@ -203,3 +203,19 @@ async def test_a_referral_rewards_both_members_once(brand_a):
     assert (refused.value.code, refused.value.field) == ("ALREADY_REFERRED", ["refereeId"])
     # The refused referral earned the other member nothing beyond joining.
     assert (await balances(scope, [other.id]))[other.id].points == REGISTRATION
+
+
+async def test_an_order_earning_more_than_an_entry_holds_is_refused_by_preview_and_record(
+    gql, api_key, brand_a
+):
+    # The preview's points once overflowed GraphQL's Int: an internal error.
+    await standard_programme(brand_a)
+    m = await member(brand_a, "p1")
+    incoming = order_json("o-big", m.id, "5000000000.00")
+    reader, writer = await api_key(brand_a, "read"), await api_key(brand_a, "write")
+    preview = await gql(PREVIEW, {"o": incoming}, token=reader, errors_ok=True)
+    assert preview["data"] is None
+    assert preview["errors"][0]["extensions"]["code"] == "AMOUNT_TOO_LARGE"
+    recorded = (await gql(RECORD, {"o": incoming}, token=writer))["recordOrder"]
+    assert recorded["order"] is None
+    assert [e["code"] for e in recorded["errors"]] == ["AMOUNT_TOO_LARGE"]
