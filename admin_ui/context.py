@@ -43,6 +43,13 @@ CSRF_HEADER = "x-csrf-token"
 # The hidden field an edit form carries: the version of what it was built from.
 VERSION_FIELD = "form_version"
 NOT_FOUND = N_("There is no such page.")
+SENT_BEFORE = N_("This form was sent before; nothing changed twice.")
+# A secret is shown in the answer to the first request only (it is never kept).
+SECRET_SENT_BEFORE = N_(
+    "This form was sent before; nothing changed twice. The secret was shown only "
+    "in the answer to the first request: if you did not copy it, remove this one "
+    "and create another."
+)
 STALE_FORM = N_(
     "Someone changed this after you opened the form, so nothing was saved. "
     "This is the current version: make your change again."
@@ -262,8 +269,8 @@ class Ctx:
                 await self.scope.query(AdminFormSubmission).filter(key=key[:64]).delete()
             raise
 
-    def replayed(self) -> None:
-        self.flash(self.gettext("This form was sent before; nothing changed twice."), "warning")
+    def replayed(self, message: str = SENT_BEFORE) -> None:
+        self.flash(self.gettext(message), "warning")
 
     async def posted_version(self) -> str | None:
         """The version the posted edit form was built from (``None`` without one)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import Ctx, errors_of, shown_once
+from tessera.admin_ui.context import SECRET_SENT_BEFORE, Ctx, errors_of, shown_once
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.api_keys import create_api_key, revoke_api_key
@@ -49,7 +49,7 @@ async def create(ctx: Ctx) -> Response:
             raise DomainError("REQUIRED", "give the key a name", ["name"])
         async with ctx.once(str(form.get("idempotency_key", ""))) as first:
             if not first:
-                ctx.replayed()
+                ctx.replayed(SECRET_SENT_BEFORE)
                 return ctx.redirect(ctx.url("api_keys"))
             issued = await ctx.audited(
                 "createApiKey",

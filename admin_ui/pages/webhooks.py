@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import Ctx, errors_of
+from tessera.admin_ui.context import SECRET_SENT_BEFORE, Ctx, errors_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.scopes import Scope
@@ -82,7 +82,7 @@ async def create(ctx: Ctx) -> Response:
     try:
         async with ctx.once(str(form.get("idempotency_key", ""))) as first:
             if not first:
-                ctx.replayed()
+                ctx.replayed(SECRET_SENT_BEFORE)
                 return ctx.redirect(ctx.url("webhooks"))
             made = await ctx.audited(
                 "createWebhookSubscription",

@@ -17,6 +17,7 @@ KEY = re.compile(r'name="idempotency_key" value="([0-9a-f]{32})"')
 
 
 async def _sent_twice_at_once(client, form_page: str, action: str, form: dict) -> list[int]:
+    """The statuses of the form sent twice at once, then once more."""
     page = await client.get(f"{BASE}{form_page}")
     key = KEY.search(page.text)
     assert key, "the form carries no key of its own"
@@ -49,6 +50,8 @@ async def test_an_api_key_form_sent_twice_creates_one(admin_client, brand_a):
     )
     assert sorted(statuses) == [200, 303, 303]  # the first answer shows the secret
     assert await BrandScope(brand_a).query(ApiKey).count() == 1
+    listed = await client.get(f"{BASE}/api-keys")
+    assert "The secret was shown only in the answer to the first request" in listed.text
 
 
 async def test_a_webhook_form_sent_twice_creates_one(admin_client, brand_a, webhook_receiver):
