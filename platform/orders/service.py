@@ -34,16 +34,6 @@ class OrderResult:
     replayed: bool = False
 
 
-def __getattr__(name: str) -> Any:
-    # record_order(s) moved up to the pipeline; callers written before the
-    # move (and branches merged after it) still find them here.
-    if name in ("record_order", "record_orders"):
-        from tessera.pipeline import orders
-
-        return getattr(orders, name)
-    raise AttributeError(name)
-
-
 async def insert_orders(
     scope: BrandScope, uow: UnitOfWork, rows: list[tuple[CleanOrder, int]]
 ) -> list[Order]:

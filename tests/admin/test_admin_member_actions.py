@@ -22,7 +22,7 @@ from tessera.members.attributes import AttributeType, DefinitionValues, create_d
 from tessera.members.models import Member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.tags import service as tags
 from tessera.testing import record_database

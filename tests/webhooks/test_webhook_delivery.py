@@ -23,8 +23,8 @@ from tessera.config import Environment
 from tessera.errors import DomainError
 from tessera.orders.inputs import MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
 from tessera.outbox.models import OutboxEntry
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.uow import unit_of_work
 from tessera.webhooks import service

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from tessera.orders.inputs import MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
-from tessera.orders.service import record_order
 from tessera.outbox.models import OutboxEntry
+from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.webhooks import service, triggers
 from tessera.webhooks.models import WebhookSubscription
