@@ -4,11 +4,12 @@ job per fact.
 Each committed batch would otherwise write, per member it touches, the
 re-evaluation of their lifecycle, rule tags and segments to the outbox: most
 of the time of a bulk load, and as many jobs to run afterwards. Inside
-:func:`bulk_load` the planners of :data:`tessera.uow.FOLLOW_UPS` are held
-back; at its end the brand's nightly segment catch-up is queued once instead
-(it also runs every night, so a load that was killed half-way is caught up
-then). Follow-ups a service asks for explicitly (``uow.follow_up``) are
-still written.
+:func:`bulk_load` the segment and activity-reward planners are held back,
+for the loading task only; at its end the brand's nightly segment catch-up
+is queued once instead (it also runs every night, so a load that was killed
+half-way is caught up then). Webhook fan-out is not held (nothing catches it
+up later), nor are follow-ups a service asks for explicitly
+(``uow.follow_up``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from tessera.jobs.registry import UnknownJob
 from tessera.scope import BrandScope
 
 
+# What the nightly catch-up redoes for a brand.
+HELD = frozenset({"tessera.segments.triggers:follow_ups", "tessera.rewards.triggers:follow_ups"})
+
+
 @asynccontextmanager
 async def bulk_load(scope: BrandScope) -> AsyncIterator[None]:
-    held = list(uow.FOLLOW_UPS)
-    uow.FOLLOW_UPS.clear()
-    try:
+    with uow.holding(HELD):
         yield
-    finally:
-        uow.FOLLOW_UPS[:] = held
     # Without segments in this build there is nothing to catch up.
     with suppress(UnknownJob):
         await runtime.current().queue.enqueue("segments_nightly", scope.brand_id)

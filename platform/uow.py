@@ -20,8 +20,9 @@ keeps it so."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
@@ -66,6 +67,20 @@ FOLLOW_UPS: list[str] = [
 ]
 
 _planners: dict[str, Callable[..., Any]] = {}
+# Planners held back in this task (see :func:`holding`).
+_held: ContextVar[frozenset[str]] = ContextVar("held_planners", default=frozenset())
+
+
+@contextmanager
+def holding(targets: frozenset[str]) -> Iterator[None]:
+    """Skip the planners ``targets`` (entries of :data:`FOLLOW_UPS`) for the
+    units of work of this task only: other requests and jobs of the process
+    keep planning their follow-ups."""
+    token = _held.set(_held.get() | targets)
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 async def _planned(uow: UnitOfWork) -> list[FollowUp]:
@@ -73,7 +88,10 @@ async def _planned(uow: UnitOfWork) -> list[FollowUp]:
     something first is ``async def f(events, uow)`` and reads through the
     unit's scope and connection."""
     work: list[FollowUp] = []
+    held = _held.get()
     for target in FOLLOW_UPS:
+        if target in held:
+            continue
         planner = _planners.get(target)
         if planner is None:
             module, _, name = target.partition(":")
