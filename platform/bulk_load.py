@@ -21,7 +21,6 @@ from tessera import runtime, uow
 from tessera.jobs.registry import UnknownJob
 from tessera.scope import BrandScope
 
-
 # What the nightly catch-up redoes for a brand.
 HELD = frozenset({"tessera.segments.triggers:follow_ups", "tessera.rewards.triggers:follow_ups"})
 
