@@ -83,7 +83,7 @@ def guarded(page: Page) -> Route:
 
             return login_redirect(ctx)
         if not ctx.use_brand(request.path_params["brand"]):
-            return ctx.refused(404, N_("There is no such page."))
+            return ctx.not_found()
         if not ctx.can(page.permission):
             if request.method not in ("GET", "HEAD"):
                 await ctx.audit(page.name, "forbidden", {"path": request.url.path})

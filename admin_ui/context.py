@@ -242,6 +242,11 @@ class Ctx:
         """The form errors an edit page shows when :meth:`stale` refused a save."""
         return {"": [self.gettext(STALE_FORM)]}
 
+    @property
+    def htmx(self) -> bool:
+        """Whether htmx sent the request (it then wants the fragment, not the page)."""
+        return self.request.headers.get("hx-request") == "true"
+
     async def form(self) -> FormData:
         return await self.request.form()
 

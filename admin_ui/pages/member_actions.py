@@ -15,7 +15,6 @@ twice."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 from typing import Any
 
@@ -210,7 +209,6 @@ async def _edit_form(
         values=typed if typed is not None else _shown(member, definitions),
         version=_version(member),
         errors=errors or {},
-        idempotency_key=uuid.uuid4().hex,
     )
 
 

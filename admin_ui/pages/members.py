@@ -3,7 +3,6 @@ points corrections), through the same services and scopes as GraphQL."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +52,7 @@ async def member_search(ctx: Ctx) -> Response:
     text = ctx.request.query_params.get("q", "").strip()
     found = await _search(ctx, text) if text else []
     values: dict[str, Any] = {"title": "Members", "q": text, "found": found}
-    if ctx.request.headers.get("hx-request") == "true":
+    if ctx.htmx:
         return ctx.render("members_results.html", **values)
     return ctx.render("members.html", **values)
 
@@ -116,7 +115,6 @@ async def profile_page(
         errors=errors or {},
         values=values or {},
         token=token,
-        idempotency_key=uuid.uuid4().hex,
         can_write=ctx.can(Scope.WRITE),
         can_adjust=ctx.can(Scope.MANAGE),
     )

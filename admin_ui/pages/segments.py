@@ -167,7 +167,7 @@ async def segment_preview(ctx: Ctx) -> Response:
     builder's add/remove buttons) come back to the whole page."""
     form = await ctx.form()
     sent = submitted(form)
-    if ctx.request.headers.get("hx-request") == "true":
+    if ctx.htmx:
         return await preview_box(ctx, sent, ctx.url("segment_preview"))
     raw = str(form.get("segment", ""))
     segment = await ctx.scope.get(Segment, int(raw)) if raw.isdigit() else None

@@ -256,7 +256,7 @@ async def tag_rule_preview(ctx: Ctx) -> Response:
         return ctx.not_found()
     form = await ctx.form()
     sent = submitted(form)
-    if ctx.request.headers.get("hx-request") == "true":
+    if ctx.htmx:
         return await preview_box(ctx, sent, ctx.url("tag_rule_preview", tag_id=tag.id))
     return await _tag_page(
         ctx,

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from starlette.responses import Response
 
-from tessera.admin_ui.context import SECRET_SENT_BEFORE, Ctx, errors_of
+from tessera.admin_ui.context import SECRET_SENT_BEFORE, Ctx, errors_of, shown_once
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.scopes import Scope
@@ -60,10 +60,8 @@ async def _list(
         secret=secret,
         form=form or {},
     )
-    if secret:
-        # The secret goes into this response only (never a redirect, a session or a log).
-        response.headers["cache-control"] = "no-store"
-    return response
+    # The secret goes into this response only (never a redirect, a session or a log).
+    return shown_once(response) if secret else response
 
 
 @page("/webhooks", "webhooks", permission=Scope.ADMIN, title=N_("Webhooks"), nav_group="Settings")
@@ -125,7 +123,7 @@ async def set_active(ctx: Ctx) -> Response:
             lambda: service.update_subscription(ctx.scope, pk, active=active),
         )
     except DomainError:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     ctx.flash(ctx.gettext("Webhook enabled.") if active else ctx.gettext("Webhook disabled."))
     return ctx.redirect(ctx.url("webhooks"))
 
@@ -145,7 +143,7 @@ async def rotate(ctx: Ctx) -> Response:
             lambda: service.rotate_secret(ctx.scope, pk, timedelta(hours=24)),
         )
     except DomainError:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     return await _list(ctx, secret=made.secret)
 
 
@@ -164,7 +162,7 @@ async def delete(ctx: Ctx) -> Response:
             lambda: service.delete_subscription(ctx.scope, pk),
         )
     except DomainError:
-        return ctx.refused(404, N_("There is no such page."))
+        return ctx.not_found()
     ctx.flash(ctx.gettext("Webhook deleted."))
     return ctx.redirect(ctx.url("webhooks"))
 
@@ -185,7 +183,7 @@ async def replay(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         if error.code == "NOT_FOUND":
-            return ctx.refused(404, N_("There is no such page."))
+            return ctx.not_found()
         message = (
             N_("Enable the webhook before replaying its deliveries.")
             if error.code == "SUBSCRIPTION_DISABLED"

@@ -534,3 +534,13 @@ async def test_the_profile_in_chinese_formats_for_the_brand(admin_client, brand_
     for label in ("时间线", "调整储值", "发放优惠券", "签发会员令牌", "编辑资料"):
         assert label in page
     assert "¥1,234.50" in page and "2026年3月2日 01:30:00" in page
+
+
+async def test_each_form_of_the_profile_carries_its_own_key(admin_client, brand_a, new_member):
+    # The four forms once shared one key: the second form sent from a page
+    # could be taken for a replay of the first.
+    member = await new_member(brand_a, name="Lin", phone="13800138000")
+    client = await admin_client(brand_a, "owner")
+    page = await client.get(f"{MEMBERS}/{member.pk}")
+    keys = re.findall(r'name="idempotency_key" value="([0-9a-f]+)"', page.text)
+    assert len(keys) >= 4 and len(set(keys)) == len(keys)
