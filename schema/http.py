@@ -10,6 +10,7 @@ asks for it, and a GraphiQL page whose assets Tessera serves itself
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
-        page = (STATIC / "graphiql.html").read_text(encoding="utf-8")
-        return HTMLResponse(page.replace("{{ASSETS}}", GRAPHIQL_ASSETS))
+        return HTMLResponse(_graphiql_page())
 
     def decode_json(self, data: str | bytes) -> object:
         decoded = super().decode_json(data)
@@ -168,3 +168,13 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+@cache
+def _graphiql_page() -> str:
+    # Read from the package once, not on every visit.
+    return (
+        (STATIC / "graphiql.html")
+        .read_text(encoding="utf-8")
+        .replace("{{ASSETS}}", GRAPHIQL_ASSETS)
+    )

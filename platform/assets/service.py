@@ -527,18 +527,10 @@ async def _run(
 async def _replay(
     scope: BrandScope, request: _Request, fingerprint: str, conn: Any
 ) -> LedgerResult | None:
-    key = request.idempotency_key
-    entries = (
-        await scope.query(LedgerEntry)
-        .using_db(conn)
-        .filter(idempotency_key__in=[key, _part_key(key, 2)])
-        .order_by("id")
-    )
-    if not entries:
-        return None
-    if entries[0].fingerprint != fingerprint:
+    found = await recorded(scope, request.idempotency_key, conn)
+    if found is not None and found.entries[0].fingerprint != fingerprint:
         raise conflict()
-    return LedgerResult(entries, entries[-1].balance_after, replayed=True)
+    return found
 
 
 def _part_key(key: str, part: int) -> str:

@@ -39,26 +39,8 @@ def format_card(prefix: str, sequence: int) -> str:
 async def next_card_number(scope: BrandScope, connection: Any) -> str:
     """A card number no member of the brand has. Call inside the unit of work
     that stores it: the sequence row stays locked until that commits."""
-    await get_settings(scope, connection)
-    while True:
-        # The conditional increment is the lock (DESIGN.md: concurrency is the
-        # database's job); reading it back in the same transaction is safe.
-        await (
-            scope.query(MemberSettings)
-            .using_db(connection)
-            .update(card_sequence=F("card_sequence") + 1)
-        )
-        settings = await scope.query(MemberSettings).using_db(connection).get()
-        number = format_card(settings.card_prefix, settings.card_sequence)
-        # Imported cards may already use a number of this shape.
-        taken = (
-            await scope.query(MemberIdentity)
-            .using_db(connection)
-            .filter(kind=IdentityKind.CARD_NUMBER.value, value=number)
-            .exists()
-        )
-        if not taken:
-            return number
+    [number] = await next_card_numbers(scope, connection, 1, set())
+    return number
 
 
 async def next_card_numbers(
@@ -66,8 +48,9 @@ async def next_card_numbers(
 ) -> list[str]:
     """``count`` card numbers no member of the brand has and none of
     ``also_taken`` (cards of the same batch), taking a run of the sequence
-    in one update and checking it in one query (:func:`next_card_number`
-    for a batch)."""
+    in one update and checking it in one query. The conditional increment is
+    the lock (DESIGN.md: concurrency is the database's job), so reading it
+    back in the same transaction is safe."""
     settings = await get_settings(scope, connection)
     numbers: list[str] = []
     while len(numbers) < count:
