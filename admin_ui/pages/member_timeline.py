@@ -43,9 +43,15 @@ class TimelineItem:
 
 
 async def timeline(
-    scope: BrandScope, member_id: int, limit: int = TIMELINE_LIMIT
+    scope: BrandScope,
+    member_id: int,
+    limit: int = TIMELINE_LIMIT,
+    *,
+    orders: list[Order] | None = None,
 ) -> list[TimelineItem]:
-    """The ``limit`` newest things that happened to one member, newest first."""
+    """The ``limit`` newest things that happened to one member, newest first.
+    ``orders``: the member's newest orders (at least ``limit``, or all), when
+    the caller read them already."""
     items: list[TimelineItem] = []
     mine = {"member_id": member_id}
     for event in (
@@ -55,9 +61,11 @@ async def timeline(
         .limit(limit)
     ):
         items.append(TimelineItem(event.occurred_at, "event", event))
-    for order in (
-        await scope.query(Order).filter(**mine).order_by("-occurred_at", "-id").limit(limit)
-    ):
+    if orders is None:
+        orders = list(
+            await scope.query(Order).filter(**mine).order_by("-occurred_at", "-id").limit(limit)
+        )
+    for order in orders:
         items.append(TimelineItem(order.occurred_at, "order", order))
     for entry in (
         await scope.query(LedgerEntry).filter(**mine).order_by("-occurred_at", "-id").limit(limit)

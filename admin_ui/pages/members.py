@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
-from tessera.admin_ui.pages.member_timeline import timeline
+from tessera.admin_ui.pages.member_timeline import TIMELINE_LIMIT, timeline
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.assets.models import LedgerEntry
@@ -28,7 +28,8 @@ from tessera.tags import service as tags
 from tessera.tiers.service import history_of, states_of
 
 SEARCH_LIMIT = 50
-HISTORY_LIMIT = 50
+# The orders listed are the timeline's too: one read serves both.
+HISTORY_LIMIT = TIMELINE_LIMIT
 # Ledger entries per page of the profile's history ("Older entries" pages on).
 LEDGER_PAGE = 20
 MAX_LEDGER_PAGE = 1000
@@ -110,7 +111,7 @@ async def profile_page(
         coupons=[(c, status_of(c, now)) for c in coupons],
         templates=await scope.query(CouponTemplate).filter(active=True).order_by("title", "id"),
         orders=[(o, lines[o.id]) for o in orders],
-        timeline=await timeline(scope, member.id),
+        timeline=await timeline(scope, member.id, orders=orders),
         form=form,
         errors=errors or {},
         values=values or {},
