@@ -4,6 +4,8 @@ from the process secret with HKDF so the secret key itself is never used raw).""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from functools import lru_cache
 from typing import Any
@@ -32,3 +34,25 @@ def decrypt_json(secret: str, token: str) -> dict[str, Any]:
         return {}
     result: dict[str, Any] = json.loads(_fernet(secret).decrypt(token.encode()))
     return result
+
+
+@lru_cache(maxsize=256)
+def _digest_key(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        secret.encode()
+    )
+
+
+def blind_index(secret: str, brand_id: int, kind: str, normalised_value: str) -> str:
+    """A keyed digest of one brand's identity value, for exact lookups of a
+    value that is stored encrypted (or erased). Keyed per brand so that equal
+    values of two brands do not match: brands are walled off."""
+    key = _digest_key(secret, b"tessera blind index brand:%d" % brand_id)
+    return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
+
+
+def tenant_digest(secret: str, tenant_id: int, kind: str, normalised_value: str) -> str:
+    """A keyed digest of an identity value that is equal across the brands of
+    one tenant (and of no other), for linking one person's members."""
+    key = _digest_key(secret, b"tessera person digest tenant:%d" % tenant_id)
+    return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
