@@ -28,12 +28,16 @@ from tessera.assets.models import AssetAccount
 from tessera.checkout.models import HeldCoupon, RewardHold
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon
-from tessera.coupons.redemption import MAX_EXTERNAL_ID, OrderValue, check_order, check_usable
+from tessera.coupons.redemption import (
+    MAX_EXTERNAL_ID,
+    OrderValue,
+    check_may_redeem,
+    check_order,
+    check_usable,
+)
 from tessera.coupons.templates import discount_for
 from tessera.errors import DomainError
 from tessera.idempotency import conflict, fingerprint, stored_key
-from tessera.members.models import Member
-from tessera.members.profile import MemberStatus
 from tessera.orders.inputs import MAX_COUPONS
 from tessera.orders.money import MAX_MINOR
 from tessera.rewards.redemption import cash_value, points_allowed, redemption_terms
@@ -98,7 +102,7 @@ async def hold_rewards(
     replay = await _replayed(scope, key, print_)
     if replay is not None:
         return replay
-    await _active_member(scope, request.member_id)
+    await check_may_redeem(scope, request.member_id)
     discount = await _points_value(scope, request)
     cart = OrderValue(
         request.order_amount,
@@ -283,17 +287,6 @@ async def _replayed(scope: BrandScope, key: str, print_: str) -> HoldResult | No
     if found.fingerprint != print_:
         raise conflict()
     return HoldResult(found, await coupons_of(scope, found.id), replayed=True)
-
-
-async def _active_member(scope: BrandScope, member_id: int) -> None:
-    status = next(
-        iter(await scope.query(Member).filter(id=member_id).values_list("status", flat=True)),
-        None,
-    )
-    if status is None:
-        raise DomainError("NOT_FOUND", "no such member", ["memberId"])
-    if status not in (MemberStatus.ACTIVE.value, MemberStatus.PROSPECT.value):
-        raise DomainError("MEMBER_INACTIVE", f"a {status} member cannot redeem", ["memberId"])
 
 
 async def _points_value(scope: BrandScope, request: HoldRequest) -> int:

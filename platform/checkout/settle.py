@@ -17,7 +17,7 @@ from tessera.checkout.holds import _no_hold, coupons_of, not_open
 from tessera.checkout.models import RewardHold
 from tessera.coupons import codes
 from tessera.coupons.models import Coupon, CouponRedemption
-from tessera.coupons.redemption import check_order, check_usable, order_value
+from tessera.coupons.redemption import check_order, check_usable, order_value, take_coupon
 from tessera.coupons.templates import discount_for
 from tessera.errors import DomainError
 from tessera.orders.inputs import CleanOrder
@@ -230,35 +230,16 @@ async def _redeem(
     now: datetime,
     field: list[str] | None = None,
 ) -> None:
-    scope, conn = uow.scope, uow.connection
-    query = scope.query(Coupon).using_db(conn).filter(id=coupon.id, status=status)
-    if status == "available":
-        query = query.filter(valid_from__lte=now, expires_at__gt=now)
-    if not await query.update(status="redeemed", redeemed_at=now):
-        raise DomainError("CONFLICT", "the coupon changed meanwhile; try again", field)
-    redemption = await scope.create(
-        CouponRedemption,
-        using_db=conn,
-        coupon_id=coupon.id,
-        member_id=coupon.member_id,
+    await take_coupon(
+        uow,
+        coupon,
         order_id=order.id,
         external_order_id=order.external_id,
         order_amount=order_amount,
         discount=discount,
-        idempotency_key=key,
-        fingerprint=key,
-        actor=str(scope.actor)[:100],
-        redeemed_at=now,
-    )
-    uow.emit(
-        "coupon.redeemed",
-        coupon_id=coupon.id,
-        code=coupon.code,
-        template_id=coupon.template_id,
-        member_id=coupon.member_id,
-        redemption_id=redemption.id,
-        order_id=order.id,
-        external_order_id=order.external_id,
-        discount=discount,
-        currency=scope.brand.currency,
+        key=key,
+        print_=key,
+        now=now,
+        status=status,
+        field=field,
     )

@@ -146,63 +146,103 @@ async def _redeem(
     now: datetime,
 ) -> RedeemResult:
     coupon = await _owned_coupon(scope, conn, code, member_id)
-    member_status = next(
-        iter(
-            await scope.query(Member)
-            .using_db(conn)
-            .filter(id=coupon.member_id)
-            .values_list("status", flat=True)
-        ),
-        None,
-    )
-    if member_status not in (MemberStatus.ACTIVE.value, MemberStatus.PROSPECT.value):
-        raise DomainError(
-            "MEMBER_INACTIVE", f"a {member_status} member cannot redeem", ["memberId"]
-        )
+    await check_may_redeem(scope, coupon.member_id, conn)
     order = await _order(scope, conn, coupon.member_id, order_id, order_amount, categories)
     template = coupon.template
     check_usable(coupon, template, now)
     check_order(template, order, scope.brand.currency)
     discount = discount_for(template, order.amount)
     async with unit_of_work(scope, uow) as work:
-        redemption = await scope.create(
-            CouponRedemption,
-            using_db=work.connection,
-            coupon_id=coupon.id,
-            member_id=coupon.member_id,
-            order_id=order_id,
-            external_order_id=external,
-            order_amount=order.amount,
-            discount=discount,
-            idempotency_key=key,
-            fingerprint=print_,
-            actor=str(scope.actor)[:100],
-            redeemed_at=now,
-        )
-        taken = await (
-            scope.query(Coupon)
-            .using_db(work.connection)
-            .filter(id=coupon.id, status="available", valid_from__lte=now, expires_at__gt=now)
-            .update(status="redeemed", redeemed_at=now)
-        )
-        if not taken:
+        try:
+            redemption = await take_coupon(
+                work,
+                coupon,
+                order_id=order_id,
+                external_order_id=external,
+                order_amount=order.amount,
+                discount=discount,
+                key=key,
+                print_=print_,
+                now=now,
+                field=["code"],
+            )
+        except DomainError:
+            # Say what changed when it is something the member can see.
             fresh = await scope.query(Coupon).using_db(work.connection).get(id=coupon.id)
             check_usable(fresh, template, now)
-            raise DomainError("CONFLICT", "the coupon changed meanwhile; try again", ["code"])
-        work.emit(
-            "coupon.redeemed",
-            coupon_id=coupon.id,
-            code=coupon.code,
-            template_id=coupon.template_id,
-            member_id=coupon.member_id,
-            redemption_id=redemption.id,
-            order_id=order_id,
-            external_order_id=external,
-            discount=discount,
-            currency=scope.brand.currency,
-        )
-    coupon.status, coupon.redeemed_at = "redeemed", now
+            raise
     return RedeemResult(coupon, redemption)
+
+
+async def check_may_redeem(scope: BrandScope, member_id: int, conn: Any = None) -> None:
+    """Refuses a member who is not active (or a prospect), or not found."""
+    status = next(
+        iter(
+            await scope.query(Member)
+            .using_db(conn)
+            .filter(id=member_id)
+            .values_list("status", flat=True)
+        ),
+        None,
+    )
+    if status is None:
+        raise DomainError("NOT_FOUND", "no such member", ["memberId"])
+    if status not in (MemberStatus.ACTIVE.value, MemberStatus.PROSPECT.value):
+        raise DomainError("MEMBER_INACTIVE", f"a {status} member cannot redeem", ["memberId"])
+
+
+async def take_coupon(
+    uow: UnitOfWork,
+    coupon: Coupon,
+    *,
+    order_id: int | None,
+    external_order_id: str | None,
+    order_amount: int,
+    discount: int,
+    key: str,
+    print_: str,
+    now: datetime,
+    status: str = "available",
+    field: list[str] | None = None,
+) -> CouponRedemption:
+    """The write every redemption makes, in the caller's unit of work: the
+    coupon moves from ``status`` to redeemed by one conditional update (a
+    concurrent redemption, expiry or hold makes it refuse with ``CONFLICT``,
+    naming ``field``), its redemption row, and ``coupon.redeemed``."""
+    scope, conn = uow.scope, uow.connection
+    query = scope.query(Coupon).using_db(conn).filter(id=coupon.id, status=status)
+    if status == "available":
+        query = query.filter(valid_from__lte=now, expires_at__gt=now)
+    if not await query.update(status="redeemed", redeemed_at=now):
+        raise DomainError("CONFLICT", "the coupon changed meanwhile; try again", field)
+    redemption = await scope.create(
+        CouponRedemption,
+        using_db=conn,
+        coupon_id=coupon.id,
+        member_id=coupon.member_id,
+        order_id=order_id,
+        external_order_id=external_order_id,
+        order_amount=order_amount,
+        discount=discount,
+        idempotency_key=key,
+        fingerprint=print_,
+        actor=str(scope.actor)[:100],
+        redeemed_at=now,
+    )
+    uow.emit(
+        "coupon.redeemed",
+        coupon_id=coupon.id,
+        code=coupon.code,
+        template_id=coupon.template_id,
+        member_id=coupon.member_id,
+        redemption_id=redemption.id,
+        order_id=order_id,
+        external_order_id=external_order_id,
+        discount=discount,
+        currency=scope.brand.currency,
+    )
+    coupon.status, coupon.redeemed_at = "redeemed", now
+    return redemption
 
 
 def idempotency_key_of(value: str | None) -> str:
