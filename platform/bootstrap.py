@@ -61,5 +61,6 @@ async def stop(
     of its own behind."""
     await rt.outbox.stop(drain=drain_outbox and rt.outbox.arq is None)
     await rt.queue.close()
+    await rt.close()
     if disconnect_db:
         await db.disconnect()

@@ -4,8 +4,10 @@ services read it. Nothing is built at import time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import httpx
 
 from tessera.config import Settings
 
@@ -21,6 +23,22 @@ class Runtime:
     host: PluginHost
     queue: JobQueue
     outbox: OutboxRelay
+    _http: httpx.AsyncClient | None = field(default=None, repr=False)
+
+    def http(self) -> httpx.AsyncClient:
+        """The process's client for calls out (webhooks, gateways): one pool,
+        so posts to the same receiver reuse their connections instead of a
+        TCP and TLS handshake each. Callers give their own timeout per call;
+        redirects are never followed (a redirect could lead past the checks
+        made on the address)."""
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 _current: Runtime | None = None

@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-import ssl
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -52,12 +50,6 @@ def backoff_s(settings: Settings, attempt: int) -> float:
     return ceiling * random.uniform(0.5, 1.0)
 
 
-@lru_cache(maxsize=1)
-def _tls() -> ssl.SSLContext:
-    # Building a context loads the CA bundle (milliseconds): once per process.
-    return httpx.create_ssl_context()
-
-
 async def webhooks_send(ctx: dict[str, Any], brand_id: int, delivery_pk: int) -> str:
     """Make one attempt of a delivery; returns its status afterwards."""
     scope = await scope_of(brand_id)
@@ -76,13 +68,14 @@ async def webhooks_send(ctx: dict[str, Any], brand_id: int, delivery_pk: int) ->
             )
         )
         return DeliveryStatus.DEAD.value
-    settings = runtime.current().settings
+    rt = runtime.current()
     now = datetime.now(UTC)
-    code, error = await _post(settings, subscription, delivery, now)
-    return await _record(scope, settings, delivery, subscription, now, code, error)
+    code, error = await _post(rt.http(), rt.settings, subscription, delivery, now)
+    return await _record(scope, rt.settings, delivery, subscription, now, code, error)
 
 
 async def _post(
+    client: httpx.AsyncClient,
     settings: Settings,
     subscription: WebhookSubscription,
     delivery: WebhookDelivery,
@@ -102,10 +95,9 @@ async def _post(
     }
     try:
         url = await check_url(subscription.url, settings)
-        async with httpx.AsyncClient(
-            timeout=settings.webhook_timeout_s, follow_redirects=False, verify=_tls()
-        ) as client:
-            response = await client.post(url, content=body, headers=headers)
+        response = await client.post(
+            url, content=body, headers=headers, timeout=settings.webhook_timeout_s
+        )
     except DomainError as refused:
         return None, refused.message
     except httpx.HTTPError as exc:
