@@ -24,10 +24,6 @@ LOG_SIZE = 50
 STATUS_LABELS = (N_("pending"), N_("delivered"), N_("failed"), N_("dead"))
 
 
-def _int(text: str | None) -> int:
-    return int(text) if text and text.isdigit() else 0
-
-
 async def _list(
     ctx: Ctx,
     status: int = 200,
@@ -38,7 +34,7 @@ async def _list(
     scope = ctx.scope
     hooks = await service.subscriptions(scope).order_by("id")
     params = ctx.request.query_params
-    shown = next((h for h in hooks if h.id == _int(params.get("subscription"))), None)
+    shown = next((h for h in hooks if str(h.id) == params.get("subscription")), None)
     wanted = params.get("status", "")
     status_filter = DeliveryStatus(wanted) if wanted in set(DeliveryStatus) else None
     log = (
@@ -102,13 +98,13 @@ def _form_errors(error: DomainError) -> dict[str, list[str]]:
 
 
 async def _subscription_or_404(ctx: Ctx) -> int:
-    pk = _int(ctx.request.path_params["subscription_id"])
+    pk: int = ctx.request.path_params["subscription_id"]
     await service.require_subscription(ctx.scope, pk)
     return pk
 
 
 @page(
-    "/webhooks/{subscription_id}/active",
+    "/webhooks/{subscription_id:int}/active",
     "webhook_active",
     permission=Scope.ADMIN,
     methods=("POST",),
@@ -129,7 +125,7 @@ async def set_active(ctx: Ctx) -> Response:
 
 
 @page(
-    "/webhooks/{subscription_id}/rotate",
+    "/webhooks/{subscription_id:int}/rotate",
     "webhook_rotate",
     permission=Scope.ADMIN,
     methods=("POST",),
@@ -148,7 +144,7 @@ async def rotate(ctx: Ctx) -> Response:
 
 
 @page(
-    "/webhooks/{subscription_id}/delete",
+    "/webhooks/{subscription_id:int}/delete",
     "webhook_delete",
     permission=Scope.ADMIN,
     methods=("POST",),
@@ -168,13 +164,13 @@ async def delete(ctx: Ctx) -> Response:
 
 
 @page(
-    "/webhooks/deliveries/{delivery_id}/replay",
+    "/webhooks/deliveries/{delivery_id:int}/replay",
     "webhook_replay",
     permission=Scope.ADMIN,
     methods=("POST",),
 )
 async def replay(ctx: Ctx) -> Response:
-    pk = _int(ctx.request.path_params["delivery_id"])
+    pk: int = ctx.request.path_params["delivery_id"]
     try:
         delivery = await ctx.audited(
             "replayWebhookDelivery",
