@@ -322,19 +322,94 @@ class RedemptionTerms:
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """One message to one recipient on one channel."""
+    """One message to one recipient on one channel, rendered from its template.
+
+    ``message_id`` is Tessera's id of the message: stable across retries, so a
+    sender passes it to a provider that deduplicates, and a delivery receipt
+    names it or the provider's id. ``html`` is an email's HTML part (``body``
+    its text part). ``template`` and ``params`` are for providers that send
+    registered templates (an SMS template code, a WeChat template id) with
+    named parameters instead of free text; ``data`` carries anything else a
+    channel needs (a WeChat page path, a push badge)."""
 
     to: str
     body: str
     subject: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    message_id: str = ""
+    html: str | None = None
+    template: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+class SendStatus(StrEnum):
+    """What became of one attempt to send."""
+
+    DELIVERED = "delivered"  # the provider took the message (receipts may tell more)
+    FAILED = "failed"  # not sent this time; ``retryable`` says whether to try again
+    REJECTED = "rejected"  # the recipient cannot be reached on this channel: never retried
 
 
 @dataclass(frozen=True)
 class SendResult:
+    """A sender's answer. Build it with :meth:`delivered`, :meth:`failed` or
+    :meth:`rejected`; ``SendResult(accepted=...)`` alone still reads as
+    delivered, or failed without a retry."""
+
     accepted: bool
     provider_id: str | None = None
     error: str | None = None
+    status: SendStatus | None = None
+    retryable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            status = SendStatus.DELIVERED if self.accepted else SendStatus.FAILED
+            object.__setattr__(self, "status", status)
+        elif self.accepted != (self.status is SendStatus.DELIVERED):
+            raise ValueError("accepted goes with status=delivered and only with it")
+        if self.retryable and self.status is not SendStatus.FAILED:
+            raise ValueError("only a failed send can be retryable")
+
+    @classmethod
+    def delivered(cls, provider_id: str | None = None) -> SendResult:
+        return cls(True, provider_id, status=SendStatus.DELIVERED)
+
+    @classmethod
+    def failed(cls, error: str, *, retryable: bool, provider_id: str | None = None) -> SendResult:
+        return cls(False, provider_id, error, SendStatus.FAILED, retryable)
+
+    @classmethod
+    def rejected(cls, error: str, provider_id: str | None = None) -> SendResult:
+        """The provider says this recipient refused, unsubscribed, unfollowed
+        or does not exist: Tessera records a do-not-contact for the channel."""
+        return cls(False, provider_id, error, SendStatus.REJECTED)
+
+
+class ReceiptStatus(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+    COMPLAINED = "complained"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One event a provider reports about a sent message, naming it by the
+    provider's id (``provider_id``) or by Tessera's (``message_id``)."""
+
+    status: ReceiptStatus
+    provider_id: str | None = None
+    message_id: str | None = None
+    occurred_at: datetime | None = None
+    detail: str | None = None
+
+
+class ReceiptRefused(Exception):
+    """A receipt callback whose signature (or shape) does not verify."""
 
 
 class ChannelSender(Component, ABC):
@@ -345,15 +420,28 @@ class ChannelSender(Component, ABC):
 
     @abstractmethod
     async def send(self, message: OutboundMessage) -> SendResult:
-        """Deliver ``message``; raise only for failures worth a retry.
+        """Deliver ``message`` and map the provider's answer to a result.
+
+        A timeout or connection error may be raised instead of returned: it is
+        treated as a retryable failure.
 
         Example::
 
             async def send(self, message):
                 resp = await client.post(self.config.url, json={"to": message.to,
                                                                "text": message.body})
-                return SendResult(accepted=resp.is_success, provider_id=resp.json()["id"])
+                if resp.status_code >= 500:
+                    return SendResult.failed(f"HTTP {resp.status_code}", retryable=True)
+                if not resp.is_success:
+                    return SendResult.failed(resp.text, retryable=False)
+                return SendResult.delivered(resp.json()["id"])
         """
+
+    def parse_receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
+        """Read a delivery-receipt callback the provider POSTed to this
+        sender's callback URL; raise :class:`ReceiptRefused` when its
+        signature does not verify. The default: this sender takes no receipts."""
+        raise ReceiptRefused(f"{self.key} takes no delivery receipts")
 
 
 class SlotKind(Component, ABC):

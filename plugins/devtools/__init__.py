@@ -27,7 +27,7 @@ class ConsoleSmsSender(ChannelSender):
     async def send(self, message: OutboundMessage) -> SendResult:
         provider_id = uuid.uuid4().hex
         log.info("sms to %s: %s", message.to, message.body, extra={"provider_id": provider_id})
-        return SendResult(accepted=True, provider_id=provider_id)
+        return SendResult.delivered(provider_id)
 
 
 @hookimpl
