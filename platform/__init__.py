@@ -8,6 +8,9 @@ Everything else under ``tessera`` is internal and may change without notice.
 docs/plugins.md is the guide.
 """
 
+import httpx
+
+from tessera import runtime as _runtime
 from tessera.errors import DomainError, DomainErrors
 from tessera.plugin_host.components import (
     Award,
@@ -40,6 +43,15 @@ from tessera.plugin_host.components import (
 from tessera.plugin_host.context import BrandInfo, PluginContext
 from tessera.plugin_host.events import DomainEvent
 from tessera.plugin_host.markers import hookimpl, hookspec
+
+
+
+def http_client() -> httpx.AsyncClient:
+    """The process's shared HTTP client, for senders and other plugins that
+    call out: connections to a provider are reused between calls. Give each
+    request its own ``timeout``; redirects are not followed."""
+    return _runtime.current().http()
+
 
 __all__ = [
     "Award",
@@ -75,4 +87,5 @@ __all__ = [
     "TierStanding",
     "hookimpl",
     "hookspec",
+    "http_client",
 ]
