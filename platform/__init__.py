@@ -45,7 +45,6 @@ from tessera.plugin_host.events import DomainEvent
 from tessera.plugin_host.markers import hookimpl, hookspec
 
 
-
 def http_client() -> httpx.AsyncClient:
     """The process's shared HTTP client, for senders and other plugins that
     call out: connections to a provider are reused between calls. Give each
