@@ -88,6 +88,10 @@ CONFIG_CODES = {
     "isv.SMS_TEST_NUMBER_LIMIT": "a test template only reaches the console's bound test numbers",
 }
 
+# What the callback endpoint answers a push with: Alibaba pushes a report
+# again until it gets this.
+RECEIPT_ACK = '{"code": 0, "msg": "接收成功"}'.encode()
+
 # Report times are Beijing time, without an offset.
 REPORT_TZ = ZoneInfo("Asia/Shanghai")
 

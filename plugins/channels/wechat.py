@@ -63,6 +63,9 @@ EXPIRY_MARGIN_SECONDS = 300
 # A pushed event older (or newer) than this is refused: a signature covers only
 # token, timestamp and nonce, so freshness is what stops a replay.
 MAX_PUSH_AGE_SECONDS = 600
+# What the callback endpoint answers a push with: WeChat retries (three
+# times) a push that gets anything but "success" or an empty body in 5 s.
+RECEIPT_ACK = b"success"
 
 
 class WechatConfigBase(BaseModel):
@@ -260,16 +263,17 @@ class _WechatSender(ChannelSender):
         )
         raise TokenError(SendResult.failed(f"WeChat: {reason} ({said})", retryable=False))
 
-    def parse_receipts(
-        self,
-        body: bytes,
-        headers: Mapping[str, str],
-        query: Mapping[str, str] | None = None,
-    ) -> list[Receipt]:
+    def check_url(self, query: Mapping[str, str]) -> str:
+        """WeChat's check of the server URL when it is saved in the console: a
+        GET with ``signature``, ``timestamp``, ``nonce`` and ``echostr``; the
+        answer must be ``echostr`` itself, and only to a good signature."""
+        self._verify(query)
+        return query.get("echostr", "")
+
+    def _verify(self, query: Mapping[str, str]) -> None:
         config: WechatConfigBase = self.config  # type: ignore[assignment]
         if config.push_token is None:
             raise ReceiptRefused(f"{self.key}: set push_token to accept WeChat's event pushes")
-        query = query or {}
         signature, timestamp, nonce = (
             query.get(k, "") for k in ("signature", "timestamp", "nonce")
         )
@@ -284,6 +288,14 @@ class _WechatSender(ChannelSender):
             raise ReceiptRefused(f"{self.key}: the timestamp is not a number") from error
         if age > MAX_PUSH_AGE_SECONDS:
             raise ReceiptRefused(f"{self.key}: the push is {age:.0f}s old")
+
+    def parse_receipts(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
+    ) -> list[Receipt]:
+        self._verify(query or {})
         try:
             root = ElementTree.fromstring(body)
         except Exception as error:  # defusedxml raises its own, expat its own

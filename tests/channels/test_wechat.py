@@ -411,3 +411,10 @@ def test_without_a_push_token_nothing_is_accepted() -> None:
     body = TEMPLATE_FINISHED.format(msgid="1", status="success").encode()
     with pytest.raises(ReceiptRefused, match="push_token"):
         plain.parse_receipts(body, {}, signed_query())
+
+
+def test_the_server_url_check_echoes_only_to_a_good_signature() -> None:
+    query = signed_query() | {"echostr": "5914089718419361374"}
+    assert receiver().check_url(query) == "5914089718419361374"
+    with pytest.raises(ReceiptRefused):
+        receiver().check_url(signed_query(token="another") | {"echostr": "1"})
