@@ -13,6 +13,8 @@ the token set in the app's server configuration.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from xml.etree.ElementTree import Element
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import ElementTree
 from pydantic import BaseModel, Field, HttpUrl, SecretStr
 
@@ -89,6 +92,12 @@ class WechatConfigBase(BaseModel):
     timeout_seconds: float = Field(10.0, gt=0, le=60, description="Per request")
     push_token: SecretStr | None = Field(
         None, description="Token (令牌) of the server configuration, for send-result events"
+    )
+    encoding_aes_key: SecretStr | None = Field(
+        None,
+        min_length=43,
+        max_length=43,
+        description="EncodingAESKey of the server configuration, for safe-mode pushes",
     )
 
 
@@ -295,12 +304,53 @@ class _WechatSender(ChannelSender):
         headers: Mapping[str, str],
         query: Mapping[str, str] | None = None,
     ) -> list[Receipt]:
-        self._verify(query or {})
+        query = query or {}
+        self._verify(query)
+        root = self._xml(body)
+        config: WechatConfigBase = self.config  # type: ignore[assignment]
+        if config.encoding_aes_key is not None:
+            # With a key set, only encrypted pushes count: the plain signature
+            # covers no body, so a plain push could be anyone's.
+            root = self._xml(self._decrypt(root, query, config))
+        return event_receipts(root)
+
+    def _xml(self, body: bytes) -> Element:
         try:
-            root = ElementTree.fromstring(body)
+            return ElementTree.fromstring(body)  # type: ignore[no-any-return]
         except Exception as error:  # defusedxml raises its own, expat its own
             raise ReceiptRefused(f"{self.key}: not XML: {error}") from error
-        return event_receipts(root)
+
+    def _decrypt(self, root: Element, query: Mapping[str, str], config: WechatConfigBase) -> bytes:
+        """The inner XML of a safe-mode push (WeChat's message encryption:
+        AES-256-CBC, key = base64(EncodingAESKey + "="), IV = its first 16
+        bytes, PKCS#7 to 32 bytes; random 16 bytes, a 4-byte length, the
+        message, the appid), after checking ``msg_signature`` over it."""
+        assert config.encoding_aes_key is not None and config.push_token is not None
+        encrypted = (root.findtext("Encrypt") or "").strip()
+        offered = query.get("msg_signature", "").lower()
+        if not encrypted or not offered:
+            raise ReceiptRefused(
+                f"{self.key}: a safe-mode push (Encrypt, msg_signature) is required"
+            )
+        token = config.push_token.get_secret_value()
+        parts = sorted([token, query.get("timestamp", ""), query.get("nonce", ""), encrypted])
+        if not hmac.compare_digest(hashlib.sha1("".join(parts).encode()).hexdigest(), offered):
+            raise ReceiptRefused(f"{self.key}: msg_signature does not verify")
+        try:
+            key = base64.b64decode(config.encoding_aes_key.get_secret_value() + "=")
+            decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+            padded = decryptor.update(base64.b64decode(encrypted)) + decryptor.finalize()
+        except (ValueError, binascii.Error) as error:
+            raise ReceiptRefused(f"{self.key}: cannot decrypt: {error}") from error
+        pad = padded[-1] if padded else 0
+        if not 1 <= pad <= 32 or len(padded) < 20 + pad:
+            raise ReceiptRefused(f"{self.key}: bad padding")
+        plain = padded[:-pad]
+        length = int.from_bytes(plain[16:20], "big")
+        message, appid = plain[20 : 20 + length], plain[20 + length :]
+        if appid.decode(errors="replace") != config.appid:
+            raise ReceiptRefused(f"{self.key}: the push is for another app")
+        return message
 
 
 def push_signature(token: str, timestamp: str, nonce: str) -> str:

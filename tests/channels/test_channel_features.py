@@ -34,7 +34,11 @@ CASES: list[tuple[type[ChannelSender], dict[str, object], dict[str, str]]] = [
     (
         WechatTemplateMessage,
         {"appid": "wx0123456789", "fields": {"points": "keyword1"}},
-        {"secret": "wx-secret-C3", "push_token": "wx-push-D4"},
+        {
+            "secret": "wx-secret-C3",
+            "push_token": "wx-push-D4",
+            "encoding_aes_key": "Zyxwvutsrqponmlkjihgfedcba9876543210ABCDEFG",
+        },
     ),
     (
         WechatSubscribeMessage,

@@ -5,8 +5,10 @@ error codes, and signed event pushes as receipts."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import itertools
+import os
 import time
 from datetime import UTC, datetime
 
@@ -418,3 +420,61 @@ def test_the_server_url_check_echoes_only_to_a_good_signature() -> None:
     assert receiver().check_url(query) == "5914089718419361374"
     with pytest.raises(ReceiptRefused):
         receiver().check_url(signed_query(token="another") | {"echostr": "1"})
+
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat issues
+
+
+def encrypted_push(inner: bytes, appid: str = APPID, key: str = AES_KEY) -> tuple[bytes, str]:
+    """A safe-mode push built as WeChat's message-encryption spec describes."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    aes = base64.b64decode(key + "=")
+    plain = os.urandom(16) + len(inner).to_bytes(4, "big") + inner + appid.encode()
+    pad = 32 - len(plain) % 32  # PKCS#7, to WeChat's 32-byte blocks
+    padded = plain + bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(aes), modes.CBC(aes[:16])).encryptor()
+    encrypt = base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
+    body = f"<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    return body.encode(), encrypt
+
+
+def safe_query(encrypt: str, token: str = PUSH_TOKEN) -> dict[str, str]:
+    query = signed_query(token)
+    parts = sorted([token, query["timestamp"], query["nonce"], encrypt])
+    msg_signature = hashlib.sha1("".join(parts).encode()).hexdigest()
+    return query | {"encrypt_type": "aes", "msg_signature": msg_signature}
+
+
+def safe_receiver() -> WechatTemplateMessage:
+    return WechatTemplateMessage(
+        WechatTemplateMessage.Config.model_validate(
+            {
+                "appid": APPID,
+                "secret": SECRET,
+                "push_token": PUSH_TOKEN,
+                "encoding_aes_key": AES_KEY,
+            }
+        )
+    )
+
+
+def test_safe_mode_pushes_are_decrypted() -> None:
+    inner = TEMPLATE_FINISHED.format(msgid="200163840", status="success").encode()
+    body, encrypt = encrypted_push(inner)
+    [receipt] = safe_receiver().parse_receipts(body, {}, safe_query(encrypt))
+    assert (receipt.status, receipt.provider_id) == (ReceiptStatus.DELIVERED, "200163840")
+
+
+def test_safe_mode_refuses_tampering_another_app_and_plain_pushes() -> None:
+    inner = TEMPLATE_FINISHED.format(msgid="1", status="success").encode()
+    body, encrypt = encrypted_push(inner)
+    tampered = body.replace(encrypt[:8].encode(), b"AAAAAAAA")
+    with pytest.raises(ReceiptRefused, match="msg_signature"):
+        safe_receiver().parse_receipts(tampered, {}, safe_query(encrypt))
+    other_body, other_encrypt = encrypted_push(inner, appid="wxsomeoneelse")
+    with pytest.raises(ReceiptRefused, match="another app"):
+        safe_receiver().parse_receipts(other_body, {}, safe_query(other_encrypt))
+    # With a key set, a plain push (signature only, body uncovered) is not taken.
+    with pytest.raises(ReceiptRefused, match="safe-mode"):
+        safe_receiver().parse_receipts(inner, {}, signed_query())
