@@ -437,10 +437,18 @@ class ChannelSender(Component, ABC):
                 return SendResult.delivered(resp.json()["id"])
         """
 
-    def parse_receipts(self, body: bytes, headers: Mapping[str, str]) -> list[Receipt]:
+    def parse_receipts(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
+    ) -> list[Receipt]:
         """Read a delivery-receipt callback the provider POSTed to this
         sender's callback URL; raise :class:`ReceiptRefused` when its
-        signature does not verify. The default: this sender takes no receipts."""
+        signature does not verify. ``query`` is the callback URL's query
+        string: some providers sign there (WeChat's ``signature``,
+        ``timestamp``, ``nonce``) or can only carry a shared token there
+        (Alibaba Cloud SMS). The default: this sender takes no receipts."""
         raise ReceiptRefused(f"{self.key} takes no delivery receipts")
 
 
