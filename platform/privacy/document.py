@@ -25,7 +25,7 @@ from tortoise.models import Model
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.behaviour.models import BehaviourEvent
 from tessera.checkout.models import HeldCoupon, RewardHold
-from tessera.coupons.models import Coupon, CouponRedemption, CouponTemplate
+from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption, CouponTemplate
 from tessera.members.models import Member
 from tessera.models_base import BrandOwned
 from tessera.orders.models import MemberStats, Order, OrderLine, Refund, RefundLine
@@ -87,6 +87,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("coupons", Coupon, "Coupons issued to the member.", _mine),
     Section("coupon_redemptions", CouponRedemption, "Uses of those coupons.", _mine),
+    Section("coupon_allowances", CouponAllowance, "Coupons of each template issued so far.", _mine),
     Section("tier_state", MemberTierState, "The tier held now.", _mine, "member_id"),
     Section("tier_history", TierHistory, "Every change of tier.", _mine),
     Section("tags", TagAssignment, "Tags on the member.", _mine),
@@ -140,7 +141,7 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(
         "coupon_template_names",
         CouponTemplate,
-        ("id", "name"),
+        ("id", "title"),
         lambda d: _ids(d, "coupons", "template_id"),
     ),
 )
