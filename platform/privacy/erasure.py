@@ -199,22 +199,70 @@ def _forms(needle: str) -> set[str]:
 
 
 async def _scrub(scope: BrandScope, model: type[BrandOwned], column: str, needles: set[str]) -> int:
-    """Replace every needle in the JSON column of the brand's rows that hold one."""
-    if not needles:
-        return 0
-    condition = Q()
-    for needle in needles:
-        for form in _forms(needle):
-            condition |= Q(scrubbed_text__contains=form)
-    rows = await (
-        scope.query(model)
-        .annotate(scrubbed_text=RawSQL(f'CAST("{column}" AS TEXT)'))
-        .filter(condition)
-    )
+    """Scrub the JSON column of the brand's rows that quote one of ``needles``.
+
+    A row that quotes one is about the member: the values of its personal
+    keys are blanked whatever they are (an earlier name, a birthday), and its
+    identifying values (an earlier phone) are looked for in turn, so a
+    profile changed before the erasure leaves no trace either."""
+    needles = set(needles)
+    found: dict[Any, Any] = {}
+    for _ in range(_ROUNDS):
+        rows = [row for row in await _quoting(scope, model, column, needles) if row.pk not in found]
+        if not rows:
+            break
+        for row in rows:
+            found[row.pk] = row
+            needles |= {v for v in _identifying(getattr(row, column)) if len(v) >= MIN_NEEDLE}
+    rows = list(found.values())
     for row in rows:
         setattr(row, column, _scrubbed(getattr(row, column), needles))
     await scope.update_many(model, rows, [column])
     return len(rows)
+
+
+async def _quoting(
+    scope: BrandScope, model: type[BrandOwned], column: str, needles: set[str]
+) -> list[Any]:
+    if not needles:
+        return []
+    condition = Q()
+    for needle in needles:
+        for form in _forms(needle):
+            condition |= Q(scrubbed_text__contains=form)
+    return list(
+        await scope.query(model)
+        .annotate(scrubbed_text=RawSQL(f'CAST("{column}" AS TEXT)'))
+        .filter(condition)
+    )
+
+
+# Keys whose values identify a person (looked for elsewhere once seen), and
+# keys whose values are personal (blanked in a log row about the member), as
+# the API's inputs and the webhook payloads name them (snake and camel case).
+_IDENTIFYING = {"name", "phone", "email", "external_id", "externalId", "card_number", "cardNumber"}
+_PERSONAL = _IDENTIFYING | {
+    "birthday", "province", "city", "education", "occupation", "income_range", "incomeRange",
+    "interests", "attributes", "value", "identities", "join_source", "joinSource",
+}  # fmt: skip
+_ROUNDS = 3
+
+
+def _identifying(value: Any) -> set[str]:
+    """Strings under identifying keys (and identities' values) anywhere in ``value``."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and (
+                key in _IDENTIFYING or (key == "value" and "kind" in value)
+            ):
+                found.add(item)
+            else:
+                found |= _identifying(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _identifying(item)
+    return found
 
 
 def _scrubbed(value: Any, needles: set[str]) -> Any:
@@ -223,7 +271,12 @@ def _scrubbed(value: Any, needles: set[str]) -> Any:
             value = value.replace(needle, ERASED_TEXT)
         return value
     if isinstance(value, dict):
-        return {_scrubbed(k, needles): _scrubbed(v, needles) for k, v in value.items()}
+        return {
+            _scrubbed(k, needles): ERASED_TEXT
+            if k in _PERSONAL and v not in (None, "", [], {})
+            else _scrubbed(v, needles)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_scrubbed(v, needles) for v in value]
     return value
