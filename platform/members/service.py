@@ -573,8 +573,10 @@ async def member_for_fact(
         if rule is JoinRule.FIRST_PURCHASE and member.status == MemberStatus.PROSPECT.value:
             await _join(scope, uow, member, join_channel)
         return member
-    if kind is not None and normalised is not None and await was_erased(
-        scope, kind.value, normalised
+    if (
+        kind is not None
+        and normalised is not None
+        and await was_erased(scope, kind.value, normalised)
     ):
         # Not recorded against anyone, and no member made from it: the person
         # asked to be forgotten. They come back only by joining again
