@@ -32,3 +32,18 @@ async def was_erased(scope: BrandScope, kind: str, normalised_value: str) -> boo
     return await (
         scope.query(ErasedIdentity).filter(digest=digest(scope, kind, normalised_value)).exists()
     )
+
+
+async def erased_among(
+    scope: BrandScope, pairs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which ``(kind, normalised value)`` pairs an erased member had: one query."""
+    by_digest = {digest(scope, kind, value): (kind, value) for kind, value in set(pairs)}
+    if not by_digest:
+        return set()
+    found = await (
+        scope.query(ErasedIdentity)
+        .filter(digest__in=list(by_digest))
+        .values_list("digest", flat=True)
+    )
+    return {by_digest[d] for d in found}

@@ -182,3 +182,31 @@ async def test_another_brand_cannot_erase(brand_a, brand_b, rich_member):
         await erase_member(BrandScope(brand_b), rich.member.id, ErasureReason.OTHER)
     assert refused.value.code == "NOT_FOUND"
     assert (await rich.scope.query(Member).get(id=rich.member.id)).status != "erased"
+
+
+async def test_an_import_does_not_bring_an_erased_person_back(brand_a, tmp_path):
+    import csv
+
+    from tessera.importing.csv_rows import CsvSource
+    from tessera.importing.members import check_header, import_members
+    from tessera.importing.rejects import RejectsFile
+    from tessera.members.attributes import definitions_by_key
+
+    scope = BrandScope(brand_a)
+    gone = await members.create_member(scope, {"name": "Gone", "phone": "+8613811112222"})
+    await erase_member(scope, gone.id, ErasureReason.MEMBER_REQUEST)
+    path = tmp_path / "members.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["external_id", "name", "phone"])
+        writer.writerow(["old-1", "Gone again", "138 1111 2222"])
+        writer.writerow(["old-2", "Someone else", "138 3333 4444"])
+    source = CsvSource(path)
+    check_header(source.header, await definitions_by_key(scope))
+    with RejectsFile(tmp_path / "rejects.csv", source.header) as rejects:
+        report = await import_members(scope, source, rejects)
+
+    assert (report.created, report.rejected) == (1, 1)
+    assert await members.find_by_identity(scope, "phone", "+8613811112222") is None
+    assert await members.find_by_identity(scope, "phone", "+8613833334444") is not None
+    assert "erased" in (tmp_path / "rejects.csv").read_text()
