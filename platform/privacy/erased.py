@@ -34,9 +34,7 @@ async def was_erased(scope: BrandScope, kind: str, normalised_value: str) -> boo
     )
 
 
-async def erased_among(
-    scope: BrandScope, pairs: Iterable[tuple[str, str]]
-) -> set[tuple[str, str]]:
+async def erased_among(scope: BrandScope, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which ``(kind, normalised value)`` pairs an erased member had: one query."""
     by_digest = {digest(scope, kind, value): (kind, value) for kind, value in set(pairs)}
     if not by_digest:

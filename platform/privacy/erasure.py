@@ -39,9 +39,20 @@ from tessera.uow import unit_of_work
 from tessera.webhooks.models import WebhookDelivery
 
 ERASED_TEXT = "[erased]"
-# A value shorter than this is not searched for in logs: a one-letter name
-# would blank every log entry that holds that letter.
+# A value shorter than this is not searched for in logs: a short name would
+# blank every log entry that holds those letters. Two Chinese characters are
+# a whole name; four Latin ones are rarely part of an unrelated word. (A row
+# found by a longer value has its personal keys blanked anyway.)
 MIN_NEEDLE = 2
+MIN_ASCII_NEEDLE = 4
+
+
+def _searchable(value: str | None) -> bool:
+    if not value:
+        return False
+    return len(value) >= (MIN_ASCII_NEEDLE if value.isascii() else MIN_NEEDLE)
+
+
 MAX_REASON = 500
 
 
@@ -189,7 +200,7 @@ def _needles(member: Member, identity_values: Iterable[str]) -> set[str]:
         # A phone as a shop's form may have sent it: national digits only.
         with contextlib.suppress(phonenumbers.NumberParseException):
             values.add(str(phonenumbers.parse(phone or "").national_number))
-    return {v for v in values if v and len(v) >= MIN_NEEDLE}
+    return {v for v in values if v and _searchable(v)}
 
 
 def _forms(needle: str) -> set[str]:
@@ -213,7 +224,7 @@ async def _scrub(scope: BrandScope, model: type[BrandOwned], column: str, needle
             break
         for row in rows:
             found[row.pk] = row
-            needles |= {v for v in _identifying(getattr(row, column)) if len(v) >= MIN_NEEDLE}
+            needles |= {v for v in _identifying(getattr(row, column)) if _searchable(v)}
     rows = list(found.values())
     for row in rows:
         setattr(row, column, _scrubbed(getattr(row, column), needles))
