@@ -228,7 +228,7 @@ class Migration(migrations.Migration):
                 "app": "tessera",
                 "unique_together": (("brand_id",),),
                 "pk_attr": "id",
-                "table_description": "A brand's retention periods, in days; ``None`` keeps for ever.",
+                "table_description": "A brand's retention periods, in days (``None`` keeps for ever).",
             },
             bases=["BrandOwned"],
         ),

@@ -71,7 +71,7 @@ class MemberExport(BrandOwned):
 
 
 class PrivacySettings(BrandOwned):
-    """A brand's retention periods, in days; ``None`` keeps for ever."""
+    """A brand's retention periods, in days (``None`` keeps for ever)."""
 
     id = fields.IntField(primary_key=True)
     behaviour_event_days = fields.IntField(null=True)
