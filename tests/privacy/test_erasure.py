@@ -210,3 +210,26 @@ async def test_an_import_does_not_bring_an_erased_person_back(brand_a, tmp_path)
     assert await members.find_by_identity(scope, "phone", "+8613811112222") is None
     assert await members.find_by_identity(scope, "phone", "+8613833334444") is not None
     assert "erased" in (tmp_path / "rejects.csv").read_text()
+
+
+async def test_no_segment_or_lifecycle_profiles_an_erased_member(brand_a, rich_member):
+    from tessera.segments.lifecycle import recompute_brand
+    from tessera.segments.models import MemberLifecycle, SegmentMembership
+    from tessera.segments.service import SegmentKind, create_segment, refresh_segment
+
+    rich = await rich_member(brand_a, 12)
+    scope = rich.scope
+    segment = await create_segment(
+        scope,
+        "Everyone",
+        SegmentKind.DYNAMIC,
+        rule={"type": "stats", "metric": "ordersCount", "min": 0},
+    )
+    await erase_member(scope, rich.member.id, ErasureReason.MEMBER_REQUEST)
+    await refresh_segment(scope, segment.id)
+    await recompute_brand(scope)
+
+    in_segment = await scope.query(SegmentMembership).filter(segment_id=segment.id)
+    assert {m.member_id for m in in_segment} == set(rich.others)
+    assert not await scope.query(MemberLifecycle).filter(member_id=rich.member.id).exists()
+    assert await scope.query(MemberLifecycle).count() == len(rich.others)
