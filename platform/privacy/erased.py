@@ -44,4 +44,4 @@ async def erased_among(scope: BrandScope, pairs: Iterable[tuple[str, str]]) -> s
         .filter(digest__in=list(by_digest))
         .values_list("digest", flat=True)
     )
-    return {by_digest[d] for d in found}
+    return {by_digest[str(d)] for d in found}
