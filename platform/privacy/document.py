@@ -23,18 +23,21 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
+from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
 from tessera.checkout.models import HeldCoupon, RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption, CouponTemplate
 from tessera.members.models import Member
 from tessera.models_base import BrandOwned
 from tessera.orders.models import MemberStats, Order, OrderLine, Refund, RefundLine
-from tessera.privacy.identities import identity_values
+from tessera.privacy.erasure import personal_values, rows_about
+from tessera.privacy.identities import IdentityValue, identity_values
 from tessera.rewards.models import CheckIn, Referral
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, Segment, SegmentMembership
 from tessera.tags.models import Tag, TagAssignment
 from tessera.tiers.models import MemberTierState, TierDefinition, TierHistory
+from tessera.webhooks.models import WebhookDelivery
 
 FORMAT = "tessera.member-export"
 VERSION = 1
@@ -147,6 +150,52 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Log:
+    """A log whose JSON column may be about the member: the rows found by the
+    same search the erasure scrubs with (:func:`tessera.privacy.erasure.rows_about`)."""
+
+    name: str
+    model: type[BrandOwned]
+    column: str
+    description: str
+    by_member_id: bool = False  # also rows whose data names the member's id
+
+
+LOGS: tuple[Log, ...] = (
+    Log(
+        "audit_entries",
+        AuditLogEntry,
+        "details",
+        "Audit log entries that quote the member's personal values (calls that named them).",
+    ),
+    Log(
+        "webhook_deliveries",
+        WebhookDelivery,
+        "payload",
+        "Events about the member sent to the brand's webhook subscribers.",
+        by_member_id=True,
+    ),
+)
+
+
+def _member_id_patterns(member_id: int) -> list[str]:
+    """``"member_id": 42`` as a JSON text may hold it, ending the value."""
+    return [f'"member_id":{space}{member_id}{end}' for space in ("", " ") for end in (",", "}")]
+
+
+async def _logs(
+    scope: BrandScope, member: Member, identities: list[IdentityValue]
+) -> dict[str, list[dict[str, Any]]]:
+    needles = personal_values(member, (i.value for i in identities))
+    found = {}
+    for log in LOGS:
+        patterns = _member_id_patterns(member.id) if log.by_member_id else []
+        rows, _ = await rows_about(scope, log.model, log.column, needles, patterns)
+        found[log.name] = [row_of(row) for row in rows]
+    return found
+
+
 def to_json(value: Any) -> Any:
     """A column's value as the document holds it."""
     if isinstance(value, datetime):
@@ -193,6 +242,7 @@ async def build(
             {c: to_json(getattr(row, c)) for c in reference.columns} for row in rows
         ]
     identities = await identity_values(scope, member_id)
+    logs = await _logs(scope, member, identities)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -206,6 +256,7 @@ async def build(
             for i in identities
         ],
         **loaded,
+        **logs,
         "references": references,
     }
 
@@ -264,6 +315,14 @@ def json_schema() -> dict[str, Any]:
         }
         for s in SECTIONS
     }
+    logs = {
+        log.name: {
+            "description": log.description,
+            "type": "array",
+            "items": _row_schema(log.model, columns(log.model)),
+        }
+        for log in LOGS
+    }
     references = {
         r.name: {"type": "array", "items": _row_schema(r.model, r.columns)} for r in REFERENCES
     }
@@ -291,6 +350,7 @@ def json_schema() -> dict[str, Any]:
             "items": identity,
         },
         **sections,
+        **logs,
         "references": {
             "description": "Names of the brand's tags, segments, tiers and coupon templates "
             "the rows above point at.",

@@ -151,7 +151,7 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
             ["memberId"],
         )
     identities = await identity_values(scope, member.id)
-    needles = _needles(member, (i.value for i in identities))
+    needles = personal_values(member, (i.value for i in identities))
     async with unit_of_work(scope) as uow:
         # Locks the member: a concurrent erasure or profile change waits, then
         # finds it erased.
@@ -186,7 +186,7 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
     return member
 
 
-def _needles(member: Member, identity_values: Iterable[str]) -> set[str]:
+def personal_values(member: Member, identity_values: Iterable[str]) -> set[str]:
     """The member's personal values to look for in logs."""
     values: set[str | None] = {
         member.name,
@@ -210,37 +210,61 @@ def _forms(needle: str) -> set[str]:
 
 
 async def _scrub(scope: BrandScope, model: type[BrandOwned], column: str, needles: set[str]) -> int:
-    """Scrub the JSON column of the brand's rows that quote one of ``needles``.
-
-    A row that quotes one is about the member: the values of its personal
-    keys are blanked whatever they are (an earlier name, a birthday), and its
-    identifying values (an earlier phone) are looked for in turn, so a
-    profile changed before the erasure leaves no trace either."""
-    needles = set(needles)
-    found: dict[Any, Any] = {}
-    for _ in range(_ROUNDS):
-        rows = [row for row in await _quoting(scope, model, column, needles) if row.pk not in found]
-        if not rows:
-            break
-        for row in rows:
-            found[row.pk] = row
-            needles |= {v for v in _identifying(getattr(row, column)) if _searchable(v)}
-    rows = list(found.values())
+    """Scrub the JSON column of the brand's rows about the member (see
+    :func:`rows_about`): the values of their personal keys are blanked
+    whatever they are (an earlier name, a birthday), and every needle found
+    becomes ``[erased]``."""
+    rows, needles = await rows_about(scope, model, column, needles)
     for row in rows:
         setattr(row, column, _scrubbed(getattr(row, column), needles))
     await scope.update_many(model, rows, [column])
     return len(rows)
 
 
-async def _quoting(
-    scope: BrandScope, model: type[BrandOwned], column: str, needles: set[str]
+async def rows_about(
+    scope: BrandScope,
+    model: type[BrandOwned],
+    column: str,
+    needles: set[str],
+    patterns: Iterable[str] = (),
+) -> tuple[list[Any], set[str]]:
+    """The brand's rows whose JSON column quotes one of ``needles`` (the
+    member's values) or holds one of ``patterns``, and the needles grown on
+    the way: identifying values found in such a row (an earlier phone, the
+    name before a change) are looked for in turn, so a profile changed before
+    the erasure leaves no trace either."""
+    needles = set(needles)
+    found: dict[Any, Any] = {}
+    extra = list(patterns)
+    for _ in range(_ROUNDS):
+        rows = [
+            row
+            for row in await rows_quoting(scope, model, column, needles, extra)
+            if row.pk not in found
+        ]
+        if not rows:
+            break
+        for row in rows:
+            found[row.pk] = row
+            needles |= {v for v in _identifying(getattr(row, column)) if _searchable(v)}
+    return sorted(found.values(), key=lambda row: row.pk), needles
+
+
+async def rows_quoting(
+    scope: BrandScope,
+    model: type[BrandOwned],
+    column: str,
+    needles: set[str],
+    patterns: Iterable[str] = (),
 ) -> list[Any]:
-    if not needles:
+    """The brand's rows whose JSON column, as text, holds a needle (in any of
+    its stored forms) or a pattern."""
+    texts = {form for needle in needles for form in _forms(needle)} | set(patterns)
+    if not texts:
         return []
     condition = Q()
-    for needle in needles:
-        for form in _forms(needle):
-            condition |= Q(scrubbed_text__contains=form)
+    for text in texts:
+        condition |= Q(scrubbed_text__contains=text)
     return list(
         await scope.query(model)
         .annotate(scrubbed_text=RawSQL(f'CAST("{column}" AS TEXT)'))

@@ -169,7 +169,7 @@ ALLOWED_RAW_SQL = {
     ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
     (
         "platform/privacy/erasure.py",
-        "_quoting",
+        "rows_quoting",
     ): "RawSQL cast of a JSON column annotated onto a scope.query(...) queryset",
     ("platform/importing/orders.py", "_recorded"): "SELECT … WHERE brand_id = the scope's",
     (

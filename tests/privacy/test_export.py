@@ -12,10 +12,12 @@ import jsonschema
 import pytest
 from tortoise import Tortoise, connections, fields
 
+from tessera.audit import service as audit
 from tessera.db import APP_LABEL
 from tessera.privacy import document, exports
 from tessera.privacy.models import MemberExport
 from tessera.scope import BrandScope
+from tessera.webhooks.models import WebhookDelivery, WebhookSubscription
 
 SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "member-export-schema.json"
 # Tables with a member column that are not the member's facts: the export
@@ -83,6 +85,26 @@ async def _raw_rows(table: str, brand_id: int, ids: list[Any], key: str) -> dict
 async def test_export_equals_the_database_field_by_field(brand_a, rich_member, seed):
     rich = await rich_member(brand_a, seed)
     scope = rich.scope
+    other = rich.others[0]
+    await audit.record(scope, "createMember", "ok", {"input": {"phone": rich.member.phone}})
+    await audit.record(scope, "tagMembers", "ok", {"input": {"memberIds": ["x"]}})
+    hook = await scope.create(
+        WebhookSubscription, url="https://example.com/h", event_types=["*"], secrets=""
+    )
+    for n, (member_id, kind) in enumerate(
+        [
+            (rich.member.id, "order.recorded"),
+            (other, "order.recorded"),
+            (rich.member.id, "tier.changed"),
+        ]
+    ):
+        await scope.create(
+            WebhookDelivery,
+            delivery_id=f"00000000-0000-0000-0000-00000000000{n}",
+            subscription_id=hook.id,
+            event_type=kind,
+            payload={"type": kind, "data": {"member_id": member_id, "n": n}},
+        )
     doc = json.loads(json.dumps(await document.build(scope, rich.member.id)))
 
     jsonschema.Draft202012Validator(
@@ -130,6 +152,15 @@ async def test_export_equals_the_database_field_by_field(brand_a, rich_member, s
                 assert _same(section.model, name, raw[column], value), (section.name, name)
     # Nothing of another member.
     assert all(o["member_id"] == rich.member.id for o in doc["orders"])
+    assert [d["payload"]["data"]["n"] for d in doc["webhook_deliveries"]] == [0, 2]
+    assert [a["action"] for a in doc["audit_entries"]] == ["createMember"]
+    for log in document.LOGS:
+        meta = log.model._meta
+        stored = await _raw_rows(meta.db_table, brand_a.id, [r["id"] for r in doc[log.name]], "id")
+        for row in doc[log.name]:
+            for name, value in row.items():
+                column = meta.fields_db_projection[name]
+                assert _same(log.model, name, stored[row["id"]][column], value), (log.name, name)
 
 
 async def test_link_works_once_then_410(brand_a, rich_member, drain_outbox, http):
