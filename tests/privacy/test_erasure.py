@@ -233,3 +233,30 @@ async def test_no_segment_or_lifecycle_profiles_an_erased_member(brand_a, rich_m
     assert {m.member_id for m in in_segment} == set(rich.others)
     assert not await scope.query(MemberLifecycle).filter(member_id=rich.member.id).exists()
     assert await scope.query(MemberLifecycle).count() == len(rich.others)
+
+
+async def test_the_books_go_on_after_an_erasure(brand_a, rich_member):
+    """A refund of an erased member's order is bookkeeping, not a fact about
+    the person: it is recorded, and the ledger still verifies."""
+    from tessera.orders.inputs import RefundInput
+    from tessera.orders.refunds import record_refund
+
+    rich = await rich_member(brand_a, 13)
+    scope = rich.scope
+    order = (
+        await scope.query(Order)
+        .filter(member_id=rich.member.id, refunded_amount=0)
+        .order_by("id")
+        .first()
+    )
+    assert order is not None
+    await erase_member(scope, rich.member.id, ErasureReason.MEMBER_REQUEST)
+
+    result = await record_refund(
+        scope, RefundInput("refund-after-erasure", datetime.now(UTC), order_id=order.id)
+    )
+
+    assert result.refund.member_id == rich.member.id
+    stats = await scope.query(MemberStats).get(member_id=rich.member.id)
+    assert stats.refunded_total >= order.amount_paid
+    assert [p async for p in verify_brand(scope)] == []
