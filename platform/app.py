@@ -104,6 +104,7 @@ def create_app(
     """Build the app. With ``runtime`` given (tests, embedding) the caller owns
     start-up and shut-down; otherwise the app's lifespan does them."""
     from tessera.admin_ui import create_app as create_admin_app
+    from tessera.privacy.http import routes as privacy_routes
     from tessera.schema import build_schema
     from tessera.schema.http import GraphQLEndpoint, graphiql_assets
 
@@ -142,6 +143,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST"]),
             Mount("/admin", app=create_admin_app(settings)),
+            *privacy_routes(),
             graphiql_assets(),
         ],
         lifespan=lifespan,

@@ -34,6 +34,10 @@ ERROR_CODES: dict[str, str] = {
     # Lookups and uniqueness
     "NOT_FOUND": "The object named does not exist in this brand.",
     "UNKNOWN_MEMBER": "No member of this brand has the given id or identity.",
+    "MEMBER_ERASED": "The member's personal data was erased; nothing more is recorded for them.",
+    "ERASED_IDENTITY": "The identity belonged to an erased member; the person must join again.",
+    "ALREADY_ERASED": "The member's personal data was erased already.",
+    "LEGAL_HOLD": "The member is under a legal hold: their data must be kept, not erased.",
     "UNKNOWN_TAG": "No tag of this brand has the given code.",
     "UNKNOWN_TIER": "No tier of this brand has the given code.",
     "UNKNOWN_ATTRIBUTE": "No custom attribute of this brand has the given key.",

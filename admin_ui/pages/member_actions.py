@@ -205,7 +205,8 @@ async def _edit_form(
         definitions=definitions,
         text_fields=[(name, LABELS[name]) for name in TEXT_FIELDS],
         genders=GENDERS,
-        statuses=[s.value for s in MemberStatus],
+        # Erasure has its own page (privacy): no edit makes a member erased.
+        statuses=[s.value for s in MemberStatus if s is not MemberStatus.ERASED],
         values=typed if typed is not None else _shown(member, definitions),
         version=_version(member),
         errors=errors or {},

@@ -118,6 +118,7 @@ async def profile_page(
         token=token,
         can_write=ctx.can(Scope.WRITE),
         can_adjust=ctx.can(Scope.MANAGE),
+        can_admin=ctx.can(Scope.ADMIN),
     )
 
 

@@ -20,6 +20,7 @@ from tessera.behaviour.models import BehaviourEvent
 from tessera.errors import DomainError
 from tessera.idempotency import fingerprint
 from tessera.members.models import Member
+from tessera.members.profile import MemberStatus
 from tessera.members.service import find_by_identities
 from tessera.orders.inputs import (
     MemberRef,
@@ -177,7 +178,13 @@ async def _members(
 ) -> dict[int, int]:
     """The member id of each event; unknown members are an error of their item."""
     ids = {c.member.member_id for c in cleaned.values() if c.member.member_id is not None}
-    known = set(await scope.query(Member).filter(id__in=ids).values_list("id", flat=True))
+    # An erased member's id is no one's any more: their events are not recorded.
+    known = set(
+        await scope.query(Member)
+        .filter(id__in=ids)
+        .exclude(status=MemberStatus.ERASED.value)
+        .values_list("id", flat=True)
+    )
     by_identity = await find_by_identities(
         scope,
         [c.member.identity or ("", "") for c in cleaned.values() if c.member.member_id is None],

@@ -40,6 +40,7 @@ from tessera.members.identities import IdentityKind
 from tessera.members.models import AttributeDefinition
 from tessera.members.profile import IDENTITY_FIELDS, TEXT_FIELDS
 from tessera.members.service import draft_member
+from tessera.privacy.erased import erased_among
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import TagSource, tag_ids_by_code, tag_members
@@ -242,6 +243,11 @@ async def _import_batch(
     on its own: a batch killed between them is completed by the next run,
     which finds its members there and adds the tags they lack."""
     owners: dict[tuple[str, str], int | _Row] = dict(await _owners(scope, rows))
+    # An old CRM's file must not bring back a person who asked to be erased:
+    # only they can, by joining again (docs/privacy.md, "Erasure").
+    erased = await erased_among(
+        scope, (key for row in rows for key in row.keys if key not in owners)
+    )
     new: list[_Row] = []
     # Member (existing id, or the new row that creates it) -> tag codes of its rows.
     tagged: list[tuple[int | _Row, list[str]]] = []
@@ -249,6 +255,15 @@ async def _import_batch(
         unknown = _unknown_tags(row.csv, tag_ids)
         if unknown:
             _reject(report, rejects, row.csv, unknown)
+            continue
+        if any(key in erased for key in row.keys):
+            _reject(
+                report,
+                rejects,
+                row.csv,
+                "an identity of the row belonged to a member whose data was erased; "
+                "the person must join again themselves",
+            )
             continue
         matched = {_who(owners[key]): owners[key] for key in row.keys if key in owners}
         if len(matched) > 1:

@@ -92,6 +92,8 @@ BUILTIN_JOBS: dict[str, str] = {
     "outbox_prune": "tessera.outbox.relay:outbox_prune",
     "webhooks_fanout": "tessera.webhooks.triggers:webhooks_fanout",
     "webhooks_send": "tessera.webhooks.delivery:webhooks_send",
+    "privacy_export": "tessera.privacy.exports:export_job",
+    "privacy_retention": "tessera.privacy.retention:retention_brand",
 }
 
 _registered: dict[str, JobDefinition] | None = None

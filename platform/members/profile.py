@@ -23,12 +23,15 @@ class Gender(StrEnum):
 class MemberStatus(StrEnum):
     """``prospect``: registered, not (yet) a member under the brand's join rule;
     ``active``: a member; ``frozen``: suspended by the brand (no member token,
-    no earning); ``cancelled``: left the programme, kept for history."""
+    no earning); ``cancelled``: left the programme, kept for history;
+    ``erased``: their personal data was erased (docs/privacy.md), only the
+    books (orders, ledgers, statistics) remain, under the member's id."""
 
     PROSPECT = "prospect"
     ACTIVE = "active"
     FROZEN = "frozen"
     CANCELLED = "cancelled"
+    ERASED = "erased"
 
 
 # Field name -> (max length). Free text whose vocabulary each brand chooses.

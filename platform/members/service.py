@@ -22,6 +22,7 @@ from tessera.members.identities import PROFILE_COLUMN, IdentityKind, normalise
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_profile
 from tessera.members.scheme import JoinRule, get_settings
+from tessera.privacy.erased import was_erased
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -32,6 +33,7 @@ _STATUS_CHANGES = {
     MemberStatus.FROZEN: {MemberStatus.ACTIVE, MemberStatus.CANCELLED},
     MemberStatus.PROSPECT: {MemberStatus.CANCELLED},
     MemberStatus.CANCELLED: set(),
+    MemberStatus.ERASED: set(),
 }
 
 IdentityInput = tuple[str, str]
@@ -59,6 +61,13 @@ async def require_member(scope: BrandScope, member_id: int | None, field: str = 
     if member is None:
         raise DomainError("NOT_FOUND", "no such member", [field])
     return member
+
+
+def refuse_erased(member: Member, field: str = "id") -> None:
+    """Writes to an erased member are refused: they would bring personal
+    data back (docs/privacy.md, "Erasure")."""
+    if member.status == MemberStatus.ERASED.value:
+        raise DomainError("MEMBER_ERASED", "the member's personal data was erased", [field])
 
 
 async def find_by_identity(scope: BrandScope, kind: str, value: str) -> Member | None:
@@ -366,6 +375,7 @@ async def update_member(
     """Change profile fields present in ``profile`` (``None`` clears one).
     Changing phone, email or external id replaces that identity."""
     member = await require_member(scope, member_id)
+    refuse_erased(member)
     errors: list[DomainError] = []
     try:
         values = clean_profile(profile, scope.brand.default_region, _today(scope))
@@ -467,6 +477,7 @@ async def _primary(
 async def add_identity(scope: BrandScope, member_id: int, kind: str, value: str) -> Member:
     """Give the member another identity; adding one they have changes nothing."""
     member = await require_member(scope, member_id, "memberId")
+    refuse_erased(member, "memberId")
     identity_kind = _kind(kind, ["kind"])
     normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
     errors = await _taken(scope, [(identity_kind, normalised, ["value"])], member.id)
@@ -550,6 +561,7 @@ async def member_for_fact(
         member = await scope.get(Member, member_id)
         if member is None:
             raise DomainError("UNKNOWN_MEMBER", "no such member", ["member"])
+        refuse_erased(member, "member")
         kind, normalised = None, None
     else:
         assert identity is not None
@@ -561,6 +573,20 @@ async def member_for_fact(
         if rule is JoinRule.FIRST_PURCHASE and member.status == MemberStatus.PROSPECT.value:
             await _join(scope, uow, member, join_channel)
         return member
+    if (
+        kind is not None
+        and normalised is not None
+        and await was_erased(scope, kind.value, normalised)
+    ):
+        # Not recorded against anyone, and no member made from it: the person
+        # asked to be forgotten. They come back only by joining again
+        # (createMember), which is their own act (docs/privacy.md).
+        raise DomainError(
+            "ERASED_IDENTITY",
+            "this identity belonged to a member whose data was erased; it is not "
+            "recorded against anyone, and the person must join again to be a member",
+            ["member"],
+        )
     if rule is not JoinRule.FIRST_PURCHASE or kind is None or normalised is None:
         raise DomainError(
             "UNKNOWN_MEMBER",

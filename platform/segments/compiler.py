@@ -525,7 +525,9 @@ class _Compiler:
         if self.uses_stats:
             ms = self.stats
             query = query.left_join(ms).on((ms.member_id == m.id) & (ms.brand_id == m.brand_id))
-        criteria: list[Term] = [m.brand_id == self.brand_id]
+        # An erased member is no one any more: no segment profiles them again
+        # (docs/privacy.md, "Erasure").
+        criteria: list[Term] = [m.brand_id == self.brand_id, m.status != "erased"]
         if only_member_ids is not None:
             criteria.append(m.id.isin(list(only_member_ids)) if only_member_ids else FALSE)
         return query.where(all_of([*criteria, where]))

@@ -316,7 +316,7 @@ async def compute(
         f"{stage}, {stmt(now)} "
         f'FROM "member" AS m LEFT JOIN {history} AS s ON s.member_id = m.id '
         f"LEFT JOIN ({window}) AS a ON a.member_id = m.id "
-        f"WHERE m.brand_id = {stmt(scope.brand_id)}{restrict_members} "
+        f"WHERE m.brand_id = {stmt(scope.brand_id)} AND m.status <> 'erased'{restrict_members} "
         # Rows are locked in member order, the same in every job, so two jobs
         # over overlapping members wait for each other instead of deadlocking.
         "ORDER BY m.id "

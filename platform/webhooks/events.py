@@ -77,6 +77,23 @@ EVENT_TYPES: dict[str, EventType] = {
             {"member_id": _INT, "changed": {"type": "array", "items": _STR}},
         ),
         EventType(
+            "member.erased",
+            "A member's personal data was erased (docs/privacy.md): erase your copies of it. "
+            "Orders and ledgers stay under the member id.",
+            {
+                "member_id": _INT,
+                "reason": {
+                    "enum": [
+                        "member_request",
+                        "consent_withdrawn",
+                        "legal_obligation",
+                        "retention",
+                        "other",
+                    ]
+                },
+            },
+        ),
+        EventType(
             "member.checked_in",
             "A member's daily check-in.",
             {"member_id": _INT, "day": {"type": "string", "format": "date"}, "streak": _INT},

@@ -29,7 +29,8 @@ ISSUE = """mutation($id: ID!, $ttl: Int) {
 # Operations a member token may reach (API.md: `me` and the member-self operations).
 # Each member-self operation has its own test proving a token reaches only its
 # own member's things (tests/coupons: another member's coupon is NOT_FOUND).
-MEMBER_SELF = {"me", "redeemCoupon", "checkIn", "brand"}  # `brand`: public facts only
+# `brand`: public facts only; `exportMyData` and `memberExport`: the member's own export.
+MEMBER_SELF = {"me", "redeemCoupon", "checkIn", "brand", "exportMyData", "memberExport"}
 
 
 async def member_of(brand, phone="13800138000"):

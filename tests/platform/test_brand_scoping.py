@@ -167,6 +167,10 @@ ALLOWED_RAW_SQL = {
     ("platform/scope.py", "insert_rows"): "INSERT of rows given the scope's brand_id",
     ("platform/scope.py", "_copy_rows"): "draws ids from a sequence; COPY rows given the brand_id",
     ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
+    (
+        "platform/privacy/erasure.py",
+        "rows_quoting",
+    ): "RawSQL cast of a JSON column annotated onto a scope.query(...) queryset",
     ("platform/importing/orders.py", "_recorded"): "SELECT … WHERE brand_id = the scope's",
     (
         "platform/members/latest.py",

@@ -1397,3 +1397,81 @@ async def _replay_webhook(w: World) -> None:
     )
     assert [e["code"] for e in errors] == ["NOT_FOUND"]
     await _b_webhook_unchanged(w)
+
+
+# --- privacy probes -------------------------------------------------------------------
+
+
+async def _b_member_untouched_by_privacy(w: World) -> None:
+    from tessera.privacy.models import LegalHold, MemberExport
+
+    await _b_member_unchanged(w)
+    assert not await MemberExport.filter(brand_id=w.brand_a.id).exists()
+    assert await LegalHold.filter(brand_id=w.brand_b.id).count() == len(
+        [k for k in w.seeded if k == "held"]
+    )
+
+
+@probe("Mutation.exportMemberData", "Mutation.eraseMember", "Mutation.setLegalHold")
+async def _privacy_on_b_member(w: World) -> None:
+    member = await w.b("member")
+    for document in (
+        "exportMemberData(input: {memberId: $m})",
+        "eraseMember(input: {memberId: $m, reason: MEMBER_REQUEST})",
+        'setLegalHold(input: {memberId: $m, hold: true, reason: "a"})',
+    ):
+        errors = await w.a_errors(
+            f"mutation($m: ID!) {{ {document} {{ errors {{ code }} }} }}", {"m": member["id"]}
+        )
+        assert [e["code"] for e in errors] == ["NOT_FOUND"], document
+    await _b_member_untouched_by_privacy(w)
+
+
+@probe("Mutation.exportMyData")
+async def _export_my_data(w: World) -> None:
+    # A member token's own data only; an API key has no "own" member.
+    await w.b("member")
+    body = await w.as_a("mutation { exportMyData { errors { code } } }", errors_ok=True)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    await _b_member_untouched_by_privacy(w)
+
+
+@probe("Query.memberExport", "Query.legalHold")
+async def _privacy_reads(w: World) -> None:
+    member = await w.b("member")
+    made = await w.as_b(
+        "mutation($m: ID!) { exportMemberData(input: {memberId: $m}) { export { id } } }",
+        {"m": member["id"]},
+    )
+    await w.as_b(
+        'mutation($m: ID!) { setLegalHold(input: {memberId: $m, hold: true, reason: "b case"})'
+        " { errors { code } } }",
+        {"m": member["id"]},
+    )
+    w.seeded["held"] = True
+    export_id = made["exportMemberData"]["export"]["id"]
+    data = await w.as_a("query($id: ID!) { memberExport(id: $id) { id } }", {"id": export_id})
+    assert data["memberExport"] is None
+    data = await w.as_a(
+        "query($m: ID!) { legalHold(memberId: $m) { reason } }", {"m": member["id"]}
+    )
+    assert data["legalHold"] is None
+    await _b_member_unchanged(w)
+
+
+@probe("Query.privacySettings", "Mutation.updatePrivacySettings")
+async def _privacy_settings(w: World) -> None:
+    from tessera.privacy.models import PrivacySettings
+
+    await w.as_b(
+        "mutation { updatePrivacySettings(input: {behaviourEventDays: 77}) { errors { code } } }"
+    )
+    data = await w.as_a("{ privacySettings { behaviourEventDays } }")
+    assert data["privacySettings"]["behaviourEventDays"] is None
+    errors = await w.a_errors(
+        "mutation { updatePrivacySettings(input: {behaviourEventDays: 5}) { errors { code } } }",
+        {},
+    )
+    assert errors == []
+    [b] = await PrivacySettings.filter(brand_id=w.brand_b.id)
+    assert b.behaviour_event_days == 77

@@ -664,6 +664,36 @@ CASES: list[Case] = [
         {"subscriptionId": Ref("webhook")},
         not_found_error,
     ),
+    # privacy
+    Case(
+        "Mutation.exportMemberData",
+        mutation("exportMemberData"),
+        {"input": {"memberId": Ref("member")}},
+    ),
+    Case(
+        "Mutation.eraseMember",
+        mutation("eraseMember"),
+        {"input": {"memberId": Ref("member"), "reason": "MEMBER_REQUEST"}},
+    ),
+    Case(
+        "Mutation.setLegalHold",
+        mutation("setLegalHold"),
+        {"input": {"memberId": Ref("member"), "hold": True, "reason": "probe"}},
+    ),
+    Case(
+        "Query.memberExport",
+        "query($id: ID!) { memberExport(id: $id) { id status } }",
+        {"id": Ref("export")},
+        null,
+        ok=_found,
+    ),
+    Case(
+        "Query.legalHold",
+        "query($memberId: ID!) { legalHold(memberId: $memberId) { reason } }",
+        {"memberId": Ref("held_member")},
+        null,
+        ok=_found,
+    ),
     # a member token: the token's brand bounds every reference it sends
     Case(
         "Mutation.redeemCoupon",
@@ -881,7 +911,30 @@ async def _webhook_delivery(c: Seeder) -> dict[str, Any]:
     return {"id": encode_id("WebhookDelivery", row.id)}
 
 
+async def _export(c: Seeder) -> dict[str, Any]:
+    member = await c.get("member")
+    made = await _ok(
+        c.call,
+        "mutation($m: ID!) { exportMemberData(input: {memberId: $m}) { export { id } errors { code } } }",
+        {"m": member["id"]},
+    )
+    return made["export"]  # type: ignore[no-any-return]
+
+
+async def _held_member(c: Seeder) -> dict[str, Any]:
+    member = await c.get("member2")
+    await _ok(
+        c.call,
+        'mutation($m: ID!) { setLegalHold(input: {memberId: $m, hold: true, reason: "case"})'
+        " { errors { code } } }",
+        {"m": member["id"]},
+    )
+    return member
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
+    "export": _export,
+    "held_member": _held_member,
     "member": lambda c: _member(c, 1),
     "member2": lambda c: _member(c, 2),
     "funded_member": _funded,

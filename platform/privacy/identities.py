@@ -1,0 +1,27 @@
+"""The one way the privacy code reads a member's identity values.
+
+Identities may come to be stored encrypted (a blind index beside the
+ciphertext): the export and the erasure read clear values only through
+:func:`identity_values`, so the decrypting read is plugged in here and
+nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tessera.members.service import identities_of
+from tessera.scope import BrandScope
+
+
+@dataclass(frozen=True)
+class IdentityValue:
+    kind: str
+    value: str
+    created_at: datetime
+
+
+async def identity_values(scope: BrandScope, member_id: int) -> list[IdentityValue]:
+    """The member's identities in clear, oldest first."""
+    rows = (await identities_of(scope, [member_id]))[member_id]
+    return [IdentityValue(row.kind, row.value, row.created_at) for row in rows]
