@@ -25,6 +25,7 @@ from tessera.errors import DomainError
 from tessera.members.cards import next_card_numbers
 from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity
+from tessera.persons import linking as persons
 from tessera.members.profile import MemberStatus
 from tessera.members.scheme import JoinRule, get_settings
 from tessera.scope import BrandScope
@@ -89,6 +90,14 @@ async def create_members(
                     for kind, value in pairs
                 ],
                 conn,
+            )
+            await persons.record_identities(
+                scope,
+                [
+                    (member_id, kind, value)
+                    for member_id, pairs in zip(ids, identities, strict=True)
+                    for kind, value in pairs
+                ],
             )
             if joins:
                 for member_id, member in zip(ids, members, strict=True):

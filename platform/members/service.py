@@ -19,6 +19,7 @@ from tessera.errors import DomainError, DomainErrors
 from tessera.members import attributes as attrs
 from tessera.members.cards import next_card_number
 from tessera.members.identities import PROFILE_COLUMN, IdentityKind, normalise
+from tessera.persons import linking as persons
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_profile
 from tessera.members.scheme import JoinRule, get_settings
@@ -308,6 +309,7 @@ async def _insert_identities(
                 for k, v in pairs
             ],
         )
+        await persons.record_identities(scope, [(member.id, k, v) for k, v in pairs])
 
 
 async def _join(
@@ -439,6 +441,7 @@ async def _swap_identity(
             .filter(member_id=member.id, kind=kind.value, value=old)
             .delete()
         )
+        await persons.forget_identity(scope, member.id, kind, old)
     if (
         new
         and not await scope.query(MemberIdentity)
@@ -521,6 +524,7 @@ async def remove_identity(scope: BrandScope, member_id: int, kind: str, value: s
             )
     async with unit_of_work(scope) as uow:
         await scope.query(MemberIdentity).filter(id=target.id).delete()
+        await persons.forget_identity(scope, member.id, identity_kind, normalised)
         if column and getattr(member, column) == normalised:
             setattr(member, column, replacement)
             await member.save(update_fields=[column, "updated_at"])
