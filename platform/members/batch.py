@@ -25,9 +25,9 @@ from tessera.errors import DomainError
 from tessera.members.cards import next_card_numbers
 from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity
-from tessera.persons import linking as persons
 from tessera.members.profile import MemberStatus
 from tessera.members.scheme import JoinRule, get_settings
+from tessera.persons import linking as persons
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 

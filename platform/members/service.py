@@ -19,10 +19,10 @@ from tessera.errors import DomainError, DomainErrors
 from tessera.members import attributes as attrs
 from tessera.members.cards import next_card_number
 from tessera.members.identities import PROFILE_COLUMN, IdentityKind, normalise
-from tessera.persons import linking as persons
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_profile
 from tessera.members.scheme import JoinRule, get_settings
+from tessera.persons import linking as persons
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 

@@ -177,6 +177,12 @@ async def _lock_tenant(tenant_id: int) -> None:
     await Tenant.filter(id=tenant_id).select_for_update().values_list("id")
 
 
+async def _ints(query: Any, column: str) -> set[int]:
+    """One integer column of ``query``'s rows, as a set."""
+    values: list[Any] = await query.values_list(column, flat=True)
+    return {int(v) for v in values}
+
+
 def _chunks(ids: Iterable[Any]) -> list[list[Any]]:
     ordered = sorted(ids)
     return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
@@ -246,16 +252,12 @@ async def _reconcile(tenant_id: int, member_ids: Sequence[int]) -> None:
     pending = set(member_ids)
     old_persons: set[int] = set()
     for part in _chunks(pending):
-        old_persons |= set(
-            await PersonMember.filter(tenant_id=tenant_id, member_id__in=part).values_list(
-                "person_id", flat=True
-            )
+        old_persons |= await _ints(
+            PersonMember.filter(tenant_id=tenant_id, member_id__in=part), "person_id"
         )
     for part in _chunks(old_persons):
-        pending |= set(
-            await PersonMember.filter(tenant_id=tenant_id, person_id__in=part).values_list(
-                "member_id", flat=True
-            )
+        pending |= await _ints(
+            PersonMember.filter(tenant_id=tenant_id, person_id__in=part), "member_id"
         )
     components, graph = await _components(tenant_id, pending)
     await _assign(tenant_id, components, graph.brand_of)
@@ -504,7 +506,7 @@ async def _reassign(tenant_id: int, labels: dict[int, int]) -> None:
     for start in range(0, len(ordered), _CHUNK):
         await _assign(tenant_id, ordered[start : start + _CHUNK], brand_of, used)
     linked = Subquery(PersonMember.filter(tenant_id=tenant_id).values("person_id"))
-    empty = await Person.filter(
-        tenant_id=tenant_id, merged_into_id__isnull=True, id__not_in=linked
-    ).values_list("id", flat=True)
+    empty = await _ints(
+        Person.filter(tenant_id=tenant_id, merged_into_id__isnull=True, id__not_in=linked), "id"
+    )
     await _drop_persons(tenant_id, empty)

@@ -83,6 +83,10 @@ ALLOWED_MODEL_QUERIES = {
         "platform/auth/admin_users.py",
         "AdminRole",
     ): "lists the brands a signed-in admin user holds a role on, before one is chosen",
+    (
+        "platform/persons/access.py",
+        "AdminRole",
+    ): "whether an admin user owns every brand of its tenant (tenant-wide rights)",
 }
 # Files exempt as a whole: -> why.
 ALLOWED_FILES = {
@@ -163,6 +167,11 @@ ALLOWED_RAW_SQL = {
         "platform/persons/linking.py",
         "_new_persons",
     ): "INSERT of person rows (tenant-owned, no brand's) of the linking tenant",
+    (
+        "platform/persons/reading.py",
+        "_rows",
+    ): "a tenant-wide read (persons scope or tenant owner): every statement joins brand "
+    "ON b.tenant_id = the TenantScope's and each member-owned table on the link's brand_id",
     ("platform/segments/lifecycle.py", "quintiles"): "bound brand_id of the scope",
     ("platform/segments/lifecycle.py", "compute"): "WHERE m.brand_id = the scope's",
     ("platform/segments/materialise.py", "apply"): "every statement carries _scope_sql(brand_id)",
