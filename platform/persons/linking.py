@@ -174,7 +174,8 @@ async def _lock_tenant(tenant_id: int) -> None:
     # Linking reads then writes persons across brands: one linker per tenant
     # at a time (SQLite has one writer anyway), so two jobs cannot each make
     # a person for the same phone.
-    await Tenant.filter(id=tenant_id).select_for_update().values_list("id")
+    # (A whole row: Tortoise leaves FOR UPDATE off a values_list query.)
+    await Tenant.filter(id=tenant_id).select_for_update().first()
 
 
 async def _ints(query: Any, column: str) -> set[int]:

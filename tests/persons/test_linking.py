@@ -5,6 +5,9 @@ rebuild gives the same grouping as the incremental path."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from person_checks import grouping, person_of
 
 from tessera.importing.csv_rows import CsvSource
@@ -163,3 +166,19 @@ async def test_the_rebuild_gives_the_incremental_grouping(group, join, drain_out
     before = set(await PersonMember.all().values_list("person_id", "member_id"))
     await linking.rebuild(tenant)
     assert set(await PersonMember.all().values_list("person_id", "member_id")) == before
+
+
+@pytest.mark.postgres_only
+async def test_two_brands_linking_one_phone_at_once_make_one_person(group, join, drain_outbox):
+    tea, shoes, _ = group
+    for round_ in range(3):
+        phone = f"1380013801{round_}"
+        a = await join(tea, phone=phone)
+        b = await join(shoes, phone=phone)
+        # Both link jobs at the same moment, each in its own transaction.
+        await asyncio.gather(
+            linking.persons_link({}, tea.id, [a.id]), linking.persons_link({}, shoes.id, [b.id])
+        )
+        assert await person_of(a) == await person_of(b) is not None
+    await drain_outbox()
+    assert len(await grouping(tea.tenant_id)) == 3
