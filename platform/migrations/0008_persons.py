@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('digest', fields.CharField(max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'person_identity', 'app': 'tessera', 'unique_together': (('member_id', 'kind', 'digest'),), 'indexes': [Index(fields=['tenant_id', 'kind', 'digest'])], 'pk_attr': 'id', 'table_description': 'One linking identity of a member, as a per-tenant keyed digest'},
+            options={'table': 'person_identity', 'app': 'tessera', 'unique_together': (('member_id', 'kind', 'digest'),), 'indexes': [Index(fields=['tenant_id', 'digest'])], 'pk_attr': 'id', 'table_description': 'One linking identity of a member, as a per-tenant keyed digest'},
             bases=['Model'],
         ),
         ops.CreateModel(

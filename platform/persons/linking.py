@@ -468,13 +468,16 @@ async def _labels(connection: Any, tenant_id: int) -> dict[int, int]:
             "SELECT DISTINCT member_id, member_id FROM person_identity WHERE tenant_id = {t}"
         )
     )
-    smallest = (
-        "(SELECT MIN(other.label) FROM person_identity mine "
-        "JOIN person_identity theirs ON theirs.digest = mine.digest AND theirs.tenant_id = {t} "
+    # Each round, every member takes the smallest label of the members it
+    # shares a digest with (itself included), if smaller: one set-based UPDATE.
+    update = bound(
+        "UPDATE person_label SET label = smaller.label FROM ("
+        "SELECT mine.member_id, MIN(other.label) AS label FROM person_identity mine "
+        "JOIN person_identity theirs ON theirs.tenant_id = {t} AND theirs.digest = mine.digest "
         "JOIN person_label other ON other.member_id = theirs.member_id "
-        "WHERE mine.tenant_id = {t} AND mine.member_id = person_label.member_id)"
+        "WHERE mine.tenant_id = {t} GROUP BY mine.member_id) AS smaller "
+        "WHERE smaller.member_id = person_label.member_id AND smaller.label < person_label.label"
     )
-    update = bound(f"UPDATE person_label SET label = {smallest} WHERE label > {smallest}")
     while True:
         changed, _ = await connection.execute_query(*update)
         if not changed:

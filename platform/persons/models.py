@@ -86,4 +86,6 @@ class PersonIdentity(Model):
     class Meta:
         table = "person_identity"
         unique_together = (("member_id", "kind", "digest"),)
-        indexes = (("tenant_id", "kind", "digest"),)
+        # The digest covers the kind (it is keyed over kind and value), so
+        # linking joins on the digest alone and this index serves it.
+        indexes = (("tenant_id", "digest"),)

@@ -179,3 +179,32 @@ async def test_a_non_linking_kind_is_an_error_naming_the_field(group, shopper, g
         errors_ok=True,
     )
     assert body["errors"][0]["extensions"]["code"] == "INVALID"
+
+
+async def test_a_page_of_persons_takes_as_many_queries_for_six_as_for_two(group, join, gql):
+    from tessera.testing import drain_outbox, record_database
+
+    tea, shoes, _ = group
+    token = await _persons_key(tea)
+    page = (
+        "{ persons(first: 20) { edges { node { id members { brandCode name pointsBalance } "
+        "figures { ordersCount totalSpent { amount } } } } } }"
+    )
+
+    async def trips(count: int) -> int:
+        async with record_database() as log:
+            data = await gql(page, token=token)
+        assert len(data["persons"]["edges"]) == count
+        return len(log.round_trips)
+
+    for n in range(2):
+        await join(tea, phone=f"1390013900{n}")
+        await join(shoes, phone=f"1390013900{n}")
+    await drain_outbox()
+    await gql("{ persons { totalCount } }", token=token)  # the key's first use is written once
+    two = await trips(2)
+    for n in range(2, 6):
+        await join(tea, phone=f"1390013900{n}")
+        await join(shoes, phone=f"1390013900{n}")
+    await drain_outbox()
+    assert await trips(6) == two
