@@ -34,3 +34,25 @@ def test_rebuild_reports_the_tenant_and_refuses_an_unknown_one(env) -> None:
     unknown = tessera("persons", "rebuild", "nope", env=environment, cwd=workdir)
     assert unknown.returncode == 2
     assert "no tenant with code 'nope'" in unknown.stderr
+
+
+def test_rebuild_after_imports_into_two_brands_finds_the_shared_phone(env) -> None:
+    environment, workdir = env
+    assert tessera("create-tenant", "group", env=environment, cwd=workdir).returncode == 0
+    for brand, phones in (("group-tea", ("13800138000", "13900139000")),
+                          ("group-shoes", ("13800138000", "13700137000"))):  # fmt: skip
+        made = tessera("create-brand", "group", brand, env=environment, cwd=workdir)
+        assert made.returncode == 0, made.stderr
+        path = workdir / f"{brand}.csv"
+        path.write_text(
+            "external_id,name,phone\n"
+            + "".join(f"{brand}-{i},Member {i},{p}\n" for i, p in enumerate(phones)),
+            encoding="utf-8",
+        )
+        imported = tessera("import", "members", str(path), "--brand", brand,
+                           env=environment, cwd=workdir)  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+    done = tessera("persons", "rebuild", "group", env=environment, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    # Four members, the shared phone makes two of them one person.
+    assert "group: 4 linking identities, 4 member(s) in 3 person(s)" in done.stdout
