@@ -99,6 +99,8 @@ async def create_members(
                     for kind, value in pairs
                 ],
             )
+            if not joins:
+                persons.link_prospects(uow, ids)
             if joins:
                 for member_id, member in zip(ids, members, strict=True):
                     uow.emit(

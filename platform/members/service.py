@@ -283,6 +283,8 @@ async def create_member(
             await _insert_identities(scope, member, [(k, v) for k, v, _ in wanted])
             if joins:
                 await _join(scope, uow, member, at=joined_at, imported=imported)
+            else:
+                persons.link_prospects(uow, [member.id])
     except IntegrityError as error:
         raise _duplicate(error) from None
     return member

@@ -36,7 +36,7 @@ from tessera.persons.models import Person, PersonIdentity, PersonMember
 from tessera.plugin_host.events import DomainEvent
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand, Tenant
-from tessera.uow import unit_of_work
+from tessera.uow import UnitOfWork, unit_of_work
 
 # Identities that name the same human being in every brand of a tenant. A
 # WeChat unionid is issued per open-platform account, the same across its
@@ -159,6 +159,15 @@ def follow_ups(events: list[DomainEvent]) -> list[FollowUp]:
         FollowUp("persons_link", (brand_id, [member_id]), key=f"persons_link:{member_id}")
         for brand_id, member_id in sorted(wanted)
     ]
+
+
+def link_prospects(uow: UnitOfWork, member_ids: Sequence[int]) -> None:
+    """Link new prospects after the commit: they emit no ``member.joined``
+    (the planner's cue), but their identities link as members' do, so the
+    incremental path groups what :func:`rebuild` groups."""
+    if member_ids:
+        key = f"persons_link:{member_ids[0]}" if len(member_ids) == 1 else None
+        uow.follow_up("persons_link", uow.scope.brand_id, list(member_ids), key=key)
 
 
 async def persons_link(ctx: dict[str, Any], brand_id: int, member_ids: list[int]) -> None:

@@ -182,3 +182,25 @@ async def test_two_brands_linking_one_phone_at_once_make_one_person(group, join,
         assert await person_of(a) == await person_of(b) is not None
     await drain_outbox()
     assert len(await grouping(tea.tenant_id)) == 3
+
+
+async def test_prospects_link_too_one_by_one_and_in_a_batch(group, join, drain_outbox):
+    from tessera.members.batch import MemberDraft, create_members
+    from tessera.members.identities import IdentityKind
+    from tessera.members.scheme import JoinRule, update_settings
+
+    tea, shoes, _ = group
+    await update_settings(BrandScope(shoes), join_rule=JoinRule.FIRST_PURCHASE)
+    a = await join(tea, phone=PHONE)
+    await drain_outbox()
+    b = await join(shoes, phone=PHONE)
+    assert b.status == "prospect"
+    [c] = await create_members(
+        BrandScope(shoes),
+        [MemberDraft({"phone": "+8613900139000"}, [(IdentityKind.PHONE, "+8613900139000")])],
+    )
+    await drain_outbox()
+    assert await grouping(tea.tenant_id) == {frozenset({a.id, b.id}), frozenset({c})}
+    # The rebuild groups prospects alike.
+    await linking.rebuild(await Tenant.get(id=tea.tenant_id))
+    assert await grouping(tea.tenant_id) == {frozenset({a.id, b.id}), frozenset({c})}
