@@ -100,7 +100,7 @@ async def create_members(
                 ],
             )
             if not joins:
-                persons.link_prospects(uow, ids)
+                persons.link_after_commit(uow, ids)
             if joins:
                 for member_id, member in zip(ids, members, strict=True):
                     uow.emit(

@@ -284,7 +284,7 @@ async def create_member(
             if joins:
                 await _join(scope, uow, member, at=joined_at, imported=imported)
             else:
-                persons.link_prospects(uow, [member.id])
+                persons.link_after_commit(uow, [member.id])
     except IntegrityError as error:
         raise _duplicate(error) from None
     return member

@@ -161,10 +161,11 @@ def follow_ups(events: list[DomainEvent]) -> list[FollowUp]:
     ]
 
 
-def link_prospects(uow: UnitOfWork, member_ids: Sequence[int]) -> None:
-    """Link new prospects after the commit: they emit no ``member.joined``
-    (the planner's cue), but their identities link as members' do, so the
-    incremental path groups what :func:`rebuild` groups."""
+def link_after_commit(uow: UnitOfWork, member_ids: Sequence[int]) -> None:
+    """Link these members after ``uow`` commits, for writes that emit no
+    ``member.joined`` (the planner's cue): a prospect's registration, bulk
+    loads. Their identities link as joined members' do, so the incremental
+    path groups what :func:`rebuild` groups."""
     if member_ids:
         key = f"persons_link:{member_ids[0]}" if len(member_ids) == 1 else None
         uow.follow_up("persons_link", uow.scope.brand_id, list(member_ids), key=key)
