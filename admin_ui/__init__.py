@@ -42,6 +42,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.segments",
     "tessera.admin_ui.pages.webhooks",
     "tessera.admin_ui.pages.privacy",
+    "tessera.admin_ui.pages.people",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

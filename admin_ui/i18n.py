@@ -98,11 +98,11 @@ class Formatter:
     def number(self, value: int | Decimal) -> str:
         return format_decimal(value, locale=self.babel_locale)
 
-    def money(self, minor: int) -> str:
-        """An amount in minor units of the brand's currency."""
-        return format_currency(
-            from_minor(minor, self.currency), self.currency, locale=self.babel_locale
-        )
+    def money(self, minor: int, currency: str | None = None) -> str:
+        """An amount in minor units of the brand's currency (or ``currency``:
+        another brand's, on tenant-wide pages)."""
+        code = currency or self.currency
+        return format_currency(from_minor(minor, code), code, locale=self.babel_locale)
 
 
 def N_(message: str) -> str:

@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "tessera.outbox.models",
     "tessera.webhooks.models",
     "tessera.privacy.models",
+    "tessera.persons.models",
 ]
 
 

@@ -39,6 +39,7 @@ from tessera.members.scheme import get_settings
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput, RefundLineInput
 from tessera.orders.money import MoneyAmount, exponent
 from tessera.orders.refunds import record_refund
+from tessera.persons import linking as persons
 from tessera.pipeline.orders import record_orders
 from tessera.scope import BrandScope
 from tessera.tags.models import Tag, TagGroup
@@ -453,6 +454,10 @@ async def _insert_members(scope: BrandScope, people: list[_Person]) -> list[int]
             ],
             conn,
         )
+        await persons.record_identities(
+            scope, [(ids[p.values["external_id"]], k, v) for p in people for k, v in p.identities]
+        )
+        persons.link_after_commit(uow, [ids[p.values["external_id"]] for p in people])
     return [ids[p.values["external_id"]] for p in people]
 
 

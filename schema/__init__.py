@@ -25,6 +25,7 @@ from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
 from tessera.schema.privacy import PrivacyMutation, PrivacyQuery
+from tessera.schema.persons import PersonsQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
@@ -46,6 +47,7 @@ QUERIES: tuple[type, ...] = (
     RewardsQuery,
     WebhooksQuery,
     PrivacyQuery,
+    PersonsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,

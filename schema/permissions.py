@@ -69,3 +69,11 @@ class CanReadOrIsMember(Permission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return isinstance(info.context.principal, MemberPrincipal) or info.context.has(Scope.READ)
+
+
+class CanReadPersons(_RequireScope):
+    """Tenant-wide reads (docs/persons.md): only keys issued with the
+    ``persons`` scope, which no brand scope implies."""
+
+    needed = Scope.PERSONS
+    message = "this needs an API key with the persons scope (issued by a tenant owner)"

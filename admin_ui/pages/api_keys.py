@@ -10,7 +10,7 @@ from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
 from tessera.auth.api_keys import create_api_key, revoke_api_key
 from tessera.auth.models import ApiKey
-from tessera.auth.scopes import Scope
+from tessera.auth.scopes import BRAND_SCOPES, Scope
 from tessera.errors import DomainError
 
 
@@ -27,7 +27,8 @@ async def _list(
         status=status,
         title=N_("API keys"),
         keys=keys,
-        scopes=[s.value for s in Scope],
+        # The persons scope reads the whole tenant: offered to tenant owners only.
+        scopes=[s.value for s in (*BRAND_SCOPES, Scope.PERSONS) if ctx.can(s)],
         errors=errors or {},
         token=token,
         name=name,
@@ -54,7 +55,9 @@ async def create(ctx: Ctx) -> Response:
             issued = await ctx.audited(
                 "createApiKey",
                 {"name": name, "scopes": scopes},
-                lambda: create_api_key(ctx.scope.brand, name, scopes),
+                lambda: create_api_key(
+                    ctx.scope.brand, name, scopes, tenant_wide=ctx.can(Scope.PERSONS)
+                ),
             )
     except DomainError as error:
         return await _list(ctx, 422, errors_of(error), name=name)

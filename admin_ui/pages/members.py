@@ -11,6 +11,7 @@ from starlette.responses import Response
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.pages.member_timeline import TIMELINE_LIMIT, timeline
+from tessera.admin_ui.pages.people import member_person
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
 from tessera.assets.models import LedgerEntry
@@ -119,6 +120,7 @@ async def profile_page(
         can_write=ctx.can(Scope.WRITE),
         can_adjust=ctx.can(Scope.MANAGE),
         can_admin=ctx.can(Scope.ADMIN),
+        person_panel=await member_person(ctx, member.id),
     )
 
 

@@ -5,7 +5,7 @@ across processes because refusals are rows in the database."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -210,11 +210,21 @@ async def remove_role(scope: BrandScope, admin_user_id: int) -> AdminUser:
 
 
 async def roles_of(user: AdminUser) -> list[BrandRole]:
-    """Every brand ``user`` holds a role on, by brand name."""
+    """Every brand ``user`` holds a role on, by brand name. An owner of every
+    brand of the tenant (the tenant owner) also holds the ``persons`` scope,
+    in each: tenant-wide reads (docs/persons.md)."""
     rows = await AdminRole.filter(admin_user_id=user.id).select_related("brand")
     roles = [
         BrandRole(row.brand, Role(row.role), expand(ROLE_SCOPES[Role(row.role)])) for row in rows
     ]
+    tenant = user.tenant_id
+    owned = {r.brand.id for r in roles if r.role is Role.OWNER and r.brand.tenant_id == tenant}
+    brands: list[int] = await Brand.filter(tenant_id=tenant).values_list("id", flat=True)  # type: ignore[assignment]
+    if owned and owned == set(brands):
+        roles = [
+            replace(r, scopes=r.scopes | {Scope.PERSONS}) if r.brand.tenant_id == tenant else r
+            for r in roles
+        ]
     return sorted(roles, key=lambda r: (r.brand.name, r.brand.id))
 
 

@@ -50,14 +50,25 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_api_key(brand: Brand, name: str, scopes: list[str]) -> IssuedKey:
+async def create_api_key(
+    brand: Brand, name: str, scopes: list[str], *, tenant_wide: bool = False
+) -> IssuedKey:
+    """A new key of ``brand``. The ``persons`` scope reads across the brand's
+    tenant: only a caller with tenant-wide rights (``tenant_wide``: a tenant
+    owner, the command line) may grant it."""
     if not scopes:
         raise DomainError("INVALID", "give at least one scope", field=["scopes"])
     unknown = [s for s in scopes if s not in {s.value for s in Scope}]
     if unknown:
         raise DomainError(
             "INVALID",
-            f"unknown scope(s) {', '.join(unknown)}; use read, write, manage or admin",
+            f"unknown scope(s) {', '.join(unknown)}; use read, write, manage, admin or persons",
+            field=["scopes"],
+        )
+    if Scope.PERSONS.value in scopes and not tenant_wide:
+        raise DomainError(
+            "FORBIDDEN",
+            "only an owner of every brand of the tenant may issue a key with the persons scope",
             field=["scopes"],
         )
     prefix = secrets.token_hex(6)

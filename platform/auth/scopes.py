@@ -2,7 +2,13 @@
 (record what happens: members, orders, events, earning and spending),
 ``manage`` (run the programme: tiers, tags, segments, coupon templates, the
 points policy, corrections), ``admin`` (set up the brand: plugins and their
-secrets, member settings, keys and admin users)."""
+secrets, member settings, keys and admin users).
+
+``persons`` stands apart: it is implied by none of them and implies none. It
+lets a key read the persons of its brand's whole tenant (members of every
+brand of the tenant that are one shopper, docs/persons.md). Only a tenant
+owner (an admin user who owns every brand of the tenant) or the command line
+may issue a key with it."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ class Scope(StrEnum):
     WRITE = "write"
     MANAGE = "manage"
     ADMIN = "admin"
+    PERSONS = "persons"
 
 
 _IMPLIED = {
@@ -21,7 +28,11 @@ _IMPLIED = {
     Scope.WRITE: {Scope.READ, Scope.WRITE},
     Scope.MANAGE: {Scope.READ, Scope.WRITE, Scope.MANAGE},
     Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.MANAGE, Scope.ADMIN},
+    Scope.PERSONS: {Scope.PERSONS},
 }
+
+# The scopes of one brand, in order: what a brand's owner may grant.
+BRAND_SCOPES = (Scope.READ, Scope.WRITE, Scope.MANAGE, Scope.ADMIN)
 
 
 def expand(granted: list[str] | set[str]) -> frozenset[Scope]:

@@ -16,6 +16,7 @@ from tessera.cli import (
     imports,
     ledger,
     outbox,
+    persons,
     plugins,
     running,
     schema_export,
@@ -38,6 +39,7 @@ _GROUPS = (
     segments,
     ledger,
     outbox,
+    persons,
 )
 
 app = typer.Typer(

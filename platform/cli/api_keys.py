@@ -22,7 +22,8 @@ def create_api_key(
         [Scope.READ],
         "--scope",
         "-s",
-        help="read, write, manage or admin (repeatable; each implies the ones before).",
+        help="read, write, manage or admin (repeatable; each implies the ones before); "
+        "persons: read the persons of the brand's whole tenant (docs/persons.md).",
     ),
     name: str = typer.Option("cli key", help="What the key is for, shown in listings."),
 ) -> None:
@@ -30,7 +31,8 @@ def create_api_key(
 
     async def work(_: Settings) -> None:
         scoped = await brand_scope(brand)
-        issued = await issue_api_key(scoped.brand, name, [s.value for s in scope])
+        # The operator of the command line has tenant-wide rights.
+        issued = await issue_api_key(scoped.brand, name, [s.value for s in scope], tenant_wide=True)
         err.print(
             f"API key {issued.key.id} for brand {brand} with scopes "
             f"{', '.join(issued.key.scopes)}; store it now, it is not shown again:"

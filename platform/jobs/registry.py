@@ -94,6 +94,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "webhooks_send": "tessera.webhooks.delivery:webhooks_send",
     "privacy_export": "tessera.privacy.exports:export_job",
     "privacy_retention": "tessera.privacy.retention:retention_brand",
+    "persons_link": "tessera.persons.linking:persons_link",
 }
 
 _registered: dict[str, JobDefinition] | None = None

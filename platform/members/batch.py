@@ -27,6 +27,7 @@ from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import MemberStatus
 from tessera.members.scheme import JoinRule, get_settings
+from tessera.persons import linking as persons
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -90,6 +91,16 @@ async def create_members(
                 ],
                 conn,
             )
+            await persons.record_identities(
+                scope,
+                [
+                    (member_id, kind, value)
+                    for member_id, pairs in zip(ids, identities, strict=True)
+                    for kind, value in pairs
+                ],
+            )
+            if not joins:
+                persons.link_after_commit(uow, ids)
             if joins:
                 for member_id, member in zip(ids, members, strict=True):
                     uow.emit(

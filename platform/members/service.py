@@ -23,6 +23,7 @@ from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_profile
 from tessera.members.scheme import JoinRule, get_settings
 from tessera.privacy.erased import was_erased
+from tessera.persons import linking as persons
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -291,6 +292,8 @@ async def create_member(
             await _insert_identities(scope, member, [(k, v) for k, v, _ in wanted])
             if joins:
                 await _join(scope, uow, member, at=joined_at, imported=imported)
+            else:
+                persons.link_after_commit(uow, [member.id])
     except IntegrityError as error:
         raise _duplicate(error) from None
     return member
@@ -317,6 +320,7 @@ async def _insert_identities(
                 for k, v in pairs
             ],
         )
+        await persons.record_identities(scope, [(member.id, k, v) for k, v in pairs])
 
 
 async def _join(
@@ -449,6 +453,7 @@ async def _swap_identity(
             .filter(member_id=member.id, kind=kind.value, value=old)
             .delete()
         )
+        await persons.forget_identity(scope, member.id, kind, old)
     if (
         new
         and not await scope.query(MemberIdentity)
@@ -532,6 +537,7 @@ async def remove_identity(scope: BrandScope, member_id: int, kind: str, value: s
             )
     async with unit_of_work(scope) as uow:
         await scope.query(MemberIdentity).filter(id=target.id).delete()
+        await persons.forget_identity(scope, member.id, identity_kind, normalised)
         if column and getattr(member, column) == normalised:
             setattr(member, column, replacement)
             await member.save(update_fields=[column, "updated_at"])

@@ -35,7 +35,7 @@ log = logging.getLogger("tessera.outbox")
 # Kinds whose entries differ only in a list of member ids (argument 1): claimed
 # together, they run as one job over the union, so N members' re-evaluations
 # cost one set-based run rather than N.
-BATCHED_KINDS = frozenset({"segments_member_facts"})
+BATCHED_KINDS = frozenset({"segments_member_facts", "persons_link"})
 
 # Longest wait before another attempt; transient failures (deadlocks, lock
 # timeouts) wait a second, then twice as long each time up to this.

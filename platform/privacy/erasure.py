@@ -29,6 +29,7 @@ from tessera.members.profile import Gender, MemberStatus
 from tessera.members.service import require_member
 from tessera.models_base import BrandOwned
 from tessera.outbox.models import OutboxEntry
+from tessera.persons import linking as persons
 from tessera.privacy import erased
 from tessera.privacy.identities import identity_values
 from tessera.privacy.models import LegalHold, MemberExport
@@ -176,8 +177,7 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
         )
         for model, column in _LOGS:
             await _scrub(scope, model, column, needles)
-        # PERSONS: once persons across brands exist, unlink the erased member
-        # here (``forget_member(scope, member.id)``) in this same transaction.
+        await persons.forget_member(scope, member.id)
         uow.emit("member.erased", member_id=member.id, reason=reason.value)
         await audit.record(
             scope, "member.erased", "ok", {"member_id": member.id, "reason": reason.value}

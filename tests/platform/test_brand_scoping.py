@@ -154,6 +154,20 @@ ALLOWED_RAW_SQL = {
         "platform/segments/compiler.py",
         "count_and_sample",
     ): "the compiled rule's SQL starts from WHERE m.brand_id = the scope's",
+    (
+        "platform/persons/linking.py",
+        "_labels",
+    ): "a temporary table of one tenant's person_identity rows (no brand-owned table), "
+    "every statement says tenant_id = the tenant's",
+    (
+        "platform/persons/linking.py",
+        "_new_persons",
+    ): "INSERT of person rows (tenant-owned, no brand's) of the linking tenant",
+    (
+        "platform/persons/reading.py",
+        "_rows",
+    ): "a tenant-wide read (persons scope or tenant owner): every statement joins brand "
+    "ON b.tenant_id = the TenantScope's and each member-owned table on the link's brand_id",
     ("platform/segments/lifecycle.py", "quintiles"): "bound brand_id of the scope",
     ("platform/segments/lifecycle.py", "compute"): "WHERE m.brand_id = the scope's",
     ("platform/segments/materialise.py", "apply"): "every statement carries _scope_sql(brand_id)",

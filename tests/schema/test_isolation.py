@@ -80,7 +80,8 @@ async def world(brand_a, brand_b, api_key, gql) -> World:
     async def as_a(
         query: str, variables: dict[str, Any] | None = None, **kw: Any
     ) -> dict[str, Any]:
-        return await gql(query, variables, token=token_a, **kw)
+        # ``token=`` overrides A's admin key (a probe of another key of A's).
+        return await gql(query, variables, **{"token": token_a, **kw})
 
     async def as_b(
         query: str, variables: dict[str, Any] | None = None, **kw: Any
@@ -1475,3 +1476,38 @@ async def _privacy_settings(w: World) -> None:
     assert errors == []
     [b] = await PrivacySettings.filter(brand_id=w.brand_b.id)
     assert b.behaviour_event_days == 77
+# --- persons (tenant-wide reads, docs/persons.md) ------------------------------
+
+
+@probe("Query.person", "Query.personByIdentity", "Query.persons")
+async def _persons(w: World) -> None:
+    from tessera.auth.api_keys import create_api_key
+    from tessera.persons.models import PersonMember
+    from tessera.testing import drain_outbox
+
+    member = await w.b("member")
+    await drain_outbox()
+    b_member = await Member.get(brand_id=w.brand_b.id, external_id="b-1")
+    b_person = (await PersonMember.get(member_id=b_member.id)).person_id
+    query = (
+        "query($id: ID!, $v: String!) { person(id: $id) { id members { memberId } }"
+        " personByIdentity(kind: PHONE, value: $v) { id } persons { totalCount } }"
+    )
+    variables = {"id": encode_person(b_person), "v": MEMBER_B["phone"]}
+    # A brand key, even an admin one, reads no persons at all.
+    body = await w.as_a(query, variables, errors_ok=True)
+    assert body["data"] is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    # Brand A's tenant-wide key sees nothing of brand B's tenant.
+    issued = await create_api_key(w.brand_a, "a persons", ["persons"], tenant_wide=True)
+    body = await w.as_a(query, variables, errors_ok=True, token=issued.token)
+    assert body == {
+        "data": {"person": None, "personByIdentity": None, "persons": {"totalCount": 0}}
+    }, body
+    assert member["id"] not in str(body)
+
+
+def encode_person(pk: int) -> str:
+    from tessera.schema.ids import encode_id
+
+    return encode_id("Person", pk)

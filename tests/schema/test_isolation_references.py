@@ -173,7 +173,9 @@ class Case:
     refused: Outcome = field(default_factory=refused)
     # Where the refusal is reported, when not at the variable's own path.
     reported_at: Callable[[tuple[str, ...]], tuple[str, ...]] = lambda at: at
-    token: str = "key"  # "key": A's admin key; "member": A's member's token
+    token: str = (
+        "key"  # "key": A's admin key; "member": A's member's token; "persons": A's persons key
+    )
     needs: tuple[str, ...] = ()  # kinds seeded in both brands without a Ref
     ok: Callable[[dict[str, Any]], None] | None = None
 
@@ -248,6 +250,23 @@ CASES: list[Case] = [
         "query($c: String!) { coupon(code: $c) { id } }",
         {"c": Ref("coupon", "code")},
         null,
+        ok=_found,
+    ),
+    Case(
+        "Query.person",
+        "query($id: ID!) { person(id: $id) { id members { memberId } } }",
+        {"id": Ref("person")},
+        null,
+        token="persons",
+        ok=_found,
+    ),
+    Case(
+        "Query.personByIdentity",
+        "query($v: String!) { personByIdentity(kind: PHONE, value: $v) { id } }",
+        {"v": Ref("member", "phone")},
+        null,
+        token="persons",
+        needs=("person",),
         ok=_found,
     ),
     Case(
@@ -750,6 +769,18 @@ async def _member(c: Seeder, n: int) -> dict[str, Any]:
     return {**profile, "id": made["member"]["id"]}
 
 
+async def _person(c: Seeder) -> dict[str, Any]:
+    """The person of the brand's member (linked by its phone after the commit)."""
+    from tessera.persons.models import PersonMember
+    from tessera.schema.ids import decode_id, encode_id
+    from tessera.testing import drain_outbox
+
+    member = await c.get("member")
+    await drain_outbox()
+    link = await PersonMember.get(member_id=decode_id(member["id"], "Member"))
+    return {"id": encode_id("Person", link.person_id)}
+
+
 async def _group(c: Seeder, name: str) -> dict[str, Any]:
     made = await _ok(
         c.call,
@@ -955,6 +986,7 @@ SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "webhook": _webhook,
     "spare_webhook": _webhook,
     "webhook_delivery": _webhook_delivery,
+    "person": _person,
 }
 
 
@@ -1061,6 +1093,12 @@ async def test_one_foreign_reference_is_refused(
     own = {kind: await brands.a.get(kind) for kind in sorted(kinds)}
     foreign = {kind: await brands.b.get(kind) for kind in sorted(kinds)}
     token = await brands.member_token() if case.token == "member" else None
+    if case.token == "persons":
+        # A tenant-wide key of A's tenant (docs/persons.md): still nothing of B's.
+        from tessera.auth.api_keys import create_api_key
+
+        issued = await create_api_key(brands.a.brand, "persons", ["persons"], tenant_wide=True)
+        token = issued.token
     call = (
         brands.a.call if token is None else (lambda q, v, **kw: brands.gql(q, v, token=token, **kw))
     )
