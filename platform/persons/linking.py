@@ -101,6 +101,19 @@ async def forget_identity(
         ).delete()
 
 
+async def member_link(scope: BrandScope, member_id: int) -> tuple[int | None, list[str]]:
+    """The person the member belongs to (None: none) and the kinds of its
+    identities that link it, for the member's own data export. The other
+    brands' members of that person are theirs, not part of this brand's data."""
+    link = await PersonMember.get_or_none(
+        tenant_id=scope.brand.tenant_id, brand_id=scope.brand_id, member_id=member_id
+    )
+    kinds = await PersonIdentity.filter(
+        tenant_id=scope.brand.tenant_id, brand_id=scope.brand_id, member_id=member_id
+    ).values_list("kind", flat=True)
+    return (link.person_id if link else None), sorted(set(kinds))
+
+
 async def forget_member(scope: BrandScope, member_id: int) -> None:
     """An erased member: its digests go and it leaves its person (a person
     left without members goes too; one it bridged is split). For GDPR

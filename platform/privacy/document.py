@@ -30,6 +30,7 @@ from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption, Co
 from tessera.members.models import Member
 from tessera.models_base import BrandOwned
 from tessera.orders.models import MemberStats, Order, OrderLine, Refund, RefundLine
+from tessera.persons import linking as persons
 from tessera.privacy.erasure import personal_values, rows_about
 from tessera.privacy.identities import IdentityValue, identity_values
 from tessera.rewards.models import CheckIn, Referral
@@ -243,6 +244,7 @@ async def build(
         ]
     identities = await identity_values(scope, member_id)
     logs = await _logs(scope, member, identities)
+    person_id, linked_by = await persons.member_link(scope, member_id)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -257,6 +259,7 @@ async def build(
         ],
         **loaded,
         **logs,
+        "person": {"person_id": person_id, "linked_by": linked_by},
         "references": references,
     }
 
@@ -351,6 +354,17 @@ def json_schema() -> dict[str, Any]:
         },
         **sections,
         **logs,
+        "person": {
+            "description": "The person across the tenant's brands this member is linked to "
+            "(docs/persons.md), and the kinds of identity that link it; null without one.",
+            "type": "object",
+            "required": ["person_id", "linked_by"],
+            "properties": {
+                "person_id": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                "linked_by": {"type": "array", "items": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
         "references": {
             "description": "Names of the brand's tags, segments, tiers and coupon templates "
             "the rows above point at.",

@@ -16,6 +16,7 @@ from tessera.importing.rejects import RejectsFile
 from tessera.members import service
 from tessera.members.attributes import definitions_by_key
 from tessera.persons import linking
+from tessera.privacy import document
 from tessera.privacy.erasure import ErasureReason, erase_member
 from tessera.persons.models import Person, PersonIdentity, PersonMember
 from tessera.scope import BrandScope
@@ -98,6 +99,18 @@ async def test_forget_member_unlinks_and_removes_its_digests(group, join, drain_
     assert await PersonIdentity.filter(member_id=a.id).count() == 0
     assert await person_of(a) is None
     assert await grouping(tea.tenant_id) == {frozenset({b.id})}
+
+
+async def test_the_members_data_export_names_its_person_and_what_links_it(
+    group, join, drain_outbox
+):
+    tea, shoes, _ = group
+    a = await join(tea, phone=PHONE)
+    await join(shoes, phone=PHONE)
+    await drain_outbox()
+    exported = await document.build(BrandScope(tea), a.id)
+    assert exported["person"] == {"person_id": await person_of(a), "linked_by": ["phone"]}
+    assert exported["person"]["person_id"] is not None
 
 
 async def test_erasing_a_member_takes_it_out_of_its_person(group, join, drain_outbox):
