@@ -21,6 +21,7 @@ from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.input_text import RefuseControlCharacters
 from tessera.schema.limits import MAX_OF_TYPE_DEPTH, limit_extensions
 from tessera.schema.members import MembersMutation, MembersQuery
+from tessera.schema.members.personal import AuditPersonalReads
 from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
@@ -116,6 +117,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             MaskUnexpectedErrors,
+            AuditPersonalReads,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             *limit_extensions(limits),

@@ -2,7 +2,11 @@
 (record what happens: members, orders, events, earning and spending),
 ``manage`` (run the programme: tiers, tags, segments, coupon templates, the
 points policy, corrections), ``admin`` (set up the brand: plugins and their
-secrets, member settings, keys and admin users)."""
+secrets, member settings, keys and admin users).
+
+``pii`` stands apart: a flag that no other scope implies and that implies
+none, added to a key or role to see identity values (phones, emails, social
+ids) unmasked; every such read is audited."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ class Scope(StrEnum):
     WRITE = "write"
     MANAGE = "manage"
     ADMIN = "admin"
+    PII = "pii"
 
 
 _IMPLIED = {
@@ -21,6 +26,7 @@ _IMPLIED = {
     Scope.WRITE: {Scope.READ, Scope.WRITE},
     Scope.MANAGE: {Scope.READ, Scope.WRITE, Scope.MANAGE},
     Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.MANAGE, Scope.ADMIN},
+    Scope.PII: {Scope.PII},
 }
 
 
