@@ -40,6 +40,26 @@ class RemoveTableUniqueConstraint(ops.RemoveConstraint):
         await super().database_forward(app_label, old_state, new_state, state_editor)
 
 
+class DropColumn(ops.RemoveField):
+    """``RemoveField`` of a plain column of a table other tables reference.
+    On SQLite Tortoise removes a field by rebuilding the table, and dropping
+    the old table deletes, through ``ON DELETE CASCADE``, every row that
+    references it (a migration runs in a transaction, where SQLite cannot
+    turn foreign keys off): ``ALTER TABLE … DROP COLUMN`` instead."""
+
+    async def database_forward(
+        self, app_label: str, old_state: Any, new_state: Any, state_editor: Any = None
+    ) -> None:
+        if state_editor is not None and state_editor.client.capabilities.dialect == "sqlite":
+            model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+            column = model._meta.fields_db_projection[self.name]
+            await state_editor.client.execute_script(
+                f'ALTER TABLE "{model._meta.db_table}" DROP COLUMN "{column}"'
+            )
+            return
+        await super().database_forward(app_label, old_state, new_state, state_editor)
+
+
 def _marks(client: Any, count: int) -> list[str]:
     postgres = client.capabilities.dialect == "postgres"
     return [f"${i}" if postgres else "?" for i in range(1, count + 1)]

@@ -44,7 +44,9 @@ async def rotate_identity_key(scope: BrandScope) -> int:
 
 
 def _stale(column: str, version: int) -> Q:
-    return Q(**{f"{column}__isnull": False}) & ~Q(**{f"{column}__startswith": f"{version}:"})
+    present: dict[str, Any] = {f"{column}__isnull": False}
+    current: dict[str, Any] = {f"{column}__startswith": f"{version}:"}
+    return Q(**present) & ~Q(**current)
 
 
 def _identities_pending(scope: BrandScope, version: int) -> Any:
@@ -79,20 +81,18 @@ async def reseal(
     version = scope.brand.identity_key_version
     brand_id = scope.brand_id
 
-    def again(kind: str, token: str | None) -> str | None:
-        if token is None or token.startswith(f"{version}:"):
-            return token
-        return pii.seal(brand_id, version, kind, pii.reveal(brand_id, kind, token) or "")
-
     async def identity_batch(rows: Sequence[MemberIdentity], conn: Any) -> None:
         for row in rows:
-            row.sealed = again(row.kind, row.sealed)
+            if row.sealed:
+                row.sealed = pii.reseal(brand_id, version, row.kind, row.sealed)
         await scope.update_many(MemberIdentity, rows, ["sealed"], conn)
 
     async def member_batch(rows: Sequence[Member], conn: Any) -> None:
         for row in rows:
-            row.phone_sealed = again("phone", row.phone_sealed)
-            row.email_sealed = again("email", row.email_sealed)
+            if row.phone_sealed:
+                row.phone_sealed = pii.reseal(brand_id, version, "phone", row.phone_sealed)
+            if row.email_sealed:
+                row.email_sealed = pii.reseal(brand_id, version, "email", row.email_sealed)
         await scope.update_many(Member, rows, ["phone_sealed", "email_sealed"], conn)
 
     counts = []

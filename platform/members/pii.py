@@ -66,6 +66,13 @@ def seal(brand_id: int, version: int, kind: str, value: str) -> str:
     return crypto.seal(_secret(), brand_id, version, kind, value)
 
 
+def reseal(brand_id: int, version: int, kind: str, token: str) -> str:
+    """``token`` under key ``version`` (as it is when already there)."""
+    if crypto.sealed_version(token) == version:
+        return token
+    return seal(brand_id, version, kind, crypto.unseal(_secret(), brand_id, kind, token))
+
+
 def identity_columns(brand_id: int, version: int, kind: str, value: str) -> dict[str, Any]:
     """The stored columns of one identity (kind and normalised value)."""
     if is_sealed(kind):

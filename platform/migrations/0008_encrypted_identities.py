@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.migrations.constraints import UniqueConstraint
 
-from tessera.migrations_data import RemoveTableUniqueConstraint, seal_identities
+from tessera.migrations_data import DropColumn, RemoveTableUniqueConstraint, seal_identities
 
 
 class Migration(migrations.Migration):
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Brand',
             name='identity_key_version',
-            field=fields.SmallIntField(default=1, description='the key version new identity values are sealed with'),
+            field=fields.SmallIntField(default=1, db_default=1, description='the key version new identity values are sealed with'),
         ),
         ops.AddField(
             model_name='Member',
@@ -33,12 +33,12 @@ class Migration(migrations.Migration):
             name=None,
             fields=['brand_id', 'kind', 'value'],
         ),
-        # The default only lets the column be added to a table with rows:
-        # seal_identities fills in every row's digest before the unique key.
+        # The database default only lets the column be added to a table with
+        # rows: seal_identities fills in every row's digest, then it goes.
         ops.AddField(
             model_name='MemberIdentity',
             name='digest',
-            field=fields.CharField(description='blind index of the normalised value', max_length=64, default=''),
+            field=fields.CharField(description='blind index of the normalised value', max_length=64, db_default=''),
         ),
         ops.AddField(
             model_name='MemberIdentity',
@@ -51,8 +51,13 @@ class Migration(migrations.Migration):
             field=fields.TextField(null=True, description='a personal value, sealed', unique=False),
         ),
         ops.RunPython(seal_identities),
-        ops.RemoveField(model_name='Member', name='email'),
-        ops.RemoveField(model_name='Member', name='phone'),
+        ops.AlterField(
+            model_name='MemberIdentity',
+            name='digest',
+            field=fields.CharField(description='blind index of the normalised value', max_length=64),
+        ),
+        DropColumn(model_name='Member', name='email'),
+        DropColumn(model_name='Member', name='phone'),
         ops.RemoveField(model_name='MemberIdentity', name='value'),
         ops.AddIndex(
             model_name='MemberIdentity',
