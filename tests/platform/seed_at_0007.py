@@ -34,7 +34,7 @@ async def _columns(conn: Any, table: str) -> dict[str, tuple[str, bool]]:
 
 def _plain(kind: str, postgres: bool) -> Any:
     if "json" in kind:
-        return "{}" if not postgres else "{}"
+        return "{}"
     if "time" in kind or "date" in kind:
         return NOW if postgres else NOW.isoformat()
     if any(word in kind for word in ("int", "numeric", "decimal", "real", "double")):
@@ -53,7 +53,7 @@ async def insert(table: str, **given: Any) -> int:
             values[name] = _plain(kind, postgres)
     marks = [f"${i}" if postgres else "?" for i in range(1, len(values) + 1)]
     casts = [
-        f"{m}::jsonb" if postgres and isinstance(v, str) and v[:1] in "[{" else m
+        f"{m}::jsonb" if postgres and isinstance(v, str) and v.startswith(("[", "{")) else m
         for m, v in zip(marks, values.values(), strict=True)
     ]
     rows = await conn.execute_query_dict(
