@@ -63,7 +63,7 @@ async def next_card_numbers(
         last = (await scope.query(MemberSettings).using_db(connection).get()).card_sequence
         run = [format_card(settings.card_prefix, n) for n in range(last - wanted + 1, last + 1)]
         # The run's numbers have one length and ascend as text too: one range
-        # of the (brand, kind, reference) index holds any imported card among them.
+        # of the (brand, reference) index holds any imported card among them.
         taken = set(
             await scope.query(MemberIdentity)
             .using_db(connection)

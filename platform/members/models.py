@@ -74,7 +74,9 @@ class MemberIdentity(BrandOwned):
     class Meta:
         table = "member_identity"
         unique_together = (("brand_id", "kind", "digest"),)
-        indexes = (("brand_id", "member_id"), ("brand_id", "kind", "reference"))
+        # Not (brand, kind, reference): the planner would take it for lookups
+        # by (kind, digest) and filter a whole kind's rows on the digest.
+        indexes = (("brand_id", "member_id"), ("brand_id", "reference"))
 
     @property
     def value(self) -> str:

@@ -85,14 +85,16 @@ def _text_condition(scope: BrandScope, text: str) -> Q:
     condition = Q(name__icontains=text) | Q(card_number__icontains=text.replace(" ", ""))
     # Phones and emails are sealed: only a whole one is found, by its blind
     # index ("138 0013 8000" normalised to +8613800138000 first).
-    digests = []
+    identities = []
     for kind in (IdentityKind.PHONE, IdentityKind.EMAIL):
         with suppress(DomainError):
             value = normalise(kind, text, scope.brand.default_region, ["text"])
-            digests.append(pii.digest(scope.brand_id, kind.value, value))
-    if digests:
-        holders = scope.query(MemberIdentity).filter(digest__in=digests).values("member_id")
-        condition |= Q(id__in=Subquery(holders))
+            identities.append(
+                Q(kind=kind.value, digest=pii.digest(scope.brand_id, kind.value, value))
+            )
+    if identities:
+        holders = scope.query(MemberIdentity).filter(Q(*identities, join_type="OR"))
+        condition |= Q(id__in=Subquery(holders.values("member_id")))
     return condition
 
 

@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
         ops.RemoveField(model_name='MemberIdentity', name='value'),
         ops.AddIndex(
             model_name='MemberIdentity',
-            index=Index(fields=['brand_id', 'kind', 'reference']),
+            index=Index(fields=['brand_id', 'reference']),
         ),
         ops.AddConstraint(
             model_name='MemberIdentity',
