@@ -5,7 +5,7 @@ through :func:`shown`: masked (``+86138****8000``, ``a***@example.com``)
 unless the caller holds the ``pii`` scope, in which case the value is shown
 and the member's id is noted for the request's one audit entry
 (:class:`AuditPersonalReads`), so a page of a hundred members costs one
-insert, not a hundred.
+insert, not a hundred. A member token sees its own member's values in full.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from tessera.request_context import current_request_id
 def shown(info: Info, member_id: int, kind: str, value: str | None) -> str | None:
     if value is None or not pii.is_sealed(kind):
         return value
+    if getattr(info.context.principal, "member_id", None) == member_id:
+        return value  # a member's own token: their own data, not an operator's read
     if info.context.has(Scope.PII):
         info.context.personal_reads.add(member_id)
         return value
