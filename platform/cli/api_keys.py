@@ -22,7 +22,8 @@ def create_api_key(
         [Scope.READ],
         "--scope",
         "-s",
-        help="read, write, manage or admin (repeatable; each implies the ones before).",
+        help="read, write, manage or admin (repeatable; each implies the ones before); "
+        "add pii to see identity values unmasked.",
     ),
     name: str = typer.Option("cli key", help="What the key is for, shown in listings."),
 ) -> None:

@@ -62,3 +62,16 @@ async def test_rotate_reseals_every_value_in_batches_and_reseal_finishes_nothing
     assert "re-encrypted 0 identity row(s) and 0 member row(s)" in again.stdout
     unknown = await keys(tessera_database_url, tmp_path, "rotate", "--brand", "nope")
     assert unknown.returncode == 2 and "no brand 'nope'" in unknown.stderr
+
+
+async def test_the_reseal_job_finishes_a_rotation(brand_a, tessera_db):
+    from tessera.jobs import registry
+    from tessera.members import keys as identity_keys
+
+    scope = BrandScope(brand_a)
+    await create_member(scope, {"name": "p", "phone": "13800138000"})
+    await identity_keys.rotate_identity_key(scope)
+    job = registry.get("identity_keys_reseal")
+    assert await job.function({}, brand_a.id) == {"version": 2, "identities": 1, "members": 1}
+    assert await identity_keys.pending(scope) == 0
+    assert await job.function({}, 999_999) is None
