@@ -14,7 +14,6 @@ from admin_http import sign_in
 
 from tessera.auth.models import AdminRole, AdminUser
 from tessera.demo import DEMO_ADMIN_EMAIL, ensure_demo, ensure_demo_admin
-from tessera.testing import TEST_SECRET_KEY
 
 TESSERA = Path(sys.executable).parent / "tessera"
 
@@ -24,10 +23,7 @@ async def tessera(
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_ENVIRONMENT="test",
+        TESSERA_DATABASE_URL=database_url, TESSERA_VAR_DIR=str(var_dir), TESSERA_ENVIRONMENT="test"
     )
     return await asyncio.to_thread(
         subprocess.run,

@@ -13,7 +13,6 @@ from tortoise.expressions import F
 from tessera.assets import service
 from tessera.assets.models import AssetAccount, PointsLot
 from tessera.scope import BrandScope
-from tessera.testing import TEST_SECRET_KEY
 
 TESSERA = Path(sys.executable).parent / "tessera"
 
@@ -21,10 +20,7 @@ TESSERA = Path(sys.executable).parent / "tessera"
 async def verify(database_url: str, var_dir: Path, brand: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_ENVIRONMENT="test",
+        TESSERA_DATABASE_URL=database_url, TESSERA_VAR_DIR=str(var_dir), TESSERA_ENVIRONMENT="test"
     )
     return await asyncio.to_thread(
         subprocess.run,

@@ -13,7 +13,6 @@ from order_inputs import order_input
 from tessera.orders.models import MemberStats
 from tessera.pipeline.orders import record_orders
 from tessera.scope import BrandScope
-from tessera.testing import TEST_SECRET_KEY
 
 TESSERA = Path(sys.executable).parent / "tessera"
 
@@ -23,7 +22,6 @@ async def rebuild(database_url: str, var_dir: Path, *args: str) -> subprocess.Co
     env.update(
         TESSERA_DATABASE_URL=database_url,
         TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
         TESSERA_ENVIRONMENT="test",
     )
     return await asyncio.to_thread(

@@ -28,7 +28,7 @@ from tessera.outbox.relay import OutboxRelay, outbox_run
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle
-from tessera.testing import TEST_SECRET_KEY, record_database
+from tessera.testing import record_database
 from tessera.uow import unit_of_work
 
 HERE = Path(__file__).parent
@@ -161,7 +161,6 @@ async def test_a_process_killed_between_commit_and_relay_loses_no_work(
     env.update(
         TESSERA_DATABASE_URL=tessera_database_url,
         TESSERA_VAR_DIR=str(tmp_path),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
         TESSERA_ENVIRONMENT="test",
     )
     child = await asyncio.to_thread(
