@@ -28,6 +28,7 @@ from tessera.auth.admin_users import BrandRole, roles_of
 from tessera.auth.models import AdminFormSubmission, AdminUser
 from tessera.auth.scopes import Scope
 from tessera.errors import DomainError, DomainErrors
+from tessera.members import pii
 from tessera.models_base import BrandOwned
 from tessera.request_context import brand_var, current_request_id
 from tessera.scope import Actor, BrandScope
@@ -117,6 +118,8 @@ class Ctx:
     locale: str
     brands: list[BrandRole] = field(default_factory=list)
     current: BrandRole | None = None
+    # Members whose unmasked identity values this request showed (see shown()).
+    personal_reads: set[int] = field(default_factory=set)
 
     @classmethod
     async def load(cls, request: Request) -> Ctx:
@@ -139,6 +142,30 @@ class Ctx:
 
     def can(self, needed: Scope) -> bool:
         return self.current is not None and needed in self.current.scopes
+
+    def shown(self, member_id: int, kind: str, value: str | None) -> str | None:
+        """An identity value as this user may see it: masked without the
+        ``pii`` permission; in full with it, noted for
+        :meth:`audit_personal_reads` (as GraphQL does,
+        :mod:`tessera.schema.members.personal`)."""
+        if value is None or not pii.is_sealed(kind):
+            return value
+        if self.can(Scope.PII):
+            self.personal_reads.add(member_id)
+            return value
+        return pii.mask(kind, value)
+
+    async def audit_personal_reads(self) -> None:
+        """One entry for the page's unmasked reads, after it is rendered."""
+        if self.personal_reads:
+            await audit.record(
+                self.scope,
+                pii.READ_ACTION,
+                "ok",
+                {"memberIds": sorted(self.personal_reads), "via": "admin"},
+                current_request_id(),
+            )
+            self.personal_reads.clear()
 
     def use_brand(self, code: str) -> bool:
         for held in self.brands:

@@ -1,5 +1,7 @@
-"""Encryption at rest for secrets in component config (Fernet, key derived
-from the process secret with HKDF so the secret key itself is never used raw)."""
+"""Encryption at rest: secrets in component config (Fernet) and members'
+identity values (AES-GCM, per-brand versioned keys), with keys derived from
+the process secret with HKDF so the secret key itself is never used raw; and
+the keyed digests that let encrypted values be looked up exactly."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
@@ -56,3 +60,34 @@ def tenant_digest(secret: str, tenant_id: int, kind: str, normalised_value: str)
     one tenant (and of no other), for linking one person's members."""
     key = _digest_key(secret, b"tessera person digest tenant:%d" % tenant_id)
     return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
+
+
+# Identity values (phones, emails, social ids) are sealed with AES-GCM under a
+# per-brand key of a numbered version: a fresh random nonce per value, and the
+# identity kind as associated data so that a value cannot be passed off as one
+# of another kind. The key version leads the token, so keys rotate row by row.
+@lru_cache(maxsize=1024)
+def _identity_cipher(secret: str, brand_id: int, version: int) -> AESGCM:
+    return AESGCM(
+        _digest_key(secret, b"tessera identity key brand:%d version:%d" % (brand_id, version))
+    )
+
+
+def seal(secret: str, brand_id: int, version: int, kind: str, value: str) -> str:
+    """``"<version>:<base64 of nonce and ciphertext>"``."""
+    nonce = os.urandom(12)
+    sealed = _identity_cipher(secret, brand_id, version).encrypt(
+        nonce, value.encode(), kind.encode()
+    )
+    return f"{version}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def unseal(secret: str, brand_id: int, kind: str, token: str) -> str:
+    version, _, body = token.partition(":")
+    raw = base64.urlsafe_b64decode(body)
+    cipher = _identity_cipher(secret, brand_id, int(version))
+    return cipher.decrypt(raw[:12], raw[12:], kind.encode()).decode()
+
+
+def sealed_version(token: str) -> int:
+    return int(token.partition(":")[0])

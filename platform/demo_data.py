@@ -31,6 +31,8 @@ from tortoise.expressions import F
 
 from tessera.behaviour.service import EventInput, record_events
 from tessera.bulk_load import bulk_load
+from tessera.members import pii
+from tessera.members.batch import identity_owners
 from tessera.members.cards import format_card
 from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity, MemberSettings
@@ -415,16 +417,17 @@ async def _reserve_cards(scope: BrandScope, connection: Any, count: int) -> list
 async def _insert_members(scope: BrandScope, people: list[_Person]) -> list[int]:
     """The members and their identities, as ``create_member`` stores them;
     a phone or email another member has already is left out."""
-    taken = set(
-        await scope.query(MemberIdentity)
-        .filter(
-            kind__in=[IdentityKind.PHONE.value, IdentityKind.EMAIL.value],
-            value__in=[
-                v for p in people for k, v in p.identities if k is not IdentityKind.EXTERNAL_ID
-            ],
-        )
-        .values_list("value", flat=True)
+    owners = await identity_owners(
+        scope,
+        [
+            (k.value, v)
+            for p in people
+            for k, v in p.identities
+            if k in (IdentityKind.PHONE, IdentityKind.EMAIL)
+        ],
     )
+    taken = {value for _, value in owners}
+    version = scope.brand.identity_key_version
     async with unit_of_work(scope) as uow:
         conn = uow.connection
         cards = await _reserve_cards(scope, conn, len(people))
@@ -435,7 +438,13 @@ async def _insert_members(scope: BrandScope, people: list[_Person]) -> list[int]
             for column in ("phone", "email"):
                 if person.values[column] in taken:
                     person.values[column] = None
-            rows.append(scope.build(Member, card_number=card, **person.values))
+            rows.append(
+                scope.build(
+                    Member,
+                    card_number=card,
+                    **pii.seal_profile(scope.brand_id, version, person.values),
+                )
+            )
         await scope.insert_many(Member, rows, conn)
         ids = dict(
             await scope.query(Member)
@@ -447,7 +456,9 @@ async def _insert_members(scope: BrandScope, people: list[_Person]) -> list[int]
             MemberIdentity,
             [
                 scope.build(
-                    MemberIdentity, member_id=ids[p.values["external_id"]], kind=k.value, value=v
+                    MemberIdentity,
+                    member_id=ids[p.values["external_id"]],
+                    **pii.identity_columns(scope.brand_id, version, k.value, v),
                 )
                 for p in people
                 for k, v in p.identities

@@ -64,6 +64,11 @@ GqlCall = Callable[..., Awaitable[dict[str, Any]]]
 log = logging.getLogger("tessera.testing")
 
 
+# Child processes of a test (the CLI, a server) get it too: identities are
+# sealed and indexed with keys derived from it.
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+
+
 def _ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -149,7 +154,7 @@ def tessera_settings(tessera_database_url: str, tessera_var_dir: Path) -> Settin
         environment=Environment.TEST,
         database_url=tessera_database_url,
         redis_url=None,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        secret_key=TEST_SECRET_KEY,
         var_dir=tessera_var_dir,
         log_json=False,
         limits=Limits(),

@@ -21,11 +21,12 @@ from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.input_text import RefuseControlCharacters
 from tessera.schema.limits import MAX_OF_TYPE_DEPTH, limit_extensions
 from tessera.schema.members import MembersMutation, MembersQuery
+from tessera.schema.members.personal import AuditPersonalReads
 from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
-from tessera.schema.privacy import PrivacyMutation, PrivacyQuery
 from tessera.schema.persons import PersonsQuery
+from tessera.schema.privacy import PrivacyMutation, PrivacyQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
@@ -121,6 +122,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             MaskUnexpectedErrors,
+            AuditPersonalReads,
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             *limit_extensions(limits),

@@ -19,6 +19,8 @@ class RequestContext:
     principal: Any  # tessera.auth principal: KeyPrincipal, or a member principal
     request_id: str | None
     loaders: dict[Any, Any] = field(default_factory=dict)
+    # Members whose unmasked identity values this request showed (audited once).
+    personal_reads: set[int] = field(default_factory=set)
 
     @property
     def scope(self) -> BrandScope:

@@ -23,7 +23,7 @@ from tessera.orders.stats import rebuild_stats
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tenancy.models import Brand
-from tessera.testing import make_brand
+from tessera.testing import TEST_SECRET_KEY, make_brand
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 STATS = (
@@ -61,7 +61,7 @@ async def test_a_generated_brand_is_realistic_and_its_statistics_equal_a_rebuild
     assert all(m.card_number and is_valid_card(m.card_number) for m in members)
     assert all(m.joined_at <= NOW for m in members)
     # Every primary value is also an identity, as createMember stores it.
-    identities = set(await scope.query(MemberIdentity).values_list("member_id", "kind", "value"))
+    identities = {(i.member_id, i.kind, i.value) for i in await scope.query(MemberIdentity)}
     for m in members:
         for kind in ("phone", "email", "external_id", "card_number"):
             if getattr(m, kind):
@@ -89,9 +89,10 @@ async def test_the_same_seed_gives_the_same_brand_and_is_not_added_twice(brand_a
 
     async def picture(scope: BrandScope) -> list[object]:
         return [
-            await scope.query(Member).order_by("external_id").values_list(
-                "external_id", "name", "phone", "email", "birthday", "joined_at", "city"
-            ),
+            [
+                (m.external_id, m.name, m.phone, m.email, m.birthday, m.joined_at, m.city)
+                for m in await scope.query(Member).order_by("external_id")
+            ],
             await scope.query(Order).order_by("external_id").values_list(
                 "external_id", "member__external_id", "amount_paid", "occurred_at", "store_code"
             ),
@@ -112,6 +113,7 @@ async def test_tessera_demo_members_generates_with_a_progress_bar(
     env.update(
         TESSERA_DATABASE_URL=tessera_database_url,
         TESSERA_VAR_DIR=str(tmp_path),
+        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
         TESSERA_ENVIRONMENT="test",
         TESSERA_LOG_JSON="false",
     )

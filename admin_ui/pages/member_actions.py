@@ -30,6 +30,7 @@ from tessera.auth.scopes import Scope
 from tessera.coupons.service import issue_coupon
 from tessera.errors import DomainError, DomainErrors
 from tessera.idempotency import from_caller
+from tessera.members import pii
 from tessera.members import service as members
 from tessera.members.attributes import list_definitions
 from tessera.members.models import AttributeDefinition, Member
@@ -65,6 +66,8 @@ LABELS = {
     "joinChannel": N_("Join channel"),
     "joinSource": N_("Join source"),
 }
+# Identity values the form shows masked to a user without the pii permission.
+PERSONAL_FIELDS = ("phone", "email")
 GENDERS = (N_("unknown"), N_("female"), N_("male"), N_("other"))
 # Stored values the profile shows through the catalog (attribute types, tier
 # change reasons, ledger entry types not listed in tessera.admin_ui.i18n).
@@ -97,9 +100,12 @@ async def _form_text(ctx: Ctx, name: str) -> str:
 # --- edit profile -------------------------------------------------------------
 
 
-def _shown(member: Member, definitions: list[AttributeDefinition]) -> dict[str, str]:
-    """The form's values for what is stored."""
+def _shown(ctx: Ctx, member: Member, definitions: list[AttributeDefinition]) -> dict[str, str]:
+    """The form's values for what is stored (phone and email masked without
+    the pii permission: left as shown, they are left unchanged)."""
     values = {name: str(getattr(member, _snake(name)) or "") for name in TEXT_FIELDS}
+    for name in PERSONAL_FIELDS:
+        values[name] = ctx.shown(member.id, name, values[name] or None) or ""
     values["gender"] = member.gender
     values["birthday"] = member.birthday.isoformat() if member.birthday else ""
     values["interests"] = ", ".join(member.interests or [])
@@ -197,7 +203,7 @@ async def _edit_form(
     typed: dict[str, str] | None = None,
 ) -> Response:
     definitions = await list_definitions(ctx.scope)
-    return ctx.render(
+    page = ctx.render(
         "member_edit.html",
         status=status,
         title=N_("Edit profile"),
@@ -207,10 +213,12 @@ async def _edit_form(
         genders=GENDERS,
         # Erasure has its own page (privacy): no edit makes a member erased.
         statuses=[s.value for s in MemberStatus if s is not MemberStatus.ERASED],
-        values=typed if typed is not None else _shown(member, definitions),
+        values=typed if typed is not None else _shown(ctx, member, definitions),
         version=_version(member),
         errors=errors or {},
     )
+    await ctx.audit_personal_reads()
+    return page
 
 
 @page("/members/{member_id}/edit", "member_edit", permission=Scope.WRITE)
@@ -238,6 +246,9 @@ async def save_member(ctx: Ctx) -> Response:
         if await ctx.stale(_version(member)):
             return await _edit_form(ctx, member, 409, ctx.stale_errors())
         profile, attributes, status, errors = _changes(form, definitions)
+        for name in PERSONAL_FIELDS:
+            if not ctx.can(Scope.PII) and profile[name] == pii.mask(name, getattr(member, name)):
+                del profile[name]  # the masked value, sent back as shown
         if errors:
             return await _edit_form(ctx, member, 422, errors, typed)
         try:

@@ -54,9 +54,9 @@ async def member_search(ctx: Ctx) -> Response:
     text = ctx.request.query_params.get("q", "").strip()
     found = await _search(ctx, text) if text else []
     values: dict[str, Any] = {"title": "Members", "q": text, "found": found}
-    if ctx.htmx:
-        return ctx.render("members_results.html", **values)
-    return ctx.render("members.html", **values)
+    page = ctx.render("members_results.html" if ctx.htmx else "members.html", **values)
+    await ctx.audit_personal_reads()
+    return page
 
 
 def _ledger_page(ctx: Ctx) -> int:
@@ -94,7 +94,7 @@ async def profile_page(
     for line in await scope.query(OrderLine).filter(order_id__in=list(lines)).order_by("line_no"):
         lines[line.order_id].append(line)
     coupons = (await coupons_of_members(scope, [member.id], None, now))[member.id]
-    return ctx.render(
+    page = ctx.render(
         "member.html",
         status=status,
         title=N_("Member"),
@@ -122,6 +122,8 @@ async def profile_page(
         can_admin=ctx.can(Scope.ADMIN),
         person_panel=await member_person(ctx, member.id),
     )
+    await ctx.audit_personal_reads()
+    return page
 
 
 @page("/members/{member_id}", "member", permission=Scope.READ)

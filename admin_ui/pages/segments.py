@@ -27,6 +27,7 @@ from tessera.admin_ui.rulebuilder import (
 )
 from tessera.auth.scopes import Scope
 from tessera.errors import DomainError, DomainErrors
+from tessera.members import pii
 from tessera.segments import imports, service
 from tessera.segments.jobs import enqueue_refresh, refresh_later
 from tessera.segments.models import Segment
@@ -293,7 +294,13 @@ async def segment_export(ctx: Ctx) -> Response:
     if segment is None:
         return ctx.not_found()
     scope = ctx.scope
-    await ctx.audit("exportSegmentMembers", "ok", {"id": segment.id})
+    # The entry names the segment rather than listing every member, and says
+    # whether phones and emails went out unmasked (the pii permission).
+    unmasked = ctx.can(Scope.PII)
+    await ctx.audit("exportSegmentMembers", "ok", {"id": segment.id, "unmasked": unmasked})
+
+    def personal(kind: str, value: str | None) -> str:
+        return (value if unmasked else pii.mask(kind, value)) or ""
 
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
@@ -315,8 +322,8 @@ async def segment_export(ctx: Ctx) -> Response:
                         member.id,
                         member.card_number or "",
                         member.name,
-                        member.phone or "",
-                        member.email or "",
+                        personal("phone", member.phone),
+                        personal("email", member.email),
                         member.external_id or "",
                         member.joined_at.isoformat(),
                     )

@@ -39,7 +39,7 @@ class Role(StrEnum):
 # The same scopes an API key holds, so a role may do in the UI exactly what a
 # key with these scopes may do through GraphQL.
 ROLE_SCOPES: dict[Role, list[str]] = {
-    Role.OWNER: [Scope.ADMIN.value],
+    Role.OWNER: [Scope.ADMIN.value, Scope.PII.value],
     Role.OPERATOR: [Scope.MANAGE.value],
     Role.ANALYST: [Scope.READ.value],
     Role.VIEWER: [Scope.READ.value],

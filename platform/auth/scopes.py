@@ -8,7 +8,11 @@ secrets, member settings, keys and admin users).
 lets a key read the persons of its brand's whole tenant (members of every
 brand of the tenant that are one shopper, docs/persons.md). Only a tenant
 owner (an admin user who owns every brand of the tenant) or the command line
-may issue a key with it."""
+may issue a key with it.
+
+``pii`` stands apart: a flag that no other scope implies and that implies
+none, added to a key or role to see identity values (phones, emails, social
+ids) unmasked; every such read is audited."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class Scope(StrEnum):
     MANAGE = "manage"
     ADMIN = "admin"
     PERSONS = "persons"
+    PII = "pii"
 
 
 _IMPLIED = {
@@ -29,6 +34,7 @@ _IMPLIED = {
     Scope.MANAGE: {Scope.READ, Scope.WRITE, Scope.MANAGE},
     Scope.ADMIN: {Scope.READ, Scope.WRITE, Scope.MANAGE, Scope.ADMIN},
     Scope.PERSONS: {Scope.PERSONS},
+    Scope.PII: {Scope.PII},
 }
 
 # The scopes of one brand, in order: what a brand's owner may grant.

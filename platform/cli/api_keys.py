@@ -23,7 +23,8 @@ def create_api_key(
         "--scope",
         "-s",
         help="read, write, manage or admin (repeatable; each implies the ones before); "
-        "persons: read the persons of the brand's whole tenant (docs/persons.md).",
+        "persons: read the persons of the brand's whole tenant (docs/persons.md); "
+        "add pii to see identity values unmasked.",
     ),
     name: str = typer.Option("cli key", help="What the key is for, shown in listings."),
 ) -> None:

@@ -95,6 +95,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "privacy_export": "tessera.privacy.exports:export_job",
     "privacy_retention": "tessera.privacy.retention:retention_brand",
     "persons_link": "tessera.persons.linking:persons_link",
+    "identity_keys_reseal": "tessera.members.jobs:identity_keys_reseal",
 }
 
 _registered: dict[str, JobDefinition] | None = None

@@ -22,6 +22,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from tessera.errors import DomainError
+from tessera.members import pii
 from tessera.members.cards import next_card_numbers
 from tessera.members.identities import IdentityKind
 from tessera.members.models import Member, MemberIdentity
@@ -71,6 +72,7 @@ async def create_members(
                 kept = {d.values["card_number"] for d in drafts if d.values.get("card_number")}
                 missing = sum(1 for d in drafts if not d.values.get("card_number"))
                 cards = iter(await next_card_numbers(scope, conn, missing, kept))
+            version = scope.brand.identity_key_version
             members: list[dict[str, Any]] = []
             identities: list[list[tuple[IdentityKind, str]]] = []
             for draft in drafts:
@@ -81,11 +83,16 @@ async def create_members(
                     pairs.append((IdentityKind.CARD_NUMBER, values["card_number"]))
                 members.append({**values, "status": status, "joined_at": draft.joined_at or now})
                 identities.append(pairs)
-            ids = await scope.insert_rows(Member, members, conn)
+            ids = await scope.insert_rows(
+                Member, [pii.seal_profile(scope.brand_id, version, m) for m in members], conn
+            )
             await scope.insert_rows(
                 MemberIdentity,
                 [
-                    {"member_id": member_id, "kind": kind.value, "value": value}
+                    {
+                        "member_id": member_id,
+                        **pii.identity_columns(scope.brand_id, version, kind.value, value),
+                    }
                     for member_id, pairs in zip(ids, identities, strict=True)
                     for kind, value in pairs
                 ],
@@ -122,25 +129,29 @@ async def identity_owners(
     scope: BrandScope, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     """Which member holds each (kind, normalised value): one query for a
-    whole batch. Hand-written, as the ORM spends longer building an ``OR``
-    of ``IN`` lists of thousands of values than the database answering it;
-    the pairs travel as two arrays (PostgreSQL) or one JSON text (SQLite)."""
-    pairs = sorted(set(keys))
+    whole batch, on the blind index. Hand-written, as the ORM spends longer
+    building an ``OR`` of ``IN`` lists of thousands of values than the
+    database answering it; the pairs travel as two arrays (PostgreSQL) or one
+    JSON text (SQLite)."""
+    by_digest = {
+        (kind, pii.digest(scope.brand_id, kind, value)): (kind, value) for kind, value in set(keys)
+    }
+    pairs = sorted(by_digest)
     if not pairs:
         return {}
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
         sql = (
-            f'SELECT kind, value, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = $1 '
-            "AND (kind, value) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+            f'SELECT kind, digest, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = $1 '
+            "AND (kind, digest) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
         )
         params: list[Any] = [scope.brand_id, [k for k, _ in pairs], [v for _, v in pairs]]
     else:
         sql = (
-            f'SELECT kind, value, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = ? '
-            "AND (kind, value) IN (SELECT json_extract(value, '$[0]'), "
+            f'SELECT kind, digest, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = ? '
+            "AND (kind, digest) IN (SELECT json_extract(value, '$[0]'), "
             "json_extract(value, '$[1]') FROM json_each(?))"
         )
         params = [scope.brand_id, json.dumps(pairs)]
     rows = await connection.execute_query_dict(sql, params)
-    return {(row["kind"], row["value"]): int(row["member_id"]) for row in rows}
+    return {by_digest[(row["kind"], row["digest"])]: int(row["member_id"]) for row in rows}

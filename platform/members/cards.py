@@ -63,12 +63,14 @@ async def next_card_numbers(
         last = (await scope.query(MemberSettings).using_db(connection).get()).card_sequence
         run = [format_card(settings.card_prefix, n) for n in range(last - wanted + 1, last + 1)]
         # The run's numbers have one length and ascend as text too: one range
-        # of the (brand, kind, value) index holds any imported card among them.
+        # of the (brand, reference) index holds any imported card among them.
         taken = set(
             await scope.query(MemberIdentity)
             .using_db(connection)
-            .filter(kind=IdentityKind.CARD_NUMBER.value, value__gte=run[0], value__lte=run[-1])
-            .values_list("value", flat=True)
+            .filter(
+                kind=IdentityKind.CARD_NUMBER.value, reference__gte=run[0], reference__lte=run[-1]
+            )
+            .values_list("reference", flat=True)
         )
         numbers += [n for n in run if n not in taken and n not in also_taken]
     return numbers

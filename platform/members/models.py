@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
+from tessera.members import pii
 from tessera.models_base import BrandOwned
 
 
@@ -10,7 +11,8 @@ class Member(BrandOwned):
 
     ``phone``, ``email``, ``external_id`` and ``card_number`` are the primary
     value of the identity of that kind, :mod:`tessera.members.service` keeps
-    them and the :class:`MemberIdentity` rows consistent.
+    them and the :class:`MemberIdentity` rows consistent. Phone and email are
+    stored sealed (:mod:`tessera.members.pii`); the properties reveal them.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -20,8 +22,8 @@ class Member(BrandOwned):
     name = fields.CharField(max_length=200, default="")
     gender = fields.CharField(max_length=16, default="unknown")
     birthday = fields.DateField(null=True)
-    phone = fields.CharField(max_length=32, null=True, description="E.164")
-    email = fields.CharField(max_length=254, null=True, description="lower-cased")
+    phone_sealed = fields.TextField(null=True, description="E.164, sealed")
+    email_sealed = fields.TextField(null=True, description="lower-cased, sealed")
     province = fields.CharField(max_length=64, default="")
     city = fields.CharField(max_length=64, default="")
     education = fields.CharField(max_length=64, default="")
@@ -40,10 +42,21 @@ class Member(BrandOwned):
         unique_together = (("brand_id", "external_id"), ("brand_id", "card_number"))
         indexes = (("brand_id", "joined_at"), ("brand_id", "name"), ("brand_id", "status"))
 
+    @property
+    def phone(self) -> str | None:
+        return pii.reveal_column(self.brand_id, "phone", self.phone_sealed)
+
+    @property
+    def email(self) -> str | None:
+        return pii.reveal_column(self.brand_id, "email", self.email_sealed)
+
 
 class MemberIdentity(BrandOwned):
     """One way to recognise a member: a phone, an email, an openid, a card...
-    The value is normalised before it is stored, so lookups compare like with like."""
+    The value is normalised before it is stored, so lookups compare like with
+    like: by ``digest``, the keyed blind index of (kind, normalised value).
+    Personal values are ``sealed``; the brand's own references (card number,
+    external id) are kept readable in ``reference`` (:mod:`tessera.members.pii`)."""
 
     id = fields.BigIntField(primary_key=True)
     member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
@@ -51,13 +64,24 @@ class MemberIdentity(BrandOwned):
     )
     member_id: int
     kind = fields.CharField(max_length=32)
-    value = fields.CharField(max_length=254)
+    digest = fields.CharField(max_length=64, description="blind index of the normalised value")
+    sealed = fields.TextField(null=True, description="a personal value, sealed")
+    reference = fields.CharField(
+        max_length=128, null=True, description="a card number or external id, readable"
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "member_identity"
-        unique_together = (("brand_id", "kind", "value"),)
-        indexes = (("brand_id", "member_id"),)
+        unique_together = (("brand_id", "kind", "digest"),)
+        # Not (brand, kind, reference): the planner would take it for lookups
+        # by (kind, digest) and filter a whole kind's rows on the digest.
+        indexes = (("brand_id", "member_id"), ("brand_id", "reference"))
+
+    @property
+    def value(self) -> str:
+        """The normalised value, revealed."""
+        return pii.reveal_identity(self)
 
 
 class AttributeDefinition(BrandOwned):

@@ -2,7 +2,8 @@
 
 The only code that writes members. Every function takes the brand scope;
 identity values are normalised here on the way in, for writes and lookups
-alike.
+alike, then sealed and indexed (:mod:`tessera.members.pii`) where they are
+written: lookups compare the blind index, never the value.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from tortoise.expressions import Q
 
 from tessera.errors import DomainError, DomainErrors
 from tessera.members import attributes as attrs
+from tessera.members import pii
 from tessera.members.cards import next_card_number
 from tessera.members.identities import PROFILE_COLUMN, IdentityKind, normalise
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_profile
 from tessera.members.scheme import JoinRule, get_settings
-from tessera.privacy.erased import was_erased
 from tessera.persons import linking as persons
+from tessera.privacy.erased import was_erased
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -57,6 +59,21 @@ def _kind(kind: str, field: list[str]) -> IdentityKind:
         raise DomainError("INVALID", f"unknown identity kind {kind!r}", field) from None
 
 
+def _digest(scope: BrandScope, kind: IdentityKind, value: str) -> str:
+    return pii.digest(scope.brand_id, kind.value, value)
+
+
+def _stored(scope: BrandScope, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Member column values as stored: phone and email sealed."""
+    return pii.seal_profile(scope.brand_id, scope.brand.identity_key_version, dict(values))
+
+
+async def _set_profile(member: Member, scope: BrandScope, values: Mapping[str, Any]) -> None:
+    stored = _stored(scope, values)
+    member.update_from_dict(stored)
+    await member.save(update_fields=[*stored, "updated_at"])
+
+
 async def require_member(scope: BrandScope, member_id: int | None, field: str = "id") -> Member:
     member = await scope.get(Member, member_id) if member_id is not None else None
     if member is None:
@@ -75,13 +92,7 @@ async def find_by_identity(scope: BrandScope, kind: str, value: str) -> Member |
     """The member with this identity, normalising ``value`` as writes do."""
     identity_kind = _kind(kind, ["kind"])
     normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
-    found = await (
-        scope.query(MemberIdentity)
-        .filter(kind=identity_kind.value, value=normalised)
-        .select_related("member")
-        .first()
-    )
-    return found.member if found else None
+    return await _by_identity(scope, identity_kind, normalised)
 
 
 async def find_by_identities(
@@ -91,7 +102,7 @@ async def find_by_identities(
     for all of them. Each pair maps to its member, None, or the error its kind
     or value is refused with (fields under ``field``)."""
     found: dict[tuple[str, str], Member | None | DomainError] = {}
-    wanted: dict[tuple[str, str], tuple[str, str]] = {}  # normalised -> as given
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, digest) -> as given
     for kind, value in set(identities):
         try:
             identity_kind = _kind(kind, [*(field or []), "kind"])
@@ -102,15 +113,15 @@ async def find_by_identities(
             found[(kind, value)] = error
             continue
         found[(kind, value)] = None
-        wanted[(identity_kind.value, normalised)] = (kind, value)
+        wanted[(identity_kind.value, _digest(scope, identity_kind, normalised))] = (kind, value)
     if wanted:
         rows = (
             await scope.query(MemberIdentity)
-            .filter(value__in={v for _, v in wanted}, kind__in={k for k, _ in wanted})
+            .filter(digest__in={d for _, d in wanted}, kind__in={k for k, _ in wanted})
             .select_related("member")
         )
         for row in rows:
-            given = wanted.get((row.kind, row.value))
+            given = wanted.get((row.kind, row.digest))
             if given is not None:
                 found[given] = row.member
     return found
@@ -134,15 +145,16 @@ async def _taken(
     wanted = list(wanted)
     if not wanted:
         return []
+    digests = {(kind, value): _digest(scope, kind, value) for kind, value, _ in wanted}
     condition = Q()
-    for kind, value, _ in wanted:
-        condition |= Q(kind=kind.value, value=value)
+    for (kind, _), digest in digests.items():
+        condition |= Q(kind=kind.value, digest=digest)
     rows = (
         await scope.query(MemberIdentity)
         .filter(condition)
-        .values_list("kind", "value", "member_id")
+        .values_list("kind", "digest", "member_id")
     )
-    owners = {(kind, value): owner for kind, value, owner in rows}
+    owners = {(kind, digest): owner for kind, digest, owner in rows}
     return [
         DomainError(
             "DUPLICATE_IDENTITY",
@@ -150,7 +162,7 @@ async def _taken(
             field,
         )
         for kind, value, field in wanted
-        if owners.get((kind.value, value), member_id) != member_id
+        if owners.get((kind.value, digests[(kind, value)]), member_id) != member_id
     ]
 
 
@@ -287,7 +299,7 @@ async def create_member(
                 Member,
                 status=(MemberStatus.ACTIVE if joins else MemberStatus.PROSPECT).value,
                 joined_at=joined_at or _now(),
-                **values,
+                **_stored(scope, values),
             )
             await _insert_identities(scope, member, [(k, v) for k, v, _ in wanted])
             if joins:
@@ -313,10 +325,15 @@ async def _insert_identities(
     scope: BrandScope, member: Member, pairs: Sequence[tuple[IdentityKind, str]]
 ) -> None:
     if pairs:
+        version = scope.brand.identity_key_version
         await scope.insert_many(
             MemberIdentity,
             [
-                scope.build(MemberIdentity, member_id=member.id, kind=k.value, value=v)
+                scope.build(
+                    MemberIdentity,
+                    member_id=member.id,
+                    **pii.identity_columns(scope.brand_id, version, k.value, v),
+                )
                 for k, v in pairs
             ],
         )
@@ -434,8 +451,7 @@ async def update_member(
                 raise DomainError(
                     "LAST_IDENTITY", "a member keeps at least one identity", [camel(changed[0])]
                 )
-            member.update_from_dict(values)
-            await member.save(update_fields=[*values, "updated_at"])
+            await _set_profile(member, scope, values)
             uow.emit(
                 "member.updated", member_id=member.id, changed=sorted(camel(n) for n in changed)
             )
@@ -450,14 +466,14 @@ async def _swap_identity(
     if old:
         await (
             scope.query(MemberIdentity)
-            .filter(member_id=member.id, kind=kind.value, value=old)
+            .filter(member_id=member.id, kind=kind.value, digest=_digest(scope, kind, old))
             .delete()
         )
         await persons.forget_identity(scope, member.id, kind, old)
     if (
         new
         and not await scope.query(MemberIdentity)
-        .filter(member_id=member.id, kind=kind.value, value=new)
+        .filter(member_id=member.id, kind=kind.value, digest=_digest(scope, kind, new))
         .exists()
     ):
         await _insert_identities(scope, member, [(kind, new)])
@@ -489,9 +505,11 @@ async def add_identity(scope: BrandScope, member_id: int, kind: str, value: str)
     if errors:
         raise DomainErrors(errors)
     existing = (
-        await scope.query(MemberIdentity).filter(member_id=member.id).values_list("kind", "value")
+        await scope.query(MemberIdentity).filter(member_id=member.id).values_list("kind", "digest")
     )
-    if (identity_kind.value, normalised) in {tuple(row) for row in existing}:
+    if (identity_kind.value, _digest(scope, identity_kind, normalised)) in {
+        tuple(row) for row in existing
+    }:
         return member
     if len(existing) >= MAX_IDENTITIES:
         raise DomainError(
@@ -502,8 +520,7 @@ async def add_identity(scope: BrandScope, member_id: int, kind: str, value: str)
             await _insert_identities(scope, member, [(identity_kind, normalised)])
             column = PROFILE_COLUMN.get(identity_kind)
             if column and not getattr(member, column):
-                setattr(member, column, normalised)
-                await member.save(update_fields=[column, "updated_at"])
+                await _set_profile(member, scope, {column: normalised})
             uow.emit("member.updated", member_id=member.id, changed=["identities"])
     except IntegrityError as error:
         raise _duplicate(error) from None
@@ -516,9 +533,8 @@ async def remove_identity(scope: BrandScope, member_id: int, kind: str, value: s
     identity_kind = _kind(kind, ["kind"])
     normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
     rows = await scope.query(MemberIdentity).filter(member_id=member.id).order_by("id")
-    target = next(
-        (r for r in rows if r.kind == identity_kind.value and r.value == normalised), None
-    )
+    digest = _digest(scope, identity_kind, normalised)
+    target = next((r for r in rows if r.kind == identity_kind.value and r.digest == digest), None)
     if target is None:
         raise DomainError(
             "NOT_FOUND", f"the member has no {identity_kind.name} {normalised}", ["value"]
@@ -539,8 +555,7 @@ async def remove_identity(scope: BrandScope, member_id: int, kind: str, value: s
         await scope.query(MemberIdentity).filter(id=target.id).delete()
         await persons.forget_identity(scope, member.id, identity_kind, normalised)
         if column and getattr(member, column) == normalised:
-            setattr(member, column, replacement)
-            await member.save(update_fields=[column, "updated_at"])
+            await _set_profile(member, scope, {column: replacement})
         uow.emit("member.updated", member_id=member.id, changed=["identities"])
     return member
 
@@ -606,7 +621,7 @@ async def member_for_fact(
 async def _by_identity(scope: BrandScope, kind: IdentityKind, value: str) -> Member | None:
     found = await (
         scope.query(MemberIdentity)
-        .filter(kind=kind.value, value=value)
+        .filter(kind=kind.value, digest=_digest(scope, kind, value))
         .select_related("member")
         .first()
     )
@@ -627,7 +642,7 @@ async def _create_from_fact(
                 status=MemberStatus.PROSPECT.value,
                 joined_at=_now(),
                 join_channel=(channel or "")[:32],
-                **values,
+                **_stored(scope, values),
             )
             await _insert_identities(scope, member, [(kind, value)])
     except IntegrityError:

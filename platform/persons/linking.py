@@ -415,16 +415,14 @@ async def linking_identities(
 ) -> list[tuple[int, int, str, str]]:
     """The brand's linking identities with ids above ``after_id``, as (id,
     member id, kind, normalised value): the one place the rebuild reads
-    identity values (to be switched to decrypting when values are stored
-    encrypted)."""
+    identity values (sealed; the rows' ``value`` reveals them)."""
     rows = await (
         scope.query(MemberIdentity)
         .filter(id__gt=after_id, kind__in=[k.value for k in LINKING_KINDS])
         .order_by("id")
         .limit(limit)
-        .values_list("id", "member_id", "kind", "value")
     )
-    return [(int(i), int(m), str(k), str(v)) for i, m, k, v in rows]
+    return [(row.id, row.member_id, row.kind, row.value) for row in rows]
 
 
 async def rebuild(

@@ -219,6 +219,28 @@ def row_of(row: Model) -> dict[str, Any]:
     return {name: to_json(getattr(row, name)) for name in columns(type(row))}
 
 
+# The profile's phone and email are stored sealed; the document holds them
+# in clear (the member's own data), not the ciphertext.
+_SEALED = {"phone_sealed": "phone", "email_sealed": "email"}
+
+
+def profile_of(member: Member) -> dict[str, Any]:
+    found = row_of(member)
+    for sealed, clear in _SEALED.items():
+        del found[sealed]
+        found[clear] = getattr(member, clear)
+    return found
+
+
+def _profile_schema() -> dict[str, Any]:
+    schema = _row_schema(Member, [c for c in columns(Member) if c not in _SEALED])
+    text_or_null = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    for clear in _SEALED.values():
+        schema["properties"][clear] = dict(text_or_null)
+        schema["required"].append(clear)
+    return schema
+
+
 async def build(
     scope: BrandScope,
     member_id: int,
@@ -252,7 +274,7 @@ async def build(
         "brand": scope.brand.code,
         "currency": scope.brand.currency,
         "member_id": member_id,
-        "member": row_of(member),
+        "member": profile_of(member),
         "identities": [
             {"kind": i.kind, "value": i.value, "created_at": to_json(i.created_at)}
             for i in identities
@@ -346,7 +368,7 @@ def json_schema() -> dict[str, Any]:
         "brand": {"type": "string", "description": "the brand's code"},
         "currency": {"type": "string", "description": "money columns are minor units of it"},
         "member_id": {"type": "integer"},
-        "member": {**_row_schema(Member, columns(Member)), "description": "The profile."},
+        "member": {**_profile_schema(), "description": "The profile."},
         "identities": {
             "description": "Phones, emails, openids, cards... by which the member is known.",
             "type": "array",

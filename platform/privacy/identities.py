@@ -1,9 +1,6 @@
-"""The one way the privacy code reads a member's identity values.
-
-Identities may come to be stored encrypted (a blind index beside the
-ciphertext): the export and the erasure read clear values only through
-:func:`identity_values`, so the decrypting read is plugged in here and
-nowhere else."""
+"""The one way the privacy code reads a member's identity values: personal
+values are stored sealed (docs/privacy.md), and the rows' ``value`` reveals
+them."""
 
 from __future__ import annotations
 

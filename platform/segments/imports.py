@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tessera.errors import DomainError
+from tessera.members.batch import identity_owners
 from tessera.members.identities import IdentityKind, normalise
-from tessera.members.models import MemberIdentity
 from tessera.scope import BrandScope
 from tessera.segments.models import SegmentRefresh
 from tessera.segments.service import SegmentKind, replace_members, require_segment
 
 MAX_ROWS = 100_000
 MAX_REPORTED = 1000
-_LOOKUP_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -87,19 +86,7 @@ async def _resolve(
             _reject(result, line, value, error.message)
             continue
         wanted.setdefault((kind.value, clean), []).append((line, value))
-    found: dict[tuple[str, str], int] = {}
-    by_kind: dict[str, list[str]] = {}
-    for kind_value, clean in wanted:
-        by_kind.setdefault(kind_value, []).append(clean)
-    for kind_value, values in by_kind.items():
-        for start in range(0, len(values), _LOOKUP_CHUNK):
-            chunk = values[start : start + _LOOKUP_CHUNK]
-            for value, member_id in await (
-                scope.query(MemberIdentity)
-                .filter(kind=kind_value, value__in=chunk)
-                .values_list("value", "member_id")
-            ):
-                found[(kind_value, value)] = member_id
+    found = await identity_owners(scope, wanted)
     for key, lines in wanted.items():
         if key not in found:
             for line, value in lines:

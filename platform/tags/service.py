@@ -15,8 +15,9 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from tessera.errors import DomainError
+from tessera.members.batch import identity_owners
 from tessera.members.identities import IdentityKind, normalise
-from tessera.members.models import Member, MemberIdentity
+from tessera.members.models import Member
 from tessera.scope import BrandScope
 from tessera.tags import bulk
 from tessera.tags.models import Tag, TagAssignment, TagGroup
@@ -318,17 +319,9 @@ async def _resolve_members(
     for item in normalised:
         if item is not None:
             by_kind.setdefault(item[1], []).append(item[2])
-    owners: dict[tuple[str, str], int] = {}
-    if by_kind:
-        condition = Q()
-        for kind_value, values in by_kind.items():
-            condition |= Q(kind=kind_value, value__in=values)
-        rows = (
-            await scope.query(MemberIdentity)
-            .filter(condition)
-            .values_list("kind", "value", "member_id")
-        )
-        owners = {(kind, value): member_id for kind, value, member_id in rows}
+    owners = await identity_owners(
+        scope, [(kind, value) for kind, values in by_kind.items() for value in values]
+    )
     for item in normalised:
         if item is None:
             continue

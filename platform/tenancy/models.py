@@ -31,6 +31,9 @@ class Brand(Model):
     default_region = fields.CharField(
         max_length=2, default="CN", description="ISO 3166 region for phone numbers without +"
     )
+    identity_key_version = fields.SmallIntField(
+        default=1, db_default=1, description="the key version new identity values are sealed with"
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

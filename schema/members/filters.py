@@ -37,8 +37,9 @@ class AttributeConditionInput:
 class MemberFilterInput:
     text: str | None = strawberry.field(
         default=None,
-        description="Part of the name, phone, email or card number (a phone number written "
-        "as people do also matches its E.164 form).",
+        description="Part of the name or card number, or a whole phone or email (they are "
+        "stored encrypted, so only an exact value matches; a phone number written as people "
+        "do is normalised first).",
     )
     status: list[MemberStatus] = strawberry.field(default_factory=list, description="Any of these.")
     joined_from: datetime | None = strawberry.field(default=None, description="Joined at or after.")

@@ -12,11 +12,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from tessera.members import pii
 from tessera.members.models import Member as MemberModel
 from tessera.members.profile import Gender, MemberStatus
 from tessera.schema.ids import encode_id
 from tessera.schema.members.dataloaders import IdentitiesByMemberIdLoader
 from tessera.schema.members.identities import Identity
+from tessera.schema.members.personal import shown
 from tessera.schema.pagination import Connection, Window
 from tessera.schema.tags.dataloaders import TagAssignmentsByMemberIdLoader
 from tessera.schema.tags.types import Tag, TagAssignment
@@ -52,10 +54,6 @@ class Member:
     name: str = strawberry.field(description="Full name.")
     gender: Gender = strawberry.field(description="Gender.")
     birthday: date | None = strawberry.field(description="Date of birth.")
-    phone: str | None = strawberry.field(description="Primary phone, E.164 (a PHONE identity).")
-    email: str | None = strawberry.field(
-        description="Primary email, lower-cased (an EMAIL identity)."
-    )
     province: str = strawberry.field(description="Region: province or state.")
     city: str = strawberry.field(description="Region: city.")
     education: str = strawberry.field(description="Education, in the brand's own vocabulary.")
@@ -80,6 +78,25 @@ class Member:
     # (``schema.members.preload``); None: load on demand through a dataloader.
     ready_tags: strawberry.Private[list[Tag] | None] = None
     ready_stats: strawberry.Private[Any] = None
+    brand_pk: strawberry.Private[int] = 0
+    phone_sealed: strawberry.Private[str | None] = None
+    email_sealed: strawberry.Private[str | None] = None
+
+    @strawberry.field(
+        description="Primary phone, E.164 (a PHONE identity); masked (`+86138****8000`) "
+        "without the `pii` scope."
+    )
+    def phone(self, info: Info) -> str | None:
+        value = pii.reveal_column(self.brand_pk, "phone", self.phone_sealed)
+        return shown(info, self.pk, "phone", value)
+
+    @strawberry.field(
+        description="Primary email, lower-cased (an EMAIL identity); masked "
+        "(`a***@example.com`) without the `pii` scope."
+    )
+    def email(self, info: Info) -> str | None:
+        value = pii.reveal_column(self.brand_pk, "email", self.email_sealed)
+        return shown(info, self.pk, "email", value)
 
     @strawberry.field(description="Every identity of the member.")
     async def identities(self, info: Info) -> list[Identity]:
@@ -262,21 +279,25 @@ class Member:
             status=MemberStatus(row["status"]),
             gender=Gender(row["gender"]),
             interests=list(row["interests"]),
+            brand_pk=row["brand_id"],
+            phone_sealed=row["phone_sealed"],
+            email_sealed=row["email_sealed"],
             **plain,
         )
 
 
-_CONVERTED = {"id", "status", "gender", "interests"}
+_CONVERTED = {"id", "status", "gender", "interests", "brand_id", "phone_sealed", "email_sealed"}
 MEMBER_COLUMNS = (
     "id",
+    "brand_id",
     "external_id",
     "card_number",
     "status",
     "name",
     "gender",
     "birthday",
-    "phone",
-    "email",
+    "phone_sealed",
+    "email_sealed",
     "province",
     "city",
     "education",

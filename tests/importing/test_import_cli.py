@@ -14,6 +14,7 @@ from tessera.members.models import Member
 from tessera.members.service import create_member
 from tessera.orders.models import Order
 from tessera.scope import BrandScope
+from tessera.testing import TEST_SECRET_KEY
 
 TESSERA = Path(sys.executable).parent / "tessera"
 
@@ -23,6 +24,7 @@ async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.Co
     env.update(
         TESSERA_DATABASE_URL=database_url,
         TESSERA_VAR_DIR=str(var_dir),
+        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
         TESSERA_ENVIRONMENT="test",
         TESSERA_LOG_JSON="false",
     )

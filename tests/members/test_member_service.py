@@ -33,8 +33,8 @@ def fields_of(error: DomainError) -> list[list[str] | None]:
 
 
 async def identities(member: Member) -> set[tuple[str, str]]:
-    rows = await MemberIdentity.filter(member_id=member.id).values_list("kind", "value")
-    return {(k, v) for k, v in rows}
+    rows = await MemberIdentity.filter(member_id=member.id)
+    return {(row.kind, row.value) for row in rows}
 
 
 def test_luhn_check_digit_catches_a_mistyped_digit():

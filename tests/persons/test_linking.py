@@ -16,9 +16,9 @@ from tessera.importing.rejects import RejectsFile
 from tessera.members import service
 from tessera.members.attributes import definitions_by_key
 from tessera.persons import linking
+from tessera.persons.models import Person, PersonIdentity, PersonMember
 from tessera.privacy import document
 from tessera.privacy.erasure import ErasureReason, erase_member
-from tessera.persons.models import Person, PersonIdentity, PersonMember
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Tenant
 

@@ -85,11 +85,10 @@ async def _expected(brands: list[Brand]) -> set[frozenset[int]]:
             await BrandScope(brand)
             .query(MemberIdentity)
             .filter(kind__in=["phone", "wechat_unionid"])
-            .values_list("member_id", "kind", "value")
         )
-        for member_id, kind, value in rows:
-            first = holder.setdefault((kind, value), member_id)
-            parent[find(member_id)] = find(first)
+        for row in rows:  # values are sealed: the rows reveal them
+            first = holder.setdefault((row.kind, row.value), row.member_id)
+            parent[find(row.member_id)] = find(first)
     groups: dict[int, set[int]] = {}
     for member_id in list(parent):
         groups.setdefault(find(member_id), set()).add(member_id)

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from tessera.testing import _create_postgres_database
+from tessera.testing import TEST_SECRET_KEY, _create_postgres_database
 
 TESSERA = Path(sys.executable).with_name("tessera")
 UNREACHABLE_POSTGRES = "postgresql://postgres@127.0.0.1:9/nothing"
@@ -45,6 +45,7 @@ def cli_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
         TESSERA_VAR_DIR=str(var_dir),
         TESSERA_ENVIRONMENT="test",
         TESSERA_LOG_JSON="true",
+        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
     )
     env.update(extra)
     return env

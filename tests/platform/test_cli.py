@@ -183,7 +183,12 @@ def test_an_unreachable_database_exits_1(workdir: Path) -> None:
 
 
 def test_invalid_configuration_exits_2_naming_the_variable(workdir: Path) -> None:
-    env = cli_env("sqlite://:memory:", workdir / "var", TESSERA_ENVIRONMENT="production")
+    env = cli_env(
+        "sqlite://:memory:",
+        workdir / "var",
+        TESSERA_ENVIRONMENT="production",
+        TESSERA_SECRET_KEY="",
+    )
     result = tessera("demo", env=env, cwd=workdir)
     assert result.returncode == 2
     assert "TESSERA_SECRET_KEY must be set" in result.stderr

@@ -5,13 +5,18 @@ This fails when someone changes a model without `tessera makemigrations`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from tessera_processes import cli_env, fresh_database, tessera
 
-from tessera import db
+from tessera import crypto, db
+from tessera.testing import TEST_SECRET_KEY
 
 # (type, nullable) per column, per table.
 Schema = dict[str, dict[str, tuple[str, bool]]]
@@ -120,3 +125,65 @@ def test_no_model_text_holds_a_semicolon(tessera_runtime) -> None:
         texts += [f.description or "" for f in model._meta.fields_map.values()]
         offenders += [f"{name}: {t!r}" for t in texts if ";" in t]
     assert not offenders, offenders
+
+
+async def _rows(url: str, sql: str) -> list[dict[str, Any]]:
+    if db.is_postgres(url):
+        conn = await asyncpg.connect(url)
+        try:
+            return [dict(r) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+    with sqlite3.connect(url.removeprefix("sqlite://")) as con:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute(sql)]
+
+
+async def test_0010_seals_the_identities_a_database_holds_in_clear(tmp_path: Path) -> None:
+    url, drop = await fresh_database(tmp_path / "clear")
+    try:
+        seeded = subprocess.run(
+            [sys.executable, "-P", str(Path(__file__).with_name("seed_at_0007.py")), url],
+            env=cli_env(url, tmp_path / "var"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        ids = json.loads(seeded.stdout.strip().splitlines()[-1])
+        result = tessera("migrate", env=cli_env(url, tmp_path / "var"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        members = await _rows(url, "SELECT * FROM member")
+        identities = await _rows(url, "SELECT * FROM member_identity ORDER BY id")
+        roles = await _rows(url, "SELECT scopes FROM admin_role")
+    finally:
+        if drop is not None:
+            await drop()
+    dump = repr(members) + repr(identities)
+    for clear in ("+8613800138000", "li@example.com", "oX1aAbCdEfGh9f2Q"):
+        assert clear not in dump
+    brand = ids["brand"]
+    (member,) = members
+    assert "phone" not in member and "email" not in member
+    assert (
+        crypto.unseal(TEST_SECRET_KEY, brand, "phone", member["phone_sealed"]) == "+8613800138000"
+    )
+    assert (
+        crypto.unseal(TEST_SECRET_KEY, brand, "email", member["email_sealed"]) == "li@example.com"
+    )
+    for row in identities:
+        if row["sealed"] is not None:
+            value = crypto.unseal(TEST_SECRET_KEY, brand, row["kind"], row["sealed"])
+            assert row["sealed"].startswith("1:") and row["reference"] is None
+        else:
+            value = row["reference"]
+        assert row["digest"] == crypto.blind_index(TEST_SECRET_KEY, brand, row["kind"], value)
+    assert len(identities) == 5
+    assert {r["kind"]: r["reference"] for r in identities if r["reference"]} == {
+        "card_number": "80000001",
+        "external_id": "crm-1",
+    }
+    (role,) = roles
+    scopes = json.loads(role["scopes"]) if isinstance(role["scopes"], str) else role["scopes"]
+    assert scopes == ["admin", "pii"]

@@ -1476,6 +1476,8 @@ async def _privacy_settings(w: World) -> None:
     assert errors == []
     [b] = await PrivacySettings.filter(brand_id=w.brand_b.id)
     assert b.behaviour_event_days == 77
+
+
 # --- persons (tenant-wide reads, docs/persons.md) ------------------------------
 
 

@@ -17,7 +17,7 @@ from tessera.scope import BrandScope
 from tessera.segments import service
 from tessera.segments.models import MemberLifecycle, SegmentMembership
 from tessera.segments.service import SegmentKind
-from tessera.testing import drain_outbox
+from tessera.testing import TEST_SECRET_KEY, drain_outbox
 
 TESSERA = Path(sys.executable).parent / "tessera"
 
@@ -25,7 +25,10 @@ TESSERA = Path(sys.executable).parent / "tessera"
 async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env.update(
-        TESSERA_DATABASE_URL=database_url, TESSERA_VAR_DIR=str(var_dir), TESSERA_ENVIRONMENT="test"
+        TESSERA_DATABASE_URL=database_url,
+        TESSERA_VAR_DIR=str(var_dir),
+        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
+        TESSERA_ENVIRONMENT="test",
     )
     return await asyncio.to_thread(
         subprocess.run,

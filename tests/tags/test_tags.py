@@ -188,6 +188,7 @@ async def test_default_expiry_and_per_source_untagging(gql, api_key, brand_a, ne
 
 
 async def test_bulk_tagging_uses_the_same_statements_for_ten_or_ten_thousand(brand_a):
+    from tessera.members import pii
     from tessera.members.models import Member, MemberIdentity
 
     scope = BrandScope(brand_a)
@@ -200,7 +201,11 @@ async def test_bulk_tagging_uses_the_same_statements_for_ten_or_ten_thousand(bra
     ids = list(await Member.filter(brand_id=brand_a.id).order_by("id").values_list("id", flat=True))
     await MemberIdentity.bulk_create(
         [
-            scope.build(MemberIdentity, member_id=i, kind="app_user_id", value=f"u{i}")
+            scope.build(
+                MemberIdentity,
+                member_id=i,
+                **pii.identity_columns(brand_a.id, 1, "app_user_id", f"u{i}"),
+            )
             for i in ids[:5000]
         ],
         batch_size=2000,

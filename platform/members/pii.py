@@ -1,0 +1,155 @@
+"""Personal identity values at rest and on display.
+
+Phones, emails and social ids are personal: they are stored sealed
+(AES-GCM under the brand's current key version, see :mod:`tessera.crypto`)
+beside a keyed blind index that exact lookups compare instead of the value.
+Card numbers and external ids are the brand's own references, not the
+person's: they stay readable (cards are issued by range and looked up by
+range, and an external id is the brand's id of its own record) and get a
+blind index too, so every lookup takes the same path.
+
+Readers outside the members service reveal values through
+:func:`reveal_identity` and the ``phone``/``email`` properties of
+:class:`~tessera.members.models.Member`; what a caller is shown is masked
+with :func:`mask` unless they hold the ``pii`` permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tessera import crypto
+from tessera.config import Settings
+from tessera.members.identities import IdentityKind
+from tessera.runtime import current
+
+SEALED_KINDS = frozenset(
+    {
+        IdentityKind.PHONE,
+        IdentityKind.EMAIL,
+        IdentityKind.WECHAT_OPENID,
+        IdentityKind.WECHAT_UNIONID,
+        IdentityKind.ALIPAY_USER_ID,
+        IdentityKind.APP_USER_ID,
+    }
+)
+# Profile columns of the member that mirror a sealed identity, and the column
+# that holds each sealed.
+SEALED_COLUMNS = {"phone": "phone_sealed", "email": "email_sealed"}
+_COLUMN_KIND = {"phone": IdentityKind.PHONE.value, "email": IdentityKind.EMAIL.value}
+
+# The audit action of a request that showed unmasked values (one per request).
+READ_ACTION = "readPersonalData"
+
+_secret_of: tuple[Settings, str] | None = None
+
+
+def _secret() -> str:
+    # Settings.secret() may read a file (development): once per process runtime.
+    global _secret_of
+    settings = current().settings
+    if _secret_of is None or _secret_of[0] is not settings:
+        _secret_of = (settings, settings.secret())
+    return _secret_of[1]
+
+
+def is_sealed(kind: str) -> bool:
+    return kind in SEALED_KINDS
+
+
+def digest(brand_id: int, kind: str, value: str) -> str:
+    """The blind index of a normalised value: what lookups and uniqueness compare."""
+    return crypto.blind_index(_secret(), brand_id, kind, value)
+
+
+def seal(brand_id: int, version: int, kind: str, value: str) -> str:
+    return crypto.seal(_secret(), brand_id, version, kind, value)
+
+
+def reseal(brand_id: int, version: int, kind: str, token: str) -> str:
+    """``token`` under key ``version`` (as it is when already there)."""
+    if crypto.sealed_version(token) == version:
+        return token
+    return seal(brand_id, version, kind, crypto.unseal(_secret(), brand_id, kind, token))
+
+
+def identity_columns(brand_id: int, version: int, kind: str, value: str) -> dict[str, Any]:
+    """The stored columns of one identity (kind and normalised value)."""
+    if is_sealed(kind):
+        return {
+            "kind": kind,
+            "reference": None,
+            "sealed": seal(brand_id, version, kind, value),
+            "digest": digest(brand_id, kind, value),
+        }
+    return {
+        "kind": kind,
+        "reference": value,
+        "sealed": None,
+        "digest": digest(brand_id, kind, value),
+    }
+
+
+def seal_profile(brand_id: int, version: int, values: dict[str, Any]) -> dict[str, Any]:
+    """Member column values with ``phone``/``email`` replaced by their sealed columns."""
+    result = dict(values)
+    for column, sealed_column in SEALED_COLUMNS.items():
+        if column in result:
+            clear = result.pop(column)
+            result[sealed_column] = (
+                seal(brand_id, version, _COLUMN_KIND[column], clear) if clear else None
+            )
+    return result
+
+
+def reveal(brand_id: int, kind: str, token: str | None) -> str | None:
+    """The clear value of a sealed token of ``kind`` (None stays None)."""
+    if token is None:
+        return None
+    return crypto.unseal(_secret(), brand_id, kind, token)
+
+
+def reveal_column(brand_id: int, column: str, token: str | None) -> str | None:
+    """The clear value of the member's ``phone`` or ``email`` column."""
+    return reveal(brand_id, _COLUMN_KIND[column], token)
+
+
+def reveal_identity(identity: Any) -> str:
+    """The clear value of a :class:`~tessera.members.models.MemberIdentity`
+    row (or any object with ``brand_id``, ``kind``, ``reference``, ``sealed``)."""
+    if identity.sealed is None:
+        return str(identity.reference)
+    return crypto.unseal(_secret(), identity.brand_id, identity.kind, identity.sealed)
+
+
+def mask_phone(value: str) -> str:
+    """``+8613800138000`` → ``+86138****8000``: the first three and last four
+    digits of the national number stay, as Chinese receipts print them."""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:-8] + "****" + value[-4:]
+
+
+def mask_email(value: str) -> str:
+    """``alice@example.com`` → ``a***@example.com``."""
+    local, at, domain = value.partition("@")
+    return f"{local[:1]}***{at}{domain}"
+
+
+def mask_id(value: str) -> str:
+    """``oX1aAbCdEf9f2Q`` → ``oX1a…9f2Q``: enough to tell two apart on a screen."""
+    if len(value) <= 8:
+        return value[:1] + "…"
+    return f"{value[:4]}…{value[-4:]}"
+
+
+def mask(kind: str, value: str | None) -> str | None:
+    """What a caller without the ``pii`` permission sees of an identity value.
+    Brand references (card number, external id) are shown as they are."""
+    if value is None or not is_sealed(kind):
+        return value
+    if kind == IdentityKind.PHONE:
+        return mask_phone(value)
+    if kind == IdentityKind.EMAIL:
+        return mask_email(value)
+    return mask_id(value)
