@@ -92,6 +92,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "outbox_prune": "tessera.outbox.relay:outbox_prune",
     "webhooks_fanout": "tessera.webhooks.triggers:webhooks_fanout",
     "webhooks_send": "tessera.webhooks.delivery:webhooks_send",
+    "members_merge_tier": "tessera.members.merge:merge_tier",
 }
 
 _registered: dict[str, JobDefinition] | None = None

@@ -23,12 +23,15 @@ class Gender(StrEnum):
 class MemberStatus(StrEnum):
     """``prospect``: registered, not (yet) a member under the brand's join rule;
     ``active``: a member; ``frozen``: suspended by the brand (no member token,
-    no earning); ``cancelled``: left the programme, kept for history."""
+    no earning); ``cancelled``: left the programme, kept for history;
+    ``merged``: a tombstone merged into another member of the brand, which
+    its id and identities resolve to (:mod:`tessera.members.merge`)."""
 
     PROSPECT = "prospect"
     ACTIVE = "active"
     FROZEN = "frozen"
     CANCELLED = "cancelled"
+    MERGED = "merged"
 
 
 # Field name -> (max length). Free text whose vocabulary each brand chooses.

@@ -32,6 +32,7 @@ _STATUS_CHANGES = {
     MemberStatus.FROZEN: {MemberStatus.ACTIVE, MemberStatus.CANCELLED},
     MemberStatus.PROSPECT: {MemberStatus.CANCELLED},
     MemberStatus.CANCELLED: set(),
+    MemberStatus.MERGED: set(),
 }
 
 IdentityInput = tuple[str, str]
@@ -548,6 +549,9 @@ async def member_for_fact(
         raise DomainError("UNKNOWN_MEMBER", "give a member id or an identity", ["member"])
     if member_id is not None:
         member = await scope.get(Member, member_id)
+        # A merge's tombstone stands for its survivor (tessera.members.merge).
+        while member is not None and member.merged_into_id is not None:
+            member = await scope.get(Member, member.merged_into_id)
         if member is None:
             raise DomainError("UNKNOWN_MEMBER", "no such member", ["member"])
         kind, normalised = None, None
