@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 
 from tessera.assets import accounts, lots
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
@@ -387,6 +387,14 @@ async def _combine_allowances(
         .values_list("template_id", flat=True)
     )
     if both:
+        added = dict(
+            await scope.query(CouponAllowance)
+            .using_db(conn)
+            .filter(member_id=merged_id, template_id__in=both)
+            .values_list("template_id", "issued")
+        )
+        if added:
+            moved.ids["allowances_added"] = {str(k): v for k, v in added.items()}
         await conn.execute_query(
             accounts.numbered(
                 conn,
@@ -452,6 +460,7 @@ async def _combine_ledgers(
             excess = max(before, 0) + max(account.balance, 0) - max(balance, 0)
             if excess > 0:
                 await lots.consume(conn, scope, target, excess)
+                moved.ids["debt_paid"] = excess
         await scope.query(AssetAccount).using_db(conn).filter(id=account.id).delete()
         marker = f"merge:{merge_id}:{kind}"
         await scope.create(
@@ -538,3 +547,293 @@ async def merge_tier(ctx: dict[str, Any], brand_id: int, member_id: int, merge_i
     async with unit_of_work(scope) as uow:
         change = await reevaluate_tier(scope, uow, member, source=f"merge:{merge_id}", now=_now())
     return change is not None
+
+
+# What undo moves back: recorded name -> (model, column).
+_MOVED_BACK: dict[str, tuple[Any, str]] = {
+    "identities": (MemberIdentity, "member_id"),
+    "tags": (TagAssignment, "member_id"),
+    "orders": (Order, "member_id"),
+    "refunds": (Refund, "member_id"),
+    "events": (BehaviourEvent, "member_id"),
+    "coupons": (Coupon, "member_id"),
+    "redemptions": (CouponRedemption, "member_id"),
+    "holds": (RewardHold, "member_id"),
+    "allowances": (CouponAllowance, "member_id"),
+    "check_ins": (CheckIn, "member_id"),
+    "referrals_made": (Referral, "referrer_id"),
+    "referral_of": (Referral, "referee_id"),
+    "tier_history": (TierHistory, "member_id"),
+}
+
+
+@dataclass(frozen=True)
+class Undone:
+    merge: MemberMerge
+    survivor: Member
+    restored: Member
+
+
+def undo_deadline(merge: MemberMerge) -> datetime:
+    return merge.merged_at + UNDO_WINDOW
+
+
+async def undo_blocker(
+    scope: BrandScope, merge: MemberMerge, now: datetime | None = None
+) -> str | None:
+    """Why ``merge`` cannot be undone now (a sentence), or None when it can.
+
+    Undo puts back exactly the rows the merge moved, so it is refused once
+    something happened that it could not put back: the window passed, the
+    survivor was merged on, value moved on the survivor's accounts since (a
+    spend could have used the merged member's points), a moved coupon or
+    checkout hold changed, or the merge paid a debt with points (which lots
+    paid it is not recorded)."""
+    now = now or _now()
+    if merge.undone_at is not None:
+        return "this merge was undone already"
+    if now > undo_deadline(merge):
+        return f"merges can be undone for {UNDO_WINDOW.days} days only"
+    survivor = await scope.get(Member, merge.survivor_id)
+    if survivor is None or survivor.merged_into_id is not None:
+        return "the survivor was merged into another member since"
+    if merge.moved.get("debt_paid"):
+        return "the merge paid one member's points debt with the other's points"
+    markers = (
+        await scope.query(LedgerEntry)
+        .filter(source_type="merge", source_ref=str(merge.id), entry_type="merge")
+        .values_list("account_id", "id")
+    )
+    for account_id, marker_id in markers:
+        if await scope.query(LedgerEntry).filter(account_id=account_id, id__gt=marker_id).exists():
+            return "points, stored value or growth moved on the survivor since the merge"
+    coupons = merge.moved.get("coupons") or []
+    if (
+        coupons
+        and await scope.query(Coupon)
+        .filter(id__in=coupons, updated_at__gt=merge.merged_at)
+        .exists()
+    ):
+        return "a coupon of the merged member was used or changed since the merge"
+    holds = merge.moved.get("holds") or []
+    if (
+        holds
+        and await scope.query(RewardHold)
+        .filter(id__in=holds, settled_at__gt=merge.merged_at)
+        .exists()
+    ):
+        return "a checkout hold of the merged member was settled since the merge"
+    return None
+
+
+async def undo_merge(scope: BrandScope, merge_id: int, *, now: datetime | None = None) -> Undone:
+    """Split a merge again within :data:`UNDO_WINDOW` (see :func:`undo_blocker`
+    for when it is refused, ``UNDO_BLOCKED``): every row the merge moved goes
+    back, the accounts split again (each a ``merge`` entry recording its
+    balance), both profiles are restored, statistics rebuilt, and both tiers
+    re-evaluated by the policy. Undoing an undone merge answers it again."""
+    at = now or _now()
+    merge = await scope.get(MemberMerge, merge_id)
+    if merge is None:
+        raise DomainError("NOT_FOUND", "no such merge", ["mergeId"])
+    if merge.undone_at is not None:
+        return await _undone(scope, merge)
+    blocker = await undo_blocker(scope, merge, at)
+    if blocker is not None:
+        raise DomainError("UNDO_BLOCKED", blocker, ["mergeId"])
+    async with unit_of_work(scope) as uow:
+        conn = uow.connection
+        survivor, merged = await _lock_for_undo(uow, merge)
+        again = await scope.query(MemberMerge).using_db(conn).get(id=merge.id)
+        if again.undone_at is not None:
+            raise DomainError("UNDO_BLOCKED", "this merge was undone already", ["mergeId"])
+        s, m = survivor.id, merged.id
+        previous = merge.previous or {}
+        # The tombstone comes back first: its unique columns and accounts.
+        merged.status = previous.get("merged", {}).get("status", MemberStatus.ACTIVE.value)
+        merged.merged_into_id = None
+        restore = {k: v for k, v in (previous.get("survivor") or {}).items()}
+        for name in _UNIQUE_COLUMNS:
+            value = previous.get("merged", {}).get(name)
+            if value is not None and getattr(survivor, name) == value:
+                # The survivor had taken it (it was empty): give it back.
+                restore[name] = None
+        if restore:
+            survivor.update_from_dict(
+                {
+                    k: date.fromisoformat(v) if k == "birthday" and v else v
+                    for k, v in restore.items()
+                }
+            )
+            await survivor.save(using_db=conn, update_fields=[*restore, "updated_at"])
+        for name in _UNIQUE_COLUMNS:
+            setattr(merged, name, previous.get("merged", {}).get(name))
+        await merged.save(
+            using_db=conn,
+            update_fields=["status", "merged_into_id", *_UNIQUE_COLUMNS, "updated_at"],
+        )
+        for name, (model, column) in _MOVED_BACK.items():
+            ids = merge.moved.get(name)
+            if ids:
+                await scope.query(model).using_db(conn).filter(id__in=ids).update(**{column: m})
+        for template_id, issued in (merge.moved.get("allowances_added") or {}).items():
+            await (
+                scope.query(CouponAllowance)
+                .using_db(conn)
+                .filter(member_id=s, template_id=int(template_id), issued__gte=issued)
+                .update(issued=F("issued") - issued)
+            )
+            await scope.create(
+                CouponAllowance,
+                using_db=conn,
+                template_id=int(template_id),
+                member_id=m,
+                issued=issued,
+            )
+        dropped = merge.moved.get("tags_dropped") or []
+        if dropped:
+            await scope.insert_many(
+                TagAssignment,
+                [
+                    scope.build(
+                        TagAssignment,
+                        tag_id=d["tag_id"],
+                        member_id=m,
+                        source=d["source"],
+                        expires_at=datetime.fromisoformat(d["expires_at"])
+                        if d["expires_at"]
+                        else None,
+                    )
+                    for d in dropped
+                ],
+                conn,
+            )
+        await _split_ledgers(uow, merge, s, m, at)
+        await rebuild_member_stats(scope, conn, [s, m])
+        merge.undone_at = at
+        await merge.save(using_db=conn, update_fields=["undone_at"])
+        await audit.record(
+            scope,
+            "member.merge_undo",
+            "ok",
+            {"merge_id": merge.id, "survivor_id": s, "merged_id": m},
+        )
+        for member_id in (s, m):
+            uow.emit("member.updated", member_id=member_id, changed=["mergeUndone"])
+            uow.follow_up(
+                "members_merge_tier",
+                scope.brand_id,
+                member_id,
+                merge.id,
+                key=f"unmerge-tier:{merge.id}:{member_id}",
+            )
+    return Undone(merge, survivor, merged)
+
+
+async def _undone(scope: BrandScope, merge: MemberMerge) -> Undone:
+    survivor = await scope.get(Member, merge.survivor_id)
+    restored = await scope.get(Member, merge.merged_id)
+    assert survivor is not None and restored is not None
+    return Undone(merge, survivor, restored)
+
+
+async def _lock_for_undo(uow: UnitOfWork, merge: MemberMerge) -> tuple[Member, Member]:
+    scope, conn = uow.scope, uow.connection
+    query = (
+        scope.query(Member)
+        .using_db(conn)
+        .filter(id__in=[merge.survivor_id, merge.merged_id])
+        .order_by("id")
+    )
+    if conn.capabilities.dialect == "postgres":
+        query = query.select_for_update()
+    rows = {m.id: m for m in await query}
+    if conn.capabilities.dialect == "postgres":
+        await (
+            scope.query(AssetAccount)
+            .using_db(conn)
+            .filter(member_id__in=[merge.survivor_id, merge.merged_id])
+            .order_by("member_id", "kind")
+            .select_for_update()
+            .only("id")
+        )
+    return rows[merge.survivor_id], rows[merge.merged_id]
+
+
+async def _split_ledgers(
+    uow: UnitOfWork, merge: MemberMerge, survivor_id: int, merged_id: int, at: datetime
+) -> None:
+    """Each kind's entries and lots go back to a reopened account of the
+    merged member; both accounts' balances, pending and reserved amounts are
+    set to what their entries (and open holds) say, in SQL, and a ``merge``
+    entry on each records the balance."""
+    scope, conn = uow.scope, uow.connection
+    for kind in KINDS:
+        entry_ids = merge.moved.get(f"ledger_{kind}")
+        if not entry_ids:
+            continue
+        await accounts.open_account(conn, scope, merged_id, kind, at)
+        account = await scope.query(AssetAccount).using_db(conn).get(member_id=merged_id, kind=kind)
+        await (
+            scope.query(LedgerEntry)
+            .using_db(conn)
+            .filter(id__in=entry_ids)
+            .update(account_id=account.id, member_id=merged_id)
+        )
+        lot_ids = merge.moved.get(f"lots_{kind}")
+        if lot_ids:
+            await (
+                scope.query(PointsLot)
+                .using_db(conn)
+                .filter(id__in=lot_ids)
+                .update(account_id=account.id)
+            )
+        for member_id in (merged_id, survivor_id):
+            balance = await _recount(conn, scope, member_id, kind, at)
+            marker = f"unmerge:{merge.id}:{kind}:{member_id}"
+            target = (
+                await scope.query(AssetAccount).using_db(conn).get(member_id=member_id, kind=kind)
+            )
+            await scope.create(
+                LedgerEntry,
+                using_db=conn,
+                account_id=target.id,
+                member_id=member_id,
+                kind=kind,
+                entry_type="merge",
+                amount=0,
+                balance_after=balance,
+                reason=f"merge {merge.id} undone",
+                source_type="merge",
+                source_ref=str(merge.id),
+                idempotency_key=marker,
+                fingerprint=fingerprint(marker),
+                actor=str(scope.actor)[:200],
+                occurred_at=at,
+            )
+
+
+async def _recount(conn: Any, scope: BrandScope, member_id: int, kind: str, at: datetime) -> int:
+    """Set the (locked) account's balance, pending and reserved amounts to the
+    sums of its entries and open holds, as ``tessera ledger verify`` counts
+    them, in one statement; returns the balance."""
+    rows = await conn.execute_query_dict(
+        accounts.numbered(
+            conn,
+            "UPDATE asset_account SET "
+            "balance = (SELECT COALESCE(SUM(amount), 0) FROM ledger_entry e "
+            "WHERE e.brand_id = asset_account.brand_id AND e.account_id = asset_account.id "
+            "AND e.entry_type NOT IN ('pending', 'cancel')), "
+            "pending = (SELECT COALESCE(SUM(CASE WHEN e.entry_type = 'release' THEN -amount "
+            "ELSE amount END), 0) FROM ledger_entry e "
+            "WHERE e.brand_id = asset_account.brand_id AND e.account_id = asset_account.id "
+            "AND e.entry_type IN ('pending', 'cancel', 'release')), "
+            "reserved = CASE WHEN kind = 'points' THEN (SELECT COALESCE(SUM(h.points), 0) "
+            "FROM reward_hold h WHERE h.brand_id = asset_account.brand_id "
+            "AND h.member_id = asset_account.member_id AND h.status = 'held') ELSE 0 END, "
+            "updated_at = ? "
+            "WHERE brand_id = ? AND member_id = ? AND kind = ? RETURNING balance",
+        ),
+        [at, scope.brand_id, member_id, kind],
+    )
+    return int(rows[0]["balance"])

@@ -5,6 +5,7 @@ refusals."""
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from collections import Counter
 
 import pytest
@@ -253,3 +254,48 @@ def test_every_balance_count_and_statistic_is_the_sum_of_the_two(
         }
 
     session_loop.run_until_complete(check())
+
+
+async def test_undo_puts_back_exactly_what_moved(brand_a):
+    scope = BrandScope(brand_a)
+    template = await coupon_template(scope)
+    await create_tag(scope, "vip", "vip")
+    s, m = await two_members(scope, phone="13800138000")
+    await give(
+        scope, s, History(earn=[100], top_up=[50], orders=[10], tags=["vip"], coupons=1), template
+    )
+    await give(
+        scope,
+        m,
+        History(earn=[70], growth=[5], orders=[20], events=1, coupons=1, tags=["vip"]),
+        template,
+    )
+    first = {member: await figures(scope, [member]) for member in (s, m)}
+    done = await merge.merge_members(scope, s, m, idempotency_key="u")
+    undone = await merge.undo_merge(scope, done.merge.id)
+    assert undone.restored.status == "active" and undone.restored.merged_into_id is None
+    for member in (s, m):
+        now = await figures(scope, [member])
+        now["entries"] = Counter({k: n for k, n in now["entries"].items() if k[1] != "merge"})
+        assert now == first[member], member
+    assert await ledger_problems(scope) == []
+    assert await lots_of(scope, m) == 70
+    assert (await Member.get(id=m)).status == "active"
+    # Undoing again answers the same; merging again works.
+    again = await merge.undo_merge(scope, done.merge.id)
+    assert again.merge.undone_at is not None
+    redo = await merge.merge_members(scope, s, m, idempotency_key="u2")
+    assert not redo.replayed
+
+
+async def test_undo_is_refused_once_value_moved_on_the_survivor(brand_a):
+    scope = BrandScope(brand_a)
+    s, m = await two_members(scope)
+    await assets.earn_points(scope, m, 70, idempotency_key="m", reason="t", source_type="t")
+    done = await merge.merge_members(scope, s, m, idempotency_key="u")
+    await assets.redeem_points(scope, s, 60, idempotency_key="spend", reason="t", source_type="t")
+    with pytest.raises(DomainError) as refused:
+        await merge.undo_merge(scope, done.merge.id)
+    assert (refused.value.code, refused.value.field) == ("UNDO_BLOCKED", ["mergeId"])
+    late = done.merge.merged_at + merge.UNDO_WINDOW + timedelta(seconds=1)
+    assert "7 days" in (await merge.undo_blocker(scope, done.merge, late) or "")
