@@ -193,7 +193,10 @@ async def merge_members(
             await record.save(
                 using_db=uow.connection, update_fields=["conflicts", "moved", "previous"]
             )
-            counts = {name: len(ids) for name, ids in moved.ids.items()}
+            counts = {
+                name: len(ids) if isinstance(ids, list | dict) else ids
+                for name, ids in moved.ids.items()
+            }
             await audit.record(
                 scope,
                 "member.merge",
