@@ -5,8 +5,8 @@ refusals."""
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
