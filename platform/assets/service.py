@@ -572,7 +572,7 @@ async def _exists(scope: BrandScope, conn: Any, member_id: int) -> bool:
         .values_list("merged_into_id", flat=True)
     )
     if row and row[0] is not None:
-        raise _Merged(int(row[0]))  # type: ignore[arg-type]
+        raise _Merged(int(row[0]))  # type: ignore[call-overload]
     return bool(row)
 
 

@@ -128,7 +128,7 @@ async def resolve(scope: BrandScope, member_id: int) -> int:
         rows = await scope.query(Member).filter(id=current).values_list("merged_into_id", flat=True)
         if not rows or rows[0] is None or rows[0] in seen:
             return current
-        current = int(rows[0])  # type: ignore[arg-type]
+        current = int(rows[0])  # type: ignore[call-overload]
         seen.add(current)
 
 

@@ -76,10 +76,12 @@ class MemberMerge:
             undone_at=row.undone_at,
             undoable_until=merge.undo_deadline(row),
             conflicts=[MergeConflict(**c) for c in row.conflicts],
-            moved={
-                name: len(ids) if isinstance(ids, list | dict) else ids
-                for name, ids in row.moved.items()
-            },
+            moved=JSON(
+                {
+                    name: len(ids) if isinstance(ids, list | dict) else ids
+                    for name, ids in row.moved.items()
+                }
+            ),
         )
 
 
