@@ -244,31 +244,43 @@ async def _replay(scope: BrandScope, done: MemberMerge, print_: str) -> MergeRes
 
 
 async def _lock_members(uow: UnitOfWork, survivor_id: int, merged_id: int) -> tuple[Member, Member]:
-    """Both rows, locked lower id first, then their accounts in the same
-    order; checked again under the lock (a concurrent merge may have made one
-    a tombstone meanwhile)."""
+    """Both members' accounts, then both members' rows, each lower member id
+    first; checked again under the lock (a concurrent merge may have made one
+    a tombstone meanwhile). Accounts first, as every ledger write takes its
+    account's lock before its entry's insert needs the member's key lock:
+    the opposite order would deadlock with a write in flight. The member rows
+    take ``FOR NO KEY UPDATE``, which inserts referencing them do not wait
+    for."""
     scope, conn = uow.scope, uow.connection
+    postgres = conn.capabilities.dialect == "postgres"
+    if postgres:
+        await _lock_accounts(uow, [survivor_id, merged_id])
     query = (
         scope.query(Member).using_db(conn).filter(id__in=[survivor_id, merged_id]).order_by("id")
     )
-    if conn.capabilities.dialect == "postgres":
-        query = query.select_for_update()
+    if postgres:
+        query = query.select_for_update(no_key=True)
     rows = {m.id: m for m in await query}
     for member_id, name in ((survivor_id, "survivorId"), (merged_id, "mergedId")):
         if rows[member_id].merged_into_id is not None:
             raise DomainError(
                 "MEMBER_MERGED", "this member was merged into another one already", [name]
             )
-    if conn.capabilities.dialect == "postgres":
+    return rows[survivor_id], rows[merged_id]
+
+
+async def _lock_accounts(uow: UnitOfWork, member_ids: list[int]) -> None:
+    """Kind by kind in :data:`KINDS` order, points first as a purchase's
+    rewards take them (points, then growth), lower member first."""
+    for kind in KINDS:
         await (
-            scope.query(AssetAccount)
-            .using_db(conn)
-            .filter(member_id__in=[survivor_id, merged_id])
-            .order_by("member_id", "kind")
+            uow.scope.query(AssetAccount)
+            .using_db(uow.connection)
+            .filter(member_id__in=member_ids, kind=kind)
+            .order_by("member_id")
             .select_for_update()
             .only("id")
         )
-    return rows[survivor_id], rows[merged_id]
 
 
 async def _merge_profiles(
@@ -741,25 +753,16 @@ async def _undone(scope: BrandScope, merge: MemberMerge) -> Undone:
 
 
 async def _lock_for_undo(uow: UnitOfWork, merge: MemberMerge) -> tuple[Member, Member]:
+    """The locks of :func:`_lock_members`, in the same order."""
     scope, conn = uow.scope, uow.connection
-    query = (
-        scope.query(Member)
-        .using_db(conn)
-        .filter(id__in=[merge.survivor_id, merge.merged_id])
-        .order_by("id")
-    )
-    if conn.capabilities.dialect == "postgres":
-        query = query.select_for_update()
+    postgres = conn.capabilities.dialect == "postgres"
+    ids = [merge.survivor_id, merge.merged_id]
+    if postgres:
+        await _lock_accounts(uow, ids)
+    query = scope.query(Member).using_db(conn).filter(id__in=ids).order_by("id")
+    if postgres:
+        query = query.select_for_update(no_key=True)
     rows = {m.id: m for m in await query}
-    if conn.capabilities.dialect == "postgres":
-        await (
-            scope.query(AssetAccount)
-            .using_db(conn)
-            .filter(member_id__in=[merge.survivor_id, merge.merged_id])
-            .order_by("member_id", "kind")
-            .select_for_update()
-            .only("id")
-        )
     return rows[merge.survivor_id], rows[merge.merged_id]
 
 
