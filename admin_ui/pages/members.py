@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
+from tessera.admin_ui.pages.member_merge import merges_of
 from tessera.admin_ui.pages.member_timeline import TIMELINE_LIMIT, timeline
 from tessera.admin_ui.registry import page
 from tessera.assets import service as assets
@@ -118,6 +119,8 @@ async def profile_page(
         token=token,
         can_write=ctx.can(Scope.WRITE),
         can_adjust=ctx.can(Scope.MANAGE),
+        can_merge=ctx.can(Scope.ADMIN),
+        merges=await merges_of(ctx, member),
     )
 
 
