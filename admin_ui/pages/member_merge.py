@@ -29,6 +29,8 @@ REASONS = {
     duplicates.NAME_BIRTHDAY: N_("same name and birthday"),
     duplicates.NAME_CITY_PHONE: N_("same name, city and phone ending"),
 }
+# A tombstone's status, as the profile shows it.
+STATUS_LABEL = N_("merged")
 PAGE_SIZE = 50
 
 
