@@ -8,6 +8,7 @@ import itertools
 from collections import Counter
 from datetime import timedelta
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -299,3 +300,45 @@ async def test_undo_is_refused_once_value_moved_on_the_survivor(brand_a):
     assert (refused.value.code, refused.value.field) == ("UNDO_BLOCKED", ["mergeId"])
     late = done.merge.merged_at + merge.UNDO_WINDOW + timedelta(seconds=1)
     assert "7 days" in (await merge.undo_blocker(scope, done.merge, late) or "")
+
+
+async def test_the_tier_is_recomputed_once_by_the_active_policy(brand_a, record_events):
+    # Gold from 1,000 of spend in 12 months: 600 each is silver, together gold.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "rewards"))
+    from loyalty_programme import standard_programme
+
+    from tessera.tiers.models import MemberTierState, TierHistory
+    from tessera.webhooks.events import body, json_schema
+
+    tiers = await standard_programme(brand_a)
+    recorder = await record_events(brand_a)
+    scope = BrandScope(brand_a)
+    s, m = await two_members(scope)
+    template = await coupon_template(scope)
+    await give(scope, s, History(orders=[600]), template)
+    await give(scope, m, History(orders=[600]), template)
+    await drain_outbox()
+    states = {st.member_id: st.tier_id for st in await MemberTierState.filter(brand_id=brand_a.id)}
+    assert states == {s: tiers["silver"].id, m: tiers["silver"].id}
+
+    done = await merge.merge_members(scope, s, m, idempotency_key="tier")
+    await drain_outbox()
+    state = await MemberTierState.get(member_id=s)
+    assert state.tier_id == tiers["gold"].id
+    assert not await MemberTierState.filter(member_id=m).exists()
+    upgrades = await TierHistory.filter(member_id=s, source=f"merge:{done.merge.id}")
+    assert [h.to_tier_id for h in upgrades] == [tiers["gold"].id]  # once
+    [event] = recorder.named("member.merged")
+    assert event.payload == {
+        "member_id": s,
+        "merged_member_id": m,
+        "merge_id": done.merge.id,
+        "automatic": False,
+        "conflicts": ["name"],
+    }
+    webhook = body("d", "member.merged", done.merge.merged_at, brand_a.code, event.payload)
+    jsonschema.validate(webhook, json_schema("member.merged"))
+    assert await ledger_problems(scope) == []

@@ -91,6 +91,20 @@ async def test_merge_over_http_reports_conflicts_and_the_old_id_keeps_working(
         token=admin,
     )
     assert earned["earnPoints"]["errors"] == [] and earned["earnPoints"]["balance"] == 15
+    order = await gql(
+        "mutation($i: RecordOrderInput!) { recordOrder(input: $i) { order { member { id } } "
+        "errors { code } } }",
+        {
+            "i": {
+                "externalId": "after-merge",
+                "memberId": gid(m),
+                "occurredAt": "2026-01-02T03:04:05+00:00",
+                "amountPaid": {"amount": "12.00", "currency": "CNY"},
+            }
+        },
+        token=admin,
+    )
+    assert order["recordOrder"] == {"order": {"member": {"id": gid(s)}}, "errors": []}
     listed = await gql("query { members { totalCount } }", token=admin)
     assert listed["members"]["totalCount"] == 1
     assert await AuditLogEntry.filter(brand_id=brand_a.id, action="member.merge").count() == 1
