@@ -525,7 +525,9 @@ class _Compiler:
         if self.uses_stats:
             ms = self.stats
             query = query.left_join(ms).on((ms.member_id == m.id) & (ms.brand_id == m.brand_id))
-        criteria: list[Term] = [m.brand_id == self.brand_id]
+        # A merge's tombstone (tessera.members.merge) is in no segment: its
+        # survivor holds its facts now.
+        criteria: list[Term] = [m.brand_id == self.brand_id, m.merged_into_id.isnull()]
         if only_member_ids is not None:
             criteria.append(m.id.isin(list(only_member_ids)) if only_member_ids else FALSE)
         return query.where(all_of([*criteria, where]))

@@ -342,3 +342,24 @@ async def test_the_tier_is_recomputed_once_by_the_active_policy(brand_a, record_
     webhook = body("d", "member.merged", done.merge.merged_at, brand_a.code, event.payload)
     jsonschema.validate(webhook, json_schema("member.merged"))
     assert await ledger_problems(scope) == []
+
+
+async def test_the_tombstone_leaves_every_segment(brand_a):
+    from tessera.segments import service as segments
+    from tessera.segments.models import SegmentMembership
+
+    scope = BrandScope(brand_a)
+    s, m = await two_members(scope)  # m lives in Shanghai, s has no city
+    rule = {"type": "profile", "field": "city", "in": ["Shanghai"]}
+    segment = await segments.create_segment(scope, "SH", segments.SegmentKind.DYNAMIC, rule=rule)
+    await segments.refresh_segment(scope, segment.id)
+    assert await SegmentMembership.filter(segment_id=segment.id).values_list(
+        "member_id", flat=True
+    ) == [m]
+    await merge.merge_members(scope, s, m, idempotency_key="seg")
+    await drain_outbox()
+    await segments.refresh_segment(scope, segment.id)
+    # The survivor took the city; the tombstone, which still has it, is out.
+    assert await SegmentMembership.filter(segment_id=segment.id).values_list(
+        "member_id", flat=True
+    ) == [s]
