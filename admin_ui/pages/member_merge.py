@@ -186,7 +186,7 @@ async def merges_of(ctx: Ctx, member: Member) -> list[tuple[MemberMerge, str | N
 )
 async def duplicate_list(ctx: Ctx) -> Response:
     candidates = (
-        await duplicates.open_candidates(ctx.scope)
+        await duplicates.candidates(ctx.scope)
         .order_by("-id")
         .limit(PAGE_SIZE)
         .select_related("member", "other")

@@ -160,8 +160,8 @@ async def scan(scope: BrandScope, limit: int = SCAN_LIMIT) -> int:
     return found
 
 
-def open_candidates(scope: BrandScope, status: str = "open") -> Any:
-    """The brand's candidates of ``status``, as a query (newest first when paged)."""
+def candidates(scope: BrandScope, status: str = "open") -> Any:
+    """The brand's candidates of ``status`` (open, dismissed or merged), as a query."""
     return scope.query(DuplicateCandidate).filter(status=status)
 
 

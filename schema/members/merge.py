@@ -227,7 +227,7 @@ class MergeQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[DuplicateCandidate]:
-        query = duplicates.open_candidates(info.context.scope, status.value)
+        query = duplicates.candidates(info.context.scope, status.value)
         return await paginate(
             query,
             Window(first, after, None, None),
