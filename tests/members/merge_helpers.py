@@ -19,6 +19,7 @@ from tessera.coupons.issuing import issue_coupon
 from tessera.coupons.models import Coupon
 from tessera.coupons.templates import create_template
 from tessera.members.models import MemberIdentity
+from tessera.members.service import update_member
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.models import MemberStats, Order
 from tessera.orders.money import MoneyAmount
@@ -46,6 +47,7 @@ class History:
     events: int = 0
     coupons: int = 0
     tags: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 async def give(scope: BrandScope, member_id: int, history: History, template_id: int) -> None:
@@ -99,6 +101,8 @@ async def give(scope: BrandScope, member_id: int, history: History, template_id:
         )
     if history.tags:
         await tag_members(scope, history.tags, member_ids=[member_id])
+    if history.attributes:
+        await update_member(scope, member_id, {}, attributes=history.attributes)
 
 
 async def coupon_template(scope: BrandScope) -> int:

@@ -26,6 +26,7 @@ from tessera.assets import service as assets
 from tessera.audit.models import AuditLogEntry
 from tessera.errors import DomainError
 from tessera.members import merge
+from tessera.members.attributes import AttributeType, DefinitionValues, create_definition
 from tessera.members.models import Member, MemberIdentity, MemberMerge
 from tessera.members.service import create_member, find_by_identity
 from tessera.scope import BrandScope
@@ -207,6 +208,7 @@ history = st.builds(
     events=st.integers(0, 2),
     coupons=st.integers(0, 2),
     tags=st.lists(st.sampled_from(["t1", "t2", "t3"]), max_size=2, unique=True),
+    attributes=st.dictionaries(st.sampled_from(["a1", "a2", "a3"]), st.sampled_from(["x", "y"])),
 )
 
 
@@ -234,6 +236,8 @@ def test_every_balance_count_and_statistic_is_the_sum_of_the_two(
         template = await coupon_template(scope)
         for code in ("t1", "t2", "t3"):
             await create_tag(scope, code, code)
+        for key in ("a1", "a2", "a3"):
+            await create_definition(scope, key, AttributeType.STRING, DefinitionValues(key))
         s, m = await two_members(scope)
         await give(scope, s, ours, template)
         await give(scope, m, theirs, template)
@@ -241,8 +245,16 @@ def test_every_balance_count_and_statistic_is_the_sum_of_the_two(
             await put_in_debt(scope, m, debt)
         await drain_outbox()
         before = await figures(scope, [s, m])
-        await merge.merge_members(scope, s, m, idempotency_key="merge")
+        done = await merge.merge_members(scope, s, m, idempotency_key="merge")
         await drain_outbox()
+        # Attributes: the survivor's win, gaps are filled, differences reported.
+        survivor = await Member.get(id=s)
+        assert survivor.attributes == {**theirs.attributes, **ours.attributes}
+        differing = {k for k, v in theirs.attributes.items() if ours.attributes.get(k, v) != v}
+        assert {c.field for c in done.conflicts} == {
+            "name",
+            *(f"attributes.{k}" for k in differing),
+        }
         after = await figures(scope, [s])
         after["entries"] = Counter({k: n for k, n in after["entries"].items() if k[1] != "merge"})
         assert after == before
