@@ -582,6 +582,15 @@ _MOVED_BACK: dict[str, tuple[Any, str]] = {
 }
 
 
+# Ids per statement when undo moves rows back by id: well under PostgreSQL's
+# 32,767 bound parameters.
+_CHUNK = 10_000
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
 @dataclass(frozen=True)
 class Undone:
     merge: MemberMerge
@@ -690,7 +699,10 @@ async def undo_merge(scope: BrandScope, merge_id: int, *, now: datetime | None =
         for name, (model, column) in _MOVED_BACK.items():
             ids = merge.moved.get(name)
             if ids:
-                await scope.query(model).using_db(conn).filter(id__in=ids).update(**{column: m})
+                for part in _chunks(ids):
+                    await (
+                        scope.query(model).using_db(conn).filter(id__in=part).update(**{column: m})
+                    )
         for template_id, issued in (merge.moved.get("allowances_added") or {}).items():
             await (
                 scope.query(CouponAllowance)
@@ -780,18 +792,18 @@ async def _split_ledgers(
             continue
         await accounts.open_account(conn, scope, merged_id, kind, at)
         account = await scope.query(AssetAccount).using_db(conn).get(member_id=merged_id, kind=kind)
-        await (
-            scope.query(LedgerEntry)
-            .using_db(conn)
-            .filter(id__in=entry_ids)
-            .update(account_id=account.id, member_id=merged_id)
-        )
-        lot_ids = merge.moved.get(f"lots_{kind}")
-        if lot_ids:
+        for part in _chunks(entry_ids):
+            await (
+                scope.query(LedgerEntry)
+                .using_db(conn)
+                .filter(id__in=part)
+                .update(account_id=account.id, member_id=merged_id)
+            )
+        for part in _chunks(merge.moved.get(f"lots_{kind}") or []):
             await (
                 scope.query(PointsLot)
                 .using_db(conn)
-                .filter(id__in=lot_ids)
+                .filter(id__in=part)
                 .update(account_id=account.id)
             )
         for member_id in (merged_id, survivor_id):
