@@ -6,6 +6,45 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+# The composite brand keys of the new links (see 0004_brand_keys): a merge,
+# a tombstone and a duplicate candidate name members of their own brand only.
+BRAND_LINKS = [
+    ("duplicate_candidate", "member_id", "member", "CASCADE"),
+    ("duplicate_candidate", "other_id", "member", "CASCADE"),
+    ("member", "merged_into_id", "member", "CASCADE"),
+    ("member_merge", "merged_id", "member", "CASCADE"),
+    ("member_merge", "survivor_id", "member", "CASCADE"),
+]
+
+
+def statements() -> list[str]:
+    # member's ("brand_id", "id") key is 0004's.
+    return [
+        f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_{column}_brand_fkey" '
+        f'FOREIGN KEY ("brand_id", "{column}") REFERENCES "{target}" ("brand_id", "id") '
+        f"ON DELETE {on_delete}"
+        for table, column, target, on_delete in BRAND_LINKS
+    ]
+
+
+async def apply(apps: object, schema_editor: object) -> None:
+    client = schema_editor.client  # type: ignore[attr-defined]
+    if client.capabilities.dialect != "postgres":
+        return
+    for statement in statements():
+        await client.execute_script(statement)
+
+
+async def revert(apps: object, schema_editor: object) -> None:
+    client = schema_editor.client  # type: ignore[attr-defined]
+    if client.capabilities.dialect != "postgres":
+        return
+    for table, column, _, _ in BRAND_LINKS:
+        await client.execute_script(
+            f'ALTER TABLE "{table}" DROP CONSTRAINT "{table}_{column}_brand_fkey"'
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [('tessera', '0007_admin_form_submission')]
 
@@ -58,4 +97,5 @@ class Migration(migrations.Migration):
             name='auto_merge',
             field=fields.BooleanField(default=False, description='merge exact verified-identity duplicates without review'),
         ),
+        ops.RunPython(apply, revert),
     ]
