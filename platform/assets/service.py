@@ -518,31 +518,20 @@ async def _run(
     _check_key(request.idempotency_key)
     fingerprint = request.fingerprint()
     conn = uow.connection if uow is not None else None
-    try:
-        # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
-        async with unit_of_work(scope, uow) as work:
-            return await write(work, fingerprint)
-    except _Merged as merged:
-        # The member is a merge's tombstone (perhaps merged while this call
-        # waited for its account): a replay of a write made before the merge
-        # answers as such, anything else lands on the survivor.
-        found = await _replay(scope, request, fingerprint, conn)
-        if found is not None:
-            return found
-        survivor = merged.survivor_id
-    except (IntegrityError, DomainError):
-        found = await _replay(scope, request, fingerprint, conn)
-        if found is None:
-            raise
-        return found
-    # A survivor merged on again is a tombstone too: follow the chain.
+    # More than once only for a merge's tombstone (and a chain of merges).
     for _ in range(_MAX_REDIRECTS):
-        request.member_id = survivor
         try:
+            # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
             async with unit_of_work(scope, uow) as work:
                 return await write(work, fingerprint)
         except _Merged as merged:
-            survivor = merged.survivor_id
+            # The member is a merge's tombstone (perhaps merged while this
+            # call waited for its account): a replay of a write made before
+            # the merge answers as such, anything else lands on the survivor.
+            found = await _replay(scope, request, fingerprint, conn)
+            if found is not None:
+                return found
+            request.member_id = merged.survivor_id
         except (IntegrityError, DomainError):
             found = await _replay(scope, request, fingerprint, conn)
             if found is None:

@@ -57,7 +57,11 @@ def _kind(kind: str, field: list[str]) -> IdentityKind:
 
 
 async def require_member(scope: BrandScope, member_id: int | None, field: str = "id") -> Member:
+    """The member ``member_id`` stands for: a merge's tombstone answers its
+    survivor (tessera.members.merge), so writes by an old id land there."""
     member = await scope.get(Member, member_id) if member_id is not None else None
+    while member is not None and member.merged_into_id is not None:
+        member = await scope.get(Member, member.merged_into_id)
     if member is None:
         raise DomainError("NOT_FOUND", "no such member", [field])
     return member

@@ -28,7 +28,7 @@ from tessera.errors import DomainError
 from tessera.members import merge
 from tessera.members.attributes import AttributeType, DefinitionValues, create_definition
 from tessera.members.models import Member, MemberIdentity, MemberMerge
-from tessera.members.service import create_member, find_by_identity
+from tessera.members.service import add_identity, create_member, find_by_identity
 from tessera.scope import BrandScope
 from tessera.tags.service import create_tag
 from tessera.testing import drain_outbox, make_brand
@@ -150,6 +150,9 @@ async def test_the_tombstone_resolves_to_the_survivor_for_reads_and_writes(brand
     redeemed = await assets.redeem_points(
         scope, m, 15, idempotency_key="r", reason="t", source_type="t"
     )
+    # Member writes by the old id too.
+    changed = await add_identity(scope, m, "email", "late@example.com")
+    assert changed.id == s and changed.email == "late@example.com"
     assert redeemed.balance == 0
     assert await ledger_problems(scope) == []
 
