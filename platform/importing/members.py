@@ -286,13 +286,13 @@ async def _note_duplicates(
 ) -> None:
     """A row whose identities belong to different existing members says they
     may be one person: each pair becomes a duplicate candidate for review."""
-    held = [(owners[key], key[0]) for key in row.keys if isinstance(owners.get(key), int)]
+    held = [(owner, key[0]) for key in row.keys if isinstance(owner := owners.get(key), int)]
     if not held:
         return
     first = held[0][0]
     for other, kind in held[1:]:
         if other != first:
-            await duplicates.claim(scope, int(other), int(first), IdentityKind(kind), merge=False)
+            await duplicates.claim(scope, other, first, IdentityKind(kind), merge=False)
 
 
 def _who(member: int | _Row) -> tuple[str, int]:
