@@ -31,6 +31,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.dashboard",
     "tessera.admin_ui.pages.members",
     "tessera.admin_ui.pages.member_actions",
+    "tessera.admin_ui.pages.member_merge",
     "tessera.admin_ui.pages.api_keys",
     "tessera.admin_ui.pages.audit_log",
     "tessera.admin_ui.pages.plugins",

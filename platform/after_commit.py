@@ -9,6 +9,7 @@ back. Outside an enclosing transaction nothing is deferred.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -18,6 +19,8 @@ from tortoise.transactions import in_transaction
 
 Callback = Callable[[], Awaitable[Any]]
 _held: ContextVar[list[Callback] | None] = ContextVar("tessera_after_commit", default=None)
+_ended: ContextVar[list[Callback] | None] = ContextVar("tessera_after_transaction", default=None)
+log = logging.getLogger("tessera.after_commit")
 
 
 def defer(callback: Callback) -> bool:
@@ -27,6 +30,18 @@ def defer(callback: Callback) -> bool:
     if held is None:
         return False
     held.append(callback)
+    return True
+
+
+def after_transaction(callback: Callback) -> bool:
+    """Hold ``callback`` until the enclosing transaction has ended, committed
+    or rolled back: for a note that must outlast a refusal (a duplicate
+    candidate found by a write that was then refused). False when there is
+    none (the caller runs it now). A failing callback is logged, not raised."""
+    ended = _ended.get()
+    if ended is None:
+        return False
+    ended.append(callback)
     return True
 
 
@@ -41,6 +56,9 @@ async def enclosing_transaction() -> AsyncIterator[Any]:
     parent = _held.get()
     held: list[Callback] = []
     token = _held.set(held)
+    outer = _ended.get()
+    ended: list[Callback] = []
+    ended_token = _ended.set(ended)
     try:
         # The enclosing transaction itself: units of work inside it defer to
         # it, so it cannot be one of them.
@@ -48,6 +66,15 @@ async def enclosing_transaction() -> AsyncIterator[Any]:
             yield connection
     finally:
         _held.reset(token)
+        _ended.reset(ended_token)
+        if outer is not None:
+            outer.extend(ended)
+        else:
+            for callback in ended:
+                try:
+                    await callback()
+                except Exception:
+                    log.exception("work after a transaction failed")
     if parent is not None:
         parent.extend(held)
         return

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
+from tessera.admin_ui.pages.member_merge import merges_of
 from tessera.admin_ui.pages.member_timeline import TIMELINE_LIMIT, timeline
 from tessera.admin_ui.pages.people import member_person
 from tessera.admin_ui.registry import page
@@ -121,6 +122,8 @@ async def profile_page(
         can_adjust=ctx.can(Scope.MANAGE),
         can_admin=ctx.can(Scope.ADMIN),
         person_panel=await member_person(ctx, member.id),
+        can_merge=ctx.can(Scope.ADMIN),
+        merges=await merges_of(ctx, member),
     )
     await ctx.audit_personal_reads()
     return page

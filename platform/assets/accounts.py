@@ -70,13 +70,15 @@ async def open_account(
 ) -> None:
     """Create the member's account of ``kind`` unless it exists. The member must
     belong to the scope's brand: the row is selected from the brand's members,
-    so another brand's member id inserts nothing."""
+    so another brand's member id inserts nothing, nor does a merge's tombstone
+    (its writes go to the survivor, :mod:`tessera.members.merge`)."""
     await conn.execute_query(
         numbered(
             conn,
             "INSERT INTO asset_account "
             "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
             "SELECT brand_id, id, ?, 0, 0, 0, ? FROM member WHERE id = ? AND brand_id = ? "
+            "AND merged_into_id IS NULL "
             "ON CONFLICT (brand_id, member_id, kind) DO NOTHING",
         ),
         [kind, now, member_id, scope.brand_id],

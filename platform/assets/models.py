@@ -26,6 +26,7 @@ ENTRY_TYPES = (
     "release",
     "cancel",
     "refund",
+    "merge",
 )
 # Entry types that move the pending amount rather than the balance.
 PENDING_ONLY = ("pending", "cancel")

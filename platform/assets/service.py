@@ -93,8 +93,13 @@ class Balances:
         return max(self.points - self.reserved_points, 0)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Request:
+    """One write as asked. ``member_id`` is the only field that changes: a
+    write to a merged member's tombstone is redirected to the survivor
+    (:func:`_run`), keeping the fingerprint of the request as asked so that
+    its replays are recognised."""
+
     operation: str
     kind: str
     member_id: int
@@ -513,15 +518,51 @@ async def _run(
     _check_key(request.idempotency_key)
     fingerprint = request.fingerprint()
     conn = uow.connection if uow is not None else None
-    try:
-        # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
-        async with unit_of_work(scope, uow) as work:
-            return await write(work, fingerprint)
-    except (IntegrityError, DomainError):
-        found = await _replay(scope, request, fingerprint, conn)
-        if found is None:
-            raise
-        return found
+    # More than once only for a merge's tombstone (and a chain of merges).
+    for _ in range(_MAX_REDIRECTS):
+        try:
+            # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
+            async with unit_of_work(scope, uow) as work:
+                return await write(work, fingerprint)
+        except _Merged as merged:
+            # The member is a merge's tombstone (perhaps merged while this
+            # call waited for its account): a replay of a write made before
+            # the merge answers as such, anything else lands on the survivor.
+            found = await _replay(scope, request, fingerprint, conn)
+            if found is not None:
+                return found
+            request.member_id = merged.survivor_id
+        except (IntegrityError, DomainError):
+            found = await _replay(scope, request, fingerprint, conn)
+            if found is None:
+                raise
+            return found
+    raise _unknown_member()
+
+
+_MAX_REDIRECTS = 8
+
+
+class _Merged(Exception):
+    """The member written to is a merge's tombstone."""
+
+    def __init__(self, survivor_id: int) -> None:
+        super().__init__(survivor_id)
+        self.survivor_id = survivor_id
+
+
+async def _exists(scope: BrandScope, conn: Any, member_id: int) -> bool:
+    """Whether the brand has ``member_id``; a merge's tombstone raises
+    :class:`_Merged` instead (the write is redirected)."""
+    row = (
+        await scope.query(Member)
+        .using_db(conn)
+        .filter(id=member_id)
+        .values_list("merged_into_id", flat=True)
+    )
+    if row and row[0] is not None:
+        raise _Merged(int(row[0]))  # type: ignore[call-overload]
+    return bool(row)
 
 
 async def _replay(
@@ -619,6 +660,7 @@ async def _credit(
         .filter(member_id=member_id, kind=kind)
         .exists()
     ):
+        await _exists(scope, conn, member_id)
         raise _unknown_member()
     raise DomainError(
         "BALANCE_LIMIT",
@@ -636,7 +678,7 @@ async def _debit(
     )
     if moved is not None:
         return moved
-    if not await scope.query(Member).using_db(conn).filter(id=request.member_id).exists():
+    if not await _exists(scope, conn, request.member_id):
         raise _unknown_member()
     have = (
         await scope.query(AssetAccount)

@@ -35,6 +35,7 @@ from tessera.importing.csv_rows import (
 from tessera.importing.rejects import RejectsFile, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members import attributes as attrs
+from tessera.members import duplicates
 from tessera.members.batch import MemberDraft, create_members, identity_owners
 from tessera.members.identities import IdentityKind
 from tessera.members.models import AttributeDefinition
@@ -267,6 +268,7 @@ async def _import_batch(
             continue
         matched = {_who(owners[key]): owners[key] for key in row.keys if key in owners}
         if len(matched) > 1:
+            await _note_duplicates(scope, row, owners)
             _reject(
                 report,
                 rejects,
@@ -292,6 +294,20 @@ async def _import_batch(
         if member_id is not None:
             by_member.setdefault(member_id, []).extend(codes)
     await _tag(scope, by_member, tag_ids, set(created.values()))
+
+
+async def _note_duplicates(
+    scope: BrandScope, row: _Row, owners: dict[tuple[str, str], int | _Row]
+) -> None:
+    """A row whose identities belong to different existing members says they
+    may be one person: each pair becomes a duplicate candidate for review."""
+    held = [(owner, key[0]) for key in row.keys if isinstance(owner := owners.get(key), int)]
+    if not held:
+        return
+    first = held[0][0]
+    for other, kind in held[1:]:
+        if other != first:
+            await duplicates.claim(scope, other, first, IdentityKind(kind), merge=False)
 
 
 def _who(member: int | _Row) -> tuple[str, int]:

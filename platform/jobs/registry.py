@@ -96,6 +96,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "privacy_retention": "tessera.privacy.retention:retention_brand",
     "persons_link": "tessera.persons.linking:persons_link",
     "identity_keys_reseal": "tessera.members.jobs:identity_keys_reseal",
+    "members_merge_tier": "tessera.members.merge:merge_tier",
 }
 
 _registered: dict[str, JobDefinition] | None = None

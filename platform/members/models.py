@@ -34,6 +34,15 @@ class Member(BrandOwned):
     join_source = fields.CharField(max_length=100, default="")
     attributes = fields.JSONField(default=dict, description="custom attributes, validated")
     joined_at = fields.DatetimeField(description="when they joined, for a prospect, registered")
+    merged_into: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "tessera.Member",
+        related_name=False,
+        null=True,
+        on_delete=fields.CASCADE,
+        index=False,
+        description="status merged: the member this tombstone resolves to (tessera.members.merge)",
+    )
+    merged_into_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -109,8 +118,70 @@ class MemberSettings(BrandOwned):
     join_rule = fields.CharField(max_length=16, default="registration")
     card_prefix = fields.CharField(max_length=8, default="")
     card_sequence = fields.BigIntField(default=0, description="last card number issued")
+    auto_merge = fields.BooleanField(
+        default=False, description="merge exact verified-identity duplicates without review"
+    )
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "member_settings"
         unique_together = (("brand_id",),)
+
+
+class MemberMerge(BrandOwned):
+    """One merge of two members of a brand (:mod:`tessera.members.merge`):
+    what moved, the conflicts found, and whether it was undone. ``moved``
+    names the rows by table so :func:`~tessera.members.merge.undo_merge` can
+    move exactly those back."""
+
+    id = fields.BigIntField(primary_key=True)
+    survivor: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "tessera.Member", related_name=False, on_delete=fields.CASCADE, index=False
+    )
+    survivor_id: int
+    merged: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "tessera.Member", related_name=False, on_delete=fields.CASCADE, index=False
+    )
+    merged_id: int
+    idempotency_key = fields.CharField(max_length=200)
+    fingerprint = fields.CharField(max_length=64)
+    automatic = fields.BooleanField(default=False)
+    actor = fields.CharField(max_length=200, default="")
+    conflicts = fields.JSONField(default=list, description="attributes both members had")
+    moved = fields.JSONField(default=dict, description="ids of the rows moved, by table")
+    previous = fields.JSONField(default=dict, description="survivor values the merge changed")
+    merged_at = fields.DatetimeField()
+    undone_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "member_merge"
+        unique_together = (("brand_id", "idempotency_key"),)
+        indexes = (("brand_id", "survivor_id"), ("brand_id", "merged_id"))
+
+
+class DuplicateCandidate(BrandOwned):
+    """Two members of a brand that may be one person, for review: ``reason``
+    is ``identity`` (a write tried to give ``member`` an identity ``other``
+    holds, ``kind`` says which) or a fuzzy profile match (``name_birthday``,
+    ``name_city_phone``). ``member_id < other_id`` keeps one row per pair and
+    reason."""
+
+    id = fields.BigIntField(primary_key=True)
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "tessera.Member", related_name=False, on_delete=fields.CASCADE, index=False
+    )
+    member_id: int
+    other: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "tessera.Member", related_name=False, on_delete=fields.CASCADE, index=False
+    )
+    other_id: int
+    reason = fields.CharField(max_length=32)
+    kind = fields.CharField(max_length=32, default="", description="identity kind, for identity")
+    status = fields.CharField(max_length=16, default="open", description="open, dismissed, merged")
+    found_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "duplicate_candidate"
+        unique_together = (("brand_id", "member_id", "other_id", "reason"),)
+        indexes = (("brand_id", "status", "found_at"),)

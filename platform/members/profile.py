@@ -25,13 +25,16 @@ class MemberStatus(StrEnum):
     ``active``: a member; ``frozen``: suspended by the brand (no member token,
     no earning); ``cancelled``: left the programme, kept for history;
     ``erased``: their personal data was erased (docs/privacy.md), only the
-    books (orders, ledgers, statistics) remain, under the member's id."""
+    books (orders, ledgers, statistics) remain, under the member's id;
+    ``merged``: a tombstone merged into another member of the brand, which
+    its id and identities resolve to (:mod:`tessera.members.merge`)."""
 
     PROSPECT = "prospect"
     ACTIVE = "active"
     FROZEN = "frozen"
     CANCELLED = "cancelled"
     ERASED = "erased"
+    MERGED = "merged"
 
 
 # Field name -> (max length). Free text whose vocabulary each brand chooses.

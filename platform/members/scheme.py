@@ -59,7 +59,11 @@ async def get_settings(scope: BrandScope, connection: Any = None) -> MemberSetti
 
 
 async def update_settings(
-    scope: BrandScope, *, join_rule: JoinRule | None = None, card_prefix: str | None = None
+    scope: BrandScope,
+    *,
+    join_rule: JoinRule | None = None,
+    card_prefix: str | None = None,
+    auto_merge: bool | None = None,
 ) -> MemberSettings:
     if card_prefix is not None and not _PREFIX.match(card_prefix):
         raise DomainError("INVALID", "card prefix must be 1-8 digits", ["cardPrefix"])
@@ -68,5 +72,7 @@ async def update_settings(
         settings.join_rule = join_rule.value
     if card_prefix is not None:
         settings.card_prefix = card_prefix
+    if auto_merge is not None:
+        settings.auto_merge = auto_merge
     await settings.save()
     return settings

@@ -73,6 +73,9 @@ async def filtered_members(
         query = query.filter(_text_condition(scope, wanted.text.strip()))
     if wanted.statuses:
         query = query.filter(status__in=[s.value for s in wanted.statuses])
+    else:
+        # Tombstones of merges are listed only when asked for by status.
+        query = query.filter(merged_into_id__isnull=True)
     if wanted.joined_from is not None:
         query = query.filter(joined_at__gte=wanted.joined_from)
     if wanted.joined_to is not None:

@@ -18,7 +18,7 @@ from tortoise.expressions import Q
 
 from tessera.errors import DomainError, DomainErrors
 from tessera.members import attributes as attrs
-from tessera.members import pii
+from tessera.members import duplicates, pii
 from tessera.members.cards import next_card_number
 from tessera.members.identities import PROFILE_COLUMN, IdentityKind, normalise
 from tessera.members.models import Member, MemberIdentity
@@ -37,6 +37,7 @@ _STATUS_CHANGES = {
     MemberStatus.PROSPECT: {MemberStatus.CANCELLED},
     MemberStatus.CANCELLED: set(),
     MemberStatus.ERASED: set(),
+    MemberStatus.MERGED: set(),
 }
 
 IdentityInput = tuple[str, str]
@@ -75,7 +76,11 @@ async def _set_profile(member: Member, scope: BrandScope, values: Mapping[str, A
 
 
 async def require_member(scope: BrandScope, member_id: int | None, field: str = "id") -> Member:
+    """The member ``member_id`` stands for: a merge's tombstone answers its
+    survivor (tessera.members.merge), so writes by an old id land there."""
     member = await scope.get(Member, member_id) if member_id is not None else None
+    while member is not None and member.merged_into_id is not None:
+        member = await scope.get(Member, member.merged_into_id)
     if member is None:
         raise DomainError("NOT_FOUND", "no such member", [field])
     return member
@@ -430,11 +435,16 @@ async def update_member(
         for name in IDENTITY_FIELDS
         if name in values and values[name] != getattr(member, name)
     }
-    errors += await _taken(
+    clashes = await _taken(
         scope,
         [(kind, value, [camel(PROFILE_COLUMN[kind])]) for kind, value in swaps.items() if value],
         member.id,
     )
+    for kind, value in swaps.items():
+        holder = await _by_identity(scope, kind, value) if clashes and value else None
+        if holder is not None and holder.id != member.id:
+            await duplicates.claim(scope, member.id, holder.id, kind, merge=False)
+    errors += clashes
     if errors:
         raise DomainErrors(errors)
     changed = [name for name, value in values.items() if getattr(member, name) != value]
@@ -503,6 +513,13 @@ async def add_identity(scope: BrandScope, member_id: int, kind: str, value: str)
     normalised = normalise(identity_kind, value, scope.brand.default_region, ["value"])
     errors = await _taken(scope, [(identity_kind, normalised, ["value"])], member.id)
     if errors:
+        holder = await _by_identity(scope, identity_kind, normalised)
+        if holder is not None:
+            # Kept for review, or merged now when the brand says so; the
+            # identity is then the survivor's, who is the answer.
+            claimed = await duplicates.claim(scope, member.id, holder.id, identity_kind)
+            if claimed.survivor_id is not None:
+                return await require_member(scope, claimed.survivor_id, "memberId")
         raise DomainErrors(errors)
     existing = (
         await scope.query(MemberIdentity).filter(member_id=member.id).values_list("kind", "digest")
@@ -580,6 +597,9 @@ async def member_for_fact(
         raise DomainError("UNKNOWN_MEMBER", "give a member id or an identity", ["member"])
     if member_id is not None:
         member = await scope.get(Member, member_id)
+        # A merge's tombstone stands for its survivor (tessera.members.merge).
+        while member is not None and member.merged_into_id is not None:
+            member = await scope.get(Member, member.merged_into_id)
         if member is None:
             raise DomainError("UNKNOWN_MEMBER", "no such member", ["member"])
         refuse_erased(member, "member")

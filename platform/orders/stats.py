@@ -260,50 +260,72 @@ async def rebuild_stats(
     async with unit_of_work(scope) as work:
         connection = work.connection
         await lock_brand_stats(scope, connection, alone=True)
-        orders = (
-            await scope.query(Order)
-            .using_db(connection)
-            .annotate(
-                n=Count("id"),
-                spent=Sum("amount_paid"),
-                bought=Sum("units"),
-                first=Min("occurred_at"),
-                last=Max("occurred_at"),
-            )
-            .group_by("member_id")
-            .values("member_id", "n", "spent", "bought", "first", "last")
-        )
-        refunds = {
-            row["member_id"]: row
-            for row in await scope.query(Refund)
-            .using_db(connection)
-            .annotate(n=Count("id"), amount=Sum("amount"), taken=Sum("units"))
-            .group_by("member_id")
-            .values("member_id", "n", "amount", "taken")
-        }
+        rows = await _rebuilt_rows(scope, connection, None)
         await scope.query(MemberStats).using_db(connection).delete()
-        rows = []
-        for row in orders:
-            refund = refunds.get(row["member_id"], {})
-            rows.append(
-                scope.build(
-                    MemberStats,
-                    member_id=row["member_id"],
-                    orders_count=int(row["n"]),
-                    gross_spent=int(row["spent"] or 0),
-                    units_bought=int(row["bought"] or 0),
-                    first_order_at=_as_datetime(row["first"]),
-                    last_order_at=_as_datetime(row["last"]),
-                    refunds_count=int(refund.get("n") or 0),
-                    refunded_total=int(refund.get("amount") or 0),
-                    refunded_units=int(refund.get("taken") or 0),
-                )
-            )
         for start in range(0, len(rows), _CHUNK):
             await scope.insert_many(MemberStats, rows[start : start + _CHUNK], connection)
             if progress is not None:
                 progress(min(start + _CHUNK, len(rows)), len(rows))
     return len(rows)
+
+
+async def rebuild_member_stats(scope: BrandScope, connection: Any, member_ids: list[int]) -> None:
+    """:func:`rebuild_stats` for some members, in the caller's transaction
+    (a merge recomputes the survivor's figures from the orders it now has;
+    members left without orders lose their row)."""
+    await lock_brand_stats(scope, connection)
+    rows = await _rebuilt_rows(scope, connection, member_ids)
+    await scope.query(MemberStats).using_db(connection).filter(member_id__in=member_ids).delete()
+    await scope.insert_many(MemberStats, rows, connection)
+
+
+async def _rebuilt_rows(
+    scope: BrandScope, connection: Any, member_ids: list[int] | None
+) -> list[MemberStats]:
+    """Stats rows computed from the orders and refunds (of ``member_ids``, or
+    of every member): two aggregate queries."""
+    orders_query = scope.query(Order).using_db(connection)
+    refunds_query = scope.query(Refund).using_db(connection)
+    if member_ids is not None:
+        orders_query = orders_query.filter(member_id__in=member_ids)
+        refunds_query = refunds_query.filter(member_id__in=member_ids)
+    orders = (
+        await orders_query.annotate(
+            n=Count("id"),
+            spent=Sum("amount_paid"),
+            bought=Sum("units"),
+            first=Min("occurred_at"),
+            last=Max("occurred_at"),
+        )
+        .group_by("member_id")
+        .values("member_id", "n", "spent", "bought", "first", "last")
+    )
+    refunds = {
+        row["member_id"]: row
+        for row in await refunds_query.annotate(
+            n=Count("id"), amount=Sum("amount"), taken=Sum("units")
+        )
+        .group_by("member_id")
+        .values("member_id", "n", "amount", "taken")
+    }
+    rows = []
+    for row in orders:
+        refund = refunds.get(row["member_id"], {})
+        rows.append(
+            scope.build(
+                MemberStats,
+                member_id=row["member_id"],
+                orders_count=int(row["n"]),
+                gross_spent=int(row["spent"] or 0),
+                units_bought=int(row["bought"] or 0),
+                first_order_at=_as_datetime(row["first"]),
+                last_order_at=_as_datetime(row["last"]),
+                refunds_count=int(refund.get("n") or 0),
+                refunded_total=int(refund.get("amount") or 0),
+                refunded_units=int(refund.get("taken") or 0),
+            )
+        )
+    return rows
 
 
 def _as_datetime(value: Any) -> datetime | None:

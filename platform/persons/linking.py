@@ -151,6 +151,18 @@ async def relink_member(scope: BrandScope, merged_id: int, survivor_id: int) -> 
     await _reconcile(tenant_id, [merged_id, survivor_id])
 
 
+async def move_identities(
+    scope: BrandScope, from_id: int, to_id: int, identities: Sequence[tuple[str, str]]
+) -> None:
+    """Identities (kind, normalised value) that moved from one member of the
+    brand to another (a merge undone): their digests follow them, then both
+    members are reconciled. Inside the move's unit of work."""
+    for kind, value in identities:
+        await forget_identity(scope, from_id, kind, value)
+    await record_identities(scope, [(to_id, kind, value) for kind, value in identities])
+    await _reconcile(scope.brand.tenant_id, [from_id, to_id])
+
+
 # Events after which a member's persons are reconciled.
 _IDENTITY_FIELDS = {"identities", "phone", "email"}
 

@@ -27,7 +27,7 @@ from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
 from tessera.checkout.models import HeldCoupon, RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption, CouponTemplate
-from tessera.members.models import Member
+from tessera.members.models import DuplicateCandidate, Member, MemberMerge
 from tessera.models_base import BrandOwned
 from tessera.orders.models import MemberStats, Order, OrderLine, Refund, RefundLine
 from tessera.persons import linking as persons
@@ -105,6 +105,18 @@ SECTIONS: tuple[Section, ...] = (
         lambda m, loaded: Q(hold_id__in=_ids(loaded, "checkout_holds")),
     ),
     Section("check_ins", CheckIn, "Daily check-ins.", _mine),
+    Section(
+        "merges",
+        MemberMerge,
+        "Merges the member took part in, as the member kept or the one merged into it.",
+        lambda m, loaded: Q(survivor_id=m) | Q(merged_id=m),
+    ),
+    Section(
+        "duplicate_candidates",
+        DuplicateCandidate,
+        "Pairs of members proposed for review as possibly one person.",
+        lambda m, loaded: Q(member_id=m) | Q(other_id=m),
+    ),
     Section(
         "referrals",
         Referral,

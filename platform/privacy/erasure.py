@@ -24,7 +24,7 @@ from tessera.audit import service as audit
 from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
 from tessera.errors import DomainError
-from tessera.members.models import Member, MemberIdentity
+from tessera.members.models import DuplicateCandidate, Member, MemberIdentity, MemberMerge
 from tessera.members.profile import Gender, MemberStatus
 from tessera.members.service import require_member
 from tessera.models_base import BrandOwned
@@ -177,6 +177,19 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
         )
         for model, column in _LOGS:
             await _scrub(scope, model, column, needles)
+        # Merge records quote both members' profile values (kept for undo,
+        # which an erasure ends); pairs proposed for review name a person
+        # who is gone.
+        await (
+            scope.query(MemberMerge)
+            .filter(Q(survivor_id=member.id) | Q(merged_id=member.id))
+            .update(conflicts=[], previous={})
+        )
+        await (
+            scope.query(DuplicateCandidate)
+            .filter(Q(member_id=member.id) | Q(other_id=member.id))
+            .delete()
+        )
         await persons.forget_member(scope, member.id)
         uow.emit("member.erased", member_id=member.id, reason=reason.value)
         await audit.record(

@@ -447,3 +447,36 @@ async def apply_rewards(
             at=at,
         )
     return Applied(plan, change)
+
+
+async def reevaluate_tier(
+    scope: BrandScope, uow: UnitOfWork, member: Member, *, source: str, now: datetime
+) -> TierChange | None:
+    """Ask the active tier policy once where ``member`` stands now, with no
+    new fact (``kind`` ``merge``: a merge gave them another member's history),
+    and apply its answer as a fact's (upgrades, validity). None without an
+    active policy or when nothing changed."""
+    prog = await programme(scope)
+    if prog.policy is None:
+        return None
+    from tessera.tiers.service import lock_state
+
+    state = await lock_state(scope, uow, member.id, now)
+    past = History(scope)
+    facts = await past.facts(member, now, state)
+    fact = PointsFact(
+        kind="merge",
+        brand=brand_info(scope),
+        member=facts,
+        occurred_at=now,
+        money_exponent=money_exponent(scope),
+    )
+    try:
+        tiers = await past.tiers()
+        standing = await _standing(past, facts, fact, now, 0)
+        grant = await prog.policy.evaluate(standing, [_info(t) for t in tiers])
+    except Exception as error:
+        raise RewardsFailed(prog.policy.key, error) from error
+    return await apply_on_fact(
+        scope, uow, state, tiers, grant, policy_key=prog.policy.key, source=source, at=now
+    )

@@ -526,8 +526,13 @@ class _Compiler:
             ms = self.stats
             query = query.left_join(ms).on((ms.member_id == m.id) & (ms.brand_id == m.brand_id))
         # An erased member is no one any more: no segment profiles them again
-        # (docs/privacy.md, "Erasure").
-        criteria: list[Term] = [m.brand_id == self.brand_id, m.status != "erased"]
+        # (docs/privacy.md, "Erasure"); a merge's tombstone
+        # (tessera.members.merge) is in no segment: its survivor holds its facts now.
+        criteria: list[Term] = [
+            m.brand_id == self.brand_id,
+            m.status != "erased",
+            m.merged_into_id.isnull(),
+        ]
         if only_member_ids is not None:
             criteria.append(m.id.isin(list(only_member_ids)) if only_member_ids else FALSE)
         return query.where(all_of([*criteria, where]))

@@ -15,7 +15,7 @@ from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
 
 # Facts that change a member's lifecycle (a joiner gets their first stage).
-LIFECYCLE_EVENTS = {"order.recorded", "refund.recorded", "member.joined"}
+LIFECYCLE_EVENTS = {"order.recorded", "refund.recorded", "member.joined", "member.merged"}
 FACT_EVENTS = LIFECYCLE_EVENTS | {"event.recorded", "member.updated"}
 
 

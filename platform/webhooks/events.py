@@ -94,6 +94,19 @@ EVENT_TYPES: dict[str, EventType] = {
             },
         ),
         EventType(
+            "member.merged",
+            "Another member of the brand was merged into this one (`member_id`, the "
+            "survivor); `merged_member_id` is now a tombstone resolving to it. "
+            "`conflicts` names the fields both had (the survivor's value was kept).",
+            {
+                "member_id": _INT,
+                "merged_member_id": _INT,
+                "merge_id": _INT,
+                "automatic": {"type": "boolean"},
+                "conflicts": {"type": "array", "items": _STR},
+            },
+        ),
+        EventType(
             "member.checked_in",
             "A member's daily check-in.",
             {"member_id": _INT, "day": {"type": "string", "format": "date"}, "streak": _INT},

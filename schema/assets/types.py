@@ -36,6 +36,7 @@ class LedgerEntryType(Enum):
     RELEASE = "release"
     CANCEL = "cancel"
     REFUND = "refund"
+    MERGE = "merge"
 
 
 strawberry.enum(

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from tessera.members import service
+from tessera.members import merge, service
 from tessera.members.search import MemberFilter, filtered_members
 from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
@@ -22,12 +22,17 @@ from tessera.schema.permissions import CanRead
 @strawberry.type
 class MemberQuery:
     @strawberry.field(
-        description="A member by id; null when the brand has none with this id.",
+        description="A member by id; null when the brand has none with this id. The id of a "
+        "member merged into another (a tombstone) answers the survivor, whose `id` differs "
+        "from the one asked for (docs/merge.md).",
         permission_classes=[CanRead],
     )
     async def member(self, info: Info, id: strawberry.ID) -> Member | None:
         pk = decode_id(id, "Member")
         found = await MemberByIdLoader.of(info).load(pk) if pk is not None else None
+        if found is not None and found.merged_into_id is not None:
+            survivor = await merge.resolve(info.context.scope, found.id)
+            found = await MemberByIdLoader.of(info).load(survivor)
         return Member.from_model(found) if found else None
 
     @strawberry.field(

@@ -27,10 +27,19 @@ class MemberSettings:
         description="Digits every new card number starts with (then 9 sequence digits and a "
         "Luhn check digit)."
     )
+    auto_merge: bool = strawberry.field(
+        description="Merge duplicates found by a verified identity (phone, email, WeChat "
+        "unionid, Alipay user id) without review, the member who joined first surviving "
+        "(docs/merge.md)."
+    )
 
     @classmethod
     def from_model(cls, settings: SettingsModel) -> MemberSettings:
-        return cls(join_rule=JoinRule(settings.join_rule), card_prefix=settings.card_prefix)
+        return cls(
+            join_rule=JoinRule(settings.join_rule),
+            card_prefix=settings.card_prefix,
+            auto_merge=settings.auto_merge,
+        )
 
 
 @strawberry.input(
@@ -40,6 +49,9 @@ class MemberSettings:
 class UpdateMemberSettingsInput:
     join_rule: JoinRule | None = strawberry.field(default=None, description="When people join.")
     card_prefix: str | None = strawberry.field(default=None, description="1-8 digits.")
+    auto_merge: bool | None = strawberry.field(
+        default=None, description="Merge verified-identity duplicates automatically."
+    )
 
 
 @strawberry.type(description="Result of `updateMemberSettings`.")
@@ -62,13 +74,17 @@ class MemberSettingsQuery:
 @strawberry.type
 class MemberSettingsMutation:
     @strawberry.mutation(
-        description="Change the join rule or card prefix. Needs the admin scope.",
+        description="Change the join rule, card prefix or automatic merging. Needs the admin "
+        "scope.",
         permission_classes=[CanAdmin],
     )
     async def update_member_settings(
         self, info: Info, input: UpdateMemberSettingsInput
     ) -> MemberSettingsPayload:
         found = await scheme.update_settings(
-            info.context.scope, join_rule=input.join_rule, card_prefix=input.card_prefix
+            info.context.scope,
+            join_rule=input.join_rule,
+            card_prefix=input.card_prefix,
+            auto_merge=input.auto_merge,
         )
         return MemberSettingsPayload(member_settings=MemberSettings.from_model(found), errors=[])

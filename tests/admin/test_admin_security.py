@@ -13,6 +13,10 @@ from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import AdminRole, ApiKey
 from tessera.coupons.models import CouponTemplate
 from tessera.coupons.service import create_template
+from tessera.members.duplicates import claim
+from tessera.members.identities import IdentityKind
+from tessera.members.merge import merge_members
+from tessera.members.models import DuplicateCandidate, MemberMerge
 from tessera.scope import BrandScope
 from tessera.segments import service as segments
 from tessera.segments.models import Segment
@@ -135,7 +139,13 @@ async def test_no_admin_route_reaches_another_brands_data(
         status="failed",
     )
     owner_b = await admin_user(brand_b, "owner")
+    twins = [await new_member(brand_b, name="Twin", external_id=f"t{n}") for n in (1, 2, 3)]
+    merge_b = await merge_members(scope_b, twins[0].pk, twins[1].pk, idempotency_key="b")
+    await claim(scope_b, twins[2].pk, twins[0].pk, IdentityKind.PHONE)
+    candidate_b = await scope_b.query(DuplicateCandidate).get()
     ids_b = {
+        "merge_id": merge_b.merge.id,
+        "candidate_id": candidate_b.id,
         "member_id": member_b.pk,
         "key_id": key_b.id,
         "admin_user_id": owner_b.id,
@@ -185,6 +195,8 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert await scope_b.query(CouponTemplate).count() == 1
     assert [s.name for s in await scope_b.query(Segment)] == ["Seg"]
     assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
+    assert (await scope_b.get(MemberMerge, merge_b.merge.id)).undone_at is None
+    assert (await scope_b.get(DuplicateCandidate, candidate_b.id)).status == "open"
     hook_b = await scope_b.query(WebhookSubscription).get(id=hook_b.id)
     assert hook_b.active and (await scope_b.get(WebhookDelivery, delivery_b.id)).attempts == 0
 

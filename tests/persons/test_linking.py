@@ -15,6 +15,7 @@ from tessera.importing.members import check_header, import_members
 from tessera.importing.rejects import RejectsFile
 from tessera.members import service
 from tessera.members.attributes import definitions_by_key
+from tessera.members.merge import merge_members, undo_merge
 from tessera.persons import linking
 from tessera.persons.models import Person, PersonIdentity, PersonMember
 from tessera.privacy import document
@@ -122,6 +123,25 @@ async def test_erasing_a_member_takes_it_out_of_its_person(group, join, drain_ou
     await drain_outbox()
     assert await PersonIdentity.filter(member_id=a.id).count() == 0
     assert await grouping(tea.tenant_id) == {frozenset({b.id})}
+
+
+async def test_a_merge_moves_the_link_to_the_survivor_and_its_undo_moves_it_back(
+    group, join, drain_outbox
+):
+    tea, shoes, _ = group
+    survivor = await join(tea, email="x@example.com")
+    merged = await join(tea, phone=PHONE)
+    other = await join(shoes, phone=PHONE)
+    await drain_outbox()
+    scope = BrandScope(tea)
+    done = await merge_members(scope, survivor.id, merged.id, idempotency_key="m1")
+    await drain_outbox()
+    assert await person_of(merged) is None
+    assert await grouping(tea.tenant_id) == {frozenset({survivor.id, other.id})}
+    await undo_merge(scope, done.merge.id)
+    await drain_outbox()
+    assert await person_of(survivor) is None
+    assert await grouping(tea.tenant_id) == {frozenset({merged.id, other.id})}
 
 
 async def test_relink_member_moves_the_link_to_the_survivor(group, join, drain_outbox):

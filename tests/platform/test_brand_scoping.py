@@ -97,6 +97,22 @@ ALLOWED_FILES = {
 ALLOWED_RAW_SQL = {
     ("platform/app.py", "readyz"): "SELECT 1, no table",
     (
+        "platform/members/merge.py",
+        "_combine_ledgers",
+    ): "UPDATE asset_account … FROM the merged account, both WHERE brand_id = the scope's",
+    (
+        "platform/members/merge.py",
+        "_combine_allowances",
+    ): "UPDATE coupon_allowance from the merged member's rows, both WHERE brand_id = the scope's",
+    (
+        "platform/members/merge.py",
+        "_recount",
+    ): "UPDATE asset_account WHERE brand_id = the scope's, sums of rows of the same brand",
+    (
+        "platform/members/duplicates.py",
+        "scan",
+    ): "SELECT of member pairs WHERE brand_id = the scope's (both sides joined on it)",
+    (
         "platform/assets/batch.py",
         "credit_many",
     ): "INSERT … SELECT from the scope's brand's members only",

@@ -260,3 +260,30 @@ async def test_the_books_go_on_after_an_erasure(brand_a, rich_member):
     stats = await scope.query(MemberStats).get(member_id=rich.member.id)
     assert stats.refunded_total >= order.amount_paid
     assert [p async for p in verify_brand(scope)] == []
+
+
+async def test_erasing_a_merged_pair_scrubs_the_merge_record_and_ends_its_undo(brand_a):
+    from tessera.members import merge
+    from tessera.members.models import DuplicateCandidate, MemberMerge
+
+    scope = BrandScope(brand_a)
+    kept = await members.create_member(scope, {"name": "Kept Li", "phone": "13800138011"})
+    gone = await members.create_member(scope, {"name": "Gone Wang", "email": "gone@example.com"})
+    await scope.create(
+        DuplicateCandidate,
+        member_id=kept.id,
+        other_id=gone.id,
+        reason="name_birthday",
+        found_at=kept.joined_at,
+    )
+    done = await merge.merge_members(scope, kept.id, gone.id, idempotency_key="m")
+    assert done.conflicts  # the names differed: "Gone Wang" is quoted in the record
+    await erase_member(scope, kept.id, ErasureReason.MEMBER_REQUEST)
+    record = await scope.get(MemberMerge, done.merge.id)
+    assert record is not None and record.conflicts == [] and record.previous == {}
+    assert not await scope.query(DuplicateCandidate).exists()
+    assert await merge.undo_blocker(scope, record) == "the member's personal data was erased since"
+    other = await members.create_member(scope, {"name": "Other", "email": "o@example.com"})
+    with pytest.raises(DomainError) as refused:
+        await merge.merge_members(scope, other.id, kept.id, idempotency_key="m2")
+    assert (refused.value.code, refused.value.field) == ("MEMBER_ERASED", ["mergedId"])

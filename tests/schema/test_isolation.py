@@ -419,6 +419,93 @@ async def _update_member_settings(w: World) -> None:
     assert (b_settings.card_prefix, b_settings.join_rule) == ("88", "first_purchase")
 
 
+# --- merge and duplicate probes ----------------------------------------------------
+
+
+async def _b_merge(w: World) -> dict[str, Any]:
+    """Two members of B merged by B, and a duplicate candidate of B's."""
+    made = []
+    for n in (2, 3):
+        data = await w.as_b(
+            "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id } } }",
+            {"i": {"name": "Bea", "externalId": f"b-{n}"}},
+        )
+        made.append(data["createMember"]["member"]["id"])
+    merged = await w.as_b(
+        "mutation($i: MergeMembersInput!) { mergeMembers(input: $i) { merge { id } errors { code } } }",
+        {"i": {"survivorId": made[0], "mergedId": made[1], "idempotencyKey": "b"}},
+    )
+    assert merged["mergeMembers"]["errors"] == [], merged
+    return {"members": made, "merge": merged["mergeMembers"]["merge"]}
+
+
+@probe("Mutation.mergeMembers")
+async def _merge_members(w: World) -> None:
+    b_member = await w.b("member")
+    own = await w.as_a(
+        "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id } } }",
+        {"i": {"name": "Ann", "externalId": "a-1"}},
+    )
+    a_member = own["createMember"]["member"]["id"]
+    for survivor, merged in ((a_member, b_member["id"]), (b_member["id"], a_member)):
+        errors = await w.a_errors(
+            "mutation($i: MergeMembersInput!) { mergeMembers(input: $i) { errors { code } } }",
+            {"i": {"survivorId": survivor, "mergedId": merged, "idempotencyKey": survivor}},
+        )
+        assert [e["code"] for e in errors] == ["NOT_FOUND"], errors
+    await _b_member_unchanged(w)
+
+
+@probe("Query.memberMerge", "Mutation.undoMemberMerge")
+async def _member_merge(w: World) -> None:
+    from tessera.members.models import MemberMerge
+
+    seeded = await _b_merge(w)
+    merge_id = seeded["merge"]["id"]
+    data = await w.as_a("query($id: ID!) { memberMerge(id: $id) { id } }", {"id": merge_id})
+    assert data["memberMerge"] is None
+    errors = await w.a_errors(
+        "mutation($i: UndoMemberMergeInput!) { undoMemberMerge(input: $i) { errors { code } } }",
+        {"i": {"mergeId": merge_id}},
+    )
+    assert [e["code"] for e in errors] == ["NOT_FOUND"], errors
+    assert (await MemberMerge.get(brand_id=w.brand_b.id)).undone_at is None
+
+
+@probe(
+    "Query.duplicateCandidates",
+    "Mutation.dismissDuplicateCandidate",
+    "Mutation.scanDuplicateCandidates",
+)
+async def _duplicates(w: World) -> None:
+    from tessera.members.duplicates import scan
+    from tessera.members.models import DuplicateCandidate
+    from tessera.schema.ids import encode_id
+    from tessera.scope import BrandScope
+
+    for n in (4, 5):
+        await w.as_b(
+            "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id } } }",
+            {"i": {"name": "Twin", "birthday": "1990-01-01", "externalId": f"b-{n}"}},
+        )
+    assert await scan(BrandScope(w.brand_b)) == 1
+    candidate = await DuplicateCandidate.get(brand_id=w.brand_b.id)
+    listed = await w.as_a("query { duplicateCandidates { totalCount } }")
+    assert listed["duplicateCandidates"]["totalCount"] == 0
+    errors = await w.a_errors(
+        "mutation($i: DismissDuplicateCandidateInput!) { dismissDuplicateCandidate(input: $i) "
+        "{ errors { code } } }",
+        {"i": {"id": encode_id("DuplicateCandidate", candidate.id)}},
+    )
+    assert [e["code"] for e in errors] == ["NOT_FOUND"], errors
+    scanned = await w.as_a(
+        "mutation { scanDuplicateCandidates(input: {}) { found errors { code } } }"
+    )
+    assert scanned["scanDuplicateCandidates"] == {"found": 0, "errors": []}
+    assert (await DuplicateCandidate.get(id=candidate.id)).status == "open"
+    assert await DuplicateCandidate.filter(brand_id=w.brand_a.id).count() == 0
+
+
 # --- tag probes ---------------------------------------------------------------------
 
 

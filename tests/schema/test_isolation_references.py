@@ -661,6 +661,35 @@ CASES: list[Case] = [
             }
         },
     ),
+    # merges and duplicates
+    Case(
+        "Mutation.mergeMembers",
+        mutation("mergeMembers"),
+        {
+            "input": {
+                "survivorId": Ref("member"),
+                "mergedId": Ref("member2"),
+                "idempotencyKey": Key(),
+            }
+        },
+    ),
+    Case(
+        "Mutation.undoMemberMerge",
+        mutation("undoMemberMerge"),
+        {"input": {"mergeId": Ref("merge")}},
+    ),
+    Case(
+        "Mutation.dismissDuplicateCandidate",
+        mutation("dismissDuplicateCandidate"),
+        {"input": {"id": Ref("duplicate")}},
+    ),
+    Case(
+        "Query.memberMerge",
+        "query($id: ID!) { memberMerge(id: $id) { id } }",
+        {"id": Ref("merge")},
+        null,
+        ok=_found,
+    ),
     Case(
         "Mutation.recordReferral",
         mutation("recordReferral"),
@@ -963,9 +992,36 @@ async def _held_member(c: Seeder) -> dict[str, Any]:
     return member
 
 
+async def _merge(c: Seeder) -> dict[str, Any]:
+    survivor, merged = await _member(c, 3), await _member(c, 4)
+    made = await _ok(
+        c.call,
+        "mutation($i: MergeMembersInput!) { mergeMembers(input: $i) { merge { id } errors { code } } }",
+        {"i": {"survivorId": survivor["id"], "mergedId": merged["id"], "idempotencyKey": "seed"}},
+    )
+    return made["merge"]  # type: ignore[no-any-return]
+
+
+async def _duplicate(c: Seeder) -> dict[str, Any]:
+    from tessera.members.duplicates import claim
+    from tessera.members.identities import IdentityKind
+    from tessera.members.models import DuplicateCandidate
+    from tessera.schema.ids import decode_id, encode_id
+    from tessera.scope import BrandScope
+
+    one, two = await _member(c, 5), await _member(c, 6)
+    scope = BrandScope(c.brand)
+    ids = [decode_id(m["id"], "Member") or 0 for m in (one, two)]
+    await claim(scope, ids[1], ids[0], IdentityKind.PHONE)
+    row = await scope.query(DuplicateCandidate).get(member_id=ids[0], other_id=ids[1])
+    return {"id": encode_id("DuplicateCandidate", row.id)}
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "export": _export,
     "held_member": _held_member,
+    "merge": _merge,
+    "duplicate": _duplicate,
     "member": lambda c: _member(c, 1),
     "member2": lambda c: _member(c, 2),
     "funded_member": _funded,
