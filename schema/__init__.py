@@ -27,6 +27,7 @@ from tessera.schema.orders.queries import OrdersQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
+from tessera.schema.slots import SlotsMutation, SlotsQuery
 from tessera.schema.tags import TagsMutation, TagsQuery
 from tessera.schema.tiers import TiersMutation, TiersQuery
 from tessera.schema.webhooks import WebhooksMutation, WebhooksQuery
@@ -44,6 +45,7 @@ QUERIES: tuple[type, ...] = (
     TiersQuery,
     RewardsQuery,
     WebhooksQuery,
+    SlotsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -58,6 +60,7 @@ MUTATIONS: tuple[type, ...] = (
     TiersMutation,
     RewardsMutation,
     WebhooksMutation,
+    SlotsMutation,
 )
 
 

@@ -664,6 +664,71 @@ CASES: list[Case] = [
         {"subscriptionId": Ref("webhook")},
         not_found_error,
     ),
+    # slots
+    Case(
+        "Query.slotCreative",
+        "query($id: ID!) { slotCreative(id: $id) { id } }",
+        {"id": Ref("creative")},
+        null,
+        ok=_found,
+    ),
+    *(
+        Case(
+            f"Query.{name}",
+            f'query($memberId: ID) {{ {name}(key: "home_top", memberId: $memberId) {{ key }} }}',
+            {"memberId": Ref("member")},
+            not_found_error,
+            needs=("creative",),
+        )
+        for name in ("slot", "previewSlot")
+    ),
+    Case(
+        "Mutation.createSlotCreative",
+        mutation("createSlotCreative"),
+        {
+            "input": {
+                "slot": "home_top",
+                "title": "probe",
+                "imageUrl": "https://a.example/p.jpg",
+                "link": "/p",
+                "altText": "probe",
+                "audience": {"kind": "SEGMENT", "segmentId": Ref("segment")},
+            }
+        },
+        needs=("creative",),
+    ),
+    Case(
+        "Mutation.updateSlotCreative",
+        mutation("updateSlotCreative"),
+        {
+            "input": {
+                "id": Ref("creative"),
+                "audience": {"kind": "SEGMENT", "segmentId": Ref("segment")},
+            }
+        },
+    ),
+    Case(
+        "Mutation.deleteSlotCreative",
+        mutation("deleteSlotCreative"),
+        {"input": {"id": Ref("spare_creative")}},
+    ),
+    Case(
+        "Mutation.recordSlotEvents",
+        mutation("recordSlotEvents"),
+        {
+            "input": {
+                "events": [
+                    {
+                        "eventId": Key(),
+                        "slot": "home_top",
+                        "kind": "CLICK",
+                        "creativeId": Ref("creative"),
+                        "memberId": Ref("member"),
+                    }
+                ]
+            }
+        },
+    ),
     # a member token: the token's brand bounds every reference it sends
     Case(
         "Mutation.redeemCoupon",
@@ -881,6 +946,21 @@ async def _webhook_delivery(c: Seeder) -> dict[str, Any]:
     return {"id": encode_id("WebhookDelivery", row.id)}
 
 
+async def _creative(c: Seeder) -> dict[str, Any]:
+    await _ok(
+        c.call,
+        'mutation { setFeature(input: {component: "slots.banner", slot: "home_top", config: {}})'
+        " { errors { code } } }",
+    )
+    made = await _ok(
+        c.call,
+        'mutation { createSlotCreative(input: {slot: "home_top", title: "T",'
+        ' imageUrl: "https://x.example/t.jpg", link: "/t", altText: "T"})'
+        " { creative { id } errors { code } } }",
+    )
+    return made["creative"]  # type: ignore[no-any-return]
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "member": lambda c: _member(c, 1),
     "member2": lambda c: _member(c, 2),
@@ -902,6 +982,8 @@ SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "webhook": _webhook,
     "spare_webhook": _webhook,
     "webhook_delivery": _webhook_delivery,
+    "creative": _creative,
+    "spare_creative": _creative,
 }
 
 
