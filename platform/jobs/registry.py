@@ -92,6 +92,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "outbox_prune": "tessera.outbox.relay:outbox_prune",
     "webhooks_fanout": "tessera.webhooks.triggers:webhooks_fanout",
     "webhooks_send": "tessera.webhooks.delivery:webhooks_send",
+    "slots_build": "tessera.slots.jobs:slots_build",
 }
 
 _registered: dict[str, JobDefinition] | None = None

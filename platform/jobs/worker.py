@@ -20,6 +20,7 @@ from tessera.outbox.relay import outbox_prune
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
 from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
+from tessera.slots.jobs import schedule_slots_build
 
 # Scheduled jobs, one line each, e.g. ``cron(refresh_segments, minute={0, 30})``
 # (``from arq import cron``). A cron coroutine takes only ``ctx``.
@@ -38,6 +39,8 @@ CRON_JOBS: list[CronJob] = [
     cron(holds_tick, second=0),
     # Every hour: done outbox entries older than a week go.
     cron(outbox_prune, minute=40),
+    # Nightly, after the segments: co-purchase neighbours and popular lists.
+    cron(schedule_slots_build, hour=3, minute=30),
 ]
 
 
