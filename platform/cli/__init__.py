@@ -20,6 +20,7 @@ from tessera.cli import (
     running,
     schema_export,
     segments,
+    slots,
     stats,
     tenancy,
 )
@@ -38,6 +39,7 @@ _GROUPS = (
     segments,
     ledger,
     outbox,
+    slots,
 )
 
 app = typer.Typer(
