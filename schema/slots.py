@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from tessera.auth.member_tokens import MemberPrincipal
@@ -25,6 +27,7 @@ from tessera.schema.permissions import CanManage, CanRead, CanReadOrIsMember, Ca
 from tessera.scope import BrandScope
 from tessera.slots import creatives as creative_service
 from tessera.slots import tracking
+from tessera.slots.models import ClusterInfo
 from tessera.slots.models import SlotCreative as CreativeRow
 from tessera.slots.resolve import Resolution, resolve
 
@@ -220,6 +223,23 @@ class SlotVariantResult:
     high: float = strawberry.field(description="Upper end of the 95% Wilson interval.")
 
 
+@strawberry.type(description="A cluster of the brand's last automatic clustering run.")
+class MemberCluster:
+    number: int = strawberry.field(
+        description='Its number, for the segment rule `{"type": "cluster", "in": [n]}` '
+        "(0 is the largest)."
+    )
+    size: int = strawberry.field(description="Members in it.")
+    description: str = strawberry.field(
+        description='Generated from its centre, e.g. "high spend, recent, frequent, mostly Shoes".'
+    )
+    centre: JSON = strawberry.field(
+        description="The centre: days since the last order, orders, spend (minor units) and "
+        "the share of units per top category."
+    )
+    computed_at: datetime = strawberry.field(description="When the run was.")
+
+
 def _slot_member(info: Info, member_id: strawberry.ID | None) -> int | None:
     if isinstance(info.context.principal, MemberPrincipal) or member_id is not None:
         return acting_member(
@@ -297,6 +317,24 @@ class SlotsQuery:
         pk = decode_id(str(id), "SlotCreative")
         row = await info.context.scope.get(CreativeRow, pk) if pk else None
         return SlotCreative.from_model(row) if row else None
+
+    @strawberry.field(
+        description="The clusters of the last automatic clustering run (nightly, or "
+        "`tessera slots clusters`), largest first. Needs the read scope.",
+        permission_classes=[CanRead],
+    )
+    async def member_clusters(self, info: Info) -> list[MemberCluster]:
+        rows = await info.context.scope.query(ClusterInfo).order_by("cluster")
+        return [
+            MemberCluster(
+                number=row.cluster,
+                size=row.size,
+                description=row.description,
+                centre=cast(JSON, row.centre),
+                computed_at=row.computed_at,
+            )
+            for row in rows
+        ]
 
     @strawberry.field(
         description="Click-through per creative of a slot with its 95% Wilson interval, to "

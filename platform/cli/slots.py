@@ -7,7 +7,7 @@ import typer
 
 from tessera.cli.runner import brand_scope, out, run
 from tessera.config import Settings
-from tessera.slots import model
+from tessera.slots import clusters, model
 
 app = typer.Typer()
 slots = typer.Typer(
@@ -33,5 +33,20 @@ def build(
             f"{report.neighbours} neighbour(s), {report.popular} popular entr(ies), "
             f"{report.catalogue_added} item(s) added to the catalogue"
         )
+
+    run(work)
+
+
+@slots.command("clusters")
+def clusters_(
+    brand: str = typer.Option(..., help="Code of the brand."),
+    k: int = typer.Option(clusters.CLUSTERS, min=1, max=50, help="Number of clusters."),
+) -> None:
+    """Cluster the brand's buying members now (k-means over RFM and categories)."""
+
+    async def work(_: Settings) -> None:
+        scope = await brand_scope(brand)
+        for info in await clusters.run_clustering(scope, k=k):
+            out.print(f"cluster {info.cluster}: {info.size} member(s), {info.description}")
 
     run(work)

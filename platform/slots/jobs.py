@@ -7,17 +7,21 @@ from typing import Any
 
 from tessera import runtime
 from tessera.scope import BrandScope
-from tessera.slots import model
+from tessera.slots import clusters, model
 from tessera.tenancy.models import Brand
 
 
 async def slots_build(ctx: dict[str, Any], brand_id: int) -> dict[str, int]:
-    """Rebuild one brand's co-purchase neighbours and popular lists."""
+    """Re-cluster one brand's members, then rebuild its co-purchase
+    neighbours and popular lists (per segment and per cluster)."""
     brand = await Brand.get_or_none(id=brand_id)
     if brand is None:
         return {}
-    report = await model.build(BrandScope(brand))
+    scope = BrandScope(brand)
+    found = await clusters.run_clustering(scope)
+    report = await model.build(scope)
     return {
+        "clusters": len(found),
         "purchases": report.purchases,
         "neighbours": report.neighbours,
         "popular": report.popular,
