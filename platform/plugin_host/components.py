@@ -441,6 +441,8 @@ class SlotNeeds:
     neighbours: bool = False
     popular: bool = False
     items: ItemSelection | None = None
+    depth: int = 50
+    """Neighbours read per recent item, popular items read per audience."""
 
 
 @dataclass(frozen=True)

@@ -131,12 +131,12 @@ async def import_items(
                     CatalogueItem, fresh, using_db=uow.connection, ignore_conflicts=True
                 )
                 changed: dict[tuple[str, ...], list[CatalogueItem]] = {}
-                for sku, row in existing.items():
+                for sku, item in existing.items():
                     fields = tuple(sorted(k for k in good[sku] if k != "sku"))
                     for name in fields:
-                        setattr(row, name, good[sku][name])
+                        setattr(item, name, good[sku][name])
                     if fields:
-                        changed.setdefault(fields, []).append(row)
+                        changed.setdefault(fields, []).append(item)
                 for fields, rows_ in changed.items():
                     await scope.update_many(CatalogueItem, rows_, fields, using_db=uow.connection)
             report.created += len(fresh)

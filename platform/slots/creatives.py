@@ -125,7 +125,7 @@ async def _check_audience(
     if len(values) > MAX_VALUES:
         problems.append(DomainError("TOO_MANY", f"at most {MAX_VALUES}", [*base, "values"]))
         return {}
-    known: set[str]
+    known: set[Any]
     if kind == "tags":
         known = set(await scope.query(Tag).filter(code__in=values).values_list("code", flat=True))
     elif kind == "tier":

@@ -49,8 +49,6 @@ log = logging.getLogger("tessera.slots")
 RECENT_LINES = 30
 # Neighbours are read for this many of the newest distinct skus.
 SEED_SKUS = 10
-# Popular items read per audience.
-POPULAR_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,9 @@ def creative_facts(row: SlotCreative) -> BannerCreative:
     )
 
 
-def item_facts(row: CatalogueItem) -> ItemFacts:
-    return ItemFacts(row.sku, row.name, row.category, tuple(row.tags or ()), row.price, row.active)
+def _ints(values: Any) -> list[int]:
+    """``values_list(..., flat=True)``'s values (typed as tuples by Tortoise)."""
+    return [int(v) for v in values]
 
 
 async def _member_facts(
@@ -132,14 +131,14 @@ async def _member_facts(
             .filter(member_id=member_id)
             .values_list("segment_id", flat=True)
         )
-        facts["segments"] = frozenset(int(i) for i in ids)
+        facts["segments"] = frozenset(_ints(ids))
     if "cluster" in wanted:
         cluster = (
             await scope.query(MemberCluster)
             .filter(member_id=member_id)
             .values_list("cluster", flat=True)
         )
-        facts["cluster"] = int(cluster[0]) if cluster else None
+        facts["cluster"] = _ints(cluster)[0] if cluster else None
     return facts
 
 
@@ -198,7 +197,7 @@ async def resolve(
             existing = (
                 await scope.query(Segment).filter(id__in=referenced).values_list("id", flat=True)
             )
-            missing = frozenset(referenced - {int(i) for i in existing})
+            missing = frozenset(referenced - set(_ints(existing)))
     elif needs.member_facts:
         wanted = {"tags", "tier", "lifecycle", "segment", "cluster"}
 
@@ -213,7 +212,7 @@ async def resolve(
     if needs.neighbours and member is not None and member.recent_skus:
         rows = (
             await scope.query(ItemNeighbour)
-            .filter(sku__in=member.recent_skus[:SEED_SKUS])
+            .filter(sku__in=member.recent_skus[:SEED_SKUS], rank__lte=needs.depth)
             .values_list("sku", "neighbour", "score", "together")
         )
         neighbours = tuple(
@@ -229,7 +228,7 @@ async def resolve(
                 audiences.append(f"cluster:{member.cluster}")
         rows = (
             await scope.query(ItemPopularity)
-            .filter(scope__in=audiences, rank__lte=POPULAR_DEPTH)
+            .filter(scope__in=audiences, rank__lte=needs.depth)
             .order_by("scope", "rank")
             .values_list("scope", "sku", "score", "category", "buyers")
         )
@@ -252,8 +251,19 @@ async def resolve(
                 condition |= Q(category__in=list(selection.categories), active=True)
             for tag in selection.tags:
                 condition |= Q(tag_text__contains=f",{tag},", active=True)
-        found = await scope.query(CatalogueItem).filter(condition)
-        items = {row.sku: item_facts(row) for row in found}
+        # Plain tuples: hundreds of candidate rows as model instances would
+        # cost more than the rest of the request.
+        found = (
+            await scope.query(CatalogueItem)
+            .filter(condition)
+            .values_list("sku", "name", "category", "tags", "price", "active")
+        )
+        items = {
+            str(sku): ItemFacts(
+                str(sku), str(name), category, tuple(tags or ()), price, bool(active)
+            )
+            for sku, name, category, tags, price, active in found
+        }
 
     data = SlotData(
         slot=slot,

@@ -23,6 +23,11 @@ class RecommendConfig(BaseModel):
     limit: int = Field(10, ge=1, le=50, description="Items shown.")
 
 
+def _depth(config: RecommendConfig) -> int:
+    # Room for the items the member just bought, which are dropped.
+    return config.limit + 20
+
+
 class _Picker:
     """Ranked entries without repeats, what the member bought or inactive items."""
 
@@ -75,7 +80,8 @@ class CoPurchaseSlot(SlotKind):
     Config = RecommendConfig
 
     def needs(self) -> SlotNeeds:
-        return SlotNeeds(purchases=True, neighbours=True, popular=True)
+        config: RecommendConfig = self.config  # type: ignore[assignment]
+        return SlotNeeds(purchases=True, neighbours=True, popular=True, depth=_depth(config))
 
     async def render(self, member: SlotMember | None, data: SlotData) -> list[SlotEntry]:
         config: RecommendConfig = self.config  # type: ignore[assignment]
@@ -109,7 +115,8 @@ class PopularSlot(SlotKind):
     Config = PopularConfig
 
     def needs(self) -> SlotNeeds:
-        return SlotNeeds(member_facts=True, purchases=True, popular=True)
+        config: PopularConfig = self.config  # type: ignore[assignment]
+        return SlotNeeds(member_facts=True, purchases=True, popular=True, depth=_depth(config))
 
     async def render(self, member: SlotMember | None, data: SlotData) -> list[SlotEntry]:
         config: PopularConfig = self.config  # type: ignore[assignment]
@@ -195,6 +202,7 @@ class RulesSlot(SlotKind):
                 tags=tuple(t for r in rules for t in r.tags),
                 limit=config.limit * 5,
             ),
+            depth=_depth(config),
         )
 
     async def render(self, member: SlotMember | None, data: SlotData) -> list[SlotEntry]:
