@@ -8,6 +8,7 @@ import csv
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tessera.scope import BrandScope
@@ -86,3 +87,38 @@ async def test_unknown_columns_refuse_the_file(brand_a, tessera_database_url, tm
     )
     assert done.returncode == 2
     assert "unknown column(s): colour" in done.stderr + done.stdout
+
+
+async def test_slots_build_and_clusters_from_the_command_line(
+    brand_a, person, tessera_database_url, tmp_path
+):
+    from decimal import Decimal
+
+    from tessera.orders.inputs import LineInput, MemberRef, OrderInput
+    from tessera.orders.money import MoneyAmount
+    from tessera.pipeline.orders import record_order
+
+    member = await person(brand_a)
+    price = MoneyAmount(Decimal("5.00"), brand_a.currency)
+    await record_order(
+        BrandScope(brand_a),
+        OrderInput(
+            external_id="cli-1",
+            member=MemberRef(member_id=member.pk),
+            occurred_at=datetime.now(UTC),
+            amount_paid=price,
+            lines=[LineInput(sku="NEW-1", quantity=1, unit_price=price, name="New", category="x")],
+        ),
+    )
+    built = await tessera(tessera_database_url, tmp_path, "slots", "build", "--brand", "brand-a")
+    assert built.returncode == 0, built.stderr
+    assert "1 purchase line(s) of 1 item(s)" in built.stdout
+    assert "1 item(s) added to the catalogue" in built.stdout
+    [item] = await BrandScope(brand_a).query(CatalogueItem)
+    assert (item.sku, item.name, item.category, item.active) == ("NEW-1", "New", "x", True)
+
+    clustered = await tessera(
+        tessera_database_url, tmp_path, "slots", "clusters", "--brand", "brand-a"
+    )
+    assert clustered.returncode == 0, clustered.stderr
+    assert "cluster 0: 1 member(s), " in clustered.stdout
