@@ -748,6 +748,31 @@ CASES: list[Case] = [
         {"input": {"memberId": Ref("member")}},
         token="member",
     ),
+    Case(
+        "Query.slot",
+        'query($memberId: ID) { slot(key: "home_top", memberId: $memberId) { key } }',
+        {"memberId": Ref("member")},
+        not_found_error,
+        token="member",
+        needs=("creative",),
+    ),
+    Case(
+        "Mutation.recordSlotEvents",
+        mutation("recordSlotEvents"),
+        {
+            "input": {
+                "events": [
+                    {
+                        "eventId": Key(),
+                        "slot": "home_top",
+                        "kind": "IMPRESSION",
+                        "creativeId": Ref("creative"),
+                    }
+                ]
+            }
+        },
+        token="member",
+    ),
 ]
 
 
