@@ -99,11 +99,16 @@ def item_neighbours(
         start, end = similarity.indptr[i], similarity.indptr[i + 1]
         cols_i = similarity.indices[start:end]
         scores = similarity.data[start:end]
-        counts = together[i].toarray().ravel()
+        # The row's co-buyer counts, sparse: a dense row per item would make
+        # the build quadratic in the number of items.
+        t_start, t_end = together.indptr[i], together.indptr[i + 1]
+        counts = dict(
+            zip(together.indices[t_start:t_end], together.data[t_start:t_end], strict=True)
+        )
         candidates = [
-            (float(s), skus[j], int(counts[j]))
+            (float(s), skus[j], int(counts.get(j, 0)))
             for j, s in zip(cols_i, scores, strict=True)
-            if j != i and counts[j] >= min_together
+            if j != i and counts.get(j, 0) >= min_together
         ]
         candidates.sort(key=lambda c: (-c[0], c[1]))
         result += [
