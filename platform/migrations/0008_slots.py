@@ -6,6 +6,37 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+
+# The composite brand key of the new link (see 0004_brand_keys); member has
+# its ("brand_id", "id") key from 0004 already.
+BRAND_LINKS = [("member_cluster", "member_id", "member", "CASCADE")]
+
+
+def statements() -> list[str]:
+    return [
+        'ALTER TABLE "member_cluster" ADD CONSTRAINT "member_cluster_member_id_brand_fkey" '
+        'FOREIGN KEY ("brand_id", "member_id") REFERENCES "member" ("brand_id", "id") '
+        "ON DELETE CASCADE",
+    ]
+
+
+async def apply(apps: object, schema_editor: object) -> None:
+    client = schema_editor.client  # type: ignore[attr-defined]
+    if client.capabilities.dialect != "postgres":
+        return
+    for statement in statements():
+        await client.execute_script(statement)
+
+
+async def revert(apps: object, schema_editor: object) -> None:
+    client = schema_editor.client  # type: ignore[attr-defined]
+    if client.capabilities.dialect != "postgres":
+        return
+    await client.execute_script(
+        'ALTER TABLE "member_cluster" DROP CONSTRAINT "member_cluster_member_id_brand_fkey"'
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [('tessera', '0007_admin_form_submission')]
 
@@ -124,4 +155,5 @@ class Migration(migrations.Migration):
             options={'table': 'slot_event', 'app': 'tessera', 'unique_together': (('brand_id', 'event_id'),), 'indexes': [Index(fields=['brand_id', 'slot', 'creative_id'])], 'pk_attr': 'id', 'table_description': "An impression or click a member's app reported, once per ``event_id``."},
             bases=['BrandOwned'],
         ),
+        ops.RunPython(apply, revert),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -1498,3 +1499,19 @@ async def _record_slot_events(w: World) -> None:
     )
     assert sorted(e["field"][-1] for e in errors) == ["creativeId", "memberId", "slot"]
     await _b_slot_unchanged(w)
+
+
+@probe("Query.memberClusters")
+async def _member_clusters(w: World) -> None:
+    from tessera.scope import BrandScope
+    from tessera.slots.models import ClusterInfo
+
+    await BrandScope(w.brand_b).create(
+        ClusterInfo,
+        cluster=0,
+        size=3,
+        description="B only",
+        centre={},
+        computed_at=datetime.now(UTC),
+    )
+    assert (await w.as_a("{ memberClusters { number description } }"))["memberClusters"] == []
