@@ -11,9 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import StandardScaler
 from tortoise.functions import Sum
 
 from tessera.orders.models import MemberStats, OrderLine
@@ -70,6 +67,11 @@ def cluster_members(
     features: Sequence[MemberFeatures], categories: Sequence[str], k: int = CLUSTERS, seed: int = 0
 ) -> tuple[dict[int, int], list[Cluster]]:
     """Cluster numbers by member and the clusters (numbered by size, largest 0)."""
+    # Imported on use, as in tessera.slots.model: seconds at every start otherwise.
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
     if not features:
         return {}, []
     k = max(1, min(k, len(features)))

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-from scipy.sparse import csr_matrix
-from sklearn.metrics.pairwise import cosine_similarity
 from tortoise.expressions import Subquery
 from tortoise.functions import Max
 
@@ -77,6 +74,12 @@ def item_neighbours(
     """Each item's ``top`` most similar items: cosine similarity of the items'
     buyer vectors (binary: bought or not), with the number of members who
     bought both. ``baskets`` are ``(member, sku)`` pairs (repeats are fine)."""
+    # Imported on use: scikit-learn takes seconds to import, which every
+    # `tessera` command and API process would pay otherwise.
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from sklearn.metrics.pairwise import cosine_similarity
+
     members: dict[int, int] = {}
     items: dict[str, int] = {}
     rows: list[int] = []
