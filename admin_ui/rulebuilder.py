@@ -54,6 +54,7 @@ TYPE_LABELS = {
     "tier": N_("Tier"),
     "points": N_("Points balance"),
     "coupons": N_("Unused coupons"),
+    "cluster": N_("Member cluster"),
 }
 SETTING_LABELS = {
     "field": N_("Field"),

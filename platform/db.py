@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "tessera.webhooks.models",
     "tessera.privacy.models",
     "tessera.persons.models",
+    "tessera.slots.models",
 ]
 
 

@@ -101,6 +101,7 @@ ERROR_CODES: dict[str, str] = {
     "UNKNOWN_EVENT_TYPE": "A webhook subscribes to an event type Tessera does not send.",
     "SUBSCRIPTION_DISABLED": "The webhook subscription is disabled; enable it first.",
     "DELIVERY_PENDING": "The webhook delivery is waiting for an attempt already.",
+    "UNSAFE_URL": "A banner's image or link URL is not http(s) (e.g. `javascript:`).",
     # Request-level (GraphQL `extensions.code`)
     "BAD_REQUEST": "The request is malformed.",
     "BAD_CURSOR": "A cursor was not given out by this list.",

@@ -30,6 +30,7 @@ from tessera.schema.privacy import PrivacyMutation, PrivacyQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
+from tessera.schema.slots import SlotsMutation, SlotsQuery
 from tessera.schema.tags import TagsMutation, TagsQuery
 from tessera.schema.tiers import TiersMutation, TiersQuery
 from tessera.schema.webhooks import WebhooksMutation, WebhooksQuery
@@ -49,6 +50,7 @@ QUERIES: tuple[type, ...] = (
     WebhooksQuery,
     PrivacyQuery,
     PersonsQuery,
+    SlotsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -64,6 +66,7 @@ MUTATIONS: tuple[type, ...] = (
     RewardsMutation,
     WebhooksMutation,
     PrivacyMutation,
+    SlotsMutation,
 )
 
 

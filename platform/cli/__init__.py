@@ -22,6 +22,7 @@ from tessera.cli import (
     running,
     schema_export,
     segments,
+    slots,
     stats,
     tenancy,
 )
@@ -42,6 +43,7 @@ _GROUPS = (
     ledger,
     outbox,
     persons,
+    slots,
 )
 
 app = typer.Typer(

@@ -33,13 +33,16 @@ from tessera.importing.rejects import RejectsFile
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members.attributes import definitions_by_key
 from tessera.scope import BrandScope
+from tessera.slots import catalogue
 
 SOME_REJECTED = 3
 INTERRUPTED = 130  # as a shell reports a process stopped by Ctrl-C
 
 app = typer.Typer()
 imports = typer.Typer(
-    name="import", help="Import members or orders from CSV files.", no_args_is_help=True
+    name="import",
+    help="Import members, orders or catalogue items from CSV files.",
+    no_args_is_help=True,
 )
 app.add_typer(imports, rich_help_panel="Data")
 
@@ -91,6 +94,26 @@ def import_orders(
         )
 
     _import(file, brand, rejects, "order", go)
+
+
+@imports.command("items")
+def import_items(
+    file: Path = FILE,
+    brand: str = BRAND,
+    rejects: Path | None = REJECTS,
+    batch_size: int | None = BATCH,
+) -> None:
+    """Catalogue items (sku, name, category, tags, price, active), upserted by sku."""
+
+    async def go(
+        scope: BrandScope, source: CsvSource, refused: RejectsFile, step: OnProgress
+    ) -> ImportReport:
+        catalogue.check_header(source.header)
+        return await catalogue.import_items(
+            scope, source, refused, batch_size=batch_size or catalogue.BATCH_SIZE, progress=step
+        )
+
+    _import(file, brand, rejects, "item", go)
 
 
 def _import(file: Path, brand: str, rejects: Path | None, noun: str, importer: Importer) -> None:

@@ -97,6 +97,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "persons_link": "tessera.persons.linking:persons_link",
     "identity_keys_reseal": "tessera.members.jobs:identity_keys_reseal",
     "members_merge_tier": "tessera.members.merge:merge_tier",
+    "slots_build": "tessera.slots.jobs:slots_build",
 }
 
 _registered: dict[str, JobDefinition] | None = None

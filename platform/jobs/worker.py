@@ -21,6 +21,7 @@ from tessera.privacy.retention import retention_tick
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
 from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
+from tessera.slots.jobs import schedule_slots_build
 
 # Scheduled jobs, one line each, e.g. ``cron(refresh_segments, minute={0, 30})``
 # (``from arq import cron``). A cron coroutine takes only ``ctx``.
@@ -42,6 +43,8 @@ CRON_JOBS: list[CronJob] = [
     # Every hour: each brand's retention periods (old events and delivery
     # logs, inactive members) and expired export links.
     cron(retention_tick, minute=50),
+    # Nightly, after the segments: co-purchase neighbours and popular lists.
+    cron(schedule_slots_build, hour=3, minute=30),
 ]
 
 

@@ -48,6 +48,7 @@ from tessera.persons import linking as persons
 from tessera.rewards.models import CheckIn, Referral
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, SegmentMembership
+from tessera.slots.models import MemberCluster, SlotEvent
 from tessera.tags.models import TagAssignment
 from tessera.tiers.models import MemberTierState, TierHistory
 from tessera.uow import UnitOfWork, unit_of_work
@@ -378,6 +379,10 @@ async def _move_rows(uow: UnitOfWork, moved: _Moved, survivor_id: int, merged_id
     await moved.move("coupons", of(Coupon, member_id=m), "member_id", s)
     await moved.move("redemptions", of(CouponRedemption, member_id=m), "member_id", s)
     await moved.move("holds", of(RewardHold, member_id=m), "member_id", s)
+    await moved.move("slot_events", of(SlotEvent, member_id=m), "member_id", s)
+    # The tombstone is in no segment and no cluster; the next clustering run
+    # places the survivor by its combined history.
+    await of(MemberCluster, member_id=m).delete()
     await _combine_allowances(uow, moved, s, m)
     days = await of(CheckIn, member_id=s).values_list("day", flat=True)
     await moved.move(
@@ -584,6 +589,7 @@ _MOVED_BACK: dict[str, tuple[Any, str]] = {
     "coupons": (Coupon, "member_id"),
     "redemptions": (CouponRedemption, "member_id"),
     "holds": (RewardHold, "member_id"),
+    "slot_events": (SlotEvent, "member_id"),
     "allowances": (CouponAllowance, "member_id"),
     "check_ins": (CheckIn, "member_id"),
     "referrals_made": (Referral, "referrer_id"),

@@ -452,20 +452,151 @@ class ChannelSender(Component, ABC):
         raise ReceiptRefused(f"{self.key} takes no delivery receipts")
 
 
+@dataclass(frozen=True)
+class SlotMember:
+    """The member a slot is resolved for, as stored (nothing is computed at
+    request time). Only the facts the kind's :meth:`SlotKind.needs` asks for
+    are filled in; the others are empty."""
+
+    id: int
+    tags: frozenset[str] = frozenset()
+    tier: str | None = None
+    lifecycle_stage: str | None = None
+    segments: frozenset[int] = frozenset()
+    cluster: int | None = None
+    recent_skus: tuple[str, ...] = ()
+    """Skus of the member's latest orders, newest first (what "just bought" means)."""
+    categories: tuple[str, ...] = ()
+    """Categories of those orders' lines, most bought first (preferences)."""
+
+
+@dataclass(frozen=True)
+class BannerCreative:
+    """A banner creative of the slot, as stored (times in UTC)."""
+
+    id: int
+    title: str
+    image_url: str
+    link: str
+    alt_text: str
+    audience_kind: str
+    """``everyone``, ``segment``, ``tags``, ``tier`` or ``lifecycle``."""
+    audience_values: tuple[str, ...]
+    segment_id: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    priority: int
+    split_group: str = ""
+    split_weight: int = 1
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """A catalogue item (price in minor units)."""
+
+    sku: str
+    name: str
+    category: str | None
+    tags: tuple[str, ...]
+    price: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """A stored score of an item: a co-purchase neighbour of ``of`` or a
+    popularity within an audience."""
+
+    sku: str
+    score: float
+    of: str = ""
+    category: str | None = None
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class ItemSelection:
+    """Catalogue items a kind wants loaded besides its candidates (rules)."""
+
+    skus: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class SlotNeeds:
+    """What Tessera reads from stored data before calling :meth:`SlotKind.render`."""
+
+    member_facts: bool = False
+    """tags, tier, lifecycle stage, segments, cluster."""
+    purchases: bool = False
+    """recent skus and preferred categories."""
+    creatives: bool = False
+    neighbours: bool = False
+    popular: bool = False
+    items: ItemSelection | None = None
+    depth: int = 50
+    """Neighbours read per recent item, popular items read per audience."""
+
+
+@dataclass(frozen=True)
+class SlotData:
+    """Stored data for one resolution. ``items`` holds the catalogue entries
+    of every sku in the other fields (and of ``needs().items``)."""
+
+    slot: str
+    now: datetime
+    brand: BrandInfo
+    creatives: tuple[BannerCreative, ...] = ()
+    missing_segments: frozenset[int] = frozenset()
+    """Segments creatives point at that no longer exist."""
+    neighbours: tuple[ItemScore, ...] = ()
+    popular: Mapping[str, tuple[ItemScore, ...]] = field(default_factory=dict)
+    """By audience: ``""`` (everyone), ``segment:<id>``, ``cluster:<n>``; best first."""
+    items: Mapping[str, ItemFacts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlotEntry:
+    """One thing a slot shows: a creative (``ref`` its id) or an item
+    (``ref`` its sku), with the reason, for display and debugging."""
+
+    ref: str
+    reason: str
+    score: float = 0.0
+    variant: str | None = None
+
+
 class SlotKind(Component, ABC):
     """A kind of personalised slot (banner, recommendations). A brand creates
-    named slots of a kind, each with its own config."""
+    named slots of a kind, each with its own config.
+
+    Resolving a slot is a page-view read: Tessera loads what :meth:`needs`
+    names from stored data and calls :meth:`render`, which decides in memory
+    (no model run, no query). Models are built ahead of time by jobs."""
 
     family = ComponentFamily.SLOT_KIND
+    content: ClassVar[str] = "items"
+    """``creatives`` (entries name banner creatives) or ``items`` (skus)."""
+
+    def needs(self) -> SlotNeeds:
+        """The stored data :meth:`render` reads (default: the member's facts)."""
+        return SlotNeeds(member_facts=True)
 
     @abstractmethod
-    async def render(self, member: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-        """Return the items to show this member (None: an anonymous visitor).
+    async def render(self, member: SlotMember | None, data: SlotData) -> Sequence[SlotEntry]:
+        """The entries to show this member (None: no member), best first.
+
+        Raise :class:`tessera.DomainError` to report a broken configuration:
+        the slot shows nothing and its ``lastError`` says why.
 
         Example::
 
-            async def render(self, member):
-                return [{"image": self.config.image_url, "link": self.config.link}]
+            async def render(self, member, data):
+                top = data.popular.get("", ())[: self.config.limit]
+                return [SlotEntry(s.sku, "popular") for s in top]
         """
 
 

@@ -36,6 +36,7 @@ from tessera.privacy.identities import IdentityValue, identity_values
 from tessera.rewards.models import CheckIn, Referral
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, Segment, SegmentMembership
+from tessera.slots.models import MemberCluster, SlotEvent
 from tessera.tags.models import Tag, TagAssignment
 from tessera.tiers.models import MemberTierState, TierDefinition, TierHistory
 from tessera.webhooks.models import WebhookDelivery
@@ -105,6 +106,10 @@ SECTIONS: tuple[Section, ...] = (
         lambda m, loaded: Q(hold_id__in=_ids(loaded, "checkout_holds")),
     ),
     Section("check_ins", CheckIn, "Daily check-ins.", _mine),
+    Section("slot_events", SlotEvent, "Banners and recommendations shown and clicked.", _mine),
+    Section(
+        "cluster", MemberCluster, "The member cluster of the last clustering.", _mine, "member_id"
+    ),
     Section(
         "merges",
         MemberMerge,

@@ -35,6 +35,7 @@ from tessera.privacy.identities import identity_values
 from tessera.privacy.models import LegalHold, MemberExport
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, SegmentMembership
+from tessera.slots.models import MemberCluster, SlotEvent
 from tessera.tags.models import TagAssignment
 from tessera.uow import unit_of_work
 from tessera.webhooks.models import WebhookDelivery
@@ -97,6 +98,7 @@ _DELETED_WITH_MEMBER: tuple[type[BrandOwned], ...] = (
     TagAssignment,
     SegmentMembership,
     MemberLifecycle,
+    MemberCluster,
     MemberExport,
     LegalHold,
 )
@@ -185,6 +187,8 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
             .filter(Q(survivor_id=member.id) | Q(merged_id=member.id))
             .update(conflicts=[], previous={})
         )
+        # Impressions and clicks stay counted for the A/B results, of no one.
+        await scope.query(SlotEvent).filter(member_id=member.id).update(member_id=None)
         await (
             scope.query(DuplicateCandidate)
             .filter(Q(member_id=member.id) | Q(other_id=member.id))

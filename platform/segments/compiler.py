@@ -464,6 +464,15 @@ class _Compiler:
                 criteria.append(self.between(column, wanted.min, wanted.max))
         return self._lifecycle(*criteria)
 
+    def c_cluster(self, node: r.ClusterCondition, path: list[str]) -> Term:
+        mc = Table("member_cluster", alias="mc")
+        query = (
+            self.query_class.from_(mc)
+            .select(mc.member_id)
+            .where(all_of([mc.brand_id == self.brand_id, mc.cluster.isin(list(node.in_))]))
+        )
+        return self.members_in(query)
+
     def c_segment(self, node: r.SegmentCondition, path: list[str]) -> Term:
         return self.members_in(self.reader(self.scope, node.segment, self.query_class))
 

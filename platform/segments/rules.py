@@ -473,6 +473,15 @@ class CouponsCondition(_Part):
     count: CountRange | None = None
 
 
+class ClusterCondition(_Part):
+    """The member is in one of these clusters of the brand's last automatic
+    clustering run (k-means over RFM and category preference, docs/slots.md);
+    members without orders are in none."""
+
+    type: Literal["cluster"]
+    in_: list[Annotated[int, Field(ge=0, le=99)]] = Field(alias="in", min_length=1, max_length=50)
+
+
 class All(_Part):
     """Every condition holds."""
 
@@ -512,6 +521,7 @@ LEAVES: dict[str, type[_Part]] = {
     "tier": TierCondition,
     "points": PointsCondition,
     "coupons": CouponsCondition,
+    "cluster": ClusterCondition,
 }
 GROUPS = ("all", "any", "not")
 
@@ -548,7 +558,8 @@ Condition = Annotated[
     | Annotated[SegmentCondition, Tag("segment")]
     | Annotated[TierCondition, Tag("tier")]
     | Annotated[PointsCondition, Tag("points")]
-    | Annotated[CouponsCondition, Tag("coupons")],
+    | Annotated[CouponsCondition, Tag("coupons")]
+    | Annotated[ClusterCondition, Tag("cluster")],
     Discriminator(
         _kind,
         custom_error_type="unknown_condition",

@@ -13,6 +13,7 @@ from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import AdminRole, ApiKey
 from tessera.coupons.models import CouponTemplate
 from tessera.coupons.service import create_template
+from tessera.features.service import set_feature
 from tessera.members.duplicates import claim
 from tessera.members.identities import IdentityKind
 from tessera.members.merge import merge_members
@@ -20,6 +21,8 @@ from tessera.members.models import DuplicateCandidate, MemberMerge
 from tessera.scope import BrandScope
 from tessera.segments import service as segments
 from tessera.segments.models import Segment
+from tessera.slots.creatives import create_creative
+from tessera.slots.models import SlotCreative
 from tessera.tags import service as tags
 from tessera.tags.models import Tag, TagAssignment
 from tessera.tiers.definitions import create_tier
@@ -62,7 +65,19 @@ async def _programme(brand) -> dict[str, int]:
     tag = await tags.create_tag(scope, "rule_tag", "Rule tag", group_id=group.id)
     rule = {"type": "tags", "has": "any", "codes": ["rule_tag"]}
     segment = await segments.create_segment(scope, "Seg", segments.SegmentKind.DYNAMIC, rule=rule)
-    return {"tag_id": tag.id, "group_id": group.id, "segment_id": segment.id}
+    slot, _ = await set_feature(scope, "slots.banner", enabled=True, slot="home_top", config={})
+    creative = await create_creative(
+        scope,
+        "home_top",
+        {"title": "T", "image_url": "https://x.example/t.jpg", "link": "/t", "alt_text": "T"},
+    )
+    return {
+        "tag_id": tag.id,
+        "group_id": group.id,
+        "segment_id": segment.id,
+        "slot_id": slot.feature.id,
+        "creative_id": creative.id,
+    }
 
 
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
@@ -197,6 +212,7 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
     assert (await scope_b.get(MemberMerge, merge_b.merge.id)).undone_at is None
     assert (await scope_b.get(DuplicateCandidate, candidate_b.id)).status == "open"
+    assert [c.title for c in await scope_b.query(SlotCreative)] == ["T"]
     hook_b = await scope_b.query(WebhookSubscription).get(id=hook_b.id)
     assert hook_b.active and (await scope_b.get(WebhookDelivery, delivery_b.id)).attempts == 0
 

@@ -29,8 +29,18 @@ ISSUE = """mutation($id: ID!, $ttl: Int) {
 # Operations a member token may reach (API.md: `me` and the member-self operations).
 # Each member-self operation has its own test proving a token reaches only its
 # own member's things (tests/coupons: another member's coupon is NOT_FOUND).
-# `brand`: public facts only; `exportMyData` and `memberExport`: the member's own export.
-MEMBER_SELF = {"me", "redeemCoupon", "checkIn", "brand", "exportMyData", "memberExport"}
+# `brand`: public facts only; `exportMyData` and `memberExport`: the member's
+# own export; `slot` and `recordSlotEvents`: what the member's own slots show.
+MEMBER_SELF = {
+    "me",
+    "redeemCoupon",
+    "checkIn",
+    "brand",
+    "exportMyData",
+    "memberExport",
+    "slot",
+    "recordSlotEvents",
+}
 
 
 async def member_of(brand, phone="13800138000"):

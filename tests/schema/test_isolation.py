@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -1600,3 +1601,120 @@ def encode_person(pk: int) -> str:
     from tessera.schema.ids import encode_id
 
     return encode_id("Person", pk)
+
+
+# --- slot probes ----------------------------------------------------------------------
+
+
+async def _seed_slot(w: World) -> Any:
+    await w.as_b(
+        'mutation { setFeature(input: {component: "slots.banner", slot: "home_top", config: {}})'
+        " { errors { code } } }"
+    )
+    data = await w.as_b(
+        'mutation { createSlotCreative(input: {slot: "home_top", title: "B only",'
+        ' imageUrl: "https://b.example/b.jpg", link: "/b", altText: "B"})'
+        " { creative { id } errors { code } } }"
+    )
+    creative = data["createSlotCreative"]["creative"]
+    await w.as_b(
+        'mutation($c: ID!) { recordSlotEvents(input: {events: [{eventId: "b-1",'
+        ' slot: "home_top", kind: IMPRESSION, creativeId: $c}]}) { errors { code } } }',
+        {"c": creative["id"]},
+    )
+    return creative
+
+
+SEEDS["slot"] = _seed_slot
+
+
+async def _b_slot_unchanged(w: World) -> None:
+    from tessera.slots.models import SlotCreative, SlotEvent
+
+    [row] = await SlotCreative.filter(brand_id=w.brand_b.id)
+    assert (row.title, row.link) == ("B only", "/b")
+    assert await SlotEvent.filter(brand_id=w.brand_b.id).count() == 1
+    assert not await SlotCreative.filter(brand_id=w.brand_a.id).exists()
+    assert not await SlotEvent.filter(brand_id=w.brand_a.id).exists()
+
+
+@probe("Query.slots", "Query.slotCreatives", "Query.slotResults", "Query.slotCreative")
+async def _slot_reads(w: World) -> None:
+    creative = await w.b("slot")
+    data = await w.as_a(
+        'query($c: ID!) { slots { key } slotCreatives(slot: "home_top") { id }'
+        ' slotResults(slot: "home_top") { creativeId } slotCreative(id: $c) { id } }',
+        {"c": creative["id"]},
+    )
+    assert data == {"slots": [], "slotCreatives": [], "slotResults": [], "slotCreative": None}
+
+
+@probe("Query.slot", "Query.previewSlot")
+async def _slot_resolve(w: World) -> None:
+    await w.b("slot")
+    member = await w.b("member")
+    for document in (
+        'slot(key: "home_top", memberId: $m) { key }',
+        'previewSlot(key: "home_top", memberId: $m) { key }',
+        'slot(key: "home_top") { key }',
+    ):
+        variables = {"m": member["id"]} if "$m" in document else {}
+        header = "query($m: ID)" if variables else "query"
+        body = await w.as_a(f"{header} {{ {document} }}", variables, errors_ok=True)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], document
+    assert "B only" not in str(body)
+
+
+@probe("Mutation.createSlotCreative")
+async def _create_slot_creative(w: World) -> None:
+    await w.b("slot")
+    errors = await w.a_errors(
+        'mutation { createSlotCreative(input: {slot: "home_top", title: "A",'
+        ' imageUrl: "https://a.example/a.jpg", link: "/a", altText: "A"}) { errors { code field } } }',
+        {},
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("NOT_FOUND", ["input", "slot"])]
+    await _b_slot_unchanged(w)
+
+
+@probe("Mutation.updateSlotCreative", "Mutation.deleteSlotCreative")
+async def _change_slot_creative(w: World) -> None:
+    creative = await w.b("slot")
+    for document in (
+        'updateSlotCreative(input: {id: $id, title: "hijacked"})',
+        "deleteSlotCreative(input: {id: $id})",
+    ):
+        errors = await w.a_errors(
+            f"mutation($id: ID!) {{ {document} {{ errors {{ code }} }} }}", {"id": creative["id"]}
+        )
+        assert [e["code"] for e in errors] == ["NOT_FOUND"], document
+    await _b_slot_unchanged(w)
+
+
+@probe("Mutation.recordSlotEvents")
+async def _record_slot_events(w: World) -> None:
+    creative = await w.b("slot")
+    member = await w.b("member")
+    errors = await w.a_errors(
+        'mutation($c: ID!, $m: ID!) { recordSlotEvents(input: {events: [{eventId: "a-1",'
+        ' slot: "home_top", kind: CLICK, creativeId: $c, memberId: $m}]}) { errors { code field } } }',
+        {"c": creative["id"], "m": member["id"]},
+    )
+    assert sorted(e["field"][-1] for e in errors) == ["creativeId", "memberId", "slot"]
+    await _b_slot_unchanged(w)
+
+
+@probe("Query.memberClusters")
+async def _member_clusters(w: World) -> None:
+    from tessera.scope import BrandScope
+    from tessera.slots.models import ClusterInfo
+
+    await BrandScope(w.brand_b).create(
+        ClusterInfo,
+        cluster=0,
+        size=3,
+        description="B only",
+        centre={},
+        computed_at=datetime.now(UTC),
+    )
+    assert (await w.as_a("{ memberClusters { number description } }"))["memberClusters"] == []

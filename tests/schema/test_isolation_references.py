@@ -742,6 +742,71 @@ CASES: list[Case] = [
         null,
         ok=_found,
     ),
+    # slots
+    Case(
+        "Query.slotCreative",
+        "query($id: ID!) { slotCreative(id: $id) { id } }",
+        {"id": Ref("creative")},
+        null,
+        ok=_found,
+    ),
+    *(
+        Case(
+            f"Query.{name}",
+            f'query($memberId: ID) {{ {name}(key: "home_top", memberId: $memberId) {{ key }} }}',
+            {"memberId": Ref("member")},
+            not_found_error,
+            needs=("creative",),
+        )
+        for name in ("slot", "previewSlot")
+    ),
+    Case(
+        "Mutation.createSlotCreative",
+        mutation("createSlotCreative"),
+        {
+            "input": {
+                "slot": "home_top",
+                "title": "probe",
+                "imageUrl": "https://a.example/p.jpg",
+                "link": "/p",
+                "altText": "probe",
+                "audience": {"kind": "SEGMENT", "segmentId": Ref("segment")},
+            }
+        },
+        needs=("creative",),
+    ),
+    Case(
+        "Mutation.updateSlotCreative",
+        mutation("updateSlotCreative"),
+        {
+            "input": {
+                "id": Ref("creative"),
+                "audience": {"kind": "SEGMENT", "segmentId": Ref("segment")},
+            }
+        },
+    ),
+    Case(
+        "Mutation.deleteSlotCreative",
+        mutation("deleteSlotCreative"),
+        {"input": {"id": Ref("spare_creative")}},
+    ),
+    Case(
+        "Mutation.recordSlotEvents",
+        mutation("recordSlotEvents"),
+        {
+            "input": {
+                "events": [
+                    {
+                        "eventId": Key(),
+                        "slot": "home_top",
+                        "kind": "CLICK",
+                        "creativeId": Ref("creative"),
+                        "memberId": Ref("member"),
+                    }
+                ]
+            }
+        },
+    ),
     # a member token: the token's brand bounds every reference it sends
     Case(
         "Mutation.redeemCoupon",
@@ -759,6 +824,31 @@ CASES: list[Case] = [
         "Mutation.checkIn",
         mutation("checkIn"),
         {"input": {"memberId": Ref("member")}},
+        token="member",
+    ),
+    Case(
+        "Query.slot",
+        'query($memberId: ID) { slot(key: "home_top", memberId: $memberId) { key } }',
+        {"memberId": Ref("member")},
+        not_found_error,
+        token="member",
+        needs=("creative",),
+    ),
+    Case(
+        "Mutation.recordSlotEvents",
+        mutation("recordSlotEvents"),
+        {
+            "input": {
+                "events": [
+                    {
+                        "eventId": Key(),
+                        "slot": "home_top",
+                        "kind": "IMPRESSION",
+                        "creativeId": Ref("creative"),
+                    }
+                ]
+            }
+        },
         token="member",
     ),
 ]
@@ -1017,6 +1107,21 @@ async def _duplicate(c: Seeder) -> dict[str, Any]:
     return {"id": encode_id("DuplicateCandidate", row.id)}
 
 
+async def _creative(c: Seeder) -> dict[str, Any]:
+    await _ok(
+        c.call,
+        'mutation { setFeature(input: {component: "slots.banner", slot: "home_top", config: {}})'
+        " { errors { code } } }",
+    )
+    made = await _ok(
+        c.call,
+        'mutation { createSlotCreative(input: {slot: "home_top", title: "T",'
+        ' imageUrl: "https://x.example/t.jpg", link: "/t", altText: "T"})'
+        " { creative { id } errors { code } } }",
+    )
+    return made["creative"]  # type: ignore[no-any-return]
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "export": _export,
     "held_member": _held_member,
@@ -1043,6 +1148,8 @@ SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "spare_webhook": _webhook,
     "webhook_delivery": _webhook_delivery,
     "person": _person,
+    "creative": _creative,
+    "spare_creative": _creative,
 }
 
 
