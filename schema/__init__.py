@@ -24,6 +24,7 @@ from tessera.schema.members import MembersMutation, MembersQuery
 from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
+from tessera.schema.reports import ReportsMutation, ReportsQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
@@ -44,6 +45,7 @@ QUERIES: tuple[type, ...] = (
     TiersQuery,
     RewardsQuery,
     WebhooksQuery,
+    ReportsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -58,6 +60,7 @@ MUTATIONS: tuple[type, ...] = (
     TiersMutation,
     RewardsMutation,
     WebhooksMutation,
+    ReportsMutation,
 )
 
 

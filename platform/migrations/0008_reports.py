@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('figure', fields.CharField(max_length=64)),
                 ('start', fields.DateField()),
                 ('end', fields.DateField()),
-                ('value', fields.CharField(description='exact decimal; money in minor units, ratios as 0.25', max_length=40)),
+                ('value', fields.CharField(description="exact decimal in the figure's unit: money in currency units, ratios as 0.25", max_length=40)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],

@@ -28,9 +28,11 @@ from tessera.plugin_host.components import ComponentFamily, ReportType
 from tessera.plugin_host.context import BrandInfo
 from tessera.reports.api import (
     FILTERS,
+    Figure,
     ReportContext,
     ReportParams,
     ReportResult,
+    Unit,
 )
 from tessera.reports.models import ReportTarget
 from tessera.scope import BrandScope
@@ -56,8 +58,11 @@ FACT_TABLES = (
 )
 
 
-class ReportFailed(Exception):
+class ReportFailed(DomainError):
     """The report's plugin raised; recorded as the feature's ``lastError``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("REPORT_FAILED", message, ["type"])
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,7 @@ async def _compute(
             .filter(id=feature.id)
             .update(last_error=message[:2000], last_error_at=datetime.now(UTC))
         )
-        raise ReportFailed(message) from exc
+        raise ReportFailed(f"the report failed and is marked on its feature: {message}") from exc
     return result
 
 
@@ -303,9 +308,18 @@ async def _with_targets(
     }
     if not targets:
         return result
+    scale = 10 ** exponent(scope.brand.currency)
+
+    def internal(figure: Figure) -> Fraction | None:
+        # Targets are kept as people give them: money in currency units.
+        target = targets.get(figure.key)
+        if target is None or figure.unit is not Unit.MONEY:
+            return target
+        return target * scale
+
     return dataclasses.replace(
         result,
-        figures=[dataclasses.replace(f, target=targets.get(f.key)) for f in result.figures],
+        figures=[dataclasses.replace(f, target=internal(f)) for f in result.figures],
     )
 
 
