@@ -17,6 +17,7 @@ from tessera.cli import (
     ledger,
     outbox,
     plugins,
+    reports,
     running,
     schema_export,
     segments,
@@ -38,6 +39,7 @@ _GROUPS = (
     segments,
     ledger,
     outbox,
+    reports,
 )
 
 app = typer.Typer(
