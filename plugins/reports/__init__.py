@@ -396,10 +396,10 @@ class LifecycleReport(ReportType):
         )
         q2 = context.query()
         scores = await q2.rows(
-            "SELECT l.recency AS r, l.frequency AS f, l.monetary AS m, COUNT(*) AS n "
+            "SELECT l.recency_score AS r, l.frequency_score AS f, l.monetary_score AS m, COUNT(*) AS n "
             f"FROM member_lifecycle l WHERE l.brand_id = {q2(context.brand.id)}"
             f"{context.member_filter(q2, params, 'l.member_id')} "
-            "GROUP BY l.recency, l.frequency, l.monetary ORDER BY 1, 2, 3"
+            "GROUP BY l.recency_score, l.frequency_score, l.monetary_score ORDER BY 1, 2, 3"
         )
         total = sum(_int(r["n"]) for r in stages)
         return ReportResult(
