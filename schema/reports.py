@@ -106,7 +106,7 @@ class Report:
         default=False, description="Served from the cache (no new facts since)."
     )
     errors: list[UserError] = strawberry.field(
-        description="Bad parameters (`[\"params\", name]`), or REPORT_FAILED."
+        description='Bad parameters (`["params", name]`), or REPORT_FAILED.'
     )
 
 
@@ -150,8 +150,10 @@ def report_from_run(run: service.ReportRun, currency: str) -> Report:
             ReportTable(
                 key=t.key,
                 label=t.label,
-                columns=[ReportColumn(key=c.key, label=c.label, unit=ReportUnit(c.unit.value))
-                         for c in t.columns],
+                columns=[
+                    ReportColumn(key=c.key, label=c.label, unit=ReportUnit(c.unit.value))
+                    for c in t.columns
+                ],
                 rows=[
                     [cell(v, c.unit, exp) for v, c in zip(row, t.columns, strict=True)]
                     for row in t.rows
@@ -249,6 +251,4 @@ class ReportsMutation:
             input.end,
             None if value is None else str(value),
         )
-        return SetReportTargetPayload(
-            value=None if stored is None else input.value, errors=[]
-        )
+        return SetReportTargetPayload(value=None if stored is None else input.value, errors=[])

@@ -23,6 +23,84 @@ from tessera.segments.timewindows import local_today
 from tessera.tiers.models import TierDefinition
 
 PARAM_NAMES = ("start", "end", "comparison", "granularity", *FILTERS)
+# The built-in report types' titles and labels (plugins/reports), translated
+# here because the page shows a plugin's texts through gettext.
+BUILT_IN_TEXTS = (
+    N_("Sales overview"),
+    N_(
+        "Sales, orders, buyers and units, with their averages, discount depth and "
+        "members' share of sales."
+    ),
+    N_("Member growth"),
+    N_("New members by join channel and source, the running total, first purchases."),
+    N_("Retention and repurchase"),
+    N_("Monthly cohorts of first purchases, repurchase of old customers, time between orders."),
+    N_("Lifecycle and RFM"),
+    N_("Members by lifecycle stage and by RFM score, as last computed."),
+    N_("Tiers"),
+    N_("Members per tier now; upgrades and downgrades in the period."),
+    N_("Loyalty liability"),
+    N_("Points and stored value outstanding, points flows, coupon redemption."),
+    N_("Sales"),
+    N_("Orders"),
+    N_("Buyers"),
+    N_("Units"),
+    N_("Spend per buyer"),
+    N_("ASPT (AOV)"),
+    N_("ASPU"),
+    N_("UPT"),
+    N_("Discount depth"),
+    N_("Member share of sales"),
+    N_("By join channel and source"),
+    N_("Cohorts by month of first purchase (buyers in each month since)"),
+    N_("New members"),
+    N_("Members"),
+    N_("Converted"),
+    N_("Conversion to first purchase"),
+    N_("Members (cumulative)"),
+    N_("Old customers"),
+    N_("Repurchasers"),
+    N_("Repurchase rate"),
+    N_("Days between orders"),
+    N_("Share of sales"),
+    N_("Join channel"),
+    N_("Join source"),
+    N_("Conversion"),
+    N_("Cohort"),
+    N_("Members scored"),
+    N_("By lifecycle stage"),
+    N_("By RFM score"),
+    N_("Members in a tier"),
+    N_("Upgrades"),
+    N_("Downgrades"),
+    N_("Members per tier"),
+    N_("Tier changes in the period"),
+    N_("Points outstanding"),
+    N_("Points issued"),
+    N_("Points redeemed"),
+    N_("Points expired"),
+    N_("Expiring in 30 days"),
+    N_("Expiring in 90 days"),
+    N_("Stored value outstanding"),
+    N_("Coupons issued"),
+    N_("Coupons redeemed"),
+    N_("Coupon redemption rate"),
+    N_("Stage"),
+    N_("Share"),
+    N_("Tier"),
+    N_("From"),
+    N_("To"),
+    N_("Reason"),
+    N_("Changes"),
+    N_("By store"),
+    N_("By channel"),
+    N_("Store"),
+    N_("Channel"),
+    N_(
+        "Stages are the current ones (the nightly lifecycle job); flows between stages "
+        "need a stage history, which Tessera does not keep yet."
+    ),
+)
 N_("none")
 N_("previous_period")
 N_("yoy")

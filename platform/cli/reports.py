@@ -70,10 +70,15 @@ def report(
         for table in result.tables:
             printed = RichTable(title=table.label)
             for column in table.columns:
-                printed.add_column(column.label, justify="left" if column.unit is Unit.TEXT else "right")
+                printed.add_column(
+                    column.label, justify="left" if column.unit is Unit.TEXT else "right"
+                )
             for values in table.rows:
                 printed.add_row(
-                    *("" if v is None else show(v, c.unit) for v, c in zip(values, table.columns, strict=True))
+                    *(
+                        "" if v is None else show(v, c.unit)
+                        for v, c in zip(values, table.columns, strict=True)
+                    )
                 )
             out.print(printed)
         for note in result.notes:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -305,9 +305,7 @@ class ReportContext:
     def bounds(self, params: ReportParams) -> tuple[datetime, datetime]:
         """The period as UTC instants ``[start, end)``."""
         tz = self.brand.timezone
-        return local_midnight(params.start, tz), local_midnight(
-            params.end + timedelta(days=1), tz
-        )
+        return local_midnight(params.start, tz), local_midnight(params.end + timedelta(days=1), tz)
 
     def buckets(self, params: ReportParams) -> list[Bucket]:
         return buckets(params, self.brand.timezone)

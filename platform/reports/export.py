@@ -23,8 +23,10 @@ def table_csv(table: Table, money_exponent: int) -> bytes:
     writer.writerow(_header(table))
     for row in table.rows:
         writer.writerow(
-            ["" if (text := cell(v, c.unit, money_exponent)) is None else text
-             for v, c in zip(row, table.columns, strict=True)]
+            [
+                "" if (text := cell(v, c.unit, money_exponent)) is None else text
+                for v, c in zip(row, table.columns, strict=True)
+            ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 

@@ -18,7 +18,8 @@ class ReportTarget(BrandOwned):
     start = fields.DateField()
     end = fields.DateField()
     value = fields.CharField(
-        max_length=40, description="exact decimal in the figure's unit: money in currency units, ratios as 0.25"
+        max_length=40,
+        description="exact decimal in the figure's unit: money in currency units, ratios as 0.25",
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

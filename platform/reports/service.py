@@ -95,9 +95,11 @@ async def report_types(scope: BrandScope) -> list[ReportTypeView]:
     """The report types enabled on the brand whose plugin is installed."""
     host = runtime.current().host
     views = []
-    for feature in await scope.query(BrandFeature).filter(
-        family=ComponentFamily.REPORT_TYPE.value, enabled=True
-    ).order_by("component_key"):
+    for feature in (
+        await scope.query(BrandFeature)
+        .filter(family=ComponentFamily.REPORT_TYPE.value, enabled=True)
+        .order_by("component_key")
+    ):
         registered = host.component(feature.component_key)
         if registered is None or not issubclass(registered.cls, ReportType):
             continue
@@ -150,9 +152,10 @@ async def parse_params(
                     ["params", "end"],
                 )
             )
-        if params.tier is not None and not await scope.query(TierDefinition).filter(
-            code=params.tier
-        ).exists():
+        if (
+            params.tier is not None
+            and not await scope.query(TierDefinition).filter(code=params.tier).exists()
+        ):
             problems.append(
                 DomainError("UNKNOWN_TIER", f"no tier {params.tier!r}", ["params", "tier"])
             )
@@ -245,7 +248,8 @@ def merge_comparison(result: ReportResult, previous: ReportResult) -> ReportResu
         result,
         figures=[dataclasses.replace(f, previous=before.get(f.key)) for f in result.figures],
         series=[
-            dataclasses.replace(s, previous=list(before_series.get(s.key, ()))) for s in result.series
+            dataclasses.replace(s, previous=list(before_series.get(s.key, ())))
+            for s in result.series
         ],
     )
 

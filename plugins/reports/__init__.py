@@ -153,7 +153,9 @@ def sales_figures(
             ratio(sales, buyers),
             "sales / buyers, so sales = spend per buyer × buyers",
         ),
-        Figure("aspt", "ASPT (AOV)", Unit.MONEY, ratio(sales, orders), "sales / orders = ASPU × UPT"),
+        Figure(
+            "aspt", "ASPT (AOV)", Unit.MONEY, ratio(sales, orders), "sales / orders = ASPU × UPT"
+        ),
         Figure("aspu", "ASPU", Unit.MONEY, ratio(sales, units), "sales / units"),
         Figure("upt", "UPT", Unit.ITEMS, ratio(units, orders), "units / orders"),
         Figure(
@@ -200,7 +202,11 @@ class MemberGrowth(ReportType):
         figures = [
             Figure("new_members", "New members", Unit.COUNT, joined, "joined in the period"),
             Figure(
-                "members", "Members", Unit.COUNT, _int(totals["total"]), "joined by the period's end"
+                "members",
+                "Members",
+                Unit.COUNT,
+                _int(totals["total"]),
+                "joined by the period's end",
             ),
             Figure(
                 "converted",
@@ -219,8 +225,9 @@ class MemberGrowth(ReportType):
         ]
         q2 = context.query()
         cut = context.buckets(params)
+        buckets = context.bucket_source(q2, params)
         rows = await q2.rows(
-            f"SELECT b.idx AS idx, COUNT(m.id) AS joined FROM ({context.bucket_source(q2, params)}) b "
+            f"SELECT b.idx AS idx, COUNT(m.id) AS joined FROM ({buckets}) b "
             f"JOIN member m ON m.brand_id = {q2(context.brand.id)} AND m.joined_at >= b.b_start "
             f"AND m.joined_at < b.b_end{context.member_filter(q2, params, 'm.id')} GROUP BY b.idx"
         )
@@ -241,7 +248,8 @@ class MemberGrowth(ReportType):
         by = await q3.rows(
             "SELECT m.join_channel AS channel, m.join_source AS source, COUNT(*) AS joined, "
             "SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o WHERE o.brand_id = m.brand_id "
-            f"AND o.member_id = m.id AND o.occurred_at < {q3(end3)}) THEN 1 ELSE 0 END) AS converted "
+            f"AND o.member_id = m.id AND o.occurred_at < {q3(end3)}) THEN 1 ELSE 0 END) "
+            "AS converted "
             f"FROM member m WHERE m.brand_id = {q3(context.brand.id)} AND m.joined_at >= "
             f"{q3(start3)} AND m.joined_at < {q3(end3)}{context.member_filter(q3, params, 'm.id')} "
             "GROUP BY m.join_channel, m.join_source ORDER BY m.join_channel, m.join_source"
@@ -330,7 +338,9 @@ class Retention(ReportType):
         gap_days = gaps["days"]
         figures = [
             Figure("old_customers", "Old customers", Unit.COUNT, old, "ordered before the period"),
-            Figure("repurchasers", "Repurchasers", Unit.COUNT, again, "of them, ordered again in it"),
+            Figure(
+                "repurchasers", "Repurchasers", Unit.COUNT, again, "of them, ordered again in it"
+            ),
             Figure(
                 "repurchase_rate",
                 "Repurchase rate",
@@ -396,7 +406,8 @@ class LifecycleReport(ReportType):
         )
         q2 = context.query()
         scores = await q2.rows(
-            "SELECT l.recency_score AS r, l.frequency_score AS f, l.monetary_score AS m, COUNT(*) AS n "
+            "SELECT l.recency_score AS r, l.frequency_score AS f, l.monetary_score AS m, "
+            "COUNT(*) AS n "
             f"FROM member_lifecycle l WHERE l.brand_id = {q2(context.brand.id)}"
             f"{context.member_filter(q2, params, 'l.member_id')} "
             "GROUP BY l.recency_score, l.frequency_score, l.monetary_score ORDER BY 1, 2, 3"
@@ -472,7 +483,9 @@ class TierReport(ReportType):
             figures=[
                 Figure("members_in_tiers", "Members in a tier", Unit.COUNT, total, ""),
                 Figure("upgrades", "Upgrades", Unit.COUNT, ups, "moves to a higher rank"),
-                Figure("downgrades", "Downgrades", Unit.COUNT, downs, "moves to a lower rank or none"),
+                Figure(
+                    "downgrades", "Downgrades", Unit.COUNT, downs, "moves to a lower rank or none"
+                ),
             ],
             tables=[
                 Table(
@@ -556,26 +569,72 @@ class LoyaltyLiability(ReportType):
         earned = flows.get("earn", 0) + flows.get("release", 0)
         return ReportResult(
             figures=[
-                Figure("points_outstanding", "Points outstanding", Unit.POINTS,
-                       balances.get("points", 0), "Σ points balances now"),
-                Figure("points_issued", "Points issued", Unit.POINTS, earned,
-                       "earned (and released from pending) in the period"),
-                Figure("points_redeemed", "Points redeemed", Unit.POINTS,
-                       -flows.get("redeem", 0), "spent in the period"),
-                Figure("points_expired", "Points expired", Unit.POINTS,
-                       -flows.get("expire", 0), "expired in the period"),
-                Figure("points_expiring_30", "Expiring in 30 days", Unit.POINTS,
-                       _int(expiring["d30"]), "available points whose lot expires within 30 days"),
-                Figure("points_expiring_90", "Expiring in 90 days", Unit.POINTS,
-                       _int(expiring["d90"]), "… within 90 days"),
-                Figure("stored_value_outstanding", "Stored value outstanding", Unit.MONEY,
-                       balances.get("stored_value", 0), "Σ stored-value balances now"),
-                Figure("coupons_issued", "Coupons issued", Unit.COUNT, issued,
-                       "issued in the period"),
-                Figure("coupons_redeemed", "Coupons redeemed", Unit.COUNT, redeemed,
-                       "of those, redeemed by now"),
-                Figure("coupon_redemption_rate", "Coupon redemption rate", Unit.RATIO,
-                       ratio(redeemed, issued), "redeemed / issued"),
+                Figure(
+                    "points_outstanding",
+                    "Points outstanding",
+                    Unit.POINTS,
+                    balances.get("points", 0),
+                    "Σ points balances now",
+                ),
+                Figure(
+                    "points_issued",
+                    "Points issued",
+                    Unit.POINTS,
+                    earned,
+                    "earned (and released from pending) in the period",
+                ),
+                Figure(
+                    "points_redeemed",
+                    "Points redeemed",
+                    Unit.POINTS,
+                    -flows.get("redeem", 0),
+                    "spent in the period",
+                ),
+                Figure(
+                    "points_expired",
+                    "Points expired",
+                    Unit.POINTS,
+                    -flows.get("expire", 0),
+                    "expired in the period",
+                ),
+                Figure(
+                    "points_expiring_30",
+                    "Expiring in 30 days",
+                    Unit.POINTS,
+                    _int(expiring["d30"]),
+                    "available points whose lot expires within 30 days",
+                ),
+                Figure(
+                    "points_expiring_90",
+                    "Expiring in 90 days",
+                    Unit.POINTS,
+                    _int(expiring["d90"]),
+                    "… within 90 days",
+                ),
+                Figure(
+                    "stored_value_outstanding",
+                    "Stored value outstanding",
+                    Unit.MONEY,
+                    balances.get("stored_value", 0),
+                    "Σ stored-value balances now",
+                ),
+                Figure(
+                    "coupons_issued", "Coupons issued", Unit.COUNT, issued, "issued in the period"
+                ),
+                Figure(
+                    "coupons_redeemed",
+                    "Coupons redeemed",
+                    Unit.COUNT,
+                    redeemed,
+                    "of those, redeemed by now",
+                ),
+                Figure(
+                    "coupon_redemption_rate",
+                    "Coupon redemption rate",
+                    Unit.RATIO,
+                    ratio(redeemed, issued),
+                    "redeemed / issued",
+                ),
             ],
         )
 

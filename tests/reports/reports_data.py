@@ -40,7 +40,7 @@ class M:
 
 
 @dataclass(frozen=True)
-class O:
+class Buy:
     member: int  # index into the members loaded
     at: datetime
     paid: int
@@ -61,7 +61,7 @@ async def report_brand(timezone: str = "UTC") -> Brand:
     return brand
 
 
-async def load(brand: Brand, members: Sequence[M], orders: Sequence[O]) -> list[int]:
+async def load(brand: Brand, members: Sequence[M], orders: Sequence[Buy]) -> list[int]:
     """Insert the members and orders; returns the members' ids."""
     scope = BrandScope(brand)
     batch = next(loads)

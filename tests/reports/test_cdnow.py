@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import pandas as pd
 import pytest
-from reports_data import M, O, load, report_brand
+from reports_data import Buy, M, load, report_brand
 
 from tessera.reports.service import run_report
 from tessera.scope import BrandScope
@@ -45,7 +45,7 @@ async def cdnow(tessera_db):
     first = frame.groupby("customer")["at"].min()
     members = [M(first[c].to_pydatetime()) for c in customers]
     orders = [
-        O(index[c], at.to_pydatetime(), int(cents), units=int(cds))
+        Buy(index[c], at.to_pydatetime(), int(cents), units=int(cds))
         for c, at, cents, cds in zip(
             frame["customer"], frame["at"], frame["cents"], frame["cds"], strict=True
         )

@@ -13,7 +13,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reports_data import ALL_REPORTS, M, O, load, report_brand, utc
+from reports_data import ALL_REPORTS, Buy, M, load, report_brand, utc
 
 from tessera.reports.service import run_report
 from tessera.scope import BrandScope
@@ -58,7 +58,7 @@ def test_identities_hold_exactly(session_loop, tessera_db, history, comparison):
     async def check() -> None:
         brand = await report_brand()
         rows = [
-            O(
+            Buy(
                 member,
                 T0 + timedelta(days=day, hours=3),
                 paid,
@@ -84,9 +84,7 @@ def test_identities_hold_exactly(session_loop, tessera_db, history, comparison):
             assert value["aspu"] * value["upt"] == value["aspt"]
             assert value["aspt"] * value["orders"] == value["sales"]
 
-        inside = [
-            o for o in rows if utc(2026, 1, 1) <= o.at < utc(2026, 2, 5)
-        ]
+        inside = [o for o in rows if utc(2026, 1, 1) <= o.at < utc(2026, 2, 5)]
         paid = sum(o.paid for o in inside)
         retail = sum(o.paid if o.retail is None else o.retail for o in inside)
         if inside:
@@ -99,7 +97,9 @@ def test_identities_hold_exactly(session_loop, tessera_db, history, comparison):
         earlier = run.params.shifted(run.params.comparison)
         assert earlier is not None
         direct = await run_report(
-            scope, "reports.sales", {"start": earlier.start.isoformat(), "end": earlier.end.isoformat()}
+            scope,
+            "reports.sales",
+            {"start": earlier.start.isoformat(), "end": earlier.end.isoformat()},
         )
         for key, figure in f.items():
             assert figure.previous == figures(direct.result)[key].value, key
@@ -116,11 +116,11 @@ def test_identities_hold_exactly(session_loop, tessera_db, history, comparison):
 
 async def test_no_report_sees_another_brands_facts(tessera_db):
     mine, other = await report_brand(), await report_brand()
-    await load(mine, [M(utc(2025, 1, 5))], [O(0, utc(2025, 3, 5), 100)])
+    await load(mine, [M(utc(2025, 1, 5))], [Buy(0, utc(2025, 3, 5), 100)])
     await load(
         other,
         [M(utc(2025, 1, 5), join_channel="x") for _ in range(3)],
-        [O(i % 3, utc(2025, 2, 5 + i), 7777, store="S9", channel="app") for i in range(9)],
+        [Buy(i % 3, utc(2025, 2, 5 + i), 7777, store="S9", channel="app") for i in range(9)],
     )
     params = {"start": "2025-01-01", "end": "2025-12-31", "granularity": "month"}
     for key in ALL_REPORTS:

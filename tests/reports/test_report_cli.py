@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reports_data import M, O, load, report_brand, utc
+from reports_data import Buy, M, load, report_brand, utc
 
 TESSERA = Path(sys.executable).parent / "tessera"
 
@@ -31,11 +31,24 @@ async def test_report_prints_figures_and_tables(tessera_db, tessera_database_url
     await load(
         brand,
         [M(utc(2024, 1, 1))],
-        [O(0, utc(2024, 3, 5), 1000, store="S1"), O(0, utc(2025, 3, 5), 2500, units=2, store="S1")],
+        [
+            Buy(0, utc(2024, 3, 5), 1000, store="S1"),
+            Buy(0, utc(2025, 3, 5), 2500, units=2, store="S1"),
+        ],
     )
     result = await tessera(
-        tessera_database_url, tmp_path, "report", "reports.sales", "--brand", brand.code,
-        "-p", "start=2025-03-01", "-p", "end=2025-03-31", "-p", "comparison=yoy",
+        tessera_database_url,
+        tmp_path,
+        "report",
+        "reports.sales",
+        "--brand",
+        brand.code,
+        "-p",
+        "start=2025-03-01",
+        "-p",
+        "end=2025-03-31",
+        "-p",
+        "comparison=yoy",
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -44,8 +57,18 @@ async def test_report_prints_figures_and_tables(tessera_db, tessera_database_url
     assert any("S1" in line and "25.00 CNY" in line for line in lines)  # the by-store table
 
     bad = await tessera(
-        tessera_database_url, tmp_path, "report", "reports.sales", "--brand", brand.code,
-        "-p", "start=2020-01-01", "-p", "end=2025-03-31", "-p", "colour=red",
+        tessera_database_url,
+        tmp_path,
+        "report",
+        "reports.sales",
+        "--brand",
+        brand.code,
+        "-p",
+        "start=2020-01-01",
+        "-p",
+        "end=2025-03-31",
+        "-p",
+        "colour=red",
     )
     assert bad.returncode != 0
     assert "params.colour: unknown parameter" in bad.stderr and "params.end" in bad.stderr

@@ -3,7 +3,7 @@ plugin leaves lastError and a REPORT_FAILED error, nothing else breaks."""
 
 from __future__ import annotations
 
-from reports_data import ALL_REPORTS, M, O, load, report_brand, utc
+from reports_data import ALL_REPORTS, Buy, M, load, report_brand, utc
 
 from tessera import ReportResult, ReportType, hookimpl
 
@@ -25,26 +25,40 @@ async def test_report_types_and_a_report(tessera_db, gql, api_key):
         brand,
         [M(utc(2024, 1, 1)), M(utc(2024, 1, 1))],
         [
-            O(0, utc(2024, 3, 3), 1000),
-            O(0, utc(2025, 3, 3), 1234, units=2, retail=2000, store="S1"),
-            O(1, utc(2025, 3, 4), 766, units=1),
+            Buy(0, utc(2024, 3, 3), 1000),
+            Buy(0, utc(2025, 3, 3), 1234, units=2, retail=2000, store="S1"),
+            Buy(1, utc(2025, 3, 4), 766, units=1),
         ],
     )
     token = await api_key(brand, "read")
-    types = (await gql("{ reportTypes { key paramsSchema lastError } }", token=token))["reportTypes"]
+    types = (await gql("{ reportTypes { key paramsSchema lastError } }", token=token))[
+        "reportTypes"
+    ]
     assert sorted(t["key"] for t in types) == sorted(ALL_REPORTS)
     sales = next(t for t in types if t["key"] == "reports.sales")
-    assert {"start", "end", "comparison", "store", "segment"} <= set(sales["paramsSchema"]["properties"])
+    assert {"start", "end", "comparison", "store", "segment"} <= set(
+        sales["paramsSchema"]["properties"]
+    )
     growth = next(t for t in types if t["key"] == "reports.member_growth")
     assert "store" not in growth["paramsSchema"]["properties"]
 
-    params = {"start": "2025-03-01", "end": "2025-03-31", "comparison": "yoy", "granularity": "week"}
+    params = {
+        "start": "2025-03-01",
+        "end": "2025-03-31",
+        "comparison": "yoy",
+        "granularity": "week",
+    }
     data = (await gql(REPORT, {"type": "reports.sales", "params": params}, token=token))["report"]
     assert data["errors"] == [] and data["currency"] == "CNY"
     figures = {f["key"]: f for f in data["figures"]}
     assert figures["sales"] == {
-        "key": "sales", "unit": "MONEY", "value": "20.00", "previous": "10.00", "change": "1.0000",
-        "target": None, "progress": None,
+        "key": "sales",
+        "unit": "MONEY",
+        "value": "20.00",
+        "previous": "10.00",
+        "change": "1.0000",
+        "target": None,
+        "progress": None,
     }
     assert figures["aspu"]["value"] == "6.6667"  # 20.00 / 3 units, two places past the fen
     assert figures["discount_depth"]["value"] == "0.2769"  # 1 - 2000 / (2000 + 766)
@@ -57,8 +71,15 @@ async def test_report_types_and_a_report(tessera_db, gql, api_key):
       setReportTarget(input: $input) { value errors { field code } } }"""
     answer = await gql(
         set_target,
-        {"input": {"type": "reports.sales", "figure": "sales", "start": "2025-03-01",
-                   "end": "2025-03-31", "value": "40"}},
+        {
+            "input": {
+                "type": "reports.sales",
+                "figure": "sales",
+                "start": "2025-03-01",
+                "end": "2025-03-31",
+                "value": "40",
+            }
+        },
         token=manage,
     )
     assert answer["setReportTarget"]["errors"] == []
@@ -73,8 +94,10 @@ async def test_bad_params_are_user_errors(tessera_db, gql, api_key):
     data = (
         await gql(
             REPORT,
-            {"type": "reports.sales", "params": {"start": "2020-01-01", "end": "2025-01-01",
-                                                   "colour": "red"}},
+            {
+                "type": "reports.sales",
+                "params": {"start": "2020-01-01", "end": "2025-01-01", "colour": "red"},
+            },
             token=token,
         )
     )["report"]

@@ -27,16 +27,27 @@ async def _history(brand, enable_feature) -> None:
     joined = datetime(2024, 1, 1, tzinfo=UTC)
     await scope.insert_many(
         Member,
-        [scope.build(Member, external_id="m1", card_number="C1", joined_at=joined, join_channel="app")],
+        [
+            scope.build(
+                Member, external_id="m1", card_number="C1", joined_at=joined, join_channel="app"
+            )
+        ],
     )
     member = await scope.query(Member).get(external_id="m1")
     await scope.insert_many(
         Order,
         [
             scope.build(
-                Order, member_id=member.id, external_id=f"o{i}", store_code=store,
-                occurred_at=datetime(2025, 3, 2 + i, 4, tzinfo=UTC), amount_paid=paid,
-                retail_amount=paid, discount=0, units=1, fingerprint="t",
+                Order,
+                member_id=member.id,
+                external_id=f"o{i}",
+                store_code=store,
+                occurred_at=datetime(2025, 3, 2 + i, 4, tzinfo=UTC),
+                amount_paid=paid,
+                retail_amount=paid,
+                discount=0,
+                units=1,
+                fingerprint="t",
             )
             for i, (store, paid) in enumerate([("S1", 1000), ("S2", 2550), ("S1", 450)])
         ],
