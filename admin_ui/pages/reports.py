@@ -4,7 +4,7 @@ and each table as CSV or XLSX (docs/reports.md)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -12,6 +12,7 @@ from starlette.responses import Response
 from tessera.admin_ui.context import Ctx, errors_of
 from tessera.admin_ui.i18n import N_
 from tessera.admin_ui.registry import page
+from tessera.auth.scopes import Scope
 from tessera.errors import DomainError
 from tessera.orders.money import exponent
 from tessera.reports import service
@@ -186,6 +187,7 @@ async def report(ctx: Ctx) -> Response:
         tiers=await ctx.scope.query(TierDefinition).order_by("rank"),
         segments=await ctx.scope.query(Segment).order_by("name"),
         query=ctx.request.url.query,
+        can_set_targets=ctx.can(Scope.MANAGE),
     )
 
 
@@ -208,3 +210,32 @@ def _export(ctx: Ctx, run: service.ReportRun) -> Response:
     return Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@page("/reports/{report}/target", "report_target", permission=Scope.MANAGE, methods=("POST",))
+async def report_target(ctx: Ctx) -> Response:
+    """Set (or with an empty value remove) the target of one figure for the
+    period the page shows, then show the page again."""
+    key = ctx.request.path_params["report"]
+    form = await ctx.form()
+    back = str(form.get("back", ""))
+    values = {name: str(form.get(name, "")) for name in ("figure", "value", "start", "end")}
+    try:
+        await service.report_type(ctx.scope, key)
+    except DomainError:
+        return ctx.not_found()
+    try:
+        start, end = date.fromisoformat(values["start"]), date.fromisoformat(values["end"])
+        await ctx.audited(
+            "setReportTarget",
+            {"type": key, **values},
+            lambda: service.set_target(
+                ctx.scope, key, values["figure"], start, end, values["value"].strip() or None
+            ),
+        )
+        ctx.flash(ctx.gettext("Target saved."))
+    except ValueError:
+        ctx.flash(ctx.gettext("Dates must be YYYY-MM-DD."), "bad")
+    except DomainError as error:
+        ctx.flash("; ".join(m for ms in errors_of(error).values() for m in ms), "bad")
+    return ctx.redirect(ctx.url("report", report=key) + ("?" + back if back else ""))

@@ -120,3 +120,40 @@ async def test_a_failing_report_does_not_break_the_pages(
     assert listing.status_code == 200 and "partner bug" in listing.text
     other = await client.get(f"{BASE}/reports/reports.sales")
     assert other.status_code == 200
+
+
+async def test_a_manager_sets_a_target_and_the_page_shows_its_progress(
+    admin_client, brand_a, enable_feature
+):
+    await _history(brand_a, enable_feature)
+    viewer = await admin_client(brand_a, "viewer")
+    shown = await viewer.get(f"{BASE}/reports/reports.sales?start=2025-03-01&end=2025-03-31")
+    assert 'id="targets"' not in shown.text
+    manager = await admin_client(brand_a, "owner")
+    query = "start=2025-03-01&end=2025-03-31&comparison=yoy"
+    page = await manager.get(f"{BASE}/reports/reports.sales?{query}")
+    assert 'id="targets"' in page.text
+    answer = await manager.post(
+        f"{BASE}/reports/reports.sales/target",
+        {
+            "figure": "sales",
+            "value": "80",
+            "start": "2025-03-01",
+            "end": "2025-03-31",
+            "back": query,
+        },
+    )
+    assert answer.status_code == 303 and answer.headers["location"].endswith(query)
+    page = await manager.get(answer.headers["location"])
+    assert "Target saved." in page.text and "80.00 CNY · 50.00%" in page.text
+    bad = await manager.post(
+        f"{BASE}/reports/reports.sales/target",
+        {"figure": "sales", "value": "lots", "start": "2025-03-01", "end": "2025-03-31"},
+    )
+    page = await manager.get(bad.headers["location"])
+    assert "not a decimal number" in page.text
+    refused = await viewer.post(
+        f"{BASE}/reports/reports.sales/target",
+        {"figure": "sales", "value": "1", "start": "2025-03-01", "end": "2025-03-31"},
+    )
+    assert refused.status_code == 403
