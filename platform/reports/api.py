@@ -310,31 +310,28 @@ class ReportContext:
     def buckets(self, params: ReportParams) -> list[Bucket]:
         return buckets(params, self.brand.timezone)
 
-    def bucket_source(self, q: Query, params: ReportParams) -> str:
-        """A sub-query of the buckets: ``idx``, ``b_start``, ``b_end`` (UTC),
-        ``d_first``, ``d_after`` (local days), to join facts to."""
-        cut = self.buckets(params)
-        if q.postgres:
-            starts = q([b.start for b in cut])
-            ends = q([b.end for b in cut])
-            firsts = q([b.first for b in cut])
-            afters = q([b.after for b in cut])
+    def bucket_index(self, q: Query, params: ReportParams, column: str) -> str:
+        """An SQL expression: the index of the bucket (0, 1, ...) that the
+        stored instant ``column`` falls in, for rows already restricted to the
+        period; group by it. PostgreSQL reads the instant in the brand's
+        timezone (what ``date_trunc`` of a hand-written query does); SQLite,
+        without timezones, compares it with each bucket's end."""
+        if not q.postgres:
+            cut = self.buckets(params)
+            steps = " ".join(f"WHEN {column} < {q(b.end)} THEN {i}" for i, b in enumerate(cut[:-1]))
+            return f"(CASE {steps} ELSE {len(cut) - 1} END)" if steps else "0"
+        local = f"({column} AT TIME ZONE {q(self.brand.timezone)})"
+        first = q(params.start)
+        if params.granularity is Granularity.DAY:
+            return f"(({local})::date - {first})"
+        if params.granularity is Granularity.WEEK:
             return (
-                f"SELECT (t.ord - 1)::int AS idx, t.b_start, t.b_end, t.d_first, t.d_after "
-                f"FROM unnest({starts}::timestamptz[], {ends}::timestamptz[], "
-                f"{firsts}::date[], {afters}::date[]) WITH ORDINALITY "
-                f"AS t(b_start, b_end, d_first, d_after, ord)"
+                f"((date_trunc('week', {local})::date - "
+                f"date_trunc('week', {first}::timestamp)::date) / 7)"
             )
-        rows = json.dumps(
-            [
-                [sqlite_time(b.start), sqlite_time(b.end), b.first.isoformat(), b.after.isoformat()]
-                for b in cut
-            ]
-        )
         return (
-            "SELECT CAST(key AS INTEGER) AS idx, json_extract(value, '$[0]') AS b_start, "
-            "json_extract(value, '$[1]') AS b_end, json_extract(value, '$[2]') AS d_first, "
-            f"json_extract(value, '$[3]') AS d_after FROM json_each({q(rows)})"
+            f"((EXTRACT(YEAR FROM {local})::int * 12 + EXTRACT(MONTH FROM {local})::int) - "
+            f"(EXTRACT(YEAR FROM {first})::int * 12 + EXTRACT(MONTH FROM {first})::int))"
         )
 
     def member_filter(self, q: Query, params: ReportParams, member: str) -> str:

@@ -79,13 +79,14 @@ class SalesOverview(ReportType):
     async def _series(self, context: ReportContext, params: ReportParams) -> list[Series]:
         q = context.query()
         cut = context.buckets(params)
-        buckets = context.bucket_source(q, params)
+        start, end = context.bounds(params)
+        idx = context.bucket_index(q, params, "o.occurred_at")
         rows = await q.rows(
-            "SELECT b.idx AS idx, COUNT(*) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
+            f"SELECT {idx} AS idx, COUNT(*) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
             "SUM(o.amount_paid - o.refunded_amount) AS sales "
-            f"FROM ({buckets}) b JOIN sales_order o ON o.brand_id = {q(context.brand.id)} "
-            "AND o.occurred_at >= b.b_start AND o.occurred_at < b.b_end"
-            f"{context.order_filter(q, params)} GROUP BY b.idx"
+            f"FROM sales_order o WHERE o.brand_id = {q(context.brand.id)} "
+            f"AND o.occurred_at >= {q(start)} AND o.occurred_at < {q(end)}"
+            f"{context.order_filter(q, params)} GROUP BY 1"
         )
         by_idx = {int(r["idx"]): r for r in rows}
         labels = [b.label for b in cut]
@@ -225,11 +226,11 @@ class MemberGrowth(ReportType):
         ]
         q2 = context.query()
         cut = context.buckets(params)
-        buckets = context.bucket_source(q2, params)
+        idx = context.bucket_index(q2, params, "m.joined_at")
         rows = await q2.rows(
-            f"SELECT b.idx AS idx, COUNT(m.id) AS joined FROM ({buckets}) b "
-            f"JOIN member m ON m.brand_id = {q2(context.brand.id)} AND m.joined_at >= b.b_start "
-            f"AND m.joined_at < b.b_end{context.member_filter(q2, params, 'm.id')} GROUP BY b.idx"
+            f"SELECT {idx} AS idx, COUNT(*) AS joined FROM member m "
+            f"WHERE m.brand_id = {q2(context.brand.id)} AND m.joined_at >= {q2(start)} "
+            f"AND m.joined_at < {q2(end)}{context.member_filter(q2, params, 'm.id')} GROUP BY 1"
         )
         per = {int(r["idx"]): _int(r["joined"]) for r in rows}
         joined_series = [per.get(i, 0) for i in range(len(cut))]
