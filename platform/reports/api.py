@@ -83,7 +83,7 @@ class ReportParams(BaseModel):
     store: str | None = Field(None, description="Only orders of this store code.")
     channel: str | None = Field(None, description="Only orders of this sales channel.")
     tier: str | None = Field(None, description="Only members now in this tier (code).")
-    segment: str | None = Field(None, description="Only members of this segment (id).")
+    segment: str | None = Field(None, description="Only members of this segment (its name).")
     buyer: Buyer = Field(Buyer.ALL, description="all, member (joined) or non_member (prospect).")
 
     def days(self) -> int:
