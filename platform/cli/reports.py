@@ -3,6 +3,8 @@ enabled on a brand and print its figures and tables in the terminal."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import typer
 from rich.table import Table as RichTable
 
@@ -12,6 +14,7 @@ from tessera.errors import DomainError
 from tessera.orders.money import exponent
 from tessera.reports.api import Unit
 from tessera.reports.format import shown
+from tessera.reports.rollup import build
 from tessera.reports.service import run_report
 
 app = typer.Typer()
@@ -83,5 +86,32 @@ def report(
             out.print(printed)
         for note in result.notes:
             out.print(note)
+
+    run(work, follow_up=False)
+
+
+reports = typer.Typer(name="reports", help="Report rollups.", no_args_is_help=True)
+app.add_typer(reports, rich_help_panel="Data")
+
+
+@reports.command()
+def rollup(
+    brand: str = typer.Option(..., help="Code of the brand."),
+    since: str = typer.Option(
+        "",
+        help="Rebuild only from this local day (YYYY-MM-DD); default: the whole history, "
+        "after which reports read the rollup.",
+    ),
+) -> None:
+    """(Re)build the brand's daily sales rollup from its orders (docs/reports.md)."""
+
+    async def work(_: Settings) -> None:
+        scope = await brand_scope(brand)
+        try:
+            first = date.fromisoformat(since) if since else None
+        except ValueError as exc:
+            raise DomainError("INVALID", "since is not YYYY-MM-DD", ["since"]) from exc
+        days = await build(scope, first)
+        out.print(f"{days} days rolled up for {scope.brand.code}")
 
     run(work, follow_up=False)

@@ -17,6 +17,7 @@ from tessera.config import Settings
 from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
 from tessera.outbox.relay import outbox_prune
+from tessera.reports.rollup import rollup_tick
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
 from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
@@ -38,6 +39,9 @@ CRON_JOBS: list[CronJob] = [
     cron(holds_tick, second=0),
     # Every hour: done outbox entries older than a week go.
     cron(outbox_prune, minute=40),
+    # Every ten minutes: days whose orders changed are summed again into the
+    # sales rollup (reports read those days from the orders meanwhile).
+    cron(rollup_tick, minute=set(range(2, 60, 10))),
 ]
 
 

@@ -294,6 +294,8 @@ class ReportContext:
     now: datetime
     segment_id: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # The brand's daily sales rollup is built and current (docs/reports.md).
+    rollups: bool = False
 
     @property
     def dialect(self) -> str:
@@ -332,6 +334,40 @@ class ReportContext:
         return (
             f"((EXTRACT(YEAR FROM {local})::int * 12 + EXTRACT(MONTH FROM {local})::int) - "
             f"(EXTRACT(YEAR FROM {first})::int * 12 + EXTRACT(MONTH FROM {first})::int))"
+        )
+
+    def order_facts(self, q: Query, params: ReportParams) -> str:
+        """A derived table of the period's orders, to select ``FROM ... o``:
+        columns ``at`` (a stored instant: group by ``bucket_index`` of it),
+        ``member_id``, ``store_code`` and ``channel`` ('' when none), and the
+        sums ``orders``, ``sales`` (paid − refunded), ``units`` (net),
+        ``paid``, ``retail``. With the rollup built it reads the rollup rows
+        of clean days and the orders of dirty days, in the same statement as
+        the caller's, so it always equals the orders' answer."""
+        start, end = self.bounds(params)
+        brand = q(self.brand.id)
+        raw = (
+            "SELECT o.occurred_at AS at, o.member_id AS member_id, "
+            "COALESCE(o.store_code, '') AS store_code, COALESCE(o.channel, '') AS channel, "
+            "1 AS orders, o.amount_paid - o.refunded_amount AS sales, "
+            "o.units - o.refunded_units AS units, o.amount_paid AS paid, "
+            "o.retail_amount AS retail FROM "
+        )
+        if not self.rollups:
+            return (
+                f"({raw}sales_order o WHERE o.brand_id = {brand} "
+                f"AND o.occurred_at >= {q(start)} AND o.occurred_at < {q(end)})"
+            )
+        first, last = q(params.start), q(params.end)
+        return (
+            "(SELECT r.starts_at AS at, r.member_id AS member_id, r.store_code AS store_code, "
+            "r.channel AS channel, r.orders AS orders, r.sales AS sales, r.units AS units, "
+            f"r.paid AS paid, r.retail AS retail FROM report_sales_day r WHERE r.brand_id = "
+            f"{brand} AND r.day >= {first} AND r.day <= {last} AND NOT EXISTS (SELECT 1 FROM "
+            f"report_dirty_day d WHERE d.brand_id = {brand} AND d.day = r.day) "
+            f"UNION ALL {raw}report_dirty_day d JOIN sales_order o ON o.brand_id = d.brand_id "
+            "AND o.occurred_at >= d.starts_at AND o.occurred_at < d.ends_at "
+            f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
         )
 
     def member_filter(self, q: Query, params: ReportParams, member: str) -> str:

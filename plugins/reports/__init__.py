@@ -43,21 +43,15 @@ class SalesOverview(ReportType):
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
         q = context.query()
-        start, end = context.bounds(params)
-        brand = q(context.brand.id)
-        where = (
-            f"o.brand_id = {brand} AND o.occurred_at >= {q(start)} AND o.occurred_at < {q(end)}"
-            + context.order_filter(q, params)
-        )
+        facts = context.order_facts(q, params)
         totals = (
             await q.rows(
-                "SELECT COUNT(*) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
-                "SUM(o.amount_paid - o.refunded_amount) AS sales, "
-                "SUM(o.units - o.refunded_units) AS units, "
-                "SUM(o.amount_paid) AS paid, SUM(o.retail_amount) AS retail, "
-                "SUM(CASE WHEN m.card_number IS NOT NULL "
-                "THEN o.amount_paid - o.refunded_amount ELSE 0 END) AS member_sales "
-                f"FROM sales_order o JOIN member m ON m.id = o.member_id WHERE {where}"
+                "SELECT SUM(o.orders) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
+                "SUM(o.sales) AS sales, SUM(o.units) AS units, "
+                "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
+                "SUM(CASE WHEN m.card_number IS NOT NULL THEN o.sales ELSE 0 END) AS member_sales "
+                f"FROM {facts} o JOIN member m ON m.id = o.member_id "
+                f"WHERE 1 = 1{context.order_filter(q, params)}"
             )
         )[0]
         figures = sales_figures(
@@ -79,14 +73,12 @@ class SalesOverview(ReportType):
     async def _series(self, context: ReportContext, params: ReportParams) -> list[Series]:
         q = context.query()
         cut = context.buckets(params)
-        start, end = context.bounds(params)
-        idx = context.bucket_index(q, params, "o.occurred_at")
+        facts = context.order_facts(q, params)
+        idx = context.bucket_index(q, params, "o.at")
         rows = await q.rows(
-            f"SELECT {idx} AS idx, COUNT(*) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
-            "SUM(o.amount_paid - o.refunded_amount) AS sales "
-            f"FROM sales_order o WHERE o.brand_id = {q(context.brand.id)} "
-            f"AND o.occurred_at >= {q(start)} AND o.occurred_at < {q(end)}"
-            f"{context.order_filter(q, params)} GROUP BY 1"
+            f"SELECT {idx} AS idx, SUM(o.orders) AS orders, "
+            "COUNT(DISTINCT o.member_id) AS buyers, SUM(o.sales) AS sales "
+            f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} GROUP BY 1"
         )
         by_idx = {int(r["idx"]): r for r in rows}
         labels = [b.label for b in cut]
@@ -104,14 +96,12 @@ class SalesOverview(ReportType):
         self, context: ReportContext, params: ReportParams, column: str, key: str, label: str
     ) -> Table:
         q = context.query()
-        start, end = context.bounds(params)
+        facts = context.order_facts(q, params)
         rows = await q.rows(
-            f"SELECT COALESCE(o.{column}, '') AS k, COUNT(*) AS orders, "
-            "COUNT(DISTINCT o.member_id) AS buyers, "
-            "SUM(o.amount_paid - o.refunded_amount) AS sales "
-            f"FROM sales_order o WHERE o.brand_id = {q(context.brand.id)} "
-            f"AND o.occurred_at >= {q(start)} AND o.occurred_at < {q(end)}"
-            f"{context.order_filter(q, params)} GROUP BY COALESCE(o.{column}, '') ORDER BY k"
+            f"SELECT o.{column} AS k, SUM(o.orders) AS orders, "
+            "COUNT(DISTINCT o.member_id) AS buyers, SUM(o.sales) AS sales "
+            f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} "
+            f"GROUP BY o.{column} ORDER BY k"
         )
         total = sum(_int(r["sales"]) for r in rows)
         return Table(
