@@ -5,7 +5,9 @@ years (defaults 20,000 and 200,000; the issue's large run is 1,000,000 and
 figures, measured in the same run:
 
 - the sales overview's figures, monthly series and by-store / by-channel
-  tables (``run_report``, cache off) against one hand-written aggregate, one
+  tables (``run_report``, cache off) over the raw orders, then through the
+  daily rollup (built by ``tessera.reports.rollup.build``, timed), then with
+  one dirty day read from the orders, against one hand-written aggregate, one
   grouped by month (``date_trunc`` in the brand's timezone) and two grouped by
   store and channel;
 - the same answered from the result cache (no new facts since);
@@ -27,6 +29,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Figure, Report, bench_database, bench_runtime, median_seconds
 
 from tessera.features.service import set_feature
+from tessera.reports.rollup import build, mark_dirty, rebuild_day
 from tessera.reports.service import clear_cache, run_report
 from tessera.scope import BrandScope
 from tessera.tenancy.service import create_brand, create_tenant
+from tessera.uow import unit_of_work
 
 MEMBERS = int(os.environ.get("BENCH_REPORT_MEMBERS", "20000"))
 ORDERS = int(os.environ.get("BENCH_REPORT_ORDERS", "200000"))
@@ -121,7 +126,7 @@ FROM (SELECT DISTINCT member_id FROM sales_order WHERE brand_id = $1 AND occurre
 
 
 async def main() -> None:
-    from datetime import datetime
+    from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(TIMEZONE)
@@ -144,6 +149,11 @@ async def main() -> None:
                 print(f"{MEMBERS} members, {ORDERS} orders over two years (+ another brand)")
 
                 async def report() -> Any:
+                    return await run_report(
+                        scope, "reports.sales", YEAR, use_cache=False, rollups=False
+                    )
+
+                async def through_rollup() -> Any:
                     return await run_report(scope, "reports.sales", YEAR, use_cache=False)
 
                 async def hand() -> Any:
@@ -165,6 +175,30 @@ async def main() -> None:
 
                 t_report = await median_seconds(report, REPEAT, warm=1)
                 t_hand = await median_seconds(hand, REPEAT, warm=1)
+                began = time.perf_counter()
+                built = await build(scope)
+                t_build = time.perf_counter() - began
+                await conn.execute_query("ANALYZE")
+                rolled = (await through_rollup()).result
+                for key in ("orders", "buyers", "sales", "units", "discount_depth"):
+                    if rolled.figure(key).value != ours.figure(key).value:
+                        print(f"!!! {key} differs through the rollup")
+                t_rollup = await median_seconds(through_rollup, REPEAT, warm=1)
+                # A day of late orders, read from the orders until the job rebuilds it.
+                async with unit_of_work(scope) as uow:
+                    await mark_dirty(scope, uow.connection, [datetime(2025, 6, 1, 12, tzinfo=tz)])
+                t_dirty = await median_seconds(through_rollup, REPEAT, warm=1)
+
+                async def rebuild() -> Any:
+                    return await rebuild_day(scope, date(2025, 6, 1))
+
+                t_day = await median_seconds(rebuild, REPEAT, warm=1)
+                rows = (
+                    await conn.execute_query_dict(
+                        "SELECT count(*) AS n FROM report_sales_day WHERE brand_id = $1", [brand.id]
+                    )
+                )[0]["n"]
+                print(f"rollup: {built} days, {rows} rows, built in {t_build:.2f} s")
                 clear_cache()
                 await run_report(scope, "reports.sales", YEAR)
 
@@ -191,13 +225,34 @@ async def main() -> None:
                 t_ret = await median_seconds(retention, REPEAT, warm=1)
                 t_ret_hand = await median_seconds(hand_retention, REPEAT, warm=1)
 
-                result = Report("reports", {"members": MEMBERS, "orders": ORDERS})
+                result = Report(
+                    "reports",
+                    {
+                        "members": MEMBERS,
+                        "orders": ORDERS,
+                        "rollup_rows": int(rows),
+                        "rollup_build_s": round(t_build, 2),
+                        "rollup_day_rebuild_s": round(t_day, 4),
+                    },
+                )
                 result.table(
                     "Reports over one year (PostgreSQL)",
                     [
                         Figure(
                             "sales overview (figures, months, tables)",
                             t_report,
+                            t_hand,
+                            "hand SQL over raw orders, 4 queries",
+                        ),
+                        Figure(
+                            "sales overview through the daily rollup",
+                            t_rollup,
+                            t_hand,
+                            "hand SQL over raw orders, 4 queries",
+                        ),
+                        Figure(
+                            "… with one dirty day read from the orders",
+                            t_dirty,
                             t_hand,
                             "hand SQL over raw orders, 4 queries",
                         ),
