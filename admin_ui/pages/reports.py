@@ -37,7 +37,10 @@ BUILT_IN_TEXTS = (
     N_("Retention and repurchase"),
     N_("Monthly cohorts of first purchases, repurchase of old customers, time between orders."),
     N_("Lifecycle and RFM"),
-    N_("Members by lifecycle stage and by RFM score, as last computed."),
+    N_(
+        "Members by lifecycle stage and by RFM score, as last computed; flows between "
+        "stages over the period."
+    ),
     N_("Tiers"),
     N_("Members per tier now; upgrades and downgrades in the period."),
     N_("Loyalty liability"),
@@ -97,9 +100,11 @@ BUILT_IN_TEXTS = (
     N_("By channel"),
     N_("Store"),
     N_("Channel"),
+    N_("Stage flows over the period (stage at the start → at the end)"),
     N_(
-        "Stages are the current ones (the nightly lifecycle job); flows between stages "
-        "need a stage history, which Tessera does not keep yet."
+        "Stages and RFM scores are the current ones (the nightly lifecycle job); the "
+        "flows compute each member's stage at the period's start and end from the "
+        "orders placed until then."
     ),
 )
 N_("none")

@@ -296,6 +296,8 @@ class ReportContext:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # The brand's daily sales rollup is built and current (docs/reports.md).
     rollups: bool = False
+    # The brand's scope (set by the service) for helpers that read settings.
+    scope: Any = None
 
     @property
     def dialect(self) -> str:
@@ -369,6 +371,47 @@ class ReportContext:
             "AND o.occurred_at >= d.starts_at AND o.occurred_at < d.ends_at "
             f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
         )
+
+    async def stage_flows(self, params: ReportParams) -> list[tuple[str, str, int]]:
+        """Members counted by (lifecycle stage at the period's start, stage at
+        its end): each stage computed from the member's orders up to that
+        instant by the brand's lifecycle definition (docs/segments.md), the
+        start's as of the end of the day before the period. A member who
+        joined during the period comes from ``"none"``. Filters: tier,
+        segment, buyer."""
+        from tessera.segments.lifecycle import settings_of, stage_sql
+
+        settings = await settings_of(self.scope)
+        tz = self.brand.timezone
+        start, end = self.bounds(params)
+        q = self.query()
+        brand = q(self.brand.id)
+
+        def history(before: datetime) -> str:
+            return (
+                "(SELECT o.member_id, COUNT(*) AS n, MAX(o.occurred_at) AS last_at "
+                f"FROM sales_order o WHERE o.brand_id = {brand} AND o.occurred_at < {q(before)} "
+                "GROUP BY o.member_id)"
+            )
+
+        def stage(alias: str, day: date, before: datetime) -> str:
+            return (
+                f"CASE WHEN m.joined_at >= {q(before)} THEN 'none' ELSE "
+                + stage_sql(
+                    q, settings, day, tz, f"COALESCE({alias}.last_at, m.joined_at)", f"{alias}.n"
+                )
+                + " END"
+            )
+
+        sql = (
+            f"SELECT {stage('a', params.start - timedelta(days=1), start)} AS s_from, "
+            f"{stage('b', params.end, end)} AS s_to, COUNT(*) AS n FROM member m "
+            f"LEFT JOIN {history(start)} a ON a.member_id = m.id "
+            f"LEFT JOIN {history(end)} b ON b.member_id = m.id "
+            f"WHERE m.brand_id = {brand} AND m.joined_at < {q(end)}"
+            f"{self.member_filter(q, params, 'm.id')} GROUP BY 1, 2"
+        )
+        return sorted((str(r["s_from"]), str(r["s_to"]), int(r["n"])) for r in await q.rows(sql))
 
     def member_filter(self, q: Query, params: ReportParams, member: str) -> str:
         """SQL conditions (`` AND ...``) on the member column ``member`` for the

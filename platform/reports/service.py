@@ -189,6 +189,7 @@ def _context(
         now=datetime.now(UTC),
         segment_id=segment_id,
         rollups=rollups,
+        scope=scope,
     )
 
 

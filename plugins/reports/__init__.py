@@ -385,7 +385,10 @@ class Retention(ReportType):
 class LifecycleReport(ReportType):
     key = "reports.lifecycle"
     title = "Lifecycle and RFM"
-    description = "Members by lifecycle stage and by RFM score, as last computed."
+    description = (
+        "Members by lifecycle stage and by RFM score, as last computed; flows between "
+        "stages over the period."
+    )
     filters = MEMBER_FILTERS
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
@@ -428,10 +431,21 @@ class LifecycleReport(ReportType):
                     ],
                     [[_text(r["r"]), _text(r["f"]), _text(r["m"]), _int(r["n"])] for r in scores],
                 ),
+                Table(
+                    "flows",
+                    "Stage flows over the period (stage at the start → at the end)",
+                    [
+                        Column("from", "From", Unit.TEXT),
+                        Column("to", "To", Unit.TEXT),
+                        Column("members", "Members", Unit.COUNT),
+                    ],
+                    [[a, b, n] for a, b, n in await context.stage_flows(params)],
+                ),
             ],
             notes=[
-                "Stages are the current ones (the nightly lifecycle job); flows between stages "
-                "need a stage history, which Tessera does not keep yet."
+                "Stages and RFM scores are the current ones (the nightly lifecycle job); the "
+                "flows compute each member's stage at the period's start and end from the "
+                "orders placed until then."
             ],
         )
 
