@@ -45,6 +45,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.privacy",
     "tessera.admin_ui.pages.people",
     "tessera.admin_ui.pages.slots",
+    "tessera.admin_ui.pages.reports",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "tessera.privacy.models",
     "tessera.persons.models",
     "tessera.slots.models",
+    "tessera.reports.models",
 ]
 
 

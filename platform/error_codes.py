@@ -25,6 +25,7 @@ ERROR_CODES: dict[str, str] = {
     "INVALID_PROPERTIES": "An event's properties are not a JSON object within the size limit.",
     "INVALID_CSV": "An uploaded CSV cannot be read.",
     "INVALID_CONFIG": "A component's config does not match its JSON Schema.",
+    "REPORT_FAILED": "A report type's plugin failed; its feature shows `lastError`.",
     "INVALID_ATTRIBUTE": "A custom attribute's value does not match its definition.",
     "INVALID_IDENTITY": "An identity's value is not valid for its kind.",
     "INVALID_PHONE": "A phone number cannot be read.",

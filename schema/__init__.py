@@ -27,6 +27,7 @@ from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
 from tessera.schema.persons import PersonsQuery
 from tessera.schema.privacy import PrivacyMutation, PrivacyQuery
+from tessera.schema.reports import ReportsMutation, ReportsQuery
 from tessera.schema.rewards import RewardsMutation, RewardsQuery
 from tessera.schema.segments.root import SegmentStoreMutation, SegmentStoreQuery
 from tessera.schema.segments.rules import SegmentRulesQuery
@@ -51,6 +52,7 @@ QUERIES: tuple[type, ...] = (
     PrivacyQuery,
     PersonsQuery,
     SlotsQuery,
+    ReportsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -67,6 +69,7 @@ MUTATIONS: tuple[type, ...] = (
     WebhooksMutation,
     PrivacyMutation,
     SlotsMutation,
+    ReportsMutation,
 )
 
 

@@ -19,6 +19,7 @@ from tessera.cli import (
     outbox,
     persons,
     plugins,
+    reports,
     running,
     schema_export,
     segments,
@@ -44,6 +45,7 @@ _GROUPS = (
     outbox,
     persons,
     slots,
+    reports,
 )
 
 app = typer.Typer(

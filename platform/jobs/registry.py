@@ -85,6 +85,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "release_pending_points": "tessera.assets.jobs:release_pending_points",
     "warn_points_expiring": "tessera.assets.jobs:warn_points_expiring",
     "tier_review": "tessera.rewards.jobs:tier_review",
+    "rollup_tick": "tessera.reports.rollup:rollup_tick",
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
     "reward_activity": "tessera.rewards.triggers:reward_activity_job",
     "expire_holds": "tessera.checkout.jobs:expire_holds",

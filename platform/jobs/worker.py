@@ -18,6 +18,7 @@ from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
 from tessera.outbox.relay import outbox_prune
 from tessera.privacy.retention import retention_tick
+from tessera.reports.rollup import rollup_tick
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
 from tessera.segments.jobs import schedule_clock_segments, schedule_nightly
@@ -45,6 +46,9 @@ CRON_JOBS: list[CronJob] = [
     cron(retention_tick, minute=50),
     # Nightly, after the segments: co-purchase neighbours and popular lists.
     cron(schedule_slots_build, hour=3, minute=30),
+    # Every ten minutes: days whose orders changed are summed again into the
+    # sales rollup (reports read those days from the orders meanwhile).
+    cron(rollup_tick, minute=set(range(2, 60, 10))),
 ]
 
 

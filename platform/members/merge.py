@@ -45,6 +45,7 @@ from tessera.members.profile import MemberStatus
 from tessera.orders.models import Order, Refund
 from tessera.orders.stats import rebuild_member_stats
 from tessera.persons import linking as persons
+from tessera.reports.rollup import mark_dirty
 from tessera.rewards.models import CheckIn, Referral
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, SegmentMembership
@@ -191,6 +192,7 @@ async def merge_members(
             conflicts, previous = await _merge_profiles(uow, survivor, merged)
             moved = _Moved()
             await _move_rows(uow, moved, survivor.id, merged.id)
+            await _rollup_days_changed(uow, moved.ids.get("orders") or [])
             await persons.relink_member(scope, merged.id, survivor.id)
             await _combine_ledgers(uow, moved, survivor.id, merged.id, record.id, at)
             await _finish(uow, survivor.id, merged.id, at)
@@ -402,6 +404,20 @@ async def _move_rows(uow: UnitOfWork, moved: _Moved, survivor_id: int, merged_id
         "member_id",
         s,
     )
+
+
+async def _rollup_days_changed(uow: UnitOfWork, order_ids: list[int]) -> None:
+    """The sales rollup counts buyers by member: the days of orders that
+    changed member are summed again (docs/reports.md, Daily rollups)."""
+    scope, conn = uow.scope, uow.connection
+    for part in _chunks(order_ids):
+        times = (
+            await scope.query(Order)
+            .using_db(conn)
+            .filter(id__in=part)
+            .values_list("occurred_at", flat=True)
+        )
+        await mark_dirty(scope, conn, times)
 
 
 async def _combine_allowances(
@@ -721,6 +737,7 @@ async def undo_merge(scope: BrandScope, merge_id: int, *, now: datetime | None =
                     await (
                         scope.query(model).using_db(conn).filter(id__in=part).update(**{column: m})
                     )
+        await _rollup_days_changed(uow, merge.moved.get("orders") or [])
         back = merge.moved.get("identities") or []
         if back:
             rows = await scope.query(MemberIdentity).using_db(conn).filter(id__in=back)

@@ -28,6 +28,7 @@ from tessera.orders import stats
 from tessera.orders.inputs import Problems, RefundInput, allocate, check_time
 from tessera.orders.models import Order, OrderLine, Refund, RefundLine
 from tessera.orders.money import from_minor
+from tessera.reports.rollup import mark_dirty
 from tessera.rewards.orders import reverse_for_refund
 from tessera.rewards.redemption import refund_points_for_order
 from tessera.scope import BrandScope
@@ -213,6 +214,7 @@ async def _apply(scope: BrandScope, conn: Any, order_id: int, clean: _Clean, pri
             f"only {left} {currency} of this order can still be refunded",
             ["amount"] if clean.lines is None else ["lines"],
         )
+    await mark_dirty(scope, conn, [order.occurred_at])
     errors = []
     for take in takes:
         moved = (

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from tessera.plugin_host.context import BrandInfo
+from tessera.reports.api import FILTERS, ReportContext, ReportParams, ReportResult
 
 
 class ComponentFamily(StrEnum):
@@ -600,25 +601,36 @@ class SlotKind(Component, ABC):
         """
 
 
-@dataclass(frozen=True)
-class ReportResult:
-    columns: Sequence[str]
-    rows: Sequence[Sequence[Any]]
-
-
 class ReportType(Component, ABC):
-    """A report an operator can run. Any number may be enabled."""
+    """A report an operator can run. Any number may be enabled.
+
+    ``Params`` is its parameter model (a :class:`ReportParams`, or a subclass
+    adding fields); ``filters`` the filters it understands (a filter it does
+    not is refused, field by field); ``max_span_days`` the longest period it
+    accepts. Tessera runs :meth:`run` for the period and, with a comparison,
+    once more for the comparison period, and fills in ``previous``.
+    """
 
     family = ComponentFamily.REPORT_TYPE
+    Params: ClassVar[type[ReportParams]] = ReportParams
+    filters: ClassVar[frozenset[str]] = frozenset(FILTERS)
+    max_span_days: ClassVar[int] = 731
 
     @abstractmethod
-    async def run(self, params: Mapping[str, Any]) -> ReportResult:
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
         """Compute the report (aggregate in SQL, never loop over members).
 
         Example::
 
-            async def run(self, params):
-                return ReportResult(columns=["day", "joined"], rows=[...])
+            async def run(self, context, params):
+                q = context.query()
+                start, end = context.bounds(params)
+                rows = await q.rows(
+                    f"SELECT COUNT(*) AS n FROM member m WHERE m.brand_id = {q(context.brand.id)}"
+                    f" AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
+                    + context.member_filter(q, params, "m.id")
+                )
+                return ReportResult(figures=[Figure("joined", "Joined", Unit.COUNT, rows[0]["n"])])
         """
 
 

@@ -31,7 +31,7 @@ after each order use the present.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -296,15 +296,8 @@ async def compute(
         )
     else:
         history = '"member_stats"'
-    last = "COALESCE(s.last_order_at, m.joined_at)"
-    stage = (
-        f"CASE WHEN {last} >= {stmt(day_start(settings.active_days))} THEN "
-        f"(CASE WHEN COALESCE(s.orders_count, 0) <= {stmt(settings.new_max_orders)} "
-        f"THEN '{Stage.NEW}' ELSE '{Stage.ACTIVE}' END) "
-        f"WHEN {last} >= {stmt(day_start(settings.silent_days))} THEN '{Stage.SILENT}' "
-        f"WHEN {last} >= {stmt(day_start(settings.sleeping_days))} THEN '{Stage.SLEEPING}' "
-        f"WHEN {last} >= {stmt(day_start(settings.about_to_churn_days))} "
-        f"THEN '{Stage.ABOUT_TO_CHURN}' ELSE '{Stage.CHURNED}' END"
+    stage = stage_sql(
+        stmt, settings, today, tz, "COALESCE(s.last_order_at, m.joined_at)", "s.orders_count"
     )
     scored = "a.member_id IS NULL THEN NULL ELSE"
     restrict_members = f" AND m.id IN ({stmt.ids(only)})" if only is not None else ""
@@ -325,6 +318,33 @@ async def compute(
         "stage = excluded.stage, computed_at = excluded.computed_at"
     )
     await connection.execute_query(sql, stmt.params)
+
+
+def stage_sql(
+    bind: Callable[[Any], str],
+    settings: LifecycleSettings,
+    today: date,
+    timezone: str,
+    last: str,
+    orders_count: str,
+) -> str:
+    """The stage as an SQL ``CASE`` on ``today`` (a brand-local day), from
+    the columns ``last`` (the last order, or joining) and ``orders_count``
+    (``bind`` binds a value and returns its placeholder): the one definition
+    the stored stages and the reports' stage flows share."""
+
+    def day_start(days_ago: int) -> datetime:
+        return local_midnight(today - timedelta(days=days_ago), timezone)
+
+    return (
+        f"CASE WHEN {last} >= {bind(day_start(settings.active_days))} THEN "
+        f"(CASE WHEN COALESCE({orders_count}, 0) <= {bind(settings.new_max_orders)} "
+        f"THEN '{Stage.NEW}' ELSE '{Stage.ACTIVE}' END) "
+        f"WHEN {last} >= {bind(day_start(settings.silent_days))} THEN '{Stage.SILENT}' "
+        f"WHEN {last} >= {bind(day_start(settings.sleeping_days))} THEN '{Stage.SLEEPING}' "
+        f"WHEN {last} >= {bind(day_start(settings.about_to_churn_days))} "
+        f"THEN '{Stage.ABOUT_TO_CHURN}' ELSE '{Stage.CHURNED}' END"
+    )
 
 
 async def recompute_brand(

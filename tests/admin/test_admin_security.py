@@ -105,9 +105,11 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
     client = await admin_client(brand_a, "owner")
     loyalty = await loyalty_ids(BrandScope(brand_a))
     pages = [await http.get("/admin/login")]
+    await set_feature(BrandScope(brand_a), "reports.sales", enabled=True)
     ids = {
         "member_id": member.pk,
         "key": "points.purchase",
+        "report": "reports.sales",
         **loyalty,
         **await _programme(brand_a),
     }
@@ -170,7 +172,7 @@ async def test_no_admin_route_reaches_another_brands_data(
         "delivery_id": delivery_b.id,
     }
     # Not brand data: the same for every brand, probed only with brand B's code.
-    shared = {"key": "points.purchase"}
+    shared = {"key": "points.purchase", "report": "reports.sales"}
     owner_a = await admin_client(brand_a, "owner")
     form = {
         "points": "5",

@@ -13,6 +13,8 @@ from tessera import (
     OutboundMessage,
     PluginContext,
     PointsRule,
+    ReportContext,
+    ReportParams,
     ReportResult,
     ReportType,
     SendResult,
@@ -106,8 +108,8 @@ class Joins(ReportType):
     key = "sample_joins"
     title = "Joins per day"
 
-    async def run(self, params: Mapping[str, Any]) -> ReportResult:
-        return ReportResult(columns=["day", "joined"], rows=[])
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        return ReportResult()
 
 
 class Sample:

@@ -1718,3 +1718,33 @@ async def _member_clusters(w: World) -> None:
         computed_at=datetime.now(UTC),
     )
     assert (await w.as_a("{ memberClusters { number description } }"))["memberClusters"] == []
+
+
+async def _b_sales_report(w: World) -> None:
+    await w.as_b('mutation { setFeature(input: {component: "reports.sales"}) { errors { code } } }')
+    await w.as_b(
+        'mutation { setReportTarget(input: {type: "reports.sales", figure: "sales", '
+        'start: "2025-03-01", end: "2025-03-31", value: "77"}) { errors { code } } }'
+    )
+
+
+@probe("Query.reportTypes", "Query.report", "Mutation.setReportTarget")
+async def _reports(w: World) -> None:
+    await _b_sales_report(w)
+    assert (await w.as_a("{ reportTypes { key } }"))["reportTypes"] == []
+    run = """{ report(type: "reports.sales", params: {start: "2025-03-01", end: "2025-03-31"})
+               { figures { key target } errors { code field } } }"""
+    data = (await w.as_a(run))["report"]
+    assert [(e["code"], e["field"]) for e in data["errors"]] == [("NOT_FOUND", ["type"])]
+    errors = await w.a_errors(
+        'mutation { setReportTarget(input: {type: "reports.sales", figure: "sales", '
+        'start: "2025-03-01", end: "2025-03-31", value: "1"}) { errors { code } } }',
+        {},
+    )
+    assert [e["code"] for e in errors] == ["NOT_FOUND"]
+    # Enabled on A too: A's figures carry none of B's target.
+    await w.as_a('mutation { setFeature(input: {component: "reports.sales"}) { errors { code } } }')
+    data = (await w.as_a(run))["report"]
+    assert data["errors"] == [] and all(f["target"] is None for f in data["figures"])
+    b_data = (await w.as_b(run))["report"]
+    assert next(f for f in b_data["figures"] if f["key"] == "sales")["target"] == "77.00"

@@ -1,0 +1,447 @@
+"""What a report type works with: its parameters, the context it queries
+through, and the shape of its result (docs/reports.md).
+
+A report returns named *figures* (one number each), *series* (a number per
+time bucket) and *tables* (columns with units, rows). Numbers are exact:
+money is a count of minor units and averages and shares are
+:class:`fractions.Fraction`, so the identities between figures (sales =
+spend per buyer × buyers, ASPT = ASPU × UPT) hold exactly; they are rounded
+only when shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tessera.db import sqlite_time
+from tessera.plugin_host.context import BrandInfo
+
+Number = int | Fraction
+
+
+class Unit(StrEnum):
+    """What a number counts. ``money`` is minor units of the brand's currency."""
+
+    MONEY = "money"
+    COUNT = "count"
+    ITEMS = "items"
+    RATIO = "ratio"
+    DAYS = "days"
+    POINTS = "points"
+    TEXT = "text"
+
+
+class Comparison(StrEnum):
+    NONE = "none"
+    PREVIOUS_PERIOD = "previous_period"
+    YOY = "yoy"
+    MOM = "mom"
+
+
+class Granularity(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class Buyer(StrEnum):
+    """Member vs non-member: a *member* holds a card (has joined); a
+    *prospect* (non-member) was registered without joining yet."""
+
+    ALL = "all"
+    MEMBER = "member"
+    NON_MEMBER = "non_member"
+
+
+FILTERS = ("store", "channel", "tier", "segment", "buyer")
+
+
+class ReportParams(BaseModel):
+    """The parameters every report takes. ``start`` and ``end`` are days on
+    the brand's calendar, both included. A report type may subclass this to
+    add its own fields (its ``Params``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: date = Field(description="First day, on the brand's calendar.")
+    end: date = Field(description="Last day (included), on the brand's calendar.")
+    comparison: Comparison = Field(
+        Comparison.NONE,
+        description="none, previous_period (as long, just before), yoy (a year before), "
+        "mom (a month before).",
+    )
+    granularity: Granularity = Field(Granularity.DAY, description="Buckets of the series.")
+    store: str | None = Field(None, description="Only orders of this store code.")
+    channel: str | None = Field(None, description="Only orders of this sales channel.")
+    tier: str | None = Field(None, description="Only members now in this tier (code).")
+    segment: str | None = Field(None, description="Only members of this segment (its name).")
+    buyer: Buyer = Field(Buyer.ALL, description="all, member (joined) or non_member (prospect).")
+
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def shifted(self, comparison: Comparison) -> ReportParams | None:
+        """The same parameters over the comparison period, or None."""
+        if comparison is Comparison.NONE:
+            return None
+        if comparison is Comparison.PREVIOUS_PERIOD:
+            start = self.start - timedelta(days=self.days())
+            end = self.start - timedelta(days=1)
+        else:
+            months = 12 if comparison is Comparison.YOY else 1
+            start, end = _add_months(self.start, -months), _add_months(self.end, -months)
+            if _is_month_end(self.end):
+                end = _month_end(end)
+        return self.model_copy(update={"start": start, "end": end})
+
+    def cache_key(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+def _add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (earlier when negative), or that month's
+    last day when it is shorter (31 March - 1 month is 28/29 February)."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    first = date(year, month0 + 1, 1)
+    return min(first + timedelta(days=day.day - 1), _month_end(first))
+
+
+def _month_end(day: date) -> date:
+    following = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def _is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).day == 1
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One time bucket of a series: local days ``[first, after)`` and the UTC
+    instants they span."""
+
+    label: str
+    first: date
+    after: date
+    start: datetime
+    end: datetime
+
+
+def local_midnight(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def buckets(params: ReportParams, timezone: str) -> list[Bucket]:
+    """The period cut into day, week (Monday first) or month buckets; the
+    first and last are clipped to the period."""
+    out = []
+    day = params.start
+    after_end = params.end + timedelta(days=1)
+    while day < after_end:
+        if params.granularity is Granularity.DAY:
+            following = day + timedelta(days=1)
+            label = day.isoformat()
+        elif params.granularity is Granularity.WEEK:
+            following = day - timedelta(days=day.weekday()) + timedelta(days=7)
+            label = day.isoformat()
+        else:
+            following = _month_end(day) + timedelta(days=1)
+            label = day.strftime("%Y-%m")
+        following = min(following, after_end)
+        out.append(
+            Bucket(
+                label,
+                day,
+                following,
+                local_midnight(day, timezone),
+                local_midnight(following, timezone),
+            )
+        )
+        day = following
+    return out
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One named number. ``previous`` is the same figure over the comparison
+    period, computed by the same code; ``target`` a KPI set for the period."""
+
+    key: str
+    label: str
+    unit: Unit
+    value: Number | None
+    definition: str = ""
+    previous: Number | None = None
+    target: Number | None = None
+
+    @property
+    def change(self) -> Fraction | None:
+        """Relative change against ``previous`` (0.1 is +10%); None without one."""
+        if self.value is None or self.previous is None or self.previous == 0:
+            return None
+        return Fraction(self.value - self.previous) / Fraction(self.previous)
+
+    @property
+    def progress(self) -> Fraction | None:
+        """Share of the target reached (1 is reached)."""
+        if self.value is None or self.target is None or self.target == 0:
+            return None
+        return Fraction(self.value) / Fraction(self.target)
+
+
+@dataclass(frozen=True)
+class Series:
+    """A number per bucket; ``previous`` the comparison period's, bucket by
+    bucket (the comparison period has as many buckets, or fewer)."""
+
+    key: str
+    label: str
+    unit: Unit
+    labels: Sequence[str]
+    values: Sequence[Number | None]
+    previous: Sequence[Number | None] | None = None
+    chart: Literal["line", "bar"] = "line"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    label: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    figures: Sequence[Figure] = ()
+    series: Sequence[Series] = ()
+    tables: Sequence[Table] = ()
+    notes: Sequence[str] = ()
+
+    def figure(self, key: str) -> Figure:
+        return next(f for f in self.figures if f.key == key)
+
+
+def ratio(numerator: Number | None, denominator: Number | None) -> Fraction | None:
+    """An exact quotient; None (shown as "—") when the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return Fraction(numerator) / Fraction(denominator)
+
+
+class Query:
+    """One statement's parameters: ``q(value)`` binds a value and returns its
+    placeholder for the connection's dialect."""
+
+    def __init__(self, context: ReportContext) -> None:
+        self._context = context
+        self.postgres = context.dialect == "postgres"
+        self.params: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, datetime) and not self.postgres:
+            value = sqlite_time(value)
+        if isinstance(value, date) and not isinstance(value, datetime) and not self.postgres:
+            value = value.isoformat()
+        self.params.append(value)
+        if not self.postgres:
+            return f"?{len(self.params)}"
+        return f"${len(self.params)}{_PG_CASTS.get(type(value), '')}"
+
+    async def rows(self, sql: str) -> list[dict[str, Any]]:
+        _, rows = await self._context.connection.execute_query(sql, self.params)
+        return [dict(row) for row in rows]
+
+
+_PG_CASTS = {
+    bool: "::boolean",
+    int: "::bigint",
+    str: "::text",
+    datetime: "::timestamptz",
+    date: "::date",
+}
+
+
+@dataclass
+class ReportContext:
+    """What a report's :meth:`~tessera.ReportType.run` queries through.
+
+    ``connection`` is the brand's database connection (``dialect`` says
+    which); every statement must restrict to ``brand.id``. The helpers build
+    the SQL shared by reports: the period's bounds, the parameters' filters,
+    the buckets of a series.
+    """
+
+    brand: BrandInfo
+    connection: Any
+    money_exponent: int
+    now: datetime
+    segment_id: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # The brand's daily sales rollup is built and current (docs/reports.md).
+    rollups: bool = False
+    # The brand's scope (set by the service) for helpers that read settings.
+    scope: Any = None
+
+    @property
+    def dialect(self) -> str:
+        return str(self.connection.capabilities.dialect)
+
+    def query(self) -> Query:
+        return Query(self)
+
+    def bounds(self, params: ReportParams) -> tuple[datetime, datetime]:
+        """The period as UTC instants ``[start, end)``."""
+        tz = self.brand.timezone
+        return local_midnight(params.start, tz), local_midnight(params.end + timedelta(days=1), tz)
+
+    def buckets(self, params: ReportParams) -> list[Bucket]:
+        return buckets(params, self.brand.timezone)
+
+    def bucket_index(self, q: Query, params: ReportParams, column: str) -> str:
+        """An SQL expression: the index of the bucket (0, 1, ...) that the
+        stored instant ``column`` falls in, for rows already restricted to the
+        period; group by it. PostgreSQL reads the instant in the brand's
+        timezone (what ``date_trunc`` of a hand-written query does); SQLite,
+        without timezones, compares it with each bucket's end."""
+        if not q.postgres:
+            cut = self.buckets(params)
+            steps = " ".join(f"WHEN {column} < {q(b.end)} THEN {i}" for i, b in enumerate(cut[:-1]))
+            return f"(CASE {steps} ELSE {len(cut) - 1} END)" if steps else "0"
+        local = f"({column} AT TIME ZONE {q(self.brand.timezone)})"
+        first = q(params.start)
+        if params.granularity is Granularity.DAY:
+            return f"(({local})::date - {first})"
+        if params.granularity is Granularity.WEEK:
+            return (
+                f"((date_trunc('week', {local})::date - "
+                f"date_trunc('week', {first}::timestamp)::date) / 7)"
+            )
+        return (
+            f"((EXTRACT(YEAR FROM {local})::int * 12 + EXTRACT(MONTH FROM {local})::int) - "
+            f"(EXTRACT(YEAR FROM {first})::int * 12 + EXTRACT(MONTH FROM {first})::int))"
+        )
+
+    def order_facts(self, q: Query, params: ReportParams) -> str:
+        """A derived table of the period's orders, to select ``FROM ... o``:
+        columns ``at`` (a stored instant: group by ``bucket_index`` of it),
+        ``member_id``, ``store_code`` and ``channel`` ('' when none), and the
+        sums ``orders``, ``sales`` (paid − refunded), ``units`` (net),
+        ``paid``, ``retail``. With the rollup built it reads the rollup rows
+        of clean days and the orders of dirty days, in the same statement as
+        the caller's, so it always equals the orders' answer."""
+        start, end = self.bounds(params)
+        brand = q(self.brand.id)
+        raw = (
+            "SELECT o.occurred_at AS at, o.member_id AS member_id, "
+            "COALESCE(o.store_code, '') AS store_code, COALESCE(o.channel, '') AS channel, "
+            "1 AS orders, o.amount_paid - o.refunded_amount AS sales, "
+            "o.units - o.refunded_units AS units, o.amount_paid AS paid, "
+            "o.retail_amount AS retail FROM "
+        )
+        if not self.rollups:
+            return (
+                f"({raw}sales_order o WHERE o.brand_id = {brand} "
+                f"AND o.occurred_at >= {q(start)} AND o.occurred_at < {q(end)})"
+            )
+        first, last = q(params.start), q(params.end)
+        return (
+            "(SELECT r.starts_at AS at, r.member_id AS member_id, r.store_code AS store_code, "
+            "r.channel AS channel, r.orders AS orders, r.sales AS sales, r.units AS units, "
+            f"r.paid AS paid, r.retail AS retail FROM report_sales_day r WHERE r.brand_id = "
+            f"{brand} AND r.day >= {first} AND r.day <= {last} AND NOT EXISTS (SELECT 1 FROM "
+            f"report_dirty_day d WHERE d.brand_id = {brand} AND d.day = r.day) "
+            f"UNION ALL {raw}report_dirty_day d JOIN sales_order o ON o.brand_id = d.brand_id "
+            "AND o.occurred_at >= d.starts_at AND o.occurred_at < d.ends_at "
+            f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
+        )
+
+    async def stage_flows(self, params: ReportParams) -> list[tuple[str, str, int]]:
+        """Members counted by (lifecycle stage at the period's start, stage at
+        its end): each stage computed from the member's orders up to that
+        instant by the brand's lifecycle definition (docs/segments.md), the
+        start's as of the end of the day before the period. A member who
+        joined during the period comes from ``"none"``. Filters: tier,
+        segment, buyer."""
+        from tessera.segments.lifecycle import settings_of, stage_sql
+
+        settings = await settings_of(self.scope)
+        tz = self.brand.timezone
+        start, end = self.bounds(params)
+        q = self.query()
+        brand = q(self.brand.id)
+
+        def history(before: datetime) -> str:
+            return (
+                "(SELECT o.member_id, COUNT(*) AS n, MAX(o.occurred_at) AS last_at "
+                f"FROM sales_order o WHERE o.brand_id = {brand} AND o.occurred_at < {q(before)} "
+                "GROUP BY o.member_id)"
+            )
+
+        def stage(alias: str, day: date, before: datetime) -> str:
+            return (
+                f"CASE WHEN m.joined_at >= {q(before)} THEN 'none' ELSE "
+                + stage_sql(
+                    q, settings, day, tz, f"COALESCE({alias}.last_at, m.joined_at)", f"{alias}.n"
+                )
+                + " END"
+            )
+
+        sql = (
+            f"SELECT {stage('a', params.start - timedelta(days=1), start)} AS s_from, "
+            f"{stage('b', params.end, end)} AS s_to, COUNT(*) AS n FROM member m "
+            f"LEFT JOIN {history(start)} a ON a.member_id = m.id "
+            f"LEFT JOIN {history(end)} b ON b.member_id = m.id "
+            f"WHERE m.brand_id = {brand} AND m.joined_at < {q(end)}"
+            f"{self.member_filter(q, params, 'm.id')} GROUP BY 1, 2"
+        )
+        return sorted((str(r["s_from"]), str(r["s_to"]), int(r["n"])) for r in await q.rows(sql))
+
+    def member_filter(self, q: Query, params: ReportParams, member: str) -> str:
+        """SQL conditions (`` AND ...``) on the member column ``member`` for the
+        tier, segment and buyer filters."""
+        sql = ""
+        if params.tier is not None:
+            sql += (
+                f" AND EXISTS (SELECT 1 FROM member_tier_state ts JOIN tier_definition td "
+                f"ON td.id = ts.tier_id WHERE ts.brand_id = {q(self.brand.id)} "
+                f"AND ts.member_id = {member} AND td.code = {q(params.tier)})"
+            )
+        if self.segment_id is not None:
+            sql += (
+                f" AND EXISTS (SELECT 1 FROM segment_membership sm WHERE sm.brand_id = "
+                f"{q(self.brand.id)} AND sm.segment_id = {q(self.segment_id)} "
+                f"AND sm.member_id = {member})"
+            )
+        if params.buyer is not Buyer.ALL:
+            test = "IS NOT NULL" if params.buyer is Buyer.MEMBER else "IS NULL"
+            sql += (
+                f" AND EXISTS (SELECT 1 FROM member mf WHERE mf.id = {member} "
+                f"AND mf.brand_id = {q(self.brand.id)} AND mf.card_number {test})"
+            )
+        return sql
+
+    def order_filter(self, q: Query, params: ReportParams, order: str = "o") -> str:
+        """SQL conditions (`` AND ...``) on orders aliased ``order`` for every filter."""
+        sql = ""
+        if params.store is not None:
+            sql += f" AND {order}.store_code = {q(params.store)}"
+        if params.channel is not None:
+            sql += f" AND {order}.channel = {q(params.channel)}"
+        return sql + self.member_filter(q, params, f"{order}.member_id")

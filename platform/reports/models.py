@@ -1,0 +1,82 @@
+"""KPI targets of report figures (docs/reports.md)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+
+from tessera.models_base import BrandOwned
+
+
+class ReportTarget(BrandOwned):
+    """A target for one figure of one report type over one period (local
+    days, both included). A report run over exactly that period shows it,
+    with the share reached."""
+
+    id = fields.IntField(primary_key=True)
+    report_type = fields.CharField(max_length=100)
+    figure = fields.CharField(max_length=64)
+    start = fields.DateField()
+    end = fields.DateField()
+    value = fields.CharField(
+        max_length=40,
+        description="exact decimal in the figure's unit: money in currency units, ratios as 0.25",
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "report_target"
+        unique_together = (("brand_id", "report_type", "figure", "start", "end"),)
+
+
+class SalesDay(BrandOwned):
+    """The brand's orders of one local day summed per (member, store,
+    channel): the sales report's rollup (docs/reports.md, "Daily rollups").
+    Rebuilt whole, one day at a time, from the orders; a day marked in
+    :class:`DirtyDay` is read from the orders instead until rebuilt."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField(description="the brand's local calendar day")
+    starts_at = fields.DatetimeField(description="the day's local midnight (UTC instant)")
+    member_id = fields.BigIntField()
+    store_code = fields.CharField(max_length=64, default="")
+    channel = fields.CharField(max_length=32, default="")
+    orders = fields.IntField()
+    sales = fields.BigIntField(description="Σ amount paid − refunded, minor units")
+    units = fields.BigIntField(description="Σ units − refunded units")
+    paid = fields.BigIntField()
+    retail = fields.BigIntField()
+
+    class Meta:
+        table = "report_sales_day"
+        indexes = (("brand_id", "day"),)
+
+
+class DirtyDay(BrandOwned):
+    """A local day whose orders changed (recorded, refunded) since its
+    rollup rows were built; ``version`` grows with every change so a rebuild
+    that raced a new order leaves the mark in place."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField()
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "report_dirty_day"
+        unique_together = (("brand_id", "day"),)
+
+
+class RollupState(BrandOwned):
+    """The brand's rollup was built in full for ``timezone``: reports read
+    it only then (a brand whose timezone changed reads its orders until
+    ``tessera reports rollup`` runs again)."""
+
+    id = fields.IntField(primary_key=True)
+    timezone = fields.CharField(max_length=64)
+    built_at = fields.DatetimeField()
+
+    class Meta:
+        table = "report_rollup"
+        unique_together = (("brand_id",),)

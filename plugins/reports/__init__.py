@@ -1,0 +1,659 @@
+"""Built-in report types (docs/reports.md has every definition).
+
+Each aggregates in SQL over the brand's facts, one statement per figure
+group, on SQLite and PostgreSQL alike; Tessera runs the same code again over
+the comparison period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, timedelta
+from fractions import Fraction
+from typing import Any
+
+from tessera import (
+    Column,
+    Figure,
+    ReportContext,
+    ReportParams,
+    ReportResult,
+    ReportType,
+    Series,
+    Table,
+    Unit,
+    hookimpl,
+    ratio,
+)
+
+MEMBER_FILTERS = frozenset({"tier", "segment", "buyer"})
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+class SalesOverview(ReportType):
+    key = "reports.sales"
+    title = "Sales overview"
+    description = (
+        "Sales, orders, buyers and units, with their averages, discount depth and "
+        "members' share of sales."
+    )
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        q = context.query()
+        facts = context.order_facts(q, params)
+        totals = (
+            await q.rows(
+                "SELECT SUM(o.orders) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
+                "SUM(o.sales) AS sales, SUM(o.units) AS units, "
+                "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
+                "SUM(CASE WHEN m.card_number IS NOT NULL THEN o.sales ELSE 0 END) AS member_sales "
+                f"FROM {facts} o JOIN member m ON m.id = o.member_id "
+                f"WHERE 1 = 1{context.order_filter(q, params)}"
+            )
+        )[0]
+        figures = sales_figures(
+            orders=_int(totals["orders"]),
+            buyers=_int(totals["buyers"]),
+            sales=_int(totals["sales"]),
+            units=_int(totals["units"]),
+            paid=_int(totals["paid"]),
+            retail=_int(totals["retail"]),
+            member_sales=_int(totals["member_sales"]),
+        )
+        series = await self._series(context, params)
+        tables = [
+            await self._by(context, params, "store_code", "by_store", "By store"),
+            await self._by(context, params, "channel", "by_channel", "By channel"),
+        ]
+        return ReportResult(figures=figures, series=series, tables=tables)
+
+    async def _series(self, context: ReportContext, params: ReportParams) -> list[Series]:
+        q = context.query()
+        cut = context.buckets(params)
+        facts = context.order_facts(q, params)
+        idx = context.bucket_index(q, params, "o.at")
+        rows = await q.rows(
+            f"SELECT {idx} AS idx, SUM(o.orders) AS orders, "
+            "COUNT(DISTINCT o.member_id) AS buyers, SUM(o.sales) AS sales "
+            f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} GROUP BY 1"
+        )
+        by_idx = {int(r["idx"]): r for r in rows}
+        labels = [b.label for b in cut]
+
+        def values(name: str) -> list[int | Fraction | None]:
+            return [_int(by_idx.get(i, {}).get(name)) for i in range(len(cut))]
+
+        return [
+            Series("sales", "Sales", Unit.MONEY, labels, values("sales"), chart="bar"),
+            Series("orders", "Orders", Unit.COUNT, labels, values("orders")),
+            Series("buyers", "Buyers", Unit.COUNT, labels, values("buyers")),
+        ]
+
+    async def _by(
+        self, context: ReportContext, params: ReportParams, column: str, key: str, label: str
+    ) -> Table:
+        q = context.query()
+        facts = context.order_facts(q, params)
+        rows = await q.rows(
+            f"SELECT o.{column} AS k, SUM(o.orders) AS orders, "
+            "COUNT(DISTINCT o.member_id) AS buyers, SUM(o.sales) AS sales "
+            f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} "
+            f"GROUP BY o.{column} ORDER BY k"
+        )
+        total = sum(_int(r["sales"]) for r in rows)
+        return Table(
+            key,
+            label,
+            [
+                Column("key", label.removeprefix("By ").capitalize(), Unit.TEXT),
+                Column("sales", "Sales", Unit.MONEY),
+                Column("orders", "Orders", Unit.COUNT),
+                Column("buyers", "Buyers", Unit.COUNT),
+                Column("share", "Share of sales", Unit.RATIO),
+            ],
+            [
+                [
+                    r["k"],
+                    _int(r["sales"]),
+                    _int(r["orders"]),
+                    _int(r["buyers"]),
+                    ratio(_int(r["sales"]), total),
+                ]
+                for r in rows
+            ],
+        )
+
+
+def sales_figures(
+    *, orders: int, buyers: int, sales: int, units: int, paid: int, retail: int, member_sales: int
+) -> list[Figure]:
+    """The sales overview's figures from its sums; each identity in
+    docs/reports.md holds exactly (the quotients are fractions)."""
+    return [
+        Figure("sales", "Sales", Unit.MONEY, sales, "Σ (amount paid − refunded) of the orders"),
+        Figure("orders", "Orders", Unit.COUNT, orders, "orders placed in the period"),
+        Figure("buyers", "Buyers", Unit.COUNT, buyers, "distinct members who placed them"),
+        Figure("units", "Units", Unit.ITEMS, units, "Σ (units − refunded units)"),
+        Figure(
+            "spend_per_buyer",
+            "Spend per buyer",
+            Unit.MONEY,
+            ratio(sales, buyers),
+            "sales / buyers, so sales = spend per buyer × buyers",
+        ),
+        Figure(
+            "aspt", "ASPT (AOV)", Unit.MONEY, ratio(sales, orders), "sales / orders = ASPU × UPT"
+        ),
+        Figure("aspu", "ASPU", Unit.MONEY, ratio(sales, units), "sales / units"),
+        Figure("upt", "UPT", Unit.ITEMS, ratio(units, orders), "units / orders"),
+        Figure(
+            "discount_depth",
+            "Discount depth",
+            Unit.RATIO,
+            1 - ratio(paid, retail) if retail else None,  # type: ignore[operator]
+            "1 − Σ amount paid / Σ retail amount (before refunds)",
+        ),
+        Figure(
+            "member_share",
+            "Member share of sales",
+            Unit.RATIO,
+            ratio(member_sales, sales),
+            "sales to members holding a card / sales",
+        ),
+    ]
+
+
+class MemberGrowth(ReportType):
+    key = "reports.member_growth"
+    title = "Member growth"
+    description = "New members by join channel and source, the running total, first purchases."
+    filters = MEMBER_FILTERS
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        q = context.query()
+        start, end = context.bounds(params)
+        brand = q(context.brand.id)
+        new = f"m.brand_id = {brand} AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
+        new += context.member_filter(q, params, "m.id")
+        totals = (
+            await q.rows(
+                "SELECT COUNT(*) AS joined, "
+                "SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o WHERE o.brand_id = m.brand_id "
+                f"AND o.member_id = m.id AND o.occurred_at < {q(end)}) THEN 1 ELSE 0 END) "
+                "AS converted, "
+                f"(SELECT COUNT(*) FROM member c WHERE c.brand_id = {brand} "
+                f"AND c.joined_at < {q(end)}{context.member_filter(q, params, 'c.id')}) AS total "
+                f"FROM member m WHERE {new}"
+            )
+        )[0]
+        joined, converted = _int(totals["joined"]), _int(totals["converted"])
+        figures = [
+            Figure("new_members", "New members", Unit.COUNT, joined, "joined in the period"),
+            Figure(
+                "members",
+                "Members",
+                Unit.COUNT,
+                _int(totals["total"]),
+                "joined by the period's end",
+            ),
+            Figure(
+                "converted",
+                "Converted",
+                Unit.COUNT,
+                converted,
+                "new members with an order before the period's end",
+            ),
+            Figure(
+                "conversion",
+                "Conversion to first purchase",
+                Unit.RATIO,
+                ratio(converted, joined),
+                "converted / new members",
+            ),
+        ]
+        q2 = context.query()
+        cut = context.buckets(params)
+        idx = context.bucket_index(q2, params, "m.joined_at")
+        rows = await q2.rows(
+            f"SELECT {idx} AS idx, COUNT(*) AS joined FROM member m "
+            f"WHERE m.brand_id = {q2(context.brand.id)} AND m.joined_at >= {q2(start)} "
+            f"AND m.joined_at < {q2(end)}{context.member_filter(q2, params, 'm.id')} GROUP BY 1"
+        )
+        per = {int(r["idx"]): _int(r["joined"]) for r in rows}
+        joined_series = [per.get(i, 0) for i in range(len(cut))]
+        before = _int(totals["total"]) - joined
+        running = []
+        for value in joined_series:
+            before += value
+            running.append(before)
+        labels = [b.label for b in cut]
+        series = [
+            Series("new_members", "New members", Unit.COUNT, labels, joined_series, chart="bar"),
+            Series("members", "Members (cumulative)", Unit.COUNT, labels, running),
+        ]
+        q3 = context.query()
+        start3, end3 = context.bounds(params)
+        by = await q3.rows(
+            "SELECT m.join_channel AS channel, m.join_source AS source, COUNT(*) AS joined, "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o WHERE o.brand_id = m.brand_id "
+            f"AND o.member_id = m.id AND o.occurred_at < {q3(end3)}) THEN 1 ELSE 0 END) "
+            "AS converted "
+            f"FROM member m WHERE m.brand_id = {q3(context.brand.id)} AND m.joined_at >= "
+            f"{q3(start3)} AND m.joined_at < {q3(end3)}{context.member_filter(q3, params, 'm.id')} "
+            "GROUP BY m.join_channel, m.join_source ORDER BY m.join_channel, m.join_source"
+        )
+        table = Table(
+            "by_source",
+            "By join channel and source",
+            [
+                Column("channel", "Join channel", Unit.TEXT),
+                Column("source", "Join source", Unit.TEXT),
+                Column("joined", "New members", Unit.COUNT),
+                Column("converted", "Converted", Unit.COUNT),
+                Column("conversion", "Conversion", Unit.RATIO),
+            ],
+            [
+                [
+                    r["channel"],
+                    r["source"],
+                    _int(r["joined"]),
+                    _int(r["converted"]),
+                    ratio(_int(r["converted"]), _int(r["joined"])),
+                ]
+                for r in by
+            ],
+        )
+        return ReportResult(figures=figures, series=series, tables=[table])
+
+
+def _month_index(q: Any, column: str) -> str:
+    """Months since year 0 of a stored UTC instant (cohorts are UTC months:
+    a local-time month would need a timezone SQLite does not have)."""
+    if q.postgres:
+        return (
+            f"(EXTRACT(YEAR FROM {column} AT TIME ZONE 'UTC')::int * 12 "
+            f"+ EXTRACT(MONTH FROM {column} AT TIME ZONE 'UTC')::int - 1)"
+        )
+    return (
+        f"(CAST(strftime('%Y', {column}) AS INTEGER) * 12 "
+        f"+ CAST(strftime('%m', {column}) AS INTEGER) - 1)"
+    )
+
+
+def _days_between(q: Any, later: str, earlier: str) -> str:
+    if q.postgres:
+        return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+class Retention(ReportType):
+    key = "reports.retention"
+    title = "Retention and repurchase"
+    description = (
+        "Monthly cohorts of first purchases, repurchase of old customers, time between orders."
+    )
+    filters = MEMBER_FILTERS
+    max_span_days = 1096
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        start, end = context.bounds(params)
+        q = context.query()
+        brand = q(context.brand.id)
+        mf = context.member_filter(q, params, "o.member_id")
+        # Old customers: ordered before the period; repurchasers: and again in it.
+        rep = (
+            await q.rows(
+                "SELECT COUNT(*) AS old, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order n "
+                f"WHERE n.brand_id = {brand} AND n.member_id = f.member_id "
+                f"AND n.occurred_at >= {q(start)} AND n.occurred_at < {q(end)}) THEN 1 ELSE 0 END) "
+                "AS again FROM (SELECT DISTINCT o.member_id FROM sales_order o "
+                f"WHERE o.brand_id = {brand} AND o.occurred_at < {q(start)}{mf}) f"
+            )
+        )[0]
+        q2 = context.query()
+        brand2 = q2(context.brand.id)
+        gaps = (
+            await q2.rows(
+                f"SELECT COUNT(*) AS n, SUM({_days_between(q2, 'g.at', 'g.prev')}) AS days "
+                "FROM (SELECT o.occurred_at AS at, LAG(o.occurred_at) OVER "
+                "(PARTITION BY o.member_id ORDER BY o.occurred_at, o.id) AS prev "
+                f"FROM sales_order o WHERE o.brand_id = {brand2} AND o.occurred_at < {q2(end)}"
+                f"{context.member_filter(q2, params, 'o.member_id')}) g "
+                f"WHERE g.prev IS NOT NULL AND g.at >= {q2(start)}"
+            )
+        )[0]
+        old, again = _int(rep["old"]), _int(rep["again"])
+        gap_days = gaps["days"]
+        figures = [
+            Figure("old_customers", "Old customers", Unit.COUNT, old, "ordered before the period"),
+            Figure(
+                "repurchasers", "Repurchasers", Unit.COUNT, again, "of them, ordered again in it"
+            ),
+            Figure(
+                "repurchase_rate",
+                "Repurchase rate",
+                Unit.RATIO,
+                ratio(again, old),
+                "repurchasers / old customers",
+            ),
+            Figure(
+                "days_between_orders",
+                "Days between orders",
+                Unit.DAYS,
+                Fraction(str(round(float(gap_days), 6))) / _int(gaps["n"])
+                if _int(gaps["n"])
+                else None,
+                "mean time from a member's previous order to each order placed in the period",
+            ),
+        ]
+        q3 = context.query()
+        first_month = _month_index(q3, "f.first_at")
+        order_month = _month_index(q3, "o.occurred_at")
+        rows = await q3.rows(
+            f"SELECT {first_month} AS cohort, {order_month} - {first_month} AS since, "
+            "COUNT(DISTINCT o.member_id) AS buyers FROM (SELECT o.member_id, "
+            f"MIN(o.occurred_at) AS first_at FROM sales_order o WHERE o.brand_id = "
+            f"{q3(context.brand.id)}{context.member_filter(q3, params, 'o.member_id')} "
+            f"GROUP BY o.member_id) f JOIN sales_order o ON o.brand_id = {q3(context.brand.id)} "
+            "AND o.member_id = f.member_id "
+            f"WHERE f.first_at >= {q3(start)} AND f.first_at < {q3(end)} AND o.occurred_at < "
+            f"{q3(end)} GROUP BY {first_month}, {order_month} - {first_month} ORDER BY 1, 2"
+        )
+        cohorts: dict[int, dict[int, int]] = {}
+        for r in rows:
+            cohorts.setdefault(int(r["cohort"]), {})[int(r["since"])] = _int(r["buyers"])
+        last = (end - timedelta(microseconds=1)).astimezone(UTC)
+        last_month = last.year * 12 + last.month - 1
+        width = max((last_month - c for c in cohorts), default=-1) + 1
+        table = Table(
+            "cohorts",
+            "Cohorts by month of first purchase (buyers in each month since)",
+            [Column("cohort", "Cohort", Unit.TEXT)]
+            + [Column(f"m{k}", f"+{k}", Unit.COUNT) for k in range(width)],
+            [
+                [f"{c // 12:04d}-{c % 12 + 1:02d}"]
+                + [cohort.get(k, 0) if c + k <= last_month else None for k in range(width)]
+                for c, cohort in sorted(cohorts.items())
+            ],
+        )
+        return ReportResult(figures=figures, tables=[table])
+
+
+class LifecycleReport(ReportType):
+    key = "reports.lifecycle"
+    title = "Lifecycle and RFM"
+    description = (
+        "Members by lifecycle stage and by RFM score, as last computed; flows between "
+        "stages over the period."
+    )
+    filters = MEMBER_FILTERS
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        q = context.query()
+        mf = context.member_filter(q, params, "l.member_id")
+        stages = await q.rows(
+            "SELECT l.stage AS stage, COUNT(*) AS n FROM member_lifecycle l "
+            f"WHERE l.brand_id = {q(context.brand.id)}{mf} GROUP BY l.stage ORDER BY l.stage"
+        )
+        q2 = context.query()
+        scores = await q2.rows(
+            "SELECT l.recency_score AS r, l.frequency_score AS f, l.monetary_score AS m, "
+            "COUNT(*) AS n "
+            f"FROM member_lifecycle l WHERE l.brand_id = {q2(context.brand.id)}"
+            f"{context.member_filter(q2, params, 'l.member_id')} "
+            "GROUP BY l.recency_score, l.frequency_score, l.monetary_score ORDER BY 1, 2, 3"
+        )
+        total = sum(_int(r["n"]) for r in stages)
+        return ReportResult(
+            figures=[Figure("members", "Members scored", Unit.COUNT, total, "")],
+            tables=[
+                Table(
+                    "stages",
+                    "By lifecycle stage",
+                    [
+                        Column("stage", "Stage", Unit.TEXT),
+                        Column("members", "Members", Unit.COUNT),
+                        Column("share", "Share", Unit.RATIO),
+                    ],
+                    [[r["stage"], _int(r["n"]), ratio(_int(r["n"]), total)] for r in stages],
+                ),
+                Table(
+                    "rfm",
+                    "By RFM score",
+                    [
+                        Column("r", "R", Unit.TEXT),
+                        Column("f", "F", Unit.TEXT),
+                        Column("m", "M", Unit.TEXT),
+                        Column("members", "Members", Unit.COUNT),
+                    ],
+                    [[_text(r["r"]), _text(r["f"]), _text(r["m"]), _int(r["n"])] for r in scores],
+                ),
+                Table(
+                    "flows",
+                    "Stage flows over the period (stage at the start → at the end)",
+                    [
+                        Column("from", "From", Unit.TEXT),
+                        Column("to", "To", Unit.TEXT),
+                        Column("members", "Members", Unit.COUNT),
+                    ],
+                    [[a, b, n] for a, b, n in await context.stage_flows(params)],
+                ),
+            ],
+            notes=[
+                "Stages and RFM scores are the current ones (the nightly lifecycle job); the "
+                "flows compute each member's stage at the period's start and end from the "
+                "orders placed until then."
+            ],
+        )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class TierReport(ReportType):
+    key = "reports.tiers"
+    title = "Tiers"
+    description = "Members per tier now; upgrades and downgrades in the period."
+    filters = frozenset({"segment", "buyer"})
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        q = context.query()
+        brand = q(context.brand.id)
+        dist = await q.rows(
+            "SELECT td.code AS code, td.name AS name, td.rank AS rank, COUNT(ts.member_id) AS n "
+            f"FROM tier_definition td LEFT JOIN member_tier_state ts ON ts.tier_id = td.id "
+            f"AND ts.brand_id = {brand}{context.member_filter(q, params, 'ts.member_id')} "
+            f"WHERE td.brand_id = {brand} GROUP BY td.code, td.name, td.rank ORDER BY td.rank"
+        )
+        start, end = context.bounds(params)
+        q2 = context.query()
+        moves = await q2.rows(
+            "SELECT COALESCE(f.code, '') AS from_code, COALESCE(t.code, '') AS to_code, "
+            "h.reason AS reason, COUNT(*) AS n, "
+            "SUM(CASE WHEN COALESCE(t.rank, -1) > COALESCE(f.rank, -1) THEN 1 ELSE 0 END) AS up "
+            "FROM tier_history h LEFT JOIN tier_definition f ON f.id = h.from_tier_id "
+            "LEFT JOIN tier_definition t ON t.id = h.to_tier_id "
+            f"WHERE h.brand_id = {q2(context.brand.id)} AND h.at >= {q2(start)} AND h.at < "
+            f"{q2(end)}{context.member_filter(q2, params, 'h.member_id')} "
+            "GROUP BY COALESCE(f.code, ''), COALESCE(t.code, ''), h.reason ORDER BY 1, 2, 3"
+        )
+        total = sum(_int(r["n"]) for r in dist)
+        ups = sum(_int(r["up"]) for r in moves)
+        downs = sum(_int(r["n"]) - _int(r["up"]) for r in moves)
+        return ReportResult(
+            figures=[
+                Figure("members_in_tiers", "Members in a tier", Unit.COUNT, total, ""),
+                Figure("upgrades", "Upgrades", Unit.COUNT, ups, "moves to a higher rank"),
+                Figure(
+                    "downgrades", "Downgrades", Unit.COUNT, downs, "moves to a lower rank or none"
+                ),
+            ],
+            tables=[
+                Table(
+                    "distribution",
+                    "Members per tier",
+                    [
+                        Column("tier", "Tier", Unit.TEXT),
+                        Column("members", "Members", Unit.COUNT),
+                        Column("share", "Share", Unit.RATIO),
+                    ],
+                    [[r["code"], _int(r["n"]), ratio(_int(r["n"]), total)] for r in dist],
+                ),
+                Table(
+                    "moves",
+                    "Tier changes in the period",
+                    [
+                        Column("from", "From", Unit.TEXT),
+                        Column("to", "To", Unit.TEXT),
+                        Column("reason", "Reason", Unit.TEXT),
+                        Column("members", "Changes", Unit.COUNT),
+                    ],
+                    [[r["from_code"], r["to_code"], r["reason"], _int(r["n"])] for r in moves],
+                ),
+            ],
+        )
+
+
+class LoyaltyLiability(ReportType):
+    key = "reports.liability"
+    title = "Loyalty liability"
+    description = "Points and stored value outstanding, points flows, coupon redemption."
+    filters = MEMBER_FILTERS
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        start, end = context.bounds(params)
+        q = context.query()
+        brand = q(context.brand.id)
+        mf = context.member_filter(q, params, "a.member_id")
+        balances = {
+            r["kind"]: _int(r["total"])
+            for r in await q.rows(
+                "SELECT a.kind AS kind, SUM(a.balance) AS total FROM asset_account a "
+                f"WHERE a.brand_id = {brand}{mf} GROUP BY a.kind"
+            )
+        }
+        q2 = context.query()
+        flows = {
+            r["entry_type"]: _int(r["total"])
+            for r in await q2.rows(
+                "SELECT e.entry_type AS entry_type, SUM(e.amount) AS total FROM ledger_entry e "
+                f"WHERE e.brand_id = {q2(context.brand.id)} AND e.kind = 'points' "
+                f"AND e.occurred_at >= {q2(start)} AND e.occurred_at < {q2(end)}"
+                f"{context.member_filter(q2, params, 'e.member_id')} GROUP BY e.entry_type"
+            )
+        }
+        q3 = context.query()
+        now = context.now
+        expiring = (
+            await q3.rows(
+                "SELECT SUM(CASE WHEN l.expires_at < "
+                f"{q3(now + timedelta(days=30))} THEN l.remaining ELSE 0 END) AS d30, "
+                f"SUM(CASE WHEN l.expires_at < {q3(now + timedelta(days=90))} "
+                "THEN l.remaining ELSE 0 END) AS d90 FROM points_lot l "
+                "JOIN asset_account a ON a.id = l.account_id "
+                f"WHERE l.brand_id = {q3(context.brand.id)} AND l.status = 'available' "
+                f"AND l.expires_at IS NOT NULL AND l.expires_at >= {q3(now)}"
+                f"{context.member_filter(q3, params, 'a.member_id')}"
+            )
+        )[0]
+        q4 = context.query()
+        coupons = (
+            await q4.rows(
+                "SELECT COUNT(*) AS issued, SUM(CASE WHEN c.redeemed_at IS NOT NULL THEN 1 "
+                "ELSE 0 END) AS redeemed FROM coupon c "
+                f"WHERE c.brand_id = {q4(context.brand.id)} AND c.issued_at >= {q4(start)} "
+                f"AND c.issued_at < {q4(end)}{context.member_filter(q4, params, 'c.member_id')}"
+            )
+        )[0]
+        issued = _int(coupons["issued"])
+        redeemed = _int(coupons["redeemed"])
+        earned = flows.get("earn", 0) + flows.get("release", 0)
+        return ReportResult(
+            figures=[
+                Figure(
+                    "points_outstanding",
+                    "Points outstanding",
+                    Unit.POINTS,
+                    balances.get("points", 0),
+                    "Σ points balances now",
+                ),
+                Figure(
+                    "points_issued",
+                    "Points issued",
+                    Unit.POINTS,
+                    earned,
+                    "earned (and released from pending) in the period",
+                ),
+                Figure(
+                    "points_redeemed",
+                    "Points redeemed",
+                    Unit.POINTS,
+                    -flows.get("redeem", 0),
+                    "spent in the period",
+                ),
+                Figure(
+                    "points_expired",
+                    "Points expired",
+                    Unit.POINTS,
+                    -flows.get("expire", 0),
+                    "expired in the period",
+                ),
+                Figure(
+                    "points_expiring_30",
+                    "Expiring in 30 days",
+                    Unit.POINTS,
+                    _int(expiring["d30"]),
+                    "available points whose lot expires within 30 days",
+                ),
+                Figure(
+                    "points_expiring_90",
+                    "Expiring in 90 days",
+                    Unit.POINTS,
+                    _int(expiring["d90"]),
+                    "… within 90 days",
+                ),
+                Figure(
+                    "stored_value_outstanding",
+                    "Stored value outstanding",
+                    Unit.MONEY,
+                    balances.get("stored_value", 0),
+                    "Σ stored-value balances now",
+                ),
+                Figure(
+                    "coupons_issued", "Coupons issued", Unit.COUNT, issued, "issued in the period"
+                ),
+                Figure(
+                    "coupons_redeemed",
+                    "Coupons redeemed",
+                    Unit.COUNT,
+                    redeemed,
+                    "of those, redeemed by now",
+                ),
+                Figure(
+                    "coupon_redemption_rate",
+                    "Coupon redemption rate",
+                    Unit.RATIO,
+                    ratio(redeemed, issued),
+                    "redeemed / issued",
+                ),
+            ],
+        )
+
+
+ALL: Sequence[type[ReportType]] = (
+    SalesOverview,
+    MemberGrowth,
+    Retention,
+    LifecycleReport,
+    TierReport,
+    LoyaltyLiability,
+)
+
+
+@hookimpl
+def tessera_register_report_types() -> list[type[ReportType]]:
+    return list(ALL)
