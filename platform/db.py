@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "tessera.checkout.models",
     "tessera.outbox.models",
     "tessera.webhooks.models",
+    "tessera.channels.models",
 ]
 
 

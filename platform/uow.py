@@ -64,6 +64,7 @@ FOLLOW_UPS: list[str] = [
     "tessera.segments.triggers:follow_ups",
     "tessera.rewards.triggers:follow_ups",
     "tessera.webhooks.triggers:follow_ups",
+    "tessera.channels.triggers:follow_ups",
 ]
 
 _planners: dict[str, Callable[..., Any]] = {}

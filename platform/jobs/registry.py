@@ -92,6 +92,9 @@ BUILTIN_JOBS: dict[str, str] = {
     "outbox_prune": "tessera.outbox.relay:outbox_prune",
     "webhooks_fanout": "tessera.webhooks.triggers:webhooks_fanout",
     "webhooks_send": "tessera.webhooks.delivery:webhooks_send",
+    "channels_send": "tessera.channels.delivery:channels_send",
+    "channels_send_priority": "tessera.channels.delivery:channels_send",
+    "channels_trigger": "tessera.channels.triggers:channels_trigger",
 }
 
 _registered: dict[str, JobDefinition] | None = None

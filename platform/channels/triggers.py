@@ -1,0 +1,128 @@
+"""Triggered messages: a brand's rules ("when a member joins, send the
+welcome email") turned into sends through the gate.
+
+Registered in :data:`tessera.uow.FOLLOW_UPS`: a unit of work whose events
+match an active rule writes, in its own transaction, one ``channels_trigger``
+outbox entry per (rule, member), carrying a fresh id; so a committed event is
+never lost before its message, and a rolled-back one sends nothing. The job
+submits the message with the idempotency key ``trigger:<rule>:<id>``: run
+twice (an expired lease, a killed worker), it finds the first message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tessera.channels import gate
+from tessera.channels.models import TriggerRule
+from tessera.errors import DomainError
+from tessera.outbox.store import FollowUp
+from tessera.plugin_host.events import DomainEvent
+from tessera.uow import UnitOfWork, unit_of_work
+from tessera.webhooks.triggers import scope_of
+
+TRIGGER_JOB = "channels_trigger"
+
+# What a rule can wait for, and what it means.
+TRIGGERS: dict[str, str] = {
+    "member.joined": "a member joined (welcome)",
+    "points.earned": "a member earned points",
+    "points.expiring_soon": "a member's points lapse within the warning window",
+    "coupon.issued": "a coupon was issued to a member",
+    "tier.up": "a member moved up a tier",
+    "tier.down": "a member moved down a tier",
+    "segment.entered": "a member entered a segment (the rule may name one)",
+    "birthday": "a member's birthday, in the morning of the brand's day",
+}
+
+
+def _matches(event: DomainEvent) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """(trigger, member id, extra variables) for each member the event is about."""
+    data = event.payload
+    name = event.name
+    if name == "member.joined" and not data.get("imported"):
+        yield "member.joined", int(data["member_id"]), {}
+    elif name == "points.changed" and data.get("entry_type") == "earn" and data.get("delta", 0) > 0:
+        yield "points.earned", int(data["member_id"]), {"points_earned": data["delta"]}
+    elif name == "points.expiring_soon":
+        yield name, int(data["member_id"]), {}
+    elif name == "coupon.issued":
+        yield name, int(data["member_id"]), {"coupon_id": data.get("coupon_id")}
+    elif name == "tier.changed" and data.get("reason") in ("upgrade", "downgrade"):
+        trigger = "tier.up" if data["reason"] == "upgrade" else "tier.down"
+        yield trigger, int(data["member_id"]), {}
+    elif name == "segment.entered":
+        for member_id in data.get("member_ids") or []:
+            yield name, int(member_id), {"segment_id": data.get("segment_id")}
+
+
+async def follow_ups(events: list[DomainEvent], uow: UnitOfWork) -> list[FollowUp]:
+    found = [
+        (event, trigger, member_id, extra)
+        for event in events
+        if event.brand_id == uow.scope.brand_id
+        for trigger, member_id, extra in _matches(event)
+    ]
+    if not found:
+        return []
+    rules = await (
+        uow.scope.query(TriggerRule)
+        .using_db(uow.connection)
+        .filter(active=True, event__in=sorted({t for _, t, _, _ in found}))
+    )
+    work = []
+    for event, trigger, member_id, extra in found:
+        for rule in rules:
+            if rule.event != trigger:
+                continue
+            if rule.segment_id is not None and extra.get("segment_id") != rule.segment_id:
+                continue
+            variables = {k: v for k, v in extra.items() if k == "coupon_id"}
+            variables["event"] = {"name": event.name, **_plain(event.payload), **extra}
+            work.append(
+                FollowUp(
+                    TRIGGER_JOB,
+                    (uow.scope.brand_id, rule.id, member_id, str(uuid.uuid4()), variables),
+                )
+            )
+    return work
+
+
+def _plain(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+async def channels_trigger(
+    ctx: dict[str, Any],
+    brand_id: int,
+    rule_id: int,
+    member_id: int,
+    occurrence: str,
+    variables: dict[str, Any],
+) -> str:
+    """Submit one triggered message through the gate; returns its status."""
+    scope = await scope_of(brand_id)
+    rule = await scope.get(TriggerRule, rule_id) if scope else None
+    if scope is None or rule is None or not rule.active:
+        return "gone"
+    now = datetime.now(UTC)
+    request = gate.SendRequest(
+        member_id=member_id,
+        template_id=rule.template_id,
+        purpose=rule.purpose,
+        source=f"trigger:{rule.event}",
+        idempotency_key=f"trigger:{rule.id}:{occurrence}",
+        variables=variables,
+        not_before=now + timedelta(minutes=rule.delay_minutes),
+    )
+    try:
+        async with unit_of_work(scope) as uow:
+            message = await gate.submit(uow, request, now)
+    except DomainError as gone:
+        if gone.code == "NOT_FOUND":
+            return "gone"  # the member (or template) was deleted meanwhile
+        raise
+    return message.status.value
