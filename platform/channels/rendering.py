@@ -202,8 +202,8 @@ class _Balance(HTMLParser):
             return
         line, col = self.getpos()
         if not self.open or self.open[-1][0] != tag:
-            expected = f"</{self.open[-1][0]}>" if self.open else "nothing"
-            self.problem = f"line {line}, column {col + 1}: </{tag}> closes {expected}"
+            expected = f"</{self.open[-1][0]}>" if self.open else "no end tag"
+            self.problem = f"line {line}, column {col + 1}: </{tag}> where {expected} is due"
             return
         self.open.pop()
 
