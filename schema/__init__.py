@@ -13,6 +13,7 @@ from tessera.config import Limits, Settings
 from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
+from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.brand import BrandQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
@@ -44,6 +45,7 @@ QUERIES: tuple[type, ...] = (
     TiersQuery,
     RewardsQuery,
     WebhooksQuery,
+    ChannelsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -58,6 +60,7 @@ MUTATIONS: tuple[type, ...] = (
     TiersMutation,
     RewardsMutation,
     WebhooksMutation,
+    ChannelsMutation,
 )
 
 

@@ -22,6 +22,7 @@ from tessera.channels.models import (
     Message,
     MessageTemplate,
     Purpose,
+    TriggerRule,
 )
 from tessera.coupons.models import Coupon
 from tessera.errors import DomainError
@@ -123,8 +124,6 @@ async def update_template(
 
 async def delete_template(scope: BrandScope, template_id: int) -> None:
     template = await require_template(scope, template_id)
-    from tessera.channels.models import TriggerRule
-
     if await scope.query(TriggerRule).filter(template_id=template.id).exists():
         raise DomainError("IN_USE", "a trigger rule sends this template; delete it first", ["id"])
     async with unit_of_work(scope) as uow:
@@ -388,3 +387,98 @@ async def do_not_contact(scope: BrandScope, member_id: int) -> list[DoNotContact
 def messages(scope: BrandScope, member_id: int | None = None) -> QuerySet[Message]:
     query = scope.query(Message)
     return query if member_id is None else query.filter(member_id=member_id)
+
+
+# ---- trigger rules -------------------------------------------------------------
+
+MAX_DELAY_MINUTES = 60 * 24 * 30
+
+
+def trigger_rules(scope: BrandScope) -> QuerySet[TriggerRule]:
+    return scope.query(TriggerRule)
+
+
+async def require_trigger_rule(scope: BrandScope, rule_id: int | None) -> TriggerRule:
+    found = await scope.get(TriggerRule, rule_id) if rule_id else None
+    if found is None:
+        raise DomainError("NOT_FOUND", "no such trigger rule", ["id"])
+    return found
+
+
+def _check_rule(event: str, delay_minutes: int) -> None:
+    from tessera.channels.triggers import TRIGGERS
+
+    if event not in TRIGGERS:
+        raise DomainError("INVALID", f"no such trigger: {event}", ["event"])
+    if not 0 <= delay_minutes <= MAX_DELAY_MINUTES:
+        raise DomainError(
+            "OUT_OF_RANGE", "a delay is 0 to 43200 minutes (30 days)", ["delayMinutes"]
+        )
+
+
+async def create_trigger_rule(
+    scope: BrandScope,
+    *,
+    event: str,
+    template_id: int,
+    purpose: Purpose,
+    delay_minutes: int = 0,
+    segment_id: int | None = None,
+    active: bool = True,
+) -> TriggerRule:
+    _check_rule(event, delay_minutes)
+    template = await require_template(scope, template_id, "templateId")
+    if segment_id is not None:
+        from tessera.segments.models import Segment
+
+        if event != "segment.entered":
+            raise DomainError("INVALID", "only segment.entered rules name a segment", ["segmentId"])
+        if await scope.get(Segment, segment_id) is None:
+            raise DomainError("NOT_FOUND", "no such segment", ["segmentId"])
+    async with unit_of_work(scope) as uow:
+        return await scope.create(
+            TriggerRule,
+            using_db=uow.connection,
+            event=event,
+            template_id=template.id,
+            purpose=purpose,
+            delay_minutes=delay_minutes,
+            segment_id=segment_id,
+            active=active,
+        )
+
+
+async def update_trigger_rule(
+    scope: BrandScope,
+    rule_id: int,
+    *,
+    template_id: int | None = None,
+    purpose: Purpose | None = None,
+    delay_minutes: int | None = None,
+    active: bool | None = None,
+) -> TriggerRule:
+    rule = await require_trigger_rule(scope, rule_id)
+    changes: dict[str, Any] = {}
+    if template_id is not None:
+        changes["template_id"] = (await require_template(scope, template_id, "templateId")).id
+    if purpose is not None:
+        changes["purpose"] = purpose
+    if delay_minutes is not None:
+        _check_rule(rule.event, delay_minutes)
+        changes["delay_minutes"] = delay_minutes
+    if active is not None:
+        changes["active"] = active
+    if changes:
+        async with unit_of_work(scope) as uow:
+            await trigger_rules(scope).using_db(uow.connection).filter(id=rule.id).update(**changes)
+    return await require_trigger_rule(scope, rule.id)
+
+
+async def delete_trigger_rule(scope: BrandScope, rule_id: int) -> None:
+    rule = await require_trigger_rule(scope, rule_id)
+    async with unit_of_work(scope) as uow:
+        await trigger_rules(scope).using_db(uow.connection).filter(id=rule.id).delete()
+
+
+async def member_exists(scope: BrandScope, member_id: int) -> bool:
+    return bool(await scope.query(Member).filter(id=member_id).exists())
