@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="address of this API as members reach it; unsubscribe and receipt links start with it",
+        description="address of this API as members reach it; unsubscribe and receipt "
+        "links start with it",
     )
     webhook_allow_private_networks: bool | None = Field(
         None,

@@ -13,8 +13,8 @@ from tessera.config import Limits, Settings
 from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
-from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.brand import BrandQuery
+from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
 from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors

@@ -242,8 +242,10 @@ class ChannelsQuery:
         permission_classes=[CanManage],
     )
     async def message_templates(
-        self, info: Info, channel: ChannelKind | None = None
-    ) -> list[MessageTemplate]:  # type: ignore[valid-type]
+        self,
+        info: Info,
+        channel: ChannelKind | None = None,  # type: ignore[valid-type]
+    ) -> list[MessageTemplate]:
         query = service.templates(info.context.scope)
         if channel is not None:
             query = query.filter(channel=channel)
@@ -275,7 +277,8 @@ class ChannelsQuery:
         )
 
     @strawberry.field(
-        description="The message log, newest first, of one member or all, optionally of one status. Needs the read scope.",
+        description="The message log, newest first, of one member or all, optionally of one "
+        "status. Needs the read scope.",
         permission_classes=[CanRead],
     )
     async def messages(
@@ -511,7 +514,8 @@ async def _contact_of(info: Info, member_id: int) -> MemberContact:
 @strawberry.type
 class ChannelsMutation:
     @strawberry.mutation(
-        description="Create a message template (refused with positions when it does not check). Needs the manage scope.",
+        description="Create a message template (refused with positions when it does not "
+        "check). Needs the manage scope.",
         permission_classes=[CanManage],
     )
     async def create_message_template(
@@ -559,7 +563,8 @@ class ChannelsMutation:
         return ChannelsDeletePayload(deleted_id=input.id, errors=[])
 
     @strawberry.mutation(
-        description="Send a template to a member through the gate (consent, do-not-contact, caps, quiet hours). Needs the write scope.",
+        description="Send a template to a member through the gate (consent, do-not-contact, "
+        "caps, quiet hours). Needs the write scope.",
         permission_classes=[CanWrite],
     )
     async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:

@@ -166,15 +166,15 @@ def _check_source(env: SandboxedEnvironment, source: str, name: str) -> list[Dom
                     [name],
                 )
             )
-    for node in tree.find_all(nodes.Getattr):
-        target = node.node
+    for access in tree.find_all(nodes.Getattr):
+        target = access.node
         if isinstance(target, nodes.Name) and target.name not in assigned:
             keys = VARIABLES.get(target.name)
-            if keys is not None and node.attr not in keys:
+            if keys is not None and access.attr not in keys:
                 problems.append(
                     DomainError(
                         "UNKNOWN_VARIABLE",
-                        f"line {node.lineno}: {target.name} has no {node.attr!r}",
+                        f"line {access.lineno}: {target.name} has no {access.attr!r}",
                         [name],
                     )
                 )

@@ -182,10 +182,10 @@ async def variables_for(
     """The variables a template renders with, for ``member``: a handful of
     queries, one member at a time (a send renders one message)."""
     extra = extra or {}
-    points = (
-        await scope.query(AssetAccount)
+    points: list[int] = await (
+        scope.query(AssetAccount)
         .filter(member_id=member.id, kind="points")
-        .values_list("balance", flat=True)
+        .values_list("balance", flat=True)  # type: ignore[assignment]
     )
     state = await scope.query(MemberTierState).filter(member_id=member.id).first()
     tier = None
