@@ -41,6 +41,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.tags",
     "tessera.admin_ui.pages.segments",
     "tessera.admin_ui.pages.webhooks",
+    "tessera.admin_ui.pages.channels",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.
