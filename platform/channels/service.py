@@ -435,8 +435,10 @@ async def create_trigger_rule(
             raise DomainError("INVALID", "only segment.entered rules name a segment", ["segmentId"])
         if await scope.get(Segment, segment_id) is None:
             raise DomainError("NOT_FOUND", "no such segment", ["segmentId"])
+    from tessera.channels import triggers
+
     async with unit_of_work(scope) as uow:
-        return await scope.create(
+        rule = await scope.create(
             TriggerRule,
             using_db=uow.connection,
             event=event,
@@ -446,6 +448,8 @@ async def create_trigger_rule(
             segment_id=segment_id,
             active=active,
         )
+    triggers.forget(scope.brand_id)
+    return rule
 
 
 async def update_trigger_rule(
@@ -469,8 +473,11 @@ async def update_trigger_rule(
     if active is not None:
         changes["active"] = active
     if changes:
+        from tessera.channels import triggers
+
         async with unit_of_work(scope) as uow:
             await trigger_rules(scope).using_db(uow.connection).filter(id=rule.id).update(**changes)
+        triggers.forget(scope.brand_id)
     return await require_trigger_rule(scope, rule.id)
 
 

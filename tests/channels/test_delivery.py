@@ -16,7 +16,6 @@ from tessera.channels.models import (
     Message,
     MessageStatus,
     Purpose,
-    TriggerRule,
 )
 from tessera.features.models import BrandFeature
 from tessera.outbox.models import OutboxEntry
@@ -278,8 +277,8 @@ async def test_welcome_email_is_triggered_by_joining(
 ) -> None:
     scope = BrandScope(mail_brand)
     template = await email_template(scope)
-    await scope.create(
-        TriggerRule,
+    await service.create_trigger_rule(
+        scope,
         event="member.joined",
         template_id=template.id,
         purpose=Purpose.TRANSACTIONAL,
