@@ -16,12 +16,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tessera.channels import gate
 from tessera.channels.models import TriggerRule
 from tessera.errors import DomainError
 from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
+from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 from tessera.webhooks.triggers import scope_of
 
@@ -36,7 +38,7 @@ TRIGGERS: dict[str, str] = {
     "tier.up": "a member moved up a tier",
     "tier.down": "a member moved down a tier",
     "segment.entered": "a member entered a segment (the rule may name one)",
-    "birthday": "a member's birthday, in the morning of the brand's day",
+    "birthday": "a member's birthday, from 9:00 of the brand's day",
 }
 
 
@@ -154,3 +156,51 @@ async def channels_trigger(
             return "gone"  # the member (or template) was deleted meanwhile
         raise
     return message.status.value
+
+
+# Birthday messages go from this brand-local hour on (not at midnight); the
+# idempotency key makes it once a year, whichever hourly run gets there first.
+BIRTHDAY_HOUR = 9
+
+
+async def channels_birthdays(ctx: dict[str, Any], now: datetime | None = None) -> int:
+    """Cron (hourly): for each brand with an active ``birthday`` rule, from
+    9:00 of its day, submit the birthday message of every member whose
+    birthday it is (29 February: 1 March in common years); returns how many
+    messages were decided."""
+    from tessera.members.models import Member
+    from tessera.rewards.jobs import _birth_dates_celebrated_on
+    from tessera.tenancy.models import Brand
+
+    now = now or datetime.now(UTC)
+    decided = 0
+    brand_ids = (
+        await TriggerRule.filter(event="birthday", active=True)
+        .distinct()
+        .values_list("brand_id", flat=True)
+    )
+    for brand in await Brand.filter(id__in=list(brand_ids)).order_by("id"):
+        local = now.astimezone(ZoneInfo(brand.timezone))
+        if local.hour < BIRTHDAY_HOUR:
+            continue
+        scope = BrandScope(brand)
+        rules = await scope.query(TriggerRule).filter(event="birthday", active=True)
+        members = await (
+            scope.query(Member)
+            .filter(status="active", birthday__in=_birth_dates_celebrated_on(local.date()))
+            .values_list("id", flat=True)
+        )
+        for member_id in members:
+            for rule in rules:
+                request = gate.SendRequest(
+                    member_id=int(member_id),
+                    template_id=rule.template_id,
+                    purpose=rule.purpose,
+                    source="trigger:birthday",
+                    idempotency_key=f"trigger:{rule.id}:birthday:{local.year}",
+                    not_before=now + timedelta(minutes=rule.delay_minutes),
+                )
+                async with unit_of_work(scope) as uow:
+                    await gate.submit(uow, request, now)
+                decided += 1
+    return decided

@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
-from arq.cron import CronJob, cron
 from arq.constants import default_queue_name
+from arq.cron import CronJob, cron
 from arq.worker import Worker, get_kwargs
 
 from tessera import bootstrap, logging_setup
 from tessera.assets.jobs import points_tick
+from tessera.channels.triggers import channels_birthdays
 from tessera.checkout.jobs import holds_tick
 from tessera.config import Settings
 from tessera.jobs import registry
@@ -39,6 +40,8 @@ CRON_JOBS: list[CronJob] = [
     # day, and birthdays start at a brand-local midnight (both idempotent).
     cron(tier_review, minute=10),
     cron(birthday_bonus, minute=20),
+    # Every hour: birthday messages, from 9:00 brand time (once a year each).
+    cron(channels_birthdays, minute=25),
     # Every minute: checkout holds that expired give their points and coupons back.
     cron(holds_tick, second=0),
     # Every hour: done outbox entries older than a week go.

@@ -7,6 +7,55 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+# The composite brand keys of the new links (see 0004_brand_keys; member has
+# its (brand_id, id) key already).
+BRAND_LINKS = [
+    ("channel_consent", "member_id", "member", "CASCADE"),
+    ("do_not_contact", "member_id", "member", "CASCADE"),
+    ("message", "member_id", "member", "CASCADE"),
+    ("message", "template_id", "message_template", "SET NULL"),
+    ("trigger_rule", "template_id", "message_template", "RESTRICT"),
+]
+
+
+def statements() -> list[str]:
+    sql = [
+        'ALTER TABLE "message_template" ADD CONSTRAINT "message_template_brand_id_id_key" '
+        'UNIQUE ("brand_id", "id")'
+    ]
+    for table, column, target, on_delete in BRAND_LINKS:
+        # SET NULL on the composite key would null brand_id too: the plain
+        # key sets the column to null, the composite one then has nothing to check.
+        action = "NO ACTION" if on_delete == "SET NULL" else on_delete
+        sql.append(
+            f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_{column}_brand_fkey" '
+            f'FOREIGN KEY ("brand_id", "{column}") REFERENCES "{target}" ("brand_id", "id") '
+            f"ON DELETE {action}"
+        )
+    return sql
+
+
+async def apply(apps: object, schema_editor: object) -> None:
+    client = schema_editor.client  # type: ignore[attr-defined]
+    if client.capabilities.dialect != "postgres":
+        return
+    for statement in statements():
+        await client.execute_script(statement)
+
+
+async def revert(apps: object, schema_editor: object) -> None:
+    client = schema_editor.client  # type: ignore[attr-defined]
+    if client.capabilities.dialect != "postgres":
+        return
+    for table, column, _, _ in reversed(BRAND_LINKS):
+        await client.execute_script(
+            f'ALTER TABLE "{table}" DROP CONSTRAINT "{table}_{column}_brand_fkey"'
+        )
+    await client.execute_script(
+        'ALTER TABLE "message_template" DROP CONSTRAINT "message_template_brand_id_id_key"'
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [('tessera', '0007_admin_form_submission')]
 
@@ -117,4 +166,5 @@ class Migration(migrations.Migration):
             options={'table': 'trigger_rule', 'app': 'tessera', 'indexes': [Index(fields=['brand_id', 'event', 'active'])], 'pk_attr': 'id', 'table_description': 'Send ``template`` when ``event`` happens to a member, after ``delay_minutes``.'},
             bases=['BrandOwned'],
         ),
+        ops.RunPython(apply, revert),
     ]

@@ -64,7 +64,13 @@ class OutboxRelay:
             self.batch, self.lease_s, due_by=due_by, kinds=store.PRIORITY_KINDS
         )
         if len(claimed) < self.batch:
-            claimed += await store.claim(self.batch - len(claimed), self.lease_s, due_by=due_by)
+            claimed += await store.claim(
+                self.batch - len(claimed),
+                self.lease_s,
+                due_by=due_by,
+                kinds=store.PRIORITY_KINDS,
+                other_kinds=True,
+            )
         groups = store.batches(claimed)
         if self.arq is not None:
             for group in groups:

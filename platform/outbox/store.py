@@ -129,11 +129,12 @@ async def claim(
     *,
     due_by: datetime | None = None,
     kinds: frozenset[str] | None = None,
+    other_kinds: bool = False,
 ) -> list[Claimed]:
     """Take up to ``limit`` entries due by ``due_by`` (default now), oldest
     first, and lease them for ``lease_s`` seconds: until then no other relay
     takes them; after it (a crashed runner) they are due again. With ``kinds``,
-    only entries of those kinds. One statement,
+    only entries of those kinds (with ``other_kinds``, of any other). One statement,
     so two relays (threads, processes) never take the same entry; on
     PostgreSQL they skip each other's locked rows instead of waiting."""
     now = _now()
@@ -155,7 +156,7 @@ async def claim(
         names = sorted(kinds)
         first = len(params) + 1
         places = [f"${first + i}" if postgres else "?" for i in range(len(names))]
-        only = f" AND kind IN ({', '.join(places)})"
+        only = f" AND kind {'NOT IN' if other_kinds else 'IN'} ({', '.join(places)})"
         # Numbered on PostgreSQL; SQLite's ``?`` go in order, before the limit.
         params = [*params, *names] if postgres else [*params[:2], *names, params[2]]
     # The key is released: a change made from now on queues its work again.

@@ -298,3 +298,30 @@ async def test_welcome_email_is_triggered_by_joining(
     entry = await OutboxEntry.filter(kind="channels_trigger").get()
     await channels_trigger({}, *entry.payload["args"])
     assert await scope.query(Message).filter(member_id=member.pk).count() == 1
+
+
+async def test_birthday_messages_go_once_a_year_from_nine_brand_time(
+    mail_brand: Any, new_member: Any, smtp_server: Any, drain_outbox: Any
+) -> None:
+    from datetime import date
+
+    from tessera.channels.triggers import channels_birthdays
+
+    scope = BrandScope(mail_brand)  # Asia/Shanghai
+    template = await email_template(scope, "birthday")
+    await service.create_trigger_rule(
+        scope, event="birthday", template_id=template.id, purpose=Purpose.TRANSACTIONAL
+    )
+    today = await new_member(
+        mail_brand, name="Bo", email="bo@example.com", birthday=date(1990, 6, 1)
+    )
+    await new_member(mail_brand, name="Cy", email="cy@example.com", birthday=date(1990, 6, 2))
+    early = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)  # 07:30 on 1 June in Shanghai
+    assert await channels_birthdays({}, early) == 0
+    later = datetime(2026, 6, 1, 1, 30, tzinfo=UTC)  # 09:30
+    assert await channels_birthdays({}, later) == 1
+    await channels_birthdays({}, later + timedelta(hours=1))  # the next hourly run
+    await drain_outbox()
+    [message] = await scope.query(Message).filter(source="trigger:birthday")
+    assert message.member_id == today.pk and message.status is MessageStatus.SENT
+    assert [m["To"] for m in smtp_server.messages] == ["bo@example.com"]
