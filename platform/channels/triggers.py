@@ -185,15 +185,15 @@ async def channels_birthdays(ctx: dict[str, Any], now: datetime | None = None) -
             continue
         scope = BrandScope(brand)
         rules = await scope.query(TriggerRule).filter(event="birthday", active=True)
-        members = await (
+        members: list[int] = await (
             scope.query(Member)
             .filter(status="active", birthday__in=_birth_dates_celebrated_on(local.date()))
-            .values_list("id", flat=True)
+            .values_list("id", flat=True)  # type: ignore[assignment]
         )
         for member_id in members:
             for rule in rules:
                 request = gate.SendRequest(
-                    member_id=int(member_id),
+                    member_id=member_id,
                     template_id=rule.template_id,
                     purpose=rule.purpose,
                     source="trigger:birthday",
