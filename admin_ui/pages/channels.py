@@ -100,7 +100,7 @@ async def create_template(ctx: Ctx) -> Response:
     except DomainError as error:
         return await _templates(ctx, 422, errors_of(error), values)
     ctx.flash(ctx.gettext("Template saved."))
-    return ctx.redirect(ctx.url("channel_template", template_id=row.id))
+    return ctx.redirect(ctx.url("channel_template", message_template_id=row.id))
 
 
 async def _template_page(
@@ -143,13 +143,13 @@ async def _template_page(
 
 
 @page(
-    "/channels/templates/{template_id:int}",
+    "/channels/templates/{message_template_id:int}",
     "channel_template",
     permission=Scope.MANAGE,
     methods=("GET", "POST"),
 )
 async def template(ctx: Ctx) -> Response:
-    row = await ctx.row(MessageTemplate, "template_id")
+    row = await ctx.row(MessageTemplate, "message_template_id")
     if row is None:
         return ctx.not_found()
     if ctx.request.method == "GET":
@@ -172,17 +172,17 @@ async def template(ctx: Ctx) -> Response:
     except DomainError as error:
         return await _template_page(ctx, row, 422, errors_of(error), values)
     ctx.flash(ctx.gettext("Template saved."))
-    return ctx.redirect(ctx.url("channel_template", template_id=row.id))
+    return ctx.redirect(ctx.url("channel_template", message_template_id=row.id))
 
 
 @page(
-    "/channels/templates/{template_id:int}/delete",
+    "/channels/templates/{message_template_id:int}/delete",
     "channel_template_delete",
     permission=Scope.MANAGE,
     methods=("POST",),
 )
 async def delete_template(ctx: Ctx) -> Response:
-    row = await ctx.row(MessageTemplate, "template_id")
+    row = await ctx.row(MessageTemplate, "message_template_id")
     if row is None:
         return ctx.not_found()
     try:
@@ -193,7 +193,7 @@ async def delete_template(ctx: Ctx) -> Response:
         )
     except DomainError as error:
         ctx.flash(error.message, "error")
-        return ctx.redirect(ctx.url("channel_template", template_id=row.id))
+        return ctx.redirect(ctx.url("channel_template", message_template_id=row.id))
     ctx.flash(ctx.gettext("Template deleted."))
     return ctx.redirect(ctx.url("channel_templates"))
 

@@ -71,7 +71,7 @@ async def _channels(brand) -> dict[str, int]:
     rule = await channels.create_trigger_rule(
         scope, event="member.joined", template_id=template.id, purpose=Purpose.TRANSACTIONAL
     )
-    return {"template_id": template.id, "rule_id": rule.id}
+    return {"message_template_id": template.id, "rule_id": rule.id}
 
 
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
@@ -202,7 +202,7 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
     hook_b = await scope_b.query(WebhookSubscription).get(id=hook_b.id)
     assert hook_b.active and (await scope_b.get(WebhookDelivery, delivery_b.id)).attempts == 0
-    template_b = await scope_b.get(MessageTemplate, ids_b["template_id"])
+    template_b = await scope_b.get(MessageTemplate, ids_b["message_template_id"])
     assert template_b is not None and template_b.body == "Hi {{ member.name }}"
     rule_b = await scope_b.get(TriggerRule, ids_b["rule_id"])
     assert rule_b is not None and rule_b.active
