@@ -29,7 +29,14 @@ ISSUE = """mutation($id: ID!, $ttl: Int) {
 # Operations a member token may reach (API.md: `me` and the member-self operations).
 # Each member-self operation has its own test proving a token reaches only its
 # own member's things (tests/coupons: another member's coupon is NOT_FOUND).
-MEMBER_SELF = {"me", "redeemCoupon", "checkIn", "brand"}  # `brand`: public facts only
+MEMBER_SELF = {
+    "me",
+    "redeemCoupon",
+    "checkIn",
+    "brand",
+    "myConsent",
+    "setMyConsent",
+}  # `brand`: public facts only
 
 
 async def member_of(brand, phone="13800138000"):
