@@ -141,7 +141,7 @@ class Message(BrandOwned):
     provider = fields.CharField(max_length=64, default="", description="the sender's key")
     provider_id = fields.CharField(max_length=200, null=True)
     attempts = fields.IntField(default=0)
-    send_after = fields.DatetimeField(description="not before; what caps count by")
+    send_after = fields.DatetimeField(description="not before this (caps count by it)")
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)

@@ -69,24 +69,37 @@ async def _any_rules(uow: UnitOfWork) -> bool:
     return found
 
 
+def _member(value: Any) -> int | None:
+    # Events a plugin or a test emits may carry anything: not ours to refuse.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _matches(event: DomainEvent) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """(trigger, member id, extra variables) for each member the event is about."""
     data = event.payload
     name = event.name
+    member_id = _member(data.get("member_id"))
+    trigger: str | None = None
+    extra: dict[str, Any] = {}
     if name == "member.joined" and not data.get("imported"):
-        yield "member.joined", int(data["member_id"]), {}
-    elif name == "points.changed" and data.get("entry_type") == "earn" and data.get("delta", 0) > 0:
-        yield "points.earned", int(data["member_id"]), {"points_earned": data["delta"]}
+        trigger = name
+    elif name == "points.changed" and data.get("entry_type") == "earn":
+        delta = data.get("delta")
+        if isinstance(delta, int) and delta > 0:
+            trigger, extra = "points.earned", {"points_earned": delta}
     elif name == "points.expiring_soon":
-        yield name, int(data["member_id"]), {}
+        trigger = name
     elif name == "coupon.issued":
-        yield name, int(data["member_id"]), {"coupon_id": data.get("coupon_id")}
+        trigger, extra = name, {"coupon_id": _member(data.get("coupon_id"))}
     elif name == "tier.changed" and data.get("reason") in ("upgrade", "downgrade"):
         trigger = "tier.up" if data["reason"] == "upgrade" else "tier.down"
-        yield trigger, int(data["member_id"]), {}
     elif name == "segment.entered":
-        for member_id in data.get("member_ids") or []:
-            yield name, int(member_id), {"segment_id": data.get("segment_id")}
+        for one in data.get("member_ids") or []:
+            if _member(one) is not None:
+                yield name, one, {"segment_id": data.get("segment_id")}
+        return
+    if trigger is not None and member_id is not None:
+        yield trigger, member_id, extra
 
 
 async def follow_ups(events: list[DomainEvent], uow: UnitOfWork) -> list[FollowUp]:

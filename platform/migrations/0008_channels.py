@@ -138,7 +138,7 @@ class Migration(migrations.Migration):
                 ('provider', fields.CharField(default='', description="the sender's key", max_length=64)),
                 ('provider_id', fields.CharField(null=True, max_length=200)),
                 ('attempts', fields.IntField(default=0)),
-                ('send_after', fields.DatetimeField(description='not before; what caps count by', auto_now=False, auto_now_add=False)),
+                ('send_after', fields.DatetimeField(description='not before this (caps count by it)', auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
