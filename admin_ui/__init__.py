@@ -46,6 +46,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.people",
     "tessera.admin_ui.pages.slots",
     "tessera.admin_ui.pages.reports",
+    "tessera.admin_ui.pages.channels",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
 from tessera import bootstrap, runtime
+from tessera.channels.http import routes as channel_routes
 from tessera.config import Settings, get_settings
 from tessera.jobs.inline import InlineQueue
 from tessera.jobs.inline_cron import InlineCron
@@ -144,6 +145,7 @@ def create_app(
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST"]),
             Mount("/admin", app=create_admin_app(settings)),
             *privacy_routes(),
+            channel_routes(),
             graphiql_assets(),
         ],
         lifespan=lifespan,

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     outbox_lease_s: float = Field(
         600.0, gt=0, description="after this long a claimed, unfinished entry is due again"
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="address of this API as members reach it; unsubscribe and receipt "
+        "links start with it",
+    )
     webhook_allow_private_networks: bool | None = Field(
         None,
         description="let webhook URLs reach loopback, private and link-local addresses "

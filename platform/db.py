@@ -34,6 +34,7 @@ MODEL_MODULES = [
     "tessera.persons.models",
     "tessera.slots.models",
     "tessera.reports.models",
+    "tessera.channels.models",
 ]
 
 

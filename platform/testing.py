@@ -239,6 +239,7 @@ def _url_of(conn: Any) -> str:
 @pytest_asyncio.fixture
 async def tessera_db(tessera_runtime: Runtime) -> AsyncIterator[Runtime]:
     """The runtime, with every table emptied after the test."""
+    from tessera.channels import triggers as channel_triggers
     from tessera.webhooks import triggers
 
     yield tessera_runtime
@@ -246,6 +247,7 @@ async def tessera_db(tessera_runtime: Runtime) -> AsyncIterator[Runtime]:
     # Brand ids come round again on SQLite: what was known of the last
     # test's brands must not answer for the next one's.
     triggers.forget()
+    channel_triggers.forget()
 
 
 async def make_brand(code: str, *, currency: str = "CNY", timezone: str = "Asia/Shanghai") -> Brand:

@@ -65,6 +65,7 @@ FOLLOW_UPS: list[str] = [
     "tessera.rewards.triggers:follow_ups",
     "tessera.webhooks.triggers:follow_ups",
     "tessera.persons.linking:follow_ups",
+    "tessera.channels.triggers:follow_ups",
 ]
 
 _planners: dict[str, Callable[..., Any]] = {}

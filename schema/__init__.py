@@ -14,6 +14,7 @@ from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
+from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
 from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors
@@ -53,6 +54,7 @@ QUERIES: tuple[type, ...] = (
     PersonsQuery,
     SlotsQuery,
     ReportsQuery,
+    ChannelsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -70,6 +72,7 @@ MUTATIONS: tuple[type, ...] = (
     PrivacyMutation,
     SlotsMutation,
     ReportsMutation,
+    ChannelsMutation,
 )
 
 

@@ -1,5 +1,6 @@
 """A member's timeline: what they did (behaviour events, orders) and what
-happened to them (ledger entries, tier changes, tags put on, coupons issued),
+happened to them (ledger entries, tier changes, tags put on, coupons issued,
+messages sent or held back),
 newest first.
 
 Bounded: each source is read newest first up to ``limit`` rows, one query
@@ -16,6 +17,7 @@ from typing import Any
 
 from tessera.assets.models import LedgerEntry
 from tessera.behaviour.models import BehaviourEvent
+from tessera.channels.models import Message
 from tessera.coupons.models import Coupon
 from tessera.orders.models import Order
 from tessera.scope import BrandScope
@@ -25,7 +27,7 @@ from tessera.tiers.models import TierHistory
 TIMELINE_LIMIT = 50
 # Ties (one write's rows share a time) are broken by source, then by id, so
 # the order is the same on every database.
-_RANK = {"event": 0, "order": 1, "ledger": 2, "coupon": 3, "tier": 4, "tag": 5}
+_RANK = {"event": 0, "order": 1, "ledger": 2, "coupon": 3, "tier": 4, "tag": 5, "message": 6}
 
 
 @dataclass(frozen=True)
@@ -95,5 +97,9 @@ async def timeline(
         .limit(limit)
     ):
         items.append(TimelineItem(assignment.created_at, "tag", assignment))
+    for message in (
+        await scope.query(Message).filter(**mine).order_by("-created_at", "-id").limit(limit)
+    ):
+        items.append(TimelineItem(message.created_at, "message", message))
     items.sort(key=lambda item: item.sort_key, reverse=True)
     return items[:limit]

@@ -49,15 +49,23 @@ class ArqQueue:
         return self.pool.default_queue_name
 
     async def enqueue(
-        self, job: str, *args: Any, job_id: str | None = None, **kwargs: Any
+        self,
+        job: str,
+        *args: Any,
+        job_id: str | None = None,
+        queue_name: str | None = None,
+        **kwargs: Any,
     ) -> str | None:
+        """``queue_name``: another queue than this one's (a lane)."""
         registry.get(job)  # an unknown name fails here, not later in the worker
         if job_id is None:
             job_id = uuid4().hex
-        if defer(lambda: self.enqueue(job, *args, job_id=job_id, **kwargs)):
+        if defer(lambda: self.enqueue(job, *args, job_id=job_id, queue_name=queue_name, **kwargs)):
             return job_id  # enqueued once the enclosing transaction has committed
         refuse_inside_transaction(job)
-        queued = await self.pool.enqueue_job(job, *args, _job_id=job_id, **kwargs)
+        queued = await self.pool.enqueue_job(
+            job, *args, _job_id=job_id, _queue_name=queue_name, **kwargs
+        )
         return None if queued is None else queued.job_id
 
     async def close(self) -> None:

@@ -99,6 +99,9 @@ BUILTIN_JOBS: dict[str, str] = {
     "identity_keys_reseal": "tessera.members.jobs:identity_keys_reseal",
     "members_merge_tier": "tessera.members.merge:merge_tier",
     "slots_build": "tessera.slots.jobs:slots_build",
+    "channels_send": "tessera.channels.delivery:channels_send",
+    "channels_send_priority": "tessera.channels.delivery:channels_send",
+    "channels_trigger": "tessera.channels.triggers:channels_trigger",
 }
 
 _registered: dict[str, JobDefinition] | None = None

@@ -3,20 +3,26 @@ whole runtime, so jobs can use every service)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
+from arq.constants import default_queue_name
 from arq.cron import CronJob, cron
 from arq.worker import Worker, get_kwargs
 
 from tessera import bootstrap, logging_setup
 from tessera.assets.jobs import points_tick
+from tessera.channels.triggers import channels_birthdays
 from tessera.checkout.jobs import holds_tick
 from tessera.config import Settings
 from tessera.jobs import registry
 from tessera.jobs.arq_queue import redis_settings
 from tessera.outbox.relay import outbox_prune
+from tessera.outbox.store import lane_queue
 from tessera.privacy.retention import retention_tick
 from tessera.reports.rollup import rollup_tick
 from tessera.rewards.jobs import birthday_bonus, tier_review
@@ -37,6 +43,8 @@ CRON_JOBS: list[CronJob] = [
     # day, and birthdays start at a brand-local midnight (both idempotent).
     cron(tier_review, minute=10),
     cron(birthday_bonus, minute=20),
+    # Every hour: birthday messages, from 9:00 brand time (once a year each).
+    cron(channels_birthdays, minute=25),
     # Every minute: checkout holds that expired give their points and coupons back.
     cron(holds_tick, second=0),
     # Every hour: done outbox entries older than a week go.
@@ -71,6 +79,7 @@ def worker_options(
     settings: Settings,
     *,
     runtime: Runtime | None = None,
+    lane: bool = True,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Keyword arguments for :class:`arq.worker.Worker`.
@@ -78,11 +87,15 @@ def worker_options(
     Without ``runtime`` the worker starts its own on start-up (database
     connected, plugins loaded) and stops it on shut-down; with one (tests,
     embedding) the caller owns it. ``overrides`` go to ``Worker`` as they are
-    (``queue_name``, ``burst``, ``poll_delay``, …).
+    (``queue_name``, ``burst``, ``poll_delay``, …). With ``lane`` the worker
+    also reads the priority lane of its queue
+    (:data:`tessera.outbox.store.PRIORITY_KINDS`: transactional messages)
+    with a second arq worker in the same process, so no bulk work queued
+    before them delays them.
     """
     if not settings.redis_url:
         raise ValueError("the worker needs a Redis: set TESSERA_REDIS_URL")
-    startup, shutdown = _lifecycle(settings, runtime)
+    startup, shutdown = _lifecycle(settings, runtime, overrides if lane else None)
     return {
         **get_kwargs(dict(vars(WorkerSettings))),
         "functions": registry.arq_functions(),
@@ -94,9 +107,9 @@ def worker_options(
 
 
 def create_worker(
-    settings: Settings, *, runtime: Runtime | None = None, **overrides: Any
+    settings: Settings, *, runtime: Runtime | None = None, lane: bool = True, **overrides: Any
 ) -> Worker:
-    return Worker(**worker_options(settings, runtime=runtime, **overrides))
+    return Worker(**worker_options(settings, runtime=runtime, lane=lane, **overrides))
 
 
 def run_worker(settings: Settings, *, burst: bool = False, queue_name: str | None = None) -> None:
@@ -109,9 +122,13 @@ def run_worker(settings: Settings, *, burst: bool = False, queue_name: str | Non
 
 
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
+# What the lane's worker takes over from its main worker's options.
+_LANE_OPTIONS = frozenset({"burst", "poll_delay", "max_jobs", "job_timeout"})
 
 
-def _lifecycle(settings: Settings, runtime: Runtime | None) -> tuple[Hook, Hook]:
+def _lifecycle(
+    settings: Settings, runtime: Runtime | None, lane_of: dict[str, Any] | None
+) -> tuple[Hook, Hook]:
     owned = runtime is None
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -120,8 +137,30 @@ def _lifecycle(settings: Settings, runtime: Runtime | None) -> tuple[Hook, Hook]
         if owned:
             # The worker relays the outbox onto arq (the API does not, with Redis).
             rt.outbox.start()
+        if lane_of is not None:
+            queue = lane_of.get("queue_name") or settings.queue_name or default_queue_name
+            options = {k: v for k, v in lane_of.items() if k in _LANE_OPTIONS}
+            worker = create_worker(
+                settings,
+                runtime=rt,
+                lane=False,
+                **options,
+                queue_name=lane_queue(queue),
+                cron_jobs=[],
+                handle_signals=False,
+            )
+            ctx["lane"] = (worker, asyncio.create_task(worker.async_run()))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "lane" in ctx:
+            worker, task = ctx.pop("lane")
+            if not worker.burst:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # a burst lane ends once its queue is empty
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Call to deprecated close", DeprecationWarning)
+                await worker.close()
         if owned and "runtime" in ctx:
             await bootstrap.stop(ctx.pop("runtime"))
 

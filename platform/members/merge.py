@@ -30,12 +30,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 
 from tessera.assets import accounts, lots
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.audit import service as audit
 from tessera.behaviour.models import BehaviourEvent
+from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.checkout.models import RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption
 from tessera.errors import DomainError
@@ -382,6 +383,27 @@ async def _move_rows(uow: UnitOfWork, moved: _Moved, survivor_id: int, merged_id
     await moved.move("redemptions", of(CouponRedemption, member_id=m), "member_id", s)
     await moved.move("holds", of(RewardHold, member_id=m), "member_id", s)
     await moved.move("slot_events", of(SlotEvent, member_id=m), "member_id", s)
+    # A message the survivor has under the same idempotency key stays the
+    # tombstone's: the key is unique per member.
+    keys = Subquery(of(Message, member_id=s).values("idempotency_key"))
+    await moved.move(
+        "messages", of(Message, member_id=m).exclude(idempotency_key__in=keys), "member_id", s
+    )
+    # The survivor's own consent and do-not-contact per channel stand; the
+    # merged member's fill the channels it has none for (a do-not-contact is
+    # never lost: the survivor then has it too).
+    said = await of(ChannelConsent, member_id=s).values_list("channel", "purpose")
+    theirs = of(ChannelConsent, member_id=m)
+    for channel, purpose in said:
+        theirs = theirs.exclude(channel=channel, purpose=purpose)
+    await moved.move("consents", theirs, "member_id", s)
+    blocked = await of(DoNotContact, member_id=s).values_list("channel", flat=True)
+    await moved.move(
+        "do_not_contact",
+        unless(of(DoNotContact, member_id=m), channel__in=list(blocked)),
+        "member_id",
+        s,
+    )
     # The tombstone is in no segment and no cluster; the next clustering run
     # places the survivor by its combined history.
     await of(MemberCluster, member_id=m).delete()
@@ -606,6 +628,9 @@ _MOVED_BACK: dict[str, tuple[Any, str]] = {
     "redemptions": (CouponRedemption, "member_id"),
     "holds": (RewardHold, "member_id"),
     "slot_events": (SlotEvent, "member_id"),
+    "messages": (Message, "member_id"),
+    "consents": (ChannelConsent, "member_id"),
+    "do_not_contact": (DoNotContact, "member_id"),
     "allowances": (CouponAllowance, "member_id"),
     "check_ins": (CheckIn, "member_id"),
     "referrals_made": (Referral, "referrer_id"),

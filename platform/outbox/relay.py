@@ -58,7 +58,19 @@ class OutboxRelay:
     async def relay_once(self, *, due_by: datetime | None = None) -> int:
         """Claim one batch of due work and run (or enqueue) it; returns the
         number of entries claimed."""
-        claimed = await store.claim(self.batch, self.lease_s, due_by=due_by)
+        # The priority lane first: a transactional message written after a
+        # thousand campaign sends is claimed before them.
+        claimed = await store.claim(
+            self.batch, self.lease_s, due_by=due_by, kinds=store.PRIORITY_KINDS
+        )
+        if len(claimed) < self.batch:
+            claimed += await store.claim(
+                self.batch - len(claimed),
+                self.lease_s,
+                due_by=due_by,
+                kinds=store.PRIORITY_KINDS,
+                other_kinds=True,
+            )
         groups = store.batches(claimed)
         if self.arq is not None:
             for group in groups:
@@ -76,7 +88,10 @@ class OutboxRelay:
         # A fresh arq job id per claim: entry ids repeat across databases that
         # share a Redis, and arq keeps a job id an hour. A duplicate run (the
         # lease ran out while arq still held the job) finds the entries done.
-        await self.arq.enqueue("outbox_run", [entry.id for entry in group])
+        lane = (
+            store.lane_queue(self.arq.queue_name) if group[0].kind in store.PRIORITY_KINDS else None
+        )
+        await self.arq.enqueue("outbox_run", [entry.id for entry in group], queue_name=lane)
 
     async def drain(self, *, include_delayed: bool = False) -> int:
         """Relay until nothing due is left (with ``include_delayed``, nothing

@@ -37,6 +37,17 @@ log = logging.getLogger("tessera.outbox")
 # cost one set-based run rather than N.
 BATCHED_KINDS = frozenset({"segments_member_facts", "persons_link"})
 
+# Kinds with a lane of their own (transactional messages): claimed before any
+# other due work and, with Redis, run from their own arq queue
+# (:func:`lane_queue`), so bulk work queued before them never delays them.
+PRIORITY_KINDS = frozenset({"channels_send_priority"})
+
+
+def lane_queue(queue_name: str) -> str:
+    """The arq queue of :data:`PRIORITY_KINDS` beside the queue ``queue_name``."""
+    return f"{queue_name}:priority"
+
+
 # Longest wait before another attempt; transient failures (deadlocks, lock
 # timeouts) wait a second, then twice as long each time up to this.
 MAX_BACKOFF_S = 300.0
@@ -112,10 +123,18 @@ def claimed_from(row: OutboxEntry) -> Claimed:
     )
 
 
-async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -> list[Claimed]:
+async def claim(
+    limit: int,
+    lease_s: float,
+    *,
+    due_by: datetime | None = None,
+    kinds: frozenset[str] | None = None,
+    other_kinds: bool = False,
+) -> list[Claimed]:
     """Take up to ``limit`` entries due by ``due_by`` (default now), oldest
     first, and lease them for ``lease_s`` seconds: until then no other relay
-    takes them; after it (a crashed runner) they are due again. One statement,
+    takes them; after it (a crashed runner) they are due again. With ``kinds``,
+    only entries of those kinds (with ``other_kinds``, of any other). One statement,
     so two relays (threads, processes) never take the same entry; on
     PostgreSQL they skip each other's locked rows instead of waiting."""
     now = _now()
@@ -132,11 +151,19 @@ async def claim(limit: int, lease_s: float, *, due_by: datetime | None = None) -
             sqlite_time(due_by or now),
             limit,
         ]
+    only = ""
+    if kinds:
+        names = sorted(kinds)
+        first = len(params) + 1
+        places = [f"${first + i}" if postgres else "?" for i in range(len(names))]
+        only = f" AND kind {'NOT IN' if other_kinds else 'IN'} ({', '.join(places)})"
+        # Numbered on PostgreSQL; SQLite's ``?`` go in order, before the limit.
+        params = [*params, *names] if postgres else [*params[:2], *names, params[2]]
     # The key is released: a change made from now on queues its work again.
     sql = (
         f'UPDATE "outbox" SET attempts = attempts + 1, available_at = {marks[0]}, "key" = NULL '
         'WHERE id IN (SELECT id FROM "outbox" WHERE done_at IS NULL AND failed_at IS NULL '
-        f"AND available_at <= {marks[1]} ORDER BY id LIMIT {marks[2]}{skip}) RETURNING id"
+        f"AND available_at <= {marks[1]}{only} ORDER BY id LIMIT {marks[2]}{skip}) RETURNING id"
     )
     # (execute_query would not return an UPDATE's rows on asyncpg.)
     rows = await conn.execute_query_dict(sql, params)

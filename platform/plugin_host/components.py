@@ -452,6 +452,19 @@ class ChannelSender(Component, ABC):
         (Alibaba Cloud SMS). The default: this sender takes no receipts."""
         raise ReceiptRefused(f"{self.key} takes no delivery receipts")
 
+    def receipt_answer(self) -> tuple[bytes, str] | None:
+        """The body and media type the provider expects back once its
+        receipts are taken (it pushes them again otherwise: WeChat wants
+        ``success``); None (the default): Tessera answers with JSON counts."""
+        return None
+
+    def check_callback_url(self, query: Mapping[str, str]) -> str | None:
+        """For a provider that checks a callback URL with a signed GET when it
+        is saved (WeChat's ``echostr``): verify it (``ReceiptRefused`` when it
+        does not verify) and return the text to answer. None (the default):
+        this sender has no such check."""
+        return None
+
 
 @dataclass(frozen=True)
 class SlotMember:

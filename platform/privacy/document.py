@@ -25,6 +25,7 @@ from tortoise.models import Model
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
+from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.checkout.models import HeldCoupon, RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption, CouponTemplate
 from tessera.members.models import DuplicateCandidate, Member, MemberMerge
@@ -106,6 +107,11 @@ SECTIONS: tuple[Section, ...] = (
         lambda m, loaded: Q(hold_id__in=_ids(loaded, "checkout_holds")),
     ),
     Section("check_ins", CheckIn, "Daily check-ins.", _mine),
+    Section(
+        "messages", Message, "Messages sent, held back or due, and what became of them.", _mine
+    ),
+    Section("consents", ChannelConsent, "Yes or no to each channel and purpose.", _mine),
+    Section("do_not_contact", DoNotContact, "Channels never to use, and why.", _mine),
     Section("slot_events", SlotEvent, "Banners and recommendations shown and clicked.", _mine),
     Section(
         "cluster", MemberCluster, "The member cluster of the last clustering.", _mine, "member_id"

@@ -23,6 +23,7 @@ from tortoise.expressions import Q, RawSQL
 from tessera.audit import service as audit
 from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
+from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.errors import DomainError
 from tessera.members.models import DuplicateCandidate, Member, MemberIdentity, MemberMerge
 from tessera.members.profile import Gender, MemberStatus
@@ -99,6 +100,9 @@ _DELETED_WITH_MEMBER: tuple[type[BrandOwned], ...] = (
     SegmentMembership,
     MemberLifecycle,
     MemberCluster,
+    Message,
+    ChannelConsent,
+    DoNotContact,
     MemberExport,
     LegalHold,
 )

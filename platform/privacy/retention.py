@@ -9,7 +9,6 @@ per table and the next hour's run goes on where it stopped."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from tortoise.expressions import Q, Subquery
 
 from tessera.assets.models import AssetAccount, LedgerEntry
 from tessera.behaviour.models import BehaviourEvent
+from tessera.channels.models import Message, MessageStatus
 from tessera.errors import DomainError
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
@@ -38,10 +38,8 @@ MAX_BATCHES = 100
 MEMBERS_PER_RUN = 500
 RETENTION_ACTOR = Actor("system", "retention")
 
-# Channels' message logs register a pruner here when they exist:
-# ``async def prune(scope, before) -> int`` deleting the brand's messages
-# older than ``before``; run with the brand's ``message_log_days``.
-MESSAGE_LOG_PRUNERS: list[Callable[[BrandScope, datetime], Awaitable[int]]] = []
+
+_UNSETTLED = {MessageStatus.QUEUED, MessageStatus.DEFERRED}
 
 
 @dataclass
@@ -136,9 +134,14 @@ async def run_retention(scope: BrandScope, now: datetime | None = None) -> Reten
             Q(status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.DEAD]),
         )
     if settings.message_log_days:
-        before = now - timedelta(days=settings.message_log_days)
-        for prune in MESSAGE_LOG_PRUNERS:
-            report.message_logs += await prune(scope, before)
+        # Settled messages only: a queued or deferred one is still to be sent.
+        report.message_logs = await delete_older(
+            scope,
+            Message,
+            "created_at",
+            now - timedelta(days=settings.message_log_days),
+            Q(status__in=[s for s in MessageStatus if s not in _UNSETTLED]),
+        )
     if settings.inactive_member_days:
         since = now - timedelta(days=settings.inactive_member_days)
         ids = await (

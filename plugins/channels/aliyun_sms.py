@@ -215,6 +215,9 @@ class AliyunSms(ChannelSender):
             )
         return SendResult.failed(f"{code}: {said}", retryable=status >= 500)
 
+    def receipt_answer(self) -> tuple[bytes, str]:
+        return RECEIPT_ACK, "application/json"
+
     def parse_receipts(
         self,
         body: bytes,

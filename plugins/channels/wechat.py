@@ -272,6 +272,12 @@ class _WechatSender(ChannelSender):
         )
         raise TokenError(SendResult.failed(f"WeChat: {reason} ({said})", retryable=False))
 
+    def receipt_answer(self) -> tuple[bytes, str]:
+        return RECEIPT_ACK, "text/plain"
+
+    def check_callback_url(self, query: Mapping[str, str]) -> str:
+        return self.check_url(query)
+
     def check_url(self, query: Mapping[str, str]) -> str:
         """WeChat's check of the server URL when it is saved in the console: a
         GET with ``signature``, ``timestamp``, ``nonce`` and ``echostr``; the

@@ -11,6 +11,8 @@ from starlette.routing import Route
 from tessera.assets.models import LedgerEntry
 from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import AdminRole, ApiKey
+from tessera.channels import service as channels
+from tessera.channels.models import Channel, MessageTemplate, Purpose, TriggerRule
 from tessera.coupons.models import CouponTemplate
 from tessera.coupons.service import create_template
 from tessera.features.service import set_feature
@@ -80,6 +82,17 @@ async def _programme(brand) -> dict[str, int]:
     }
 
 
+async def _channels(brand) -> dict[str, int]:
+    scope = BrandScope(brand)
+    template = await channels.create_template(
+        scope, name="welcome", channel=Channel.SMS, body="Hi {{ member.name }}"
+    )
+    rule = await channels.create_trigger_rule(
+        scope, event="member.joined", template_id=template.id, purpose=Purpose.TRANSACTIONAL
+    )
+    return {"message_template_id": template.id, "rule_id": rule.id}
+
+
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
     evil = '<script>alert("x")</script>'
     member = await new_member(brand_a, name=evil, phone="13800138000")
@@ -112,6 +125,7 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
         "report": "reports.sales",
         **loyalty,
         **await _programme(brand_a),
+        **await _channels(brand_a),
     }
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
@@ -170,6 +184,7 @@ async def test_no_admin_route_reaches_another_brands_data(
         **await _programme(brand_b),
         "subscription_id": hook_b.id,
         "delivery_id": delivery_b.id,
+        **await _channels(brand_b),
     }
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase", "report": "reports.sales"}
@@ -217,6 +232,10 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert [c.title for c in await scope_b.query(SlotCreative)] == ["T"]
     hook_b = await scope_b.query(WebhookSubscription).get(id=hook_b.id)
     assert hook_b.active and (await scope_b.get(WebhookDelivery, delivery_b.id)).attempts == 0
+    template_b = await scope_b.get(MessageTemplate, ids_b["message_template_id"])
+    assert template_b is not None and template_b.body == "Hi {{ member.name }}"
+    rule_b = await scope_b.get(TriggerRule, ids_b["rule_id"])
+    assert rule_b is not None and rule_b.active
 
 
 async def test_brand_a_pages_show_nothing_of_brand_b(admin_client, brand_a, brand_b, new_member):

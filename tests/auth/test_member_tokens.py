@@ -30,7 +30,8 @@ ISSUE = """mutation($id: ID!, $ttl: Int) {
 # Each member-self operation has its own test proving a token reaches only its
 # own member's things (tests/coupons: another member's coupon is NOT_FOUND).
 # `brand`: public facts only; `exportMyData` and `memberExport`: the member's
-# own export; `slot` and `recordSlotEvents`: what the member's own slots show.
+# own export; `slot` and `recordSlotEvents`: what the member's own slots show;
+# `myConsent` and `setMyConsent`: the member's own consent.
 MEMBER_SELF = {
     "me",
     "redeemCoupon",
@@ -40,6 +41,8 @@ MEMBER_SELF = {
     "memberExport",
     "slot",
     "recordSlotEvents",
+    "myConsent",
+    "setMyConsent",
 }
 
 

@@ -1748,3 +1748,157 @@ async def _reports(w: World) -> None:
     assert data["errors"] == [] and all(f["target"] is None for f in data["figures"])
     b_data = (await w.as_b(run))["report"]
     assert next(f for f in b_data["figures"] if f["key"] == "sales")["target"] == "77.00"
+
+
+# --- channel probes -------------------------------------------------------------------
+
+
+async def _seed_channels(w: World) -> dict[str, Any]:
+    member = await w.b("member")
+    made = await w.as_b(
+        'mutation { createMessageTemplate(input: {name: "b-welcome", channel: SMS,'
+        ' body: "Hi {{ member.name }}"}) { template { id } errors { code } } }'
+    )
+    template = made["createMessageTemplate"]["template"]["id"]
+    rule = await w.as_b(
+        'mutation($t: ID!) { createTriggerRule(input: {event: "member.joined", templateId: $t,'
+        " purpose: TRANSACTIONAL}) { rule { id } errors { code } } }",
+        {"t": template},
+    )
+    await w.as_b(
+        'mutation { setContactRules(input: {quietStart: "21:00", quietEnd: "08:00",'
+        ' caps: [{channel: "*", limit: 2, hours: 24}]}) { errors { code } } }'
+    )
+    await w.as_b(
+        "mutation($m: ID!) { setConsent(input: {memberId: $m, channel: SMS, purpose: MARKETING,"
+        " granted: true}) { errors { code } } }",
+        {"m": member["id"]},
+    )
+    sent = await w.as_b(
+        "mutation($m: ID!, $t: ID!) { sendMessage(input: {memberId: $m, templateId: $t,"
+        ' purpose: TRANSACTIONAL, idempotencyKey: "b-1"}) { message { id } errors { code } } }',
+        {"m": member["id"], "t": template},
+    )
+    assert sent["sendMessage"]["errors"] == [], sent
+    return {
+        "member": member["id"],
+        "template": template,
+        "rule": rule["createTriggerRule"]["rule"]["id"],
+    }
+
+
+SEEDS["channels"] = _seed_channels
+
+_B_CHANNELS = (
+    "query($m: ID!) { messageTemplates { id body } triggerRules { id templateId active }"
+    " contactRules { quietStart caps { limit } } messages { totalCount }"
+    " memberContact(memberId: $m) { consents { granted } doNotContact { channel } } }"
+)
+
+
+async def _b_channels_unchanged(w: World, seeded: dict[str, Any]) -> None:
+    after = await w.as_b(_B_CHANNELS, {"m": seeded["member"]})
+    assert after["messageTemplates"] == [{"id": seeded["template"], "body": "Hi {{ member.name }}"}]
+    assert after["triggerRules"] == [
+        {"id": seeded["rule"], "templateId": seeded["template"], "active": True}
+    ]
+    assert after["contactRules"] == {"quietStart": "21:00", "caps": [{"limit": 2}]}
+    assert after["messages"] == {"totalCount": 1}
+    assert after["memberContact"] == {"consents": [{"granted": True}], "doNotContact": []}
+
+
+@probe(
+    "Query.messageTemplates",
+    "Query.triggerRules",
+    "Query.contactRules",
+    "Query.messages",
+    "Query.memberContact",
+    "Query.previewTemplate",
+    "Query.triggerEvents",
+)
+async def _channel_reads(w: World) -> None:
+    seeded = await w.b("channels")
+    own = await w.as_a(
+        "{ messageTemplates { id } triggerRules { id } contactRules { caps { limit } } messages { totalCount } }"
+    )
+    assert own == {
+        "messageTemplates": [],
+        "triggerRules": [],
+        "contactRules": {"caps": []},
+        "messages": {"totalCount": 0},
+    }
+    for query, variables in (
+        (
+            "query($m: ID!) { memberContact(memberId: $m) { consents { granted } } }",
+            {"m": seeded["member"]},
+        ),
+        ("query($m: ID!) { messages(memberId: $m) { totalCount } }", {"m": seeded["member"]}),
+    ):
+        body = await w.as_a(query, variables, errors_ok=True)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], body
+    member_a = await w.as_a(
+        "mutation($i: CreateMemberInput!) { createMember(input: $i) { member { id } } }",
+        {"i": {"name": "Ann", "email": "ann@a.example"}},
+    )
+    body = await w.as_a(
+        "query($t: ID!, $m: ID!) { previewTemplate(templateId: $t, memberId: $m) { body } }",
+        {"t": seeded["template"], "m": member_a["createMember"]["member"]["id"]},
+        errors_ok=True,
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], body
+    events = "{ triggerEvents { name } }"
+    assert await w.as_a(events) == await w.as_b(events)
+
+
+@probe("Query.myConsent", "Mutation.setMyConsent")
+async def _my_consent(w: World) -> None:
+    # Needs a member token; an API key (of any brand) has no member.
+    body = await w.as_a("{ myConsent { consents { granted } } }", errors_ok=True)
+    assert body.get("errors") and not (body.get("data") or {}).get("myConsent")
+    body = await w.as_a(
+        "mutation { setMyConsent(input: {channel: SMS, purpose: MARKETING, granted: false})"
+        " { errors { code } } }",
+        errors_ok=True,
+    )
+    assert body.get("errors") and not (body.get("data") or {}).get("setMyConsent")
+
+
+@probe(
+    "Mutation.createMessageTemplate",
+    "Mutation.updateMessageTemplate",
+    "Mutation.deleteMessageTemplate",
+    "Mutation.sendMessage",
+    "Mutation.setConsent",
+    "Mutation.setDoNotContact",
+    "Mutation.setContactRules",
+    "Mutation.createTriggerRule",
+    "Mutation.updateTriggerRule",
+    "Mutation.deleteTriggerRule",
+)
+async def _channel_writes(w: World) -> None:
+    seeded = await w.b("channels")
+    ids = {"m": seeded["member"], "t": seeded["template"], "r": seeded["rule"]}
+    for document in (
+        'updateMessageTemplate(input: {id: $t, body: "x"})',
+        "deleteMessageTemplate(input: {id: $t})",
+        'sendMessage(input: {memberId: $m, templateId: $t, purpose: TRANSACTIONAL, idempotencyKey: "a"})',
+        "setConsent(input: {memberId: $m, channel: SMS, purpose: MARKETING, granted: false})",
+        "setDoNotContact(input: {memberId: $m, channel: SMS, blocked: true})",
+        'createTriggerRule(input: {event: "member.joined", templateId: $t, purpose: MARKETING})',
+        "updateTriggerRule(input: {id: $r, active: false})",
+        "deleteTriggerRule(input: {id: $r})",
+    ):
+        used = [name for name in ("m", "t", "r") if f"${name}" in document]
+        head = ", ".join(f"${name}: ID!" for name in used)
+        errors = await w.a_errors(
+            f"mutation({head}) {{ {document} {{ errors {{ code }} }} }}",
+            {name: ids[name] for name in used},
+        )
+        assert [e["code"] for e in errors] == ["NOT_FOUND"], document
+    # A's own template and rules are A's alone.
+    for document in (
+        'createMessageTemplate(input: {name: "b-welcome", channel: SMS, body: "A"})',
+        'setContactRules(input: {caps: [{channel: "sms", limit: 9, hours: 1}]})',
+    ):
+        assert await w.a_errors(f"mutation {{ {document} {{ errors {{ code }} }} }}", {}) == []
+    await _b_channels_unchanged(w, seeded)

@@ -807,6 +807,100 @@ CASES: list[Case] = [
             }
         },
     ),
+    # channels
+    Case(
+        "Query.previewTemplate",
+        "query($templateId: ID!, $memberId: ID!)"
+        " { previewTemplate(templateId: $templateId, memberId: $memberId) { body } }",
+        {"templateId": Ref("message_template"), "memberId": Ref("member")},
+        not_found_error,
+    ),
+    *(
+        Case(
+            f"Query.{name}",
+            f"query($memberId: ID!) {{ {name}(memberId: $memberId) {{ {selection} }} }}",
+            {"memberId": Ref("member")},
+            not_found_error,
+        )
+        for name, selection in (
+            ("messages", "totalCount"),
+            ("memberContact", "consents { granted }"),
+        )
+    ),
+    Case(
+        "Mutation.sendMessage",
+        mutation("sendMessage"),
+        {
+            "input": {
+                "memberId": Ref("member"),
+                "templateId": Ref("message_template"),
+                "purpose": "TRANSACTIONAL",
+                "idempotencyKey": Key(),
+            }
+        },
+    ),
+    Case(
+        "Mutation.setConsent",
+        mutation("setConsent"),
+        {
+            "input": {
+                "memberId": Ref("member"),
+                "channel": "EMAIL",
+                "purpose": "MARKETING",
+                "granted": True,
+            }
+        },
+    ),
+    Case(
+        "Mutation.setDoNotContact",
+        mutation("setDoNotContact"),
+        {"input": {"memberId": Ref("member"), "channel": "SMS", "blocked": True}},
+    ),
+    Case(
+        "Mutation.updateMessageTemplate",
+        mutation("updateMessageTemplate"),
+        {"input": {"id": Ref("message_template"), "body": "Hello {{ member.name }}"}},
+    ),
+    Case(
+        "Mutation.deleteMessageTemplate",
+        mutation("deleteMessageTemplate"),
+        {"input": {"id": Ref("spare_message_template")}},
+    ),
+    Case(
+        "Mutation.createTriggerRule",
+        mutation("createTriggerRule"),
+        {
+            "input": {
+                "event": "segment.entered",
+                "templateId": Ref("message_template"),
+                "purpose": "MARKETING",
+                "segmentId": Ref("segment"),
+            }
+        },
+    ),
+    Case(
+        "Mutation.updateTriggerRule",
+        mutation("updateTriggerRule"),
+        {"input": {"id": Ref("trigger_rule"), "templateId": Ref("message_template")}},
+    ),
+    Case(
+        "Mutation.deleteTriggerRule",
+        mutation("deleteTriggerRule"),
+        {"input": {"id": Ref("spare_trigger_rule")}},
+    ),
+    Case(
+        "Mutation.setMyConsent",
+        mutation("setMyConsent"),
+        {
+            "input": {
+                "memberId": Ref("member"),
+                "channel": "EMAIL",
+                "purpose": "MARKETING",
+                "granted": False,
+            }
+        },
+        token="member",
+    ),
     # a member token: the token's brand bounds every reference it sends
     Case(
         "Mutation.redeemCoupon",
@@ -1122,7 +1216,32 @@ async def _creative(c: Seeder) -> dict[str, Any]:
     return made["creative"]  # type: ignore[no-any-return]
 
 
+async def _message_template(c: Seeder, name: str) -> dict[str, Any]:
+    made = await _ok(
+        c.call,
+        "mutation($n: String!) { createMessageTemplate(input: {name: $n, channel: EMAIL,"
+        ' subject: "Hi", body: "Hi {{ member.name }}"}) { template { id } errors { code } } }',
+        {"n": name},
+    )
+    return made["template"]  # type: ignore[no-any-return]
+
+
+async def _trigger_rule(c: Seeder) -> dict[str, Any]:
+    template = await c.get("message_template")
+    made = await _ok(
+        c.call,
+        'mutation($t: ID!) { createTriggerRule(input: {event: "member.joined", templateId: $t,'
+        " purpose: TRANSACTIONAL}) { rule { id } errors { code } } }",
+        {"t": template["id"]},
+    )
+    return made["rule"]  # type: ignore[no-any-return]
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
+    "message_template": lambda c: _message_template(c, "welcome"),
+    "spare_message_template": lambda c: _message_template(c, "spare"),
+    "trigger_rule": _trigger_rule,
+    "spare_trigger_rule": _trigger_rule,
     "export": _export,
     "held_member": _held_member,
     "merge": _merge,
