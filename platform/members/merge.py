@@ -433,7 +433,7 @@ async def _rollup_days_changed(uow: UnitOfWork, order_ids: list[int]) -> None:
     changed member are summed again (docs/reports.md, Daily rollups)."""
     scope, conn = uow.scope, uow.connection
     for part in _chunks(order_ids):
-        times = (
+        times: list[Any] = (
             await scope.query(Order)
             .using_db(conn)
             .filter(id__in=part)

@@ -108,7 +108,7 @@ async def member_link(scope: BrandScope, member_id: int) -> tuple[int | None, li
     link = await PersonMember.get_or_none(
         tenant_id=scope.brand.tenant_id, brand_id=scope.brand_id, member_id=member_id
     )
-    kinds = await PersonIdentity.filter(
+    kinds: list[Any] = await PersonIdentity.filter(
         tenant_id=scope.brand.tenant_id, brand_id=scope.brand_id, member_id=member_id
     ).values_list("kind", flat=True)
     return (link.person_id if link else None), sorted(set(kinds))
