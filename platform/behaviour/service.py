@@ -19,6 +19,7 @@ from tortoise.exceptions import IntegrityError
 from tessera.behaviour.models import BehaviourEvent
 from tessera.errors import DomainError
 from tessera.idempotency import fingerprint
+from tessera.members.merge import hold_off_merges, survivors
 from tessera.members.models import Member
 from tessera.members.profile import MemberStatus
 from tessera.members.service import find_by_identities
@@ -231,6 +232,10 @@ async def _insert(
         return {}
     async with unit_of_work(scope) as uow:
         conn = uow.connection
+        # A member merged meanwhile (or before) gets its events on the survivor.
+        await hold_off_merges(scope, conn)
+        moved = await survivors(scope, conn, {members[i] for i in fresh})
+        members = {i: moved.get(m, m) for i, m in members.items()}
         rows = [scope.build(BehaviourEvent, **_values(c, members[i])) for i, c in fresh.items()]
         if len(rows) == 1:
             await rows[0].save(using_db=conn)

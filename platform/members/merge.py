@@ -139,6 +139,64 @@ async def resolve(scope: BrandScope, member_id: int) -> int:
         seen.add(current)
 
 
+# pg_advisory_xact_lock's first key: this lock's namespace; the second is the brand.
+_MERGE_LOCK = 7_336_102
+
+
+async def _merge_lock(scope: BrandScope, connection: Any, *, alone: bool) -> None:
+    if connection.capabilities.dialect != "postgres":
+        return
+    function = "pg_advisory_xact_lock" if alone else "pg_advisory_xact_lock_shared"
+    await connection.execute_query(f"SELECT {function}($1, $2)", [_MERGE_LOCK, int(scope.brand_id)])
+
+
+async def hold_off_merges(scope: BrandScope, connection: Any) -> None:
+    """Taken first in the unit of work of every writer that stores rows for a
+    member it was named (orders, behaviour events), *before* it reads which
+    member that is; the merge takes it ``alone`` before any other lock.
+
+    Row locks cannot close this gap: an insert only takes ``FOR KEY SHARE``
+    on the member, which the merge's ``FOR NO KEY UPDATE`` lets through (a
+    stronger merge lock deadlocks with a writer that holds its key lock and
+    then waits for its accounts), and the merge's ``UPDATE … WHERE member_id
+    = merged`` does not see a row not committed yet; a sweep after the merge
+    is only safe if something waits for every late writer, which is this
+    lock again. With it a writer either commits before the merge starts
+    (its rows are then moved) or reads its member after the merge committed
+    (and finds the tombstone, so writes for the survivor). The lock is the
+    first either side takes, so it cannot deadlock with the merge's order
+    (accounts, then members) or the writer's (stats, tier states, accounts).
+    Shared between writers, so orders never wait for each other here; keyed
+    by brand. SQLite has one writer and its unit of work reads fresh."""
+    await _merge_lock(scope, connection, alone=False)
+
+
+async def survivors(scope: BrandScope, connection: Any, member_ids: Any) -> dict[int, int]:
+    """The survivor each tombstone among ``member_ids`` stands for now (one
+    query; a chain of merges costs one more per link). Call after
+    :func:`hold_off_merges`, in the same unit of work."""
+    found: dict[int, int] = {}
+    current = {int(i) for i in member_ids}
+    for _ in range(8):  # merges refuse tombstones: a chain is short, never a cycle
+        if not current:
+            break
+        rows = await (
+            scope.query(Member)
+            .using_db(connection)
+            .filter(id__in=current, merged_into_id__isnull=False)
+            .values_list("id", "merged_into_id")
+        )
+        step = {int(a): int(b) for a, b in rows}  # type: ignore[misc]
+        if not step:
+            break
+        for start, target in list(found.items()):
+            found[start] = step.get(target, target)
+        if not found:
+            found = step
+        current = set(step.values())
+    return found
+
+
 async def merge_members(
     scope: BrandScope,
     survivor_id: int,
@@ -178,6 +236,8 @@ async def merge_members(
     at = now or _now()
     try:
         async with unit_of_work(scope) as uow:
+            # Before every other lock: see hold_off_merges.
+            await _merge_lock(scope, uow.connection, alone=True)
             survivor, merged = await _lock_members(uow, survivor_id, merged_id)
             record = await scope.create(
                 MemberMerge,

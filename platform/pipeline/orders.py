@@ -45,6 +45,7 @@ from tessera.assets.policy import PolicyValues, get_policy
 from tessera.assets.service import pending_window_end
 from tessera.checkout.settle import needs_settling, settle_order
 from tessera.errors import DomainError
+from tessera.members.merge import hold_off_merges
 from tessera.members.models import Member
 from tessera.members.service import find_by_identities, find_by_identity, member_for_fact
 from tessera.orders.inputs import CleanOrder, MemberRef, OrderInput, clean_order, nest_error
@@ -79,6 +80,7 @@ async def record_order(
         return await _replay(scope, existing, clean, [])
     try:
         async with unit_of_work(scope) as uow:
+            await hold_off_merges(scope, uow.connection)
             member = await _member(scope, uow, clean.member, clean.channel, [])
             [stored] = await insert_orders(scope, uow, [(clean, member.id)])
             if needs_settling(clean):
@@ -185,13 +187,17 @@ async def _record_together(
 ) -> None:
     if not fresh:
         return
-    known = {
-        m.id: m
-        for m in await scope.query(Member).filter(
-            id__in={c.member.member_id for c in fresh.values() if c.member.member_id}
-        )
-    }
     async with unit_of_work(scope) as uow:
+        # The members are read after this lock, in the unit of work, so a
+        # merge either moves these orders or is seen (a tombstone is not
+        # active and goes through member_for_fact to its survivor).
+        await hold_off_merges(scope, uow.connection)
+        known = {
+            m.id: m
+            for m in await scope.query(Member)
+            .using_db(uow.connection)
+            .filter(id__in={c.member.member_id for c in fresh.values() if c.member.member_id})
+        }
         rows: list[tuple[CleanOrder, int]] = []
         positions: list[int] = []
         members: dict[int, Member] = {}

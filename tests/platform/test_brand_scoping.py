@@ -173,6 +173,10 @@ ALLOWED_RAW_SQL = {
         "lock_brand_stats",
     ): "an advisory lock keyed by the scope's brand_id, no table",
     (
+        "platform/members/merge.py",
+        "_merge_lock",
+    ): "an advisory lock keyed by the scope's brand_id, no table",
+    (
         "platform/segments/compiler.py",
         "count_and_sample",
     ): "the compiled rule's SQL starts from WHERE m.brand_id = the scope's",
