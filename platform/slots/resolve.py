@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from tessera import runtime
 from tessera.errors import DomainError
@@ -63,15 +63,31 @@ class Resolution:
     error: str | None = None
 
 
-async def slot_feature(scope: BrandScope, slot: str, field: str = "key") -> BrandFeature:
-    """The enabled slot named ``slot``; NOT_FOUND at ``field`` otherwise."""
-    feature = (
-        await scope.query(BrandFeature)
-        .filter(family=ComponentFamily.SLOT_KIND.value, instance=slot, enabled=True)
-        .first()
+async def slot_feature(
+    scope: BrandScope,
+    slot: str,
+    field: str = "key",
+    *,
+    member_id: int | None = None,
+    member_field: str = "memberId",
+) -> BrandFeature:
+    """The enabled slot named ``slot``; NOT_FOUND at ``field`` otherwise.
+    With ``member_id``, also NOT_FOUND at ``member_field`` when the brand has
+    no such member: checked by a subquery in the same statement, because a
+    page view pays one round trip per query (DESIGN.md, "Speed of the
+    GraphQL layer")."""
+    query = scope.query(BrandFeature).filter(
+        family=ComponentFamily.SLOT_KIND.value, instance=slot, enabled=True
     )
+    if member_id is not None:
+        query = query.annotate(
+            member_found=Subquery(scope.query(Member).filter(id=member_id).limit(1).values("id"))
+        )
+    feature = await query.first()
     if feature is None or runtime.current().host.component(feature.component_key) is None:
         raise DomainError("NOT_FOUND", "no such slot", [field])
+    if member_id is not None and getattr(feature, "member_found", None) is None:
+        raise DomainError("NOT_FOUND", "no such member", [member_field])
     return feature
 
 
@@ -176,15 +192,12 @@ async def resolve(
     of what everyone sees). NOT_FOUND for an unknown slot or member."""
     rt = runtime.current()
     now = now or datetime.now(UTC)
-    feature = await slot_feature(scope, slot, field)
+    feature = await slot_feature(scope, slot, field, member_id=member_id, member_field=member_field)
     registered = rt.host.component(feature.component_key)
     assert registered is not None  # slot_feature checked
     kind_cls: type[SlotKind] = registered.cls  # type: ignore[assignment]
     kind = kind_cls(load_config(kind_cls, feature, rt.settings))
     needs: SlotNeeds = kind.needs()
-
-    if member_id is not None and not await scope.query(Member).filter(id=member_id).exists():
-        raise DomainError("NOT_FOUND", "no such member", [member_field])
 
     creatives: list[SlotCreative] = []
     missing: frozenset[int] = frozenset()
