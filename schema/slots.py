@@ -47,6 +47,10 @@ class SlotEventKind(Enum):
     CLICK = "click"
 
 
+# The longest slot key a brand can create (the column's length).
+SLOT_KEY_LENGTH: int = CreativeRow._meta.fields_map["slot"].max_length  # type: ignore[attr-defined]
+
+
 @strawberry.type(description="A creative's audience.")
 class SlotAudience:
     kind: SlotAudienceKind = strawberry.field(description="Who it is for.")
@@ -304,6 +308,8 @@ class SlotsQuery:
         permission_classes=[CanRead],
     )
     async def slot_creatives(self, info: Info, slot: str) -> list[SlotCreative]:
+        if len(slot) > SLOT_KEY_LENGTH:
+            return []  # no slot has such a key (the column would refuse the filter)
         rows = await creative_service.creatives(info.context.scope, slot).order_by(
             "-priority", "id"
         )

@@ -123,7 +123,7 @@ def run_worker(settings: Settings, *, burst: bool = False, queue_name: str | Non
 
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
 # What the lane's worker takes over from its main worker's options.
-_LANE_OPTIONS = frozenset({"burst", "poll_delay", "max_jobs", "job_timeout"})
+_LANE_OPTIONS = frozenset({"burst", "poll_delay", "max_jobs", "job_timeout", "redis_pool"})
 
 
 def _lifecycle(
