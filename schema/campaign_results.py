@@ -13,7 +13,8 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.campaigns import attribution
-from tessera.campaigns.attribution import CONFIDENCE, CampaignResults as Results, GroupResult
+from tessera.campaigns.attribution import CONFIDENCE, GroupResult
+from tessera.campaigns.attribution import CampaignResults as Results
 from tessera.orders.money import exponent
 from tessera.reports.api import Unit
 from tessera.reports.format import to_decimal
@@ -127,7 +128,9 @@ def _money(value: Fraction | int | None, currency: str) -> Money | None:
     exp = exponent(currency)
     amount = to_decimal(value, Unit.MONEY, exp)
     assert amount is not None
-    return Money(amount=amount.quantize(Decimal(1).scaleb(-exp), ROUND_HALF_EVEN), currency=currency)
+    return Money(
+        amount=amount.quantize(Decimal(1).scaleb(-exp), ROUND_HALF_EVEN), currency=currency
+    )
 
 
 def _group(group: GroupResult, currency: str) -> CampaignGroupResult:

@@ -690,7 +690,9 @@ class CampaignEffect(ReportType):
         figures = [
             Figure("campaigns", "Campaigns", Unit.COUNT, len(results), "launched in the period"),
             Figure("messages_sent", "Messages sent", Unit.COUNT, sent, "taken by the provider"),
-            Figure("treated", "Members reached", Unit.COUNT, treated, "recipients sent the message"),
+            Figure(
+                "treated", "Members reached", Unit.COUNT, treated, "recipients sent the message"
+            ),
             Figure(
                 "conversion",
                 "Conversion",
@@ -804,9 +806,7 @@ class CampaignEffect(ReportType):
                     r.holdout.members,
                     r.holdout.conversion,
                     r.uplift.absolute,
-                    None
-                    if r.uplift.p_value is None
-                    else Fraction(str(round(r.uplift.p_value, 6))),
+                    None if r.uplift.p_value is None else Fraction(str(round(r.uplift.p_value, 6))),
                     r.treated.revenue,
                     r.uplift.incremental_revenue,
                     r.cost,

@@ -84,7 +84,9 @@ async def test_the_results_page(admin_client, brand_a, brand_b):
     assert "echarts.min.js" in page.text and "Spring sale" in page.text
     assert "100.00 CNY" in page.text  # revenue and incremental revenue
     assert "0.10 CNY" in page.text  # one message × 0.10
-    assert re.search(r'id="group-treated"><td>Members reached</td><td class="num">1</td>', page.text)
+    assert re.search(
+        r'id="group-treated"><td>Members reached</td><td class="num">1</td>', page.text
+    )
     chart = json.loads(html.unescape(re.findall(r"data-chart='(.*?)'", page.text)[0]))
     assert [line["values"] for line in chart["lines"]] == [[1.0] * 7, [0.0] * 7]  # 23 hours: day 0
     assert chart["percent"] is True and len(chart["labels"]) == 7

@@ -69,9 +69,7 @@ async def test_the_worked_example(brand_a, brand_b):
     )
     assert r.uplift.significant is False
 
-    one_day = await campaign_results(
-        BrandScope(brand_a), spring.id, days=1, margin=Fraction(2, 5)
-    )
+    one_day = await campaign_results(BrandScope(brand_a), spring.id, days=1, margin=Fraction(2, 5))
     assert (one_day.treated.converters, one_day.treated.revenue) == (1, 10000)
     assert (one_day.holdout.converters, one_day.holdout.revenue) == (0, 0)
     assert one_day.uplift.relative is None  # nothing to be relative to

@@ -22,7 +22,9 @@ query($id: ID!, $days: Int, $margin: Decimal) {
 }"""
 
 
-async def test_campaign_results_over_http(tessera_db, brand_a, brand_b, gql, api_key, enable_feature):
+async def test_campaign_results_over_http(
+    tessera_db, brand_a, brand_b, gql, api_key, enable_feature
+):
     spring, _ = await scenario(brand_a)
     token = await api_key(brand_a, "read")
     campaign_id = encode_id("Campaign", spring.id)
@@ -51,7 +53,13 @@ async def test_campaign_results_over_http(tessera_db, brand_a, brand_b, gql, api
     assert uplift["confidenceLevel"] == "0.950000" and uplift["significant"] is False
     assert uplift["pValue"] == "0.764177"  # 2 × (1 − Φ(0.3))
     assert [p["treated"] for p in data["curve"]] == [
-        "0.200000", "0.200000", "0.200000", "0.400000", "0.400000", "0.400000", "0.600000"
+        "0.200000",
+        "0.200000",
+        "0.200000",
+        "0.400000",
+        "0.400000",
+        "0.400000",
+        "0.600000",
     ]
     assert data["curve"][-1]["holdout"] == "0.500000" and data["curve"][0]["day"] == 0
 
@@ -65,7 +73,9 @@ async def test_campaign_results_over_http(tessera_db, brand_a, brand_b, gql, api
     ]
     assert data["days"] == 1 and len(data["curve"]) == 1 and data["roi"] == "200.000000"
 
-    bad = await gql(RESULTS, {"id": campaign_id, "days": 0, "margin": "2"}, token=token, errors_ok=True)
+    bad = await gql(
+        RESULTS, {"id": campaign_id, "days": 0, "margin": "2"}, token=token, errors_ok=True
+    )
     assert [e["extensions"]["code"] for e in bad["errors"]] == ["OUT_OF_RANGE"]
     assert bad["errors"][0]["extensions"]["field"] == ["days"]
 
