@@ -419,7 +419,7 @@ class ReportContext:
         """The attribution (docs/campaign-attribution.md) of each campaign
         launched in the period, oldest first: a list of
         ``tessera.campaigns.attribution.CampaignResults``, each over its own
-        attribution window, computed in two statements whatever their number.
+        attribution window, computed in one statement whatever their number.
         ``margin`` None is the brand's gross margin."""
         from tessera.campaigns.attribution import launched_between, results_of
 
