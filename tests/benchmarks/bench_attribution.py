@@ -42,12 +42,12 @@ REPEAT = int(os.environ.get("BENCH_ATTRIBUTION_REPEAT", "5"))
 LAUNCH = datetime(2025, 3, 1, 2, tzinfo=UTC)
 
 H = "abs(hashint8extended(g.i, {}))"
-MEMBERS_SQL = f"""
+MEMBERS_SQL = """
 INSERT INTO member (brand_id, external_id, card_number, status, name, gender, province, city,
     education, occupation, income_range, interests, join_channel, join_source, attributes,
     joined_at, created_at, updated_at)
 SELECT $1::int, 'm' || g.i, 'C' || $1::int || '-' || g.i, 'active', '', 'unknown', '', '', '',
-    '', '', '[]'::jsonb, 'app', '', '{{}}'::jsonb, timestamptz '2024-01-01', now(), now()
+    '', '', '[]'::jsonb, 'app', '', '{}'::jsonb, timestamptz '2024-01-01', now(), now()
 FROM generate_series(1, $2::bigint) AS g(i)
 """
 ORDERS_SQL = f"""
@@ -132,9 +132,7 @@ async def main() -> None:
                     status=CampaignStatus.COMPLETED,
                     launched_at=LAUNCH,
                 )
-                await conn.execute_query(
-                    MESSAGES_SQL, [brand.id, template.id, campaign.id, LAUNCH]
-                )
+                await conn.execute_query(MESSAGES_SQL, [brand.id, template.id, campaign.id, LAUNCH])
                 await conn.execute_query(RECIPIENTS_SQL, [brand.id, campaign.id])
                 await conn.execute_query("ANALYZE")
                 print(f"{MEMBERS} recipients, {ORDERS} orders in two months (+ another brand)")
