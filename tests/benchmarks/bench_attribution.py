@@ -133,6 +133,7 @@ async def main() -> None:
                     launched_at=LAUNCH,
                 )
                 await conn.execute_query(MESSAGES_SQL, [brand.id, template.id, campaign.id, LAUNCH])
+                await conn.execute_query("ANALYZE")  # the join below needs the statistics
                 await conn.execute_query(RECIPIENTS_SQL, [brand.id, campaign.id])
                 await conn.execute_query("ANALYZE")
                 print(f"{MEMBERS} recipients, {ORDERS} orders in two months (+ another brand)")
