@@ -45,6 +45,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.privacy",
     "tessera.admin_ui.pages.people",
     "tessera.admin_ui.pages.slots",
+    "tessera.admin_ui.pages.campaign_results",
     "tessera.admin_ui.pages.reports",
     "tessera.admin_ui.pages.channels",
 )

@@ -35,6 +35,7 @@ MODEL_MODULES = [
     "tessera.slots.models",
     "tessera.reports.models",
     "tessera.channels.models",
+    "tessera.campaigns.models",
 ]
 
 

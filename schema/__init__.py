@@ -14,6 +14,7 @@ from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
+from tessera.schema.campaign_results import CampaignResultsQuery
 from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
@@ -54,6 +55,7 @@ QUERIES: tuple[type, ...] = (
     PersonsQuery,
     SlotsQuery,
     ReportsQuery,
+    CampaignResultsQuery,
     ChannelsQuery,
 )
 MUTATIONS: tuple[type, ...] = (

@@ -101,6 +101,34 @@ BUILT_IN_TEXTS = (
     N_("Store"),
     N_("Channel"),
     N_("Stage flows over the period (stage at the start → at the end)"),
+    N_("Campaign effect"),
+    N_(
+        "Campaigns launched in the period: conversion and revenue within their attribution "
+        "window against the holdout, uplift, cost, profit and ROI, and the conversion curve "
+        "after the send."
+    ),
+    N_("Campaigns"),
+    N_("Messages sent"),
+    N_("Members reached"),
+    N_("Holdout conversion"),
+    N_("Uplift"),
+    N_("Revenue"),
+    N_("Incremental revenue"),
+    N_("Cost"),
+    N_("Profit"),
+    N_("ROI"),
+    N_("Conversion after the send (members reached)"),
+    N_("Conversion after the send (holdout)"),
+    N_("Campaign"),
+    N_("Launched"),
+    N_("Window (days)"),
+    N_("Holdout"),
+    N_("p-value"),
+    N_(
+        "Each campaign counts the orders placed within its attribution window after "
+        "each member's send; holdout members' windows start when their batch started "
+        "sending. Revenue is net of refunds known now."
+    ),
     N_(
         "Stages and RFM scores are the current ones (the nightly lifecycle job); the "
         "flows compute each member's stage at the period's start and end from the "

@@ -7,6 +7,9 @@
     var data = JSON.parse(el.dataset.chart);
     var chart = echarts.init(el, null, { renderer: el.dataset.renderer || "canvas" });
     var series = [{ name: data.name, type: data.kind, data: data.values }];
+    if (data.lines) {  // several named lines on one scale (a campaign's groups)
+      series = data.lines.map(function (line) { return { name: line.name, type: "line", data: line.values }; });
+    }
     if (data.previous) {
       series.push({ name: data.previousName, type: "line", data: data.previous, lineStyle: { type: "dashed" } });
     }

@@ -413,6 +413,20 @@ class ReportContext:
         )
         return sorted((str(r["s_from"]), str(r["s_to"]), int(r["n"])) for r in await q.rows(sql))
 
+    async def campaign_results(
+        self, params: ReportParams, margin: Fraction | None = None
+    ) -> list[Any]:
+        """The attribution (docs/campaign-attribution.md) of each campaign
+        launched in the period, oldest first: a list of
+        ``tessera.campaigns.attribution.CampaignResults``, each over its own
+        attribution window, computed in one statement whatever their number.
+        ``margin`` None is the brand's gross margin."""
+        from tessera.campaigns.attribution import launched_between, results_of
+
+        start, end = self.bounds(params)
+        campaigns = await launched_between(self.scope, start, end)
+        return await results_of(self.scope, campaigns, margin=margin)
+
     def member_filter(self, q: Query, params: ReportParams, member: str) -> str:
         """SQL conditions (`` AND ...``) on the member column ``member`` for the
         tier, segment and buyer filters."""

@@ -56,6 +56,9 @@ FACT_TABLES = (
     "coupon",
     "coupon_redemption",
     "segment_refresh",
+    # Campaign effect: recipients frozen at launch, their messages decided.
+    "campaign_recipient",
+    "message",
 )
 
 

@@ -12,6 +12,8 @@ from datetime import UTC, timedelta
 from fractions import Fraction
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from tessera import (
     Column,
     Figure,
@@ -644,6 +646,187 @@ class LoyaltyLiability(ReportType):
         )
 
 
+class CampaignEffectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gross_margin: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Gross margin on campaign sales, 0 to 1: profit = incremental revenue × "
+        "margin. 1 counts the whole incremental revenue as profit (the revenue ROI). Also the "
+        "default of campaignResults and the campaign results page.",
+    )
+
+
+class CampaignEffect(ReportType):
+    key = "reports.campaign_effect"
+    title = "Campaign effect"
+    description = (
+        "Campaigns launched in the period: conversion and revenue within their attribution "
+        "window against the holdout, uplift, cost, profit and ROI, and the conversion curve "
+        "after the send."
+    )
+    Config = CampaignEffectConfig
+    # A campaign's audience is frozen at launch: the order and member
+    # filters would compare parts of the two groups the draw did not balance.
+    filters = frozenset()
+
+    async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
+        margin = Fraction(str(self.config.gross_margin))  # type: ignore[attr-defined]
+        results = await context.campaign_results(params, margin)
+        compared = [r for r in results if r.uplift.incremental_revenue is not None]
+        sent = sum(r.messages_sent for r in results)
+        treated = sum(r.treated.members for r in results)
+        converters = sum(r.treated.converters for r in results)
+        held = sum(r.holdout.members for r in results)
+        held_converters = sum(r.holdout.converters for r in results)
+        compared_treated = sum(r.treated.members for r in compared)
+        incremental = sum((r.uplift.incremental_converters for r in compared), Fraction(0))
+        incremental_revenue = sum((r.uplift.incremental_revenue for r in compared), Fraction(0))
+        cost = sum((r.cost for r in results), Fraction(0))
+        compared_cost = sum((r.cost for r in compared), Fraction(0))
+        profit = incremental_revenue * margin
+        figures = [
+            Figure("campaigns", "Campaigns", Unit.COUNT, len(results), "launched in the period"),
+            Figure("messages_sent", "Messages sent", Unit.COUNT, sent, "taken by the provider"),
+            Figure(
+                "treated", "Members reached", Unit.COUNT, treated, "recipients sent the message"
+            ),
+            Figure(
+                "conversion",
+                "Conversion",
+                Unit.RATIO,
+                ratio(converters, treated),
+                "members reached with an order within the window / members reached",
+            ),
+            Figure(
+                "holdout_conversion",
+                "Holdout conversion",
+                Unit.RATIO,
+                ratio(held_converters, held),
+                "holdout members with an order within the window / holdout members",
+            ),
+            Figure(
+                "uplift",
+                "Uplift",
+                Unit.RATIO,
+                ratio(incremental, compared_treated),
+                "Σ incremental conversions / Σ members reached, over campaigns with a holdout "
+                "(each campaign's treated − holdout rate, weighted by its members reached)",
+            ),
+            Figure(
+                "revenue",
+                "Revenue",
+                Unit.MONEY,
+                sum(r.treated.revenue for r in results),
+                "Σ (paid − refunded) of members reached, within the window",
+            ),
+            Figure(
+                "incremental_revenue",
+                "Incremental revenue",
+                Unit.MONEY,
+                incremental_revenue if compared else None,
+                "Σ (treated revenue − holdout revenue per member × members reached)",
+            ),
+            Figure("cost", "Cost", Unit.MONEY, cost, "Σ messages sent × cost per message"),
+            Figure(
+                "profit",
+                "Profit",
+                Unit.MONEY,
+                profit if compared else None,
+                "incremental revenue × gross margin",
+            ),
+            Figure(
+                "roi",
+                "ROI",
+                Unit.RATIO,
+                ratio(profit, compared_cost) if compared else None,
+                "profit / cost, over campaigns with a holdout",
+            ),
+        ]
+        width = max((r.days for r in results), default=0)
+        labels = [f"D{d}" for d in range(width)]
+
+        def pooled(group: str) -> list[int | Fraction | None]:
+            converted = [0] * width
+            members = 0
+            for r in results:
+                points = r.curve_treated if group == "treated" else r.curve_holdout
+                size = r.treated.members if group == "treated" else r.holdout.members
+                members += size
+                for d in range(width):
+                    share = points[min(d, len(points) - 1)] if points else None
+                    converted[d] += int((share or 0) * size)
+            return [ratio(c, members) for c in converted]
+
+        series = [
+            Series(
+                "curve_treated",
+                "Conversion after the send (members reached)",
+                Unit.RATIO,
+                labels,
+                pooled("treated"),
+            ),
+            Series(
+                "curve_holdout",
+                "Conversion after the send (holdout)",
+                Unit.RATIO,
+                labels,
+                pooled("holdout"),
+            ),
+        ]
+        table = Table(
+            "campaigns",
+            "Campaigns",
+            [
+                Column("campaign", "Campaign", Unit.TEXT),
+                Column("launched", "Launched", Unit.TEXT),
+                Column("days", "Window (days)", Unit.DAYS),
+                Column("treated", "Members reached", Unit.COUNT),
+                Column("conversion", "Conversion", Unit.RATIO),
+                Column("holdout", "Holdout", Unit.COUNT),
+                Column("holdout_conversion", "Holdout conversion", Unit.RATIO),
+                Column("uplift", "Uplift", Unit.RATIO),
+                Column("p_value", "p-value", Unit.RATIO),
+                Column("revenue", "Revenue", Unit.MONEY),
+                Column("incremental_revenue", "Incremental revenue", Unit.MONEY),
+                Column("cost", "Cost", Unit.MONEY),
+                Column("roi", "ROI", Unit.RATIO),
+            ],
+            [
+                [
+                    r.name,
+                    r.launched_at.astimezone(UTC).isoformat(timespec="minutes")
+                    if r.launched_at
+                    else "",
+                    r.days,
+                    r.treated.members,
+                    r.treated.conversion,
+                    r.holdout.members,
+                    r.holdout.conversion,
+                    r.uplift.absolute,
+                    None if r.uplift.p_value is None else Fraction(str(round(r.uplift.p_value, 6))),
+                    r.treated.revenue,
+                    r.uplift.incremental_revenue,
+                    r.cost,
+                    r.roi,
+                ]
+                for r in results
+            ],
+        )
+        return ReportResult(
+            figures=figures,
+            series=series,
+            tables=[table],
+            notes=[
+                "Each campaign counts the orders placed within its attribution window after "
+                "each member's send; holdout members' windows start when their batch started "
+                "sending. Revenue is net of refunds known now."
+            ],
+        )
+
+
 ALL: Sequence[type[ReportType]] = (
     SalesOverview,
     MemberGrowth,
@@ -651,6 +834,7 @@ ALL: Sequence[type[ReportType]] = (
     LifecycleReport,
     TierReport,
     LoyaltyLiability,
+    CampaignEffect,
 )
 
 

@@ -93,6 +93,24 @@ async def _channels(brand) -> dict[str, int]:
     return {"message_template_id": template.id, "rule_id": rule.id}
 
 
+async def _campaign(brand) -> dict[str, int]:
+    """A launched campaign, written into the tables (its results page reads them)."""
+    from datetime import UTC, datetime
+
+    from tessera.campaigns.models import Campaign
+
+    scope = BrandScope(brand)
+    template = await scope.create(MessageTemplate, name="c-push", channel=Channel.SMS, body="Hi")
+    campaign = await scope.create(
+        Campaign,
+        name="Spring",
+        template_id=template.id,
+        channel=Channel.SMS,
+        launched_at=datetime(2025, 3, 1, tzinfo=UTC),
+    )
+    return {"campaign_id": campaign.id}
+
+
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
     evil = '<script>alert("x")</script>'
     member = await new_member(brand_a, name=evil, phone="13800138000")
@@ -126,6 +144,7 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
         **loyalty,
         **await _programme(brand_a),
         **await _channels(brand_a),
+        **await _campaign(brand_a),
     }
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
@@ -185,6 +204,7 @@ async def test_no_admin_route_reaches_another_brands_data(
         "subscription_id": hook_b.id,
         "delivery_id": delivery_b.id,
         **await _channels(brand_b),
+        **await _campaign(brand_b),
     }
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase", "report": "reports.sales"}

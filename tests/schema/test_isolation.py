@@ -1750,6 +1750,28 @@ async def _reports(w: World) -> None:
     assert next(f for f in b_data["figures"] if f["key"] == "sales")["target"] == "77.00"
 
 
+@probe("Query.campaignResults")
+async def _campaign_results(w: World) -> None:
+    from tessera.campaigns.models import Campaign
+    from tessera.channels.models import Channel, MessageTemplate
+    from tessera.schema.ids import encode_id
+    from tessera.scope import BrandScope
+
+    scope = BrandScope(w.brand_b)
+    template = await scope.create(MessageTemplate, name="b-push", channel=Channel.SMS, body="Hi")
+    campaign = await scope.create(
+        Campaign,
+        name="b-spring",
+        template_id=template.id,
+        channel=Channel.SMS,
+        launched_at=datetime(2025, 3, 1, tzinfo=UTC),
+    )
+    query = "query($id: ID!) { campaignResults(campaignId: $id) { campaignId days } }"
+    variables = {"id": encode_id("Campaign", campaign.id)}
+    assert (await w.as_a(query, variables))["campaignResults"] is None
+    assert (await w.as_b(query, variables))["campaignResults"]["days"] == 7
+
+
 # --- channel probes -------------------------------------------------------------------
 
 

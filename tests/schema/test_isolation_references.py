@@ -246,6 +246,13 @@ CASES: list[Case] = [
         )
     ),
     Case(
+        "Query.campaignResults",
+        "query($campaignId: ID!) { campaignResults(campaignId: $campaignId) { campaignId } }",
+        {"campaignId": Ref("results_campaign")},
+        null,
+        ok=_found,
+    ),
+    Case(
         "Query.coupon",
         "query($c: String!) { coupon(code: $c) { id } }",
         {"c": Ref("coupon", "code")},
@@ -1237,6 +1244,27 @@ async def _trigger_rule(c: Seeder) -> dict[str, Any]:
     return made["rule"]  # type: ignore[no-any-return]
 
 
+async def _results_campaign(c: Seeder) -> dict[str, Any]:
+    """A launched campaign written straight into the tables (attribution reads them)."""
+    from datetime import UTC, datetime
+
+    from tessera.campaigns.models import Campaign
+    from tessera.channels.models import Channel, MessageTemplate
+    from tessera.schema.ids import encode_id
+    from tessera.scope import BrandScope
+
+    scope = BrandScope(c.brand)
+    template = await scope.create(MessageTemplate, name="results", channel=Channel.SMS, body="Hi")
+    row = await scope.create(
+        Campaign,
+        name="results",
+        template_id=template.id,
+        channel=Channel.SMS,
+        launched_at=datetime(2025, 3, 1, tzinfo=UTC),
+    )
+    return {"id": encode_id("Campaign", row.id)}
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "message_template": lambda c: _message_template(c, "welcome"),
     "spare_message_template": lambda c: _message_template(c, "spare"),
@@ -1269,6 +1297,7 @@ SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
     "person": _person,
     "creative": _creative,
     "spare_creative": _creative,
+    "results_campaign": _results_campaign,
 }
 
 
