@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tortoise.expressions import Subquery
+
 from tessera.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from tessera.channels.models import Message, MessageStatus, MessageTemplate, Purpose
 from tessera.errors import DomainError, DomainErrors
@@ -292,7 +294,7 @@ async def cancel_campaign(scope: BrandScope, campaign_id: int) -> Campaign:
             scope.query(Message)
             .using_db(uow.connection)
             .filter(
-                id__in=decided,
+                id__in=Subquery(decided),
                 status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED),
             )
             .update(
