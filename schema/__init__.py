@@ -14,6 +14,7 @@ from tessera.schema.assets import AssetsMutation, AssetsQuery
 from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
+from tessera.schema.campaigns import CampaignsMutation, CampaignsQuery
 from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
@@ -55,6 +56,7 @@ QUERIES: tuple[type, ...] = (
     SlotsQuery,
     ReportsQuery,
     ChannelsQuery,
+    CampaignsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -73,6 +75,7 @@ MUTATIONS: tuple[type, ...] = (
     SlotsMutation,
     ReportsMutation,
     ChannelsMutation,
+    CampaignsMutation,
 )
 
 

@@ -126,10 +126,10 @@ async def continue_from_next_batch(
         .filter(campaign_id=campaign.id, holdout=False, message_id__isnull=True)
         .order_by("batch")
         .limit(1)
-        .values_list("batch", flat=True)
+        .values("batch")
     )
     if rows:
-        uow.follow_ups.append(_batch_job(campaign, int(rows[0]), delay_s))
+        uow.follow_ups.append(_batch_job(campaign, int(rows[0]["batch"]), delay_s))
     else:
         await _complete(uow, campaign, datetime.now(UTC))
 
@@ -162,9 +162,12 @@ async def campaigns_start(ctx: dict[str, Any], brand_id: int, campaign_id: int) 
         )
         if not moved:
             return "raced"
-        if not await scope.query(CampaignRecipient).using_db(uow.connection).filter(
-            campaign_id=campaign.id
-        ).exists():
+        if (
+            not await scope.query(CampaignRecipient)
+            .using_db(uow.connection)
+            .filter(campaign_id=campaign.id)
+            .exists()
+        ):
             await snapshot(uow, campaign, now)
         await continue_from_next_batch(uow, campaign)
     return "started"
@@ -202,7 +205,8 @@ async def campaigns_batch(ctx: dict[str, Any], brand_id: int, campaign_id: int, 
     def members(p: SqlParams) -> str:
         return (
             'SELECT member_id FROM "campaign_recipient" '
-            f"WHERE campaign_id = {p(campaign.id, 'bigint')} AND batch = {p(batch, 'bigint')} "
+            f"WHERE brand_id = {p(campaign.brand_id, 'bigint')} "
+            f"AND campaign_id = {p(campaign.id, 'bigint')} AND batch = {p(batch, 'bigint')} "
             "AND NOT holdout AND message_id IS NULL"
         )
 
@@ -217,7 +221,8 @@ async def campaigns_batch(ctx: dict[str, Any], brand_id: int, campaign_id: int, 
             "WHERE x.brand_id = campaign_recipient.brand_id "
             "AND x.member_id = campaign_recipient.member_id "
             f"AND x.idempotency_key = {p(key)}) "
-            f"WHERE campaign_id = {p(campaign.id, 'bigint')} AND batch = {p(batch, 'bigint')} "
+            f"WHERE brand_id = {p(campaign.brand_id, 'bigint')} "
+            f"AND campaign_id = {p(campaign.id, 'bigint')} AND batch = {p(batch, 'bigint')} "
             "AND NOT holdout AND message_id IS NULL RETURNING member_id",
             p.values,
         )
@@ -261,7 +266,7 @@ async def counts(scope: BrandScope, campaign_id: int) -> CampaignCounts:
         "SELECT r.holdout AS holdout, x.status AS status, "
         "CASE WHEN x.status IN ('held', 'failed') THEN x.reason ELSE '' END AS reason, "
         "COUNT(*) AS n, COUNT(x.opened_at) AS opened, COUNT(x.clicked_at) AS clicked "
-        'FROM "campaign_recipient" r LEFT JOIN "message" x ON x.id = r.message_id '
+        'FROM "campaign_recipient" r LEFT JOIN "message" x ON x.id = r.message_id AND x.brand_id = r.brand_id '
         f"WHERE r.brand_id = {p(scope.brand_id, 'bigint')} "
         f"AND r.campaign_id = {p(campaign_id, 'bigint')} "
         "GROUP BY r.holdout, x.status, CASE WHEN x.status IN ('held', 'failed') "

@@ -93,7 +93,9 @@ async def _validated(
             if current is not None:
                 clash = clash.exclude(id=current.id)
             if await clash.exists():
-                problems.append(DomainError("DUPLICATE", "another campaign has this name", ["name"]))
+                problems.append(
+                    DomainError("DUPLICATE", "another campaign has this name", ["name"])
+                )
             out["name"] = name
     if values.segment_id is not None or current is None:
         if values.segment_id is None:
@@ -134,9 +136,7 @@ async def _validated(
             out["throttle_per_minute"] = values.throttle_per_minute
     if values.attribution_days is not None:
         if not 1 <= values.attribution_days <= MAX_ATTRIBUTION_DAYS:
-            problems.append(
-                DomainError("OUT_OF_RANGE", "1 to 90 days", ["attributionDays"])
-            )
+            problems.append(DomainError("OUT_OF_RANGE", "1 to 90 days", ["attributionDays"]))
         else:
             out["attribution_days"] = values.attribution_days
     if values.cost_per_message is not None:
@@ -240,9 +240,10 @@ async def launch_campaign(
     segment's membership when sending starts (copied by the start job)."""
     now = now or datetime.now(UTC)
     campaign = await get_campaign(scope, campaign_id)
-    if campaign.segment_id is None or not await scope.query(Segment).filter(
-        id=campaign.segment_id
-    ).exists():
+    if (
+        campaign.segment_id is None
+        or not await scope.query(Segment).filter(id=campaign.segment_id).exists()
+    ):
         raise DomainError("NOT_FOUND", "the campaign's segment no longer exists", ["segmentId"])
     later = campaign.send_at is not None and campaign.send_at > now
     to = CampaignStatus.SCHEDULED if later else CampaignStatus.PREPARING

@@ -40,9 +40,11 @@ def bulk_members(tessera_db: Any) -> BulkMembers:
             for i, profile in enumerate(profiles)
         ]
         await scope.insert_many(Member, rows)
-        ids = await scope.query(Member).filter(
-            external_id__startswith=f"bulk-{stamp}-"
-        ).values_list("id", "external_id")
+        ids = (
+            await scope.query(Member)
+            .filter(external_id__startswith=f"bulk-{stamp}-")
+            .values_list("id", "external_id")
+        )
         by_ref = {ref: pk for pk, ref in ids}
         return [by_ref[f"bulk-{stamp}-{i}"] for i in range(len(profiles))]
 

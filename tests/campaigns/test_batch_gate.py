@@ -93,9 +93,7 @@ async def _setup(
 
 def _decisions(messages: list[Message], ids: list[int]) -> list[tuple[str, str, datetime]]:
     by_member = {m.member_id: m for m in messages}
-    return [
-        (by_member[i].status.value, by_member[i].reason, by_member[i].send_after) for i in ids
-    ]
+    return [(by_member[i].status.value, by_member[i].reason, by_member[i].send_after) for i in ids]
 
 
 @pytest.mark.parametrize(

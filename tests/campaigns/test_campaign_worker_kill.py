@@ -161,14 +161,20 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
     await enable_feature(
         brand_a,
         "email_smtp",
-        config={"host": "127.0.0.1", "port": port, "security": "none",
-                "from_address": "care@brand.example"},
+        config={
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "from_address": "care@brand.example",
+        },
     )
     await enable_feature(
         brand_a, "sms_http", config={"url": sms_url, "auth_value": "k", "status_field": "status"}
     )
     await channels.set_contact_rules(
-        scope, quiet_start=None, quiet_end=None,
+        scope,
+        quiet_start=None,
+        quiet_end=None,
         caps=[channels.Cap(channel="email", limit=1, hours=24)],
     )
 
@@ -178,44 +184,88 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
     kind_of = [kinds[i % len(kinds)] for i in range(MEMBERS)]
     ids = await bulk_members(
         brand_a,
-        [{} if k == "no_address" else {"email": f"m{i}@example.com"}
-         for i, k in enumerate(kind_of)],
+        [
+            {} if k == "no_address" else {"email": f"m{i}@example.com"}
+            for i, k in enumerate(kind_of)
+        ],
     )
     email_of = {m: f"m{i}@example.com" for i, m in enumerate(ids)}
     template = await channels.create_template(
-        scope, name="offer", channel=Channel.EMAIL, subject="An offer",
+        scope,
+        name="offer",
+        channel=Channel.EMAIL,
+        subject="An offer",
         body="Hi {{ member.name }}",
     )
-    await scope.insert_many(ChannelConsent, [
-        scope.build(ChannelConsent, member_id=m, channel=Channel.EMAIL,
-                    purpose=Purpose.MARKETING, granted=k != "opted_out", source="test",
-                    updated_at=now)
-        for m, k in zip(ids, kind_of, strict=True) if k != "no_address"
-    ])
-    await scope.insert_many(DoNotContact, [
-        scope.build(DoNotContact, member_id=m, channel=Channel.EMAIL,
-                    reason=DoNotContactReason.UNSUBSCRIBED)
-        for m, k in zip(ids, kind_of, strict=True) if k == "do_not_contact"
-    ])
-    await scope.insert_many(Message, [
-        scope.build(Message, member_id=m, channel=Channel.EMAIL, purpose=Purpose.MARKETING,
-                    template_id=template.id, source="earlier", idempotency_key="earlier",
-                    status=MessageStatus.SENT, send_after=now - timedelta(hours=1))
-        for m, k in zip(ids, kind_of, strict=True) if k == "capped"
-    ])
+    await scope.insert_many(
+        ChannelConsent,
+        [
+            scope.build(
+                ChannelConsent,
+                member_id=m,
+                channel=Channel.EMAIL,
+                purpose=Purpose.MARKETING,
+                granted=k != "opted_out",
+                source="test",
+                updated_at=now,
+            )
+            for m, k in zip(ids, kind_of, strict=True)
+            if k != "no_address"
+        ],
+    )
+    await scope.insert_many(
+        DoNotContact,
+        [
+            scope.build(
+                DoNotContact,
+                member_id=m,
+                channel=Channel.EMAIL,
+                reason=DoNotContactReason.UNSUBSCRIBED,
+            )
+            for m, k in zip(ids, kind_of, strict=True)
+            if k == "do_not_contact"
+        ],
+    )
+    await scope.insert_many(
+        Message,
+        [
+            scope.build(
+                Message,
+                member_id=m,
+                channel=Channel.EMAIL,
+                purpose=Purpose.MARKETING,
+                template_id=template.id,
+                source="earlier",
+                idempotency_key="earlier",
+                status=MessageStatus.SENT,
+                send_after=now - timedelta(hours=1),
+            )
+            for m, k in zip(ids, kind_of, strict=True)
+            if k == "capped"
+        ],
+    )
     segment = await static_segment(brand_a, "everyone", ids)
-    campaign = await service.create_campaign(scope, service.CampaignInput(
-        name="winter", segment_id=segment.id, template_id=template.id,
-        holdout_share="0.1",
-    ))
+    campaign = await service.create_campaign(
+        scope,
+        service.CampaignInput(
+            name="winter",
+            segment_id=segment.id,
+            template_id=template.id,
+            holdout_share="0.1",
+        ),
+    )
 
     queue = f"tessera-test:{secrets.token_hex(6)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env.update(
-        TESSERA_DATABASE_URL=tessera_database_url, TESSERA_REDIS_URL=tessera_redis_url,
-        TESSERA_QUEUE_NAME=queue, TESSERA_VAR_DIR=str(tessera_var_dir),
-        TESSERA_ENVIRONMENT="test", TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_CAMPAIGN_BATCH_SIZE="250", TESSERA_WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
+        TESSERA_DATABASE_URL=tessera_database_url,
+        TESSERA_REDIS_URL=tessera_redis_url,
+        TESSERA_QUEUE_NAME=queue,
+        TESSERA_VAR_DIR=str(tessera_var_dir),
+        TESSERA_ENVIRONMENT="test",
+        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
+        TESSERA_CAMPAIGN_BATCH_SIZE="250",
+        TESSERA_WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
         TESSERA_LOG_JSON="true",
     )
     log = tmp_path / "worker.log"
@@ -229,9 +279,13 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
         await _until(lambda: asyncio.to_thread(box.tripped.wait, 0.05), "the trip", 180)
 
         async def recorded() -> bool:
-            sent = await scope.query(Message).filter(
-                idempotency_key=sending.idempotency_key(campaign.id), status=MessageStatus.SENT
-            ).count()
+            sent = (
+                await scope.query(Message)
+                .filter(
+                    idempotency_key=sending.idempotency_key(campaign.id), status=MessageStatus.SENT
+                )
+                .count()
+            )
             return sent == len(box.accepted)
 
         await _until(recorded, "every accepted message recorded")
@@ -239,10 +293,15 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
         worker.wait(timeout=15)
         box.armed = False
         box.released.set()
-        in_flight = await scope.query(Message).filter(
-            idempotency_key=sending.idempotency_key(campaign.id), attempts=1,
-            status=MessageStatus.QUEUED,
-        ).count()
+        in_flight = (
+            await scope.query(Message)
+            .filter(
+                idempotency_key=sending.idempotency_key(campaign.id),
+                attempts=1,
+                status=MessageStatus.QUEUED,
+            )
+            .count()
+        )
         assert in_flight > 0, "the kill caught sends in flight"
         box.tripped.clear()
         # The killed worker's jobs stay marked in progress until arq's timeout
@@ -253,10 +312,14 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
 
         async def done() -> bool:
             fresh = await scope.get(Campaign, campaign.id)
-            waiting = await scope.query(Message).filter(
-                idempotency_key=sending.idempotency_key(campaign.id),
-                status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED),
-            ).count()
+            waiting = (
+                await scope.query(Message)
+                .filter(
+                    idempotency_key=sending.idempotency_key(campaign.id),
+                    status__in=(MessageStatus.QUEUED, MessageStatus.DEFERRED),
+                )
+                .count()
+            )
             return fresh is not None and fresh.status is CampaignStatus.COMPLETED and not waiting
 
         await _until(done, "the campaign completed and sent", 240)
@@ -264,8 +327,11 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
         recipients = await scope.query(CampaignRecipient).filter(campaign_id=campaign.id)
         holdout = {r.member_id for r in recipients if r.holdout}
         assert {r.member_id for r in recipients} == set(ids)
-        assert holdout == {m for m in ids if sending.holdout_draw(campaign.id, m)
-                           < sending.holdout_cut(campaign.holdout_share)}
+        assert holdout == {
+            m
+            for m in ids
+            if sending.holdout_draw(campaign.id, m) < sending.holdout_cut(campaign.holdout_share)
+        }
         assert 50 <= len(holdout) <= 150
         consented = {m for m, k in zip(ids, kind_of, strict=True) if k == "yes"} - holdout
         per_address = Counter(box.accepted)
@@ -288,24 +354,41 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
         local = datetime.now(UTC).astimezone(ZoneInfo(brand_a.timezone))
         start, end = local - timedelta(hours=1), local + timedelta(hours=2)
         await channels.set_contact_rules(
-            scope, quiet_start=time(start.hour, start.minute),
-            quiet_end=time(end.hour, end.minute), caps=[],
+            scope,
+            quiet_start=time(start.hour, start.minute),
+            quiet_end=time(end.hour, end.minute),
+            caps=[],
         )
         phones = await bulk_members(
             brand_a, [{"phone": f"+86139{i:08d}"} for i in range(SMS_MEMBERS)]
         )
-        await scope.insert_many(ChannelConsent, [
-            scope.build(ChannelConsent, member_id=m, channel=Channel.SMS,
-                        purpose=Purpose.MARKETING, granted=True, source="test", updated_at=now)
-            for m in phones
-        ])
+        await scope.insert_many(
+            ChannelConsent,
+            [
+                scope.build(
+                    ChannelConsent,
+                    member_id=m,
+                    channel=Channel.SMS,
+                    purpose=Purpose.MARKETING,
+                    granted=True,
+                    source="test",
+                    updated_at=now,
+                )
+                for m in phones
+            ],
+        )
         sms_template = await channels.create_template(
             scope, name="sms", channel=Channel.SMS, body="Hi {{ member.name }}"
         )
         sms_segment = await static_segment(brand_a, "phones", phones)
-        texts = await service.create_campaign(scope, service.CampaignInput(
-            name="texts", segment_id=sms_segment.id, template_id=sms_template.id,
-        ))
+        texts = await service.create_campaign(
+            scope,
+            service.CampaignInput(
+                name="texts",
+                segment_id=sms_segment.id,
+                template_id=sms_template.id,
+            ),
+        )
         await service.launch_campaign(scope, texts.id)
 
         async def deferred() -> bool:
