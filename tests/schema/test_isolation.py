@@ -1911,7 +1911,7 @@ async def _seed_campaign(w: World) -> dict[str, Any]:
     channels = await w.b("channels")
     segment = await w.b("segment")
     made = await w.as_b(
-        "mutation($s: ID!, $t: ID!) { createCampaign(input: {name: \"b-winter\", segmentId: $s,"
+        'mutation($s: ID!, $t: ID!) { createCampaign(input: {name: "b-winter", segmentId: $s,'
         " templateId: $t}) { campaign { id } errors { code } } }",
         {"s": segment["id"], "t": channels["template"]},
     )
