@@ -234,7 +234,17 @@ async def campaigns_batch(ctx: dict[str, Any], brand_id: int, campaign_id: int, 
             wait = batch_spacing_s(campaign)
             if later is not None and campaign.purpose is Purpose.MARKETING:
                 wait += (later - now).total_seconds()
-            await continue_from_next_batch(uow, campaign, delay_s=wait)
+            # The next batch by number (an index lookup; the lowest undecided
+            # one, as resume looks for, would scan every decided row first).
+            if (
+                await scope.query(CampaignRecipient)
+                .using_db(uow.connection)
+                .filter(campaign_id=campaign.id, batch=batch + 1)
+                .exists()
+            ):
+                uow.follow_ups.append(_batch_job(campaign, batch + 1, wait))
+            else:
+                await _complete(uow, campaign, now)
     return len(linked)
 
 
@@ -266,7 +276,8 @@ async def counts(scope: BrandScope, campaign_id: int) -> CampaignCounts:
         "SELECT r.holdout AS holdout, x.status AS status, "
         "CASE WHEN x.status IN ('held', 'failed') THEN x.reason ELSE '' END AS reason, "
         "COUNT(*) AS n, COUNT(x.opened_at) AS opened, COUNT(x.clicked_at) AS clicked "
-        'FROM "campaign_recipient" r LEFT JOIN "message" x ON x.id = r.message_id AND x.brand_id = r.brand_id '
+        'FROM "campaign_recipient" r LEFT JOIN "message" x '
+        "ON x.id = r.message_id AND x.brand_id = r.brand_id "
         f"WHERE r.brand_id = {p(scope.brand_id, 'bigint')} "
         f"AND r.campaign_id = {p(campaign_id, 'bigint')} "
         "GROUP BY r.holdout, x.status, CASE WHEN x.status IN ('held', 'failed') "

@@ -347,18 +347,21 @@ async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) ->
     )
     # The checks in _decide's order; CASE stops at the first that holds, as
     # _decide returns at the first no. ``held`` is the reason, NULL: may go.
+    # Each member's facts are looked up by index, row by row (correlated
+    # subqueries), so a batch costs its own size, not the size of the
+    # consent or do-not-contact tables.
     tests: list[tuple[str, str]] = []
     column = ADDRESS_COLUMN.get(channel)
     if column is not None:
-        tests.append((f"COALESCE(m.{column}, '') = ''", p(NO_ADDRESS)))
-    tests.append(("d.reason IS NOT NULL", f"{p(do_not_contact_reason(''))} || d.reason"))
+        tests.append(("COALESCE(s.address, '') = ''", p(NO_ADDRESS)))
+    tests.append(("s.blocked IS NOT NULL", f"{p(do_not_contact_reason(''))} || s.blocked"))
     default = "TRUE" if consent_default(purpose) else "FALSE"
-    tests.append((f"NOT COALESCE(cc.granted, {default})", p(NO_CONSENT)))
+    tests.append((f"NOT COALESCE(s.granted, {default})", p(NO_CONSENT)))
     if purpose is Purpose.MARKETING:
         for cap in caps_for(rules, channel):
             count = (
-                'SELECT COUNT(*) FROM "message" x WHERE x.brand_id = m.brand_id '
-                f"AND x.member_id = m.id AND x.purpose = {p(Purpose.MARKETING.value)} "
+                'SELECT COUNT(*) FROM "message" x WHERE x.brand_id = s.brand_id '
+                f"AND x.member_id = s.member_id AND x.purpose = {p(Purpose.MARKETING.value)} "
                 f"AND x.status IN ({', '.join(p(s.value) for s in COUNTED)}) "
                 f"AND x.send_after > {p(now - timedelta(hours=cap['hours']))}"
             )
@@ -366,23 +369,45 @@ async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) ->
                 count += f" AND x.channel = {p(channel.value)}"
             tests.append((f"({count}) >= {p(int(cap['limit']), 'bigint')}", p(cap_reason(cap))))
     decision = " ".join(f"WHEN {condition} THEN {reason}" for condition, reason in tests)
+    address_sql = f"m.{column}" if column is not None else "NULL"
+    facts = (
+        f"SELECT m.id AS member_id, m.brand_id AS brand_id, {address_sql} AS address, "
+        '(SELECT d.reason FROM "do_not_contact" d WHERE d.brand_id = m.brand_id '
+        f"AND d.member_id = m.id AND d.channel = {p(channel.value)}) AS blocked, "
+        '(SELECT cc.granted FROM "channel_consent" cc WHERE cc.brand_id = m.brand_id '
+        f"AND cc.member_id = m.id AND cc.channel = {p(channel.value)} "
+        f"AND cc.purpose = {p(purpose.value)}) AS granted "
+        f'FROM "member" m WHERE m.brand_id = {p(brand_id, "bigint")} '
+        f"AND m.id IN ({request.members_sql(p)})"
+    )
     sql = (
         f'INSERT INTO "message" ({cols}) {outer}'
-        f"FROM (SELECT m.id AS member_id, CASE {decision} ELSE NULL END AS held "
-        'FROM "member" m '
-        'LEFT JOIN "do_not_contact" d ON d.brand_id = m.brand_id AND d.member_id = m.id '
-        f"AND d.channel = {p(channel.value)} "
-        'LEFT JOIN "channel_consent" cc ON cc.brand_id = m.brand_id AND cc.member_id = m.id '
-        f"AND cc.channel = {p(channel.value)} AND cc.purpose = {p(purpose.value)} "
-        f"WHERE m.brand_id = {p(brand_id, 'bigint')} AND m.id IN ({request.members_sql(p)})) dec "
+        f"FROM (SELECT s.member_id, CASE {decision} ELSE NULL END AS held "
+        f"FROM ({facts}) s{' OFFSET 0' if p.postgres else ''}) dec "
         # (WHERE TRUE: SQLite reads an ON CONFLICT after a bare FROM as a join's ON.)
         "WHERE TRUE ON CONFLICT (brand_id, member_id, idempotency_key) DO NOTHING"
     )
-    await conn.execute_query(sql, p.values)
     # Delivery on the bulk lane, as :func:`schedule` would queue each: one
-    # ``channels_send`` per message that may go, due at its send_after. Only
-    # messages this statement wrote (created at ``now``): one kept from an
-    # earlier decision was queued then.
+    # ``channels_send`` per message that may go, due at its send_after; only
+    # for messages this statement wrote (one kept from an earlier decision
+    # was queued then).
+    if p.postgres:
+        # One statement: the inserted rows feed the outbox straight away.
+        kind = p(SEND_JOB[purpose])
+        opening, closing = p('{"args": ['), p('], "kwargs": {}}')
+        payload = p.json(
+            f"{opening} || CAST(ins.brand_id AS TEXT) || ', ' || CAST(ins.id AS TEXT) || {closing}"
+        )
+        waiting = f"{p(MessageStatus.QUEUED.value)}, {p(MessageStatus.DEFERRED.value)}"
+        sql = (
+            f"WITH ins AS ({sql} RETURNING id, brand_id, status, send_after) "
+            'INSERT INTO "outbox" (brand_id, kind, payload, created_at, available_at, attempts) '
+            f"SELECT ins.brand_id, {kind}, {payload}, {p(now)}, ins.send_after, 0 "
+            f"FROM ins WHERE ins.status IN ({waiting})"
+        )
+        await conn.execute_query(sql, p.values)
+        return
+    await conn.execute_query(sql, p.values)
     q = SqlParams(conn)
     kind = q(SEND_JOB[purpose])
     opening, closing = q('{"args": ['), q('], "kwargs": {}}')
