@@ -2,7 +2,7 @@
 inserts, and sending through an SMTP sink.
 
 Preparing: a segment of ``BENCH_CAMPAIGN_MEMBERS`` members (default
-1,000,000; 90 % consented, 2 % do-not-contact, 1 % without an address, a
+100,000, large run 1,000,000; 90 % consented, 2 % do-not-contact, 1 % without an address, a
 frequency cap in force), seeded with generate_series, not timed. Tessera's
 figure is the start job (the audience snapshot with its holdout and batch
 numbers) and every batch job (the gate's set-based decisions, the message
@@ -52,7 +52,7 @@ from tessera.scope import BrandScope
 from tessera.segments.models import Segment
 from tessera.tenancy.service import create_brand, create_tenant
 
-MEMBERS = int(os.environ.get("BENCH_CAMPAIGN_MEMBERS", "1000000"))
+MEMBERS = int(os.environ.get("BENCH_CAMPAIGN_MEMBERS", "100000"))
 SENDS = int(os.environ.get("BENCH_CAMPAIGN_SENDS", "500"))
 CONCURRENCY = 10
 
