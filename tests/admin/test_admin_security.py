@@ -11,6 +11,8 @@ from starlette.routing import Route
 from tessera.assets.models import LedgerEntry
 from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import AdminRole, ApiKey
+from tessera.campaigns import service as campaigns
+from tessera.campaigns.models import Campaign
 from tessera.channels import service as channels
 from tessera.channels.models import Channel, MessageTemplate, Purpose, TriggerRule
 from tessera.coupons.models import CouponTemplate
@@ -90,7 +92,12 @@ async def _channels(brand) -> dict[str, int]:
     rule = await channels.create_trigger_rule(
         scope, event="member.joined", template_id=template.id, purpose=Purpose.TRANSACTIONAL
     )
-    return {"message_template_id": template.id, "rule_id": rule.id}
+    segment = await scope.create(Segment, name="campaign audience", kind="static")
+    campaign = await campaigns.create_campaign(
+        scope,
+        campaigns.CampaignInput(name="winter", segment_id=segment.id, template_id=template.id),
+    )
+    return {"message_template_id": template.id, "rule_id": rule.id, "campaign_id": campaign.id}
 
 
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
@@ -225,7 +232,10 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert [r.role for r in await scope_b.query(AdminRole)] == ["owner"]
     assert await scope_b.query(TierDefinition).count() == 1
     assert await scope_b.query(CouponTemplate).count() == 1
-    assert [s.name for s in await scope_b.query(Segment)] == ["Seg"]
+    assert sorted(s.name for s in await scope_b.query(Segment)) == ["Seg", "campaign audience"]
+    assert [(c.name, c.status.value) for c in await scope_b.query(Campaign)] == [
+        ("winter", "draft")
+    ]
     assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
     assert (await scope_b.get(MemberMerge, merge_b.merge.id)).undone_at is None
     assert (await scope_b.get(DuplicateCandidate, candidate_b.id)).status == "open"
