@@ -164,3 +164,32 @@ async def test_without_a_sender_messages_fail_with_the_reason(
     fresh = await scope.get(Campaign, campaign.id)
     assert fresh is not None and fresh.last_error == reason
     assert fresh.status is CampaignStatus.COMPLETED
+
+
+async def test_the_throttle_spaces_the_batches(
+    brand_a: Any, bulk_members: Any, static_segment: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tessera.campaigns.models import CampaignRecipient
+    from tessera.outbox.models import OutboxEntry
+
+    scope = BrandScope(brand_a)
+    draft = await _draft(brand_a, bulk_members, static_segment, n=5)
+    campaign = await service.update_campaign(
+        scope, draft.id, service.CampaignInput(throttle_per_minute=2)
+    )
+    await service.launch_campaign(scope, campaign.id)
+    await sending.campaigns_start({}, brand_a.id, campaign.id)
+    batches = (
+        await scope.query(CampaignRecipient)
+        .filter(campaign_id=campaign.id)
+        .values_list("batch", flat=True)
+    )
+    assert sorted(batches) == [0, 0, 1, 1, 2]  # batches of the throttle's size
+    before = datetime.now(UTC)
+    assert await sending.campaigns_batch({}, brand_a.id, campaign.id, 0) == 2
+    queued = await scope.query(OutboxEntry).filter(kind="campaigns_batch").order_by("-id").first()
+    assert queued is not None and queued.payload["args"] == [brand_a.id, campaign.id, 1]
+    # Two messages at two a minute: the next batch a minute later.
+    assert queued.available_at >= before + timedelta(seconds=59)
