@@ -108,7 +108,7 @@ messages: install
 screenshots: install
 	$(BIN)/python -P docs/tools/screenshots.py
 
-BENCHES ?= ledger member_core segments import webhooks persons merge slots reports
+BENCHES ?= ledger member_core segments import webhooks persons merge slots reports campaigns attribution
 
 # Each bench writes var/bench/<bench>.json; the summary prints them all in one table (docs/bench.md).
 bench: install

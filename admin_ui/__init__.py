@@ -48,6 +48,7 @@ PAGE_MODULES = (
     "tessera.admin_ui.pages.campaign_results",
     "tessera.admin_ui.pages.reports",
     "tessera.admin_ui.pages.channels",
+    "tessera.admin_ui.pages.campaigns",
 )
 # No inline script or style anywhere: every script and stylesheet is a file
 # served from /admin/static.

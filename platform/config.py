@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         "(e.g. `https://shop.example.com`); `*` allows any; unset allows none",
     )
 
+    campaign_batch_size: int = Field(
+        1000, ge=1, description="recipients a campaign decides and queues per batch job"
+    )
     outbox_concurrency: int = Field(
         4, ge=1, description="follow-up jobs the in-process runner (no Redis) runs at once"
     )

@@ -52,6 +52,7 @@ ERROR_CODES: dict[str, str] = {
     "MEMBER_MERGED": "The member was merged into another one (a tombstone); use the survivor.",
     "UNDO_BLOCKED": "A merge cannot be undone any more; the message says why.",
     "CONFLICT": "Another change got there first; read again and retry.",
+    "INVALID_STATE": "The object's state does not allow this (e.g. pausing a draft campaign).",
     "IDEMPOTENCY_CONFLICT": "The idempotency key or external id was used with other details.",
     "IN_USE": "Something still depends on this object, so it cannot go.",
     "CYCLE": "A segment would contain itself.",

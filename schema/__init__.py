@@ -15,6 +15,7 @@ from tessera.schema.audit import AuditMutation
 from tessera.schema.behaviour.mutations import BehaviourMutation
 from tessera.schema.brand import BrandQuery
 from tessera.schema.campaign_results import CampaignResultsQuery
+from tessera.schema.campaigns import CampaignsMutation, CampaignsQuery
 from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
@@ -57,6 +58,7 @@ QUERIES: tuple[type, ...] = (
     ReportsQuery,
     CampaignResultsQuery,
     ChannelsQuery,
+    CampaignsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     FeaturesMutation,
@@ -75,6 +77,7 @@ MUTATIONS: tuple[type, ...] = (
     SlotsMutation,
     ReportsMutation,
     ChannelsMutation,
+    CampaignsMutation,
 )
 
 

@@ -95,6 +95,19 @@ async def channels_send(ctx: dict[str, Any], brand_id: int, message_pk: int) -> 
         return "gone"
     if message.status not in WAITING:
         return message.status.value  # a replayed entry: the first run settled it
+    # The claim: of two runs of one attempt at once (an outbox lease that ran
+    # out while arq still held the job), only the one whose conditional
+    # UPDATE counts the attempt sends. What remains is a run killed after the
+    # provider took the message and before _record: its retry sends again
+    # (docs/campaigns.md, "Exactly once").
+    claimed = await (
+        scope.query(Message)
+        .filter(id=message.id, status__in=WAITING, attempts=message.attempts)
+        .update(attempts=message.attempts + 1)
+    )
+    if not claimed:
+        return "skipped"
+    message.attempts += 1
     enabled: EnabledSender | None = None
     try:
         outbound = await _outbound(scope, message)
@@ -181,7 +194,7 @@ async def _record(
     scope: BrandScope, message: Message, enabled: EnabledSender | None, result: SendResult
 ) -> str:
     now = datetime.now(UTC)
-    attempt = message.attempts + 1
+    attempt = message.attempts  # claimed by channels_send
     error = (result.error or "")[:MAX_REASON]
     changes: dict[str, Any] = {"attempts": attempt}
     if enabled is not None:

@@ -102,6 +102,8 @@ BUILTIN_JOBS: dict[str, str] = {
     "channels_send": "tessera.channels.delivery:channels_send",
     "channels_send_priority": "tessera.channels.delivery:channels_send",
     "channels_trigger": "tessera.channels.triggers:channels_trigger",
+    "campaigns_start": "tessera.campaigns.sending:campaigns_start",
+    "campaigns_batch": "tessera.campaigns.sending:campaigns_batch",
 }
 
 _registered: dict[str, JobDefinition] | None = None

@@ -36,6 +36,7 @@ from tessera.assets import accounts, lots
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.audit import service as audit
 from tessera.behaviour.models import BehaviourEvent
+from tessera.campaigns.models import CampaignRecipient
 from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.checkout.models import RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption
@@ -449,6 +450,15 @@ async def _move_rows(uow: UnitOfWork, moved: _Moved, survivor_id: int, merged_id
     await moved.move(
         "messages", of(Message, member_id=m).exclude(idempotency_key__in=keys), "member_id", s
     )
+    # Campaigns the tombstone was a recipient of and the survivor was not
+    # (one recipient per campaign and member); its message moved above.
+    campaigns = Subquery(of(CampaignRecipient, member_id=s).values("campaign_id"))
+    await moved.move(
+        "campaign_recipients",
+        of(CampaignRecipient, member_id=m).exclude(campaign_id__in=campaigns),
+        "member_id",
+        s,
+    )
     # The survivor's own consent and do-not-contact per channel stand; the
     # merged member's fill the channels it has none for (a do-not-contact is
     # never lost: the survivor then has it too).
@@ -689,6 +699,7 @@ _MOVED_BACK: dict[str, tuple[Any, str]] = {
     "holds": (RewardHold, "member_id"),
     "slot_events": (SlotEvent, "member_id"),
     "messages": (Message, "member_id"),
+    "campaign_recipients": (CampaignRecipient, "member_id"),
     "consents": (ChannelConsent, "member_id"),
     "do_not_contact": (DoNotContact, "member_id"),
     "allowances": (CouponAllowance, "member_id"),

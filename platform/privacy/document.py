@@ -25,6 +25,7 @@ from tortoise.models import Model
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
+from tessera.campaigns.models import CampaignRecipient
 from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.checkout.models import HeldCoupon, RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption, CouponTemplate
@@ -109,6 +110,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("check_ins", CheckIn, "Daily check-ins.", _mine),
     Section(
         "messages", Message, "Messages sent, held back or due, and what became of them.", _mine
+    ),
+    Section(
+        "campaign_recipients",
+        CampaignRecipient,
+        "Campaigns the member was in the audience of, and whether in the holdout.",
+        _mine,
     ),
     Section("consents", ChannelConsent, "Yes or no to each channel and purpose.", _mine),
     Section("do_not_contact", DoNotContact, "Channels never to use, and why.", _mine),

@@ -23,6 +23,7 @@ from tortoise.expressions import Q, RawSQL
 from tessera.audit import service as audit
 from tessera.audit.models import AuditLogEntry
 from tessera.behaviour.models import BehaviourEvent
+from tessera.campaigns.models import CampaignRecipient
 from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.errors import DomainError
 from tessera.members.models import DuplicateCandidate, Member, MemberIdentity, MemberMerge
@@ -101,6 +102,7 @@ _DELETED_WITH_MEMBER: tuple[type[BrandOwned], ...] = (
     MemberLifecycle,
     MemberCluster,
     Message,
+    CampaignRecipient,
     ChannelConsent,
     DoNotContact,
     MemberExport,

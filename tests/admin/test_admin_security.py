@@ -11,6 +11,8 @@ from starlette.routing import Route
 from tessera.assets.models import LedgerEntry
 from tessera.auth.api_keys import create_api_key
 from tessera.auth.models import AdminRole, ApiKey
+from tessera.campaigns import service as campaigns
+from tessera.campaigns.models import Campaign
 from tessera.channels import service as channels
 from tessera.channels.models import Channel, MessageTemplate, Purpose, TriggerRule
 from tessera.coupons.models import CouponTemplate
@@ -90,25 +92,12 @@ async def _channels(brand) -> dict[str, int]:
     rule = await channels.create_trigger_rule(
         scope, event="member.joined", template_id=template.id, purpose=Purpose.TRANSACTIONAL
     )
-    return {"message_template_id": template.id, "rule_id": rule.id}
-
-
-async def _campaign(brand) -> dict[str, int]:
-    """A launched campaign, written into the tables (its results page reads them)."""
-    from datetime import UTC, datetime
-
-    from tessera.campaigns.models import Campaign
-
-    scope = BrandScope(brand)
-    template = await scope.create(MessageTemplate, name="c-push", channel=Channel.SMS, body="Hi")
-    campaign = await scope.create(
-        Campaign,
-        name="Spring",
-        template_id=template.id,
-        channel=Channel.SMS,
-        launched_at=datetime(2025, 3, 1, tzinfo=UTC),
+    segment = await scope.create(Segment, name="campaign audience", kind="static")
+    campaign = await campaigns.create_campaign(
+        scope,
+        campaigns.CampaignInput(name="winter", segment_id=segment.id, template_id=template.id),
     )
-    return {"campaign_id": campaign.id}
+    return {"message_template_id": template.id, "rule_id": rule.id, "campaign_id": campaign.id}
 
 
 async def test_a_member_named_script_shows_as_text(admin_client, brand_a, new_member):
@@ -144,7 +133,6 @@ async def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
         **loyalty,
         **await _programme(brand_a),
         **await _channels(brand_a),
-        **await _campaign(brand_a),
     }
     for route in brand_routes(app):
         if "GET" in (route.methods or ()):
@@ -204,7 +192,6 @@ async def test_no_admin_route_reaches_another_brands_data(
         "subscription_id": hook_b.id,
         "delivery_id": delivery_b.id,
         **await _channels(brand_b),
-        **await _campaign(brand_b),
     }
     # Not brand data: the same for every brand, probed only with brand B's code.
     shared = {"key": "points.purchase", "report": "reports.sales"}
@@ -245,7 +232,10 @@ async def test_no_admin_route_reaches_another_brands_data(
     assert [r.role for r in await scope_b.query(AdminRole)] == ["owner"]
     assert await scope_b.query(TierDefinition).count() == 1
     assert await scope_b.query(CouponTemplate).count() == 1
-    assert [s.name for s in await scope_b.query(Segment)] == ["Seg"]
+    assert sorted(s.name for s in await scope_b.query(Segment)) == ["Seg", "campaign audience"]
+    assert [(c.name, c.status.value) for c in await scope_b.query(Campaign)] == [
+        ("winter", "draft")
+    ]
     assert await scope_b.query(Tag).filter(rule__isnull=False).count() == 0
     assert (await scope_b.get(MemberMerge, merge_b.merge.id)).undone_at is None
     assert (await scope_b.get(DuplicateCandidate, candidate_b.id)).status == "open"

@@ -101,6 +101,22 @@ ALLOWED_FILES = {
 ALLOWED_RAW_SQL = {
     ("platform/app.py", "readyz"): "SELECT 1, no table",
     (
+        "platform/channels/gate.py",
+        "decide_batch",
+    ): "a batch's messages and their outbox rows, set-based; every table WHERE brand_id = the scope's",
+    (
+        "platform/campaigns/sending.py",
+        "snapshot",
+    ): "INSERT campaign_recipient … SELECT segment_membership WHERE brand_id = the campaign's",
+    (
+        "platform/campaigns/sending.py",
+        "campaigns_batch",
+    ): "UPDATE campaign_recipient WHERE brand_id = the campaign's, message of the same brand",
+    (
+        "platform/campaigns/sending.py",
+        "counts",
+    ): "one GROUP BY over campaign_recipient WHERE brand_id = the scope's, joined by message id",
+    (
         "platform/members/merge.py",
         "_combine_ledgers",
     ): "UPDATE asset_account … FROM the merged account, both WHERE brand_id = the scope's",

@@ -1924,3 +1924,69 @@ async def _channel_writes(w: World) -> None:
     ):
         assert await w.a_errors(f"mutation {{ {document} {{ errors {{ code }} }} }}", {}) == []
     await _b_channels_unchanged(w, seeded)
+
+
+# --- campaign probes ------------------------------------------------------------
+
+
+async def _seed_campaign(w: World) -> dict[str, Any]:
+    channels = await w.b("channels")
+    segment = await w.b("segment")
+    made = await w.as_b(
+        'mutation($s: ID!, $t: ID!) { createCampaign(input: {name: "b-winter", segmentId: $s,'
+        " templateId: $t}) { campaign { id } errors { code } } }",
+        {"s": segment["id"], "t": channels["template"]},
+    )
+    assert made["createCampaign"]["errors"] == [], made
+    return {
+        "campaign": made["createCampaign"]["campaign"]["id"],
+        "segment": segment["id"],
+        "template": channels["template"],
+    }
+
+
+SEEDS["campaign"] = _seed_campaign
+
+
+@probe("Query.campaigns", "Query.campaign")
+async def _campaign_reads(w: World) -> None:
+    seeded = await w.b("campaign")
+    own = await w.as_a(
+        "query($c: ID!) { campaigns { totalCount } campaign(id: $c) { id } }",
+        {"c": seeded["campaign"]},
+    )
+    assert own == {"campaigns": {"totalCount": 0}, "campaign": None}
+
+
+@probe(
+    "Mutation.createCampaign",
+    "Mutation.updateCampaign",
+    "Mutation.deleteCampaign",
+    "Mutation.launchCampaign",
+    "Mutation.pauseCampaign",
+    "Mutation.resumeCampaign",
+    "Mutation.cancelCampaign",
+)
+async def _campaign_writes(w: World) -> None:
+    seeded = await w.b("campaign")
+    ids = {"c": seeded["campaign"], "s": seeded["segment"], "t": seeded["template"]}
+    for document in (
+        'createCampaign(input: {name: "a", segmentId: $s, templateId: $t})',
+        'updateCampaign(input: {id: $c, name: "x"})',
+        "deleteCampaign(input: {id: $c})",
+        "launchCampaign(input: {id: $c})",
+        "pauseCampaign(input: {id: $c})",
+        "resumeCampaign(input: {id: $c})",
+        "cancelCampaign(input: {id: $c})",
+    ):
+        used = [name for name in ("c", "s", "t") if f"${name}" in document]
+        head = ", ".join(f"${name}: ID!" for name in used)
+        errors = await w.a_errors(
+            f"mutation({head}) {{ {document} {{ errors {{ code }} }} }}",
+            {name: ids[name] for name in used},
+        )
+        assert {e["code"] for e in errors} == {"NOT_FOUND"}, document
+    after = await w.as_b(
+        "query($c: ID!) { campaign(id: $c) { name status } }", {"c": seeded["campaign"]}
+    )
+    assert after["campaign"] == {"name": "b-winter", "status": "DRAFT"}

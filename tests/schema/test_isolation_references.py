@@ -835,6 +835,45 @@ CASES: list[Case] = [
         )
     ),
     Case(
+        "Query.campaign",
+        "query($id: ID!) { campaign(id: $id) { id } }",
+        {"id": Ref("campaign")},
+        null,
+        ok=_found,
+    ),
+    Case(
+        "Mutation.createCampaign",
+        mutation("createCampaign"),
+        {
+            "input": {
+                "name": Key(),
+                "segmentId": Ref("segment"),
+                "templateId": Ref("message_template"),
+            }
+        },
+    ),
+    Case(
+        "Mutation.updateCampaign",
+        mutation("updateCampaign"),
+        {
+            "input": {
+                "id": Ref("campaign"),
+                "segmentId": Ref("segment"),
+                "templateId": Ref("message_template"),
+            }
+        },
+    ),
+    *(
+        Case(f"Mutation.{name}", mutation(name), {"input": {"id": Ref(kind)}})
+        for name, kind in (
+            ("deleteCampaign", "campaign"),
+            ("launchCampaign", "campaign"),
+            ("pauseCampaign", "sending_campaign"),
+            ("resumeCampaign", "paused_campaign"),
+            ("cancelCampaign", "sending_campaign"),
+        )
+    ),
+    Case(
         "Mutation.sendMessage",
         mutation("sendMessage"),
         {
@@ -1265,7 +1304,33 @@ async def _results_campaign(c: Seeder) -> dict[str, Any]:
     return {"id": encode_id("Campaign", row.id)}
 
 
+async def _campaign(c: Seeder, status: str = "draft") -> dict[str, Any]:
+    from tessera.campaigns.models import Campaign
+    from tessera.scope import BrandScope
+
+    segment = await c.get("segment")
+    template = await c.get("message_template")
+    made = await _ok(
+        c.call,
+        "mutation($s: ID!, $t: ID!, $n: String!) { createCampaign(input: {name: $n,"
+        " segmentId: $s, templateId: $t}) { campaign { id } errors { code } } }",
+        {"s": segment["id"], "t": template["id"], "n": f"campaign-{status}"},
+    )
+    if status != "draft":
+        # Straight to the state the case needs (the jobs that get it there are not run here).
+        await (
+            BrandScope(c.brand)
+            .query(Campaign)
+            .filter(name=f"campaign-{status}")
+            .update(status=status)
+        )
+    return made["campaign"]  # type: ignore[no-any-return]
+
+
 SEEDS: dict[str, Callable[[Seeder], Awaitable[dict[str, Any]]]] = {
+    "campaign": _campaign,
+    "sending_campaign": lambda c: _campaign(c, "sending"),
+    "paused_campaign": lambda c: _campaign(c, "paused"),
     "message_template": lambda c: _message_template(c, "welcome"),
     "spare_message_template": lambda c: _message_template(c, "spare"),
     "trigger_rule": _trigger_rule,
