@@ -80,6 +80,10 @@ ALLOWED_MODEL_QUERIES = {
         "ApiKey",
     ): "finds a key by its public prefix before any brand is known",
     (
+        "platform/auth/member_tokens.py",
+        "Member",
+    ): "a member token's member, filtered on the brand its signed claims name, with that brand",
+    (
         "platform/auth/admin_users.py",
         "AdminRole",
     ): "lists the brands a signed-in admin user holds a role on, before one is chosen",
@@ -100,6 +104,10 @@ ALLOWED_FILES = {
 # Raw SQL: (file, enclosing function) -> why it touches one brand only.
 ALLOWED_RAW_SQL = {
     ("platform/app.py", "readyz"): "SELECT 1, no table",
+    (
+        "platform/slots/resolve.py",
+        "_read",
+    ): "the page-view statement of _statement: every part and CTE WHERE brand_id = the scope's",
     (
         "platform/members/merge.py",
         "_combine_ledgers",
