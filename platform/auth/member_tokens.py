@@ -105,9 +105,7 @@ async def authenticate_member_token(token: str) -> MemberPrincipal | None:
     # The member with its brand in one round trip (every request with a
     # member token pays it): the brand comes from the signed claims, and the
     # member must belong to it.
-    member = (
-        await Member.filter(id=member_id, brand_id=brand_id).select_related("brand").first()
-    )
+    member = await Member.filter(id=member_id, brand_id=brand_id).select_related("brand").first()
     if member is None or member.status not in _LIVE:
         return None
     scope = BrandScope(member.brand, Actor("member", str(member_id)))

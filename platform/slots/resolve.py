@@ -407,7 +407,7 @@ async def resolve(
         if needs is not None and current.needs == needs:
             break
         needs = current.needs
-    assert needs is not None
+    assert needs is not None and current is not None
     kind = current.cls(current.config)
     feature_row = features[0]
     feature = BrandFeature(
