@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Subquery
-from tortoise.functions import Max
+from tortoise.functions import Max, Min
 
-from tessera.orders.models import OrderLine
+from tessera.orders.models import Order, OrderLine
 from tessera.scope import BrandScope
 from tessera.segments.models import SegmentMembership
 from tessera.slots.models import CatalogueItem, ItemNeighbour, ItemPopularity, MemberCluster
@@ -31,8 +31,8 @@ HALF_LIFE_DAYS = 30.0
 WINDOW_DAYS = 730
 # Pairs bought together by fewer members are noise, not a signal.
 MIN_TOGETHER = 2
-# Order lines read per query by the build.
-READ_CHUNK = 50_000
+# Orders (by id) whose lines the build reads per query.
+READ_CHUNK = 25_000
 
 
 @dataclass(frozen=True)
@@ -224,24 +224,34 @@ class History:
 
 
 async def read_history(scope: BrandScope, since: datetime, until: datetime) -> History:
-    """The brand's order lines between ``since`` and ``until``, read in
-    chunks of ``READ_CHUNK`` lines by id (each an index range scan), each
+    """The brand's order lines between ``since`` and ``until``, read by
+    ranges of ``READ_CHUNK`` order ids (both tables by an index range, so
+    the read stays one pass over the orders whatever their number), each
     chunk turned into numbers before the next is read."""
     import numpy as np
 
     members, items, at = array("q"), array("i"), array("d")
     codes: dict[str, int] = {}
     categories: list[str | None] = []
-    last = 0
-    while True:
+    in_window = scope.query(Order).filter(occurred_at__gte=since, occurred_at__lte=until)
+    bounds = await in_window.annotate(low=Min("id"), high=Max("id")).values("low", "high")
+    low, high = (bounds[0]["low"], bounds[0]["high"]) if bounds else (None, None)
+    start = int(low) if low is not None else 0
+    while high is not None and start <= int(high):
+        end = start + READ_CHUNK
         chunk = (
             await scope.query(OrderLine)
-            .filter(order__occurred_at__gte=since, order__occurred_at__lte=until, id__gt=last)
-            .order_by("id")
-            .limit(READ_CHUNK)
-            .values_list("id", "order__member_id", "sku", "order__occurred_at", "category")
+            .filter(
+                order_id__gte=start,
+                order_id__lt=end,
+                order__id__gte=start,
+                order__id__lt=end,
+                order__occurred_at__gte=since,
+                order__occurred_at__lte=until,
+            )
+            .values_list("order__member_id", "sku", "order__occurred_at", "category")
         )
-        for _, member, sku, when, category in chunk:
+        for member, sku, when, category in chunk:
             code = codes.get(sku)
             if code is None:
                 code = codes[sku] = len(codes)
@@ -249,9 +259,7 @@ async def read_history(scope: BrandScope, since: datetime, until: datetime) -> H
             members.append(member)
             items.append(code)
             at.append(when.timestamp())
-        if len(chunk) < READ_CHUNK:
-            break
-        last = chunk[-1][0]
+        start = end
     return History(
         np.frombuffer(members, dtype=np.int64),
         np.frombuffer(items, dtype=np.int32),

@@ -16,7 +16,7 @@ from tessera.orders.money import MoneyAmount
 from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.slots import model
-from tessera.slots.models import CatalogueItem
+from tessera.slots.models import CatalogueItem, ItemNeighbour
 from tessera.tenancy.models import Brand
 
 _orders = itertools.count(1)
@@ -164,3 +164,27 @@ async def test_a_changed_slot_config_shows_on_the_next_view(
 
 def record_same(log: Any, assert_round_trips: Any) -> Any:
     return assert_round_trips(len(log.round_trips))
+
+
+async def test_the_build_reads_orders_in_chunks_with_the_same_result(brand_a, shop, monkeypatch):
+    scope = BrandScope(brand_a)
+    whole = await model.build(scope)
+    rows = (
+        await scope.query(ItemNeighbour)
+        .order_by("sku", "rank")
+        .values_list("sku", "neighbour", "score", "together")
+    )
+    monkeypatch.setattr(model, "READ_CHUNK", 1)  # an order per query
+    chunked = await model.build(scope)
+    assert (chunked.purchases, chunked.items, chunked.neighbours, chunked.popular) == (
+        whole.purchases,
+        whole.items,
+        whole.neighbours,
+        whole.popular,
+    )
+    again = (
+        await scope.query(ItemNeighbour)
+        .order_by("sku", "rank")
+        .values_list("sku", "neighbour", "score", "together")
+    )
+    assert again == rows and rows
