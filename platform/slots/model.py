@@ -10,15 +10,16 @@ them on generated histories without a database."""
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Subquery
-from tortoise.functions import Max
+from tortoise.functions import Max, Min
 
-from tessera.orders.models import OrderLine
+from tessera.orders.models import Order, OrderLine
 from tessera.scope import BrandScope
 from tessera.segments.models import SegmentMembership
 from tessera.slots.models import CatalogueItem, ItemNeighbour, ItemPopularity, MemberCluster
@@ -30,6 +31,8 @@ HALF_LIFE_DAYS = 30.0
 WINDOW_DAYS = 730
 # Pairs bought together by fewer members are noise, not a signal.
 MIN_TOGETHER = 2
+# Orders (by id) whose lines the build reads per query.
+READ_CHUNK = 25_000
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,6 @@ def item_neighbours(
     """Each item's ``top`` most similar items: cosine similarity of the items'
     buyer vectors (binary: bought or not), with the number of members who
     bought both. ``baskets`` are ``(member, sku)`` pairs (repeats are fine)."""
-    # Imported on use: scikit-learn takes seconds to import, which every
-    # `tessera` command and API process would pay otherwise.
-    import numpy as np
-    from scipy.sparse import csr_matrix
-    from sklearn.metrics.pairwise import cosine_similarity
-
     members: dict[int, int] = {}
     items: dict[str, int] = {}
     rows: list[int] = []
@@ -87,16 +84,36 @@ def item_neighbours(
     for member, sku in baskets:
         rows.append(members.setdefault(member, len(members)))
         cols.append(items.setdefault(sku, len(items)))
-    if not items:
+    return _neighbours(rows, cols, list(items), top, min_together)
+
+
+def _neighbours(
+    member_codes: Sequence[int] | Any,
+    item_codes: Sequence[int] | Any,
+    skus: Sequence[str],
+    top: int,
+    min_together: int,
+) -> list[Neighbour]:
+    """:func:`item_neighbours` of purchases coded as row numbers: member
+    ``member_codes[i]`` bought ``skus[item_codes[i]]``."""
+    # Imported on use: scikit-learn takes seconds to import, which every
+    # `tessera` command and API process would pay otherwise.
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    if not skus:
         return []
+    rows = np.asarray(member_codes, dtype=np.int64)
+    cols = np.asarray(item_codes, dtype=np.int64)
     matrix = csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(members), len(items))
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+        shape=(int(rows.max()) + 1 if len(rows) else 0, len(skus)),
     )
     matrix.data[:] = 1.0  # duplicates were summed: back to bought-or-not
     item_users = matrix.T.tocsr()
     similarity = cosine_similarity(item_users, dense_output=False).tocsr()
     together = (item_users @ item_users.T).tocsr()
-    skus = list(items)
     result: list[Neighbour] = []
     for i, sku in enumerate(skus):
         start, end = similarity.indptr[i], similarity.indptr[i + 1]
@@ -192,6 +209,107 @@ async def add_unknown_items(scope: BrandScope, connection: Any = None) -> int:
     return len(missing)
 
 
+@dataclass
+class History:
+    """A brand's purchase lines, compact: line ``i`` is member
+    ``members[i]`` buying ``skus[items[i]]`` at ``at[i]`` (seconds since
+    the epoch). Columns of machine numbers: at a million orders a Python
+    object per line would take gigabytes."""
+
+    members: Any  # numpy int64
+    items: Any  # numpy int32
+    at: Any  # numpy float64
+    skus: list[str]
+    categories: list[str | None]  # per item, as first read
+
+
+async def read_history(scope: BrandScope, since: datetime, until: datetime) -> History:
+    """The brand's order lines between ``since`` and ``until``, read by
+    ranges of ``READ_CHUNK`` order ids (both tables by an index range, so
+    the read stays one pass over the orders whatever their number), each
+    chunk turned into numbers before the next is read."""
+    import numpy as np
+
+    members, items, at = array("q"), array("i"), array("d")
+    codes: dict[str, int] = {}
+    categories: list[str | None] = []
+    in_window = scope.query(Order).filter(occurred_at__gte=since, occurred_at__lte=until)
+    bounds = await in_window.annotate(low=Min("id"), high=Max("id")).values("low", "high")
+    low, high = (bounds[0]["low"], bounds[0]["high"]) if bounds else (None, None)
+    start = int(low) if low is not None else 0
+    while high is not None and start <= int(high):
+        end = start + READ_CHUNK
+        chunk = (
+            await scope.query(OrderLine)
+            .filter(
+                order_id__gte=start,
+                order_id__lt=end,
+                order__id__gte=start,
+                order__id__lt=end,
+                order__occurred_at__gte=since,
+                order__occurred_at__lte=until,
+            )
+            .values_list("order__member_id", "sku", "order__occurred_at", "category")
+        )
+        for member, sku, when, category in chunk:
+            code = codes.get(sku)
+            if code is None:
+                code = codes[sku] = len(codes)
+                categories.append(category)
+            members.append(member)
+            items.append(code)
+            at.append(when.timestamp())
+        start = end
+    return History(
+        np.frombuffer(members, dtype=np.int64),
+        np.frombuffer(items, dtype=np.int32),
+        np.frombuffer(at, dtype=np.float64),
+        list(codes),
+        categories,
+    )
+
+
+def history_popularity(
+    history: History,
+    now: datetime,
+    audiences: Mapping[str, set[int]] | None = None,
+    *,
+    half_life_days: float = HALF_LIFE_DAYS,
+    depth: int = POPULAR_DEPTH,
+) -> list[Popular]:
+    """:func:`popularity` of a :class:`History`, in numpy."""
+    import numpy as np
+
+    if not history.skus:
+        return []
+    # The latest purchase of each (member, item): sorted by pair, then time.
+    order = np.lexsort((history.at, history.items, history.members))
+    members, items, at = history.members[order], history.items[order], history.at[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (members[1:] != members[:-1]) | (items[1:] != items[:-1])
+    members, items, at = members[last], items[last], at[last]
+    decay = math.log(2) / (half_life_days * 86400)
+    weights = np.exp(-decay * np.maximum(now.timestamp() - at, 0.0))
+    result: list[Popular] = []
+    for scope, audience in {"": None, **(audiences or {})}.items():
+        chosen = (
+            np.ones(len(members), dtype=bool)
+            if audience is None
+            else np.isin(members, np.fromiter(audience, dtype=np.int64, count=len(audience)))
+        )
+        score = np.bincount(items[chosen], weights[chosen], minlength=len(history.skus))
+        buyers = np.bincount(items[chosen], minlength=len(history.skus))
+        ranked = sorted(
+            ((float(score[i]), history.skus[i], int(i)) for i in np.flatnonzero(buyers)),
+            key=lambda t: (-t[0], t[1]),
+        )[:depth]
+        result += [
+            Popular(scope, sku, history.categories[i], rank, round(value, 6), int(buyers[i]))
+            for rank, (value, sku, i) in enumerate(ranked, start=1)
+        ]
+    return result
+
+
 async def build(
     scope: BrandScope,
     *,
@@ -201,16 +319,14 @@ async def build(
 ) -> BuildReport:
     """Recompute the brand's neighbours and popular lists from its orders
     and swap them in, in one transaction (readers see old or new, never a mix)."""
+    import numpy as np
+
     now = now or datetime.now(UTC)
     added = await add_unknown_items(scope)
-    since = now - timedelta(days=WINDOW_DAYS)
-    rows = (
-        await scope.query(OrderLine)
-        .filter(order__occurred_at__gte=since, order__occurred_at__lte=now)
-        .values_list("order__member_id", "sku", "order__occurred_at", "category")
-    )
-    purchases = [Purchase(int(m), str(s), at, c) for m, s, at, c in rows]
-    neighbours = item_neighbours(((p.member_id, p.sku) for p in purchases), top=top)
+    history = await read_history(scope, now - timedelta(days=WINDOW_DAYS), now)
+    # Members as row numbers of the purchase matrix.
+    _, member_rows = np.unique(history.members, return_inverse=True)
+    neighbours = _neighbours(member_rows, history.items, history.skus, top, MIN_TOGETHER)
     audiences: dict[str, set[int]] = {}
     for segment_id, member_id in await scope.query(SegmentMembership).values_list(
         "segment_id", "member_id"
@@ -218,7 +334,7 @@ async def build(
         audiences.setdefault(f"segment:{segment_id}", set()).add(int(member_id))
     for member_id, cluster in await scope.query(MemberCluster).values_list("member_id", "cluster"):
         audiences.setdefault(f"cluster:{cluster}", set()).add(int(member_id))
-    popular = popularity(purchases, now, audiences, half_life_days=half_life_days)
+    popular = history_popularity(history, now, audiences, half_life_days=half_life_days)
     async with unit_of_work(scope) as uow:
         await scope.query(ItemNeighbour).using_db(uow.connection).delete()
         await scope.query(ItemPopularity).using_db(uow.connection).delete()
@@ -251,9 +367,7 @@ async def build(
             ],
             uow.connection,
         )
-    return BuildReport(
-        len(purchases), len({p.sku for p in purchases}), len(neighbours), len(popular), added
-    )
+    return BuildReport(len(history.items), len(history.skus), len(neighbours), len(popular), added)
 
 
 def hit_rate(

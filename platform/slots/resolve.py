@@ -1,23 +1,25 @@
 """Resolving a slot for a member: the page-view read (DESIGN.md, "Speed of
-the GraphQL layer"). Only stored rows are read, in a constant number of small
-queries whatever the catalogue or history size; the kind decides in memory."""
+the GraphQL layer"). Only stored rows are read, in one statement (a banner
+kind adds its creatives) whatever the catalogue or history size; the kind
+decides in memory."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.expressions import Q, Subquery
+from tortoise import connections
+from tortoise.expressions import Subquery
 
 from tessera import runtime
 from tessera.errors import DomainError
 from tessera.features.models import BrandFeature
 from tessera.features.service import load_config
 from tessera.members.models import Member
-from tessera.orders.models import OrderLine
 from tessera.plugin_host.components import (
     BannerCreative,
     ComponentFamily,
@@ -31,16 +33,8 @@ from tessera.plugin_host.components import (
 )
 from tessera.rewards.facts import brand_info
 from tessera.scope import BrandScope
-from tessera.segments.models import MemberLifecycle, Segment, SegmentMembership
-from tessera.slots.models import (
-    CatalogueItem,
-    ItemNeighbour,
-    ItemPopularity,
-    MemberCluster,
-    SlotCreative,
-)
-from tessera.tags.models import TagAssignment
-from tessera.tiers.models import MemberTierState
+from tessera.segments.models import Segment
+from tessera.slots.models import SlotCreative
 
 log = logging.getLogger("tessera.slots")
 
@@ -115,68 +109,270 @@ def _ints(values: Any) -> list[int]:
     return [int(v) for v in values]
 
 
-async def _member_facts(
-    scope: BrandScope, member_id: int, now: datetime, wanted: set[str]
-) -> dict[str, Any]:
-    facts: dict[str, Any] = {}
-    if "tags" in wanted:
-        codes = (
-            await scope.query(TagAssignment)
-            .filter(member_id=member_id)
-            .filter(Q(expires_at=None) | Q(expires_at__gt=now))
-            .values_list("tag__code", flat=True)
-        )
-        facts["tags"] = frozenset(str(c) for c in codes)
-    if "tier" in wanted:
-        tier = (
-            await scope.query(MemberTierState)
-            .filter(member_id=member_id)
-            .values_list("tier__code", flat=True)
-        )
-        facts["tier"] = str(tier[0]) if tier and tier[0] else None
-    if "lifecycle" in wanted:
-        stage = (
-            await scope.query(MemberLifecycle)
-            .filter(member_id=member_id)
-            .values_list("stage", flat=True)
-        )
-        facts["lifecycle_stage"] = str(stage[0]) if stage else None
-    if "segment" in wanted:
-        ids = (
-            await scope.query(SegmentMembership)
-            .filter(member_id=member_id)
-            .values_list("segment_id", flat=True)
-        )
-        facts["segments"] = frozenset(_ints(ids))
-    if "cluster" in wanted:
-        cluster = (
-            await scope.query(MemberCluster)
-            .filter(member_id=member_id)
-            .values_list("cluster", flat=True)
-        )
-        facts["cluster"] = _ints(cluster)[0] if cluster else None
-    return facts
-
-
-async def _purchases(scope: BrandScope, member_id: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    lines = (
-        await scope.query(OrderLine)
-        .filter(order__member_id=member_id)
-        .order_by("-order__occurred_at", "-order_id", "line_no")
-        .limit(RECENT_LINES)
-        .values_list("sku", "category", "quantity")
-    )
-    skus = tuple(dict.fromkeys(str(sku) for sku, _, _ in lines))
-    bought: dict[str, int] = {}
-    for _, category, quantity in lines:
-        if category:
-            bought[str(category)] = bought.get(str(category), 0) + int(quantity)
-    categories = tuple(c for c, _ in sorted(bought.items(), key=lambda kv: (-kv[1], kv[0])))
-    return skus, categories
-
-
 def _audience_kinds(creatives: Iterable[SlotCreative]) -> set[str]:
     return {c.audience_kind for c in creatives if not c.fallback}
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A slot's kind and validated config as this process last read them.
+    ``stored`` is the feature row's kind, config and secrets as the database
+    returns them: every resolution reads them again in its one statement,
+    so a config changed by any process is seen by the next page view."""
+
+    stored: tuple[str, str, str]
+    cls: type[SlotKind]
+    config: Any
+    needs: SlotNeeds
+
+
+# (brand id, slot key) -> the slot's kind. Keyed by brand: a slot of one
+# brand is never looked up for another. Bounded; the oldest entry leaves first.
+_kinds: dict[tuple[int, str], _Kind] = {}
+_KINDS_SIZE = 10_000
+
+
+def _remember(key: tuple[int, str], kind: _Kind) -> None:
+    if key not in _kinds and len(_kinds) >= _KINDS_SIZE:
+        del _kinds[next(iter(_kinds))]
+    _kinds[key] = kind
+
+
+# Every part of the statement answers rows of the same shape:
+# (part, k, s, c, d, x, n, m): four texts, a float and two integers.
+_COLUMNS = ("k", "s", "c", "d", "x", "n", "m")
+
+
+def _part(name: str, select: dict[str, str], rest: str) -> str:
+    values = ", ".join(select.get(c, "NULL") for c in _COLUMNS)
+    return f"SELECT '{name}' AS part, {values} {rest}"
+
+
+def _statement(
+    brand_id: int, slot: str, member_id: int | None, needs: SlotNeeds | None, now: datetime
+) -> tuple[str, list[Any]]:
+    """The one statement a page view makes: the slot's feature row, the
+    member's existence and, when ``needs`` is known, every stored row the
+    kind reads (the member's facts, latest order lines, the neighbours of
+    those items, the popular lists and the catalogue entries of every
+    candidate). CTEs let each part feed the next inside the database."""
+    params: list[Any] = []
+    cte_params: list[Any] = []  # the CTEs come first in the text
+    ctes: list[str] = []
+    parts: list[str] = []
+    # The first part types the columns for PostgreSQL's UNION.
+    parts.append(
+        _part(
+            "f",
+            {
+                "k": 'CAST("component_key" AS TEXT)',
+                "s": 'CAST("config" AS TEXT)',
+                "c": 'CAST("secrets" AS TEXT)',
+                "d": 'CAST("last_error" AS TEXT)',
+                "x": "CAST(NULL AS DOUBLE PRECISION)",
+                "n": 'CAST("id" AS BIGINT)',
+                "m": "CAST(NULL AS BIGINT)",
+            },
+            'FROM "brand_feature" WHERE "brand_id" = ? AND "family" = ? AND "instance" = ?'
+            ' AND "enabled"',
+        )
+    )
+    params += [brand_id, ComponentFamily.SLOT_KIND.value, slot]
+    if member_id is not None:
+        parts.append(_part("m", {"n": '"id"'}, 'FROM "member" WHERE "brand_id" = ? AND "id" = ?'))
+        params += [brand_id, member_id]
+    if needs is None:
+        return " UNION ALL ".join(parts), params
+
+    facts = member_id is not None and (needs.member_facts or needs.creatives)
+    if facts:
+        parts.append(
+            _part(
+                "tag",
+                {"k": 't."code"'},
+                'FROM "tag_assignment" a JOIN "tag" t ON t."id" = a."tag_id"'
+                ' WHERE a."brand_id" = ? AND t."brand_id" = ? AND a."member_id" = ?'
+                ' AND (a."expires_at" IS NULL OR a."expires_at" > ?)',
+            )
+        )
+        params += [brand_id, brand_id, member_id, now]
+        parts.append(
+            _part(
+                "tier",
+                {"k": 'd."code"'},
+                'FROM "member_tier_state" s LEFT JOIN "tier_definition" d ON d."id" = s."tier_id"'
+                ' WHERE s."brand_id" = ? AND s."member_id" = ?',
+            )
+        )
+        parts.append(
+            _part(
+                "stage",
+                {"k": '"stage"'},
+                'FROM "member_lifecycle" WHERE "brand_id" = ? AND "member_id" = ?',
+            )
+        )
+        parts.append(
+            _part(
+                "segment",
+                {"n": '"segment_id"'},
+                'FROM "segment_membership" WHERE "brand_id" = ? AND "member_id" = ?',
+            )
+        )
+        parts.append(
+            _part(
+                "cluster",
+                {"n": '"cluster"'},
+                'FROM "member_cluster" WHERE "brand_id" = ? AND "member_id" = ?',
+            )
+        )
+        params += [brand_id, member_id] * 4
+
+    purchases = member_id is not None and needs.purchases
+    if purchases:
+        ctes.append(
+            'recent AS (SELECT l."sku" AS sku, l."category" AS category,'
+            ' l."quantity" AS quantity, ROW_NUMBER() OVER (ORDER BY o."occurred_at" DESC,'
+            ' o."id" DESC, l."line_no") AS pos FROM "order_line" l'
+            ' JOIN "sales_order" o ON o."id" = l."order_id"'
+            ' WHERE l."brand_id" = ? AND o."brand_id" = ? AND o."member_id" = ?'
+            f' ORDER BY o."occurred_at" DESC, o."id" DESC, l."line_no" LIMIT {RECENT_LINES})'
+        )
+        cte_params += [brand_id, brand_id, member_id]
+        parts.append(
+            _part("line", {"k": "sku", "s": "category", "n": "quantity", "m": "pos"}, "FROM recent")
+        )
+    candidates: list[str] = []
+    if purchases and needs.neighbours:
+        ctes.append(
+            f"seed AS (SELECT sku, MIN(pos) AS pos FROM recent GROUP BY sku"
+            f" ORDER BY MIN(pos) LIMIT {SEED_SKUS})"
+        )
+        ctes.append(
+            'near AS (SELECT n."sku" AS sku, n."neighbour" AS neighbour, n."score" AS score,'
+            ' n."together" AS together, n."rank" AS rank, seed.pos AS pos'
+            ' FROM "item_neighbour" n JOIN seed ON seed.sku = n."sku"'
+            ' WHERE n."brand_id" = ? AND n."rank" <= ?)'
+        )
+        cte_params += [brand_id, needs.depth]
+        parts.append(
+            _part(
+                "near",
+                {"k": "sku", "s": "neighbour", "x": "score", "n": "together", "m": "rank"},
+                "FROM near",
+            )
+        )
+        candidates.append("SELECT neighbour FROM near")
+    if needs.popular:
+        audiences = "\"scope\" = ''"
+        if facts:
+            # The member's own audiences, as the build names them.
+            audiences += (
+                ' OR "scope" IN (SELECT \'segment:\' || CAST("segment_id" AS TEXT)'
+                ' FROM "segment_membership" WHERE "brand_id" = ? AND "member_id" = ?'
+                " UNION ALL SELECT 'cluster:' || CAST(\"cluster\" AS TEXT)"
+                ' FROM "member_cluster" WHERE "brand_id" = ? AND "member_id" = ?)'
+            )
+        ctes.append(
+            'popular AS (SELECT "scope" AS audience, "sku" AS sku, "category" AS category,'
+            ' "score" AS score, "buyers" AS buyers, "rank" AS rank FROM "item_popularity"'
+            f' WHERE "brand_id" = ? AND "rank" <= ? AND ({audiences}))'
+        )
+        cte_params += [brand_id, needs.depth]
+        if facts:
+            cte_params += [brand_id, member_id] * 2
+        parts.append(
+            _part(
+                "popular",
+                {
+                    "k": "audience",
+                    "s": "sku",
+                    "c": "category",
+                    "x": "score",
+                    "n": "buyers",
+                    "m": "rank",
+                },
+                "FROM popular",
+            )
+        )
+        candidates.append("SELECT sku FROM popular")
+    selection = needs.items
+    conditions = [f'"sku" IN ({" UNION ALL ".join(candidates)})'] if candidates else []
+    chosen: list[Any] = []
+    if selection is not None:
+        if selection.skus:
+            conditions.append(f'"sku" IN ({", ".join("?" * len(selection.skus))})')
+            chosen += selection.skus
+        if selection.categories:
+            marks = ", ".join("?" * len(selection.categories))
+            conditions.append(f'("category" IN ({marks}) AND "active")')
+            chosen += selection.categories
+        for tag in selection.tags:
+            conditions.append('("tag_text" LIKE ? ESCAPE \'\\\' AND "active")')
+            chosen.append(f"%,{_like(tag)},%")
+    if conditions:
+        # Plain rows: hundreds of candidates as model instances would cost
+        # more than the rest of the request.
+        parts.append(
+            _part(
+                "item",
+                {
+                    "k": '"sku"',
+                    "s": '"name"',
+                    "c": '"category"',
+                    "d": 'CAST("tags" AS TEXT)',
+                    "n": '"price"',
+                    "m": 'CASE WHEN "active" THEN 1 ELSE 0 END',
+                },
+                f'FROM "catalogue_item" WHERE "brand_id" = ? AND ({" OR ".join(conditions)})',
+            )
+        )
+        params += [brand_id, *chosen]
+    sql = " UNION ALL ".join(parts)
+    if ctes:
+        sql = f"WITH {', '.join(ctes)} {sql}"
+    return sql, cte_params + params
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def _read(
+    scope: BrandScope, slot: str, member_id: int | None, needs: SlotNeeds | None, now: datetime
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Runs :func:`_statement`: its rows by part. Hand-written: one round
+    trip instead of one per part, and no ORM query building per page view."""
+    sql, params = _statement(scope.brand_id, slot, member_id, needs, now)
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        parts = sql.split("?")
+        sql = "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+    _, rows = await conn.execute_query(sql, params)
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        values = tuple(row)
+        found.setdefault(values[0], []).append(values[1:])
+    return found
+
+
+def _kind_of(scope: BrandScope, slot: str, row: tuple[Any, ...]) -> _Kind | None:
+    """The kind of a feature row read by :func:`_read` (None: its plugin is
+    not installed), validated once per change of the stored config."""
+    component_key, config_text, secrets, _, _, _, _ = row
+    stored = (str(component_key), str(config_text), str(secrets or ""))
+    cached = _kinds.get((scope.brand_id, slot))
+    if cached is not None and cached.stored == stored:
+        return cached
+    rt = runtime.current()
+    registered = rt.host.component(stored[0])
+    if registered is None:
+        return None
+    kind_cls: type[SlotKind] = registered.cls  # type: ignore[assignment]
+    feature = BrandFeature(brand_id=scope.brand_id, config=json.loads(stored[1]), secrets=stored[2])
+    config = load_config(kind_cls, feature, rt.settings)
+    kind = _Kind(stored, kind_cls, config, kind_cls(config).needs())
+    _remember((scope.brand_id, slot), kind)
+    return kind
 
 
 async def resolve(
@@ -189,94 +385,76 @@ async def resolve(
     member_field: str = "memberId",
 ) -> Resolution:
     """Resolve ``slot`` for ``member_id`` (None: no member, e.g. a preview
-    of what everyone sees). NOT_FOUND for an unknown slot or member."""
-    rt = runtime.current()
+    of what everyone sees). NOT_FOUND for an unknown slot or member.
+
+    One statement reads everything for a recommendation kind (a banner kind
+    adds its creatives): the kind's needs come from this process's last
+    reading of the slot, and the same statement returns the slot's stored
+    config, so a change made anywhere is noticed at once and the statement
+    runs again with the new needs (as it does on a process's first view)."""
     now = now or datetime.now(UTC)
-    feature = await slot_feature(scope, slot, field, member_id=member_id, member_field=member_field)
-    registered = rt.host.component(feature.component_key)
-    assert registered is not None  # slot_feature checked
-    kind_cls: type[SlotKind] = registered.cls  # type: ignore[assignment]
-    kind = kind_cls(load_config(kind_cls, feature, rt.settings))
-    needs: SlotNeeds = kind.needs()
+    cached = _kinds.get((scope.brand_id, slot))
+    needs = cached.needs if cached is not None else None
+    for _ in range(3):  # a config changing on every read: use the last
+        rows = await _read(scope, slot, member_id, needs, now)
+        features = rows.get("f", [])
+        current = _kind_of(scope, slot, features[0]) if features else None
+        if current is None:
+            _kinds.pop((scope.brand_id, slot), None)
+            raise DomainError("NOT_FOUND", "no such slot", [field])
+        if member_id is not None and not rows.get("m"):
+            raise DomainError("NOT_FOUND", "no such member", [member_field])
+        if needs is not None and current.needs == needs:
+            break
+        needs = current.needs
+    assert needs is not None and current is not None
+    kind = current.cls(current.config)
+    feature_row = features[0]
+    feature = BrandFeature(
+        id=int(feature_row[5]),
+        brand_id=scope.brand_id,
+        family=ComponentFamily.SLOT_KIND.value,
+        component_key=current.stored[0],
+        instance=slot,
+        enabled=True,
+        config=json.loads(current.stored[1]),
+        secrets=current.stored[2],
+        last_error=feature_row[3],
+    )
 
     creatives: list[SlotCreative] = []
     missing: frozenset[int] = frozenset()
-    wanted: set[str] = set()
     if needs.creatives:
         creatives = await scope.query(SlotCreative).filter(slot=slot)
-        wanted = _audience_kinds(creatives) - {"everyone"}
         referenced = {c.segment_id for c in creatives if c.segment_id is not None}
         if referenced:
             existing = (
                 await scope.query(Segment).filter(id__in=referenced).values_list("id", flat=True)
             )
             missing = frozenset(referenced - set(_ints(existing)))
-    elif needs.member_facts:
-        wanted = {"tags", "tier", "lifecycle", "segment", "cluster"}
 
     member: SlotMember | None = None
     if member_id is not None:
-        facts = await _member_facts(scope, member_id, now, wanted)
-        if needs.purchases:
-            facts["recent_skus"], facts["categories"] = await _purchases(scope, member_id)
-        member = SlotMember(id=member_id, **facts)
+        member = _member(member_id, rows, needs, _audience_kinds(creatives))
 
-    neighbours: tuple[ItemScore, ...] = ()
-    if needs.neighbours and member is not None and member.recent_skus:
-        rows = (
-            await scope.query(ItemNeighbour)
-            .filter(sku__in=member.recent_skus[:SEED_SKUS], rank__lte=needs.depth)
-            .values_list("sku", "neighbour", "score", "together")
+    neighbours = tuple(
+        ItemScore(str(n), float(x), of=str(sku), count=int(t))
+        for sku, n, _, _, x, t, _ in sorted(rows.get("near", ()), key=lambda r: (r[0], r[6]))
+    )
+    popular: dict[str, list[ItemScore]] = {}
+    for audience, sku, category, _, score, buyers, _ in sorted(
+        rows.get("popular", ()), key=lambda r: (r[0], r[6])
+    ):
+        popular.setdefault(str(audience), []).append(
+            ItemScore(str(sku), float(score), category=category, count=int(buyers))
         )
-        neighbours = tuple(
-            ItemScore(str(n), float(s), of=str(sku), count=int(t)) for sku, n, s, t in rows
+    items = {
+        str(sku): ItemFacts(
+            str(sku), str(name), category, tuple(json.loads(tags) if tags else ()), price,
+            bool(active),
         )
-
-    popular: dict[str, tuple[ItemScore, ...]] = {}
-    if needs.popular:
-        audiences = [""]
-        if member is not None:
-            audiences += [f"segment:{s}" for s in member.segments]
-            if member.cluster is not None:
-                audiences.append(f"cluster:{member.cluster}")
-        rows = (
-            await scope.query(ItemPopularity)
-            .filter(scope__in=audiences, rank__lte=needs.depth)
-            .order_by("scope", "rank")
-            .values_list("scope", "sku", "score", "category", "buyers")
-        )
-        grouped: dict[str, list[ItemScore]] = {}
-        for audience, sku, score, category, buyers in rows:
-            grouped.setdefault(str(audience), []).append(
-                ItemScore(str(sku), float(score), category=category, count=int(buyers))
-            )
-        popular = {k: tuple(v) for k, v in grouped.items()}
-
-    items: dict[str, ItemFacts] = {}
-    skus = {n.sku for n in neighbours} | {s.sku for v in popular.values() for s in v}
-    selection = needs.items
-    if skus or selection is not None:
-        condition = Q(sku__in=sorted(skus)) if skus else Q(id__lt=0)
-        if selection is not None:
-            if selection.skus:
-                condition |= Q(sku__in=list(selection.skus))
-            if selection.categories:
-                condition |= Q(category__in=list(selection.categories), active=True)
-            for tag in selection.tags:
-                condition |= Q(tag_text__contains=f",{tag},", active=True)
-        # Plain tuples: hundreds of candidate rows as model instances would
-        # cost more than the rest of the request.
-        found = (
-            await scope.query(CatalogueItem)
-            .filter(condition)
-            .values_list("sku", "name", "category", "tags", "price", "active")
-        )
-        items = {
-            str(sku): ItemFacts(
-                str(sku), str(name), category, tuple(tags or ()), price, bool(active)
-            )
-            for sku, name, category, tags, price, active in found
-        }
+        for sku, name, category, tags, _, price, active in rows.get("item", ())
+    }  # fmt: skip
 
     data = SlotData(
         slot=slot,
@@ -285,7 +463,7 @@ async def resolve(
         creatives=tuple(creative_facts(c) for c in creatives),
         missing_segments=missing,
         neighbours=neighbours,
-        popular=popular,
+        popular={k: tuple(v) for k, v in popular.items()},
         items=items,
     )
     error: str | None = None
@@ -306,12 +484,47 @@ async def resolve(
     await _note_error(scope, feature, error, now)
     return Resolution(
         feature,
-        kind_cls,
+        current.cls,
         entries,
         creatives={c.id: c for c in creatives},
         items=items,
         error=error,
     )
+
+
+def _member(
+    member_id: int, rows: Mapping[str, list[tuple[Any, ...]]], needs: SlotNeeds, audiences: set[str]
+) -> SlotMember:
+    """The member's facts from :func:`_read`'s rows: all of them for a kind
+    that asks for facts; for a banner kind those its creatives' audiences use."""
+    wanted = {"tags", "tier", "lifecycle", "segment", "cluster"} if needs.member_facts else set()
+    if needs.creatives:
+        wanted |= audiences - {"everyone"}
+    facts: dict[str, Any] = {}
+    if "tags" in wanted:
+        facts["tags"] = frozenset(str(r[0]) for r in rows.get("tag", ()))
+    if "tier" in wanted:
+        tier = rows.get("tier")
+        facts["tier"] = str(tier[0][0]) if tier and tier[0][0] else None
+    if "lifecycle" in wanted:
+        stage = rows.get("stage")
+        facts["lifecycle_stage"] = str(stage[0][0]) if stage else None
+    if "segment" in wanted:
+        facts["segments"] = frozenset(int(r[5]) for r in rows.get("segment", ()))
+    if "cluster" in wanted:
+        cluster = rows.get("cluster")
+        facts["cluster"] = int(cluster[0][5]) if cluster else None
+    if needs.purchases:
+        lines = sorted(rows.get("line", ()), key=lambda r: r[6])
+        facts["recent_skus"] = tuple(dict.fromkeys(str(r[0]) for r in lines))
+        bought: dict[str, int] = {}
+        for _, category, _, _, _, quantity, _ in lines:
+            if category:
+                bought[str(category)] = bought.get(str(category), 0) + int(quantity)
+        facts["categories"] = tuple(
+            c for c, _ in sorted(bought.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
+    return SlotMember(id=member_id, **facts)
 
 
 async def _note_error(

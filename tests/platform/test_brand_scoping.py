@@ -80,6 +80,10 @@ ALLOWED_MODEL_QUERIES = {
         "ApiKey",
     ): "finds a key by its public prefix before any brand is known",
     (
+        "platform/auth/member_tokens.py",
+        "Member",
+    ): "a member token's member, filtered on the brand its signed claims name, with that brand",
+    (
         "platform/auth/admin_users.py",
         "AdminRole",
     ): "lists the brands a signed-in admin user holds a role on, before one is chosen",
@@ -116,6 +120,10 @@ ALLOWED_RAW_SQL = {
         "platform/campaigns/sending.py",
         "counts",
     ): "one GROUP BY over campaign_recipient WHERE brand_id = the scope's, joined by message id",
+    (
+        "platform/slots/resolve.py",
+        "_read",
+    ): "the page-view statement of _statement: every part and CTE WHERE brand_id = the scope's",
     (
         "platform/members/merge.py",
         "_combine_ledgers",

@@ -467,3 +467,52 @@ async def test_a_batch_replayed_after_kill_9_of_a_server_and_a_worker_counts_onc
     for worker in cluster.workers:
         # Each worker wrote its own structured lines.
         assert {line["pid"] for line in worker.log_lines()} == {worker.proc.pid}
+
+
+SET_SLOT = """
+mutation($i: SetFeatureInput!) { setFeature(input: $i) { errors { code message } } }
+"""
+CREATE_CREATIVE = """
+mutation($i: CreateSlotCreativeInput!) {
+  createSlotCreative(input: $i) { creative { id } errors { code message } }
+}
+"""
+UPDATE_CREATIVE = """
+mutation($i: UpdateSlotCreativeInput!) { updateSlotCreative(input: $i) { errors { code } } }
+"""
+BANNERS = 'query($m: ID) { slot(key: "spread", memberId: $m) { entries { banner { title } } } }'
+
+
+async def test_a_slot_changed_through_one_process_shows_through_every_process(
+    cluster: Cluster,
+) -> None:
+    """Each API process keeps a slot's validated config; a change made
+    through another process shows on the very next view (docs/slots.md)."""
+    member = await new_member(cluster, "slot-viewer")
+
+    async def set_count(count: int) -> None:
+        slot = {"component": "slots.banner", "slot": "spread", "config": {"count": count}}
+        assert (await cluster.gql(SET_SLOT, {"i": slot}))["setFeature"]["errors"] == []
+
+    async def shown() -> list[list[str]]:
+        """The titles each process shows."""
+        views = [await cluster.gql(BANNERS, {"m": member}, via) for via in range(API_PROCESSES)]
+        return [[e["banner"]["title"] for e in v["slot"]["entries"]] for v in views]
+
+    await set_count(1)
+    ids = []
+    for title, priority in (("first", 2), ("second", 1)):
+        created = {"slot": "spread", "title": title, "imageUrl": "https://img.example/a.png",
+                   "link": "/a", "altText": title, "priority": priority}  # fmt: skip
+        payload = (await cluster.gql(CREATE_CREATIVE, {"i": created}))["createSlotCreative"]
+        assert payload["errors"] == [], payload
+        ids.append(payload["creative"]["id"])
+    assert await shown() == [["first"]] * API_PROCESSES  # every process has read the slot
+
+    changed = {"i": {"id": ids[0], "title": "changed"}}
+    assert (await cluster.gql(UPDATE_CREATIVE, changed, via=0))["updateSlotCreative"][
+        "errors"
+    ] == []
+    assert await shown() == [["changed"]] * API_PROCESSES
+    await set_count(2)
+    assert await shown() == [["changed", "second"]] * API_PROCESSES

@@ -61,6 +61,36 @@ async def test_highest_priority_audience_wins_and_fallback_catches_the_rest(
     assert await _shown(gql, member_token) == ["For VIPs"]
 
 
+async def test_a_banner_view_takes_three_round_trips_and_shows_a_changed_creative_at_once(
+    brand_a, banner_slot, api_key, gql, person, assert_round_trips
+):
+    token = await api_key(brand_a, "manage")
+    member = await person(brand_a)
+    member_token = (
+        await gql(
+            "mutation($m: ID!) { issueMemberToken(input: {memberId: $m}) { token } }",
+            {"m": member.id},
+            token=await api_key(brand_a, "write"),
+        )
+    )["issueMemberToken"]["token"]
+    shown = await _create(gql, token, title="Before", priority=5)
+    assert await _shown(gql, member_token) == ["Before"]  # warms this process's slot
+    # The token's member with its brand; one statement (the slot's config,
+    # the member and every fact an audience may use); the creatives.
+    async with assert_round_trips(3):
+        assert await _shown(gql, member_token) == ["Before"]
+    changed = await gql(
+        "mutation($i: UpdateSlotCreativeInput!) { updateSlotCreative(input: $i) "
+        "{ errors { code } } }",
+        {"i": {"id": shown["id"], "title": "After"}},
+        token=token,
+    )
+    assert changed["updateSlotCreative"]["errors"] == []
+    assert await _shown(gql, member_token) == ["After"]
+    await _create(gql, token, title="Higher", priority=9)
+    assert await _shown(gql, member_token) == ["Higher"]
+
+
 async def test_fallback_when_nothing_fits(brand_a, banner_slot, api_key, gql, person):
     token = await api_key(brand_a, "manage")
     await create_tag(BrandScope(brand_a), "vip", "VIP")

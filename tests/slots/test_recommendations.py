@@ -16,7 +16,7 @@ from tessera.orders.money import MoneyAmount
 from tessera.pipeline.orders import record_order
 from tessera.scope import BrandScope
 from tessera.slots import model
-from tessera.slots.models import CatalogueItem
+from tessera.slots.models import CatalogueItem, ItemNeighbour
 from tessera.tenancy.models import Brand
 
 _orders = itertools.count(1)
@@ -129,10 +129,12 @@ async def test_resolution_reads_a_constant_number_of_rows_sets(
     token = await api_key(brand_a, "read")
     member = await person(brand_a)
     await buy(brand_a, member.pk, "a-boots", "b-hat")
-    await gql(RESOLVE, {"k": "together", "m": member.id}, token=token)  # warm the key cache
-    # slot with the member check, purchases, neighbours, popular, catalogue;
-    # plus the key lookup.
-    async with assert_round_trips(6) as log:
+    # Warms the key cache and this process's reading of the slot's kind.
+    await gql(RESOLVE, {"k": "together", "m": member.id}, token=token)
+    # The key's revocation check, then one statement: the slot's stored
+    # config, the member's existence, purchases, neighbours, popular lists
+    # and the catalogue entries of every candidate.
+    async with assert_round_trips(2) as log:
         await gql(RESOLVE, {"k": "together", "m": member.id}, token=token)
     for n in range(5):
         await buy(brand_a, member.pk, f"a-more-{n}", f"b-more-{n}")
@@ -141,5 +143,48 @@ async def test_resolution_reads_a_constant_number_of_rows_sets(
         await gql(RESOLVE, {"k": "together", "m": member.id}, token=token)
 
 
+async def test_a_changed_slot_config_shows_on_the_next_view(
+    brand_a, shop, api_key, gql, person, enable_feature, assert_round_trips
+):
+    """The process keeps each slot's validated config; the page view's one
+    statement returns the stored config, so a change (made here or by
+    another process: nothing in this process is told) is used at once."""
+    await model.build(BrandScope(brand_a))
+    token = await api_key(brand_a, "read")
+    member = await person(brand_a)
+    assert len(await _items(gql, token, "popular", member.id)) == 3
+    await enable_feature(brand_a, "slots.popular", slot="popular", config={"limit": 1})
+    # The statement sees the new config and runs again with its needs.
+    async with assert_round_trips(3):
+        assert len(await _items(gql, token, "popular", member.id)) == 1
+    await enable_feature(brand_a, "slots.popular", slot="popular", enabled=False)
+    data = await gql(RESOLVE, {"k": "popular", "m": member.id}, token=token, errors_ok=True)
+    assert data["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
 def record_same(log: Any, assert_round_trips: Any) -> Any:
     return assert_round_trips(len(log.round_trips))
+
+
+async def test_the_build_reads_orders_in_chunks_with_the_same_result(brand_a, shop, monkeypatch):
+    scope = BrandScope(brand_a)
+    whole = await model.build(scope)
+    rows = (
+        await scope.query(ItemNeighbour)
+        .order_by("sku", "rank")
+        .values_list("sku", "neighbour", "score", "together")
+    )
+    monkeypatch.setattr(model, "READ_CHUNK", 1)  # an order per query
+    chunked = await model.build(scope)
+    assert (chunked.purchases, chunked.items, chunked.neighbours, chunked.popular) == (
+        whole.purchases,
+        whole.items,
+        whole.neighbours,
+        whole.popular,
+    )
+    again = (
+        await scope.query(ItemNeighbour)
+        .order_by("sku", "rank")
+        .values_list("sku", "neighbour", "score", "together")
+    )
+    assert again == rows and rows
