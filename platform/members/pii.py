@@ -73,21 +73,20 @@ def reseal(brand_id: int, version: int, kind: str, token: str) -> str:
     return seal(brand_id, version, kind, crypto.unseal(_secret(), brand_id, kind, token))
 
 
-def identity_columns(brand_id: int, version: int, kind: str, value: str) -> dict[str, Any]:
-    """The stored columns of one identity (kind and normalised value)."""
+def identity_columns(
+    brand_id: int, version: int, kind: str, value: str, known_digest: str | None = None
+) -> dict[str, Any]:
+    """The stored columns of one identity (kind and normalised value);
+    ``known_digest``: its blind index, when the caller computed it already."""
+    blind = known_digest if known_digest is not None else digest(brand_id, kind, value)
     if is_sealed(kind):
         return {
             "kind": kind,
             "reference": None,
             "sealed": seal(brand_id, version, kind, value),
-            "digest": digest(brand_id, kind, value),
+            "digest": blind,
         }
-    return {
-        "kind": kind,
-        "reference": value,
-        "sealed": None,
-        "digest": digest(brand_id, kind, value),
-    }
+    return {"kind": kind, "reference": value, "sealed": None, "digest": blind}
 
 
 def seal_profile(brand_id: int, version: int, values: dict[str, Any]) -> dict[str, Any]:

@@ -198,11 +198,23 @@ async def _record_together(
             .using_db(uow.connection)
             .filter(id__in={c.member.member_id for c in fresh.values() if c.member.member_id})
         }
+        # Those named by an identity, in one query too (an import names them
+        # all so); anything but an active member found goes through
+        # member_for_fact below, as when alone (it may join or be created).
+        by_identity = await find_by_identities(
+            scope,
+            {c.member.identity for c in fresh.values() if c.member.identity is not None},
+            using_db=uow.connection,
+        )
         rows: list[tuple[CleanOrder, int]] = []
         positions: list[int] = []
         members: dict[int, Member] = {}
         for i, clean in fresh.items():
-            member = known.get(clean.member.member_id or 0)
+            if clean.member.member_id is None and clean.member.identity is not None:
+                found = by_identity.get(clean.member.identity)
+                member = found if isinstance(found, Member) else None
+            else:
+                member = known.get(clean.member.member_id or 0)
             if member is None or member.status != "active":
                 try:
                     member = await _member(
