@@ -178,7 +178,7 @@ async def _already_there(
             wanted[id(row)] = keys
     if not wanted:
         return set()
-    digests = {key: pii.digest(scope.brand_id, *key) for keys in wanted.values() for key in keys}
+    digests = pii.digests(scope.brand_id, {key for keys in wanted.values() for key in keys})
     owners = await identity_owners(scope, digests, digests)
     matched: dict[int, tuple[int, list[int]]] = {}  # id(row) -> member, tag ids
     for row in batch:
@@ -227,6 +227,7 @@ def _plain_keys(row: CsvRow, region: str) -> list[tuple[str, str]]:
 
 
 _PHONE_MARKS = str.maketrans("", "", " -().")
+_KINDS = {kind.value: kind for kind in IdentityKind}
 
 
 def _plain(kind: str, text: str, region: str) -> str | None:
@@ -236,9 +237,8 @@ def _plain(kind: str, text: str, region: str) -> str | None:
     valid cannot equal one. Phones: international digits as they are, or
     digits of the brand's region without a trunk prefix; addresses: ASCII,
     lower-cased (what email-validator makes of those)."""
-    try:
-        identity_kind = IdentityKind(kind)
-    except ValueError:
+    identity_kind = _KINDS.get(kind)
+    if identity_kind is None:
         return None
     if identity_kind is IdentityKind.PHONE:
         digits = text.strip().translate(_PHONE_MARKS)
@@ -358,7 +358,7 @@ def _check(
     keys = [(kind.value, value) for kind, value, _ in wanted]
     # Each blind index once, here (a worker thread): the batch's lookups and
     # the insert of its identities reuse them.
-    digests = {key: pii.digest(scope.brand_id, *key) for key in keys}
+    digests = pii.digests(scope.brand_id, keys)
     return _Row(
         row,
         MemberDraft(member, [(kind, value) for kind, value, _ in wanted], joined_at, digests),

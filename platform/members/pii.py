@@ -16,6 +16,7 @@ with :func:`mask` unless they hold the ``pii`` permission.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tessera import crypto
@@ -60,6 +61,11 @@ def is_sealed(kind: str) -> bool:
 def digest(brand_id: int, kind: str, value: str) -> str:
     """The blind index of a normalised value: what lookups and uniqueness compare."""
     return crypto.blind_index(_secret(), brand_id, kind, value)
+
+
+def digests(brand_id: int, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """:func:`digest` of many ``(kind, normalised value)`` pairs at once."""
+    return crypto.blind_indexes(_secret(), brand_id, pairs)
 
 
 def seal(brand_id: int, version: int, kind: str, value: str) -> str:

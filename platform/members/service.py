@@ -101,10 +101,7 @@ async def find_by_identity(scope: BrandScope, kind: str, value: str) -> Member |
 
 
 async def find_by_identities(
-    scope: BrandScope,
-    identities: Iterable[tuple[str, str]],
-    field: list[str] | None = None,
-    using_db: Any = None,
+    scope: BrandScope, identities: Iterable[tuple[str, str]], field: list[str] | None = None
 ) -> dict[tuple[str, str], Member | None | DomainError]:
     """:func:`find_by_identity` for many (kind, value) pairs at once: one query
     for all of them. Each pair maps to its member, None, or the error its kind
@@ -125,7 +122,6 @@ async def find_by_identities(
     if wanted:
         rows = (
             await scope.query(MemberIdentity)
-            .using_db(using_db)
             .filter(digest__in={d for _, d in wanted}, kind__in={k for k, _ in wanted})
             .select_related("member")
         )
