@@ -135,6 +135,11 @@ async def import_members(
         # checked in a thread while the batch before is written, so Python
         # and the database work at the same time. Never more than one batch
         # is read ahead of what is written.
+        # A file of new members finds none there: after a batch where the
+        # look-up found nothing it is skipped for 1, 2, 4... up to 32
+        # batches, then tried again (it only saves work; the full path
+        # recognises the same rows).
+        backoff, skipped = 0, 0
         ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
         try:
             for batch in batches(rows, batch_size):
@@ -142,7 +147,13 @@ async def import_members(
                     scope,
                     {code for row in batch for code in cell_list(row.values.get("tags", ""))},
                 )
-                there = await _already_there(scope, batch, tag_ids)
+                there: set[int] = set()
+                if skipped < backoff:
+                    skipped += 1
+                else:
+                    there = await _already_there(scope, batch, tag_ids)
+                    backoff = 0 if there else min(2 * backoff or 1, 32)
+                    skipped = 0
                 rest = [row for row in batch if id(row) not in there]
                 checking = asyncio.ensure_future(asyncio.to_thread(check, rest)) if rest else None
                 if ahead is not None:
