@@ -280,9 +280,12 @@ async def _imported_tags(
     table = TagAssignment._meta.db_table
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
+        # One index probe per member (LATERAL), whatever the table's
+        # statistics (see identity_owners).
         sql = (
-            f'SELECT member_id, tag_id FROM "{table}" WHERE brand_id = $1 '
-            "AND tag_id = ANY($2::int[]) AND member_id = ANY($3::bigint[]) AND source = $4"
+            "SELECT m.id AS member_id, a.tag_id FROM unnest($3::bigint[]) AS m(id) "
+            f'CROSS JOIN LATERAL (SELECT tag_id FROM "{table}" WHERE brand_id = $1 '
+            "AND member_id = m.id AND tag_id = ANY($2::int[]) AND source = $4 OFFSET 0) AS a"
         )
         params: list[Any] = [scope.brand_id, tag_ids, member_ids, TagSource.IMPORT.value]
     else:

@@ -204,7 +204,13 @@ async def _recorded(scope: BrandScope, external_ids: set[str]) -> dict[str, tupl
     connection = connections.get("default")
     columns = f'SELECT external_id, fingerprint, member_id FROM "{_ORDER_TABLE}"'
     if connection.capabilities.dialect == "postgres":
-        sql = f"{columns} WHERE brand_id = $1 AND external_id = ANY($2::text[])"
+        # One index probe per id (LATERAL), whatever the table's statistics.
+        sql = (
+            "SELECT w.external_id, o.fingerprint, o.member_id FROM unnest($2::text[]) "
+            "AS w(external_id) CROSS JOIN LATERAL (SELECT fingerprint, member_id "
+            f'FROM "{_ORDER_TABLE}" WHERE brand_id = $1 AND external_id = w.external_id '
+            "OFFSET 0) AS o"
+        )
         params: list[Any] = [scope.brand_id, sorted(external_ids)]
     else:
         sql = f"{columns} WHERE brand_id = ? AND external_id IN (SELECT value FROM json_each(?))"

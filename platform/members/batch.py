@@ -158,9 +158,14 @@ async def identity_owners(
         return {}
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
+        # One index probe per pair (LATERAL, kept from being flattened into
+        # a join by OFFSET 0): without it, on a table just filled by COPY (no
+        # statistics yet) the planner hashed every identity of the brand for
+        # each batch of an import, a cost growing with the file.
         sql = (
-            f'SELECT kind, digest, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = $1 '
-            "AND (kind, digest) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+            "SELECT w.kind, w.digest, i.member_id FROM unnest($2::text[], $3::text[]) "
+            f'AS w(kind, digest) CROSS JOIN LATERAL (SELECT member_id FROM "{_IDENTITY_TABLE}" '
+            "WHERE brand_id = $1 AND kind = w.kind AND digest = w.digest OFFSET 0) AS i"
         )
         params: list[Any] = [scope.brand_id, [k for k, _ in pairs], [v for _, v in pairs]]
     else:
