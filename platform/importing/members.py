@@ -193,10 +193,10 @@ async def _already_there(
     owners = await identity_owners(scope, digests, digests)
     matched: dict[int, tuple[int, list[int]]] = {}  # id(row) -> member, tag ids
     for row in batch:
-        keys = wanted.get(id(row))
-        if keys is None or keys[0] not in owners:
+        found = wanted.get(id(row))
+        if found is None or found[0] not in owners:
             continue
-        member = owners[keys[0]]
+        keys, member = found, owners[found[0]]
         codes = cell_list(row.values.get("tags", ""))
         if any(owners.get(key) != member for key in keys) or any(
             code not in tag_ids for code in codes

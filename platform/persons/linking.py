@@ -85,15 +85,14 @@ async def record_identities(
     }
     if not found:
         return
-    if new_members is not None:
-        await scope.copy_values(
-            PersonIdentity,
-            [
-                {"tenant_id": tenant_id, "member_id": m, "kind": k, "digest": d}
-                for m, k, d in sorted(found)
-            ],
-            new_members,
-        )
+    if new_members is not None and new_members.capabilities.dialect == "postgres":
+        now = datetime.now(UTC)
+        async with new_members.acquire_connection() as connection:
+            await connection.copy_records_to_table(
+                PersonIdentity._meta.db_table,
+                records=[(tenant_id, scope.brand_id, m, k, d, now) for m, k, d in sorted(found)],
+                columns=["tenant_id", "brand_id", "member_id", "kind", "digest", "created_at"],
+            )
         return
     rows = [
         PersonIdentity(tenant_id=tenant_id, brand_id=scope.brand_id, member_id=m, kind=k, digest=d)

@@ -418,7 +418,7 @@ async def tag_members(
 
 async def tag_known_members(
     scope: BrandScope,
-    by_code: dict[str, Sequence[int]],
+    by_code: Mapping[str, Sequence[int]],
     *,
     source: TagSource,
     now: datetime | None = None,
