@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -53,6 +54,18 @@ def blind_index(secret: str, brand_id: int, kind: str, normalised_value: str) ->
     values of two brands do not match: brands are walled off."""
     key = _digest_key(secret, b"tessera blind index brand:%d" % brand_id)
     return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
+
+
+def blind_indexes(
+    secret: str, brand_id: int, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """:func:`blind_index` of many ``(kind, normalised value)`` pairs, the
+    key derived once (an import digests several identities a row)."""
+    key = _digest_key(secret, b"tessera blind index brand:%d" % brand_id)
+    return {
+        pair: hmac.new(key, f"{pair[0]}\x00{pair[1]}".encode(), hashlib.sha256).hexdigest()
+        for pair in pairs
+    }
 
 
 def tenant_digest(secret: str, tenant_id: int, kind: str, normalised_value: str) -> str:

@@ -347,8 +347,9 @@ async def redeem_reserved_points(
             raise DomainError(
                 "INSUFFICIENT_POINTS", "the held points are no longer there", ["points"]
             )
-        entry = await _entry(uow, request, fingerprint, moved, "redeem", -amount, now)
-        await lots.consume(uow.connection, scope, moved.account_id, amount)
+        entry = await _entry(
+            uow, request, fingerprint, moved, "redeem", -amount, now, consume=amount
+        )
         emit_changed(uow, entry, moved)
         return LedgerResult([entry], moved.balance)
 
@@ -709,6 +710,7 @@ async def _entry(
     *,
     reason: str | None = None,
     lot: dict[str, Any] | None = None,
+    consume: int | None = None,
 ) -> LedgerEntry:
     scope = uow.scope
     values = {
@@ -728,7 +730,36 @@ async def _entry(
         "occurred_at": now.astimezone(UTC),
         "created_at": datetime.now(UTC),
     }
+    if consume is not None:
+        return await _insert_spending_entry(uow.connection, scope, values, consume)
     return await _insert_entry(uow.connection, values, lot)
+
+
+async def _insert_spending_entry(
+    conn: Any, scope: BrandScope, values: dict[str, Any], amount: int
+) -> LedgerEntry:
+    """Insert the entry of ``values`` and take ``amount`` points from the
+    account's lots (:func:`tessera.assets.lots.consume`): one round trip on
+    PostgreSQL, where the redemption used to read its lots and update each
+    in statements of their own. The caller holds the account's row lock (it
+    moved the balance first), so the lots read here cannot change under it."""
+    if conn.capabilities.dialect != "postgres":
+        entry = await _insert_entry(conn, values)
+        await lots.consume(conn, scope, values["account_id"], amount)
+        return entry
+    ctes, lot_params = lots.consume_sql(scope, values["account_id"], amount)
+    sql = (
+        f"WITH entry AS ({_insert_sql('ledger_entry', values)} RETURNING id), {ctes} "
+        "SELECT (SELECT id FROM entry) AS id, (SELECT count(*) FROM lots_take) AS planned, "
+        "(SELECT count(*) FROM lots_done) AS taken"
+    )
+    rows = await conn.execute_query_dict(
+        accounts.numbered(conn, sql), [*values.values(), *lot_params]
+    )
+    if rows[0]["planned"] != rows[0]["taken"]:
+        account = values["account_id"]
+        raise lots.LotsInconsistent(f"a lot of account {account} changed under its lock")
+    return LedgerEntry._init_from_db(id=rows[0]["id"], **values)
 
 
 async def _insert_entry(
@@ -814,8 +845,9 @@ def _spend_points_write(
     async def write(uow: UnitOfWork, fingerprint: str) -> LedgerResult:
         amount = abs(request.amount)
         moved = await _debit(uow, scope, request, now, "INSUFFICIENT_POINTS", "points")
-        entry = await _entry(uow, request, fingerprint, moved, entry_type, -amount, now)
-        await lots.consume(uow.connection, scope, moved.account_id, amount)
+        entry = await _entry(
+            uow, request, fingerprint, moved, entry_type, -amount, now, consume=amount
+        )
         emit_changed(uow, entry, moved)
         return LedgerResult([entry], moved.balance)
 

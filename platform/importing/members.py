@@ -14,37 +14,42 @@ and their tags with one statement per tag.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
+from tortoise import connections
+
 from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
     CsvRow,
+    batches,
     cell_bool,
     cell_date,
     cell_decimal,
     cell_list,
     cell_time,
-    prepared_batches,
 )
 from tessera.importing.rejects import RejectsFile, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members import attributes as attrs
-from tessera.members import duplicates
+from tessera.members import duplicates, pii
 from tessera.members.batch import MemberDraft, create_members, identity_owners
-from tessera.members.identities import IdentityKind
+from tessera.members.identities import IdentityKind, normalise
 from tessera.members.models import AttributeDefinition
 from tessera.members.profile import IDENTITY_FIELDS, TEXT_FIELDS
 from tessera.members.service import draft_member
 from tessera.privacy.erased import erased_among
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
-from tessera.tags.service import TagSource, tag_ids_by_code, tag_members
+from tessera.tags.service import TagSource, tag_ids_by_code, tag_known_members
 
 BATCH_SIZE = 1000
 PROFILE_COLUMNS = (*TEXT_FIELDS, "phone", "email", "external_id", "gender", "join_channel")
@@ -110,11 +115,12 @@ async def import_members(
                     refused.append((row, error))
             return checked, refused
 
-        async for batch, (checked, refused) in prepared_batches(rows, batch_size, check):
+        async def write(
+            batch: list[CsvRow], tag_ids: dict[str, int], known: int, checking: Any
+        ) -> None:
+            checked, refused = await checking if checking is not None else ([], [])
             report.rows += len(batch)
-            tag_ids = await tag_ids_by_code(
-                scope, {code for row in batch for code in cell_list(row.values.get("tags", ""))}
-            )
+            report.unchanged += known
             for row, problem in refused:
                 # Every problem of the row at once, its unknown tags included.
                 reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
@@ -123,7 +129,179 @@ async def import_members(
             rejects.flush()
             if progress is not None:
                 progress(report.rows)
+
+        # Each batch: the rows already there are recognised first, in bulk and
+        # without checking them (:func:`_already_there`); the others are
+        # checked in a thread while the batch before is written, so Python
+        # and the database work at the same time. Never more than one batch
+        # is read ahead of what is written.
+        # A file of new members finds none there: after a batch where the
+        # look-up found nothing it is skipped for 1, 2, 4... up to 32
+        # batches, then tried again (it only saves work; the full path
+        # recognises the same rows).
+        backoff, skipped = 0, 0
+        ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
+        try:
+            for batch in batches(rows, batch_size):
+                tag_ids = await tag_ids_by_code(
+                    scope,
+                    {code for row in batch for code in cell_list(row.values.get("tags", ""))},
+                )
+                there: set[int] = set()
+                if skipped < backoff:
+                    skipped += 1
+                else:
+                    there = await _already_there(scope, batch, tag_ids)
+                    backoff = 0 if there else min(2 * backoff or 1, 32)
+                    skipped = 0
+                rest = [row for row in batch if id(row) not in there]
+                checking = asyncio.ensure_future(asyncio.to_thread(check, rest)) if rest else None
+                if ahead is not None:
+                    await write(*ahead)
+                ahead = (batch, tag_ids, len(batch) - len(rest), checking)
+            if ahead is not None:
+                await write(*ahead)
+                ahead = None
+        finally:
+            if ahead is not None and ahead[3] is not None:
+                ahead[3].cancel()
     return report
+
+
+async def _already_there(
+    scope: BrandScope, batch: list[CsvRow], tag_ids: dict[str, int]
+) -> set[int]:
+    """``id()`` of the rows of ``batch`` that are surely members already and
+    would change nothing: a re-run skips them without checking them (the
+    check, phone numbers above all, is most of a row's cost). A row is one
+    when each of its identities, in the form it would be stored in, is one
+    and the same member's, and that member carries each of its tags from an
+    import already: exactly the rows the
+    full path would count as "already there" and do nothing for. Whatever
+    this cannot tell cheaply (a phone written with a trunk prefix, an
+    address with non-ASCII characters) is left to the full path. Two
+    queries: the identities' owners, the members' imported tags."""
+    region = scope.brand.default_region
+    wanted: dict[int, list[tuple[str, str]]] = {}
+    for row in batch:
+        keys = _plain_keys(row, region)
+        if keys:
+            wanted[id(row)] = keys
+    if not wanted:
+        return set()
+    digests = pii.digests(scope.brand_id, {key for keys in wanted.values() for key in keys})
+    owners = await identity_owners(scope, digests, digests)
+    matched: dict[int, tuple[int, list[int]]] = {}  # id(row) -> member, tag ids
+    for row in batch:
+        found = wanted.get(id(row))
+        if found is None or found[0] not in owners:
+            continue
+        keys, member = found, owners[found[0]]
+        codes = cell_list(row.values.get("tags", ""))
+        if any(owners.get(key) != member for key in keys) or any(
+            code not in tag_ids for code in codes
+        ):
+            continue
+        matched[id(row)] = (member, [tag_ids[code] for code in codes])
+    present = await _imported_tags(
+        scope,
+        sorted({m for m, tags in matched.values() if tags}),
+        sorted({t for _, tags in matched.values() for t in tags}),
+    )
+    return {
+        row_id
+        for row_id, (member, tags) in matched.items()
+        if all((member, tag) in present for tag in tags)
+    }
+
+
+def _plain_keys(row: CsvRow, region: str) -> list[tuple[str, str]]:
+    """The row's identities as they would be stored, when each can be told
+    without the full check; [] when not (a value :func:`_plain` cannot tell)."""
+    if row.extra_cells > 0:
+        return []
+    keys: list[tuple[str, str]] = []
+    for column, text in row.values.items():
+        if column in ("external_id", "phone", "email", "card_number"):
+            kind = column
+        elif column.startswith(IDENTITY_PREFIX):
+            kind = column[len(IDENTITY_PREFIX) :]
+        else:
+            continue
+        if not text.strip():
+            continue
+        value = _plain(kind, text, region)
+        if value is None:
+            return []
+        keys.append((kind, value))
+    return keys
+
+
+_PHONE_MARKS = str.maketrans("", "", " -().")
+_KINDS = {kind.value: kind for kind in IdentityKind}
+
+
+def _plain(kind: str, text: str, region: str) -> str | None:
+    """``text`` as :func:`~tessera.members.identities.normalise` stores it,
+    told cheaply, or None when that takes the full check. What this returns
+    is only ever compared with stored values: a phone or address that is not
+    valid cannot equal one. Phones: international digits as they are, or
+    digits of the brand's region without a trunk prefix; addresses: ASCII,
+    lower-cased (what email-validator makes of those)."""
+    identity_kind = _KINDS.get(kind)
+    if identity_kind is None:
+        return None
+    if identity_kind is IdentityKind.PHONE:
+        digits = text.strip().translate(_PHONE_MARKS)
+        if digits.startswith("+") and digits[1:].isdigit():
+            return digits
+        code = phonenumbers.country_code_for_region(region)
+        if digits.isdigit() and not digits.startswith("0") and code:
+            return f"+{code}{digits}"
+        return None
+    if identity_kind is IdentityKind.EMAIL:
+        address = text.strip()
+        return address.lower() if address.isascii() and "@" in address else None
+    try:
+        return normalise(identity_kind, text, region, [])
+    except DomainError:
+        return None
+
+
+async def _imported_tags(
+    scope: BrandScope, member_ids: list[int], tag_ids: list[int]
+) -> set[tuple[int, int]]:
+    """(member id, tag id) of these members' tags put on by an import: one
+    hand-written query on the assignments' unique key (brand, tag, member,
+    source); the ORM's IN list of a batch's members was slower than the
+    database answering it."""
+    if not member_ids or not tag_ids:
+        return set()
+    table = TagAssignment._meta.db_table
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        # One index probe per member (LATERAL), whatever the table's
+        # statistics (see identity_owners).
+        sql = (
+            "SELECT m.id AS member_id, a.tag_id FROM unnest($3::bigint[]) AS m(id) "
+            f'CROSS JOIN LATERAL (SELECT tag_id FROM "{table}" WHERE brand_id = $1 '
+            "AND member_id = m.id AND tag_id = ANY($2::int[]) AND source = $4 OFFSET 0) AS a"
+        )
+        params: list[Any] = [scope.brand_id, tag_ids, member_ids, TagSource.IMPORT.value]
+    else:
+        sql = (
+            f'SELECT member_id, tag_id FROM "{table}" WHERE brand_id = ? '
+            "AND tag_id IN (SELECT value FROM json_each(?)) "
+            "AND member_id IN (SELECT value FROM json_each(?)) AND source = ?"
+        )
+        params = [
+            scope.brand_id,
+            json.dumps(tag_ids),
+            json.dumps(member_ids),
+            TagSource.IMPORT.value,
+        ]
+    rows = await connection.execute_query_dict(sql, params)
+    return {(int(r["member_id"]), int(r["tag_id"])) for r in rows}
 
 
 def _reject(report: ImportReport, rejects: RejectsFile, row: CsvRow, reason: str) -> None:
@@ -191,11 +369,15 @@ def _check(
         )
     except DomainErrors as error:
         raise DomainErrors([_as_column(e, identities) for e in error.errors]) from None
+    keys = [(kind.value, value) for kind, value, _ in wanted]
+    # Each blind index once, here (a worker thread): the batch's lookups and
+    # the insert of its identities reuse them.
+    digests = pii.digests(scope.brand_id, keys)
     return _Row(
         row,
-        MemberDraft(member, [(kind, value) for kind, value, _ in wanted], joined_at),
+        MemberDraft(member, [(kind, value) for kind, value, _ in wanted], joined_at, digests),
         cell_list(values.get("tags", "")),
-        [(kind.value, value) for kind, value, _ in wanted],
+        keys,
     )
 
 
@@ -221,11 +403,6 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
     return text.strip()
 
 
-async def _owners(scope: BrandScope, rows: list[_Row]) -> dict[tuple[str, str], int]:
-    """Which existing member holds each identity the batch names: one query."""
-    return await identity_owners(scope, (key for row in rows for key in row.keys))
-
-
 def _unknown_tags(row: CsvRow, tag_ids: dict[str, int]) -> str:
     unknown = [c for c in cell_list(row.values.get("tags", "")) if c not in tag_ids]
     return f"tags: no tag {', '.join(unknown)}" if unknown else ""
@@ -243,12 +420,11 @@ async def _import_batch(
     ones together (:func:`create_members`), then tag them. Each step commits
     on its own: a batch killed between them is completed by the next run,
     which finds its members there and adds the tags they lack."""
-    owners: dict[tuple[str, str], int | _Row] = dict(await _owners(scope, rows))
+    digests = {key: d for row in rows for key, d in (row.draft.digests or {}).items()}
+    owners: dict[tuple[str, str], int | _Row] = dict(await identity_owners(scope, digests, digests))
     # An old CRM's file must not bring back a person who asked to be erased:
     # only they can, by joining again (docs/privacy.md, "Erasure").
-    erased = await erased_among(
-        scope, (key for row in rows for key in row.keys if key not in owners)
-    )
+    erased = await erased_among(scope, (key for key in digests if key not in owners), digests)
     new: list[_Row] = []
     # Member (existing id, or the new row that creates it) -> tag codes of its rows.
     tagged: list[tuple[int | _Row, list[str]]] = []
@@ -355,15 +531,11 @@ async def _tag(
         return
     present: set[tuple[int, int]] = set()
     if old := [member_id for member_id in tagged if member_id not in new]:
-        present = set(
-            await scope.query(TagAssignment)
-            .filter(member_id__in=old, source=TagSource.IMPORT.value)
-            .values_list("member_id", "tag_id")
-        )
+        present = await _imported_tags(scope, sorted(old), sorted(set(tag_ids.values())))
     by_code: dict[str, list[int]] = {}
     for member_id, codes in tagged.items():
         for code in dict.fromkeys(codes):
             if (member_id, tag_ids[code]) not in present:
                 by_code.setdefault(code, []).append(member_id)
-    for code, member_ids in sorted(by_code.items()):
-        await tag_members(scope, [code], member_ids=member_ids, source=TagSource.IMPORT)
+    # The batch's members were just read or created: no lookup again.
+    await tag_known_members(scope, by_code, source=TagSource.IMPORT)

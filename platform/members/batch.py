@@ -13,7 +13,7 @@ them one by one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,9 @@ class MemberDraft:
     values: dict[str, Any]
     identities: list[tuple[IdentityKind, str]]
     joined_at: datetime | None = None
+    # (kind, normalised value) -> blind index, when the caller computed them
+    # already (an import does, to look the batch up): not computed twice.
+    digests: dict[tuple[str, str], str] | None = None
 
 
 async def create_members(
@@ -75,7 +78,9 @@ async def create_members(
             version = scope.brand.identity_key_version
             members: list[dict[str, Any]] = []
             identities: list[list[tuple[IdentityKind, str]]] = []
+            known: dict[tuple[str, str], str] = {}
             for draft in drafts:
+                known.update(draft.digests or {})
                 values = dict(draft.values)
                 pairs = list(draft.identities)
                 if joins and not values.get("card_number"):
@@ -86,12 +91,19 @@ async def create_members(
             ids = await scope.insert_rows(
                 Member, [pii.seal_profile(scope.brand_id, version, m) for m in members], conn
             )
-            await scope.insert_rows(
+            # Nothing reads the identities' ids back: one COPY on PostgreSQL.
+            await scope.copy_values(
                 MemberIdentity,
                 [
                     {
                         "member_id": member_id,
-                        **pii.identity_columns(scope.brand_id, version, kind.value, value),
+                        **pii.identity_columns(
+                            scope.brand_id,
+                            version,
+                            kind.value,
+                            value,
+                            known.get((kind.value, value)),
+                        ),
                     }
                     for member_id, pairs in zip(ids, identities, strict=True)
                     for kind, value in pairs
@@ -105,6 +117,7 @@ async def create_members(
                     for member_id, pairs in zip(ids, identities, strict=True)
                     for kind, value in pairs
                 ],
+                new_members=conn,
             )
             if not joins:
                 persons.link_after_commit(uow, ids)
@@ -126,24 +139,33 @@ async def create_members(
 
 
 async def identity_owners(
-    scope: BrandScope, keys: Iterable[tuple[str, str]]
+    scope: BrandScope,
+    keys: Iterable[tuple[str, str]],
+    known: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Which member holds each (kind, normalised value): one query for a
     whole batch, on the blind index. Hand-written, as the ORM spends longer
     building an ``OR`` of ``IN`` lists of thousands of values than the
     database answering it; the pairs travel as two arrays (PostgreSQL) or one
     JSON text (SQLite)."""
+    known = known or {}
     by_digest = {
-        (kind, pii.digest(scope.brand_id, kind, value)): (kind, value) for kind, value in set(keys)
+        (kind, known.get((kind, value)) or pii.digest(scope.brand_id, kind, value)): (kind, value)
+        for kind, value in set(keys)
     }
     pairs = sorted(by_digest)
     if not pairs:
         return {}
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
+        # One index probe per pair (LATERAL, kept from being flattened into
+        # a join by OFFSET 0): without it, on a table just filled by COPY (no
+        # statistics yet) the planner hashed every identity of the brand for
+        # each batch of an import, a cost growing with the file.
         sql = (
-            f'SELECT kind, digest, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = $1 '
-            "AND (kind, digest) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+            "SELECT w.kind, w.digest, i.member_id FROM unnest($2::text[], $3::text[]) "
+            f'AS w(kind, digest) CROSS JOIN LATERAL (SELECT member_id FROM "{_IDENTITY_TABLE}" '
+            "WHERE brand_id = $1 AND kind = w.kind AND digest = w.digest OFFSET 0) AS i"
         )
         params: list[Any] = [scope.brand_id, [k for k, _ in pairs], [v for _, v in pairs]]
     else:

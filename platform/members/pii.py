@@ -16,6 +16,7 @@ with :func:`mask` unless they hold the ``pii`` permission.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tessera import crypto
@@ -62,6 +63,11 @@ def digest(brand_id: int, kind: str, value: str) -> str:
     return crypto.blind_index(_secret(), brand_id, kind, value)
 
 
+def digests(brand_id: int, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """:func:`digest` of many ``(kind, normalised value)`` pairs at once."""
+    return crypto.blind_indexes(_secret(), brand_id, pairs)
+
+
 def seal(brand_id: int, version: int, kind: str, value: str) -> str:
     return crypto.seal(_secret(), brand_id, version, kind, value)
 
@@ -73,21 +79,20 @@ def reseal(brand_id: int, version: int, kind: str, token: str) -> str:
     return seal(brand_id, version, kind, crypto.unseal(_secret(), brand_id, kind, token))
 
 
-def identity_columns(brand_id: int, version: int, kind: str, value: str) -> dict[str, Any]:
-    """The stored columns of one identity (kind and normalised value)."""
+def identity_columns(
+    brand_id: int, version: int, kind: str, value: str, known_digest: str | None = None
+) -> dict[str, Any]:
+    """The stored columns of one identity (kind and normalised value);
+    ``known_digest``: its blind index, when the caller computed it already."""
+    blind = known_digest if known_digest is not None else digest(brand_id, kind, value)
     if is_sealed(kind):
         return {
             "kind": kind,
             "reference": None,
             "sealed": seal(brand_id, version, kind, value),
-            "digest": digest(brand_id, kind, value),
+            "digest": blind,
         }
-    return {
-        "kind": kind,
-        "reference": value,
-        "sealed": None,
-        "digest": digest(brand_id, kind, value),
-    }
+    return {"kind": kind, "reference": value, "sealed": None, "digest": blind}
 
 
 def seal_profile(brand_id: int, version: int, values: dict[str, Any]) -> dict[str, Any]:

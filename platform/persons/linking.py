@@ -45,6 +45,7 @@ from tessera.uow import UnitOfWork, unit_of_work
 # out: Tessera does not verify addresses and a shared or mistyped one would
 # show one shopper's figures beside another's (docs/persons.md, "Privacy").
 LINKING_KINDS = frozenset({IdentityKind.WECHAT_UNIONID, IdentityKind.PHONE})
+_LINKING_VALUES = frozenset(k.value for k in LINKING_KINDS)
 
 # Members read or written per statement (bound parameters stay far below
 # both databases' limits).
@@ -61,29 +62,43 @@ def digest(tenant_id: int, kind: IdentityKind | str, normalised_value: str) -> s
 
 
 def _linking(kind: IdentityKind | str) -> bool:
-    return str(kind) in {k.value for k in LINKING_KINDS}
+    return str(kind) in _LINKING_VALUES
 
 
 async def record_identities(
-    scope: BrandScope, identities: Iterable[tuple[int, IdentityKind | str, str]]
+    scope: BrandScope,
+    identities: Iterable[tuple[int, IdentityKind | str, str]],
+    *,
+    new_members: Any = None,
 ) -> None:
     """Write the digests of the linking ones of ``identities`` (member id,
-    kind, normalised value), in the caller's transaction."""
+    kind, normalised value), in the caller's transaction. ``new_members``:
+    that transaction's connection, when the members were created in it (none
+    of their digests can be there yet): the rows go in by ``COPY`` rather
+    than as model instances with a conflict check."""
     tenant_id = scope.brand.tenant_id
     secret = _secret()
-    rows = [
-        PersonIdentity(
-            tenant_id=tenant_id,
-            brand_id=scope.brand_id,
-            member_id=member_id,
-            kind=str(kind),
-            digest=tenant_digest(secret, tenant_id, str(kind), value),
-        )
+    found = {
+        (member_id, str(kind), tenant_digest(secret, tenant_id, str(kind), value))
         for member_id, kind, value in identities
         if _linking(kind)
+    }
+    if not found:
+        return
+    if new_members is not None and new_members.capabilities.dialect == "postgres":
+        now = datetime.now(UTC)
+        async with new_members.acquire_connection() as connection:
+            await connection.copy_records_to_table(
+                PersonIdentity._meta.db_table,
+                records=[(tenant_id, scope.brand_id, m, k, d, now) for m, k, d in sorted(found)],
+                columns=["tenant_id", "brand_id", "member_id", "kind", "digest", "created_at"],
+            )
+        return
+    rows = [
+        PersonIdentity(tenant_id=tenant_id, brand_id=scope.brand_id, member_id=m, kind=k, digest=d)
+        for m, k, d in sorted(found)
     ]
-    if rows:
-        await PersonIdentity.bulk_create(rows, batch_size=_CHUNK, ignore_conflicts=True)
+    await PersonIdentity.bulk_create(rows, batch_size=_CHUNK, ignore_conflicts=True)
 
 
 async def forget_identity(
@@ -180,9 +195,17 @@ def follow_ups(events: list[DomainEvent]) -> list[FollowUp]:
             and _IDENTITY_FIELDS & set(event.payload.get("changed") or ())
         ):
             wanted.add((event.brand_id, member_id))
+    by_brand: dict[int, list[int]] = {}
+    for brand_id, member_id in sorted(wanted):
+        by_brand.setdefault(brand_id, []).append(member_id)
+    # One member: an entry coalesced by its key (repeated changes link once).
+    # Many at once (a batch of new members): one job for all of them, as
+    # link_after_commit writes for bulk loads, not an outbox row per member.
     return [
-        FollowUp("persons_link", (brand_id, [member_id]), key=f"persons_link:{member_id}")
-        for brand_id, member_id in sorted(wanted)
+        FollowUp("persons_link", (brand_id, ids), key=f"persons_link:{ids[0]}")
+        if len(ids) == 1
+        else FollowUp("persons_link", (brand_id, ids))
+        for brand_id, ids in by_brand.items()
     ]
 
 

@@ -45,6 +45,8 @@ from tessera.assets.policy import PolicyValues, get_policy
 from tessera.assets.service import pending_window_end
 from tessera.checkout.settle import needs_settling, settle_order
 from tessera.errors import DomainError
+from tessera.members.batch import identity_owners
+from tessera.members.identities import IdentityKind, normalise
 from tessera.members.merge import hold_off_merges
 from tessera.members.models import Member
 from tessera.members.service import find_by_identities, find_by_identity, member_for_fact
@@ -192,17 +194,31 @@ async def _record_together(
         # merge either moves these orders or is seen (a tombstone is not
         # active and goes through member_for_fact to its survivor).
         await hold_off_merges(scope, uow.connection)
+        # Those named by an identity (an import names them all so) are found
+        # on the blind index in one query, then read with those named by id
+        # in another; anything but an active member goes through
+        # member_for_fact below, as when alone (it may join, be created or
+        # be refused with its own error).
+        by_identity = await _identity_owners(
+            scope, {c.member.identity for c in fresh.values() if c.member.identity is not None}
+        )
         known = {
             m.id: m
             for m in await scope.query(Member)
             .using_db(uow.connection)
-            .filter(id__in={c.member.member_id for c in fresh.values() if c.member.member_id})
+            .filter(
+                id__in={c.member.member_id for c in fresh.values() if c.member.member_id}
+                | set(by_identity.values())
+            )
         }
         rows: list[tuple[CleanOrder, int]] = []
         positions: list[int] = []
         members: dict[int, Member] = {}
         for i, clean in fresh.items():
-            member = known.get(clean.member.member_id or 0)
+            if clean.member.member_id is None and clean.member.identity is not None:
+                member = known.get(by_identity.get(clean.member.identity, 0))
+            else:
+                member = known.get(clean.member.member_id or 0)
             if member is None or member.status != "active":
                 try:
                     member = await _member(
@@ -218,6 +234,29 @@ async def _record_together(
         await _reward(scope, uow, [(o, c) for o, (c, _) in zip(stored, rows, strict=True)], members)
     for i, order in zip(positions, stored, strict=True):
         results[i] = OrderResult(order)
+
+
+async def _identity_owners(
+    scope: BrandScope, identities: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Member id of each identity (as given) that one holds: one query on
+    the blind index. Those that do not normalise are left out (alone, they
+    get their error)."""
+    stored: dict[tuple[str, str], tuple[str, str]] = {}
+    region = scope.brand.default_region
+    for given in identities:
+        kind = _KINDS.get(given[0].lower())
+        if kind is None:
+            continue
+        try:
+            stored[given] = (kind.value, normalise(kind, given[1], region, []))
+        except DomainError:
+            continue
+    owners = await identity_owners(scope, set(stored.values()))
+    return {given: owners[key] for given, key in stored.items() if key in owners}
+
+
+_KINDS = {kind.value: kind for kind in IdentityKind}
 
 
 async def _reward(

@@ -416,6 +416,42 @@ async def tag_members(
     return result
 
 
+async def tag_known_members(
+    scope: BrandScope,
+    by_code: Mapping[str, Sequence[int]],
+    *,
+    source: TagSource,
+    now: datetime | None = None,
+) -> None:
+    """:func:`tag_members` for an import: each tag code on its members, ids
+    the caller has just read or created in this brand (no lookup again), the
+    whole batch in one unit of work. The same assignments and
+    ``tags.changed`` events as one :func:`tag_members` call per code."""
+    now = now or _now()
+    if not by_code:
+        return
+    tags = {t.code: t for t in await _tags_for(scope, sorted(by_code))}
+    async with unit_of_work(scope) as uow:
+        for code, member_ids in sorted(by_code.items()):
+            tag = tags[code]
+            changed = await bulk.insert_assignments(
+                uow.connection,
+                scope.brand_id,
+                sorted(set(member_ids)),
+                [(tag.id, _expiry(tag, None, now))],
+                source.value,
+                now,
+            )
+            if changed:
+                uow.emit(
+                    "tags.changed",
+                    action="tagged",
+                    tags=[code],
+                    source=source.value,
+                    member_ids=sorted(set(changed)),
+                )
+
+
 async def untag_members(
     scope: BrandScope,
     tag_codes: Sequence[str],

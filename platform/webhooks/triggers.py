@@ -63,6 +63,11 @@ async def _subscribed(uow: UnitOfWork) -> bool:
 
 
 async def follow_ups(events: list[DomainEvent], uow: UnitOfWork) -> list[FollowUp]:
+    brands = {e.brand_id for e in events if e.name in catalogue.EVENT_TYPES}
+    # Asked first (cached): a brand without subscriptions costs no event ids
+    # (a bulk load emits thousands of events a commit).
+    if not brands or (brands == {uow.scope.brand_id} and not await _subscribed(uow)):
+        return []
     by_brand: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         if event.name in catalogue.EVENT_TYPES:
@@ -74,8 +79,6 @@ async def follow_ups(events: list[DomainEvent], uow: UnitOfWork) -> list[FollowU
                     "data": event.payload,
                 }
             )
-    if not by_brand or (set(by_brand) == {uow.scope.brand_id} and not await _subscribed(uow)):
-        return []
     return [FollowUp(FANOUT_JOB, (brand_id, found)) for brand_id, found in by_brand.items()]
 
 

@@ -169,3 +169,25 @@ def test_the_csv_source_reads_the_file_as_it_is_consumed(tmp_path):
     assert source.bytes_read < 64 * 1024 < source.size
     assert sum(1 for _ in rows) == 49_999
     assert source.bytes_read == source.size
+
+
+async def test_a_row_naming_two_members_is_rejected_though_each_identity_is_known(
+    brand_a, csv_file, tmp_path
+):
+    # The already-there look-up must not take such a row for either member.
+    scope = BrandScope(brand_a)
+    await prepare(scope)
+    await create_member(scope, {"name": "A", "external_id": "k-1", "phone": "13800138001"})
+    await create_member(scope, {"name": "B", "external_id": "k-2", "phone": "13800138002"})
+    path = csv_file(
+        "m.csv",
+        ["external_id", "phone", "tags"],
+        [["k-1", "138 0013 8002", ""], ["k-2", "+8613800138002", ""], ["k-1", "013800138001", ""]],
+    )
+
+    report = await run(scope, path, tmp_path / "r.csv")
+
+    # Line 4's trunk prefix is left to the full check, which reads it as A's.
+    assert (report.created, report.unchanged, report.rejected) == (0, 2, 1)
+    reasons = {row["line"]: row["reason"] for row in read_rejects(tmp_path / "r.csv")}
+    assert list(reasons) == ["2"] and "different existing members" in reasons["2"]

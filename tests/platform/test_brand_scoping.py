@@ -237,6 +237,15 @@ ALLOWED_RAW_SQL = {
     ): "RawSQL cast of a JSON column annotated onto a scope.query(...) queryset",
     ("platform/importing/orders.py", "_recorded"): "SELECT … WHERE brand_id = the scope's",
     (
+        "platform/importing/members.py",
+        "_imported_tags",
+    ): "SELECT tag assignments … WHERE brand_id = the scope's",
+    ("platform/privacy/erased.py", "erased_among"): "SELECT digest … WHERE brand_id = the scope's",
+    (
+        "platform/assets/service.py",
+        "_insert_spending_entry",
+    ): "INSERT the entry of the scope's brand; UPDATE its lots WHERE brand_id = the scope's",
+    (
         "platform/members/latest.py",
         "latest_per_member",
     ): "window query WHERE brand_id = the scope's (bound); rows then fetched via the scope",
