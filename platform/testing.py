@@ -280,8 +280,11 @@ async def brand_b(tessera_db: Runtime) -> Brand:
     return await make_brand("brand-b", currency="USD", timezone="America/New_York")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def app(tessera_runtime: Runtime) -> Any:
+    """The ASGI app on the session's runtime. Built once: building the GraphQL
+    schema costs ~50 ms, and the app keeps no state between requests (the
+    runtime and the database hold it all)."""
     from tessera.app import create_app
 
     return create_app(tessera_runtime.settings, runtime=tessera_runtime)
