@@ -12,8 +12,9 @@ Fixtures: ``tessera_db`` (runtime, tables emptied after the test), ``brand_a``
 and ``brand_b``, ``api_key``, ``http``, ``gql``, ``register_plugin``,
 ``enable_feature``, ``emit_event``, ``record_events``, ``new_member``,
 ``drain_outbox``, ``assert_round_trips``, ``assert_statements`` (and
-``record_database``); docs/plugins.md
-shows each.
+``record_database``), ``webhook_receiver``; docs/plugins.md
+shows each. Local servers for a sender's tests: ``local_http_server(handler)``
+and ``provider_server()`` (a provider's API answering through a function).
 
 Follow-up work of a commit (segment re-evaluation, activity rewards) goes to
 the outbox and, in the test runtime, waits there: no background runner runs
@@ -32,17 +33,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import secrets
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiosqlite
 import asyncpg
@@ -81,6 +83,11 @@ async def _create_postgres_database(server_url: str) -> tuple[str, Callable[[], 
     admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
+        # A throw-away database need not wait for the WAL to reach the disk at
+        # each commit (a crash of the server loses it anyway): every test's
+        # commits, its clean-up included, are spared an fsync. Visibility and
+        # locking are unchanged; only durability is.
+        await admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     finally:
         await admin.close()
 
@@ -135,7 +142,11 @@ async def tessera_database_url(tessera_var_dir: Path) -> AsyncIterator[str]:
         except OSError as exc:
             pytest.exit(f"TESSERA_TEST_DATABASE_URL={server} is unreachable: {exc}", returncode=3)
     else:
-        url = server or f"sqlite://{tessera_var_dir / 'test.sqlite3'}"
+        # synchronous=OFF: no fsync per commit (the file is thrown away, and a
+        # process that dies still leaves its writes with the OS). SQLite's
+        # default syncs the WAL at every commit, which made emptying the
+        # tables after each test alone cost ~0.1 s.
+        url = server or f"sqlite://{tessera_var_dir / 'test.sqlite3'}?synchronous=OFF"
     # Tables straight from the models: a separate test proves the committed
     # migrations produce exactly these.
     await db.connect(url)
@@ -269,8 +280,11 @@ async def brand_b(tessera_db: Runtime) -> Brand:
     return await make_brand("brand-b", currency="USD", timezone="America/New_York")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def app(tessera_runtime: Runtime) -> Any:
+    """The ASGI app on the session's runtime. Built once: building the GraphQL
+    schema costs ~50 ms, and the app keeps no state between requests (the
+    runtime and the database hold it all)."""
     from tessera.app import create_app
 
     return create_app(tessera_runtime.settings, runtime=tessera_runtime)
@@ -696,6 +710,111 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"tessera: database {url}; redis {redis}; CI={_ci()}"
 
 
+@contextmanager
+def local_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 at a free port, ``handler`` answering
+    each request in a thread of its own; yields ``http://127.0.0.1:<port>``
+    and stops the server when the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    # shutdown() waits for serve_forever's next look at its stop flag: with
+    # the default half-second poll that was half a second per test.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass
+class ProviderRequest:
+    """A request :class:`ProviderServer` received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    """lower-cased names"""
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Answer = tuple[int, Any]
+"""What :class:`ProviderServer` answers: the status, and a JSON-able body or raw bytes."""
+
+
+@dataclass
+class ProviderServer:
+    """A provider's API as a local HTTP server (see :func:`provider_server`):
+    ``answer`` turns each request into an :data:`Answer`; ``requests`` holds
+    what it was sent."""
+
+    url: str = ""
+    requests: list[ProviderRequest] = field(default_factory=list)
+    answer: Callable[[ProviderRequest], Answer] = lambda request: (200, {})
+    # Set when the server stops: a handler told to hang (a timeout test) returns then.
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hang(self) -> Answer:
+        self.release.wait(30)
+        return 200, {}
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+
+@contextmanager
+def provider_server() -> Iterator[ProviderServer]:
+    """A :class:`ProviderServer` answering GET and POST (HTTP/1.1) until the block ends."""
+    state = ProviderServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            parts = urlsplit(self.path)
+            request = ProviderRequest(
+                self.command,
+                parts.path,
+                {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+            )
+            with state.lock:
+                state.requests.append(request)
+            status, payload = state.answer(request)
+            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            except OSError:
+                pass  # the client gave up (a timeout test)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with local_http_server(Handler) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            state.release.set()
+
+
 @dataclass
 class ReceivedWebhook:
     path: str
@@ -733,13 +852,6 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_http_server(Handler) as base:
+        state.url = f"{base}/hooks"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
-from conftest import Answer, ProviderRequest, ProviderServer
 
 from tessera import OutboundMessage, ReceiptRefused, ReceiptStatus, SendStatus
 from tessera.plugins.channels.aliyun_sms import AliyunSms, sign
+from tessera.testing import Answer, ProviderRequest, ProviderServer
 
 KEY_ID = "LTAI5tTesseraTest"
 SECRET = "s3cr3t/with+odd=chars"

@@ -134,26 +134,3 @@ async def test_the_unsubscribe_link_confirms_then_unsubscribes(
     [consent] = await service.consents(scope, member.pk)
     assert (consent.granted, consent.source) == (False, "unsubscribe_link")
     assert (await http.get(path[:-3] + "xyz")).status_code == 404
-
-
-async def test_wechat_checks_the_address_and_gets_its_answer_through_the_endpoint(
-    http: Any, brand_a: Any, enable_feature: Any
-) -> None:
-    from test_wechat import APPID, PUSH_TOKEN, SECRET, TEMPLATE_FINISHED, signed_query
-
-    await enable_feature(
-        brand_a,
-        "wechat_template",
-        config={"appid": APPID, "secret": SECRET, "push_token": PUSH_TOKEN},
-    )
-    url = service.receipt_url(brand_a.code, "wechat_template").split("8000", 1)[1]
-    # Saving the address in WeChat's console: a signed GET echoed back.
-    check = await http.get(url, params={**signed_query(), "echostr": "e-123"})
-    assert (check.status_code, check.text) == (200, "e-123")
-    forged = await http.get(url, params={**signed_query("not-the-token"), "echostr": "e"})
-    assert forged.status_code == 403
-    # A push: WeChat pushes again unless it reads `success`.
-    push = TEMPLATE_FINISHED.format(msgid="200163840", status="success").encode()
-    answer = await http.post(url, params=signed_query(), content=push)
-    assert (answer.status_code, answer.text) == (200, "success")
-    assert (await http.post(url, params=signed_query("x"), content=push)).status_code == 403

@@ -8,10 +8,10 @@ import hmac
 import json
 
 import pytest
-from conftest import Answer, ProviderRequest, ProviderServer
 
 from tessera import OutboundMessage, ReceiptRefused, ReceiptStatus, SendStatus
 from tessera.plugins.channels.push_http import HttpPush
+from tessera.testing import Answer, ProviderRequest, ProviderServer
 
 API_KEY = "Bearer gw-key-123"
 RECEIPT_SECRET = "receipt-secret-456"

@@ -11,12 +11,14 @@ import itertools
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from conftest import Answer, ProviderRequest, ProviderServer
 
 from tessera import OutboundMessage, ReceiptRefused, ReceiptStatus, SendStatus
+from tessera.channels import service
 from tessera.plugins.channels.wechat import WechatSubscribeMessage, WechatTemplateMessage
+from tessera.testing import Answer, ProviderRequest, ProviderServer
 
 APPID = "wx1234567890abcdef"
 SECRET = "app-secret-0123456789"
@@ -478,3 +480,24 @@ def test_safe_mode_refuses_tampering_another_app_and_plain_pushes() -> None:
     # With a key set, a plain push (signature only, body uncovered) is not taken.
     with pytest.raises(ReceiptRefused, match="safe-mode"):
         safe_receiver().parse_receipts(inner, {}, signed_query())
+
+
+async def test_wechat_checks_the_address_and_gets_its_answer_through_the_endpoint(
+    http: Any, brand_a: Any, enable_feature: Any
+) -> None:
+    await enable_feature(
+        brand_a,
+        "wechat_template",
+        config={"appid": APPID, "secret": SECRET, "push_token": PUSH_TOKEN},
+    )
+    url = service.receipt_url(brand_a.code, "wechat_template").split("8000", 1)[1]
+    # Saving the address in WeChat's console: a signed GET echoed back.
+    check = await http.get(url, params={**signed_query(), "echostr": "e-123"})
+    assert (check.status_code, check.text) == (200, "e-123")
+    forged = await http.get(url, params={**signed_query("not-the-token"), "echostr": "e"})
+    assert forged.status_code == 403
+    # A push: WeChat pushes again unless it reads `success`.
+    push = TEMPLATE_FINISHED.format(msgid="200163840", status="success").encode()
+    answer = await http.post(url, params=signed_query(), content=push)
+    assert (answer.status_code, answer.text) == (200, "success")
+    assert (await http.post(url, params=signed_query("x"), content=push)).status_code == 403

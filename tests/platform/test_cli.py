@@ -137,6 +137,14 @@ def test_tenant_brand_and_key_lifecycle(env: dict[str, str], workdir: Path) -> N
     assert after.status_code == 401
 
 
+@pytest.fixture(scope="module")
+def demo_env(env: dict[str, str], workdir: Path) -> dict[str, str]:
+    """The CLI tests' database with the demo brand in it (one `tessera demo`
+    for all the cases that refer to it, not one each)."""
+    assert tessera("demo", env=env, cwd=workdir).returncode == 0
+    return env
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -149,10 +157,9 @@ def test_tenant_brand_and_key_lifecycle(env: dict[str, str], workdir: Path) -> N
     ],
 )
 def test_bad_input_exits_2_with_the_field_on_stderr(
-    env: dict[str, str], workdir: Path, args: tuple[str, ...], message: str
+    demo_env: dict[str, str], workdir: Path, args: tuple[str, ...], message: str
 ) -> None:
-    assert tessera("demo", env=env, cwd=workdir).returncode == 0
-    result = tessera(*args, env=env, cwd=workdir)
+    result = tessera(*args, env=demo_env, cwd=workdir)
     assert result.returncode == 2, result
     assert message in result.stderr
     assert result.stdout == ""

@@ -25,7 +25,7 @@ MIGRATION_HISTORY = "tortoise_migrations"
 
 
 def _sqlite_schema(url: str) -> Schema:
-    with sqlite3.connect(url.removeprefix("sqlite://")) as con:
+    with sqlite3.connect(url.removeprefix("sqlite://").split("?")[0]) as con:
         tables = [
             name
             for (name,) in con.execute(
@@ -134,7 +134,7 @@ async def _rows(url: str, sql: str) -> list[dict[str, Any]]:
             return [dict(r) for r in await conn.fetch(sql)]
         finally:
             await conn.close()
-    with sqlite3.connect(url.removeprefix("sqlite://")) as con:
+    with sqlite3.connect(url.removeprefix("sqlite://").split("?")[0]) as con:
         con.row_factory = sqlite3.Row
         return [dict(r) for r in con.execute(sql)]
 
