@@ -5,14 +5,19 @@ years (defaults 20,000 and 200,000; the issue's large run is 1,000,000 and
 figures, measured in the same run:
 
 - the sales overview's figures, monthly series and by-store / by-channel
-  tables (``run_report``, cache off) over the raw orders, then through the
-  daily rollup (built by ``tessera.reports.rollup.build``, timed), then with
-  one dirty day read from the orders, against one hand-written aggregate, one
-  grouped by month (``date_trunc`` in the brand's timezone) and two grouped by
-  store and channel;
+  tables (``run_report``, cache off) over the raw orders, against one
+  hand-written aggregate, one grouped by month (``date_trunc`` in the
+  brand's timezone) and two grouped by store and channel; with YoY (both
+  years, eight hand queries); and over 15 February-14 November, a range that
+  is no whole period;
+- the same through the rollups (``report_sales_cube`` and the buyer counts,
+  built by ``tessera.reports.rollup.build`` as ``tessera reports rollup``
+  does, timed), then with one dirty day read from the orders; one day's
+  rebuild and the recount of the periods it dropped are timed too;
 - the same answered from the result cache (no new facts since);
 - the retention report (repurchase rate of old customers, days between
-  orders, monthly cohorts) against three hand-written queries.
+  orders, monthly cohorts) against three hand-written queries, and member
+  growth against three.
 
 The data is generated with set-based SQL (``generate_series`` and seeded
 hashes, so every run has the same history). A second brand has orders in the
@@ -146,6 +151,13 @@ FROM member m WHERE m.brand_id = $1 AND m.joined_at >= $2 AND m.joined_at < $3 G
 SALES_FIGURES = ("orders", "buyers", "sales", "units", "discount_depth", "member_share")
 
 
+async def timed(label: str, work: Any, repeat: int, warm: int = 1) -> float:
+    """The median, printed as soon as measured: a large run takes an hour."""
+    spent = await median_seconds(work, repeat, warm=warm)
+    print(f"  {label}: {spent * 1000:.0f} ms", flush=True)
+    return spent
+
+
 def _differs(label: str, got: Any, want: Any) -> None:
     print(f"!!! {label} differs: {got} against {want}")
 
@@ -213,12 +225,12 @@ async def main() -> None:
                     if raw.figure(key).value != int(theirs[key]):
                         _differs(f"raw {key}", raw.figure(key).value, theirs[key])
 
-                t_report = await median_seconds(sales(YEAR, False), REPEAT, warm=1)
-                t_hand = await median_seconds(hand, REPEAT, warm=1)
-                t_yoy_raw = await median_seconds(sales(yoy, False), REPEAT, warm=1)
-                t_hand_yoy = await median_seconds(hand_yoy, REPEAT, warm=1)
-                t_odd_raw = await median_seconds(sales(odd, False), REPEAT, warm=1)
-                t_hand_odd = await median_seconds(hand_odd, REPEAT, warm=1)
+                t_report = await timed("report", sales(YEAR, False), REPEAT, warm=1)
+                t_hand = await timed("hand", hand, REPEAT, warm=1)
+                t_yoy_raw = await timed("yoy_raw", sales(yoy, False), REPEAT, warm=1)
+                t_hand_yoy = await timed("hand_yoy", hand_yoy, REPEAT, warm=1)
+                t_odd_raw = await timed("odd_raw", sales(odd, False), REPEAT, warm=1)
+                t_hand_odd = await timed("hand_odd", hand_odd, REPEAT, warm=1)
                 # What `tessera reports rollup --brand bench` runs.
                 began = time.perf_counter()
                 built = await build(scope)
@@ -229,19 +241,19 @@ async def main() -> None:
                     plain = (await sales(params, False)()).result
                     if through != plain:
                         _differs(f"sales overview {params} through the rollup", through, plain)
-                t_rollup = await median_seconds(sales(YEAR, True), REPEAT, warm=1)
-                t_yoy = await median_seconds(sales(yoy, True), REPEAT, warm=1)
-                t_odd = await median_seconds(sales(odd, True), REPEAT, warm=1)
+                t_rollup = await timed("rollup", sales(YEAR, True), REPEAT, warm=1)
+                t_yoy = await timed("yoy", sales(yoy, True), REPEAT, warm=1)
+                t_odd = await timed("odd", sales(odd, True), REPEAT, warm=1)
                 # A day of late orders, read from the orders until the job rebuilds it;
                 # its year's buyer counts are not used meanwhile.
                 async with unit_of_work(scope) as uow:
                     await mark_dirty(scope, uow.connection, [datetime(2025, 6, 1, 12, tzinfo=tz)])
-                t_dirty = await median_seconds(sales(YEAR, True), REPEAT, warm=1)
+                t_dirty = await timed("dirty", sales(YEAR, True), REPEAT, warm=1)
 
                 async def rebuild() -> Any:
                     return await rebuild_day(scope, date(2025, 6, 1))
 
-                t_day = await median_seconds(rebuild, REPEAT, warm=1)
+                t_day = await timed("day", rebuild, REPEAT, warm=1)
                 began = time.perf_counter()
                 periods = await rebuild_periods(scope)
                 t_periods = time.perf_counter() - began
@@ -264,7 +276,7 @@ async def main() -> None:
                 async def cached() -> Any:
                     return await run_report(scope, "reports.sales", YEAR)
 
-                t_cached = await median_seconds(cached, REPEAT, warm=1)
+                t_cached = await timed("cached", cached, REPEAT, warm=1)
 
                 async def retention() -> Any:
                     return await run_report(scope, "reports.retention", YEAR, use_cache=False)
@@ -281,8 +293,8 @@ async def main() -> None:
                 want = (await hand_repurchase())[0]
                 if (got["old_customers"], got["repurchasers"]) != (want["old"], want["again"]):
                     _differs("repurchase", got, want)
-                t_ret = await median_seconds(retention, REPEAT, warm=1)
-                t_ret_hand = await median_seconds(hand_retention, REPEAT, warm=1)
+                t_ret = await timed("ret", retention, REPEAT, warm=1)
+                t_ret_hand = await timed("ret_hand", hand_retention, REPEAT, warm=1)
 
                 async def growth() -> Any:
                     return await run_report(scope, "reports.member_growth", YEAR, use_cache=False)
@@ -301,8 +313,8 @@ async def main() -> None:
                     want["total"],
                 ):
                     _differs("growth", got, want)
-                t_growth = await median_seconds(growth, REPEAT, warm=1)
-                t_growth_hand = await median_seconds(hand_growth, REPEAT, warm=1)
+                t_growth = await timed("growth", growth, REPEAT, warm=1)
+                t_growth_hand = await timed("growth_hand", hand_growth, REPEAT, warm=1)
 
                 result = Report(
                     "reports",
