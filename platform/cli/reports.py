@@ -103,7 +103,7 @@ def rollup(
         "after which reports read the rollup.",
     ),
 ) -> None:
-    """(Re)build the brand's daily sales rollup from its orders (docs/reports.md)."""
+    """(Re)build the brand's sales rollups and buyer counts from its orders (docs/reports.md)."""
 
     async def work(_: Settings) -> None:
         scope = await brand_scope(brand)

@@ -47,7 +47,7 @@ from tessera.members.profile import MemberStatus
 from tessera.orders.models import Order, Refund
 from tessera.orders.stats import rebuild_member_stats
 from tessera.persons import linking as persons
-from tessera.reports.rollup import mark_dirty
+from tessera.reports.rollup import mark_dirty, mark_member_dirty
 from tessera.rewards.models import CheckIn, Referral
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, SegmentMembership
@@ -406,6 +406,9 @@ async def _merge_profiles(
     if changes:
         survivor.update_from_dict(changes)
         await survivor.save(using_db=uow.connection, update_fields=[*changes, "updated_at"])
+        if "card_number" in changes:
+            # The survivor holds a card now: its own orders count as a member's.
+            await mark_member_dirty(uow.scope, uow.connection, survivor.id)
     return conflicts, previous
 
 
@@ -820,6 +823,8 @@ async def undo_merge(scope: BrandScope, merge_id: int, *, now: datetime | None =
                 }
             )
             await survivor.save(using_db=conn, update_fields=[*restore, "updated_at"])
+            if "card_number" in restore:
+                await mark_member_dirty(scope, conn, survivor.id)
         for name in _UNIQUE_COLUMNS:
             setattr(merged, name, previous.get("merged", {}).get(name))
         await merged.save(

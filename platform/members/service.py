@@ -26,6 +26,7 @@ from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_
 from tessera.members.scheme import JoinRule, get_settings
 from tessera.persons import linking as persons
 from tessera.privacy.erased import was_erased
+from tessera.reports.rollup import mark_member_dirty
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -364,6 +365,8 @@ async def _join(
         member.card_number = await next_card_number(scope, uow.connection)
         await _insert_identities(scope, member, [(IdentityKind.CARD_NUMBER, member.card_number)])
         fields.append("card_number")
+        # A prospect's orders become a member's: the sales rollup's days move.
+        await mark_member_dirty(scope, uow.connection, member.id)
     await member.save(update_fields=fields)
     uow.emit(
         "member.joined",

@@ -35,6 +35,7 @@ from tessera.persons import linking as persons
 from tessera.privacy import erased
 from tessera.privacy.identities import identity_values
 from tessera.privacy.models import LegalHold, MemberExport
+from tessera.reports.rollup import mark_member_dirty
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, SegmentMembership
 from tessera.slots.models import MemberCluster, SlotEvent
@@ -176,6 +177,9 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
                 "ALREADY_ERASED", "the member's data was erased already", ["memberId"]
             )
         await erased.remember(scope, [(i.kind, i.value) for i in identities], uow.connection)
+        if member.card_number is not None:
+            # Its orders no longer count as a member's in the sales rollup.
+            await mark_member_dirty(scope, uow.connection, member.id)
         for model in _DELETED_WITH_MEMBER:
             await scope.query(model).filter(member_id=member.id).delete()
         await (

@@ -278,6 +278,24 @@ _PG_CASTS = {
 }
 
 
+def _dirty_orders(q: Query) -> str:
+    """The orders of the dirty days, ``FROM`` ``report_dirty_day d`` and
+    ``sales_order o``. PostgreSQL reads each day by the orders' time index
+    (LATERAL, not flattened): the few dirty days would otherwise be
+    estimated from an empty table's statistics and joined to a scan of all
+    the brand's orders."""
+    if q.postgres:
+        return (
+            "report_dirty_day d CROSS JOIN LATERAL (SELECT * FROM sales_order o0 "
+            "WHERE o0.brand_id = d.brand_id AND o0.occurred_at >= d.starts_at "
+            "AND o0.occurred_at < d.ends_at OFFSET 0) o"
+        )
+    return (
+        "report_dirty_day d JOIN sales_order o ON o.brand_id = d.brand_id "
+        "AND o.occurred_at >= d.starts_at AND o.occurred_at < d.ends_at"
+    )
+
+
 @dataclass
 class ReportContext:
     """What a report's :meth:`~tessera.ReportType.run` queries through.
@@ -367,10 +385,107 @@ class ReportContext:
             f"r.paid AS paid, r.retail AS retail FROM report_sales_day r WHERE r.brand_id = "
             f"{brand} AND r.day >= {first} AND r.day <= {last} AND NOT EXISTS (SELECT 1 FROM "
             f"report_dirty_day d WHERE d.brand_id = {brand} AND d.day = r.day) "
-            f"UNION ALL {raw}report_dirty_day d JOIN sales_order o ON o.brand_id = d.brand_id "
-            "AND o.occurred_at >= d.starts_at AND o.occurred_at < d.ends_at "
+            f"UNION ALL {raw}{_dirty_orders(q)} "
             f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
         )
+
+    def cube_ready(self, params: ReportParams) -> bool:
+        """Whether the sales cube and buyer counts can answer ``params``:
+        the rollup is built and no filter needs the member (tier, segment)."""
+        return self.rollups and params.tier is None and self.segment_id is None
+
+    def order_sums(self, q: Query, params: ReportParams) -> str:
+        """Like :meth:`order_facts` without the member: columns ``at``,
+        ``store_code``, ``channel``, ``carded`` (1 when the buyer holds a
+        card now) and the sums, from the sales cube for clean days and the
+        orders for dirty days, in the caller's statement. Filter it with
+        :meth:`sums_filter`; only when :meth:`cube_ready`."""
+        brand = q(self.brand.id)
+        first, last = q(params.start), q(params.end)
+        return (
+            "(SELECT c.starts_at AS at, c.store_code AS store_code, c.channel AS channel, "
+            "c.carded AS carded, c.orders AS orders, c.sales AS sales, c.units AS units, "
+            "c.paid AS paid, c.retail AS retail FROM report_sales_cube c "
+            f"WHERE c.brand_id = {brand} AND c.day >= {first} AND c.day <= {last} "
+            "AND NOT EXISTS (SELECT 1 FROM report_dirty_day d WHERE d.brand_id = c.brand_id "
+            "AND d.day = c.day) "
+            "UNION ALL SELECT o.occurred_at, COALESCE(o.store_code, ''), COALESCE(o.channel, ''), "
+            "CASE WHEN (SELECT m.card_number FROM member m WHERE m.id = o.member_id) "
+            "IS NOT NULL THEN 1 ELSE 0 END, 1, "
+            "o.amount_paid - o.refunded_amount, o.units - o.refunded_units, o.amount_paid, "
+            f"o.retail_amount FROM {_dirty_orders(q)} "
+            f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
+        )
+
+    def sums_filter(self, q: Query, params: ReportParams, alias: str = "o") -> str:
+        """The store, channel and buyer filters on :meth:`order_sums` rows."""
+        sql = ""
+        if params.store is not None:
+            sql += f" AND {alias}.store_code = {q(params.store)}"
+        if params.channel is not None:
+            sql += f" AND {alias}.channel = {q(params.channel)}"
+        if params.buyer is not Buyer.ALL:
+            sql += f" AND {alias}.carded = {1 if params.buyer is Buyer.MEMBER else 0}"
+        return sql
+
+    async def period_buyers(
+        self, params: ReportParams, periods: Sequence[tuple[date, date]], by: str | None = None
+    ) -> list[dict[str, int]] | None:
+        """Distinct buyers of each period ``(first, last)`` (local days) under
+        the store, channel and buyer filters, grouped by ``by``
+        (``store_code`` or ``channel``; ``""`` keys the total), read from the
+        buyer counts; None unless every period is exactly a counted day,
+        week, month or year with no dirty day, whose answer is then exact.
+        One statement, so a rebuild cannot slip between the checks."""
+        from tessera.reports.rollup import CARD, CHANNEL, STORE, period_kind
+
+        if not self.cube_ready(params) or not periods:
+            return None
+        kinds = [period_kind(a, b) for a, b in periods]
+        if any(k is None for k in kinds):
+            return None
+        dims = (
+            (STORE if params.store is not None or by == "store_code" else 0)
+            | (CHANNEL if params.channel is not None or by == "channel" else 0)
+            | (CARD if params.buyer is not Buyer.ALL else 0)
+        )
+        q = self.query()
+        brand = q(self.brand.id)
+        wanted = " OR ".join(
+            f"(b.kind = {q(k)} AND b.first_day = {q(a)})"
+            for k, (a, _) in zip(kinds, periods, strict=True)
+        )
+        cond = ""
+        if params.store is not None:
+            cond += f" AND b.store_code = {q(params.store)}"
+        if params.channel is not None:
+            cond += f" AND b.channel = {q(params.channel)}"
+        if params.buyer is not Buyer.ALL:
+            cond += f" AND b.carded = {1 if params.buyer is Buyer.MEMBER else 0}"
+        rows = await q.rows(
+            "SELECT b.kind AS kind, b.first_day AS first_day, b.dims AS dims, "
+            "b.store_code AS store_code, b.channel AS channel, b.buyers AS buyers "
+            f"FROM report_buyer_count b WHERE b.brand_id = {brand} AND ({wanted}) "
+            f"AND (b.dims = 0 OR (b.dims = {dims}{cond})) "
+            "AND NOT EXISTS (SELECT 1 FROM report_dirty_day d WHERE d.brand_id = b.brand_id "
+            "AND d.day >= b.first_day AND d.day <= b.last_day)"
+        )
+        complete: set[tuple[str, date]] = set()
+        found: dict[tuple[str, date], dict[str, int]] = {}
+        for r in rows:
+            first = r["first_day"]
+            if isinstance(first, str):
+                first = date.fromisoformat(first)
+            key = (str(r["kind"]), first)
+            if int(r["dims"]) == 0:
+                complete.add(key)
+            if int(r["dims"]) == dims:
+                group = str(r[by]) if by else ""
+                found.setdefault(key, {})[group] = int(r["buyers"])
+        keys = [(str(k), a) for k, (a, _) in zip(kinds, periods, strict=True)]
+        if any(key not in complete for key in keys):
+            return None
+        return [found.get(key, {}) for key in keys]
 
     async def stage_flows(self, params: ReportParams) -> list[tuple[str, str, int]]:
         """Members counted by (lifecycle stage at the period's start, stage at

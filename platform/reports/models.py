@@ -80,3 +80,50 @@ class RollupState(BrandOwned):
     class Meta:
         table = "report_rollup"
         unique_together = (("brand_id",),)
+
+
+class SalesCube(BrandOwned):
+    """The brand's orders of one local day summed per (store, channel,
+    card held): the additive part of the sales report without the member,
+    a few hundred rows a day whatever the number of members
+    (docs/reports.md, "Daily rollups"). Rebuilt with the day."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField(description="the brand's local calendar day")
+    starts_at = fields.DatetimeField(description="the day's local midnight (UTC instant)")
+    store_code = fields.CharField(max_length=64, default="")
+    channel = fields.CharField(max_length=32, default="")
+    carded = fields.SmallIntField(description="1 when the buyer holds a card (a member) now")
+    orders = fields.BigIntField()
+    sales = fields.BigIntField(description="Σ amount paid − refunded, minor units")
+    units = fields.BigIntField(description="Σ units − refunded units")
+    paid = fields.BigIntField()
+    retail = fields.BigIntField()
+
+    class Meta:
+        table = "report_sales_cube"
+        indexes = (("brand_id", "day"),)
+
+
+class BuyerCount(BrandOwned):
+    """Distinct buyers of one whole period (a local day, Monday week,
+    calendar month or year), counted for every combination of the store,
+    channel and card filters: ``dims`` says which of them the row groups
+    by (1 store, 2 channel, 4 card); the others hold '' or 0. Distinct
+    counts do not add up across periods, so a report uses a row only for a
+    period that is exactly one of these; a period's rows are complete when
+    its ``dims`` 0 row exists (docs/reports.md, "Daily rollups")."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=8, description="day, week, month or year")
+    first_day = fields.DateField(description="the period's first local day")
+    last_day = fields.DateField(description="the period's last local day")
+    dims = fields.SmallIntField(description="grouped by: 1 store, 2 channel, 4 card held")
+    store_code = fields.CharField(max_length=64, default="")
+    channel = fields.CharField(max_length=32, default="")
+    carded = fields.SmallIntField(default=0)
+    buyers = fields.BigIntField()
+
+    class Meta:
+        table = "report_buyer_count"
+        indexes = (("brand_id", "kind", "first_day"), ("brand_id", "last_day"))

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from tessera.plugin_host.context import BrandInfo
 from tessera.reports.api import Query, ReportContext, local_midnight
-from tessera.reports.models import DirtyDay, RollupState, SalesDay
+from tessera.reports.models import BuyerCount, DirtyDay, RollupState, SalesCube, SalesDay
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
@@ -57,6 +57,49 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
         )
 
 
+async def mark_member_dirty(scope: BrandScope, connection: Any, member_id: int) -> None:
+    """Mark the days of the member's orders dirty: their card changed
+    (joined, erased, merged), which moves their sales between the member
+    and non-member rows of the sales cube and the buyer counts."""
+    from tessera.orders.models import Order
+
+    times = (
+        await scope.query(Order)
+        .using_db(connection)
+        .filter(member_id=member_id)
+        .values_list("occurred_at", flat=True)
+    )
+    await mark_dirty(scope, connection, times)  # type: ignore[arg-type]
+
+
+# Buyer-count periods: a local day, a Monday-to-Sunday week, a calendar
+# month, a calendar year (docs/reports.md, "Daily rollups").
+STORE, CHANNEL, CARD = 1, 2, 4
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def periods_of(day: date) -> list[tuple[str, date, date]]:
+    """The buyer-count periods that contain ``day``."""
+    monday = day - timedelta(days=day.weekday())
+    return [
+        ("day", day, day),
+        ("week", monday, monday + timedelta(days=6)),
+        ("month", day.replace(day=1), _month_end(day)),
+        ("year", date(day.year, 1, 1), date(day.year, 12, 31)),
+    ]
+
+
+def period_kind(first: date, last: date) -> str | None:
+    """The kind of buyer-count period ``[first, last]`` is exactly, if any."""
+    for kind, a, b in periods_of(first):
+        if (a, b) == (first, last):
+            return kind
+    return None
+
+
 async def rebuild_day(scope: BrandScope, day: date) -> None:
     """Replace the day's rollup rows with the sums of its orders; the dirty
     mark goes only if no order touched the day meanwhile (its version
@@ -79,6 +122,27 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
             f"AND o.occurred_at < {q(ends)} "
             "GROUP BY o.member_id, COALESCE(o.store_code, ''), COALESCE(o.channel, '')"
         )
+        await scope.query(SalesCube).using_db(conn).filter(day=day).delete()
+        q = _query(scope, conn)
+        brand = q(scope.brand_id)
+        carded = "CASE WHEN m.card_number IS NOT NULL THEN 1 ELSE 0 END"
+        await q.rows(
+            "INSERT INTO report_sales_cube (brand_id, day, starts_at, store_code, channel, "
+            "carded, orders, sales, units, paid, retail) "
+            f"SELECT {brand}, {q(day)}, {q(starts)}, r.store_code, r.channel, {carded}, "
+            "SUM(r.orders), SUM(r.sales), SUM(r.units), SUM(r.paid), SUM(r.retail) "
+            "FROM report_sales_day r JOIN member m ON m.id = r.member_id "
+            f"WHERE r.brand_id = {brand} AND r.day = {q(day)} "
+            f"GROUP BY r.store_code, r.channel, {carded}"
+        )
+        # The buyer counts of the periods holding the day are stale now;
+        # missing ones are read from the member rows until rebuilt.
+        await (
+            scope.query(BuyerCount)
+            .using_db(conn)
+            .filter(first_day__lte=day, last_day__gte=day)
+            .delete()
+        )
         if mark is not None:
             await (
                 scope.query(DirtyDay)
@@ -89,11 +153,80 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
 
 
 async def rebuild_dirty(scope: BrandScope) -> int:
-    """Rebuild every dirty day of the brand; returns how many."""
+    """Rebuild every dirty day of the brand, then the buyer counts they
+    dropped; returns how many days."""
     days = await scope.query(DirtyDay).order_by("day").values_list("day", flat=True)
     for day in days:
         await rebuild_day(scope, day)  # type: ignore[arg-type]
+    await rebuild_periods(scope)
     return len(days)
+
+
+async def count_period(scope: BrandScope, kind: str, first: date, last: date) -> None:
+    """Count the distinct buyers of one period, for every combination of
+    the store, channel and card filters, from the member rows (one
+    statement: ``GROUP BY CUBE`` on PostgreSQL, eight ``UNION ALL`` on SQLite)."""
+    async with unit_of_work(scope) as uow:
+        conn = uow.connection
+        await scope.query(BuyerCount).using_db(conn).filter(kind=kind, first_day=first).delete()
+        carded = "CASE WHEN m.card_number IS NOT NULL THEN 1 ELSE 0 END"
+        columns = ((STORE, "r.store_code", "''"), (CHANNEL, "r.channel", "''"), (CARD, carded, "0"))
+        head = (
+            "INSERT INTO report_buyer_count (brand_id, kind, first_day, last_day, dims, "
+            "store_code, channel, carded, buyers) "
+        )
+        q = _query(scope, conn)
+        brand = q(scope.brand_id)
+        where = (
+            "FROM report_sales_day r JOIN member m ON m.id = r.member_id "
+            f"WHERE r.brand_id = {brand} AND r.day >= {q(first)} AND r.day <= {q(last)}"
+        )
+        if q.postgres:
+            dims = f"7 - GROUPING({carded}, r.channel, r.store_code)"
+            await q.rows(
+                f"{head}SELECT {brand}, {q(kind)}, {q(first)}, {q(last)}, {dims}, "
+                f"COALESCE(r.store_code, ''), COALESCE(r.channel, ''), COALESCE({carded}, 0), "
+                f"COUNT(DISTINCT r.member_id) {where} "
+                f"GROUP BY CUBE (r.store_code, r.channel, {carded})"
+            )
+            return
+        selects = []
+        for mask in range(8):
+            picked = [(expr if bit & mask else empty) for bit, expr, empty in columns]
+            grouped = [expr for bit, expr, _ in columns if bit & mask]
+            group = f" GROUP BY {', '.join(grouped)}" if grouped else ""
+            selects.append(
+                f"SELECT {brand}, {q(kind)}, {q(first)}, {q(last)}, {mask}, "
+                f"{', '.join(picked)}, COUNT(DISTINCT r.member_id) {where}{group}"
+            )
+        await q.rows(head + " UNION ALL ".join(selects))
+
+
+async def rebuild_periods(scope: BrandScope) -> int:
+    """Count the buyers of every period that has ended (before the brand's
+    today), holds a day with sales and no dirty day, and has no counts yet;
+    returns how many. Periods still running are not counted:
+    every new order would drop them again."""
+    if not await rollups_ready(scope):
+        return 0
+    # Only periods with sales: one without reads its (no) orders as fast.
+    days = await scope.query(SalesCube).distinct().values_list("day", flat=True)
+    today = local_day(datetime.now(UTC), scope.brand.timezone)
+    dirty: set[date] = set(await scope.query(DirtyDay).values_list("day", flat=True))  # type: ignore[arg-type]
+    have = set(await scope.query(BuyerCount).filter(dims=0).values_list("kind", "first_day"))
+    wanted: set[tuple[str, date, date]] = {
+        p
+        for day in days
+        for p in periods_of(day)  # type: ignore[arg-type]
+        if p[2] < today
+    }
+    done = 0
+    for kind, a, b in sorted(wanted, key=lambda p: (p[1], p[2])):
+        if (kind, a) in have or any(a <= d <= b for d in dirty):
+            continue
+        await count_period(scope, kind, a, b)
+        done += 1
+    return done
 
 
 async def build(scope: BrandScope, since: date | None = None) -> int:
@@ -105,6 +238,8 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
     if since is None:
         await scope.query(RollupState).delete()
         await scope.query(SalesDay).delete()
+        await scope.query(SalesCube).delete()
+        await scope.query(BuyerCount).delete()
     orders = scope.query(Order)
     if since is not None:
         orders = orders.filter(occurred_at__gte=local_midnight(since, scope.brand.timezone))
@@ -121,6 +256,7 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
     built += await rebuild_dirty(scope)
     if since is None:
         await scope.create(RollupState, timezone=scope.brand.timezone, built_at=datetime.now(UTC))
+    await rebuild_periods(scope)
     return built
 
 
@@ -138,4 +274,8 @@ async def rollup_tick(ctx: dict[str, Any], brand_id: int | None = None) -> int:
         scope = BrandScope(brand)
         if await scope.query(DirtyDay).exists():
             done += await rebuild_dirty(scope)
+        else:
+            # A new day ended: its periods (and a week, month or year that
+            # ended with it) get their buyer counts.
+            await rebuild_periods(scope)
     return done

@@ -44,18 +44,21 @@ class SalesOverview(ReportType):
     )
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
-        q = context.query()
-        facts = context.order_facts(q, params)
-        totals = (
-            await q.rows(
-                "SELECT SUM(o.orders) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
-                "SUM(o.sales) AS sales, SUM(o.units) AS units, "
-                "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
-                "SUM(CASE WHEN m.card_number IS NOT NULL THEN o.sales ELSE 0 END) AS member_sales "
-                f"FROM {facts} o JOIN member m ON m.id = o.member_id "
-                f"WHERE 1 = 1{context.order_filter(q, params)}"
-            )
-        )[0]
+        if context.cube_ready(params):
+            totals = await self._cube_totals(context, params)
+        else:
+            q = context.query()
+            facts = context.order_facts(q, params)
+            totals = (
+                await q.rows(
+                    "SELECT SUM(o.orders) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
+                    "SUM(o.sales) AS sales, SUM(o.units) AS units, "
+                    "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
+                    "SUM(CASE WHEN m.card_number IS NOT NULL THEN o.sales ELSE 0 END) "
+                    f"AS member_sales FROM {facts} o JOIN member m ON m.id = o.member_id "
+                    f"WHERE 1 = 1{context.order_filter(q, params)}"
+                )
+            )[0]
         figures = sales_figures(
             orders=_int(totals["orders"]),
             buyers=_int(totals["buyers"]),
@@ -72,16 +75,65 @@ class SalesOverview(ReportType):
         ]
         return ReportResult(figures=figures, series=series, tables=tables)
 
-    async def _series(self, context: ReportContext, params: ReportParams) -> list[Series]:
+    async def _cube_totals(self, context: ReportContext, params: ReportParams) -> dict[str, Any]:
+        """The sums from the sales cube; buyers from the period's count when
+        the period is one, else counted from the member rows."""
         q = context.query()
+        sums = context.order_sums(q, params)
+        totals = (
+            await q.rows(
+                "SELECT SUM(o.orders) AS orders, SUM(o.sales) AS sales, SUM(o.units) AS units, "
+                "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
+                "SUM(CASE WHEN o.carded = 1 THEN o.sales ELSE 0 END) AS member_sales "
+                f"FROM {sums} o WHERE 1 = 1{context.sums_filter(q, params)}"
+            )
+        )[0]
+        counted = await context.period_buyers(params, [(params.start, params.end)])
+        if counted is not None:
+            totals["buyers"] = counted[0].get("", 0)
+        else:
+            q2 = context.query()
+            facts = context.order_facts(q2, params)
+            totals["buyers"] = (
+                await q2.rows(
+                    f"SELECT COUNT(DISTINCT o.member_id) AS n FROM {facts} o "
+                    f"WHERE 1 = 1{context.order_filter(q2, params)}"
+                )
+            )[0]["n"]
+        return totals
+
+    async def _series(self, context: ReportContext, params: ReportParams) -> list[Series]:
         cut = context.buckets(params)
-        facts = context.order_facts(q, params)
-        idx = context.bucket_index(q, params, "o.at")
-        rows = await q.rows(
-            f"SELECT {idx} AS idx, SUM(o.orders) AS orders, "
-            "COUNT(DISTINCT o.member_id) AS buyers, SUM(o.sales) AS sales "
-            f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} GROUP BY 1"
-        )
+        counted = None
+        if context.cube_ready(params):
+            q = context.query()
+            sums = context.order_sums(q, params)
+            idx = context.bucket_index(q, params, "o.at")
+            rows = await q.rows(
+                f"SELECT {idx} AS idx, SUM(o.orders) AS orders, SUM(o.sales) AS sales "
+                f"FROM {sums} o WHERE 1 = 1{context.sums_filter(q, params)} GROUP BY 1"
+            )
+            counted = await context.period_buyers(
+                params, [(b.first, b.after - timedelta(days=1)) for b in cut]
+            )
+        if counted is None:
+            q = context.query()
+            facts = context.order_facts(q, params)
+            idx = context.bucket_index(q, params, "o.at")
+            sums_of = (
+                ""
+                if context.cube_ready(params)
+                else ", SUM(o.orders) AS orders, SUM(o.sales) AS sales"
+            )
+            buyer_rows = await q.rows(
+                f"SELECT {idx} AS idx, COUNT(DISTINCT o.member_id) AS buyers{sums_of} "
+                f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} GROUP BY 1"
+            )
+            if not context.cube_ready(params):
+                rows = buyer_rows
+            counted = [{} for _ in cut]
+            for r in buyer_rows:
+                counted[int(r["idx"])] = {"": _int(r["buyers"])}
         by_idx = {int(r["idx"]): r for r in rows}
         labels = [b.label for b in cut]
 
@@ -91,20 +143,45 @@ class SalesOverview(ReportType):
         return [
             Series("sales", "Sales", Unit.MONEY, labels, values("sales"), chart="bar"),
             Series("orders", "Orders", Unit.COUNT, labels, values("orders")),
-            Series("buyers", "Buyers", Unit.COUNT, labels, values("buyers")),
+            Series(
+                "buyers",
+                "Buyers",
+                Unit.COUNT,
+                labels,
+                [c.get("", 0) for c in counted],
+            ),
         ]
 
     async def _by(
         self, context: ReportContext, params: ReportParams, column: str, key: str, label: str
     ) -> Table:
-        q = context.query()
-        facts = context.order_facts(q, params)
-        rows = await q.rows(
-            f"SELECT o.{column} AS k, SUM(o.orders) AS orders, "
-            "COUNT(DISTINCT o.member_id) AS buyers, SUM(o.sales) AS sales "
-            f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} "
-            f"GROUP BY o.{column} ORDER BY k"
-        )
+        counted = None
+        if context.cube_ready(params):
+            q = context.query()
+            sums = context.order_sums(q, params)
+            rows = await q.rows(
+                f"SELECT o.{column} AS k, SUM(o.orders) AS orders, SUM(o.sales) AS sales "
+                f"FROM {sums} o WHERE 1 = 1{context.sums_filter(q, params)} "
+                f"GROUP BY o.{column} ORDER BY k"
+            )
+            found = await context.period_buyers(params, [(params.start, params.end)], by=column)
+            counted = found[0] if found is not None else None
+        if counted is None:
+            q = context.query()
+            facts = context.order_facts(q, params)
+            sums_of = (
+                ""
+                if context.cube_ready(params)
+                else ", SUM(o.orders) AS orders, SUM(o.sales) AS sales"
+            )
+            buyer_rows = await q.rows(
+                f"SELECT o.{column} AS k, COUNT(DISTINCT o.member_id) AS buyers{sums_of} "
+                f"FROM {facts} o WHERE 1 = 1{context.order_filter(q, params)} "
+                f"GROUP BY o.{column} ORDER BY k"
+            )
+            if not context.cube_ready(params):
+                rows = buyer_rows
+            counted = {str(r["k"]): _int(r["buyers"]) for r in buyer_rows}
         total = sum(_int(r["sales"]) for r in rows)
         return Table(
             key,
@@ -121,7 +198,7 @@ class SalesOverview(ReportType):
                     r["k"],
                     _int(r["sales"]),
                     _int(r["orders"]),
-                    _int(r["buyers"]),
+                    counted.get(str(r["k"]), 0),
                     ratio(_int(r["sales"]), total),
                 ]
                 for r in rows

@@ -5,14 +5,19 @@ years (defaults 20,000 and 200,000; the issue's large run is 1,000,000 and
 figures, measured in the same run:
 
 - the sales overview's figures, monthly series and by-store / by-channel
-  tables (``run_report``, cache off) over the raw orders, then through the
-  daily rollup (built by ``tessera.reports.rollup.build``, timed), then with
-  one dirty day read from the orders, against one hand-written aggregate, one
-  grouped by month (``date_trunc`` in the brand's timezone) and two grouped by
-  store and channel;
+  tables (``run_report``, cache off) over the raw orders, against one
+  hand-written aggregate, one grouped by month (``date_trunc`` in the
+  brand's timezone) and two grouped by store and channel; with YoY (both
+  years, eight hand queries); and over 15 February-14 November, a range that
+  is no whole period;
+- the same through the rollups (``report_sales_cube`` and the buyer counts,
+  built by ``tessera.reports.rollup.build`` as ``tessera reports rollup``
+  does, timed), then with one dirty day read from the orders; one day's
+  rebuild and the recount of the periods it dropped are timed too;
 - the same answered from the result cache (no new facts since);
 - the retention report (repurchase rate of old customers, days between
-  orders, monthly cohorts) against three hand-written queries.
+  orders, monthly cohorts) against three hand-written queries, and member
+  growth against three.
 
 The data is generated with set-based SQL (``generate_series`` and seeded
 hashes, so every run has the same history). A second brand has orders in the
@@ -40,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Figure, Report, bench_database, bench_runtime, median_seconds
 
 from tessera.features.service import set_feature
-from tessera.reports.rollup import build, mark_dirty, rebuild_day
+from tessera.reports.rollup import build, mark_dirty, rebuild_day, rebuild_periods
 from tessera.reports.service import clear_cache, run_report
 from tessera.scope import BrandScope
 from tessera.tenancy.service import create_brand, create_tenant
@@ -55,7 +60,7 @@ YEAR = {"start": "2025-01-01", "end": "2025-12-31", "granularity": "month"}
 H = "abs(hashint8extended(g.i, {}))"
 
 MEMBERS_SQL = f"""
-INSERT INTO member (brand_id, external_id, card_number, status, name, gender, phone, email,
+INSERT INTO member (brand_id, external_id, card_number, status, name, gender, phone_sealed, email_sealed,
     province, city, education, occupation, income_range, interests, join_channel, join_source,
     attributes, joined_at, created_at, updated_at)
 SELECT $1::int, 'm' || g.i, CASE WHEN {H.format(1)} % 10 = 0 THEN NULL ELSE 'C' || $1::int || '-' || g.i END,
@@ -125,13 +130,49 @@ FROM (SELECT DISTINCT member_id FROM sales_order WHERE brand_id = $1 AND occurre
 """
 
 
+HAND_GROWTH = """
+SELECT count(*) AS joined, count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM sales_order o WHERE o.brand_id = $1 AND o.member_id = m.id
+    AND o.occurred_at < $3)) AS converted,
+    (SELECT count(*) FROM member c WHERE c.brand_id = $1 AND c.joined_at < $3) AS total
+FROM member m WHERE m.brand_id = $1 AND m.joined_at >= $2 AND m.joined_at < $3
+"""
+HAND_GROWTH_MONTHS = """
+SELECT date_trunc('month', joined_at AT TIME ZONE $4) AS month, count(*) FROM member
+WHERE brand_id = $1 AND joined_at >= $2 AND joined_at < $3 GROUP BY 1
+"""
+HAND_GROWTH_BY = """
+SELECT m.join_channel, m.join_source, count(*) AS joined, count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM sales_order o WHERE o.brand_id = $1 AND o.member_id = m.id
+    AND o.occurred_at < $3)) AS converted
+FROM member m WHERE m.brand_id = $1 AND m.joined_at >= $2 AND m.joined_at < $3 GROUP BY 1, 2
+"""
+
+SALES_FIGURES = ("orders", "buyers", "sales", "units", "discount_depth", "member_share")
+
+
+async def timed(label: str, work: Any, repeat: int, warm: int = 1) -> float:
+    """The median, printed as soon as measured: a large run takes an hour."""
+    spent = await median_seconds(work, repeat, warm=warm)
+    print(f"  {label}: {spent * 1000:.0f} ms", flush=True)
+    return spent
+
+
+def _differs(label: str, got: Any, want: Any) -> None:
+    print(f"!!! {label} differs: {got} against {want}")
+
+
 async def main() -> None:
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(TIMEZONE)
-    start = datetime(2025, 1, 1, tzinfo=tz)
-    end = datetime(2026, 1, 1, tzinfo=tz)
+    year = (datetime(2025, 1, 1, tzinfo=tz), datetime(2026, 1, 1, tzinfo=tz))
+    before = (datetime(2024, 1, 1, tzinfo=tz), datetime(2025, 1, 1, tzinfo=tz))
+    # Not a whole day, week, month or year: buyers come from the member rows.
+    odd = {"start": "2025-02-15", "end": "2025-11-14", "granularity": "month"}
+    odd_bounds = (datetime(2025, 2, 15, tzinfo=tz), datetime(2025, 11, 15, tzinfo=tz))
+    yoy = {**YEAR, "comparison": "yoy"}
     async with bench_database() as url:
         with tempfile.TemporaryDirectory() as var:
             async with bench_runtime(url, Path(var)):
@@ -139,134 +180,186 @@ async def main() -> None:
                 brand = await create_brand("bench", "bench", "Bench", timezone=TIMEZONE)
                 other = await create_brand("bench", "other", "Other", timezone=TIMEZONE)
                 conn: Any = connections.get("default")
+                began = time.perf_counter()
                 for b, members, orders in ((brand, MEMBERS, ORDERS), (other, 1000, ORDERS // 20)):
                     await conn.execute_query(MEMBERS_SQL, [b.id, members])
                     await conn.execute_query(ORDERS_SQL, [b.id, orders, members])
                 await conn.execute_query("ANALYZE")
+                t_load = time.perf_counter() - began
                 scope = BrandScope(brand)
-                for key in ("reports.sales", "reports.retention"):
+                for key in ("reports.sales", "reports.retention", "reports.member_growth"):
                     await set_feature(scope, key, enabled=True)
-                print(f"{MEMBERS} members, {ORDERS} orders over two years (+ another brand)")
+                print(
+                    f"{MEMBERS} members, {ORDERS} orders over two years (+ another brand), "
+                    f"generated in {t_load:.1f} s"
+                )
 
-                async def report() -> Any:
-                    return await run_report(
-                        scope, "reports.sales", YEAR, use_cache=False, rollups=False
-                    )
-
-                async def through_rollup() -> Any:
-                    return await run_report(scope, "reports.sales", YEAR, use_cache=False)
-
-                async def hand() -> Any:
-                    totals = await conn.execute_query_dict(HAND_TOTALS, [brand.id, start, end])
-                    await conn.execute_query_dict(HAND_MONTHS, [brand.id, start, end, TIMEZONE])
-                    for col in ("store_code", "channel"):
-                        await conn.execute_query_dict(
-                            HAND_BY.format(col=col), [brand.id, start, end]
+                def sales(params: dict[str, str], rollups: bool) -> Any:
+                    async def run() -> Any:
+                        return await run_report(
+                            scope, "reports.sales", params, use_cache=False, rollups=rollups
                         )
+
+                    return run
+
+                async def hand_sales(bounds: tuple[datetime, datetime]) -> Any:
+                    totals = await conn.execute_query_dict(HAND_TOTALS, [brand.id, *bounds])
+                    await conn.execute_query_dict(HAND_MONTHS, [brand.id, *bounds, TIMEZONE])
+                    for col in ("store_code", "channel"):
+                        await conn.execute_query_dict(HAND_BY.format(col=col), [brand.id, *bounds])
                     return totals[0]
 
-                ours = (await report()).result
+                async def hand() -> Any:
+                    return await hand_sales(year)
+
+                async def hand_yoy() -> Any:
+                    await hand_sales(before)
+                    return await hand_sales(year)
+
+                async def hand_odd() -> Any:
+                    return await hand_sales(odd_bounds)
+
+                raw = (await sales(YEAR, False)()).result
                 theirs = await hand()
                 for key in ("orders", "buyers", "sales", "units"):
-                    if ours.figure(key).value != int(theirs[key]):
-                        print(
-                            f"!!! {key} differs: report {ours.figure(key).value}, hand {theirs[key]}"
-                        )
+                    if raw.figure(key).value != int(theirs[key]):
+                        _differs(f"raw {key}", raw.figure(key).value, theirs[key])
 
-                t_report = await median_seconds(report, REPEAT, warm=1)
-                t_hand = await median_seconds(hand, REPEAT, warm=1)
+                t_report = await timed("report", sales(YEAR, False), REPEAT, warm=1)
+                t_hand = await timed("hand", hand, REPEAT, warm=1)
+                t_yoy_raw = await timed("yoy_raw", sales(yoy, False), REPEAT, warm=1)
+                t_hand_yoy = await timed("hand_yoy", hand_yoy, REPEAT, warm=1)
+                t_odd_raw = await timed("odd_raw", sales(odd, False), REPEAT, warm=1)
+                t_hand_odd = await timed("hand_odd", hand_odd, REPEAT, warm=1)
+                # What `tessera reports rollup --brand bench` runs.
                 began = time.perf_counter()
                 built = await build(scope)
                 t_build = time.perf_counter() - began
                 await conn.execute_query("ANALYZE")
-                rolled = (await through_rollup()).result
-                for key in ("orders", "buyers", "sales", "units", "discount_depth"):
-                    if rolled.figure(key).value != ours.figure(key).value:
-                        print(f"!!! {key} differs through the rollup")
-                t_rollup = await median_seconds(through_rollup, REPEAT, warm=1)
-                # A day of late orders, read from the orders until the job rebuilds it.
+                for params in (YEAR, yoy, odd):
+                    through = (await sales(params, True)()).result
+                    plain = (await sales(params, False)()).result
+                    if through != plain:
+                        _differs(f"sales overview {params} through the rollup", through, plain)
+                t_rollup = await timed("rollup", sales(YEAR, True), REPEAT, warm=1)
+                t_yoy = await timed("yoy", sales(yoy, True), REPEAT, warm=1)
+                t_odd = await timed("odd", sales(odd, True), REPEAT, warm=1)
+                # A day of late orders, read from the orders until the job rebuilds it;
+                # its year's buyer counts are not used meanwhile.
                 async with unit_of_work(scope) as uow:
                     await mark_dirty(scope, uow.connection, [datetime(2025, 6, 1, 12, tzinfo=tz)])
-                t_dirty = await median_seconds(through_rollup, REPEAT, warm=1)
+                t_dirty = await timed("dirty", sales(YEAR, True), REPEAT, warm=1)
 
                 async def rebuild() -> Any:
                     return await rebuild_day(scope, date(2025, 6, 1))
 
-                t_day = await median_seconds(rebuild, REPEAT, warm=1)
-                rows = (
-                    await conn.execute_query_dict(
-                        "SELECT count(*) AS n FROM report_sales_day WHERE brand_id = $1", [brand.id]
-                    )
-                )[0]["n"]
-                print(f"rollup: {built} days, {rows} rows, built in {t_build:.2f} s")
+                t_day = await timed("day", rebuild, REPEAT, warm=1)
+                began = time.perf_counter()
+                periods = await rebuild_periods(scope)
+                t_periods = time.perf_counter() - began
+                rows = {
+                    table: (
+                        await conn.execute_query_dict(
+                            f"SELECT count(*) AS n FROM {table} WHERE brand_id = $1", [brand.id]
+                        )
+                    )[0]["n"]
+                    for table in ("report_sales_day", "report_sales_cube", "report_buyer_count")
+                }
+                print(
+                    f"rollup: {built} days built in {t_build:.1f} s; rows: {rows}; one day "
+                    f"rebuilt in {t_day * 1000:.0f} ms, its {periods} periods recounted in "
+                    f"{t_periods:.1f} s"
+                )
                 clear_cache()
                 await run_report(scope, "reports.sales", YEAR)
 
                 async def cached() -> Any:
                     return await run_report(scope, "reports.sales", YEAR)
 
-                t_cached = await median_seconds(cached, REPEAT, warm=1)
+                t_cached = await timed("cached", cached, REPEAT, warm=1)
 
                 async def retention() -> Any:
                     return await run_report(scope, "reports.retention", YEAR, use_cache=False)
 
                 async def hand_repurchase() -> Any:
-                    return await conn.execute_query_dict(HAND_REPURCHASE, [brand.id, start, end])
+                    return await conn.execute_query_dict(HAND_REPURCHASE, [brand.id, *year])
 
                 async def hand_retention() -> Any:
-                    await conn.execute_query_dict(HAND_GAPS, [brand.id, start, end])
-                    await conn.execute_query_dict(HAND_COHORTS, [brand.id, start, end])
+                    await conn.execute_query_dict(HAND_GAPS, [brand.id, *year])
+                    await conn.execute_query_dict(HAND_COHORTS, [brand.id, *year])
                     return await hand_repurchase()
 
                 got = {f.key: f.value for f in (await retention()).result.figures}
                 want = (await hand_repurchase())[0]
                 if (got["old_customers"], got["repurchasers"]) != (want["old"], want["again"]):
-                    print(f"!!! repurchase differs: report {got}, hand {want}")
-                t_ret = await median_seconds(retention, REPEAT, warm=1)
-                t_ret_hand = await median_seconds(hand_retention, REPEAT, warm=1)
+                    _differs("repurchase", got, want)
+                t_ret = await timed("ret", retention, REPEAT, warm=1)
+                t_ret_hand = await timed("ret_hand", hand_retention, REPEAT, warm=1)
+
+                async def growth() -> Any:
+                    return await run_report(scope, "reports.member_growth", YEAR, use_cache=False)
+
+                async def hand_growth() -> Any:
+                    totals = await conn.execute_query_dict(HAND_GROWTH, [brand.id, *year])
+                    await conn.execute_query_dict(HAND_GROWTH_MONTHS, [brand.id, *year, TIMEZONE])
+                    await conn.execute_query_dict(HAND_GROWTH_BY, [brand.id, *year])
+                    return totals[0]
+
+                got = {f.key: f.value for f in (await growth()).result.figures}
+                want = await hand_growth()
+                if (got["new_members"], got["converted"], got["members"]) != (
+                    want["joined"],
+                    want["converted"],
+                    want["total"],
+                ):
+                    _differs("growth", got, want)
+                t_growth = await timed("growth", growth, REPEAT, warm=1)
+                t_growth_hand = await timed("growth_hand", hand_growth, REPEAT, warm=1)
 
                 result = Report(
                     "reports",
                     {
                         "members": MEMBERS,
                         "orders": ORDERS,
-                        "rollup_rows": int(rows),
-                        "rollup_build_s": round(t_build, 2),
+                        "load_s": round(t_load, 1),
+                        **{f"{table}_rows": int(n) for table, n in rows.items()},
+                        "rollup_build_s": round(t_build, 1),
                         "rollup_day_rebuild_s": round(t_day, 4),
+                        "rollup_periods_recount_s": round(t_periods, 2),
                     },
                 )
+                four = "hand SQL over raw orders, 4 queries"
                 result.table(
                     "Reports over one year (PostgreSQL)",
                     [
                         Figure(
-                            "sales overview (figures, months, tables)",
-                            t_report,
-                            t_hand,
-                            "hand SQL over raw orders, 4 queries",
+                            "sales overview (figures, months, tables), raw", t_report, t_hand, four
+                        ),
+                        Figure("sales overview through the rollups", t_rollup, t_hand, four),
+                        Figure(
+                            "… with YoY, raw orders", t_yoy_raw, t_hand_yoy, "the same, 8 queries"
                         ),
                         Figure(
-                            "sales overview through the daily rollup",
-                            t_rollup,
-                            t_hand,
-                            "hand SQL over raw orders, 4 queries",
+                            "… with YoY, through the rollups",
+                            t_yoy,
+                            t_hand_yoy,
+                            "the same, 8 queries",
                         ),
-                        Figure(
-                            "… with one dirty day read from the orders",
-                            t_dirty,
-                            t_hand,
-                            "hand SQL over raw orders, 4 queries",
-                        ),
-                        Figure(
-                            "sales overview from the cache",
-                            t_cached,
-                            t_hand,
-                            "hand SQL over raw orders, 4 queries",
-                        ),
+                        Figure("… with one dirty day read from the orders", t_dirty, t_hand, four),
+                        Figure("… from the cache", t_cached, t_hand, four),
+                        Figure("15 Feb-14 Nov (no whole period), raw", t_odd_raw, t_hand_odd, four),
+                        Figure("15 Feb-14 Nov through the rollups", t_odd, t_hand_odd, four),
                         Figure(
                             "retention (repurchase, gaps, cohorts)",
                             t_ret,
                             t_ret_hand,
                             "hand SQL: the same three, 3 queries",
+                        ),
+                        Figure(
+                            "member growth (figures, months, sources)",
+                            t_growth,
+                            t_growth_hand,
+                            "hand SQL: the same, 3 queries",
                         ),
                     ],
                 )

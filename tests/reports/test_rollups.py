@@ -132,12 +132,17 @@ def values(result):
     every=st.integers(1, 4),
     rebuilt=st.sets(st.integers(0, 40), max_size=10),
     granularity=st.sampled_from(["day", "week", "month"]),
+    # Arbitrary, a calendar month, a Monday week: the last two read the
+    # buyer counts of whole periods.
+    period=st.sampled_from(
+        [("2025-03-02", "2025-04-05"), ("2025-03-01", "2025-03-31"), ("2025-03-03", "2025-03-09")]
+    ),
     filters=st.sampled_from(
         [{}, {"store": "S1"}, {"channel": "app"}, {"buyer": "member"}, {"buyer": "non_member"}]
     ),
 )
 def test_rollup_equals_raw_orders(
-    session_loop, tessera_db, history, later, every, rebuilt, granularity, filters
+    session_loop, tessera_db, history, later, every, rebuilt, granularity, period, filters
 ):
     async def check() -> None:
         brand = await report_brand(timezone=TZ)
@@ -153,8 +158,8 @@ def test_rollup_equals_raw_orders(
         for offset in sorted(rebuilt):
             await rebuild_day(scope, date(2025, 3, 1) + timedelta(days=offset))
         params = {
-            "start": "2025-03-02",
-            "end": "2025-04-05",
+            "start": period[0],
+            "end": period[1],
             "granularity": granularity,
             **filters,
         }
@@ -274,3 +279,50 @@ async def test_a_member_merge_and_its_undo_mark_the_moved_orders_days(tessera_db
     assert [m.day for m in await scope.query(DirtyDay).all()] == [date(2025, 3, 3)]
     await rollup_tick({}, brand.id)
     assert await buyers() == 2
+
+
+async def test_whole_periods_read_buyer_counts_and_a_join_moves_the_sales(tessera_db):
+    """A month's buyers come from its count row once built; a prospect who
+    joins marks their orders' days, so the member filter moves their sales
+    and the stale counts are dropped, then counted again by the job."""
+    from tessera.members.service import activate_member
+    from tessera.reports.models import BuyerCount
+
+    brand = await report_brand(timezone=TZ)
+    scope = BrandScope(brand)
+    ids = await load(
+        brand,
+        [M(T0), M(T0, card=False)],
+        [Buy(0, utc(2025, 3, 2, 10), 100, store="S1"), Buy(1, utc(2025, 3, 5, 10), 50)],
+    )
+    await build(scope)
+    march = await scope.query(BuyerCount).filter(kind="month", first_day=date(2025, 3, 1))
+    # dims 0 (everyone), per store, channel, card and their combinations.
+    assert {(c.dims, c.store_code, c.carded, c.buyers) for c in march if c.dims in (0, 1, 4)} == {
+        (0, "", 0, 2),
+        (1, "S1", 0, 1),
+        (1, "", 0, 1),
+        (4, "", 1, 1),
+        (4, "", 0, 1),
+    }
+    params = {"start": "2025-03-01", "end": "2025-03-31", "buyer": "member"}
+
+    async def both() -> tuple[tuple[int, int], tuple[int, int]]:
+        through = await run_report(scope, "reports.sales", params, use_cache=False)
+        raw = await run_report(scope, "reports.sales", params, use_cache=False, rollups=False)
+        return tuple(  # type: ignore[return-value]
+            (r.result.figure("sales").value, r.result.figure("buyers").value)
+            for r in (through, raw)
+        )
+
+    assert await both() == ((100, 1), (100, 1))
+    await activate_member(scope, ids[1])
+    assert [m.day for m in await scope.query(DirtyDay).all()] == [date(2025, 3, 5)]
+    assert await both() == ((150, 2), (150, 2))
+    await rollup_tick({}, brand.id)
+    assert not await scope.query(DirtyDay).exists()
+    counted = await scope.query(BuyerCount).get(
+        kind="month", first_day=date(2025, 3, 1), dims=4, carded=1
+    )
+    assert counted.buyers == 2
+    assert await both() == ((150, 2), (150, 2))
