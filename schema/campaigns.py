@@ -214,6 +214,20 @@ def _campaign_id(opaque: strawberry.ID) -> int:
     return require_id(opaque, "Campaign", "id")
 
 
+def _values(input: CreateCampaignInput | UpdateCampaignInput) -> service.CampaignInput:
+    return service.CampaignInput(
+        name=input.name,
+        segment_id=id_for_lookup(input.segment_id, "Segment"),
+        template_id=id_for_lookup(input.template_id, "MessageTemplate"),
+        purpose=input.purpose,
+        holdout_share=input.holdout_share,
+        send_at=input.send_at,
+        throttle_per_minute=input.throttle_per_minute,
+        attribution_days=input.attribution_days,
+        cost_per_message=input.cost_per_message,
+    )
+
+
 def _ok(row: models.Campaign) -> CampaignPayload:
     return CampaignPayload(campaign=Campaign.from_model(row), errors=[])
 
@@ -225,35 +239,15 @@ class CampaignsMutation:
         permission_classes=[CanManage],
     )
     async def create_campaign(self, info: Info, input: CreateCampaignInput) -> CampaignPayload:
-        values = service.CampaignInput(
-            name=input.name,
-            segment_id=id_for_lookup(input.segment_id, "Segment"),
-            template_id=id_for_lookup(input.template_id, "MessageTemplate"),
-            purpose=input.purpose,
-            holdout_share=input.holdout_share,
-            send_at=input.send_at,
-            throttle_per_minute=input.throttle_per_minute,
-            attribution_days=input.attribution_days,
-            cost_per_message=input.cost_per_message,
-        )
-        return _ok(await service.create_campaign(info.context.scope, values))
+        return _ok(await service.create_campaign(info.context.scope, _values(input)))
 
     @strawberry.mutation(
         description="Change a draft. Needs the manage scope.", permission_classes=[CanManage]
     )
     async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> CampaignPayload:
-        values = service.CampaignInput(
-            name=input.name,
-            segment_id=id_for_lookup(input.segment_id, "Segment"),
-            template_id=id_for_lookup(input.template_id, "MessageTemplate"),
-            purpose=input.purpose,
-            holdout_share=input.holdout_share,
-            send_at=input.send_at,
-            throttle_per_minute=input.throttle_per_minute,
-            attribution_days=input.attribution_days,
-            cost_per_message=input.cost_per_message,
+        row = await service.update_campaign(
+            info.context.scope, _campaign_id(input.id), _values(input)
         )
-        row = await service.update_campaign(info.context.scope, _campaign_id(input.id), values)
         return _ok(row)
 
     @strawberry.mutation(

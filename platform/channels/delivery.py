@@ -223,6 +223,17 @@ async def _record(
             .filter(id=message.id, status__in=WAITING, attempts=message.attempts)
             .update(**changes)
         )
+        if not taken and changes["status"] is MessageStatus.SENT and message.attempts > 0:
+            # Held while this claimed attempt was at the provider (a campaign
+            # cancelled mid-send): the message went out, so the log says so.
+            # A held message carrying this claim's number (one or more) can
+            # only have been held after the claim: the gate's holds have none.
+            taken = await (
+                scope.query(Message)
+                .using_db(uow.connection)
+                .filter(id=message.id, status=MessageStatus.HELD, attempts=message.attempts)
+                .update(**changes)
+            )
         if not taken:
             return "skipped"
         if result.status is SendStatus.REJECTED:

@@ -151,6 +151,40 @@ async def test_cancel_holds_the_messages_not_yet_sent(
     assert set(statuses) == {MessageStatus.HELD}
 
 
+async def test_a_message_at_the_provider_when_the_campaign_is_cancelled_is_logged_as_sent(
+    brand_a: Any, bulk_members: Any, static_segment: Any
+) -> None:
+    from tessera.channels import delivery
+    from tessera.plugin_host.components import SendResult
+
+    scope = BrandScope(brand_a)
+    campaign = await service.update_campaign(
+        scope,
+        (await _draft(brand_a, bulk_members, static_segment, n=3)).id,
+        service.CampaignInput(throttle_per_minute=2),  # batches of two: still sending after one
+    )
+    await service.launch_campaign(scope, campaign.id)
+    await sending.campaigns_start({}, brand_a.id, campaign.id)
+    assert await sending.campaigns_batch({}, brand_a.id, campaign.id, 0) == 2
+    in_flight, waiting = await scope.query(Message).order_by("id")
+    # channels_send's claim of one attempt, then the cancel while it is at
+    # the provider, then the provider's answer.
+    await scope.query(Message).filter(id=in_flight.id).update(attempts=1)
+    in_flight.attempts = 1
+    await service.cancel_campaign(scope, campaign.id)
+    answer = SendResult.delivered("p-1")
+    assert await delivery._record(scope, in_flight, None, answer) == "sent"
+    sent = await scope.get(Message, in_flight.id)
+    assert sent is not None and sent.status is MessageStatus.SENT and sent.provider_id == "p-1"
+    held = await scope.get(Message, waiting.id)
+    assert held is not None and held.status is MessageStatus.HELD
+    assert held.reason == service.CANCELLED_REASON
+    # A held message no attempt claimed stays held whatever a stray answer says.
+    assert await delivery._record(scope, held, None, answer) == "skipped"
+    counts = await sending.counts(scope, campaign.id)
+    assert counts.sent == 1 and counts.held_by_reason == {service.CANCELLED_REASON: 1}
+
+
 async def test_without_a_sender_messages_fail_with_the_reason(
     brand_a: Any, bulk_members: Any, static_segment: Any, drain_outbox: Any
 ) -> None:
