@@ -79,6 +79,8 @@ async def results_campaign(brand) -> int:
 async def test_the_results_page(admin_client, brand_a, brand_b):
     campaign_id = await results_campaign(brand_a)
     client = await admin_client(brand_a, "viewer")
+    campaign_page = await client.get(f"/admin/brands/brand-a/campaigns/{campaign_id}")
+    assert f'href="/admin/brands/brand-a/campaigns/{campaign_id}/results"' in campaign_page.text
     page = await client.get(f"/admin/brands/brand-a/campaigns/{campaign_id}/results")
     assert page.status_code == 200
     assert "echarts.min.js" in page.text and "Spring sale" in page.text
