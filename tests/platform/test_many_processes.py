@@ -422,53 +422,6 @@ mutation($input: SetFeatureInput!) { setFeature(input: $input) { errors { code f
 """
 
 
-async def test_a_batch_replayed_after_kill_9_of_a_server_and_a_worker_counts_once(
-    cluster: Cluster,
-) -> None:
-    feature = {"component": "points.purchase", "config": {"points_per_unit": 1}}
-    assert (await cluster.gql(SET_FEATURE, {"input": feature}))["setFeature"]["errors"] == []
-    members = [await new_member(cluster, f"crash-{i}") for i in range(8)]
-    orders = [order_input(f"crash-{i}", members[i % 8]) for i in range(240)]
-    batches = [orders[i : i + 6] for i in range(0, len(orders), 6)]
-    tasks = [
-        asyncio.ensure_future(cluster.post(RECORD_ORDERS, {"input": {"orders": batch}}, via=i))
-        for i, batch in enumerate(batches)
-    ]
-
-    # Mid-batch: a quarter of the requests answered, the rest in flight or queued.
-    await first_done(tasks, len(tasks) // 4)
-    server = cluster.live_servers()[-1]
-    for victim in [server, *cluster.workers[-1:]]:
-        victim.kill()
-    await asyncio.gather(*tasks, return_exceptions=True)  # answers, or the connection's end
-    if not cluster.live_servers():  # one server (SQLite): it comes back, as a supervisor would
-        await cluster.restart(server)
-
-    # The client replays the whole batch, same external ids, through what is left.
-    replayed = await asyncio.gather(
-        *(record_orders(cluster, batch, via=i) for i, batch in enumerate(batches))
-    )
-
-    results = [result for batch in replayed for result in batch]
-    assert all(result["errors"] == [] for result in results)
-    assert {r["order"]["externalId"] for r in results} == {o["externalId"] for o in orders}
-    assert len({r["order"]["id"] for r in results}) == len(orders), "no order twice"
-    assert any(r["replayed"] for r in results), "some had committed before the kill"
-    before = [await member_state(cluster, member) for member in members]
-    for state in before:
-        # 30 orders of 10.00 each, at one point per unit: 300 points in 30 awards.
-        assert state["stats"]["ordersCount"] == 30
-        assert state["stats"]["totalSpent"] == {"amount": "300.00"}
-        assert (state["assets"]["points"], state["ledger"]["totalCount"]) == (300, 30)
-    cluster.cli("ledger", "verify", "--brand", BRAND)
-    cluster.cli("stats", "rebuild", "--brand", BRAND)
-    after = [await member_state(cluster, member) for member in members]
-    assert after == before, "the statistics kept while recording equal a rebuild"
-    for worker in cluster.workers:
-        # Each worker wrote its own structured lines.
-        assert {line["pid"] for line in worker.log_lines()} == {worker.proc.pid}
-
-
 SET_SLOT = """
 mutation($i: SetFeatureInput!) { setFeature(input: $i) { errors { code message } } }
 """
@@ -516,3 +469,52 @@ async def test_a_slot_changed_through_one_process_shows_through_every_process(
     assert await shown() == [["changed"]] * API_PROCESSES
     await set_count(2)
     assert await shown() == [["changed", "second"]] * API_PROCESSES
+
+
+async def test_a_batch_replayed_after_kill_9_of_a_server_and_a_worker_counts_once(
+    cluster: Cluster,
+) -> None:
+    # Last in the file: it leaves a server and a worker dead, and the
+    # scenarios start with every process up (processes_still_running).
+    feature = {"component": "points.purchase", "config": {"points_per_unit": 1}}
+    assert (await cluster.gql(SET_FEATURE, {"input": feature}))["setFeature"]["errors"] == []
+    members = [await new_member(cluster, f"crash-{i}") for i in range(8)]
+    orders = [order_input(f"crash-{i}", members[i % 8]) for i in range(240)]
+    batches = [orders[i : i + 6] for i in range(0, len(orders), 6)]
+    tasks = [
+        asyncio.ensure_future(cluster.post(RECORD_ORDERS, {"input": {"orders": batch}}, via=i))
+        for i, batch in enumerate(batches)
+    ]
+
+    # Mid-batch: a quarter of the requests answered, the rest in flight or queued.
+    await first_done(tasks, len(tasks) // 4)
+    server = cluster.live_servers()[-1]
+    for victim in [server, *cluster.workers[-1:]]:
+        victim.kill()
+    await asyncio.gather(*tasks, return_exceptions=True)  # answers, or the connection's end
+    if not cluster.live_servers():  # one server (SQLite): it comes back, as a supervisor would
+        await cluster.restart(server)
+
+    # The client replays the whole batch, same external ids, through what is left.
+    replayed = await asyncio.gather(
+        *(record_orders(cluster, batch, via=i) for i, batch in enumerate(batches))
+    )
+
+    results = [result for batch in replayed for result in batch]
+    assert all(result["errors"] == [] for result in results)
+    assert {r["order"]["externalId"] for r in results} == {o["externalId"] for o in orders}
+    assert len({r["order"]["id"] for r in results}) == len(orders), "no order twice"
+    assert any(r["replayed"] for r in results), "some had committed before the kill"
+    before = [await member_state(cluster, member) for member in members]
+    for state in before:
+        # 30 orders of 10.00 each, at one point per unit: 300 points in 30 awards.
+        assert state["stats"]["ordersCount"] == 30
+        assert state["stats"]["totalSpent"] == {"amount": "300.00"}
+        assert (state["assets"]["points"], state["ledger"]["totalCount"]) == (300, 30)
+    cluster.cli("ledger", "verify", "--brand", BRAND)
+    cluster.cli("stats", "rebuild", "--brand", BRAND)
+    after = [await member_state(cluster, member) for member in members]
+    assert after == before, "the statistics kept while recording equal a rebuild"
+    for worker in cluster.workers:
+        # Each worker wrote its own structured lines.
+        assert {line["pid"] for line in worker.log_lines()} == {worker.proc.pid}
