@@ -17,7 +17,16 @@ figures, measured in the same run:
 - the same answered from the result cache (no new facts since);
 - the retention report (repurchase rate of old customers, days between
   orders, monthly cohorts) against three hand-written queries, and member
-  growth against three.
+  growth against three;
+- lifecycle and RFM with the stage flows over the year against the stages,
+  the scores and the flows in one pass over the orders; tiers (distribution,
+  moves) against two queries; loyalty liability (balances, points flows,
+  expiring lots, coupons) against four; the campaign effect of twelve
+  campaigns launched in the year (treated, holdout and unreached groups,
+  orders in each recipient's window, the day of the first) against one.
+  Their state rows (lifecycle, tier state and history, accounts, ledger
+  entries, lots, coupons, campaign recipients and messages) are generated
+  set-based too, sized on the members.
 
 The data is generated with set-based SQL (``generate_series`` and seeded
 hashes, so every run has the same history). A second brand has orders in the
@@ -25,7 +34,13 @@ same days, so brand scoping is real. The figures of the report and of the
 hand query are compared; a difference is printed loudly (a bug).
 
 Run by ``make bench``; prints, asserts nothing. ``BENCH_REPORT_REPEAT``
-timed repetitions (default 5). Figures go to ``var/bench/reports.json``.
+timed repetitions (default 5) after ``BENCH_REPORT_WARM`` untimed ones
+(default 1). ``BENCH_REPORT_PARTS`` picks parts, comma-separated: sales,
+rollup (builds the rollups: the slow part at scale), retention, growth,
+lifecycle, tiers, liability, campaign (default all); empty generates the
+data and stops. With ``BENCH_DATABASE`` (harness.py) the database is kept
+and a later run measures its data without generating it again (its sizes
+are those it was generated with). Figures go to ``var/bench/reports.json``.
 """
 
 from __future__ import annotations
@@ -56,6 +71,9 @@ from tessera.uow import unit_of_work
 MEMBERS = int(os.environ.get("BENCH_REPORT_MEMBERS", "20000"))
 ORDERS = int(os.environ.get("BENCH_REPORT_ORDERS", "200000"))
 REPEAT = int(os.environ.get("BENCH_REPORT_REPEAT", "5"))
+# Untimed runs before the timed ones; 0 at the largest size, where each query
+# has just run once for the comparison of figures.
+WARM = int(os.environ.get("BENCH_REPORT_WARM", "1"))
 ALL_PARTS = "sales,rollup,retention,growth,lifecycle,tiers,liability,campaign"
 STATE_PARTS = {"lifecycle", "tiers", "liability", "campaign"}
 PARTS = set(filter(None, os.environ.get("BENCH_REPORT_PARTS", ALL_PARTS).split(",")))
@@ -377,7 +395,7 @@ WHERE brand_id = $1 AND issued_at >= $2 AND issued_at < $3
 SALES_FIGURES = ("orders", "buyers", "sales", "units", "discount_depth", "member_share")
 
 
-async def timed(label: str, work: Any, repeat: int, warm: int = 1) -> float:
+async def timed(label: str, work: Any, repeat: int, warm: int = WARM) -> float:
     """The median, printed as soon as measured: a large run takes an hour."""
     spent = await median_seconds(work, repeat, warm=warm)
     print(f"  {label}: {spent * 1000:.0f} ms", flush=True)
@@ -436,8 +454,8 @@ async def state_reports(
         if sorted(_table(got, "flows")) != want_flows:
             _differs("lifecycle flows", _table(got, "flows"), want_flows)
         print(f"  lifecycle flows: {_table(got, 'flows')}", flush=True)
-        t_life = await timed("lifecycle", report("reports.lifecycle"), REPEAT, warm=1)
-        t_life_hand = await timed("lifecycle_hand", hand_lifecycle, REPEAT, warm=1)
+        t_life = await timed("lifecycle", report("reports.lifecycle"), REPEAT)
+        t_life_hand = await timed("lifecycle_hand", hand_lifecycle, REPEAT)
         figures.append(
             Figure(
                 "lifecycle and RFM with stage flows",
@@ -463,8 +481,8 @@ async def state_reports(
         for key, value in want.items():
             if got.figure(key).value != value:
                 _differs(f"tiers {key}", got.figure(key).value, value)
-        t_tiers = await timed("tiers", report("reports.tiers"), REPEAT, warm=1)
-        t_tiers_hand = await timed("tiers_hand", hand_tiers, REPEAT, warm=1)
+        t_tiers = await timed("tiers", report("reports.tiers"), REPEAT)
+        t_tiers_hand = await timed("tiers_hand", hand_tiers, REPEAT)
         figures.append(
             Figure("tiers (distribution, moves)", t_tiers, t_tiers_hand, "hand SQL: 2 queries")
         )
@@ -496,8 +514,8 @@ async def state_reports(
         for key, value in want.items():
             if got.figure(key).value != value:
                 _differs(f"liability {key}", got.figure(key).value, value)
-        t_liab = await timed("liability", report("reports.liability"), REPEAT, warm=1)
-        t_liab_hand = await timed("liability_hand", hand_liability, REPEAT, warm=1)
+        t_liab = await timed("liability", report("reports.liability"), REPEAT)
+        t_liab_hand = await timed("liability_hand", hand_liability, REPEAT)
         figures.append(
             Figure(
                 "loyalty liability (balances, flows, expiring, coupons)",
@@ -535,8 +553,8 @@ async def state_reports(
             if got.figure(key).value != value:
                 _differs(f"campaign effect {key}", got.figure(key).value, value)
         print(f"  campaign effect: {want}", flush=True)
-        t_camp = await timed("campaign", report("reports.campaign_effect"), REPEAT, warm=1)
-        t_camp_hand = await timed("campaign_hand", hand_campaigns, REPEAT, warm=1)
+        t_camp = await timed("campaign", report("reports.campaign_effect"), REPEAT)
+        t_camp_hand = await timed("campaign_hand", hand_campaigns, REPEAT)
         figures.append(
             Figure(
                 "campaign effect (12 campaigns, groups, windows, curve)",
@@ -665,12 +683,12 @@ async def main() -> None:
                         if raw.figure(key).value != int(theirs[key]):
                             _differs(f"raw {key}", raw.figure(key).value, theirs[key])
 
-                    t_report = await timed("report", sales(YEAR, False), REPEAT, warm=1)
-                    t_hand = await timed("hand", hand, REPEAT, warm=1)
-                    t_yoy_raw = await timed("yoy_raw", sales(yoy, False), REPEAT, warm=1)
-                    t_hand_yoy = await timed("hand_yoy", hand_yoy, REPEAT, warm=1)
-                    t_odd_raw = await timed("odd_raw", sales(odd, False), REPEAT, warm=1)
-                    t_hand_odd = await timed("hand_odd", hand_odd, REPEAT, warm=1)
+                    t_report = await timed("report", sales(YEAR, False), REPEAT)
+                    t_hand = await timed("hand", hand, REPEAT)
+                    t_yoy_raw = await timed("yoy_raw", sales(yoy, False), REPEAT)
+                    t_hand_yoy = await timed("hand_yoy", hand_yoy, REPEAT)
+                    t_odd_raw = await timed("odd_raw", sales(odd, False), REPEAT)
+                    t_hand_odd = await timed("hand_odd", hand_odd, REPEAT)
                     figures += [
                         Figure(
                             "sales overview (figures, months, tables), raw", t_report, t_hand, four
@@ -689,21 +707,21 @@ async def main() -> None:
                         plain = (await sales(params, False)()).result
                         if through != plain:
                             _differs(f"sales overview {params} through the rollup", through, plain)
-                    t_rollup = await timed("rollup", sales(YEAR, True), REPEAT, warm=1)
-                    t_yoy = await timed("yoy", sales(yoy, True), REPEAT, warm=1)
-                    t_odd = await timed("odd", sales(odd, True), REPEAT, warm=1)
+                    t_rollup = await timed("rollup", sales(YEAR, True), REPEAT)
+                    t_yoy = await timed("yoy", sales(yoy, True), REPEAT)
+                    t_odd = await timed("odd", sales(odd, True), REPEAT)
                     # A day of late orders, read from the orders until the job rebuilds it;
                     # its year's buyer counts are not used meanwhile.
                     async with unit_of_work(scope) as uow:
                         await mark_dirty(
                             scope, uow.connection, [datetime(2025, 6, 1, 12, tzinfo=tz)]
                         )
-                    t_dirty = await timed("dirty", sales(YEAR, True), REPEAT, warm=1)
+                    t_dirty = await timed("dirty", sales(YEAR, True), REPEAT)
 
                     async def rebuild() -> Any:
                         return await rebuild_day(scope, date(2025, 6, 1))
 
-                    t_day = await timed("day", rebuild, REPEAT, warm=1)
+                    t_day = await timed("day", rebuild, REPEAT)
                     began = time.perf_counter()
                     periods = await rebuild_periods(scope)
                     t_periods = time.perf_counter() - began
@@ -726,7 +744,7 @@ async def main() -> None:
                     async def cached() -> Any:
                         return await run_report(scope, "reports.sales", YEAR)
 
-                    t_cached = await timed("cached", cached, REPEAT, warm=1)
+                    t_cached = await timed("cached", cached, REPEAT)
                     figures += [
                         Figure("sales overview through the rollups", t_rollup, t_hand, four),
                         Figure("… with YoY, through the rollups", t_yoy, t_hand_yoy, eight),
@@ -751,8 +769,8 @@ async def main() -> None:
                     want = (await hand_repurchase())[0]
                     if (got["old_customers"], got["repurchasers"]) != (want["old"], want["again"]):
                         _differs("repurchase", got, want)
-                    t_ret = await timed("ret", retention, REPEAT, warm=1)
-                    t_ret_hand = await timed("ret_hand", hand_retention, REPEAT, warm=1)
+                    t_ret = await timed("ret", retention, REPEAT)
+                    t_ret_hand = await timed("ret_hand", hand_retention, REPEAT)
                     figures.append(
                         Figure(
                             "retention (repurchase, gaps, cohorts)",
@@ -784,8 +802,8 @@ async def main() -> None:
                         want["total"],
                     ):
                         _differs("growth", got, want)
-                    t_growth = await timed("growth", growth, REPEAT, warm=1)
-                    t_growth_hand = await timed("growth_hand", hand_growth, REPEAT, warm=1)
+                    t_growth = await timed("growth", growth, REPEAT)
+                    t_growth_hand = await timed("growth_hand", hand_growth, REPEAT)
                     figures.append(
                         Figure(
                             "member growth (figures, months, sources)",
