@@ -44,24 +44,30 @@ RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR", str(ROOT / "var" / "bench")))
 @asynccontextmanager
 async def bench_database() -> AsyncIterator[str]:
     """A new database on the ``TESSERA_BENCH_DATABASE_URL`` server with
-    Tessera's tables, dropped on the way out."""
+    Tessera's tables, dropped on the way out; or, with ``BENCH_DATABASE``
+    set, that database, created if absent and kept, so a large data set is
+    generated once and measured by several runs (drop it by hand)."""
     parts = urlsplit(SERVER.replace("asyncpg://", "postgresql://", 1))
     admin_url = urlunsplit(parts._replace(scheme="postgresql"))
-    name = f"tessera_bench_{secrets.token_hex(4)}"
+    kept = os.environ.get("BENCH_DATABASE", "")
+    name = kept or f"tessera_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     url = urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}"))
     try:
         yield url
     finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        if not kept:
+            admin = await asyncpg.connect(admin_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
 
 
 @asynccontextmanager
@@ -81,7 +87,8 @@ async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runti
         limits=Limits(max_body_bytes=16 * 1024 * 1024),
     )
     await db.connect(database_url)
-    await Tortoise.generate_schemas(safe=False)
+    # A kept database (BENCH_DATABASE) has its tables from an earlier run.
+    await Tortoise.generate_schemas(safe=bool(os.environ.get("BENCH_DATABASE")))
     queue_name = f"tessera-bench-{secrets.token_hex(4)}"
     try:
         from tessera.jobs.arq_queue import ArqQueue

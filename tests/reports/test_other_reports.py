@@ -8,6 +8,7 @@ from fractions import Fraction
 
 from reports_data import Buy, M, load, report_brand, utc
 
+from tessera.assets.models import PointsLot
 from tessera.assets.service import earn_points, redeem_points, top_up_stored_value
 from tessera.reports.service import run_report, set_target, suggest_target
 from tessera.scope import BrandScope
@@ -118,6 +119,25 @@ async def test_loyalty_liability(tessera_db):
     assert (f["points_issued"], f["points_redeemed"], f["points_expired"]) == (500, 200, 0)
     assert f["stored_value_outstanding"] == 3000
     assert f["coupons_issued"] == 0 and f["coupon_redemption_rate"] is None
+
+    # The remaining 300 points expire in 10 days; the lots are read with and
+    # without a member filter (the account joined only for the filter).
+    await (
+        scope.query(PointsLot)
+        .filter(status="available")
+        .update(expires_at=datetime.now(UTC) + timedelta(days=10))
+    )
+    window = {
+        "start": (today - timedelta(days=1)).isoformat(),
+        "end": (today + timedelta(days=1)).isoformat(),
+    }
+    expiring = {}
+    for buyer in ("all", "member", "non_member"):
+        params = {**window, "buyer": buyer}
+        run = await run_report(scope, "reports.liability", params, use_cache=False)
+        f = figures(run)
+        expiring[buyer] = (f["points_expiring_30"], f["points_expiring_90"])
+    assert expiring == {"all": (300, 300), "member": (300, 300), "non_member": (0, 0)}
 
 
 async def test_a_target_suggested_from_last_year_and_its_progress(tessera_db):
