@@ -23,7 +23,6 @@ from tessera import runtime
 from tessera.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from tessera.channels import gate
 from tessera.channels.gate import SqlParams
-from tessera.channels.models import Purpose
 from tessera.errors import DomainError
 from tessera.outbox.store import FollowUp
 from tessera.scope import BrandScope
@@ -214,7 +213,7 @@ async def campaigns_batch(ctx: dict[str, Any], brand_id: int, campaign_id: int, 
         members, campaign.template_id, campaign.channel, campaign.purpose, key, key
     )
     async with unit_of_work(scope) as uow:
-        await gate.decide_batch(uow, request, now)
+        quiet_until = await gate.decide_batch(uow, request, now)
         p = SqlParams(uow.connection)
         linked = await uow.connection.execute_query_dict(
             'UPDATE "campaign_recipient" SET message_id = (SELECT x.id FROM "message" x '
@@ -229,11 +228,9 @@ async def campaigns_batch(ctx: dict[str, Any], brand_id: int, campaign_id: int, 
         if linked:
             # A batch decided inside quiet hours is deferred to their end; the
             # next one waits for that too, so the throttle holds then as well.
-            rules = await gate.contact_rules(scope, uow.connection)
-            later = gate.quiet_until(rules, scope.brand.timezone, now)
             wait = batch_spacing_s(campaign)
-            if later is not None and campaign.purpose is Purpose.MARKETING:
-                wait += (later - now).total_seconds()
+            if quiet_until is not None:
+                wait += (quiet_until - now).total_seconds()
             # The next batch by number (an index lookup; the lowest undecided
             # one, as resume looks for, would scan every decided row first).
             if (

@@ -303,7 +303,7 @@ class BatchRequest:
     idempotency_key: str
 
 
-async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) -> None:
+async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) -> datetime | None:
     """:func:`submit` for many members at once, in set-based SQL: the same
     checks in the same order with the same reasons (:func:`_decide` is the
     one-member reading of this statement; ``tests/campaigns/test_batch_gate.py``
@@ -311,7 +311,8 @@ async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) ->
     (a member who already has a message with the key keeps it), and the
     messages that may go are queued for delivery on the bulk lane through the
     outbox, all in ``uow``'s transaction. Members' rows are locked first, as
-    :func:`submit` locks its one."""
+    :func:`submit` locks its one. Returns the end of the quiet hours the
+    batch was deferred to, or None when it may go now."""
     scope, conn = uow.scope, uow.connection
     brand_id = scope.brand_id
     channel, purpose = request.channel, request.purpose
@@ -406,7 +407,7 @@ async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) ->
             f"FROM ins WHERE ins.status IN ({waiting})"
         )
         await conn.execute_query(sql, p.values)
-        return
+        return later
     await conn.execute_query(sql, p.values)
     q = SqlParams(conn)
     kind = q(SEND_JOB[purpose])
@@ -423,3 +424,4 @@ async def decide_batch(uow: UnitOfWork, request: BatchRequest, now: datetime) ->
         f"AND x.member_id IN ({request.members_sql(q)})"
     )
     await conn.execute_query(sql, q.values)
+    return later
