@@ -20,7 +20,7 @@ from tessera.members.models import Member
 from tessera.orders import stats
 from tessera.orders.inputs import CleanOrder
 from tessera.orders.models import Order, OrderLine
-from tessera.reports.rollup import mark_dirty
+from tessera.reports.rollup import mark_orders_dirty
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork
 
@@ -94,7 +94,9 @@ async def insert_orders(
             occurred_at=clean.occurred_at.isoformat(),
         )
     await stats.add_orders(scope, conn, deltas)
-    await mark_dirty(scope, conn, [clean.occurred_at for clean, _ in rows])
+    await mark_orders_dirty(
+        scope, conn, [(member_id, clean.occurred_at) for clean, member_id in rows]
+    )
     return orders
 
 

@@ -278,7 +278,27 @@ _PG_CASTS = {
 }
 
 
-def _dirty_orders(q: Query) -> str:
+def gap_ms(q: Query, later: str, earlier: str) -> str:
+    """Whole milliseconds from the instant ``earlier`` to ``later``: gaps
+    between orders add up exactly in integers, in the rollup and over the
+    orders alike."""
+    if q.postgres:
+        return f"ROUND(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000)::bigint"
+    return f"CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400000) AS INTEGER)"
+
+
+def previous_order(order: str = "o") -> str:
+    """The occurred_at of the member's order before ``order`` (ties by id,
+    as LAG over (occurred_at, id) orders them), NULL for their first: one
+    probe of the (brand, member, occurred_at) index."""
+    return (
+        f"(SELECT MAX(p.occurred_at) FROM sales_order p WHERE p.brand_id = {order}.brand_id "
+        f"AND p.member_id = {order}.member_id AND p.occurred_at <= {order}.occurred_at "
+        f"AND (p.occurred_at < {order}.occurred_at OR p.id < {order}.id))"
+    )
+
+
+def dirty_orders(q: Query) -> str:
     """The orders of the dirty days, ``FROM`` ``report_dirty_day d`` and
     ``sales_order o``. PostgreSQL reads each day by the orders' time index
     (LATERAL, not flattened): the few dirty days would otherwise be
@@ -385,7 +405,7 @@ class ReportContext:
             f"r.paid AS paid, r.retail AS retail FROM report_sales_day r WHERE r.brand_id = "
             f"{brand} AND r.day >= {first} AND r.day <= {last} AND NOT EXISTS (SELECT 1 FROM "
             f"report_dirty_day d WHERE d.brand_id = {brand} AND d.day = r.day) "
-            f"UNION ALL {raw}{_dirty_orders(q)} "
+            f"UNION ALL {raw}{dirty_orders(q)} "
             f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
         )
 
@@ -413,7 +433,7 @@ class ReportContext:
             "CASE WHEN (SELECT m.card_number FROM member m WHERE m.id = o.member_id) "
             "IS NOT NULL THEN 1 ELSE 0 END, 1, "
             "o.amount_paid - o.refunded_amount, o.units - o.refunded_units, o.amount_paid, "
-            f"o.retail_amount FROM {_dirty_orders(q)} "
+            f"o.retail_amount FROM {dirty_orders(q)} "
             f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last})"
         )
 
@@ -486,6 +506,37 @@ class ReportContext:
         if any(key not in complete for key in keys):
             return None
         return [found.get(key, {}) for key in keys]
+
+    async def range_buyers(
+        self, params: ReportParams, periods: Sequence[tuple[date, date]]
+    ) -> list[int] | None:
+        """Distinct buyers of each period ``(first, last)`` (local days, any
+        length) from the daily buyer rollup; None when it cannot answer
+        ``params`` (not built, or a filter: it counts every store, channel
+        and buyer)."""
+        from tessera.reports import retention
+
+        if not retention.rollup_ready(self, params):
+            return None
+        return await retention.range_buyers(self, periods)
+
+    async def repurchase(self, params: ReportParams) -> Any:
+        """Old customers (ordered before the period), those of them who
+        ordered in it, and the gaps from each order placed in it to the
+        member's previous order: a ``tessera.reports.retention.Repurchase``.
+        Filters: tier, segment, buyer."""
+        from tessera.reports import retention
+
+        return await retention.repurchase(self, params)
+
+    async def cohorts(self, params: ReportParams) -> dict[int, dict[int, int]]:
+        """Buyers by the calendar month (on the brand's calendar; number =
+        year × 12 + month − 1) of their first purchase, when it falls in the
+        period, and by months since: ``{cohort: {since: buyers}}``. Filters:
+        tier, segment, buyer."""
+        from tessera.reports import retention
+
+        return await retention.cohorts(self, params)
 
     async def stage_flows(self, params: ReportParams) -> list[tuple[str, str, int]]:
         """Members counted by (lifecycle stage at the period's start, stage at

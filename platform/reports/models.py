@@ -46,10 +46,17 @@ class SalesDay(BrandOwned):
     units = fields.BigIntField(description="Σ units − refunded units")
     paid = fields.BigIntField()
     retail = fields.BigIntField()
+    repeat_orders = fields.IntField(
+        default=0, description="orders placed after another order of the member"
+    )
+    gap_ms = fields.BigIntField(
+        default=0, description="Σ milliseconds from each of those to the member's previous order"
+    )
 
     class Meta:
         table = "report_sales_day"
-        indexes = (("brand_id", "day"),)
+        # The member's earlier days: the buyer and cohort rollups' lookups.
+        indexes = (("brand_id", "day"), ("brand_id", "member_id", "day"))
 
 
 class DirtyDay(BrandOwned):
@@ -99,9 +106,44 @@ class SalesCube(BrandOwned):
     units = fields.BigIntField(description="Σ units − refunded units")
     paid = fields.BigIntField()
     retail = fields.BigIntField()
+    repeat_orders = fields.BigIntField(default=0)
+    gap_ms = fields.BigIntField(default=0)
 
     class Meta:
         table = "report_sales_cube"
+        indexes = (("brand_id", "day"),)
+
+
+class BuyerDay(BrandOwned):
+    """The members who bought on one local day, counted by the day of
+    their previous purchase (none for a first purchase). A member buys in
+    ``[a, b]`` for the first time on the one day whose previous purchase is
+    before ``a``, so the distinct buyers of any range of days add up from
+    these rows: Σ buyers over days in ``[a, b]`` with ``prev_day < a`` or
+    none (docs/reports.md, "Daily rollups"). Rebuilt with the day."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField()
+    prev_day = fields.DateField(null=True, description="the member's previous purchase day")
+    buyers = fields.BigIntField()
+
+    class Meta:
+        table = "report_buyer_day"
+        indexes = (("brand_id", "day"),)
+
+
+class CohortDay(BrandOwned):
+    """The members whose first purchase in the day's calendar month is on
+    that day, counted by the month of their first purchase ever: the
+    retention cohorts add up from these rows over a month's days."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField()
+    cohort = fields.DateField(description="first day of the month of the first purchase")
+    buyers = fields.BigIntField()
+
+    class Meta:
+        table = "report_cohort_day"
         indexes = (("brand_id", "day"),)
 
 

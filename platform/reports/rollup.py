@@ -4,7 +4,10 @@
 store, channel): one row per member who bought that day where the orders
 table has one per order, and a dozen narrow integer columns instead of the
 order's wide row. Sums add up from it over any period; distinct buyers are
-still distinct members, counted over these rows.
+still distinct members, counted over these rows — or summed from
+``report_buyer_day``, which counts each day's buyers by their previous
+purchase day (``tessera.reports.retention`` says why that adds up), with
+``report_cohort_day`` for the retention cohorts.
 
 The order write path only marks the day dirty (one upsert in the order's
 transaction); :func:`rebuild_dirty` (the ``rollup_tick`` job, every ten
@@ -15,14 +18,22 @@ statement, so its answer is always the one the orders give.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tessera.plugin_host.context import BrandInfo
-from tessera.reports.api import Query, ReportContext, local_midnight
-from tessera.reports.models import BuyerCount, DirtyDay, RollupState, SalesCube, SalesDay
+from tessera.reports.api import Query, ReportContext, gap_ms, local_midnight, previous_order
+from tessera.reports.models import (
+    BuyerCount,
+    BuyerDay,
+    CohortDay,
+    DirtyDay,
+    RollupState,
+    SalesCube,
+    SalesDay,
+)
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
@@ -45,16 +56,51 @@ def local_day(at: datetime, timezone: str) -> date:
 
 async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[datetime]) -> None:
     """Mark the local days of ``instants`` (orders' times) dirty, in the
-    caller's transaction: one small upsert per distinct day."""
+    caller's transaction: one upsert of the distinct days."""
     tz = scope.brand.timezone
-    for day in sorted({local_day(at, tz) for at in instants}):
-        q = _query(scope, connection)
-        await q.rows(
-            "INSERT INTO report_dirty_day (brand_id, day, starts_at, ends_at, version) "
-            f"VALUES ({q(scope.brand_id)}, {q(day)}, {q(local_midnight(day, tz))}, "
-            f"{q(local_midnight(day + timedelta(days=1), tz))}, 0) "
-            "ON CONFLICT (brand_id, day) DO UPDATE SET version = report_dirty_day.version + 1"
-        )
+    days = sorted({local_day(at, tz) for at in instants})
+    if not days:
+        return
+    q = _query(scope, connection)
+    brand = q(scope.brand_id)
+    values = ", ".join(
+        f"({brand}, {q(day)}, {q(local_midnight(day, tz))}, "
+        f"{q(local_midnight(day + timedelta(days=1), tz))}, 0)"
+        for day in days
+    )
+    await q.rows(
+        "INSERT INTO report_dirty_day (brand_id, day, starts_at, ends_at, version) "
+        f"VALUES {values} "
+        "ON CONFLICT (brand_id, day) DO UPDATE SET version = report_dirty_day.version + 1"
+    )
+
+
+async def mark_orders_dirty(
+    scope: BrandScope, connection: Any, orders: Sequence[tuple[int, datetime]]
+) -> None:
+    """Mark the days of new orders ``(member_id, occurred_at)`` dirty, and
+    the days of the same members' later orders: a new order is their
+    previous purchase (the gaps, returning buyers) and, placed before the
+    member's first, moves them to another cohort. Orders placed now have
+    no later ones: one probe of the member index per batch."""
+    from tessera.orders.models import Order
+
+    earliest: dict[int, datetime] = {}
+    for member_id, at in orders:
+        earliest[member_id] = min(at, earliest.get(member_id, at))
+    later: list[datetime] = []
+    if earliest:
+        since = min(earliest.values())
+        members = sorted(earliest)
+        for i in range(0, len(members), 500):
+            rows = (
+                await scope.query(Order)
+                .using_db(connection)
+                .filter(member_id__in=members[i : i + 500], occurred_at__gt=since)
+                .values_list("member_id", "occurred_at")
+            )
+            later += [at for member_id, at in rows if at > earliest[member_id]]  # type: ignore[misc]
+    await mark_dirty(scope, connection, [at for _, at in orders] + later)
 
 
 async def mark_member_dirty(scope: BrandScope, connection: Any, member_id: int) -> None:
@@ -103,7 +149,8 @@ def period_kind(first: date, last: date) -> str | None:
 async def rebuild_day(scope: BrandScope, day: date) -> None:
     """Replace the day's rollup rows with the sums of its orders; the dirty
     mark goes only if no order touched the day meanwhile (its version
-    unchanged), so a racing order leaves the day dirty."""
+    unchanged), so a racing order leaves the day dirty, and no earlier day
+    is dirty."""
     tz = scope.brand.timezone
     starts, ends = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
     async with unit_of_work(scope) as uow:
@@ -114,12 +161,14 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
         brand = q(scope.brand_id)
         await q.rows(
             "INSERT INTO report_sales_day (brand_id, day, starts_at, member_id, store_code, "
-            "channel, orders, sales, units, paid, retail) "
+            "channel, orders, sales, units, paid, retail, repeat_orders, gap_ms) "
             f"SELECT {brand}, {q(day)}, {q(starts)}, o.member_id, COALESCE(o.store_code, ''), "
             "COALESCE(o.channel, ''), COUNT(*), SUM(o.amount_paid - o.refunded_amount), "
-            "SUM(o.units - o.refunded_units), SUM(o.amount_paid), SUM(o.retail_amount) "
-            f"FROM sales_order o WHERE o.brand_id = {brand} AND o.occurred_at >= {q(starts)} "
-            f"AND o.occurred_at < {q(ends)} "
+            "SUM(o.units - o.refunded_units), SUM(o.amount_paid), SUM(o.retail_amount), "
+            f"COUNT(o.prev), COALESCE(SUM({gap_ms(q, 'o.occurred_at', 'o.prev')}), 0) "
+            f"FROM (SELECT o.*, {previous_order()} AS prev FROM sales_order o "
+            f"WHERE o.brand_id = {brand} AND o.occurred_at >= {q(starts)} "
+            f"AND o.occurred_at < {q(ends)}) o "
             "GROUP BY o.member_id, COALESCE(o.store_code, ''), COALESCE(o.channel, '')"
         )
         await scope.query(SalesCube).using_db(conn).filter(day=day).delete()
@@ -128,13 +177,15 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
         carded = "CASE WHEN m.card_number IS NOT NULL THEN 1 ELSE 0 END"
         await q.rows(
             "INSERT INTO report_sales_cube (brand_id, day, starts_at, store_code, channel, "
-            "carded, orders, sales, units, paid, retail) "
+            "carded, orders, sales, units, paid, retail, repeat_orders, gap_ms) "
             f"SELECT {brand}, {q(day)}, {q(starts)}, r.store_code, r.channel, {carded}, "
-            "SUM(r.orders), SUM(r.sales), SUM(r.units), SUM(r.paid), SUM(r.retail) "
+            "SUM(r.orders), SUM(r.sales), SUM(r.units), SUM(r.paid), SUM(r.retail), "
+            "SUM(r.repeat_orders), SUM(r.gap_ms) "
             "FROM report_sales_day r JOIN member m ON m.id = r.member_id "
             f"WHERE r.brand_id = {brand} AND r.day = {q(day)} "
             f"GROUP BY r.store_code, r.channel, {carded}"
         )
+        await _rebuild_buyer_days(scope, conn, day)
         # The buyer counts of the periods holding the day are stale now;
         # missing ones are read from the member rows until rebuilt.
         await (
@@ -143,13 +194,55 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
             .filter(first_day__lte=day, last_day__gte=day)
             .delete()
         )
-        if mark is not None:
+        # The buyer and cohort rows read the member's earlier days: built
+        # while one of those is dirty, the day stays dirty (the job goes in
+        # order, so the next day it rebuilds is the earlier one's turn).
+        earlier_dirty = await scope.query(DirtyDay).using_db(conn).filter(day__lt=day).exists()
+        if mark is not None and not earlier_dirty:
             await (
                 scope.query(DirtyDay)
                 .using_db(conn)
                 .filter(id=mark.id, version=mark.version)
                 .delete()
             )
+
+
+async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
+    """The day's buyer and cohort rows, from its member rows and the
+    member's earlier days (rebuilt before it: dirty days go in order)."""
+    await scope.query(BuyerDay).using_db(conn).filter(day=day).delete()
+    await scope.query(CohortDay).using_db(conn).filter(day=day).delete()
+    q = _query(scope, conn)
+    brand = q(scope.brand_id)
+    await q.rows(
+        "INSERT INTO report_buyer_day (brand_id, day, prev_day, buyers) "
+        f"SELECT {brand}, {q(day)}, x.prev_day, COUNT(*) FROM (SELECT r.member_id, "
+        f"(SELECT MAX(p.day) FROM report_sales_day p WHERE p.brand_id = {brand} "
+        f"AND p.member_id = r.member_id AND p.day < {q(day)}) AS prev_day "
+        f"FROM report_sales_day r WHERE r.brand_id = {brand} AND r.day = {q(day)} "
+        "GROUP BY r.member_id) x GROUP BY x.prev_day"
+    )
+    q = _query(scope, conn)
+    brand = q(scope.brand_id)
+    first_of_month = q(day.replace(day=1))
+    first_day = (
+        f"(SELECT MIN(p.day) FROM report_sales_day p WHERE p.brand_id = {brand} "
+        "AND p.member_id = r.member_id)"
+    )
+    cohort = (
+        "date_trunc('month', x.first_day)::date"
+        if q.postgres
+        else "date(x.first_day, 'start of month')"
+    )
+    await q.rows(
+        "INSERT INTO report_cohort_day (brand_id, day, cohort, buyers) "
+        f"SELECT {brand}, {q(day)}, {cohort}, COUNT(*) FROM (SELECT r.member_id, "
+        f"{first_day} AS first_day FROM report_sales_day r WHERE r.brand_id = {brand} "
+        f"AND r.day = {q(day)} AND NOT EXISTS (SELECT 1 FROM report_sales_day p "
+        f"WHERE p.brand_id = {brand} AND p.member_id = r.member_id "
+        f"AND p.day >= {first_of_month} AND p.day < {q(day)}) GROUP BY r.member_id) x "
+        f"GROUP BY {cohort}"
+    )
 
 
 async def rebuild_dirty(scope: BrandScope) -> int:
@@ -240,6 +333,8 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
         await scope.query(SalesDay).delete()
         await scope.query(SalesCube).delete()
         await scope.query(BuyerCount).delete()
+        await scope.query(BuyerDay).delete()
+        await scope.query(CohortDay).delete()
     orders = scope.query(Order)
     if since is not None:
         orders = orders.filter(occurred_at__gte=local_midnight(since, scope.brand.timezone))

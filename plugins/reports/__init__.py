@@ -77,7 +77,8 @@ class SalesOverview(ReportType):
 
     async def _cube_totals(self, context: ReportContext, params: ReportParams) -> dict[str, Any]:
         """The sums from the sales cube; buyers from the period's count when
-        the period is one, else counted from the member rows."""
+        the period is one, else from the buyer rollup when no filter is set,
+        else counted from the member rows."""
         q = context.query()
         sums = context.order_sums(q, params)
         totals = (
@@ -88,9 +89,13 @@ class SalesOverview(ReportType):
                 f"FROM {sums} o WHERE 1 = 1{context.sums_filter(q, params)}"
             )
         )[0]
-        counted = await context.period_buyers(params, [(params.start, params.end)])
+        period = [(params.start, params.end)]
+        counted = await context.period_buyers(params, period)
+        summed = await context.range_buyers(params, period) if counted is None else None
         if counted is not None:
             totals["buyers"] = counted[0].get("", 0)
+        elif summed is not None:
+            totals["buyers"] = summed[0]
         else:
             q2 = context.query()
             facts = context.order_facts(q2, params)
@@ -113,9 +118,12 @@ class SalesOverview(ReportType):
                 f"SELECT {idx} AS idx, SUM(o.orders) AS orders, SUM(o.sales) AS sales "
                 f"FROM {sums} o WHERE 1 = 1{context.sums_filter(q, params)} GROUP BY 1"
             )
-            counted = await context.period_buyers(
-                params, [(b.first, b.after - timedelta(days=1)) for b in cut]
-            )
+            periods = [(b.first, b.after - timedelta(days=1)) for b in cut]
+            counted = await context.period_buyers(params, periods)
+            if counted is None:
+                summed = await context.range_buyers(params, periods)
+                if summed is not None:
+                    counted = [{"": n} for n in summed]
         if counted is None:
             q = context.query()
             facts = context.order_facts(q, params)
@@ -348,26 +356,6 @@ class MemberGrowth(ReportType):
         return ReportResult(figures=figures, series=series, tables=[table])
 
 
-def _month_index(q: Any, column: str) -> str:
-    """Months since year 0 of a stored UTC instant (cohorts are UTC months:
-    a local-time month would need a timezone SQLite does not have)."""
-    if q.postgres:
-        return (
-            f"(EXTRACT(YEAR FROM {column} AT TIME ZONE 'UTC')::int * 12 "
-            f"+ EXTRACT(MONTH FROM {column} AT TIME ZONE 'UTC')::int - 1)"
-        )
-    return (
-        f"(CAST(strftime('%Y', {column}) AS INTEGER) * 12 "
-        f"+ CAST(strftime('%m', {column}) AS INTEGER) - 1)"
-    )
-
-
-def _days_between(q: Any, later: str, earlier: str) -> str:
-    if q.postgres:
-        return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
 class Retention(ReportType):
     key = "reports.retention"
     title = "Retention and repurchase"
@@ -378,74 +366,36 @@ class Retention(ReportType):
     max_span_days = 1096
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
-        start, end = context.bounds(params)
-        q = context.query()
-        brand = q(context.brand.id)
-        mf = context.member_filter(q, params, "o.member_id")
-        # Old customers: ordered before the period; repurchasers: and again in it.
-        rep = (
-            await q.rows(
-                "SELECT COUNT(*) AS old, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order n "
-                f"WHERE n.brand_id = {brand} AND n.member_id = f.member_id "
-                f"AND n.occurred_at >= {q(start)} AND n.occurred_at < {q(end)}) THEN 1 ELSE 0 END) "
-                "AS again FROM (SELECT DISTINCT o.member_id FROM sales_order o "
-                f"WHERE o.brand_id = {brand} AND o.occurred_at < {q(start)}{mf}) f"
-            )
-        )[0]
-        q2 = context.query()
-        brand2 = q2(context.brand.id)
-        gaps = (
-            await q2.rows(
-                f"SELECT COUNT(*) AS n, SUM({_days_between(q2, 'g.at', 'g.prev')}) AS days "
-                "FROM (SELECT o.occurred_at AS at, LAG(o.occurred_at) OVER "
-                "(PARTITION BY o.member_id ORDER BY o.occurred_at, o.id) AS prev "
-                f"FROM sales_order o WHERE o.brand_id = {brand2} AND o.occurred_at < {q2(end)}"
-                f"{context.member_filter(q2, params, 'o.member_id')}) g "
-                f"WHERE g.prev IS NOT NULL AND g.at >= {q2(start)}"
-            )
-        )[0]
-        old, again = _int(rep["old"]), _int(rep["again"])
-        gap_days = gaps["days"]
+        rep = await context.repurchase(params)
         figures = [
-            Figure("old_customers", "Old customers", Unit.COUNT, old, "ordered before the period"),
             Figure(
-                "repurchasers", "Repurchasers", Unit.COUNT, again, "of them, ordered again in it"
+                "old_customers", "Old customers", Unit.COUNT, rep.old, "ordered before the period"
+            ),
+            Figure(
+                "repurchasers",
+                "Repurchasers",
+                Unit.COUNT,
+                rep.again,
+                "of them, ordered again in it",
             ),
             Figure(
                 "repurchase_rate",
                 "Repurchase rate",
                 Unit.RATIO,
-                ratio(again, old),
+                ratio(rep.again, rep.old),
                 "repurchasers / old customers",
             ),
             Figure(
                 "days_between_orders",
                 "Days between orders",
                 Unit.DAYS,
-                Fraction(str(round(float(gap_days), 6))) / _int(gaps["n"])
-                if _int(gaps["n"])
-                else None,
-                "mean time from a member's previous order to each order placed in the period",
+                ratio(rep.gap_ms, rep.gaps * 86_400_000),
+                "mean time from a member's previous order to each order placed in the period "
+                "(each gap in whole milliseconds)",
             ),
         ]
-        q3 = context.query()
-        first_month = _month_index(q3, "f.first_at")
-        order_month = _month_index(q3, "o.occurred_at")
-        rows = await q3.rows(
-            f"SELECT {first_month} AS cohort, {order_month} - {first_month} AS since, "
-            "COUNT(DISTINCT o.member_id) AS buyers FROM (SELECT o.member_id, "
-            f"MIN(o.occurred_at) AS first_at FROM sales_order o WHERE o.brand_id = "
-            f"{q3(context.brand.id)}{context.member_filter(q3, params, 'o.member_id')} "
-            f"GROUP BY o.member_id) f JOIN sales_order o ON o.brand_id = {q3(context.brand.id)} "
-            "AND o.member_id = f.member_id "
-            f"WHERE f.first_at >= {q3(start)} AND f.first_at < {q3(end)} AND o.occurred_at < "
-            f"{q3(end)} GROUP BY {first_month}, {order_month} - {first_month} ORDER BY 1, 2"
-        )
-        cohorts: dict[int, dict[int, int]] = {}
-        for r in rows:
-            cohorts.setdefault(int(r["cohort"]), {})[int(r["since"])] = _int(r["buyers"])
-        last = (end - timedelta(microseconds=1)).astimezone(UTC)
-        last_month = last.year * 12 + last.month - 1
+        cohorts = await context.cohorts(params)
+        last_month = params.end.year * 12 + params.end.month - 1
         width = max((last_month - c for c in cohorts), default=-1) + 1
         table = Table(
             "cohorts",

@@ -1,0 +1,285 @@
+"""Distinct buyers of any range of days, first purchases, gaps between
+orders and monthly cohorts: from the orders, or from the daily buyer
+rollups (docs/reports.md, "Daily rollups") with the dirty days read from
+the orders in the same statement, so both give the same answer.
+
+A member buys in ``[a, b]`` for the first time on the one day of it whose
+previous purchase is before ``a`` (or who never bought before): counting
+those member-days adds up over days, where distinct members do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from tessera.reports.api import (
+    Buyer,
+    Granularity,
+    Query,
+    ReportParams,
+    dirty_orders,
+    gap_ms,
+    local_midnight,
+    previous_order,
+)
+
+if TYPE_CHECKING:
+    from tessera.reports.api import ReportContext
+
+
+def _int(value: object) -> int:
+    return int(value or 0)  # type: ignore[call-overload]
+
+
+def _clean(alias: str) -> str:
+    return (
+        f"NOT EXISTS (SELECT 1 FROM report_dirty_day d WHERE d.brand_id = {alias}.brand_id "
+        f"AND d.day = {alias}.day)"
+    )
+
+
+def _periods(q: Query, timezone: str, periods: Sequence[tuple[date, date]]) -> str:
+    """A derived table of ``periods``: ``idx``, ``first_day``, ``last_day``
+    (local days) and ``starts`` (the first day's midnight, an instant)."""
+    return (
+        "("
+        + " UNION ALL ".join(
+            f"SELECT {i} AS idx, {q(a)} AS first_day, {q(b)} AS last_day, "
+            f"{q(local_midnight(a, timezone))} AS starts"
+            for i, (a, b) in enumerate(periods)
+        )
+        + ")"
+    )
+
+
+def rollup_ready(context: ReportContext, params: ReportParams) -> bool:
+    """The buyer rollups answer only without filters: they count every
+    buyer of every store and channel."""
+    return (
+        context.cube_ready(params)
+        and params.store is None
+        and params.channel is None
+        and params.buyer is Buyer.ALL
+    )
+
+
+async def range_buyers(context: ReportContext, periods: Sequence[tuple[date, date]]) -> list[int]:
+    """The distinct buyers of each period ``(first, last)`` (local days,
+    any length), from the buyer rollup; only when :func:`rollup_ready`."""
+    if not periods:
+        return []
+    q = context.query()
+    brand = q(context.brand.id)
+    tz = context.brand.timezone
+    first, last = min(a for a, _ in periods), max(b for _, b in periods)
+    rows = await q.rows(
+        "SELECT x.idx AS idx, SUM(x.n) AS n FROM ("
+        f"SELECT b.idx AS idx, r.buyers AS n FROM report_buyer_day r JOIN "
+        f"{_periods(q, tz, periods)} b ON r.day >= b.first_day AND r.day <= b.last_day "
+        f"WHERE r.brand_id = {brand} AND r.day >= {q(first)} AND r.day <= {q(last)} "
+        f"AND (r.prev_day IS NULL OR r.prev_day < b.first_day) AND {_clean('r')} "
+        f"UNION ALL SELECT b.idx, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
+        f"JOIN {_periods(q, tz, periods)} b ON d.day >= b.first_day AND d.day <= b.last_day "
+        f"WHERE d.brand_id = {brand} AND d.day >= {q(first)} AND d.day <= {q(last)} "
+        f"AND NOT EXISTS (SELECT 1 FROM sales_order p WHERE p.brand_id = {brand} "
+        "AND p.member_id = o.member_id AND p.occurred_at >= b.starts "
+        "AND p.occurred_at < d.starts_at) GROUP BY b.idx) x GROUP BY x.idx"
+    )
+    found = {int(r["idx"]): _int(r["n"]) for r in rows}
+    return [found.get(i, 0) for i in range(len(periods))]
+
+
+@dataclass(frozen=True)
+class Repurchase:
+    old: int  # members who ordered before the period
+    again: int  # of them, members who ordered in it
+    gaps: int  # orders in the period placed after an earlier order of the member
+    gap_ms: int  # Σ milliseconds from each of those to the member's previous order
+
+
+async def repurchase(context: ReportContext, params: ReportParams) -> Repurchase:
+    if rollup_ready(context, params):
+        return await _repurchase_rolled_up(context, params)
+    return await _repurchase_of_orders(context, params)
+
+
+async def _repurchase_of_orders(context: ReportContext, params: ReportParams) -> Repurchase:
+    start, end = context.bounds(params)
+    q = context.query()
+    brand = q(context.brand.id)
+    mf = context.member_filter(q, params, "o.member_id")
+    rep = (
+        await q.rows(
+            "SELECT COUNT(*) AS old, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order n "
+            f"WHERE n.brand_id = {brand} AND n.member_id = f.member_id "
+            f"AND n.occurred_at >= {q(start)} AND n.occurred_at < {q(end)}) THEN 1 ELSE 0 END) "
+            "AS again FROM (SELECT DISTINCT o.member_id FROM sales_order o "
+            f"WHERE o.brand_id = {brand} AND o.occurred_at < {q(start)}{mf}) f"
+        )
+    )[0]
+    q2 = context.query()
+    gaps = (
+        await q2.rows(
+            f"SELECT COUNT(*) AS n, SUM({gap_ms(q2, 'g.at', 'g.prev')}) AS ms "
+            "FROM (SELECT o.occurred_at AS at, LAG(o.occurred_at) OVER "
+            "(PARTITION BY o.member_id ORDER BY o.occurred_at, o.id) AS prev "
+            f"FROM sales_order o WHERE o.brand_id = {q2(context.brand.id)} "
+            f"AND o.occurred_at < {q2(end)}{context.member_filter(q2, params, 'o.member_id')}) g "
+            f"WHERE g.prev IS NOT NULL AND g.at >= {q2(start)}"
+        )
+    )[0]
+    return Repurchase(_int(rep["old"]), _int(rep["again"]), _int(gaps["n"]), _int(gaps["ms"]))
+
+
+async def _repurchase_rolled_up(context: ReportContext, params: ReportParams) -> Repurchase:
+    """Old customers are the first purchases before the period; those who
+    came back are the period's buyers less its first purchases."""
+    [buyers] = await range_buyers(context, [(params.start, params.end)])
+    q = context.query()
+    brand = q(context.brand.id)
+    start_day, last_day = q(params.start), q(params.end)
+    firsts = (
+        await q.rows(
+            f"SELECT SUM(CASE WHEN x.day < {start_day} THEN x.n ELSE 0 END) AS before, "
+            f"SUM(CASE WHEN x.day >= {start_day} THEN x.n ELSE 0 END) AS within FROM ("
+            "SELECT r.day AS day, r.buyers AS n FROM report_buyer_day r "
+            f"WHERE r.brand_id = {brand} AND r.day <= {last_day} AND r.prev_day IS NULL "
+            f"AND {_clean('r')} "
+            f"UNION ALL SELECT d.day, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
+            f"WHERE d.brand_id = {brand} AND d.day <= {last_day} AND NOT EXISTS (SELECT 1 "
+            f"FROM sales_order p WHERE p.brand_id = {brand} AND p.member_id = o.member_id "
+            "AND p.occurred_at < d.starts_at) GROUP BY d.day) x"
+        )
+    )[0]
+    q2 = context.query()
+    brand2 = q2(context.brand.id)
+    first2, last2 = q2(params.start), q2(params.end)
+    gaps = (
+        await q2.rows(
+            "SELECT SUM(x.n) AS n, SUM(x.ms) AS ms FROM ("
+            "SELECT c.repeat_orders AS n, c.gap_ms AS ms FROM report_sales_cube c "
+            f"WHERE c.brand_id = {brand2} AND c.day >= {first2} AND c.day <= {last2} "
+            f"AND {_clean('c')} "
+            f"UNION ALL SELECT COUNT(g.prev), SUM({gap_ms(q2, 'g.at', 'g.prev')}) FROM "
+            f"(SELECT o.occurred_at AS at, {previous_order()} AS prev FROM {dirty_orders(q2)} "
+            f"WHERE d.brand_id = {brand2} AND d.day >= {first2} AND d.day <= {last2}) g) x"
+        )
+    )[0]
+    within = _int(firsts["within"])
+    return Repurchase(_int(firsts["before"]), buyers - within, _int(gaps["n"]), _int(gaps["ms"]))
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _months(params: ReportParams) -> list[tuple[date, date]]:
+    """The calendar months the period touches, cut to it."""
+    out = []
+    first = params.start
+    while first <= params.end:
+        after = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+        out.append((first, min(after - timedelta(days=1), params.end)))
+        first = after
+    return out
+
+
+async def cohorts(context: ReportContext, params: ReportParams) -> dict[int, dict[int, int]]:
+    """Members by the month of their first purchase (within the period)
+    and by months since it: ``{cohort month number: {since: buyers}}``,
+    months on the brand's calendar (month number = year × 12 + month − 1)."""
+    if rollup_ready(context, params) and params.start.day == 1:
+        rows = await _cohorts_rolled_up(context, params)
+    else:
+        rows = await _cohorts_of_orders(context, params)
+    out: dict[int, dict[int, int]] = {}
+    for cohort, month, buyers in rows:
+        if buyers:
+            out.setdefault(cohort, {})[month - cohort] = buyers
+    return out
+
+
+async def _cohorts_of_orders(
+    context: ReportContext, params: ReportParams
+) -> list[tuple[int, int, int]]:
+    start, end = context.bounds(params)
+    monthly = params.model_copy(update={"granularity": Granularity.MONTH})
+    q = context.query()
+    brand = q(context.brand.id)
+    first_month = context.bucket_index(q, monthly, "f.first_at")
+    order_month = context.bucket_index(q, monthly, "o.occurred_at")
+    rows = await q.rows(
+        f"SELECT {first_month} AS cohort, {order_month} AS month, "
+        "COUNT(DISTINCT o.member_id) AS buyers FROM (SELECT o.member_id, "
+        f"MIN(o.occurred_at) AS first_at FROM sales_order o WHERE o.brand_id = {brand}"
+        f"{context.member_filter(q, params, 'o.member_id')} GROUP BY o.member_id) f "
+        f"JOIN sales_order o ON o.brand_id = {brand} AND o.member_id = f.member_id "
+        f"WHERE f.first_at >= {q(start)} AND f.first_at < {q(end)} "
+        f"AND o.occurred_at < {q(end)} GROUP BY 1, 2"
+    )
+    base = _month_number(params.start)
+    return [(base + int(r["cohort"]), base + int(r["month"]), _int(r["buyers"])) for r in rows]
+
+
+def _month_of(q: Query, day: str) -> str:
+    """The month number of a stored local day."""
+    if q.postgres:
+        return f"(EXTRACT(YEAR FROM {day})::int * 12 + EXTRACT(MONTH FROM {day})::int - 1)"
+    return (
+        f"(CAST(strftime('%Y', {day}) AS INTEGER) * 12 "
+        f"+ CAST(strftime('%m', {day}) AS INTEGER) - 1)"
+    )
+
+
+async def _cohorts_rolled_up(
+    context: ReportContext, params: ReportParams
+) -> list[tuple[int, int, int]]:
+    """From the cohort rollup (the period starts on a month's first day, so
+    a cohort month within it is one whose members all first bought in it);
+    a dirty day's members count on their first day of its month, in the
+    month of their first order if that falls in the period."""
+    q = context.query()
+    brand = q(context.brand.id)
+    tz = context.brand.timezone
+    first, last = q(params.start), q(params.end)
+    months = _months(params)
+    month_table = (
+        "("
+        + " UNION ALL ".join(
+            f"SELECT {_month_number(a)} AS m, {q(a)} AS first_day, {q(b)} AS last_day, "
+            f"{q(local_midnight(a, tz))} AS starts, "
+            f"{q(local_midnight(b + timedelta(days=1), tz))} AS ends"
+            for a, b in months
+        )
+        + ")"
+    )
+    month_table2 = (
+        "("
+        + " UNION ALL ".join(
+            f"SELECT {_month_number(a)} AS m, {q(local_midnight(a, tz))} AS starts, "
+            f"{q(local_midnight(b + timedelta(days=1), tz))} AS ends"
+            for a, b in months
+        )
+        + ")"
+    )
+    rows = await q.rows(
+        "SELECT x.cohort AS cohort, x.month AS month, SUM(x.n) AS buyers FROM ("
+        f"SELECT {_month_of(q, 'c.cohort')} AS cohort, {_month_of(q, 'c.day')} AS month, "
+        f"c.buyers AS n FROM report_cohort_day c WHERE c.brand_id = {brand} "
+        f"AND c.day >= {first} AND c.day <= {last} AND c.cohort >= {first} AND {_clean('c')} "
+        "UNION ALL SELECT (SELECT mo2.m FROM "
+        f"{month_table2} mo2 WHERE mo2.starts <= y.first_at AND y.first_at < mo2.ends), "
+        "y.month, COUNT(DISTINCT y.member_id) FROM (SELECT o.member_id AS member_id, "
+        "mo.m AS month, (SELECT MIN(p.occurred_at) FROM sales_order p "
+        f"WHERE p.brand_id = {brand} AND p.member_id = o.member_id) AS first_at "
+        f"FROM {dirty_orders(q)} JOIN {month_table} mo ON d.day >= mo.first_day "
+        f"AND d.day <= mo.last_day WHERE d.brand_id = {brand} AND d.day >= {first} "
+        f"AND d.day <= {last} AND NOT EXISTS (SELECT 1 FROM sales_order p "
+        f"WHERE p.brand_id = {brand} AND p.member_id = o.member_id "
+        "AND p.occurred_at >= mo.starts AND p.occurred_at < d.starts_at)) y "
+        "GROUP BY 1, 2) x WHERE x.cohort IS NOT NULL GROUP BY x.cohort, x.month"
+    )
+    return [(int(r["cohort"]), int(r["month"]), _int(r["buyers"])) for r in rows]
