@@ -260,32 +260,35 @@ class MemberGrowth(ReportType):
     filters = MEMBER_FILTERS
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
-        q = context.query()
         start, end = context.bounds(params)
-        brand = q(context.brand.id)
-        new = f"m.brand_id = {brand} AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
-        new += context.member_filter(q, params, "m.id")
-        totals = (
-            await q.rows(
-                "SELECT COUNT(*) AS joined, "
-                "SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o WHERE o.brand_id = m.brand_id "
-                f"AND o.member_id = m.id AND o.occurred_at < {q(end)}) THEN 1 ELSE 0 END) "
-                "AS converted, "
-                f"(SELECT COUNT(*) FROM member c WHERE c.brand_id = {brand} "
-                f"AND c.joined_at < {q(end)}{context.member_filter(q, params, 'c.id')}) AS total "
-                f"FROM member m WHERE {new}"
-            )
-        )[0]
-        joined, converted = _int(totals["joined"]), _int(totals["converted"])
+        # The new members once, grouped by bucket and source: the figures,
+        # the series and the table all add up from these rows.
+        q = context.query()
+        idx = context.bucket_index(q, params, "m.joined_at")
+        groups = await q.rows(
+            f"SELECT {idx} AS idx, m.join_channel AS channel, m.join_source AS source, "
+            "COUNT(*) AS joined, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o "
+            "WHERE o.brand_id = m.brand_id AND o.member_id = m.id "
+            f"AND o.occurred_at < {q(end)}) THEN 1 ELSE 0 END) AS converted "
+            f"FROM member m WHERE m.brand_id = {q(context.brand.id)} "
+            f"AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
+            f"{context.member_filter(q, params, 'm.id')} GROUP BY 1, 2, 3"
+        )
+        q2 = context.query()
+        total = _int(
+            (
+                await q2.rows(
+                    f"SELECT COUNT(*) AS n FROM member c WHERE c.brand_id = "
+                    f"{q2(context.brand.id)} AND c.joined_at < {q2(end)}"
+                    f"{context.member_filter(q2, params, 'c.id')}"
+                )
+            )[0]["n"]
+        )
+        joined = sum(_int(r["joined"]) for r in groups)
+        converted = sum(_int(r["converted"]) for r in groups)
         figures = [
             Figure("new_members", "New members", Unit.COUNT, joined, "joined in the period"),
-            Figure(
-                "members",
-                "Members",
-                Unit.COUNT,
-                _int(totals["total"]),
-                "joined by the period's end",
-            ),
+            Figure("members", "Members", Unit.COUNT, total, "joined by the period's end"),
             Figure(
                 "converted",
                 "Converted",
@@ -301,17 +304,15 @@ class MemberGrowth(ReportType):
                 "converted / new members",
             ),
         ]
-        q2 = context.query()
         cut = context.buckets(params)
-        idx = context.bucket_index(q2, params, "m.joined_at")
-        rows = await q2.rows(
-            f"SELECT {idx} AS idx, COUNT(*) AS joined FROM member m "
-            f"WHERE m.brand_id = {q2(context.brand.id)} AND m.joined_at >= {q2(start)} "
-            f"AND m.joined_at < {q2(end)}{context.member_filter(q2, params, 'm.id')} GROUP BY 1"
-        )
-        per = {int(r["idx"]): _int(r["joined"]) for r in rows}
-        joined_series = [per.get(i, 0) for i in range(len(cut))]
-        before = _int(totals["total"]) - joined
+        joined_series = [0] * len(cut)
+        by_source: dict[tuple[str, str], list[int]] = {}
+        for r in groups:
+            joined_series[int(r["idx"])] += _int(r["joined"])
+            sums = by_source.setdefault((r["channel"], r["source"]), [0, 0])
+            sums[0] += _int(r["joined"])
+            sums[1] += _int(r["converted"])
+        before = total - joined
         running = []
         for value in joined_series:
             before += value
@@ -321,17 +322,6 @@ class MemberGrowth(ReportType):
             Series("new_members", "New members", Unit.COUNT, labels, joined_series, chart="bar"),
             Series("members", "Members (cumulative)", Unit.COUNT, labels, running),
         ]
-        q3 = context.query()
-        start3, end3 = context.bounds(params)
-        by = await q3.rows(
-            "SELECT m.join_channel AS channel, m.join_source AS source, COUNT(*) AS joined, "
-            "SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o WHERE o.brand_id = m.brand_id "
-            f"AND o.member_id = m.id AND o.occurred_at < {q3(end3)}) THEN 1 ELSE 0 END) "
-            "AS converted "
-            f"FROM member m WHERE m.brand_id = {q3(context.brand.id)} AND m.joined_at >= "
-            f"{q3(start3)} AND m.joined_at < {q3(end3)}{context.member_filter(q3, params, 'm.id')} "
-            "GROUP BY m.join_channel, m.join_source ORDER BY m.join_channel, m.join_source"
-        )
         table = Table(
             "by_source",
             "By join channel and source",
@@ -343,14 +333,8 @@ class MemberGrowth(ReportType):
                 Column("conversion", "Conversion", Unit.RATIO),
             ],
             [
-                [
-                    r["channel"],
-                    r["source"],
-                    _int(r["joined"]),
-                    _int(r["converted"]),
-                    ratio(_int(r["converted"]), _int(r["joined"])),
-                ]
-                for r in by
+                [channel, source, n, won, ratio(won, n)]
+                for (channel, source), (n, won) in sorted(by_source.items())
             ],
         )
         return ReportResult(figures=figures, series=series, tables=[table])

@@ -734,7 +734,13 @@ async def main() -> None:
                                 f"SELECT count(*) AS n FROM {table} WHERE brand_id = $1", [brand.id]
                             )
                         )[0]["n"]
-                        for table in ("report_sales_day", "report_sales_cube", "report_buyer_count")
+                        for table in (
+                            "report_sales_day",
+                            "report_sales_cube",
+                            "report_buyer_count",
+                            "report_buyer_day",
+                            "report_cohort_day",
+                        )
                     }
                     print(
                         f"rollup: {built} days built in {t_build:.1f} s; rows: {rows}; one day "
@@ -757,8 +763,13 @@ async def main() -> None:
                     ]
                 if "retention" in PARTS:
 
-                    async def retention() -> Any:
-                        return await run_report(scope, "reports.retention", YEAR, use_cache=False)
+                    def retention(params: dict[str, str], rollups: bool) -> Any:
+                        async def run() -> Any:
+                            return await run_report(
+                                scope, "reports.retention", params, use_cache=False, rollups=rollups
+                            )
+
+                        return run
 
                     async def hand_repurchase() -> Any:
                         return await conn.execute_query_dict(HAND_REPURCHASE, [brand.id, *year])
@@ -768,20 +779,43 @@ async def main() -> None:
                         await conn.execute_query_dict(HAND_COHORTS, [brand.id, *year])
                         return await hand_repurchase()
 
-                    got = {f.key: f.value for f in (await retention()).result.figures}
+                    raw_retention = (await retention(YEAR, False)()).result
+                    got = {f.key: f.value for f in raw_retention.figures}
                     want = (await hand_repurchase())[0]
                     if (got["old_customers"], got["repurchasers"]) != (want["old"], want["again"]):
                         _differs("repurchase", got, want)
-                    t_ret = await timed("ret", retention, REPEAT)
+                    t_ret = await timed("ret", retention(YEAR, False), REPEAT)
                     t_ret_hand = await timed("ret_hand", hand_retention, REPEAT)
                     figures.append(
                         Figure(
-                            "retention (repurchase, gaps, cohorts)",
+                            "retention (repurchase, gaps, cohorts), raw",
                             t_ret,
                             t_ret_hand,
                             "hand SQL: the same three, 3 queries",
                         )
                     )
+                    if "rollup" in PARTS:
+                        for params in (YEAR, odd):
+                            through = (await retention(params, True)()).result
+                            plain = (await retention(params, False)()).result
+                            if through != plain:
+                                _differs(f"retention {params} through the rollup", through, plain)
+                        t_ret_rolled = await timed("ret_rolled", retention(YEAR, True), REPEAT)
+                        t_ret_odd = await timed("ret_odd", retention(odd, True), REPEAT)
+                        figures += [
+                            Figure(
+                                "retention through the rollups (one dirty day)",
+                                t_ret_rolled,
+                                t_ret_hand,
+                                "hand SQL over raw orders, 3 queries",
+                            ),
+                            Figure(
+                                "retention 15 Feb-14 Nov through the rollups",
+                                t_ret_odd,
+                                t_ret_hand,
+                                "hand SQL over the year's raw orders, 3 queries",
+                            ),
+                        ]
                 if "growth" in PARTS:
 
                     async def growth() -> Any:
