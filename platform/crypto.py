@@ -48,31 +48,32 @@ def _digest_key(secret: str, purpose: bytes) -> bytes:
     )
 
 
+def _keyed_digest(key: bytes, kind: str, normalised_value: str) -> str:
+    return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
+
+
 def blind_index(secret: str, brand_id: int, kind: str, normalised_value: str) -> str:
     """A keyed digest of one brand's identity value, for exact lookups of a
     value that is stored encrypted (or erased). Keyed per brand so that equal
     values of two brands do not match: brands are walled off."""
     key = _digest_key(secret, b"tessera blind index brand:%d" % brand_id)
-    return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
+    return _keyed_digest(key, kind, normalised_value)
 
 
 def blind_indexes(
     secret: str, brand_id: int, pairs: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
-    """:func:`blind_index` of many ``(kind, normalised value)`` pairs, the
-    key derived once (an import digests several identities a row)."""
+    """:func:`blind_index` of many ``(kind, normalised value)`` pairs (an
+    import digests several identities a row)."""
     key = _digest_key(secret, b"tessera blind index brand:%d" % brand_id)
-    return {
-        pair: hmac.new(key, f"{pair[0]}\x00{pair[1]}".encode(), hashlib.sha256).hexdigest()
-        for pair in pairs
-    }
+    return {pair: _keyed_digest(key, *pair) for pair in pairs}
 
 
 def tenant_digest(secret: str, tenant_id: int, kind: str, normalised_value: str) -> str:
     """A keyed digest of an identity value that is equal across the brands of
     one tenant (and of no other), for linking one person's members."""
     key = _digest_key(secret, b"tessera person digest tenant:%d" % tenant_id)
-    return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
+    return _keyed_digest(key, kind, normalised_value)
 
 
 # Identity values (phones, emails, social ids) are sealed with AES-GCM under a
