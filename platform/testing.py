@@ -15,6 +15,7 @@ and ``brand_b``, ``api_key``, ``http``, ``gql``, ``register_plugin``,
 ``record_database``), ``webhook_receiver``; docs/plugins.md
 shows each. Local servers for a sender's tests: ``local_http_server(handler)``
 and ``provider_server()`` (a provider's API answering through a function).
+``run_cli(database_url, var_dir, *args)`` runs the ``tessera`` command.
 
 Follow-up work of a commit (segment re-evaluation, activity rewards) goes to
 the outbox and, in the test runtime, waits there: no background runner runs
@@ -37,6 +38,8 @@ import json
 import logging
 import os
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -708,6 +711,40 @@ def pytest_report_header(config: pytest.Config) -> str:
     url = os.environ.get("TESSERA_TEST_DATABASE_URL") or "sqlite (temporary file)"
     redis = os.environ.get("TESSERA_TEST_REDIS_URL") or "none (jobs inline)"
     return f"tessera: database {url}; redis {redis}; CI={_ci()}"
+
+
+TESSERA_CLI = Path(sys.executable).parent / "tessera"
+
+
+def cli_environment(database_url: str, var_dir: Path) -> dict[str, str]:
+    """The environment of a ``tessera`` command run by a test: the test
+    process's without its ``TESSERA_*``, on ``database_url`` with the test
+    secret and plain-text logs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env.update(
+        TESSERA_DATABASE_URL=database_url,
+        TESSERA_VAR_DIR=str(var_dir),
+        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
+        TESSERA_ENVIRONMENT="test",
+        TESSERA_LOG_JSON="false",
+    )
+    return env
+
+
+async def run_cli(
+    database_url: str, var_dir: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``tessera`` command in a child process, as an operator would
+    (:func:`cli_environment`)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(TESSERA_CLI), *args],
+        env=cli_environment(database_url, var_dir),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @contextmanager

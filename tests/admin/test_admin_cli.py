@@ -3,10 +3,7 @@ processes against the test database."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,26 +11,13 @@ from admin_http import sign_in
 
 from tessera.auth.models import AdminRole, AdminUser
 from tessera.demo import DEMO_ADMIN_EMAIL, ensure_demo, ensure_demo_admin
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def tessera(
     database_url: str, var_dir: Path, *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url, TESSERA_VAR_DIR=str(var_dir), TESSERA_ENVIRONMENT="test"
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(TESSERA), *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_cli(database_url, var_dir, *args, stdin=stdin)
 
 
 async def test_help_explains_the_command_and_its_exit_codes(tmp_path, tessera_database_url):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tortoise.expressions import F
@@ -13,23 +10,11 @@ from tortoise.expressions import F
 from tessera.assets import service
 from tessera.assets.models import AssetAccount, PointsLot
 from tessera.scope import BrandScope
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def verify(database_url: str, var_dir: Path, brand: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url, TESSERA_VAR_DIR=str(var_dir), TESSERA_ENVIRONMENT="test"
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(TESSERA), "ledger", "verify", "--brand", brand],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_cli(database_url, var_dir, "ledger", "verify", "--brand", brand)
 
 
 async def seed(brand, make_member) -> list[int]:

@@ -7,10 +7,11 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
+from admin_session import PASSWORD, admin_user, sign_in, watch_csp
 from playwright.async_api import Browser, Page, expect
 
 from tessera.assets.models import LedgerEntry
-from tessera.auth.admin_users import MAX_FAILURES, create_admin_user, grant_role
+from tessera.auth.admin_users import MAX_FAILURES
 from tessera.auth.api_keys import authenticate
 from tessera.auth.models import AdminUser, ApiKey
 from tessera.coupons import service as coupons
@@ -19,59 +20,31 @@ from tessera.features.service import list_features
 from tessera.scope import BrandScope
 from tessera.segments.models import Segment
 from tessera.tags import service as tags
-from tessera.tenancy.models import Brand, Tenant
 from tessera.tenancy.service import create_brand
-
-PASSWORD = "correct horse battery"
-
-
-async def _user(brand: Brand, role: str, email: str, *also: Brand) -> AdminUser:
-    user = await create_admin_user(await Tenant.get(id=brand.tenant_id), email, PASSWORD)
-    for held in (brand, *also):
-        await grant_role(BrandScope(held), user, role)
-    return user
-
-
-async def _sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    await page.goto("/admin/login")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-
-
-def _watch_csp(page: Page) -> list[str]:
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    return violations
 
 
 async def test_sign_in_refuses_a_wrong_password_then_throttles(browser_page: Page, brand_a):
-    user = await _user(brand_a, "owner", "owner@example.com")
+    user = await admin_user(brand_a, "owner", "owner@example.com")
     page = browser_page
-    await _sign_in(page, user.email, "not the password")
+    await sign_in(page, user.email, "not the password")
     await expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
     for _ in range(MAX_FAILURES - 1):
-        await _sign_in(page, user.email, "not the password")
-    await _sign_in(page, user.email)  # the right password, too late
+        await sign_in(page, user.email, "not the password")
+    await sign_in(page, user.email)  # the right password, too late
     await expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins")
     assert page.url.endswith("/admin/login")
 
-    other = await _user(brand_a, "viewer", "viewer@example.com")
-    await _sign_in(page, other.email)
+    other = await admin_user(brand_a, "viewer", "viewer@example.com")
+    await sign_in(page, other.email)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard · Brand BRAND-A")
     assert page.blocked == []  # type: ignore[attr-defined]
 
 
 async def test_switching_brand(browser_page: Page, brand_a):
     sister = await create_brand("t-brand-a", "brand-a2", "Sister brand")
-    user = await _user(brand_a, "operator", "ops@example.com", sister)
+    user = await admin_user(brand_a, "operator", "ops@example.com", sister)
     page = browser_page
-    await _sign_in(page, user.email)
+    await sign_in(page, user.email)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Brand BRAND-A")
     await page.get_by_label("Brand").select_option(label="Sister brand")
     await page.get_by_role("button", name="Switch").click()
@@ -87,10 +60,10 @@ async def test_find_a_member_by_phone_and_adjust_points_with_a_reason(
         BrandScope(brand_a), {"kind": "free_shipping", "title": "Free shipping", "valid_days": 7}
     )
     await new_member(brand_a, name="Zhang San", phone="13900139000")
-    user = await _user(brand_a, "owner", "owner@example.com")
+    user = await admin_user(brand_a, "owner", "owner@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, user.email)
+    violations = watch_csp(page)
+    await sign_in(page, user.email)
     await page.get_by_role("link", name="Members").click()
     await page.get_by_label("Phone, card number, name or external id").fill("138 0013 8000")
     await page.get_by_role("button", name="Search").click()
@@ -139,9 +112,9 @@ async def test_find_a_member_by_phone_and_adjust_points_with_a_reason(
 
 
 async def test_create_and_revoke_an_api_key(browser_page: Page, brand_a):
-    user = await _user(brand_a, "owner", "owner@example.com")
+    user = await admin_user(brand_a, "owner", "owner@example.com")
     page = browser_page
-    await _sign_in(page, user.email)
+    await sign_in(page, user.email)
     await page.get_by_role("link", name="API keys").click()
     await page.get_by_label("Name").fill("till in Shanghai")
     await page.get_by_label("write").check()
@@ -162,9 +135,9 @@ async def test_create_and_revoke_an_api_key(browser_page: Page, brand_a):
 
 
 async def test_an_operator_is_refused_the_api_key_page(browser_page: Page, brand_a):
-    user = await _user(brand_a, "operator", "ops@example.com")
+    user = await admin_user(brand_a, "operator", "ops@example.com")
     page = browser_page
-    await _sign_in(page, user.email)
+    await sign_in(page, user.email)
     await expect(page.get_by_role("link", name="API keys")).to_have_count(0)
     response = await page.goto("/admin/brands/brand-a/api-keys")
     assert response is not None and response.status == 403
@@ -180,7 +153,7 @@ async def chinese_page(browser: Browser, live_server) -> AsyncIterator[Page]:
 
 async def test_the_pages_in_chinese(chinese_page: Page, brand_a, new_member):
     await new_member(brand_a, name="林伟", phone="13800138000")
-    user = await _user(brand_a, "operator", "ops@example.com")
+    user = await admin_user(brand_a, "operator", "ops@example.com")
     page = chinese_page
     await page.goto("/admin/login")
     await expect(page.get_by_role("heading", level=1)).to_have_text("登录")
@@ -198,9 +171,9 @@ async def test_the_pages_in_chinese(chinese_page: Page, brand_a, new_member):
 
 
 async def test_enable_a_points_rule_through_its_generated_form(browser_page: Page, brand_a):
-    user = await _user(brand_a, "owner", "owner@example.com")
+    user = await admin_user(brand_a, "owner", "owner@example.com")
     page = browser_page
-    await _sign_in(page, user.email)
+    await sign_in(page, user.email)
     await page.get_by_role("link", name="Plugins and features").click()
     await page.locator('a[href$="/plugins/points.redemption"]').click()
     await expect(page.get_by_label("Points Per Unit")).to_have_value("100")  # the default
@@ -229,10 +202,10 @@ async def test_build_a_segment_and_watch_the_count_change(browser_page: Page, br
     await new_member(brand_a, name="Wang Wu", phone="13700137000")
     await tags.tag_members(scope, ["vip"], member_ids=[lin.pk])
     await tags.tag_members(scope, ["kol"], member_ids=[zhang.pk])
-    user = await _user(brand_a, "operator", "ops@example.com")
+    user = await admin_user(brand_a, "operator", "ops@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, user.email)
+    violations = watch_csp(page)
+    await sign_in(page, user.email)
     await page.get_by_role("link", name="Segments").click()
     await page.get_by_role("link", name="New segment").click()
     await page.get_by_label("Name", exact=True).fill("VIPs and KOLs")

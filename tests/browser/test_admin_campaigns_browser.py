@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from admin_session import admin_user, sign_in, watch_csp
 from playwright.async_api import Page, expect
-from test_admin_browser import _sign_in, _user, _watch_csp
 
 from tessera.channels import service as channels
 from tessera.channels.models import Channel, ChannelConsent, Purpose
@@ -48,10 +48,10 @@ async def test_an_operator_runs_a_campaign_and_watches_its_counts(browser_page: 
         ],
     )
     await channels.create_template(scope, name="Hello", channel=Channel.PUSH, body="Hi")
-    user = await _user(brand_a, "owner", "campaigns@example.com")
+    user = await admin_user(brand_a, "owner", "campaigns@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, user.email)
+    violations = watch_csp(page)
+    await sign_in(page, user.email)
     await page.get_by_role("link", name="Campaigns").click()
     await page.get_by_label("Name").fill("Spring")
     await page.get_by_label("Holdout share (0 to 0.5)").fill("0.9")

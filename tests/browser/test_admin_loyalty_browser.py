@@ -3,8 +3,8 @@ offline: an operator defines a tier and a coupon template from the menu."""
 
 from __future__ import annotations
 
+from admin_session import admin_user, sign_in, watch_csp
 from playwright.async_api import Page, expect
-from test_admin_browser import _sign_in, _user, _watch_csp
 
 from tessera.coupons.models import CouponTemplate
 from tessera.scope import BrandScope
@@ -14,10 +14,10 @@ from tessera.tiers.models import TierDefinition
 async def test_an_operator_creates_a_tier_and_a_coupon_template_and_sees_them_listed(
     browser_page: Page, brand_a
 ):
-    user = await _user(brand_a, "operator", "ops@example.com")
+    user = await admin_user(brand_a, "operator", "ops@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, user.email)
+    violations = watch_csp(page)
+    await sign_in(page, user.email)
 
     await page.get_by_role("link", name="Tiers", exact=True).click()
     await expect(page.get_by_text("No tier policy is switched on")).to_be_visible()

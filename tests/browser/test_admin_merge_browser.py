@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from admin_session import admin_user, sign_in, watch_csp
 from playwright.async_api import Page, expect
-from test_admin_browser import _sign_in, _user, _watch_csp
 
 from tessera.members.duplicates import scan
 from tessera.members.models import Member
@@ -18,10 +18,10 @@ async def test_an_owner_merges_a_duplicate_and_undoes_it(browser_page: Page, bra
     older = await new_member(brand_a, name="Wang", birthday=date(1990, 1, 2), phone="13800138000")
     newer = await new_member(brand_a, name="Wang", birthday=date(1990, 1, 2), phone="13900139000")
     await scan(BrandScope(brand_a))
-    owner = await _user(brand_a, "owner", "owner@example.com")
+    owner = await admin_user(brand_a, "owner", "owner@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, owner.email)
+    violations = watch_csp(page)
+    await sign_in(page, owner.email)
     await page.get_by_role("link", name="Duplicates").click()
     row = page.locator("#duplicates tbody tr", has_text="same name and birthday")
     await row.get_by_role("link", name="Merge").click()

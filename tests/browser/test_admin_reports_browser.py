@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from admin_session import admin_user, sign_in, watch_csp
 from playwright.async_api import Page, expect
-from test_admin_browser import _sign_in, _user, _watch_csp
 
 from tessera.features.service import set_feature
 from tessera.members.models import Member
@@ -41,10 +41,10 @@ async def test_a_report_draws_its_charts_within_the_csp(browser_page: Page, bran
             for day in (2, 9, 20)
         ],
     )
-    user = await _user(brand_a, "viewer", "viewer@example.com")
+    user = await admin_user(brand_a, "viewer", "viewer@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, user.email)
+    violations = watch_csp(page)
+    await sign_in(page, user.email)
     await page.get_by_role("link", name="Reports").click()
     await page.get_by_role("link", name="Sales overview").click()
     await page.get_by_label("From", exact=True).fill("2025-03-01")

@@ -4,8 +4,8 @@ then signs in with the password shown once."""
 
 from __future__ import annotations
 
+from admin_session import admin_user, sign_in, watch_csp
 from playwright.async_api import Page, expect
-from test_admin_browser import _sign_in, _user, _watch_csp
 
 from tessera.auth.models import AdminRole
 from tessera.scope import BrandScope
@@ -15,10 +15,10 @@ async def test_the_dashboard_draws_its_charts_within_the_csp(
     browser_page: Page, brand_a, new_member
 ):
     await new_member(brand_a, name="Lin", phone="13800138000")
-    user = await _user(brand_a, "viewer", "viewer@example.com")
+    user = await admin_user(brand_a, "viewer", "viewer@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, user.email)
+    violations = watch_csp(page)
+    await sign_in(page, user.email)
     await expect(
         page.get_by_role("img", name="Members joined per day, last 30 days")
     ).to_be_visible()
@@ -35,10 +35,10 @@ async def test_the_dashboard_draws_its_charts_within_the_csp(
 async def test_an_owner_adds_a_colleague_and_keeps_the_brands_last_owner(
     browser_page: Page, brand_a
 ):
-    owner = await _user(brand_a, "owner", "owner@example.com")
+    owner = await admin_user(brand_a, "owner", "owner@example.com")
     page = browser_page
-    violations = _watch_csp(page)
-    await _sign_in(page, owner.email)
+    violations = watch_csp(page)
+    await sign_in(page, owner.email)
     await page.get_by_role("link", name="Admin users and roles").click()
     await page.get_by_label("Email").fill("colleague@example.com")
     await page.get_by_label("Role", exact=True).select_option("operator")
@@ -60,6 +60,6 @@ async def test_an_owner_adds_a_colleague_and_keeps_the_brands_last_owner(
     assert violations == []
 
     await page.context.clear_cookies()
-    await _sign_in(page, "colleague@example.com", password)
+    await sign_in(page, "colleague@example.com", password)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard · Brand BRAND-A")
     await expect(page.get_by_role("link", name="Admin users and roles")).to_have_count(0)

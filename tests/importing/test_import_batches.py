@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from typing import Any
 
 import pytest
 from import_files import read_rejects
-from test_import_cli import TESSERA
 
 from tessera.errors import DomainError
 from tessera.importing.csv_rows import CsvRow, CsvSource
@@ -43,7 +41,7 @@ from tessera.orders.stats import rebuild_stats
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import create_tag
-from tessera.testing import TEST_SECRET_KEY, record_database
+from tessera.testing import TESSERA_CLI, cli_environment, record_database
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 MEMBER_HEADER = ["external_id", "name", "phone", "email", "joined_at", "tags", "attr.size",
@@ -252,15 +250,8 @@ async def test_a_killed_import_process_run_again_imports_every_row_once(
     await prepare(scope)
     rows = [[f"k-{i}", f"Member {i}", f"139{i:08d}", "", "", "vip", "", ""] for i in range(20_000)]
     path = write(tmp_path / "big.csv", MEMBER_HEADER, rows)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=tessera_database_url,
-        TESSERA_VAR_DIR=str(tmp_path),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_ENVIRONMENT="test",
-        TESSERA_LOG_JSON="false",
-    )
-    command = [str(TESSERA), "import", "members", str(path), "--brand", "brand-a",
+    env = cli_environment(tessera_database_url, tmp_path)
+    command = [str(TESSERA_CLI), "import", "members", str(path), "--brand", "brand-a",
                "--batch-size", "100"]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from import_files import read_rejects
@@ -14,28 +11,11 @@ from tessera.members.models import Member
 from tessera.members.service import create_member
 from tessera.orders.models import Order
 from tessera.scope import BrandScope
-from tessera.testing import TEST_SECRET_KEY
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_ENVIRONMENT="test",
-        TESSERA_LOG_JSON="false",
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(TESSERA), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_cli(database_url, var_dir, *args)
 
 
 async def test_all_rows_in_exits_0_and_a_rerun_finds_them_there(

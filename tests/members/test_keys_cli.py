@@ -3,37 +3,18 @@ with the suite's secret, as every process of a deployment shares one)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tessera.members.models import MemberIdentity
 from tessera.members.service import create_member, find_by_identity
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
-from tessera.testing import TEST_SECRET_KEY
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def keys(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_ENVIRONMENT="test",
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(TESSERA), "keys", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_cli(database_url, var_dir, "keys", *args)
 
 
 async def test_rotate_reseals_every_value_in_batches_and_reseal_finishes_nothing_left(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from order_inputs import order_input
@@ -13,25 +10,11 @@ from order_inputs import order_input
 from tessera.orders.models import MemberStats
 from tessera.pipeline.orders import record_orders
 from tessera.scope import BrandScope
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def rebuild(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_ENVIRONMENT="test",
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(TESSERA), "stats", "rebuild", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_cli(database_url, var_dir, "stats", "rebuild", *args)
 
 
 async def test_stats_rebuild_recomputes_a_brand(

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from reports_data import Buy, M, load, report_brand, utc
 
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_ENVIRONMENT="test",
-        COLUMNS="200",
-    )
-    return await asyncio.to_thread(
-        subprocess.run, [str(TESSERA), *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return await run_cli(database_url, var_dir, *args)
 
 
 async def test_report_prints_figures_and_tables(tessera_db, tessera_database_url, tmp_path):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,27 +14,11 @@ from tessera.scope import BrandScope
 from tessera.segments import service
 from tessera.segments.models import MemberLifecycle, SegmentMembership
 from tessera.segments.service import SegmentKind
-from tessera.testing import TEST_SECRET_KEY, drain_outbox
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import drain_outbox, run_cli
 
 
 async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_ENVIRONMENT="test",
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(TESSERA), "segments", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return await run_cli(database_url, var_dir, "segments", *args)
 
 
 async def test_a_csv_is_imported_and_a_segment_refreshed_from_the_command_line(

@@ -3,31 +3,18 @@ rejected rows with reasons, upsert by sku), and skus from order lines."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tessera.scope import BrandScope
 from tessera.slots.models import CatalogueItem
-
-TESSERA = Path(sys.executable).parent / "tessera"
+from tessera.testing import run_cli
 
 
 async def tessera(database_url: str, var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_VAR_DIR=str(var_dir),
-        TESSERA_ENVIRONMENT="test",
-        TESSERA_LOG_JSON="false",
-    )
-    return await asyncio.to_thread(
-        subprocess.run, [str(TESSERA), *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return await run_cli(database_url, var_dir, *args)
 
 
 def write(path: Path, rows: list[list[str]]) -> Path:
