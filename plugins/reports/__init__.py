@@ -423,15 +423,8 @@ class LifecycleReport(ReportType):
         return ReportResult(
             figures=[Figure("members", "Members scored", Unit.COUNT, total, "")],
             tables=[
-                Table(
-                    "stages",
-                    "By lifecycle stage",
-                    [
-                        Column("stage", "Stage", Unit.TEXT),
-                        Column("members", "Members", Unit.COUNT),
-                        Column("share", "Share", Unit.RATIO),
-                    ],
-                    [[r["stage"], _int(r["n"]), ratio(_int(r["n"]), total)] for r in stages],
+                _members_and_share(
+                    "stages", "By lifecycle stage", Column("stage", "Stage", Unit.TEXT), stages
                 ),
                 Table(
                     "rfm",
@@ -461,6 +454,18 @@ class LifecycleReport(ReportType):
                 "orders placed until then."
             ],
         )
+
+
+def _members_and_share(key: str, title: str, by: Column, rows: list[dict[str, Any]]) -> Table:
+    """Members per group (each row's first column and ``n``) with the
+    group's share of them all."""
+    total = sum(_int(r["n"]) for r in rows)
+    return Table(
+        key,
+        title,
+        [by, Column("members", "Members", Unit.COUNT), Column("share", "Share", Unit.RATIO)],
+        [[next(iter(r.values())), _int(r["n"]), ratio(_int(r["n"]), total)] for r in rows],
+    )
 
 
 def _text(value: Any) -> str:
@@ -506,15 +511,8 @@ class TierReport(ReportType):
                 ),
             ],
             tables=[
-                Table(
-                    "distribution",
-                    "Members per tier",
-                    [
-                        Column("tier", "Tier", Unit.TEXT),
-                        Column("members", "Members", Unit.COUNT),
-                        Column("share", "Share", Unit.RATIO),
-                    ],
-                    [[r["code"], _int(r["n"]), ratio(_int(r["n"]), total)] for r in dist],
+                _members_and_share(
+                    "distribution", "Members per tier", Column("tier", "Tier", Unit.TEXT), dist
                 ),
                 Table(
                     "moves",
