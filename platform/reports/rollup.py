@@ -47,7 +47,8 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
     """Mark the local days of ``instants`` (orders' times) dirty, in the
     caller's transaction: one small upsert per distinct day."""
     tz = scope.brand.timezone
-    for day in sorted({local_day(at, tz) for at in instants}):
+    days = sorted({local_day(at, tz) for at in instants})
+    for day in days:
         q = _query(scope, connection)
         await q.rows(
             "INSERT INTO report_dirty_day (brand_id, day, starts_at, ends_at, version) "
@@ -55,6 +56,10 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
             f"{q(local_midnight(day + timedelta(days=1), tz))}, 0) "
             "ON CONFLICT (brand_id, day) DO UPDATE SET version = report_dirty_day.version + 1"
         )
+    # Stored campaign results are checked against these days' versions.
+    from tessera.campaigns.stored import note_days
+
+    await note_days(scope, connection, days)
 
 
 async def mark_member_dirty(scope: BrandScope, connection: Any, member_id: int) -> None:
