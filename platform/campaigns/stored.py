@@ -40,7 +40,6 @@ from tessera.campaigns.models import (
     CampaignStatus,
     StoredResults,
 )
-from tessera.channels.models import MessageStatus
 from tessera.members.models import Member, MemberMerge
 from tessera.plugin_host.context import BrandInfo
 from tessera.reports.api import Query, ReportContext
@@ -50,8 +49,6 @@ from tessera.uow import unit_of_work
 
 # No new message goes out for these.
 SETTLED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
-# A message that may still be sent (and so move its member to the treated).
-PENDING = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
 # A merge or erasure is stamped when its transaction starts, and may commit
 # after a result computed later: those within this much before the result
 # count as after it.
@@ -74,12 +71,6 @@ def _local_day(at: datetime, timezone: str) -> date:
     from zoneinfo import ZoneInfo
 
     return at.astimezone(ZoneInfo(timezone)).date()
-
-
-def _instant(value: datetime | str) -> datetime:
-    """A stored instant as raw SQL returns it (text on SQLite)."""
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def note_days(scope: BrandScope, connection: Any, days: Iterable[date]) -> None:
@@ -173,7 +164,7 @@ async def refresh(scope: BrandScope, now: datetime | None = None) -> int:
     stored result: settled (no message left to send) and past the end of
     their last recipient's window. Returns how many were stored. ``now``
     (tests) stands for the clock, the result's ``computed_at`` included."""
-    from tessera.campaigns.attribution import _statement
+    from tessera.campaigns.attribution import sends_of, window_of
 
     given = now
     now = now or datetime.now(UTC)
@@ -202,83 +193,67 @@ async def refresh(scope: BrandScope, now: datetime | None = None) -> int:
     todo = [c for c in campaigns if c.id not in current]
     if not todo:
         return 0
-    q = _query(scope)
-    brand = q(scope.brand_id)
-    ids = ", ".join(q(c.id) for c in todo)
-    sends = {
-        int(r["campaign_id"]): r
-        for r in await q.rows(
-            "SELECT r.campaign_id AS campaign_id, MIN(m.sent_at) AS first_sent, "
-            "MAX(m.sent_at) AS last_sent, SUM(CASE WHEN m.sent_at IS NULL AND m.status IN "
-            f"({', '.join(q(s) for s in PENDING)}) THEN 1 ELSE 0 END) AS pending "
-            f"FROM campaign_recipient r JOIN message m ON m.id = r.message_id "
-            f"AND m.brand_id = {brand} WHERE r.brand_id = {brand} AND r.campaign_id IN ({ids}) "
-            "GROUP BY r.campaign_id"
-        )
-    }
-    windows: dict[int, tuple[date, date]] = {}
+    sends = await sends_of(scope, [c.id for c in todo])
+    done = 0
     for c in todo:
-        assert c.launched_at is not None
-        first, last = c.launched_at, c.launched_at
         sent = sends.get(c.id)
-        if sent is not None:
-            if int(sent["pending"] or 0):
-                continue
-            if sent["first_sent"] is not None:
-                first = min(first, _instant(sent["first_sent"]))
-                last = max(last, _instant(sent["last_sent"]))
-        closes = last + timedelta(days=c.attribution_days)
-        if closes > now:
+        if sent is not None and sent.pending:
             continue
-        windows[c.id] = (_local_day(first, tz), _local_day(closes, tz))
-    if not windows:
-        return 0
+        first, closes = window_of(c, sent, c.attribution_days)
+        if closes <= now:
+            # One campaign a statement: its own weeks of orders, and a first
+            # run over years of campaigns keeps what it has done so far.
+            await _store(scope, c, (first, closes), given)
+            done += 1
+    return done
+
+
+async def _store(
+    scope: BrandScope, campaign: Campaign, span: tuple[datetime, datetime], now: datetime | None
+) -> None:
+    from tessera.campaigns.attribution import _statement
+
+    tz = scope.brand.timezone
+    first_day, last_day = _local_day(span[0], tz), _local_day(span[1], tz)
     # Versions before the statement: a change committed meanwhile leaves the
     # stored result stale, never wrong.
     versions: dict[date, int] = dict(
         await scope.query(AttributionDay)
-        .filter(
-            day__gte=min(a for a, _ in windows.values()),
-            day__lte=max(b for _, b in windows.values()),
-        )
+        .filter(day__gte=first_day, day__lte=last_day)
         .values_list("day", "version")  # type: ignore[arg-type]
     )
-    computed_at = given or datetime.now(UTC)
+    computed_at = now or datetime.now(UTC)
     q = _query(scope)
-    ids = ", ".join(q(i) for i in windows)
-    rows: dict[int, list[list[Any]]] = {i: [] for i in windows}
-    for r in await q.rows(_statement(q, scope.brand_id, f"c.id IN ({ids})", None)):
-        rows[int(r["campaign_id"])].append(
-            [
-                str(r["grp"]),
-                None if r["day"] is None else int(r["day"]),
-                int(r["members"]),
-                int(r["orders"] or 0),
-                int(r["revenue"] or 0),
-            ]
-        )
-    days = {c.id: c.attribution_days for c in todo}
+    where = f"c.id = {q(campaign.id)}"
+    rows = [
+        [
+            str(r["grp"]),
+            None if r["day"] is None else int(r["day"]),
+            int(r["members"]),
+            int(r["orders"] or 0),
+            int(r["revenue"] or 0),
+        ]
+        for r in await q.rows(_statement(q, scope.brand_id, where, None, span))
+    ]
     async with unit_of_work(scope) as uow:
         await (
             scope.query(StoredResults)
             .using_db(uow.connection)
-            .filter(campaign_id__in=list(windows))
+            .filter(campaign_id=campaign.id)
             .delete()
         )
-        for campaign_id, (first_day, last_day) in windows.items():
-            await scope.create(
-                StoredResults,
-                using_db=uow.connection,
-                campaign_id=campaign_id,
-                days=days[campaign_id],
-                timezone=tz,
-                first_day=first_day,
-                last_day=last_day,
-                versions=_signature(versions, first_day, last_day),
-                computed_at=computed_at,
-                rows=rows[campaign_id],
-            )
-    return len(windows)
+        await scope.create(
+            StoredResults,
+            using_db=uow.connection,
+            campaign_id=campaign.id,
+            days=campaign.attribution_days,
+            timezone=tz,
+            first_day=first_day,
+            last_day=last_day,
+            versions=_signature(versions, first_day, last_day),
+            computed_at=computed_at,
+            rows=rows,
+        )
 
 
 async def campaign_results_tick(ctx: dict[str, Any], brand_id: int | None = None) -> int:
