@@ -211,25 +211,26 @@ def _statement(
     ``span`` (:func:`window_span`), when given, holds every window."""
     brand = q(brand_id)
     window = q(days) if days is not None else "c.attribution_days"
-    # The batch clock: when each batch's first message went out.
-    batches = (
-        "SELECT r2.campaign_id AS campaign_id, r2.batch AS batch, MIN(m2.sent_at) AS at "
-        "FROM campaign_recipient r2 JOIN campaign c ON c.id = r2.campaign_id "
-        f"AND c.brand_id = {brand} JOIN message m2 ON m2.id = r2.message_id "
-        f"AND m2.brand_id = {brand} WHERE r2.brand_id = {brand} AND {where} "
-        "GROUP BY r2.campaign_id, r2.batch"
-    )
-    recipients = (
+    # One pass over the recipients and their messages: the batch clock (when
+    # each batch's first message went out) is a window over the same rows,
+    # where a grouped subquery read the messages a second time.
+    sends = (
         "SELECT r.campaign_id AS campaign_id, r.member_id AS member_id, "
-        f"CASE WHEN r.holdout THEN '{HOLDOUT}' WHEN m.sent_at IS NOT NULL THEN '{TREATED}' "
-        f"ELSE '{UNREACHED}' END AS grp, {window} AS n_days, "
-        "CASE WHEN r.holdout THEN COALESCE(b.at, c.launched_at) "
-        "ELSE COALESCE(m.sent_at, b.at, c.launched_at) END AS t0 "
+        f"r.holdout AS holdout, {window} AS n_days, c.launched_at AS launched_at, "
+        "CASE WHEN r.holdout THEN NULL ELSE m.sent_at END AS sent_at, "
+        "MIN(m.sent_at) OVER (PARTITION BY r.campaign_id, r.batch) AS batch_at "
         "FROM campaign_recipient r JOIN campaign c ON c.id = r.campaign_id "
         f"AND c.brand_id = {brand} "
         f"LEFT JOIN message m ON m.id = r.message_id AND m.brand_id = {brand} "
-        f"AND NOT r.holdout LEFT JOIN ({batches}) b ON b.campaign_id = r.campaign_id "
-        f"AND b.batch = r.batch WHERE r.brand_id = {brand} AND {where}"
+        f"WHERE r.brand_id = {brand} AND {where}"
+    )
+    recipients = (
+        "SELECT s.campaign_id AS campaign_id, s.member_id AS member_id, "
+        f"CASE WHEN s.holdout THEN '{HOLDOUT}' WHEN s.sent_at IS NOT NULL THEN '{TREATED}' "
+        f"ELSE '{UNREACHED}' END AS grp, s.n_days AS n_days, "
+        "CASE WHEN s.holdout THEN COALESCE(s.batch_at, s.launched_at) "
+        "ELSE COALESCE(s.sent_at, s.batch_at, s.launched_at) END AS t0 "
+        f"FROM ({sends}) s"
     )
     elapsed = _elapsed(q, "o.occurred_at", "x.t0")
     if q.postgres:
