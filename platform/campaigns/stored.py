@@ -13,7 +13,10 @@ has ended, only three things can still change it:
 - a merge (or its undo) that moves a recipient row to a member whose own
   orders were never moved: a ``member_merge`` row made or undone since;
 - an erasure, which deletes the member's recipient rows: a member erased
-  since.
+  since;
+- the message log retention, which deletes old settled messages: a
+  campaign launched longer ago than the brand's ``message_log_days`` is
+  never read from its stored rows.
 
 :func:`refresh` (the ``campaign_results_tick`` job) runs the live statement
 for closed campaigns without a valid stored result and stores its rows
@@ -42,6 +45,7 @@ from tessera.campaigns.models import (
 )
 from tessera.members.models import Member, MemberMerge
 from tessera.plugin_host.context import BrandInfo
+from tessera.privacy.models import PrivacySettings
 from tessera.reports.api import Query, ReportContext
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
@@ -90,8 +94,24 @@ def _signature(versions: dict[date, int], first: date, last: date) -> int:
     return sum(v for d, v in versions.items() if first <= d <= last)
 
 
-async def _valid(scope: BrandScope, candidates: Sequence[StoredResults]) -> set[int]:
+async def _kept(scope: BrandScope, campaigns: Sequence[Campaign]) -> list[Campaign]:
+    """Those of ``campaigns`` whose messages the message log retention
+    cannot have deleted yet. It deletes settled messages older than its days
+    (their members then read as unreached), and a campaign's messages are
+    no older than its launch: once they may go, the campaign is read live."""
+    settings = await scope.query(PrivacySettings).first()
+    if settings is None or not settings.message_log_days:
+        return list(campaigns)
+    horizon = datetime.now(UTC) - timedelta(days=settings.message_log_days)
+    return [c for c in campaigns if c.launched_at is not None and c.launched_at > horizon]
+
+
+async def _valid(
+    scope: BrandScope, candidates: Sequence[StoredResults], campaigns: Sequence[Campaign]
+) -> set[int]:
     """The campaign ids of ``candidates`` that no change since reaches."""
+    young = {c.id for c in await _kept(scope, campaigns)}
+    candidates = [s for s in candidates if s.campaign_id in young]
     if not candidates:
         return set()
     versions: dict[date, int] = dict(
@@ -151,7 +171,7 @@ async def stored_rows(
         for s in await scope.query(StoredResults).filter(campaign_id__in=list(wanted))
         if s.days == wanted[s.campaign_id] and s.timezone == scope.brand.timezone
     ]
-    valid = await _valid(scope, found)
+    valid = await _valid(scope, found, campaigns)
     return {
         s.campaign_id: [dict(zip(COLUMNS, row, strict=True)) for row in s.rows]
         for s in found
@@ -177,6 +197,7 @@ async def refresh(scope: BrandScope, now: datetime | None = None) -> int:
         for c in campaigns
         if c.launched_at is not None and c.launched_at + timedelta(days=c.attribution_days) <= now
     ]
+    campaigns = await _kept(scope, campaigns)
     if not campaigns:
         return 0
     have = await scope.query(StoredResults).filter(campaign_id__in=[c.id for c in campaigns])
@@ -189,6 +210,7 @@ async def refresh(scope: BrandScope, now: datetime | None = None) -> int:
             if s.timezone == tz
             and s.days == next(c.attribution_days for c in campaigns if c.id == s.campaign_id)
         ],
+        campaigns,
     )
     todo = [c for c in campaigns if c.id not in current]
     if not todo:

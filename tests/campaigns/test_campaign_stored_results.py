@@ -18,6 +18,7 @@ from tessera.orders.inputs import MemberRef, OrderInput, RefundInput
 from tessera.orders.money import MoneyAmount
 from tessera.orders.refunds import record_refund
 from tessera.pipeline.orders import record_order
+from tessera.privacy.models import PrivacySettings
 from tessera.privacy.erasure import ErasureReason, erase_member
 from tessera.scope import BrandScope
 
@@ -34,6 +35,11 @@ async def answer(scope: BrandScope, c: Campaign) -> tuple[bool, attribution.Camp
     stored = c.id in await stored_rows(scope, [c], None)
     (got,) = await attribution.results_of(scope, [c], margin=Fraction(1))
     return stored, got
+
+
+def an_hour_on() -> datetime:
+    """A tick an hour on, the slack of every change here passed."""
+    return datetime.now(UTC) + SLACK + timedelta(minutes=1)
 
 
 def an_hour_ago() -> datetime:
@@ -133,6 +139,13 @@ async def test_stored_results_equal_the_live_ones_through_every_change(brand_a, 
     (nine,) = await attribution.results_of(scope, [spring], days=9, margin=Fraction(1))
     assert nine.days == 9
     assert await answer(scope, spring) == (True, now)
+
+    # The message log retention may delete the messages of a campaign
+    # launched longer ago than its days: read live, and not stored again.
+    await scope.query(PrivacySettings).delete()
+    await scope.create(PrivacySettings, message_log_days=30)
+    assert await answer(scope, spring) == (False, now)
+    assert await refresh(scope, now=an_hour_on()) == 0
 
 
 async def test_open_campaigns_are_not_stored(brand_a):
