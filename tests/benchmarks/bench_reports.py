@@ -23,7 +23,9 @@ figures, measured in the same run:
   moves) against two queries; loyalty liability (balances, points flows,
   expiring lots, coupons) against four; the campaign effect of twelve
   campaigns launched in the year (treated, holdout and unreached groups,
-  orders in each recipient's window, the day of the first) against one.
+  orders in each recipient's window, the day of the first) against one:
+  by the attribution statement, from the rows the job stored (the store
+  timed), and with one campaign's window changed (that one live).
   Their state rows (lifecycle, tier state and history, accounts, ledger
   entries, lots, coupons, campaign recipients and messages) are generated
   set-based too, sized on the members.

@@ -12,14 +12,15 @@ from attribution_data import LATER, LAUNCH, R, campaign, members, scenario, utc
 from tessera.campaigns import attribution
 from tessera.campaigns.models import Campaign, StoredResults
 from tessera.campaigns.stored import SLACK, campaign_results_tick, refresh, stored_rows
+from tessera.channels.models import Message, MessageStatus
 from tessera.members.merge import merge_members
 from tessera.members.models import Member, MemberMerge
 from tessera.orders.inputs import MemberRef, OrderInput, RefundInput
 from tessera.orders.money import MoneyAmount
 from tessera.orders.refunds import record_refund
 from tessera.pipeline.orders import record_order
-from tessera.privacy.models import PrivacySettings
 from tessera.privacy.erasure import ErasureReason, erase_member
+from tessera.privacy.models import PrivacySettings
 from tessera.scope import BrandScope
 
 
@@ -157,6 +158,14 @@ async def test_open_campaigns_are_not_stored(brand_a):
     )
     await campaign(brand_a, "draft", None, [], ids=ids)
     spring = await campaign(brand_a, "spring", LAUNCH, [R("a", sent_at=LAUNCH)], ids=ids)
+    # Completed, but a message deferred by quiet hours may still be sent,
+    # moving its member from unreached to treated.
+    waiting = await campaign(brand_a, "waiting", LAUNCH, [R("a"), R("b")], ids=ids)
+    await (
+        scope.query(Message)
+        .filter(idempotency_key=f"campaign:{waiting.id}")
+        .update(status=MessageStatus.DEFERRED)
+    )
     assert await refresh(scope) == 1
     assert await scope.query(StoredResults).values_list("campaign_id", flat=True) == [spring.id]
     # A window that ends only after the last send's: stored once it has.
