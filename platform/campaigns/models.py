@@ -82,3 +82,41 @@ class CampaignRecipient(BrandOwned):
         table = "campaign_recipient"
         unique_together = (("campaign_id", "member_id"),)
         indexes = (("brand_id", "member_id"), ("campaign_id", "batch"))
+
+
+class AttributionDay(BrandOwned):
+    """How often the facts of one of the brand's local days changed: bumped
+    with the day's dirty mark (an order placed, changed or refunded, a
+    member merged or erased), in the same transaction, and never reset, so a
+    stored result can tell whether any day of its window changed since
+    (tessera.campaigns.stored, docs/campaign-attribution.md)."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField(description="the brand's local calendar day")
+    version = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "campaign_attribution_day"
+        unique_together = (("brand_id", "day"),)
+
+
+class StoredResults(BrandOwned):
+    """A closed campaign's attribution rows as the live statement gives them,
+    valid while the days of its window keep the versions they had
+    (tessera.campaigns.stored)."""
+
+    id = fields.BigIntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "tessera.Campaign", related_name=False, on_delete=fields.CASCADE, unique=True
+    )
+    campaign_id: int
+    days = fields.IntField(description="the attribution window computed")
+    timezone = fields.CharField(max_length=64, description="the brand's, naming the days")
+    first_day = fields.DateField(description="the window's first local day")
+    last_day = fields.DateField(description="the window's last local day")
+    versions = fields.BigIntField(description="Σ versions of the window's days when computed")
+    computed_at = fields.DatetimeField(description="taken before the statement ran")
+    rows = fields.JSONField(default=list, description="[group, day, members, orders, revenue]")
+
+    class Meta:
+        table = "campaign_stored_results"

@@ -86,6 +86,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "warn_points_expiring": "tessera.assets.jobs:warn_points_expiring",
     "tier_review": "tessera.rewards.jobs:tier_review",
     "rollup_tick": "tessera.reports.rollup:rollup_tick",
+    "campaign_results_tick": "tessera.campaigns.stored:campaign_results_tick",
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
     "reward_activity": "tessera.rewards.triggers:reward_activity_job",
     "expire_holds": "tessera.checkout.jobs:expire_holds",

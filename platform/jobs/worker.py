@@ -16,6 +16,7 @@ from arq.worker import Worker, get_kwargs
 
 from tessera import bootstrap, logging_setup
 from tessera.assets.jobs import points_tick
+from tessera.campaigns.stored import campaign_results_tick
 from tessera.channels.triggers import channels_birthdays
 from tessera.checkout.jobs import holds_tick
 from tessera.config import Settings
@@ -57,6 +58,9 @@ CRON_JOBS: list[CronJob] = [
     # Every ten minutes: days whose orders changed are summed again into the
     # sales rollup (reports read those days from the orders meanwhile).
     cron(rollup_tick, minute=set(range(2, 60, 10))),
+    # Every ten minutes: closed campaigns' attribution is stored (and stored
+    # again after a change reached their window); reports read it.
+    cron(campaign_results_tick, minute=set(range(7, 60, 10))),
 ]
 
 

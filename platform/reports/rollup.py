@@ -73,6 +73,10 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
         f"VALUES {values} "
         "ON CONFLICT (brand_id, day) DO UPDATE SET version = report_dirty_day.version + 1"
     )
+    # Stored campaign results are checked against these days' versions.
+    from tessera.campaigns.stored import note_days
+
+    await note_days(scope, connection, days)
 
 
 async def mark_orders_dirty(
