@@ -507,18 +507,18 @@ class ReportContext:
             return None
         return [found.get(key, {}) for key in keys]
 
-    async def range_buyers(
-        self, params: ReportParams, periods: Sequence[tuple[date, date]]
+    async def rolled_up_buyers(
+        self, params: ReportParams, *, series: bool = False
     ) -> list[int] | None:
-        """Distinct buyers of each period ``(first, last)`` (local days, any
-        length) from the daily buyer rollup; None when it cannot answer
-        ``params`` (not built, or a filter: it counts every store, channel
-        and buyer)."""
+        """Distinct buyers of the period (one number) or of each bucket of its
+        series, from the daily buyer rollup, for any range of days; None
+        when it cannot answer ``params`` (not built, or a filter: it counts
+        every store, channel and buyer)."""
         from tessera.reports import retention
 
         if not retention.rollup_ready(self, params):
             return None
-        return await retention.range_buyers(self, periods)
+        return await retention.buyers(self, params, series=series)
 
     async def repurchase(self, params: ReportParams) -> Any:
         """Old customers (ordered before the period), those of them who

@@ -10,7 +10,6 @@ those member-days adds up over days, where distinct members do not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -41,18 +40,24 @@ def _clean(alias: str) -> str:
     )
 
 
-def _periods(q: Query, timezone: str, periods: Sequence[tuple[date, date]]) -> str:
-    """A derived table of ``periods``: ``idx``, ``first_day``, ``last_day``
-    (local days) and ``starts`` (the first day's midnight, an instant)."""
-    return (
-        "("
-        + " UNION ALL ".join(
-            f"SELECT {i} AS idx, {q(a)} AS first_day, {q(b)} AS last_day, "
-            f"{q(local_midnight(a, timezone))} AS starts"
-            for i, (a, b) in enumerate(periods)
-        )
-        + ")"
-    )
+def day_bucket(q: Query, params: ReportParams, day: str) -> str:
+    """An SQL expression: the index of the series bucket (``buckets``) that
+    the stored local day ``day`` falls in, for days in the period; a day
+    before the period gets a lower index than any in it."""
+    start = q(params.start)
+    if params.granularity is Granularity.DAY:
+        if q.postgres:
+            return f"({day} - {start})"
+        return f"CAST(julianday({day}) - julianday({start}) AS INTEGER)"
+    if params.granularity is Granularity.WEEK:
+        if q.postgres:
+            return f"((date_trunc('week', {day})::date - date_trunc('week', {start})::date) / 7)"
+
+        def monday(value: str) -> str:
+            return f"julianday({value}, '-' || ((strftime('%w', {value}) + 6) % 7) || ' days')"
+
+        return f"CAST((({monday(day)}) - ({monday(start)})) / 7 AS INTEGER)"
+    return f"({_month_of(q, day)} - {_month_number(params.start)})"
 
 
 def rollup_ready(context: ReportContext, params: ReportParams) -> bool:
@@ -66,30 +71,38 @@ def rollup_ready(context: ReportContext, params: ReportParams) -> bool:
     )
 
 
-async def range_buyers(context: ReportContext, periods: Sequence[tuple[date, date]]) -> list[int]:
-    """The distinct buyers of each period ``(first, last)`` (local days,
-    any length), from the buyer rollup; only when :func:`rollup_ready`."""
-    if not periods:
-        return []
+async def buyers(context: ReportContext, params: ReportParams, *, series: bool) -> list[int]:
+    """The distinct buyers of the period, or of each bucket of its series,
+    from the buyer rollup; only when :func:`rollup_ready`. A member-day
+    counts in its bucket when the member's previous purchase is before the
+    bucket: a linear pass over the rows, whatever the number of buckets."""
     q = context.query()
     brand = q(context.brand.id)
-    tz = context.brand.timezone
-    first, last = min(a for a, _ in periods), max(b for _, b in periods)
+    first, last = q(params.start), q(params.end)
+    cut = context.buckets(params) if series else []
+
+    def idx(day: str) -> str:
+        return day_bucket(q, params, day) if series else "0"
+
+    starts = (
+        " UNION ALL ".join(f"SELECT {i} AS idx, {q(b.start)} AS starts" for i, b in enumerate(cut))
+        or f"SELECT 0 AS idx, {q(context.bounds(params)[0])} AS starts"
+    )
     rows = await q.rows(
         "SELECT x.idx AS idx, SUM(x.n) AS n FROM ("
-        f"SELECT b.idx AS idx, r.buyers AS n FROM report_buyer_day r JOIN "
-        f"{_periods(q, tz, periods)} b ON r.day >= b.first_day AND r.day <= b.last_day "
-        f"WHERE r.brand_id = {brand} AND r.day >= {q(first)} AND r.day <= {q(last)} "
-        f"AND (r.prev_day IS NULL OR r.prev_day < b.first_day) AND {_clean('r')} "
+        f"SELECT {idx('r.day')} AS idx, r.buyers AS n FROM report_buyer_day r "
+        f"WHERE r.brand_id = {brand} AND r.day >= {first} AND r.day <= {last} "
+        f"AND (r.prev_day IS NULL OR r.prev_day < {first} "
+        f"OR {idx('r.prev_day')} < {idx('r.day')}) AND {_clean('r')} "
         f"UNION ALL SELECT b.idx, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
-        f"JOIN {_periods(q, tz, periods)} b ON d.day >= b.first_day AND d.day <= b.last_day "
-        f"WHERE d.brand_id = {brand} AND d.day >= {q(first)} AND d.day <= {q(last)} "
+        f"JOIN ({starts}) b ON b.idx = {idx('d.day')} "
+        f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last} "
         f"AND NOT EXISTS (SELECT 1 FROM sales_order p WHERE p.brand_id = {brand} "
         "AND p.member_id = o.member_id AND p.occurred_at >= b.starts "
         "AND p.occurred_at < d.starts_at) GROUP BY b.idx) x GROUP BY x.idx"
     )
     found = {int(r["idx"]): _int(r["n"]) for r in rows}
-    return [found.get(i, 0) for i in range(len(periods))]
+    return [found.get(i, 0) for i in range(max(len(cut), 1))]
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,7 @@ async def _repurchase_of_orders(context: ReportContext, params: ReportParams) ->
 async def _repurchase_rolled_up(context: ReportContext, params: ReportParams) -> Repurchase:
     """Old customers are the first purchases before the period; those who
     came back are the period's buyers less its first purchases."""
-    [buyers] = await range_buyers(context, [(params.start, params.end)])
+    [in_period] = await buyers(context, params, series=False)
     q = context.query()
     brand = q(context.brand.id)
     start_day, last_day = q(params.start), q(params.end)
@@ -169,7 +182,9 @@ async def _repurchase_rolled_up(context: ReportContext, params: ReportParams) ->
         )
     )[0]
     within = _int(firsts["within"])
-    return Repurchase(_int(firsts["before"]), buyers - within, _int(gaps["n"]), _int(gaps["ms"]))
+    return Repurchase(
+        _int(firsts["before"]), in_period - within, _int(gaps["n"]), _int(gaps["ms"])
+    )
 
 
 def _month_number(day: date) -> int:

@@ -89,9 +89,8 @@ class SalesOverview(ReportType):
                 f"FROM {sums} o WHERE 1 = 1{context.sums_filter(q, params)}"
             )
         )[0]
-        period = [(params.start, params.end)]
-        counted = await context.period_buyers(params, period)
-        summed = await context.range_buyers(params, period) if counted is None else None
+        counted = await context.period_buyers(params, [(params.start, params.end)])
+        summed = await context.rolled_up_buyers(params) if counted is None else None
         if counted is not None:
             totals["buyers"] = counted[0].get("", 0)
         elif summed is not None:
@@ -121,7 +120,7 @@ class SalesOverview(ReportType):
             periods = [(b.first, b.after - timedelta(days=1)) for b in cut]
             counted = await context.period_buyers(params, periods)
             if counted is None:
-                summed = await context.range_buyers(params, periods)
+                summed = await context.rolled_up_buyers(params, series=True)
                 if summed is not None:
                     counted = [{"": n} for n in summed]
         if counted is None:
