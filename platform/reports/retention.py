@@ -44,20 +44,20 @@ def day_bucket(q: Query, params: ReportParams, day: str) -> str:
     """An SQL expression: the index of the series bucket (``buckets``) that
     the stored local day ``day`` falls in, for days in the period; a day
     before the period gets a lower index than any in it."""
+    if params.granularity is Granularity.MONTH:
+        return f"({_month_of(q, day)} - {_month_number(params.start)})"
     start = q(params.start)
     if params.granularity is Granularity.DAY:
         if q.postgres:
             return f"({day} - {start})"
         return f"CAST(julianday({day}) - julianday({start}) AS INTEGER)"
-    if params.granularity is Granularity.WEEK:
-        if q.postgres:
-            return f"((date_trunc('week', {day})::date - date_trunc('week', {start})::date) / 7)"
+    if q.postgres:
+        return f"((date_trunc('week', {day})::date - date_trunc('week', {start})::date) / 7)"
 
-        def monday(value: str) -> str:
-            return f"julianday({value}, '-' || ((strftime('%w', {value}) + 6) % 7) || ' days')"
+    def monday(value: str) -> str:
+        return f"julianday({value}, '-' || ((strftime('%w', {value}) + 6) % 7) || ' days')"
 
-        return f"CAST((({monday(day)}) - ({monday(start)})) / 7 AS INTEGER)"
-    return f"({_month_of(q, day)} - {_month_number(params.start)})"
+    return f"CAST((({monday(day)}) - ({monday(start)})) / 7 AS INTEGER)"
 
 
 def rollup_ready(context: ReportContext, params: ReportParams) -> bool:
@@ -182,9 +182,7 @@ async def _repurchase_rolled_up(context: ReportContext, params: ReportParams) ->
         )
     )[0]
     within = _int(firsts["within"])
-    return Repurchase(
-        _int(firsts["before"]), in_period - within, _int(gaps["n"]), _int(gaps["ms"])
-    )
+    return Repurchase(_int(firsts["before"]), in_period - within, _int(gaps["n"]), _int(gaps["ms"]))
 
 
 def _month_number(day: date) -> int:
