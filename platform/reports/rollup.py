@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
+
 from tessera.plugin_host.context import BrandInfo
 from tessera.reports.api import Query, ReportContext, gap_ms, local_midnight, previous_order
 from tessera.reports.models import (
@@ -211,6 +213,19 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
             )
 
 
+def _buyers_of_day(q: Query, brand: str, day: date) -> str:
+    """A derived table of the day's buyers with their previous and first
+    purchase days: two probes of the (brand, member, day) index each."""
+    return (
+        "(SELECT r.member_id, (SELECT MAX(p.day) FROM report_sales_day p "
+        f"WHERE p.brand_id = {brand} AND p.member_id = r.member_id AND p.day < {q(day)}) "
+        "AS prev_day, (SELECT MIN(p.day) FROM report_sales_day p "
+        f"WHERE p.brand_id = {brand} AND p.member_id = r.member_id) AS first_day "
+        f"FROM report_sales_day r WHERE r.brand_id = {brand} AND r.day = {q(day)} "
+        "GROUP BY r.member_id) x"
+    )
+
+
 async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
     """The day's buyer and cohort rows, from its member rows and the
     member's earlier days (rebuilt before it: dirty days go in order)."""
@@ -220,32 +235,22 @@ async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
     brand = q(scope.brand_id)
     await q.rows(
         "INSERT INTO report_buyer_day (brand_id, day, prev_day, buyers) "
-        f"SELECT {brand}, {q(day)}, x.prev_day, COUNT(*) FROM (SELECT r.member_id, "
-        f"(SELECT MAX(p.day) FROM report_sales_day p WHERE p.brand_id = {brand} "
-        f"AND p.member_id = r.member_id AND p.day < {q(day)}) AS prev_day "
-        f"FROM report_sales_day r WHERE r.brand_id = {brand} AND r.day = {q(day)} "
-        "GROUP BY r.member_id) x GROUP BY x.prev_day"
+        f"SELECT {brand}, {q(day)}, x.prev_day, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
+        "GROUP BY x.prev_day"
     )
     q = _query(scope, conn)
     brand = q(scope.brand_id)
-    first_of_month = q(day.replace(day=1))
-    first_day = (
-        f"(SELECT MIN(p.day) FROM report_sales_day p WHERE p.brand_id = {brand} "
-        "AND p.member_id = r.member_id)"
-    )
     cohort = (
         "date_trunc('month', x.first_day)::date"
         if q.postgres
         else "date(x.first_day, 'start of month')"
     )
+    # The member's first purchase in the day's month is this day when the
+    # previous one is before the month.
     await q.rows(
         "INSERT INTO report_cohort_day (brand_id, day, cohort, buyers) "
-        f"SELECT {brand}, {q(day)}, {cohort}, COUNT(*) FROM (SELECT r.member_id, "
-        f"{first_day} AS first_day FROM report_sales_day r WHERE r.brand_id = {brand} "
-        f"AND r.day = {q(day)} AND NOT EXISTS (SELECT 1 FROM report_sales_day p "
-        f"WHERE p.brand_id = {brand} AND p.member_id = r.member_id "
-        f"AND p.day >= {first_of_month} AND p.day < {q(day)}) GROUP BY r.member_id) x "
-        f"GROUP BY {cohort}"
+        f"SELECT {brand}, {q(day)}, {cohort}, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
+        f"WHERE x.prev_day IS NULL OR x.prev_day < {q(day.replace(day=1))} GROUP BY {cohort}"
     )
 
 
@@ -326,6 +331,21 @@ async def rebuild_periods(scope: BrandScope) -> int:
     return done
 
 
+# A full build grows the rollup from nothing: PostgreSQL would plan a day's
+# look-ups into the member's earlier days with the statistics of an empty
+# table (a scan per member instead of an index probe) until autovacuum
+# caught up, so the build refreshes them as the tables grow.
+_ANALYZE_AFTER = frozenset({4, 16, 64, 256})
+
+
+async def _analyze() -> None:
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_script(
+            "ANALYZE report_sales_day, report_buyer_day, report_cohort_day"
+        )
+
+
 async def build(scope: BrandScope, since: date | None = None) -> int:
     """(Re)build the brand's rollup from its orders, from ``since`` (local
     day) or in full; returns the days built. Reports read the orders until
@@ -352,6 +372,8 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
             await rebuild_day(scope, day)
             day += timedelta(days=1)
             built += 1
+            if built in _ANALYZE_AFTER:
+                await _analyze()
     built += await rebuild_dirty(scope)
     if since is None:
         await scope.create(RollupState, timezone=scope.brand.timezone, built_at=datetime.now(UTC))
