@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -29,10 +30,16 @@ def server_app() -> Starlette:
     from tessera.app import create_app
 
     try:
-        return create_app()
+        built = create_app()
     except Exception:
         log.exception("the API app could not be built; this server process stops")
         sys.exit(STARTUP_FAILURE)
+    # What exists now (modules, the GraphQL schema: some 230,000 objects) lives
+    # as long as the process. Frozen, the collector stops walking it: a full
+    # collection took ~150 ms every few hundred requests, and the collector
+    # ~0.7 ms of CPU per slot(key) request in all (0.3 ms frozen).
+    gc.freeze()
+    return built
 
 
 @app.command(rich_help_panel="Run")
