@@ -3,13 +3,8 @@ the services store it (statistics equal a rebuild from the orders)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import phonenumbers
 
@@ -23,7 +18,7 @@ from tessera.orders.stats import rebuild_stats
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tenancy.models import Brand
-from tessera.testing import TEST_SECRET_KEY, make_brand
+from tessera.testing import make_brand, run_cli
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 STATS = (
@@ -109,19 +104,7 @@ async def test_the_same_seed_gives_the_same_brand_and_is_not_added_twice(brand_a
 async def test_tessera_demo_members_generates_with_a_progress_bar(
     tessera_db, tessera_database_url, tmp_path
 ):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-    env.update(
-        TESSERA_DATABASE_URL=tessera_database_url,
-        TESSERA_VAR_DIR=str(tmp_path),
-        TESSERA_SECRET_KEY=TEST_SECRET_KEY,
-        TESSERA_ENVIRONMENT="test",
-        TESSERA_LOG_JSON="false",
-    )
-    command = [str(Path(sys.executable).parent / "tessera"), "demo", "--members", "15"]
-
-    done = await asyncio.to_thread(
-        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
-    )
+    done = await run_cli(tessera_database_url, tmp_path, "demo", "--members", "15")
 
     assert done.returncode == 0, done.stderr
     assert "demo members" in done.stderr and "15/15" in done.stderr

@@ -33,7 +33,6 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
 from tortoise.expressions import Q
 
 from tessera.campaigns.models import (
@@ -44,9 +43,8 @@ from tessera.campaigns.models import (
     StoredResults,
 )
 from tessera.members.models import Member, MemberMerge
-from tessera.plugin_host.context import BrandInfo
 from tessera.privacy.models import PrivacySettings
-from tessera.reports.api import Query, ReportContext
+from tessera.reports.api import local_day, scope_query
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
@@ -60,30 +58,13 @@ SLACK = timedelta(hours=1)
 COLUMNS = ("grp", "day", "members", "orders", "revenue")
 
 
-def _query(scope: BrandScope, connection: Any = None) -> Query:
-    brand = scope.brand
-    context = ReportContext(
-        brand=BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone),
-        connection=connection or connections.get("default"),
-        money_exponent=0,
-        now=datetime.now(UTC),
-    )
-    return context.query()
-
-
-def _local_day(at: datetime, timezone: str) -> date:
-    from zoneinfo import ZoneInfo
-
-    return at.astimezone(ZoneInfo(timezone)).date()
-
-
 async def note_days(scope: BrandScope, connection: Any, days: Iterable[date]) -> None:
     """Bump the versions of ``days`` (the brand's local days), in the
     caller's transaction: their facts changed."""
     distinct = sorted(set(days))
     if not distinct:
         return
-    q = _query(scope, connection)
+    q = scope_query(scope, connection)
     brand = q(scope.brand_id)
     await q.rows(
         "INSERT INTO campaign_attribution_day (brand_id, day, version) VALUES "
@@ -239,7 +220,7 @@ async def _store(
     from tessera.campaigns.attribution import _statement
 
     tz = scope.brand.timezone
-    first_day, last_day = _local_day(span[0], tz), _local_day(span[1], tz)
+    first_day, last_day = local_day(span[0], tz), local_day(span[1], tz)
     # Versions before the statement: a change committed meanwhile leaves the
     # stored result stale, never wrong.
     versions: dict[date, int] = dict(
@@ -248,7 +229,7 @@ async def _store(
         .values_list("day", "version")  # type: ignore[arg-type]
     )
     computed_at = now or datetime.now(UTC)
-    q = _query(scope)
+    q = scope_query(scope)
     where = f"c.id = {q(campaign.id)}"
     rows = [
         [

@@ -140,6 +140,10 @@ def local_midnight(day: date, timezone: str) -> datetime:
     return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
+def local_day(at: datetime, timezone: str) -> date:
+    return at.astimezone(ZoneInfo(timezone)).date()
+
+
 def buckets(params: ReportParams, timezone: str) -> list[Bucket]:
     """The period cut into day, week (Monday first) or month buckets; the
     first and last are clipped to the period."""
@@ -628,3 +632,18 @@ class ReportContext:
         if params.channel is not None:
             sql += f" AND {order}.channel = {q(params.channel)}"
         return sql + self.member_filter(q, params, f"{order}.member_id")
+
+
+def scope_query(scope: Any, connection: Any = None) -> Query:
+    """A :class:`Query` on ``connection`` (the default one if None) for SQL
+    that Tessera's own jobs run for the brand of ``scope`` outside a report."""
+    from tortoise import connections
+
+    brand = scope.brand
+    context = ReportContext(
+        brand=BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone),
+        connection=connection or connections.get("default"),
+        money_exponent=0,
+        now=datetime.now(UTC),
+    )
+    return context.query()

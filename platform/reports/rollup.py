@@ -21,12 +21,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
-from tessera.plugin_host.context import BrandInfo
-from tessera.reports.api import Query, ReportContext, gap_ms, local_midnight, previous_order
+from tessera.reports.api import (
+    Query,
+    gap_ms,
+    local_day,
+    local_midnight,
+    previous_order,
+    scope_query,
+)
 from tessera.reports.models import (
     BuyerCount,
     BuyerDay,
@@ -41,21 +46,6 @@ from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
 
 
-def _query(scope: BrandScope, connection: Any) -> Query:
-    brand = scope.brand
-    context = ReportContext(
-        brand=BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone),
-        connection=connection,
-        money_exponent=0,
-        now=datetime.now(UTC),
-    )
-    return context.query()
-
-
-def local_day(at: datetime, timezone: str) -> date:
-    return at.astimezone(ZoneInfo(timezone)).date()
-
-
 async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[datetime]) -> None:
     """Mark the local days of ``instants`` (orders' times) dirty, in the
     caller's transaction: one upsert of the distinct days."""
@@ -63,7 +53,7 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
     days = sorted({local_day(at, tz) for at in instants})
     if not days:
         return
-    q = _query(scope, connection)
+    q = scope_query(scope, connection)
     brand = q(scope.brand_id)
     values = ", ".join(
         f"({brand}, {q(day)}, {q(local_midnight(day, tz))}, "
@@ -163,7 +153,7 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
         conn = uow.connection
         mark = await scope.query(DirtyDay).using_db(conn).get_or_none(day=day)
         await scope.query(SalesDay).using_db(conn).filter(day=day).delete()
-        q = _query(scope, conn)
+        q = scope_query(scope, conn)
         brand = q(scope.brand_id)
         await q.rows(
             "INSERT INTO report_sales_day (brand_id, day, starts_at, member_id, store_code, "
@@ -178,7 +168,7 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
             "GROUP BY o.member_id, COALESCE(o.store_code, ''), COALESCE(o.channel, '')"
         )
         await scope.query(SalesCube).using_db(conn).filter(day=day).delete()
-        q = _query(scope, conn)
+        q = scope_query(scope, conn)
         brand = q(scope.brand_id)
         carded = "CASE WHEN m.card_number IS NOT NULL THEN 1 ELSE 0 END"
         await q.rows(
@@ -231,14 +221,14 @@ async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
     member's earlier days (rebuilt before it: dirty days go in order)."""
     await scope.query(BuyerDay).using_db(conn).filter(day=day).delete()
     await scope.query(CohortDay).using_db(conn).filter(day=day).delete()
-    q = _query(scope, conn)
+    q = scope_query(scope, conn)
     brand = q(scope.brand_id)
     await q.rows(
         "INSERT INTO report_buyer_day (brand_id, day, prev_day, buyers) "
         f"SELECT {brand}, {q(day)}, x.prev_day, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
         "GROUP BY x.prev_day"
     )
-    q = _query(scope, conn)
+    q = scope_query(scope, conn)
     brand = q(scope.brand_id)
     cohort = (
         "date_trunc('month', x.first_day)::date"
@@ -277,7 +267,7 @@ async def count_period(scope: BrandScope, kind: str, first: date, last: date) ->
             "INSERT INTO report_buyer_count (brand_id, kind, first_day, last_day, dims, "
             "store_code, channel, carded, buyers) "
         )
-        q = _query(scope, conn)
+        q = scope_query(scope, conn)
         brand = q(scope.brand_id)
         where = (
             "FROM report_sales_day r JOIN member m ON m.id = r.member_id "
