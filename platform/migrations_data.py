@@ -1,6 +1,7 @@
 """What migrations need beyond the operations ``makemigrations`` writes:
-data steps run between adding columns and dropping the old ones, and an
-operation that works around a SQLite limit. Kept out of the migration files
+data steps run between adding columns and dropping the old ones, the
+PostgreSQL-only composite brand keys of new links, and an operation that
+works around a SQLite limit. Kept out of the migration files
 so they stay close to what ``makemigrations`` writes."""
 
 from __future__ import annotations
@@ -24,6 +25,51 @@ _SEALED_KINDS = {
     "alipay_user_id",
     "app_user_id",
 }
+
+
+class BrandKeys:
+    """The composite brand keys of a migration's new links between brand-owned
+    tables (docs/operations.md, "Brand walls"; 0004_brand_keys made the first):
+    ``links`` are ``(table, column, target table, ON DELETE action)``;
+    ``targets`` the tables that need their ``UNIQUE (brand_id, id)`` first.
+    A migration exposes ``BRAND_LINKS`` and ``statements`` (the suite adds
+    them to the tables it creates) and runs ``RunPython(keys.apply,
+    keys.revert)``."""
+
+    def __init__(self, links: list[tuple[str, str, str, str]], targets: tuple[str, ...] = ()):
+        self.links = links
+        self.targets = targets
+
+    def statements(self) -> list[str]:
+        sql = [
+            f'ALTER TABLE "{t}" ADD CONSTRAINT "{t}_brand_id_id_key" UNIQUE ("brand_id", "id")'
+            for t in self.targets
+        ]
+        for table, column, target, on_delete in self.links:
+            sql.append(
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "{table}_{column}_brand_fkey" '
+                f'FOREIGN KEY ("brand_id", "{column}") REFERENCES "{target}" ("brand_id", "id") '
+                f"ON DELETE {on_delete}"
+            )
+        return sql
+
+    async def apply(self, apps: Any, schema_editor: Any) -> None:
+        client = schema_editor.client
+        if client.capabilities.dialect != "postgres":
+            return
+        for statement in self.statements():
+            await client.execute_script(statement)
+
+    async def revert(self, apps: Any, schema_editor: Any) -> None:
+        client = schema_editor.client
+        if client.capabilities.dialect != "postgres":
+            return
+        for table, column, _, _ in reversed(self.links):
+            await client.execute_script(
+                f'ALTER TABLE "{table}" DROP CONSTRAINT "{table}_{column}_brand_fkey"'
+            )
+        for t in reversed(self.targets):
+            await client.execute_script(f'ALTER TABLE "{t}" DROP CONSTRAINT "{t}_brand_id_id_key"')
 
 
 class RemoveTableUniqueConstraint(ops.RemoveConstraint):

@@ -5,6 +5,13 @@ from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
+from tessera.migrations_data import BrandKeys
+
+# A stored result's campaign is the same brand's (see 0004_brand_keys).
+BRAND_LINKS = [("campaign_stored_results", "campaign_id", "campaign", "CASCADE")]
+_keys = BrandKeys(BRAND_LINKS)
+statements = _keys.statements
+
 
 class Migration(migrations.Migration):
     dependencies = [("tessera", "0017_retention_rollups")]
@@ -113,4 +120,5 @@ class Migration(migrations.Migration):
             },
             bases=["BrandOwned"],
         ),
+        ops.RunPython(_keys.apply, _keys.revert),
     ]
