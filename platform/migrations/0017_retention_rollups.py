@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 ('brand', fields.ForeignKeyField('tessera.Brand', source_field='brand_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('day', fields.DateField()),
-                ('cohort', fields.DateField(description='first day of the month of the first purchase')),
+                ('first_day', fields.DateField(description="the day of the member's first purchase")),
                 ('buyers', fields.BigIntField()),
             ],
             options={'table': 'report_cohort_day', 'app': 'tessera', 'indexes': [Index(fields=['brand_id', 'day'])], 'pk_attr': 'id', 'table_description': "The members whose first purchase in the day's calendar month is on"},

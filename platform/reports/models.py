@@ -134,12 +134,14 @@ class BuyerDay(BrandOwned):
 
 class CohortDay(BrandOwned):
     """The members whose first purchase in the day's calendar month is on
-    that day, counted by the month of their first purchase ever: the
-    retention cohorts add up from these rows over a month's days."""
+    that day, counted by the day of their first purchase ever: the
+    retention cohorts of any period add up from these rows over a month's
+    days (a cohort is the members whose first purchase day falls in one
+    month of the period)."""
 
     id = fields.BigIntField(primary_key=True)
     day = fields.DateField()
-    cohort = fields.DateField(description="first day of the month of the first purchase")
+    first_day = fields.DateField(description="the day of the member's first purchase")
     buyers = fields.BigIntField()
 
     class Meta:

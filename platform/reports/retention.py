@@ -204,7 +204,7 @@ async def cohorts(context: ReportContext, params: ReportParams) -> dict[int, dic
     """Members by the month of their first purchase (within the period)
     and by months since it: ``{cohort month number: {since: buyers}}``,
     months on the brand's calendar (month number = year × 12 + month − 1)."""
-    if rollup_ready(context, params) and params.start.day == 1:
+    if rollup_ready(context, params):
         rows = await _cohorts_rolled_up(context, params)
     else:
         rows = await _cohorts_of_orders(context, params)
@@ -250,10 +250,10 @@ def _month_of(q: Query, day: str) -> str:
 async def _cohorts_rolled_up(
     context: ReportContext, params: ReportParams
 ) -> list[tuple[int, int, int]]:
-    """From the cohort rollup (the period starts on a month's first day, so
-    a cohort month within it is one whose members all first bought in it);
-    a dirty day's members count on their first day of its month, in the
-    month of their first order if that falls in the period."""
+    """From the cohort rollup: the members whose first purchase day is in
+    the period, by its month; a dirty day's members count on their first
+    day of its month, in the month of their first order if that falls in
+    the period."""
     q = context.query()
     brand = q(context.brand.id)
     tz = context.brand.timezone
@@ -280,9 +280,10 @@ async def _cohorts_rolled_up(
     )
     rows = await q.rows(
         "SELECT x.cohort AS cohort, x.month AS month, SUM(x.n) AS buyers FROM ("
-        f"SELECT {_month_of(q, 'c.cohort')} AS cohort, {_month_of(q, 'c.day')} AS month, "
+        f"SELECT {_month_of(q, 'c.first_day')} AS cohort, {_month_of(q, 'c.day')} AS month, "
         f"c.buyers AS n FROM report_cohort_day c WHERE c.brand_id = {brand} "
-        f"AND c.day >= {first} AND c.day <= {last} AND c.cohort >= {first} AND {_clean('c')} "
+        f"AND c.day >= {first} AND c.day <= {last} AND c.first_day >= {first} "
+        f"AND {_clean('c')} "
         "UNION ALL SELECT (SELECT mo2.m FROM "
         f"{month_table2} mo2 WHERE mo2.starts <= y.first_at AND y.first_at < mo2.ends), "
         "y.month, COUNT(DISTINCT y.member_id) FROM (SELECT o.member_id AS member_id, "

@@ -230,17 +230,12 @@ async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
     )
     q = scope_query(scope, conn)
     brand = q(scope.brand_id)
-    cohort = (
-        "date_trunc('month', x.first_day)::date"
-        if q.postgres
-        else "date(x.first_day, 'start of month')"
-    )
     # The member's first purchase in the day's month is this day when the
     # previous one is before the month.
     await q.rows(
-        "INSERT INTO report_cohort_day (brand_id, day, cohort, buyers) "
-        f"SELECT {brand}, {q(day)}, {cohort}, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
-        f"WHERE x.prev_day IS NULL OR x.prev_day < {q(day.replace(day=1))} GROUP BY {cohort}"
+        "INSERT INTO report_cohort_day (brand_id, day, first_day, buyers) "
+        f"SELECT {brand}, {q(day)}, x.first_day, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
+        f"WHERE x.prev_day IS NULL OR x.prev_day < {q(day.replace(day=1))} GROUP BY x.first_day"
     )
 
 

@@ -344,3 +344,19 @@ async def test_whole_periods_read_buyer_counts_and_a_join_moves_the_sales(tesser
     )
     assert counted.buyers == 2
     assert await both() == ((150, 2), (150, 2))
+
+
+async def test_a_late_order_in_a_later_month_counts_in_its_cohort(tessera_db):
+    """A member of the March cohort buys in April on a day still dirty: the
+    cohort's April cell reads that day from the orders, as its first day of
+    April (the member bought before, in March)."""
+    brand = await report_brand(timezone=TZ)
+    scope = BrandScope(brand)
+    ids = await load(brand, [M(T0 - timedelta(days=30))], [Buy(0, utc(2025, 3, 5, 10), 100)])
+    await build(scope)
+    await late(scope, ids, [Buy(0, utc(2025, 4, 8, 10), 50), Buy(0, utc(2025, 4, 9, 10), 50)])
+    params = {"start": "2025-03-01", "end": "2025-04-30"}
+    through = await run_report(scope, "reports.retention", params, use_cache=False)
+    raw = await run_report(scope, "reports.retention", params, use_cache=False, rollups=False)
+    assert through.result.tables[0].rows == [["2025-03", 1, 1]]
+    assert values(through.result) == values(raw.result)
