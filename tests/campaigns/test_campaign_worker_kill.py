@@ -133,6 +133,10 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+async def _positive(count: Any) -> bool:
+    return bool(await count > 0)
+
+
 async def _until(check: Any, what: str, timeout: float = 120.0) -> None:
     """Polls ``check`` (an async callable) until it is true (a bounded loop)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -289,20 +293,27 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
             return sent == len(box.accepted)
 
         await _until(recorded, "every accepted message recorded")
+
+        async def in_flight() -> int:
+            return (
+                await scope.query(Message)
+                .filter(
+                    idempotency_key=sending.idempotency_key(campaign.id),
+                    attempts=1,
+                    status=MessageStatus.QUEUED,
+                )
+                .count()
+            )
+
+        # The worker's next send claims its message, then waits on the stopped
+        # server: kill it there (right after the trip it may not have claimed
+        # the next one yet).
+        await _until(lambda: _positive(in_flight()), "a send held by the stopped server")
         os.kill(worker.pid, 9)
         worker.wait(timeout=15)
         box.armed = False
         box.released.set()
-        in_flight = (
-            await scope.query(Message)
-            .filter(
-                idempotency_key=sending.idempotency_key(campaign.id),
-                attempts=1,
-                status=MessageStatus.QUEUED,
-            )
-            .count()
-        )
-        assert in_flight > 0, "the kill caught sends in flight"
+        assert await in_flight() > 0, "the kill caught sends in flight"
         box.tripped.clear()
         # The killed worker's jobs stay marked in progress until arq's timeout
         # (five minutes and more): expire those marks now, as time would.
