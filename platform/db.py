@@ -122,3 +122,10 @@ def sqlite_time(value: datetime) -> str:
     """A time as the text Tortoise's sqlite3 adapter stores it, so a time bound
     into hand-written SQL compares as text with the stored ones."""
     return value.astimezone(UTC).isoformat(" ")
+
+
+def stored_time(value: Any) -> datetime:
+    """A stored instant as hand-written SQL returns it: an aware datetime on
+    PostgreSQL, text (aggregates of datetime columns) on SQLite."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

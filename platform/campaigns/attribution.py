@@ -28,18 +28,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from tortoise import connections
-
 from tessera.campaigns.models import Campaign
+from tessera.db import stored_time
 from tessera.errors import DomainError
 from tessera.orders.money import exponent
-from tessera.plugin_host.context import BrandInfo
-from tessera.reports.api import Query, ReportContext, ratio
+from tessera.reports.api import Query, ratio, scope_query
 from tessera.scope import BrandScope
 
 TREATED = "treated"
@@ -174,17 +172,6 @@ def uplift_of(treated: GroupResult, holdout: GroupResult) -> Uplift:
     )
 
 
-def _query(scope: BrandScope) -> Query:
-    brand = scope.brand
-    context = ReportContext(
-        brand=BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone),
-        connection=connections.get("default"),
-        money_exponent=exponent(brand.currency),
-        now=datetime.now(UTC),
-    )
-    return context.query()
-
-
 def _elapsed(q: Query, later: str, earlier: str) -> str:
     """Days (fractional) from ``earlier`` to ``later``, two stored instants."""
     if q.postgres:
@@ -277,18 +264,12 @@ class Sends:
 PENDING = ("queued", "deferred")
 
 
-def _instant(value: datetime | str) -> datetime:
-    """A stored instant as raw SQL returns it (text on SQLite)."""
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 async def sends_of(scope: BrandScope, ids: Sequence[int]) -> dict[int, Sends]:
     """Per campaign of ``ids`` with a decided message: its first and last
     send and its messages still queued or deferred, in one statement."""
     if not ids:
         return {}
-    q = _query(scope)
+    q = scope_query(scope)
     brand = q(scope.brand_id)
     listed = ", ".join(q(i) for i in ids)
     rows = await q.rows(
@@ -301,8 +282,8 @@ async def sends_of(scope: BrandScope, ids: Sequence[int]) -> dict[int, Sends]:
     )
     return {
         int(r["campaign_id"]): Sends(
-            None if r["first_sent"] is None else _instant(r["first_sent"]),
-            None if r["last_sent"] is None else _instant(r["last_sent"]),
+            None if r["first_sent"] is None else stored_time(r["first_sent"]),
+            None if r["last_sent"] is None else stored_time(r["last_sent"]),
             int(r["pending"] or 0),
         )
         for r in rows
@@ -443,7 +424,7 @@ async def results_of(
     live = [c for c in campaigns if c.id not in by_campaign]
     if live:
         span = await window_span(scope, live, days)
-        q = _query(scope)
+        q = scope_query(scope)
         ids = ", ".join(q(c.id) for c in live)
         rows = await q.rows(_statement(q, scope.brand_id, f"c.id IN ({ids})", days, span))
         for row in rows:

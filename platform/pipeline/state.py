@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tessera.assets.accounts import numbered
 from tessera.assets.models import AssetAccount
+from tessera.db import stored_time
 from tessera.members.models import Member
 from tessera.plugin_host.components import MemberFacts
 from tessera.rewards.pipeline import History
@@ -148,7 +149,7 @@ async def load_history(
         ):
             if row["id"] not in skip:
                 orders[int(row["member_id"])].append(
-                    _Dated(_aware(row["occurred_at"]), int(row["net"]), row["external_id"])
+                    _Dated(stored_time(row["occurred_at"]), int(row["net"]), row["external_id"])
                 )
         for row in await _rows(
             conn,
@@ -158,7 +159,7 @@ async def load_history(
             ids,
         ):
             grown[int(row["member_id"])].append(
-                _Dated(_aware(row["occurred_at"]), int(row["amount"]))
+                _Dated(stored_time(row["occurred_at"]), int(row["amount"]))
             )
     return BatchHistory(scope, tiers, dict(tags), growth, dict(orders), dict(grown))
 
@@ -171,12 +172,6 @@ async def _rows(conn: Any, statement: str, brand_id: int, ids: list[int]) -> lis
         numbered(conn, text), [brand_id, *ids]
     )
     return rows
-
-
-def _aware(value: Any) -> datetime:
-    # SQLite hands back text; PostgreSQL an aware datetime.
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def lock_states(

@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from tessera.db import stored_time
 from tessera.errors import DomainError, DomainErrors
 from tessera.scope import BrandScope
 from tessera.segments.materialise import Statement
@@ -196,18 +197,10 @@ async def quintiles(
     for k in range(1, 5):
         oldest = next((r["v"] for r in rows if int(r["k"]) == k), None)
         recency.append(
-            None if oldest is None else (today - local_today(_as_datetime(oldest), tz)).days
+            None if oldest is None else (today - local_today(stored_time(oldest), tz)).days
         )
     result["recency"] = recency
     return result
-
-
-def _as_datetime(value: Any) -> datetime:
-    # SQLite hands aggregates of datetime columns back as text.
-    if isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def cutoffs_in_use(

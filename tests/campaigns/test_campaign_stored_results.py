@@ -21,12 +21,13 @@ from tessera.orders.refunds import record_refund
 from tessera.pipeline.orders import record_order
 from tessera.privacy.erasure import ErasureReason, erase_member
 from tessera.privacy.models import PrivacySettings
+from tessera.reports.api import scope_query
 from tessera.scope import BrandScope
 
 
 async def live(scope: BrandScope, c: Campaign) -> attribution.CampaignResults:
     """What the statement gives now, whatever is stored."""
-    q = attribution._query(scope)
+    q = scope_query(scope)
     rows = await q.rows(attribution._statement(q, scope.brand_id, f"c.id IN ({q(c.id)})", None))
     return attribution._results(c, rows, c.attribution_days, Fraction(1), 100)
 
