@@ -9,7 +9,7 @@ has ended, only three things can still change it:
 - an order in a window's days placed, changed or refunded, or moved to
   another member by a merge: each of these marks its local day dirty for
   the sales rollup (``tessera.reports.rollup.mark_dirty``), which also bumps
-  the day's version here (:func:`note_days`), in the same transaction;
+  the day's version (``tessera.reports.versions``), in the same transaction;
 - a merge (or its undo) that moves a recipient row to a member whose own
   orders were never moved: a ``member_merge`` row made or undone since;
 - an erasure, which deletes the member's recipient rows: a member erased
@@ -29,14 +29,13 @@ is always the live one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import Q
 
 from tessera.campaigns.models import (
-    AttributionDay,
     Campaign,
     CampaignRecipient,
     CampaignStatus,
@@ -45,6 +44,7 @@ from tessera.campaigns.models import (
 from tessera.members.models import Member, MemberMerge
 from tessera.privacy.models import PrivacySettings
 from tessera.reports.api import local_day, scope_query
+from tessera.reports.versions import day_versions, signature
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
@@ -56,26 +56,6 @@ SETTLED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 # count as after it.
 SLACK = timedelta(hours=1)
 COLUMNS = ("grp", "day", "members", "orders", "revenue")
-
-
-async def note_days(scope: BrandScope, connection: Any, days: Iterable[date]) -> None:
-    """Bump the versions of ``days`` (the brand's local days), in the
-    caller's transaction: their facts changed."""
-    distinct = sorted(set(days))
-    if not distinct:
-        return
-    q = scope_query(scope, connection)
-    brand = q(scope.brand_id)
-    await q.rows(
-        "INSERT INTO campaign_attribution_day (brand_id, day, version) VALUES "
-        + ", ".join(f"({brand}, {q(day)}, 1)" for day in distinct)
-        + " ON CONFLICT (brand_id, day) DO UPDATE "
-        "SET version = campaign_attribution_day.version + 1"
-    )
-
-
-def _signature(versions: dict[date, int], first: date, last: date) -> int:
-    return sum(v for d, v in versions.items() if first <= d <= last)
 
 
 async def _kept(scope: BrandScope, campaigns: Sequence[Campaign]) -> list[Campaign]:
@@ -98,13 +78,8 @@ async def _valid(
     candidates = [s for s in candidates if s.campaign_id in young]
     if not candidates:
         return set()
-    versions: dict[date, int] = dict(
-        await scope.query(AttributionDay)
-        .filter(
-            day__gte=min(s.first_day for s in candidates),
-            day__lte=max(s.last_day for s in candidates),
-        )
-        .values_list("day", "version")  # type: ignore[arg-type]
+    versions = await day_versions(
+        scope, min(s.first_day for s in candidates), max(s.last_day for s in candidates)
     )
     since = min(s.computed_at for s in candidates) - SLACK
     erased = await (
@@ -121,7 +96,7 @@ async def _valid(
     touched: dict[int, set[int]] = {}  # campaign -> members merged since its result
     for s in candidates:
         cut = s.computed_at - SLACK
-        if _signature(versions, s.first_day, s.last_day) != s.versions:
+        if signature(versions, s.first_day, s.last_day) != s.versions:
             continue
         if any(at > cut for at in erased):  # type: ignore[operator]
             continue
@@ -223,11 +198,7 @@ async def _store(
     first_day, last_day = local_day(span[0], tz), local_day(span[1], tz)
     # Versions before the statement: a change committed meanwhile leaves the
     # stored result stale, never wrong.
-    versions: dict[date, int] = dict(
-        await scope.query(AttributionDay)
-        .filter(day__gte=first_day, day__lte=last_day)
-        .values_list("day", "version")  # type: ignore[arg-type]
-    )
+    versions = await day_versions(scope, first_day, last_day)
     computed_at = now or datetime.now(UTC)
     q = scope_query(scope)
     where = f"c.id = {q(campaign.id)}"
@@ -256,7 +227,7 @@ async def _store(
             timezone=tz,
             first_day=first_day,
             last_day=last_day,
-            versions=_signature(versions, first_day, last_day),
+            versions=signature(versions, first_day, last_day),
             computed_at=computed_at,
             rows=rows,
         )

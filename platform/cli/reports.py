@@ -12,6 +12,7 @@ from tessera.cli.runner import brand_scope, out, run
 from tessera.config import Settings
 from tessera.errors import DomainError
 from tessera.orders.money import exponent
+from tessera.reports import flows
 from tessera.reports.api import Unit
 from tessera.reports.format import shown
 from tessera.reports.rollup import build
@@ -103,7 +104,8 @@ def rollup(
         "after which reports read the rollup.",
     ),
 ) -> None:
-    """(Re)build the brand's sales rollups and buyer counts from its orders (docs/reports.md)."""
+    """(Re)build the brand's sales rollups and buyer counts from its orders, and store the
+    stage flows of its ended months and years (docs/reports.md)."""
 
     async def work(_: Settings) -> None:
         scope = await brand_scope(brand)
@@ -113,5 +115,8 @@ def rollup(
             raise DomainError("INVALID", "since is not YYYY-MM-DD", ["since"]) from exc
         days = await build(scope, first)
         out.print(f"{days} days rolled up for {scope.brand.code}")
+        # The history's stage flows at once (the job does a few a tick).
+        periods = await flows.refresh(scope)
+        out.print(f"{periods} months and years of stage flows stored")
 
     run(work, follow_up=False)

@@ -87,6 +87,7 @@ BUILTIN_JOBS: dict[str, str] = {
     "tier_review": "tessera.rewards.jobs:tier_review",
     "rollup_tick": "tessera.reports.rollup:rollup_tick",
     "campaign_results_tick": "tessera.campaigns.stored:campaign_results_tick",
+    "stage_flows_tick": "tessera.reports.flows:stage_flows_tick",
     "birthday_bonus": "tessera.rewards.jobs:birthday_bonus",
     "reward_activity": "tessera.rewards.triggers:reward_activity_job",
     "expire_holds": "tessera.checkout.jobs:expire_holds",

@@ -25,6 +25,7 @@ from tessera.jobs.arq_queue import redis_settings
 from tessera.outbox.relay import outbox_prune
 from tessera.outbox.store import lane_queue
 from tessera.privacy.retention import retention_tick
+from tessera.reports.flows import stage_flows_tick
 from tessera.reports.rollup import rollup_tick
 from tessera.rewards.jobs import birthday_bonus, tier_review
 from tessera.runtime import Runtime
@@ -61,6 +62,9 @@ CRON_JOBS: list[CronJob] = [
     # Every ten minutes: closed campaigns' attribution is stored (and stored
     # again after a change reached their window); reports read it.
     cron(campaign_results_tick, minute=set(range(7, 60, 10))),
+    # Every ten minutes: ended months' and years' lifecycle stage flows are
+    # stored (a few per brand, and again after a change reached them).
+    cron(stage_flows_tick, minute=set(range(5, 60, 10))),
 ]
 
 

@@ -548,43 +548,11 @@ class ReportContext:
         instant by the brand's lifecycle definition (docs/segments.md), the
         start's as of the end of the day before the period. A member who
         joined during the period comes from ``"none"``. Filters: tier,
-        segment, buyer."""
-        from tessera.segments.lifecycle import settings_of, stage_sql
+        segment, buyer. A whole calendar month or year without them reads
+        the stored flows while valid (``tessera.reports.flows``)."""
+        from tessera.reports import flows
 
-        settings = await settings_of(self.scope)
-        tz = self.brand.timezone
-        start, end = self.bounds(params)
-        q = self.query()
-        brand = q(self.brand.id)
-
-        def stage(suffix: str, day: date, before: datetime) -> str:
-            return (
-                f"CASE WHEN m.joined_at >= {q(before)} THEN 'none' ELSE "
-                + stage_sql(
-                    q, settings, day, tz, f"COALESCE(h.last_{suffix}, m.joined_at)", f"h.n_{suffix}"
-                )
-                + " END"
-            )
-
-        s_from = stage("a", params.start - timedelta(days=1), start)
-        s_to = stage("b", params.end, end)
-        # Both instants' histories in one pass over the orders (two grouped
-        # scans were 1.5x this at 10M orders).
-        before = q(start)
-        history = (
-            f"(SELECT o.member_id, SUM(CASE WHEN o.occurred_at < {before} THEN 1 ELSE 0 END) "
-            f"AS n_a, MAX(CASE WHEN o.occurred_at < {before} THEN o.occurred_at END) AS last_a, "
-            "COUNT(*) AS n_b, MAX(o.occurred_at) AS last_b "
-            f"FROM sales_order o WHERE o.brand_id = {brand} AND o.occurred_at < {q(end)} "
-            "GROUP BY o.member_id)"
-        )
-        sql = (
-            f"SELECT {s_from} AS s_from, {s_to} AS s_to, COUNT(*) AS n FROM member m "
-            f"LEFT JOIN {history} h ON h.member_id = m.id "
-            f"WHERE m.brand_id = {brand} AND m.joined_at < {q(end)}"
-            f"{self.member_filter(q, params, 'm.id')} GROUP BY 1, 2"
-        )
-        return sorted((str(r["s_from"]), str(r["s_to"]), int(r["n"])) for r in await q.rows(sql))
+        return await flows.stage_flows(self, params)
 
     async def campaign_results(
         self, params: ReportParams, margin: Fraction | None = None

@@ -171,3 +171,44 @@ class BuyerCount(BrandOwned):
     class Meta:
         table = "report_buyer_count"
         indexes = (("brand_id", "kind", "first_day"), ("brand_id", "last_day"))
+
+
+class FlowPeriod(BrandOwned):
+    """The lifecycle report's stage flows of one closed calendar month or
+    year, stored by the ``stage_flows_tick`` job (its rows:
+    :class:`StageFlow`); read while the brand's days up to ``last_day`` keep
+    the Σ of versions ``signature``, and the timezone and lifecycle
+    settings are those it was computed with (tessera.reports.flows,
+    docs/reports.md "Stored stage flows")."""
+
+    id = fields.BigIntField(primary_key=True)
+    first_day = fields.DateField(description="the period's first local day")
+    last_day = fields.DateField(description="the period's last local day")
+    timezone = fields.CharField(max_length=64, description="the brand's, naming the days")
+    settings = fields.CharField(
+        max_length=200, description="the lifecycle settings the stages read (fingerprint)"
+    )
+    signature = fields.BigIntField(description="Σ versions of the days up to last_day")
+    computed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "report_flow_period"
+        unique_together = (("brand_id", "first_day", "last_day"),)
+
+
+class StageFlow(BrandOwned):
+    """Members counted by (stage at the period's start, stage at its end)
+    in a stored :class:`FlowPeriod`."""
+
+    id = fields.BigIntField(primary_key=True)
+    period: fields.ForeignKeyRelation[FlowPeriod] = fields.ForeignKeyField(
+        "tessera.FlowPeriod", related_name=False, on_delete=fields.CASCADE
+    )
+    period_id: int
+    s_from = fields.CharField(max_length=32)
+    s_to = fields.CharField(max_length=32)
+    members = fields.BigIntField()
+
+    class Meta:
+        table = "report_stage_flow"
+        indexes = (("brand_id", "period_id"),)

@@ -41,6 +41,7 @@ from tessera.reports.models import (
     SalesCube,
     SalesDay,
 )
+from tessera.reports.versions import note_days
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
@@ -65,9 +66,8 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
         f"VALUES {values} "
         "ON CONFLICT (brand_id, day) DO UPDATE SET version = report_dirty_day.version + 1"
     )
-    # Stored campaign results are checked against these days' versions.
-    from tessera.campaigns.stored import note_days
-
+    # Stored results (closed campaigns, closed periods' stage flows) are
+    # checked against these days' versions.
     await note_days(scope, connection, days)
 
 

@@ -313,6 +313,16 @@ async def compute(
     await connection.execute_query(sql, stmt.params)
 
 
+# The settings :func:`stage_sql` reads: a stage computed with other values
+# differs (stored stage flows keep these with their rows).
+STAGE_SETTINGS = ("new_max_orders", *_DAY_FIELDS)
+
+
+def stage_fingerprint(settings: LifecycleSettings) -> str:
+    """The values of :data:`STAGE_SETTINGS`, as one text."""
+    return ",".join(f"{name}={int(getattr(settings, name))}" for name in STAGE_SETTINGS)
+
+
 def stage_sql(
     bind: Callable[[Any], str],
     settings: LifecycleSettings,
