@@ -223,16 +223,24 @@ async def refresh(scope: BrandScope, now: datetime | None = None, limit: int | N
         stored = have.get((first, last))
         if stored is not None and stored.signature == signature(versions, None, last):
             continue
-        await _store(scope, settings, first, last, now)
+        await store(scope, first, last, settings, now)
         done += 1
     return done
 
 
-async def _store(
-    scope: BrandScope, settings: LifecycleSettings, first: date, last: date, now: datetime
+async def store(
+    scope: BrandScope,
+    first: date,
+    last: date,
+    settings: LifecycleSettings | None = None,
+    now: datetime | None = None,
 ) -> None:
-    from tessera.segments.lifecycle import stage_fingerprint
+    """Compute the flows of ``[first, last]`` with the live statement and
+    store them in place of any stored before."""
+    from tessera.segments.lifecycle import settings_of, stage_fingerprint
 
+    settings = settings or await settings_of(scope)
+    now = now or datetime.now(UTC)
     # Versions before the statement: a change committed meanwhile leaves the
     # stored rows stale, never wrong.
     versions = await day_versions(scope, None, last)

@@ -450,7 +450,8 @@ class LifecycleReport(ReportType):
             notes=[
                 "Stages and RFM scores are the current ones (the nightly lifecycle job); the "
                 "flows compute each member's stage at the period's start and end from the "
-                "orders placed until then."
+                "orders placed until then (for an ended calendar month or year without a "
+                "filter, stored by a job and read while nothing they depend on changed)."
             ],
         )
 
