@@ -7,7 +7,9 @@ order's wide row. Sums add up from it over any period; distinct buyers are
 still distinct members, counted over these rows — or summed from
 ``report_buyer_day``, which counts each day's buyers by their previous
 purchase day (``tessera.reports.retention`` says why that adds up), with
-``report_cohort_day`` for the retention cohorts.
+``report_cohort_day`` for the retention cohorts. ``report_join_day``
+counts the members of each local join day by join channel, source and the
+day of their first order, for member growth (``tessera.reports.growth``).
 
 The order write path only marks the day dirty (one upsert in the order's
 transaction); :func:`rebuild_dirty` (the ``rollup_tick`` job, every ten
