@@ -43,6 +43,7 @@ from tessera.orders.money import MoneyAmount, exponent
 from tessera.orders.refunds import record_refund
 from tessera.persons import linking as persons
 from tessera.pipeline.orders import record_orders
+from tessera.reports.rollup import mark_dirty
 from tessera.scope import BrandScope
 from tessera.tags.models import Tag, TagGroup
 from tessera.tags.service import TagSource, create_group, create_tag, tag_members
@@ -446,6 +447,8 @@ async def _insert_members(scope: BrandScope, people: list[_Person]) -> list[int]
                 )
             )
         await scope.insert_many(Member, rows, conn)
+        # As create_member: the member growth report's join days.
+        await mark_dirty(scope, conn, [r.joined_at for r in rows])
         ids = dict(
             await scope.query(Member)
             .using_db(conn)

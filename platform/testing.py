@@ -437,6 +437,7 @@ def bulk_members(tessera_db: Runtime) -> Callable[..., Awaitable[list[int]]]:
 
     from tessera.members import pii
     from tessera.members.models import Member
+    from tessera.reports.rollup import mark_dirty
     from tessera.scope import BrandScope
 
     async def make(brand: Brand, profiles: list[dict[str, Any]]) -> list[int]:
@@ -458,6 +459,8 @@ def bulk_members(tessera_db: Runtime) -> Callable[..., Awaitable[list[int]]]:
             for i, profile in enumerate(profiles)
         ]
         await scope.insert_many(Member, rows)
+        # As the service does: the member growth report's join day.
+        await mark_dirty(scope, None, [now])
         found = await scope.query(Member).filter(external_id__startswith=f"{stamp}-")
         by_ref = {m.external_id: m.id for m in found}
         return [by_ref[f"{stamp}-{i}"] for i in range(len(profiles))]

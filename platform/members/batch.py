@@ -29,6 +29,7 @@ from tessera.members.models import Member, MemberIdentity
 from tessera.members.profile import MemberStatus
 from tessera.members.scheme import JoinRule, get_settings
 from tessera.persons import linking as persons
+from tessera.reports.rollup import mark_dirty
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -91,6 +92,8 @@ async def create_members(
             ids = await scope.insert_rows(
                 Member, [pii.seal_profile(scope.brand_id, version, m) for m in members], conn
             )
+            # Their join days, for the member growth report.
+            await mark_dirty(scope, conn, [m["joined_at"] for m in members])
             # Nothing reads the identities' ids back: one COPY on PostgreSQL.
             await scope.copy_values(
                 MemberIdentity,

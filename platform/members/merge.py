@@ -255,6 +255,9 @@ async def merge_members(
             moved = _Moved()
             await _move_rows(uow, moved, survivor.id, merged.id)
             await _rollup_days_changed(uow, moved.ids.get("orders") or [])
+            # Both members' first orders and the survivor's join channel or
+            # source may change: the growth report's join days.
+            await mark_dirty(scope, uow.connection, [survivor.joined_at, merged.joined_at])
             await persons.relink_member(scope, merged.id, survivor.id)
             await _combine_ledgers(uow, moved, survivor.id, merged.id, record.id, at)
             await _finish(uow, survivor.id, merged.id, at)
@@ -839,6 +842,7 @@ async def undo_merge(scope: BrandScope, merge_id: int, *, now: datetime | None =
                         scope.query(model).using_db(conn).filter(id__in=part).update(**{column: m})
                     )
         await _rollup_days_changed(uow, merge.moved.get("orders") or [])
+        await mark_dirty(scope, conn, [survivor.joined_at, merged.joined_at])
         back = merge.moved.get("identities") or []
         if back:
             rows = await scope.query(MemberIdentity).using_db(conn).filter(id__in=back)

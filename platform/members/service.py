@@ -26,7 +26,7 @@ from tessera.members.profile import IDENTITY_FIELDS, MemberStatus, camel, clean_
 from tessera.members.scheme import JoinRule, get_settings
 from tessera.persons import linking as persons
 from tessera.privacy.erased import was_erased
-from tessera.reports.rollup import mark_member_dirty
+from tessera.reports.rollup import mark_dirty, mark_member_dirty
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork, unit_of_work
 
@@ -311,6 +311,8 @@ async def create_member(
             if joins:
                 await _join(scope, uow, member, at=joined_at, imported=imported)
             else:
+                # A prospect counts in the member growth report from its joined_at.
+                await mark_dirty(scope, uow.connection, [member.joined_at])
                 persons.link_after_commit(uow, [member.id])
     except IntegrityError as error:
         raise _duplicate(error) from None
@@ -356,11 +358,15 @@ async def _join(
 ) -> None:
     """Make ``member`` a member now (or ``at``): status, join time, a card if they have none."""
     member.status = MemberStatus.ACTIVE.value
+    was = member.joined_at
     member.joined_at = at or _now()
     fields = ["status", "joined_at", "updated_at"]
     if channel is not None and not member.join_channel:
         member.join_channel = channel
         fields.append("join_channel")
+    # The member growth report's join days: the one it leaves (a prospect's
+    # creation, or the row just created) and the one it joins on.
+    await mark_dirty(scope, uow.connection, [was, member.joined_at])
     if not member.card_number:
         member.card_number = await next_card_number(scope, uow.connection)
         await _insert_identities(scope, member, [(IdentityKind.CARD_NUMBER, member.card_number)])
@@ -465,6 +471,8 @@ async def update_member(
                     "LAST_IDENTITY", "a member keeps at least one identity", [camel(changed[0])]
                 )
             await _set_profile(member, scope, values)
+            if {"join_channel", "join_source"} & set(changed):
+                await mark_dirty(scope, uow.connection, [member.joined_at])
             uow.emit(
                 "member.updated", member_id=member.id, changed=sorted(camel(n) for n in changed)
             )

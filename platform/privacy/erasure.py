@@ -35,7 +35,8 @@ from tessera.persons import linking as persons
 from tessera.privacy import erased
 from tessera.privacy.identities import identity_values
 from tessera.privacy.models import LegalHold, MemberExport
-from tessera.reports.rollup import mark_member_dirty
+from tessera.reports.api import local_day
+from tessera.reports.rollup import mark_dirty, mark_member_dirty, rebuild_join_day
 from tessera.scope import BrandScope
 from tessera.segments.models import MemberLifecycle, SegmentMembership
 from tessera.slots.models import MemberCluster, SlotEvent
@@ -180,12 +181,19 @@ async def erase_member(scope: BrandScope, member_id: int, reason: ErasureReason)
         if member.card_number is not None:
             # Its orders no longer count as a member's in the sales rollup.
             await mark_member_dirty(scope, uow.connection, member.id)
+        # The join source goes: the member growth report's join day.
+        await mark_dirty(scope, uow.connection, [member.joined_at])
         for model in _DELETED_WITH_MEMBER:
             await scope.query(model).filter(member_id=member.id).delete()
         await (
             scope.query(Member)
             .filter(id=member.id)
             .update(**_ERASED_PROFILE, updated_at=datetime.now(UTC))
+        )
+        # The join-day rollup counts members by join source: summed again
+        # now, not at the next rollup tick.
+        await rebuild_join_day(
+            scope, uow.connection, local_day(member.joined_at, scope.brand.timezone)
         )
         for model, column in _LOGS:
             await _scrub(scope, model, column, needles)

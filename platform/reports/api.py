@@ -524,6 +524,20 @@ class ReportContext:
             return None
         return await retention.buyers(self, params, series=series)
 
+    async def rolled_up_joins(
+        self, params: ReportParams
+    ) -> tuple[list[dict[str, Any]], int] | None:
+        """The period's new members from the daily join rollup: rows
+        ``idx`` (series bucket), ``channel``, ``source``, ``joined`` and
+        ``converted`` (ordered before the period's end), and the members
+        who joined by its end; None when it cannot answer ``params`` (not
+        built, or a tier, segment or buyer filter)."""
+        from tessera.reports import growth
+
+        if not growth.rollup_ready(self, params):
+            return None
+        return await growth.joins(self, params)
+
     async def repurchase(self, params: ReportParams) -> Any:
         """Old customers (ordered before the period), those of them who
         ordered in it, and the gaps from each order placed in it to the

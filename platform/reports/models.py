@@ -149,6 +149,30 @@ class CohortDay(BrandOwned):
         indexes = (("brand_id", "day"),)
 
 
+class JoinDay(BrandOwned):
+    """The members who joined on one local day, counted by join channel,
+    join source and the local day of their first order ever (none without
+    one): the member growth report's rollup. New members of ``[a, b]`` add
+    up over days in it, those converted by ``b`` are the ones whose first
+    order day is ``<= b``, the running total sums every day ``<= b``
+    (docs/reports.md, "Daily rollups"). Every member row counts, as in the
+    member table (prospects, merge tombstones, erased members). Rebuilt
+    with the day; a member's first order moving marks their join day."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField(description="the local day of the members' joined_at")
+    channel = fields.CharField(max_length=32, description="join_channel")
+    source = fields.CharField(max_length=100, description="join_source")
+    first_order_day = fields.DateField(
+        null=True, description="the local day of the member's first order ever"
+    )
+    members = fields.BigIntField()
+
+    class Meta:
+        table = "report_join_day"
+        indexes = (("brand_id", "day"),)
+
+
 class BuyerCount(BrandOwned):
     """Distinct buyers of one whole period (a local day, Monday week,
     calendar month or year), counted for every combination of the store,

@@ -7,7 +7,9 @@ order's wide row. Sums add up from it over any period; distinct buyers are
 still distinct members, counted over these rows — or summed from
 ``report_buyer_day``, which counts each day's buyers by their previous
 purchase day (``tessera.reports.retention`` says why that adds up), with
-``report_cohort_day`` for the retention cohorts.
+``report_cohort_day`` for the retention cohorts. ``report_join_day``
+counts the members of each local join day by join channel, source and the
+day of their first order, for member growth (``tessera.reports.growth``).
 
 The order write path only marks the day dirty (one upsert in the order's
 transaction); :func:`rebuild_dirty` (the ``rollup_tick`` job, every ten
@@ -18,12 +20,15 @@ statement, so its answer is always the one the orders give.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
+from tessera.db import sqlite_time, stored_time
 from tessera.reports.api import (
     Query,
     gap_ms,
@@ -37,6 +42,7 @@ from tessera.reports.models import (
     BuyerDay,
     CohortDay,
     DirtyDay,
+    JoinDay,
     RollupState,
     SalesCube,
     SalesDay,
@@ -77,10 +83,10 @@ async def mark_orders_dirty(
     """Mark the days of new orders ``(member_id, occurred_at)`` dirty, and
     the days of the same members' later orders: a new order is their
     previous purchase (the gaps, returning buyers) and, placed before the
-    member's first, moves them to another cohort. Orders placed now have
-    no later ones: one probe of the member index per batch."""
-    from tessera.orders.models import Order
-
+    member's first, moves them to another cohort; and the join day of a
+    member whose first order ever it is (the growth report's conversions).
+    Orders placed now have no later ones: one statement per batch probes
+    the member index for the later orders and each member's first."""
     earliest: dict[int, datetime] = {}
     for member_id, at in orders:
         earliest[member_id] = min(at, earliest.get(member_id, at))
@@ -89,13 +95,27 @@ async def mark_orders_dirty(
         since = min(earliest.values())
         members = sorted(earliest)
         for i in range(0, len(members), 500):
-            rows = (
-                await scope.query(Order)
-                .using_db(connection)
-                .filter(member_id__in=members[i : i + 500], occurred_at__gt=since)
-                .values_list("member_id", "occurred_at")
+            part = members[i : i + 500]
+            q = scope_query(scope, connection)
+            brand = q(scope.brand_id)
+            ids = ", ".join(q(m) for m in part)
+            rows = await q.rows(
+                "SELECT o.member_id AS member_id, o.occurred_at AS at, NULL AS joined_at "
+                f"FROM sales_order o WHERE o.brand_id = {brand} AND o.member_id IN ({ids}) "
+                f"AND o.occurred_at > {q(since)} UNION ALL "
+                "SELECT m.id, (SELECT MIN(f.occurred_at) FROM sales_order f "
+                "WHERE f.brand_id = m.brand_id AND f.member_id = m.id), m.joined_at "
+                f"FROM member m WHERE m.brand_id = {brand} AND m.id IN ({ids})"
             )
-            later += [at for member_id, at in rows if at > earliest[member_id]]  # type: ignore[misc]
+            for r in rows:
+                found = stored_time(r["at"]) if r["at"] is not None else None
+                new = earliest[int(r["member_id"])]
+                if r["joined_at"] is None:
+                    if found is not None and found > new:
+                        later.append(found)
+                elif found is None or found >= new:
+                    # No order before the batch's earliest: it is their first.
+                    later.append(stored_time(r["joined_at"]))
     await mark_dirty(scope, connection, [at for _, at in orders] + later)
 
 
@@ -182,6 +202,7 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
             f"GROUP BY r.store_code, r.channel, {carded}"
         )
         await _rebuild_buyer_days(scope, conn, day)
+        await rebuild_join_day(scope, conn, day)
         # The buyer counts of the periods holding the day are stale now;
         # missing ones are read from the member rows until rebuilt.
         await (
@@ -237,6 +258,104 @@ async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
         f"SELECT {brand}, {q(day)}, x.first_day, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
         f"WHERE x.prev_day IS NULL OR x.prev_day < {q(day.replace(day=1))} GROUP BY x.first_day"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(timezone: str) -> tuple[tuple[datetime, int], ...]:
+    """The zone's UTC offsets (seconds) from 1970 to 2100, each with the
+    instant it starts at, oldest first."""
+    zone = ZoneInfo(timezone)
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    at = datetime(1970, 1, 1, tzinfo=UTC)
+    found = [(at, offset(at))]
+    while at.year < 2100:
+        step = at + timedelta(days=1)
+        if offset(step) != found[-1][1]:
+            low, high = at, step
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == found[-1][1] else (low, middle)
+            found.append((high.replace(microsecond=0), offset(high)))
+        at = step
+    return tuple(found)
+
+
+def local_day_sql(q: Query, column: str, timezone: str) -> str:
+    """An SQL expression: the brand's local day of the stored instant
+    ``column`` (NULL for NULL). SQLite has no timezones: the instant is
+    shifted by the offset in force then, found by bisecting the zone's
+    transitions (a few comparisons, not one per transition)."""
+    if q.postgres:
+        return f"CAST(({column} AT TIME ZONE {q(timezone)}) AS date)"
+    offsets = _offsets(timezone)
+
+    def tree(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            return f"date({column}, '{offsets[lo][1]:+d} seconds')"
+        mid = (lo + hi) // 2
+        return (
+            f"(CASE WHEN {column} >= '{sqlite_time(offsets[mid][0])}' "
+            f"THEN {tree(mid, hi)} ELSE {tree(lo, mid)} END)"
+        )
+
+    return tree(0, len(offsets))
+
+
+def _join_rows(q: Query, brand: str, timezone: str, day: date | None) -> str:
+    """The join-day rows of the members who joined on ``day``, or of all
+    the brand's members, with the day of their first order."""
+    tz = timezone
+    if day is not None:
+        bounds = (
+            f"AND {{m}}.joined_at >= {q(local_midnight(day, tz))} "
+            f"AND {{m}}.joined_at < {q(local_midnight(day + timedelta(days=1), tz))}"
+        )
+        members = bounds.format(m="m")
+        orders = (
+            f"AND o.member_id IN (SELECT n.id FROM member n WHERE n.brand_id = {brand} "
+            f"{bounds.format(m='n')})"
+        )
+        joined = q(day)
+    else:
+        members = orders = ""
+        joined = local_day_sql(q, "m.joined_at", tz)
+    # The first orders as a grouped table, not a subquery per member: SQLite
+    # would repeat that in each branch of the local day's CASE.
+    return (
+        f"SELECT {brand}, y.day, y.channel, y.source, y.first_order_day, COUNT(*) FROM ("
+        f"SELECT {joined} AS day, m.join_channel AS channel, m.join_source AS source, "
+        f"{local_day_sql(q, 'f.first_at', tz)} AS first_order_day FROM member m "
+        "LEFT JOIN (SELECT o.member_id AS member_id, MIN(o.occurred_at) AS first_at "
+        f"FROM sales_order o WHERE o.brand_id = {brand} {orders} GROUP BY o.member_id) f "
+        f"ON f.member_id = m.id WHERE m.brand_id = {brand} {members}) y "
+        "GROUP BY y.day, y.channel, y.source, y.first_order_day"
+    )
+
+
+_JOIN_INSERT = (
+    "INSERT INTO report_join_day (brand_id, day, channel, source, first_order_day, members) "
+)
+
+
+async def rebuild_join_day(scope: BrandScope, conn: Any, day: date) -> None:
+    """The day's join rows, from its members and their first orders (also
+    run by an erasure, so an erased join source leaves the rollup with it)."""
+    await scope.query(JoinDay).using_db(conn).filter(day=day).delete()
+    q = scope_query(scope, conn)
+    await q.rows(_JOIN_INSERT + _join_rows(q, q(scope.brand_id), scope.brand.timezone, day))
+
+
+async def build_join_days(scope: BrandScope) -> None:
+    """Every join day of the brand at once (one statement); the days marked
+    dirty meanwhile are read from the members until rebuilt."""
+    async with unit_of_work(scope) as uow:
+        await scope.query(JoinDay).using_db(uow.connection).delete()
+        q = scope_query(scope, uow.connection)
+        await q.rows(_JOIN_INSERT + _join_rows(q, q(scope.brand_id), scope.brand.timezone, None))
 
 
 async def rebuild_dirty(scope: BrandScope) -> int:
@@ -344,6 +463,8 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
         await scope.query(BuyerCount).delete()
         await scope.query(BuyerDay).delete()
         await scope.query(CohortDay).delete()
+        # Members join on days without orders too: all their days at once.
+        await build_join_days(scope)
     orders = scope.query(Order)
     if since is not None:
         orders = orders.filter(occurred_at__gte=local_midnight(since, scope.brand.timezone))

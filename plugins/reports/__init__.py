@@ -259,30 +259,11 @@ class MemberGrowth(ReportType):
     filters = MEMBER_FILTERS
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
-        start, end = context.bounds(params)
-        # The new members once, grouped by bucket and source: the figures,
-        # the series and the table all add up from these rows.
-        q = context.query()
-        idx = context.bucket_index(q, params, "m.joined_at")
-        groups = await q.rows(
-            f"SELECT {idx} AS idx, m.join_channel AS channel, m.join_source AS source, "
-            "COUNT(*) AS joined, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o "
-            "WHERE o.brand_id = m.brand_id AND o.member_id = m.id "
-            f"AND o.occurred_at < {q(end)}) THEN 1 ELSE 0 END) AS converted "
-            f"FROM member m WHERE m.brand_id = {q(context.brand.id)} "
-            f"AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
-            f"{context.member_filter(q, params, 'm.id')} GROUP BY 1, 2, 3"
-        )
-        q2 = context.query()
-        total = _int(
-            (
-                await q2.rows(
-                    f"SELECT COUNT(*) AS n FROM member c WHERE c.brand_id = "
-                    f"{q2(context.brand.id)} AND c.joined_at < {q2(end)}"
-                    f"{context.member_filter(q2, params, 'c.id')}"
-                )
-            )[0]["n"]
-        )
+        rolled_up = await context.rolled_up_joins(params)
+        if rolled_up is not None:
+            groups, total = rolled_up
+        else:
+            groups, total = await self._of_members(context, params)
         joined = sum(_int(r["joined"]) for r in groups)
         converted = sum(_int(r["converted"]) for r in groups)
         figures = [
@@ -337,6 +318,35 @@ class MemberGrowth(ReportType):
             ],
         )
         return ReportResult(figures=figures, series=series, tables=[table])
+
+    async def _of_members(
+        self, context: ReportContext, params: ReportParams
+    ) -> tuple[list[dict[str, Any]], int]:
+        start, end = context.bounds(params)
+        # The new members once, grouped by bucket and source: the figures,
+        # the series and the table all add up from these rows.
+        q = context.query()
+        idx = context.bucket_index(q, params, "m.joined_at")
+        groups = await q.rows(
+            f"SELECT {idx} AS idx, m.join_channel AS channel, m.join_source AS source, "
+            "COUNT(*) AS joined, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o "
+            "WHERE o.brand_id = m.brand_id AND o.member_id = m.id "
+            f"AND o.occurred_at < {q(end)}) THEN 1 ELSE 0 END) AS converted "
+            f"FROM member m WHERE m.brand_id = {q(context.brand.id)} "
+            f"AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
+            f"{context.member_filter(q, params, 'm.id')} GROUP BY 1, 2, 3"
+        )
+        q2 = context.query()
+        total = _int(
+            (
+                await q2.rows(
+                    f"SELECT COUNT(*) AS n FROM member c WHERE c.brand_id = "
+                    f"{q2(context.brand.id)} AND c.joined_at < {q2(end)}"
+                    f"{context.member_filter(q2, params, 'c.id')}"
+                )
+            )[0]["n"]
+        )
+        return groups, total
 
 
 class Retention(ReportType):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +22,7 @@ from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount
 from tessera.orders.refunds import record_refund
 from tessera.pipeline.orders import record_order
+from tessera.reports.api import local_day
 from tessera.reports.models import DirtyDay, RollupState, SalesDay
 from tessera.reports.rollup import (
     build,
@@ -214,13 +215,14 @@ async def test_orders_and_refunds_mark_their_local_day(tessera_db):
             lines=[LineInput(sku="A", quantity=2, unit_price=money("50.00"))],
         ),
     )
-    marks = await scope.query(DirtyDay).all()
-    assert [(m.day, m.version) for m in marks] == [(date(2025, 3, 10), 0)]
+    marks = await scope.query(DirtyDay).order_by("day")
+    # And the member's join day: it is their first order (member growth).
+    assert [(m.day, m.version) for m in marks] == [(date(2025, 3, 1), 0), (date(2025, 3, 10), 0)]
     params = {"start": "2025-03-10", "end": "2025-03-10"}
     report = await run_report(scope, "reports.sales", params, use_cache=False)
     assert report.result.figure("sales").value == 10000
 
-    assert await rollup_tick({}, brand.id) == 1
+    assert await rollup_tick({}, brand.id) == 2
     assert not await scope.query(DirtyDay).exists()
     rows = await scope.query(SalesDay).all()
     assert [(r.day, r.orders, r.sales, r.units) for r in rows] == [(date(2025, 3, 10), 1, 10000, 2)]
@@ -289,12 +291,15 @@ async def test_a_member_merge_and_its_undo_mark_the_moved_orders_days(tessera_db
 
     assert await buyers() == 2
     done = await merge_members(scope, ids[0], ids[1], idempotency_key="m")
-    assert [m.day for m in await scope.query(DirtyDay).all()] == [date(2025, 3, 3)]
+    # And both members' join day (member growth).
+    days = [m.day for m in await scope.query(DirtyDay).order_by("day")]
+    assert days == [date(2025, 3, 1), date(2025, 3, 3)]
     assert await buyers() == 1
     await rollup_tick({}, brand.id)
     assert await buyers() == 1
     await undo_merge(scope, done.merge.id)
-    assert [m.day for m in await scope.query(DirtyDay).all()] == [date(2025, 3, 3)]
+    days = [m.day for m in await scope.query(DirtyDay).order_by("day")]
+    assert days == [date(2025, 3, 1), date(2025, 3, 3)]
     await rollup_tick({}, brand.id)
     assert await buyers() == 2
 
@@ -334,8 +339,14 @@ async def test_whole_periods_read_buyer_counts_and_a_join_moves_the_sales(tesser
         )
 
     assert await both() == ((100, 1), (100, 1))
+    before = local_day(datetime.now(UTC), TZ)
     await activate_member(scope, ids[1])
-    assert [m.day for m in await scope.query(DirtyDay).all()] == [date(2025, 3, 5)]
+    after = local_day(datetime.now(UTC), TZ)
+    # Its order's day, and for member growth the join day it leaves and
+    # today's, which it joins on.
+    days = {m.day for m in await scope.query(DirtyDay).all()}
+    assert days - {before, after} == {date(2025, 3, 1), date(2025, 3, 5)}
+    assert days & {before, after}
     assert await both() == ((150, 2), (150, 2))
     await rollup_tick({}, brand.id)
     assert not await scope.query(DirtyDay).exists()
