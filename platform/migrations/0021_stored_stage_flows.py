@@ -13,7 +13,7 @@ statements = _keys.statements
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tessera", "0018_campaign_results_rollup")]
+    dependencies = [("tessera", "0020_join_day_rollup")]
 
     initial = False
 

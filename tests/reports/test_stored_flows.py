@@ -276,14 +276,7 @@ async def test_tenants_are_isolated(tessera_db):
 
 
 # Member changes reach the flows through the member's join day, which the
-# member write paths mark dirty (issue 16, a separate change): until that
-# lands these fail.
-MEMBER_MARKS = pytest.mark.xfail(
-    strict=True, reason="member changes do not mark their join day dirty yet"
-)
-
-
-@MEMBER_MARKS
+# member write paths mark dirty.
 async def test_an_imported_member_who_joined_in_the_period_invalidates(tessera_db):
     from tessera.members.service import create_member
 
