@@ -297,3 +297,64 @@ async def _cohorts_rolled_up(
         "GROUP BY 1, 2) x WHERE x.cohort IS NOT NULL GROUP BY x.cohort, x.month"
     )
     return [(int(r["cohort"]), int(r["month"]), _int(r["buyers"])) for r in rows]
+
+
+# Store and channel buyers of a range starting on a month's first day
+# (report_buyer_dim_day): a member buys at a store in [a, b] for the first
+# time on the one day of it whose previous purchase at that store is before
+# a, that is, in an earlier month.
+
+CLIP_MONTHS = 25
+
+
+def clip_month(day: date) -> date:
+    """The earliest previous-purchase month a ``report_buyer_dim_day`` row
+    of ``day`` tells apart (older ones are stored as it): 25 months before
+    the day's month, before the start of any range of at most 731 days (the
+    sales overview's longest) that holds the day."""
+    months = day.year * 12 + day.month - 1 - CLIP_MONTHS
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def dims_ready(context: ReportContext, params: ReportParams, by: str) -> bool:
+    """Whether ``report_buyer_dim_day`` answers the buyers of ``params`` by
+    ``by`` (``store_code`` or ``channel``): the period starts on a month's
+    first day after the clip month of its end (so of every day in it), and
+    the only filter, if any, is on ``by`` itself."""
+    other = params.channel if by == "store_code" else params.store
+    return (
+        context.cube_ready(params)
+        and params.buyer is Buyer.ALL
+        and other is None
+        and params.start.day == 1
+        and params.start > clip_month(params.end)
+    )
+
+
+async def dim_buyers(context: ReportContext, params: ReportParams, by: str) -> dict[str, int]:
+    """Distinct buyers of the period at each store (``by`` ``store_code``)
+    or in each channel, '' for none, under that filter if set; only when
+    :func:`dims_ready`. Dirty days' orders count when the member bought
+    there on no earlier day of the period."""
+    dim = 1 if by == "store_code" else 2
+    wanted = params.store if by == "store_code" else params.channel
+    q = context.query()
+    brand = q(context.brand.id)
+    first, last = q(params.start), q(params.end)
+    column = f"COALESCE(o.{by}, '')"
+    raw_key = f" AND {column} = {q(wanted)}" if wanted is not None else ""
+    rows = await q.rows(
+        "SELECT x.k AS k, SUM(x.n) AS n FROM ("
+        "SELECT r.dim_key AS k, r.buyers AS n FROM report_buyer_dim_day r "
+        f"WHERE r.brand_id = {brand} AND r.dim = {dim} AND r.day >= {first} "
+        f"AND r.day <= {last} AND (r.prev_month IS NULL OR r.prev_month < {first})"
+        + (f" AND r.dim_key = {q(wanted)}" if wanted is not None else "")
+        + f" AND {_clean('r')} "
+        f"UNION ALL SELECT {column}, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
+        f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last}{raw_key} "
+        f"AND NOT EXISTS (SELECT 1 FROM sales_order p WHERE p.brand_id = {brand} "
+        f"AND p.member_id = o.member_id AND COALESCE(p.{by}, '') = {column} "
+        f"AND p.occurred_at >= {q(context.bounds(params)[0])} "
+        f"AND p.occurred_at < d.starts_at) GROUP BY d.day, {column}) x GROUP BY x.k"
+    )
+    return {str(r["k"]): _int(r["n"]) for r in rows if _int(r["n"])}

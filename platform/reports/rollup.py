@@ -35,12 +35,14 @@ from tessera.reports.api import (
 from tessera.reports.models import (
     BuyerCount,
     BuyerDay,
+    BuyerDimDay,
     CohortDay,
     DirtyDay,
     RollupState,
     SalesCube,
     SalesDay,
 )
+from tessera.reports.retention import clip_month
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
 from tessera.uow import unit_of_work
@@ -182,6 +184,7 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
             f"GROUP BY r.store_code, r.channel, {carded}"
         )
         await _rebuild_buyer_days(scope, conn, day)
+        await _rebuild_dim_days(scope, conn, day)
         # The buyer counts of the periods holding the day are stale now;
         # missing ones are read from the member rows until rebuilt.
         await (
@@ -237,6 +240,34 @@ async def _rebuild_buyer_days(scope: BrandScope, conn: Any, day: date) -> None:
         f"SELECT {brand}, {q(day)}, x.first_day, COUNT(*) FROM {_buyers_of_day(q, brand, day)} "
         f"WHERE x.prev_day IS NULL OR x.prev_day < {q(day.replace(day=1))} GROUP BY x.first_day"
     )
+
+
+async def _rebuild_dim_days(scope: BrandScope, conn: Any, day: date) -> None:
+    """The day's store and channel buyer rows: each member-store (channel)
+    of the day by the month of the member's previous day there."""
+    await scope.query(BuyerDimDay).using_db(conn).filter(day=day).delete()
+    for dim, column in ((STORE, "store_code"), (CHANNEL, "channel")):
+        q = scope_query(scope, conn)
+        brand = q(scope.brand_id)
+        clip = q(clip_month(day))
+        month = (
+            "CAST(date_trunc('month', x.prev_day) AS date)"
+            if q.postgres
+            else "date(x.prev_day, 'start of month')"
+        )
+        prev_month = (
+            f"CASE WHEN x.prev_day IS NULL THEN NULL WHEN x.prev_day < {clip} THEN {clip} "
+            f"ELSE {month} END"
+        )
+        await q.rows(
+            "INSERT INTO report_buyer_dim_day (brand_id, day, dim, dim_key, prev_month, buyers) "
+            f"SELECT {brand}, {q(day)}, {dim}, x.k, {prev_month}, COUNT(*) FROM "
+            f"(SELECT r.member_id, r.{column} AS k, (SELECT MAX(p.day) FROM report_sales_day p "
+            f"WHERE p.brand_id = {brand} AND p.member_id = r.member_id "
+            f"AND p.{column} = r.{column} AND p.day < {q(day)}) AS prev_day "
+            f"FROM report_sales_day r WHERE r.brand_id = {brand} AND r.day = {q(day)} "
+            f"GROUP BY r.member_id, r.{column}) x GROUP BY x.k, {prev_month}"
+        )
 
 
 async def rebuild_dirty(scope: BrandScope) -> int:
@@ -344,6 +375,7 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
         await scope.query(BuyerCount).delete()
         await scope.query(BuyerDay).delete()
         await scope.query(CohortDay).delete()
+        await scope.query(BuyerDimDay).delete()
     orders = scope.query(Order)
     if since is not None:
         orders = orders.filter(occurred_at__gte=local_midnight(since, scope.brand.timezone))
