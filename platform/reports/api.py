@@ -524,17 +524,20 @@ class ReportContext:
             return None
         return await retention.buyers(self, params, series=series)
 
-    async def month_start_buyers(self, params: ReportParams, by: str) -> dict[str, int] | None:
-        """Distinct buyers of the period by store (``by`` ``store_code``) or
-        channel, '' for none, from the daily store and channel buyer rollup,
-        for a period starting on a month's first day, any end; None when it
-        cannot answer ``params`` (not built, another start, a filter other
-        than one on ``by``)."""
+    async def month_start_buyers(
+        self, params: ReportParams, by: str, *, series: bool = False
+    ) -> list[dict[str, int]] | None:
+        """Distinct buyers of the period (a list of one) or of each bucket of
+        its monthly or daily series by store (``by`` ``store_code``) or
+        channel, '' for none, from the daily store and channel buyer
+        rollup, for a period starting on a month's first day, any end; None
+        when it cannot answer ``params`` (not built, another start, a
+        filter other than one on ``by``, weekly buckets)."""
         from tessera.reports import retention
 
-        if not retention.dims_ready(self, params, by):
+        if not retention.dims_ready(self, params, by, series=series):
             return None
-        return await retention.dim_buyers(self, params, by)
+        return await retention.dim_buyers(self, params, by, series=series)
 
     async def repurchase(self, params: ReportParams) -> Any:
         """Old customers (ordered before the period), those of them who

@@ -316,11 +316,14 @@ def clip_month(day: date) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def dims_ready(context: ReportContext, params: ReportParams, by: str) -> bool:
+def dims_ready(
+    context: ReportContext, params: ReportParams, by: str, *, series: bool = False
+) -> bool:
     """Whether ``report_buyer_dim_day`` answers the buyers of ``params`` by
     ``by`` (``store_code`` or ``channel``): the period starts on a month's
     first day after the clip month of its end (so of every day in it), and
-    the only filter, if any, is on ``by`` itself."""
+    the only filter, if any, is on ``by`` itself. A series needs buckets
+    that start on a month's first day or are single days."""
     other = params.channel if by == "store_code" else params.store
     return (
         context.cube_ready(params)
@@ -328,33 +331,54 @@ def dims_ready(context: ReportContext, params: ReportParams, by: str) -> bool:
         and other is None
         and params.start.day == 1
         and params.start > clip_month(params.end)
+        and (not series or params.granularity in (Granularity.MONTH, Granularity.DAY))
     )
 
 
-async def dim_buyers(context: ReportContext, params: ReportParams, by: str) -> dict[str, int]:
-    """Distinct buyers of the period at each store (``by`` ``store_code``)
-    or in each channel, '' for none, under that filter if set; only when
-    :func:`dims_ready`. Dirty days' orders count when the member bought
-    there on no earlier day of the period."""
+async def dim_buyers(
+    context: ReportContext, params: ReportParams, by: str, *, series: bool = False
+) -> list[dict[str, int]]:
+    """Distinct buyers of the period (one dict) or of each bucket of its
+    series at each store (``by`` ``store_code``) or in each channel, '' for
+    none, under that filter if set; only when :func:`dims_ready`. A
+    member-day counts in its bucket when the member's previous purchase
+    there is in an earlier month than the bucket's (the buckets start on a
+    month's first day); dirty days' orders count when the member bought
+    there on no earlier day of the bucket."""
     dim = 1 if by == "store_code" else 2
     wanted = params.store if by == "store_code" else params.channel
     q = context.query()
     brand = q(context.brand.id)
     first, last = q(params.start), q(params.end)
+    cut = context.buckets(params) if series else []
+
+    def idx(day: str) -> str:
+        return day_bucket(q, params, day) if series else "0"
+
+    starts = (
+        " UNION ALL ".join(f"SELECT {i} AS idx, {q(b.start)} AS starts" for i, b in enumerate(cut))
+        or f"SELECT 0 AS idx, {q(context.bounds(params)[0])} AS starts"
+    )
     column = f"COALESCE(o.{by}, '')"
     raw_key = f" AND {column} = {q(wanted)}" if wanted is not None else ""
+    key = f" AND r.dim_key = {q(wanted)}" if wanted is not None else ""
     rows = await q.rows(
-        "SELECT x.k AS k, SUM(x.n) AS n FROM ("
-        "SELECT r.dim_key AS k, r.buyers AS n FROM report_buyer_dim_day r "
-        f"WHERE r.brand_id = {brand} AND r.dim = {dim} AND r.day >= {first} "
-        f"AND r.day <= {last} AND (r.prev_month IS NULL OR r.prev_month < {first})"
-        + (f" AND r.dim_key = {q(wanted)}" if wanted is not None else "")
-        + f" AND {_clean('r')} "
-        f"UNION ALL SELECT {column}, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
+        "SELECT x.idx AS idx, x.k AS k, SUM(x.n) AS n FROM ("
+        f"SELECT {idx('r.day')} AS idx, r.dim_key AS k, r.buyers AS n "
+        f"FROM report_buyer_dim_day r WHERE r.brand_id = {brand} AND r.dim = {dim} "
+        f"AND r.day >= {first} AND r.day <= {last}{key} AND (r.prev_month IS NULL "
+        f"OR r.prev_month < {first} OR {idx('r.prev_month')} < {idx('r.day')}) "
+        f"AND {_clean('r')} "
+        f"UNION ALL SELECT b.idx, {column}, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
+        f"JOIN ({starts}) b ON b.idx = {idx('d.day')} "
         f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last}{raw_key} "
         f"AND NOT EXISTS (SELECT 1 FROM sales_order p WHERE p.brand_id = {brand} "
         f"AND p.member_id = o.member_id AND COALESCE(p.{by}, '') = {column} "
-        f"AND p.occurred_at >= {q(context.bounds(params)[0])} "
-        f"AND p.occurred_at < d.starts_at) GROUP BY d.day, {column}) x GROUP BY x.k"
+        "AND p.occurred_at >= b.starts AND p.occurred_at < d.starts_at) "
+        f"GROUP BY b.idx, d.day, {column}) x GROUP BY x.idx, x.k"
     )
-    return {str(r["k"]): _int(r["n"]) for r in rows if _int(r["n"])}
+    found: list[dict[str, int]] = [{} for _ in range(max(len(cut), 1))]
+    for r in rows:
+        if _int(r["n"]):
+            found[int(r["idx"])][str(r["k"])] = _int(r["n"])
+    return found

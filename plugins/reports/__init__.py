@@ -105,7 +105,7 @@ class SalesOverview(ReportType):
         elif summed is not None:
             totals["buyers"] = summed[0]
         elif keyed is not None:
-            totals["buyers"] = sum(keyed.values())
+            totals["buyers"] = sum(keyed[0].values())
         else:
             q2 = context.query()
             facts = context.order_facts(q2, params)
@@ -134,6 +134,11 @@ class SalesOverview(ReportType):
                 summed = await context.rolled_up_buyers(params, series=True)
                 if summed is not None:
                     counted = [{"": n} for n in summed]
+            if counted is None and (params.store is not None or params.channel is not None):
+                by = "store_code" if params.store is not None else "channel"
+                keyed = await context.month_start_buyers(params, by, series=True)
+                if keyed is not None:
+                    counted = [{"": sum(k.values())} for k in keyed]
         if counted is None:
             q = context.query()
             facts = context.order_facts(q, params)
@@ -185,7 +190,8 @@ class SalesOverview(ReportType):
             found = await context.period_buyers(params, [(params.start, params.end)], by=column)
             counted = found[0] if found is not None else None
             if counted is None:
-                counted = await context.month_start_buyers(params, column)
+                keyed = await context.month_start_buyers(params, column)
+                counted = keyed[0] if keyed is not None else None
         if counted is None:
             q = context.query()
             facts = context.order_facts(q, params)

@@ -20,7 +20,7 @@ from test_rollups import buys, late, refund_some, values
 from tortoise import connections
 
 from tessera.orders.models import Order
-from tessera.reports.api import ReportParams, local_day
+from tessera.reports.api import ReportParams, buckets, local_day
 from tessera.reports.models import BuyerDimDay, DirtyDay
 from tessera.reports.retention import clip_month
 from tessera.reports.rollup import build, rebuild_day, rollup_tick
@@ -50,19 +50,28 @@ async def session_loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
 
 
-async def counted(scope: BrandScope, first: date, last: date, by: str) -> dict[str, int]:
-    """Distinct buyers by store or channel of the orders in ``[first, last]``
-    (local days), counted here from the orders themselves."""
+async def counted(
+    scope: BrandScope, first: date, last: date, by: str, wanted: str | None
+) -> dict[str, int]:
+    """Distinct buyers by store or channel (only ``wanted`` if set) of the
+    orders in ``[first, last]`` (local days), counted here from the orders
+    themselves."""
     members: dict[str, set[int]] = {}
     for o in await scope.query(Order).all():
-        if first <= local_day(o.occurred_at, scope.brand.timezone) <= last:
-            members.setdefault(getattr(o, by) or "", set()).add(o.member_id)
+        key = getattr(o, by) or ""
+        day = local_day(o.occurred_at, scope.brand.timezone)
+        if first <= day <= last and (wanted is None or key == wanted):
+            members.setdefault(key, set()).add(o.member_id)
     return {k: len(v) for k, v in members.items()}
 
 
-async def through_rollup(scope: BrandScope, params: ReportParams, by: str) -> dict[str, int] | None:
+async def through_rollup(
+    scope: BrandScope, params: ReportParams, by: str, series: bool = False
+) -> list[dict[str, int]] | dict[str, int] | None:
+    """The rollup's answer: the period's dict, or the list of the buckets'."""
     context = _context(scope, connections.get("default"), None, True)
-    return await context.month_start_buyers(params, by)
+    found = await context.month_start_buyers(params, by, series=series)
+    return found if series or found is None else found[0]
 
 
 @settings(
@@ -79,12 +88,13 @@ async def through_rollup(scope: BrandScope, params: ReportParams, by: str) -> di
     rebuilt=st.sets(st.integers(0, DAYS), max_size=20),
     month=st.sampled_from([date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)]),
     length=st.integers(0, 100),
+    granularity=st.sampled_from(["day", "week", "month"]),
     filters=st.sampled_from(
         [{}, {"store": "S1"}, {"channel": "app"}, {"channel": "pos"}, {"store": "S2"}]
     ),
 )
 def test_month_start_buyers_equal_the_orders(
-    session_loop, tessera_db, history, later, every, rebuilt, month, length, filters
+    session_loop, tessera_db, history, later, every, rebuilt, month, length, granularity, filters
 ):
     async def check() -> None:
         brand = await report_brand(timezone=TZ)
@@ -100,18 +110,25 @@ def test_month_start_buyers_equal_the_orders(
         for offset in sorted(rebuilt):
             await rebuild_day(scope, local_day(T0, TZ) + timedelta(days=offset))
         first, last = month, month + timedelta(days=length)
-        params = ReportParams(start=first, end=last, granularity="month", **filters)
+        params = ReportParams(start=first, end=last, granularity=granularity, **filters)
+        cut = [(b.first, b.after - timedelta(days=1)) for b in buckets(params, TZ)]
         for by, wanted in (("store_code", params.store), ("channel", params.channel)):
             other = params.channel if by == "store_code" else params.store
             got = await through_rollup(scope, params, by)
+            each = await through_rollup(scope, params, by, series=True)
             if other is not None:
-                assert got is None
+                assert got is None and each is None
                 continue
-            want = await counted(scope, first, last, by)
-            if wanted is not None:
-                want = {k: n for k, n in want.items() if k == wanted}
-            assert got == want, by
-        report = {"start": first.isoformat(), "end": last.isoformat(), **filters}
+            want = [await counted(scope, a, b, by, wanted) for a, b in [(first, last), *cut]]
+            assert got == want[0], by
+            # Weekly buckets do not start on a month's first day.
+            assert each == (None if granularity == "week" else want[1:]), by
+        report = {
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "granularity": granularity,
+            **filters,
+        }
         raw = await run_report(scope, "reports.sales", report, use_cache=False, rollups=False)
         through = await run_report(scope, "reports.sales", report, use_cache=False)
         assert values(through.result) == values(raw.result)
@@ -172,3 +189,7 @@ async def test_other_starts_and_filters_read_the_member_rows(tessera_db):
     assert not await answers(channel="app")
     assert not await answers(buyer="member")
     assert not await answers(tier="gold")
+    context = _context(scope, connections.get("default"), None, True)
+    weekly = ReportParams(start=date(2025, 3, 1), end=date(2025, 3, 20), granularity="week")
+    assert await context.month_start_buyers(weekly, "store_code") is not None
+    assert await context.month_start_buyers(weekly, "store_code", series=True) is None
