@@ -524,15 +524,16 @@ class ReportContext:
             return None
         return await retention.buyers(self, params, series=series)
 
-    async def month_start_buyers(
+    async def store_channel_buyers(
         self, params: ReportParams, by: str, *, series: bool = False
     ) -> list[dict[str, int]] | None:
         """Distinct buyers of the period (a list of one) or of each bucket of
-        its monthly or daily series by store (``by`` ``store_code``) or
-        channel, '' for none, from the daily store and channel buyer
-        rollup, for a period starting on a month's first day, any end; None
-        when it cannot answer ``params`` (not built, another start, a
-        filter other than one on ``by``, weekly buckets)."""
+        its series by store (``by`` ``store_code``) or channel, '' for none,
+        from the daily store and channel buyer rollup for its whole months
+        (any end) and the member rows of its days before them; None when it
+        cannot answer ``params`` (not built, a filter other than one on
+        ``by``; a series needs a period starting on a month's first day and
+        monthly or daily buckets)."""
         from tessera.reports import retention
 
         if not retention.dims_ready(self, params, by, series=series):

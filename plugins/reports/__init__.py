@@ -94,7 +94,7 @@ class SalesOverview(ReportType):
         # One store's or one channel's buyers: that key of its table's count.
         by = "store_code" if params.store is not None else "channel"
         keyed = (
-            await context.month_start_buyers(params, by)
+            await context.store_channel_buyers(params, by)
             if counted is None
             and summed is None
             and (params.store is not None or params.channel is not None)
@@ -136,7 +136,7 @@ class SalesOverview(ReportType):
                     counted = [{"": n} for n in summed]
             if counted is None and (params.store is not None or params.channel is not None):
                 by = "store_code" if params.store is not None else "channel"
-                keyed = await context.month_start_buyers(params, by, series=True)
+                keyed = await context.store_channel_buyers(params, by, series=True)
                 if keyed is not None:
                     counted = [{"": sum(k.values())} for k in keyed]
         if counted is None:
@@ -190,7 +190,7 @@ class SalesOverview(ReportType):
             found = await context.period_buyers(params, [(params.start, params.end)], by=column)
             counted = found[0] if found is not None else None
             if counted is None:
-                keyed = await context.month_start_buyers(params, column)
+                keyed = await context.store_channel_buyers(params, column)
                 counted = keyed[0] if keyed is not None else None
         if counted is None:
             q = context.query()
