@@ -377,7 +377,7 @@ async def dim_buyers(
     key = f" AND r.dim_key = {q(wanted)}" if wanted is not None else ""
     head = ""
     if whole > params.start:
-        days_before = params.model_copy(update={"end": whole - timedelta(days=1)})
+        days_before = params.model_copy(update={"end": min(whole - timedelta(days=1), params.end)})
         head = (
             f"SELECT 0 AS idx, f.{by} AS k, COUNT(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 "
             f"FROM sales_order p WHERE p.brand_id = {brand} AND p.member_id = f.member_id "

@@ -52,13 +52,18 @@ async def session_loop() -> asyncio.AbstractEventLoop:
 
 
 async def counted(
-    scope: BrandScope, first: date, last: date, by: str, wanted: str | None
+    scope: BrandScope,
+    first: date,
+    last: date,
+    by: str,
+    wanted: str | None,
+    orders: list[Order] | None = None,
 ) -> dict[str, int]:
     """Distinct buyers by store or channel (only ``wanted`` if set) of the
     orders in ``[first, last]`` (local days), counted here from the orders
-    themselves."""
+    themselves (``orders``, or all the brand's)."""
     members: dict[str, set[int]] = {}
-    for o in await scope.query(Order).all():
+    for o in orders if orders is not None else await scope.query(Order).all():
         key = getattr(o, by) or ""
         day = local_day(o.occurred_at, scope.brand.timezone)
         if first <= day <= last and (wanted is None or key == wanted):
@@ -89,10 +94,18 @@ STARTS = [
 async def check_ranges(
     scope: BrandScope, length: int, granularity: str, filters: dict[str, str]
 ) -> None:
-    """The rollup's buyers by store and channel of each start's range of
-    ``length`` days, and of its buckets, against the orders'."""
-    for first in STARTS:
-        last = first + timedelta(days=length)
+    """The rollup's buyers by store and channel of ranges of ``length``
+    days and of a few (within their month), and of their buckets, against
+    the orders': from each of ``STARTS``, and from each order's day, the
+    day after and its month's first day."""
+    orders = await scope.query(Order).all()
+    starts = set(STARTS)
+    for o in orders:
+        day = local_day(o.occurred_at, TZ)
+        starts |= {day, day + timedelta(days=1), day.replace(day=1)}
+    for first, last in [
+        (a, a + timedelta(days=n)) for a in sorted(starts) for n in {length, length % 7}
+    ]:
         params = ReportParams(start=first, end=last, granularity=granularity, **filters)
         cut = [(b.first, b.after - timedelta(days=1)) for b in buckets(params, TZ)]
         for by, wanted in (("store_code", params.store), ("channel", params.channel)):
@@ -102,7 +115,9 @@ async def check_ranges(
             if other is not None:
                 assert got is None and each is None
                 continue
-            want = [await counted(scope, a, b, by, wanted) for a, b in [(first, last), *cut]]
+            want = [
+                await counted(scope, a, b, by, wanted, orders) for a, b in [(first, last), *cut]
+            ]
             assert got == want[0], (first, by)
             # Weekly buckets do not start on a month's first day.
             monthly = first.day == 1 and granularity != "week"
