@@ -327,15 +327,16 @@ def dims_ready(
 ) -> bool:
     """Whether ``report_buyer_dim_day`` answers the buyers of ``params`` by
     ``by`` (``store_code`` or ``channel``): the period's whole months start
-    after the clip month of its end (so of every day in it), and the only
-    filter, if any, is on ``by`` itself. A series needs a period starting
+    after the clip month of its end (so of every day in it) and not after
+    its end (a range inside one month is no more than its member rows),
+    and the only filter, if any, is on ``by`` itself. A series needs a period starting
     on a month's first day and buckets that do too or are single days."""
     other = params.channel if by == "store_code" else params.store
     return (
         context.cube_ready(params)
         and params.buyer is Buyer.ALL
         and other is None
-        and _whole_months_from(params.start) > clip_month(params.end)
+        and clip_month(params.end) < _whole_months_from(params.start) <= params.end
         and (
             not series
             or (
