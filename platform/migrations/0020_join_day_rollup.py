@@ -17,7 +17,7 @@ async def nothing(apps: object, schema_editor: object) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('tessera', '0018_campaign_results_rollup')]
+    dependencies = [('tessera', '0019_buyer_dim_day')]
 
     initial = False
 

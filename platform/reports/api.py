@@ -538,6 +538,22 @@ class ReportContext:
             return None
         return await growth.joins(self, params)
 
+    async def store_channel_buyers(
+        self, params: ReportParams, by: str, *, series: bool = False
+    ) -> list[dict[str, int]] | None:
+        """Distinct buyers of the period (a list of one) or of each bucket of
+        its series by store (``by`` ``store_code``) or channel, '' for none,
+        from the daily store and channel buyer rollup for its whole months
+        (any end) and the member rows of its days before them; None when it
+        cannot answer ``params`` (not built, a filter other than one on
+        ``by``; a series needs a period starting on a month's first day and
+        monthly or daily buckets)."""
+        from tessera.reports import retention
+
+        if not retention.dims_ready(self, params, by, series=series):
+            return None
+        return await retention.dim_buyers(self, params, by, series=series)
+
     async def repurchase(self, params: ReportParams) -> Any:
         """Old customers (ordered before the period), those of them who
         ordered in it, and the gaps from each order placed in it to the

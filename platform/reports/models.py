@@ -236,3 +236,30 @@ class StageFlow(BrandOwned):
     class Meta:
         table = "report_stage_flow"
         indexes = (("brand_id", "period_id"),)
+
+
+class BuyerDimDay(BrandOwned):
+    """The members who bought at one store (``dim`` 1) or in one channel
+    (``dim`` 2) on one local day, counted by the first day of the month of
+    their previous purchase there (none for a first purchase there). The
+    distinct buyers at a store or in a channel of a range starting on a
+    month's first day ``a`` add up from these rows: Σ buyers over days in
+    ``[a, b]`` with ``prev_month < a`` or none (docs/reports.md, "Daily
+    rollups"). A previous month before ``clip_month`` of the day is stored
+    as that month, so a day has at most a few dozen rows per key. Rebuilt
+    with the day."""
+
+    id = fields.BigIntField(primary_key=True)
+    day = fields.DateField()
+    dim = fields.SmallIntField(description="1 store, 2 channel")
+    dim_key = fields.CharField(max_length=64, description="the store code or channel, '' if none")
+    prev_month = fields.DateField(
+        null=True,
+        description="first day of the month of the member's previous purchase there, "
+        "at the earliest clip_month of the day",
+    )
+    buyers = fields.BigIntField()
+
+    class Meta:
+        table = "report_buyer_dim_day"
+        indexes = (("brand_id", "day"),)

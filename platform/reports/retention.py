@@ -297,3 +297,115 @@ async def _cohorts_rolled_up(
         "GROUP BY 1, 2) x WHERE x.cohort IS NOT NULL GROUP BY x.cohort, x.month"
     )
     return [(int(r["cohort"]), int(r["month"]), _int(r["buyers"])) for r in rows]
+
+
+# Store and channel buyers (report_buyer_dim_day): a member buys at a store
+# in [m, b], m a month's first day, for the first time on the one day of it
+# whose previous purchase at that store is before m, that is, in an earlier
+# month. A range starting after a month's first day adds the members of its
+# first days up to the next month, m, who did not buy there in [m, b].
+
+CLIP_MONTHS = 25
+
+
+def clip_month(day: date) -> date:
+    """The earliest previous-purchase month a ``report_buyer_dim_day`` row
+    of ``day`` tells apart (older ones are stored as it): 25 months before
+    the day's month, before the start of any range of at most 731 days (the
+    sales overview's longest) that holds the day."""
+    months = day.year * 12 + day.month - 1 - CLIP_MONTHS
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def _whole_months_from(day: date) -> date:
+    """The first month's first day on or after ``day``."""
+    return day if day.day == 1 else (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def dims_ready(
+    context: ReportContext, params: ReportParams, by: str, *, series: bool = False
+) -> bool:
+    """Whether ``report_buyer_dim_day`` answers the buyers of ``params`` by
+    ``by`` (``store_code`` or ``channel``): the period's whole months start
+    after the clip month of its end (so of every day in it) and not after
+    its end (a range inside one month is no more than its member rows),
+    and the only filter, if any, is on ``by`` itself. A series needs a period starting
+    on a month's first day and buckets that do too or are single days."""
+    other = params.channel if by == "store_code" else params.store
+    return (
+        context.cube_ready(params)
+        and params.buyer is Buyer.ALL
+        and other is None
+        and clip_month(params.end) < _whole_months_from(params.start) <= params.end
+        and (
+            not series
+            or (
+                params.start.day == 1 and params.granularity in (Granularity.MONTH, Granularity.DAY)
+            )
+        )
+    )
+
+
+async def dim_buyers(
+    context: ReportContext, params: ReportParams, by: str, *, series: bool = False
+) -> list[dict[str, int]]:
+    """Distinct buyers of the period (one dict) or of each bucket of its
+    series at each store (``by`` ``store_code``) or in each channel, '' for
+    none, under that filter if set; only when :func:`dims_ready`. From the
+    whole months' first day ``m`` on, a member-day counts in its bucket
+    when the member's previous purchase there is in an earlier month than
+    the bucket's, and a dirty day's member when they bought there on no
+    earlier day of the bucket; the days before ``m`` (from the member rows
+    and dirty days' orders) add the members who did not buy there after."""
+    dim = 1 if by == "store_code" else 2
+    wanted = params.store if by == "store_code" else params.channel
+    tz = context.brand.timezone
+    whole = _whole_months_from(params.start)
+    q = context.query()
+    brand = q(context.brand.id)
+    first, last = q(whole), q(params.end)
+    cut = context.buckets(params) if series else []
+
+    def idx(day: str) -> str:
+        return day_bucket(q, params, day) if series else "0"
+
+    starts = (
+        " UNION ALL ".join(f"SELECT {i} AS idx, {q(b.start)} AS starts" for i, b in enumerate(cut))
+        or f"SELECT 0 AS idx, {q(local_midnight(whole, tz))} AS starts"
+    )
+    column = f"COALESCE(o.{by}, '')"
+    raw_key = f" AND {column} = {q(wanted)}" if wanted is not None else ""
+    key = f" AND r.dim_key = {q(wanted)}" if wanted is not None else ""
+    head = ""
+    if whole > params.start:
+        days_before = params.model_copy(update={"end": min(whole - timedelta(days=1), params.end)})
+        head = (
+            f"SELECT 0 AS idx, f.{by} AS k, COUNT(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 "
+            f"FROM sales_order p WHERE p.brand_id = {brand} AND p.member_id = f.member_id "
+            f"AND COALESCE(p.{by}, '') = f.{by} AND p.occurred_at >= "
+            f"{q(local_midnight(whole, tz))} AND p.occurred_at < "
+            f"{q(local_midnight(params.end + timedelta(days=1), tz))}) THEN f.member_id END) "
+            f"AS n FROM {context.order_facts(q, days_before)} f WHERE 1 = 1"
+            + (f" AND f.{by} = {q(wanted)}" if wanted is not None else "")
+            + f" GROUP BY f.{by} UNION ALL "
+        )
+    rows = await q.rows(
+        f"SELECT x.idx AS idx, x.k AS k, SUM(x.n) AS n FROM ({head}"
+        f"SELECT {idx('r.day')} AS idx, r.dim_key AS k, r.buyers AS n "
+        f"FROM report_buyer_dim_day r WHERE r.brand_id = {brand} AND r.dim = {dim} "
+        f"AND r.day >= {first} AND r.day <= {last}{key} AND (r.prev_month IS NULL "
+        f"OR r.prev_month < {first} OR {idx('r.prev_month')} < {idx('r.day')}) "
+        f"AND {_clean('r')} "
+        f"UNION ALL SELECT b.idx, {column}, COUNT(DISTINCT o.member_id) FROM {dirty_orders(q)} "
+        f"JOIN ({starts}) b ON b.idx = {idx('d.day')} "
+        f"WHERE d.brand_id = {brand} AND d.day >= {first} AND d.day <= {last}{raw_key} "
+        f"AND NOT EXISTS (SELECT 1 FROM sales_order p WHERE p.brand_id = {brand} "
+        f"AND p.member_id = o.member_id AND COALESCE(p.{by}, '') = {column} "
+        "AND p.occurred_at >= b.starts AND p.occurred_at < d.starts_at) "
+        f"GROUP BY b.idx, d.day, {column}) x GROUP BY x.idx, x.k"
+    )
+    found: list[dict[str, int]] = [{} for _ in range(max(len(cut), 1))]
+    for r in rows:
+        if _int(r["n"]):
+            found[int(r["idx"])][str(r["k"])] = _int(r["n"])
+    return found

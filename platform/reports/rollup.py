@@ -40,6 +40,7 @@ from tessera.reports.api import (
 from tessera.reports.models import (
     BuyerCount,
     BuyerDay,
+    BuyerDimDay,
     CohortDay,
     DirtyDay,
     JoinDay,
@@ -47,6 +48,7 @@ from tessera.reports.models import (
     SalesCube,
     SalesDay,
 )
+from tessera.reports.retention import clip_month
 from tessera.reports.versions import note_days
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
@@ -203,6 +205,7 @@ async def rebuild_day(scope: BrandScope, day: date) -> None:
         )
         await _rebuild_buyer_days(scope, conn, day)
         await rebuild_join_day(scope, conn, day)
+        await _rebuild_dim_days(scope, conn, day)
         # The buyer counts of the periods holding the day are stale now;
         # missing ones are read from the member rows until rebuilt.
         await (
@@ -358,6 +361,34 @@ async def build_join_days(scope: BrandScope) -> None:
         await q.rows(_JOIN_INSERT + _join_rows(q, q(scope.brand_id), scope.brand.timezone, None))
 
 
+async def _rebuild_dim_days(scope: BrandScope, conn: Any, day: date) -> None:
+    """The day's store and channel buyer rows: each member-store (channel)
+    of the day by the month of the member's previous day there."""
+    await scope.query(BuyerDimDay).using_db(conn).filter(day=day).delete()
+    for dim, column in ((STORE, "store_code"), (CHANNEL, "channel")):
+        q = scope_query(scope, conn)
+        brand = q(scope.brand_id)
+        clip = q(clip_month(day))
+        month = (
+            "CAST(date_trunc('month', x.prev_day) AS date)"
+            if q.postgres
+            else "date(x.prev_day, 'start of month')"
+        )
+        prev_month = (
+            f"CASE WHEN x.prev_day IS NULL THEN NULL WHEN x.prev_day < {clip} THEN {clip} "
+            f"ELSE {month} END"
+        )
+        await q.rows(
+            "INSERT INTO report_buyer_dim_day (brand_id, day, dim, dim_key, prev_month, buyers) "
+            f"SELECT {brand}, {q(day)}, {dim}, x.k, {prev_month}, COUNT(*) FROM "
+            f"(SELECT r.member_id, r.{column} AS k, (SELECT MAX(p.day) FROM report_sales_day p "
+            f"WHERE p.brand_id = {brand} AND p.member_id = r.member_id "
+            f"AND p.{column} = r.{column} AND p.day < {q(day)}) AS prev_day "
+            f"FROM report_sales_day r WHERE r.brand_id = {brand} AND r.day = {q(day)} "
+            f"GROUP BY r.member_id, r.{column}) x GROUP BY x.k, {prev_month}"
+        )
+
+
 async def rebuild_dirty(scope: BrandScope) -> int:
     """Rebuild every dirty day of the brand, then the buyer counts they
     dropped; returns how many days."""
@@ -463,6 +494,7 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
         await scope.query(BuyerCount).delete()
         await scope.query(BuyerDay).delete()
         await scope.query(CohortDay).delete()
+        await scope.query(BuyerDimDay).delete()
         # Members join on days without orders too: all their days at once.
         await build_join_days(scope)
     orders = scope.query(Order)

@@ -91,10 +91,21 @@ class SalesOverview(ReportType):
         )[0]
         counted = await context.period_buyers(params, [(params.start, params.end)])
         summed = await context.rolled_up_buyers(params) if counted is None else None
+        # One store's or one channel's buyers: that key of its table's count.
+        by = "store_code" if params.store is not None else "channel"
+        keyed = (
+            await context.store_channel_buyers(params, by)
+            if counted is None
+            and summed is None
+            and (params.store is not None or params.channel is not None)
+            else None
+        )
         if counted is not None:
             totals["buyers"] = counted[0].get("", 0)
         elif summed is not None:
             totals["buyers"] = summed[0]
+        elif keyed is not None:
+            totals["buyers"] = sum(keyed[0].values())
         else:
             q2 = context.query()
             facts = context.order_facts(q2, params)
@@ -123,6 +134,11 @@ class SalesOverview(ReportType):
                 summed = await context.rolled_up_buyers(params, series=True)
                 if summed is not None:
                     counted = [{"": n} for n in summed]
+            if counted is None and (params.store is not None or params.channel is not None):
+                by = "store_code" if params.store is not None else "channel"
+                keyed = await context.store_channel_buyers(params, by, series=True)
+                if keyed is not None:
+                    counted = [{"": sum(k.values())} for k in keyed]
         if counted is None:
             q = context.query()
             facts = context.order_facts(q, params)
@@ -173,6 +189,9 @@ class SalesOverview(ReportType):
             )
             found = await context.period_buyers(params, [(params.start, params.end)], by=column)
             counted = found[0] if found is not None else None
+            if counted is None:
+                keyed = await context.store_channel_buyers(params, column)
+                counted = keyed[0] if keyed is not None else None
         if counted is None:
             q = context.query()
             facts = context.order_facts(q, params)
