@@ -717,9 +717,17 @@ async def main() -> None:
                     "reports.campaign_effect",
                 ):
                     await set_feature(scope, key, enabled=True)
+                # A kept database has the sizes it was generated with.
+                sizes = (
+                    await conn.execute_query_dict(
+                        "SELECT (SELECT count(*) FROM member WHERE brand_id = $1) AS members, "
+                        "(SELECT count(*) FROM sales_order WHERE brand_id = $1) AS orders",
+                        [brand.id],
+                    )
+                )[0]
                 print(
-                    f"{MEMBERS} members, {ORDERS} orders over two years (+ another brand), "
-                    f"generated in {t_load:.1f} s"
+                    f"{sizes['members']} members, {sizes['orders']} orders over two years "
+                    f"(+ another brand), generated in {t_load:.1f} s"
                 )
 
                 def sales(params: dict[str, str], rollups: bool) -> Any:
