@@ -182,3 +182,14 @@ async def seal_identities(apps: Any, schema_editor: Any) -> None:
                 f"UPDATE admin_role SET scopes = {a} WHERE id = {b}",
                 [json.dumps([*scopes, "pii"]), owner["id"]],
             )
+
+
+async def forget_built_rollups(apps: Any, schema_editor: Any) -> None:
+    """A brand built before a migration that adds rollup tables or columns
+    has none of their rows: its reports read the orders until ``tessera
+    reports rollup`` builds again."""
+    await schema_editor.client.execute_script('DELETE FROM "report_rollup"')
+
+
+async def nothing(apps: Any, schema_editor: Any) -> None:
+    """The reverse of a data step that needs none."""

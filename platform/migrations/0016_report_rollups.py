@@ -4,17 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
-
-
-async def forget_built_rollups(apps: object, schema_editor: object) -> None:
-    # A brand built before these tables has none of their rows: its reports
-    # read the orders until `tessera reports rollup` builds them.
-    client = schema_editor.client  # type: ignore[attr-defined]
-    await client.execute_script('DELETE FROM "report_rollup"')
-
-
-async def nothing(apps: object, schema_editor: object) -> None:
-    return None
+from tessera.migrations_data import forget_built_rollups, nothing
 
 
 class Migration(migrations.Migration):
