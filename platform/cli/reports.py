@@ -8,7 +8,7 @@ from datetime import date
 import typer
 from rich.table import Table as RichTable
 
-from tessera.cli.runner import brand_scope, out, run
+from tessera.cli.runner import brand_scope, out, progress_bar, run
 from tessera.config import Settings
 from tessera.errors import DomainError
 from tessera.orders.money import exponent
@@ -113,7 +113,11 @@ def rollup(
             first = date.fromisoformat(since) if since else None
         except ValueError as exc:
             raise DomainError("INVALID", "since is not YYYY-MM-DD", ["since"]) from exc
-        days = await build(scope, first)
+        with progress_bar() as bar:
+            task = bar.add_task("days rolled up", total=None)
+            days = await build(
+                scope, first, lambda done, total: bar.update(task, completed=done, total=total)
+            )
         out.print(f"{days} days rolled up for {scope.brand.code}")
         # The history's stage flows at once (the job does a few a tick).
         periods = await flows.refresh(scope)

@@ -21,7 +21,7 @@ statement, so its answer is always the one the orders give.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -481,10 +481,15 @@ async def _analyze() -> None:
         )
 
 
-async def build(scope: BrandScope, since: date | None = None) -> int:
+async def build(
+    scope: BrandScope,
+    since: date | None = None,
+    on_day: Callable[[int, int], None] | None = None,
+) -> int:
     """(Re)build the brand's rollup from its orders, from ``since`` (local
     day) or in full; returns the days built. Reports read the orders until
-    a full build has finished (and again after the brand's timezone changes)."""
+    a full build has finished (and again after the brand's timezone changes).
+    ``on_day(done, total)`` follows the days (minutes at millions of orders)."""
     from tessera.orders.models import Order
 
     if since is None:
@@ -504,12 +509,14 @@ async def build(scope: BrandScope, since: date | None = None) -> int:
     last = await orders.order_by("-occurred_at").first().values_list("occurred_at", flat=True)
     built = 0
     if first is not None and last is not None:
-        day = local_day(first, scope.brand.timezone)  # type: ignore[arg-type]
+        day = first_day = local_day(first, scope.brand.timezone)  # type: ignore[arg-type]
         end = local_day(last, scope.brand.timezone)  # type: ignore[arg-type]
         while day <= end:
             await rebuild_day(scope, day)
             day += timedelta(days=1)
             built += 1
+            if on_day is not None:
+                on_day(built, (end - first_day).days + 1)
             if built in _ANALYZE_AFTER:
                 await _analyze()
     built += await rebuild_dirty(scope)

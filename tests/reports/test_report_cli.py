@@ -60,3 +60,33 @@ async def test_report_prints_figures_and_tables(tessera_db, tessera_database_url
     )
     assert bad.returncode != 0
     assert "params.colour: unknown parameter" in bad.stderr and "params.end" in bad.stderr
+
+
+async def test_reports_rollup_builds_with_a_progress_bar(
+    tessera_db, tessera_database_url, tmp_path
+):
+    from tessera.reports.rollup import rollups_ready
+    from tessera.scope import BrandScope
+
+    brand = await report_brand()
+    await load(
+        brand,
+        [M(utc(2024, 1, 1))],
+        [Buy(0, utc(2025, 3, 5), 1000), Buy(0, utc(2025, 3, 7), 2500)],
+    )
+    assert not await rollups_ready(BrandScope(brand))
+    result = await tessera(
+        tessera_database_url, tmp_path, "reports", "rollup", "--brand", brand.code
+    )
+    assert result.returncode == 0, result.stderr
+    # 5 to 7 March, the day between included.
+    assert f"3 days rolled up for {brand.code}" in result.stdout
+    assert "days rolled up" in result.stderr and "3/3" in result.stderr
+    assert "months and years of stage flows stored" in result.stdout
+    assert await rollups_ready(BrandScope(brand))
+
+    bad = await tessera(
+        tessera_database_url, tmp_path, "reports", "rollup", "--brand", brand.code, "--since", "May"
+    )
+    assert bad.returncode != 0
+    assert "since" in bad.stderr and "Traceback" not in bad.stderr
