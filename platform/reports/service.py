@@ -5,6 +5,7 @@ facts arrive, targets attached, a failing plugin recorded on its feature
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -238,10 +239,14 @@ async def _compute(
     context = _context(scope, connection, segment_id, rollups)
     try:
         component = view.cls(load_config(view.cls, feature, rt.settings))
-        result = await component.run(context, params)
         earlier = params.shifted(params.comparison)
-        if earlier is not None:
-            previous = await component.run(context, earlier)
+        if earlier is None:
+            result = await component.run(context, params)
+        else:
+            # The two periods side by side, each on its own pooled connections.
+            result, previous = await asyncio.gather(
+                component.run(context, params), component.run(context, earlier)
+            )
             result = merge_comparison(result, previous)
     except DomainError:
         raise

@@ -7,6 +7,7 @@ the comparison period.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 from fractions import Fraction
@@ -44,21 +45,14 @@ class SalesOverview(ReportType):
     )
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
-        if context.cube_ready(params):
-            totals = await self._cube_totals(context, params)
-        else:
-            q = context.query()
-            facts = context.order_facts(q, params)
-            totals = (
-                await q.rows(
-                    "SELECT SUM(o.orders) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
-                    "SUM(o.sales) AS sales, SUM(o.units) AS units, "
-                    "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
-                    "SUM(CASE WHEN m.card_number IS NOT NULL THEN o.sales ELSE 0 END) "
-                    f"AS member_sales FROM {facts} o JOIN member m ON m.id = o.member_id "
-                    f"WHERE 1 = 1{context.order_filter(q, params)}"
-                )
-            )[0]
+        # The figures, the series and the two tables are independent
+        # statements: run side by side, each on its own pooled connection.
+        totals, series, by_store, by_channel = await asyncio.gather(
+            self._totals(context, params),
+            self._series(context, params),
+            self._by(context, params, "store_code", "by_store", "By store"),
+            self._by(context, params, "channel", "by_channel", "By channel"),
+        )
         figures = sales_figures(
             orders=_int(totals["orders"]),
             buyers=_int(totals["buyers"]),
@@ -68,12 +62,23 @@ class SalesOverview(ReportType):
             retail=_int(totals["retail"]),
             member_sales=_int(totals["member_sales"]),
         )
-        series = await self._series(context, params)
-        tables = [
-            await self._by(context, params, "store_code", "by_store", "By store"),
-            await self._by(context, params, "channel", "by_channel", "By channel"),
-        ]
-        return ReportResult(figures=figures, series=series, tables=tables)
+        return ReportResult(figures=figures, series=series, tables=[by_store, by_channel])
+
+    async def _totals(self, context: ReportContext, params: ReportParams) -> dict[str, Any]:
+        if context.cube_ready(params):
+            return await self._cube_totals(context, params)
+        q = context.query()
+        facts = context.order_facts(q, params)
+        return (
+            await q.rows(
+                "SELECT SUM(o.orders) AS orders, COUNT(DISTINCT o.member_id) AS buyers, "
+                "SUM(o.sales) AS sales, SUM(o.units) AS units, "
+                "SUM(o.paid) AS paid, SUM(o.retail) AS retail, "
+                "SUM(CASE WHEN m.card_number IS NOT NULL THEN o.sales ELSE 0 END) "
+                f"AS member_sales FROM {facts} o JOIN member m ON m.id = o.member_id "
+                f"WHERE 1 = 1{context.order_filter(q, params)}"
+            )
+        )[0]
 
     async def _cube_totals(self, context: ReportContext, params: ReportParams) -> dict[str, Any]:
         """The sums from the sales cube; buyers from the period's count when
@@ -378,7 +383,7 @@ class Retention(ReportType):
     max_span_days = 1096
 
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
-        rep = await context.repurchase(params)
+        rep, cohorts = await asyncio.gather(context.repurchase(params), context.cohorts(params))
         figures = [
             Figure(
                 "old_customers", "Old customers", Unit.COUNT, rep.old, "ordered before the period"
@@ -406,7 +411,6 @@ class Retention(ReportType):
                 "(each gap in whole milliseconds)",
             ),
         ]
-        cohorts = await context.cohorts(params)
         last_month = params.end.year * 12 + params.end.month - 1
         width = max((last_month - c for c in cohorts), default=-1) + 1
         table = Table(
@@ -435,17 +439,20 @@ class LifecycleReport(ReportType):
     async def run(self, context: ReportContext, params: ReportParams) -> ReportResult:
         q = context.query()
         mf = context.member_filter(q, params, "l.member_id")
-        stages = await q.rows(
-            "SELECT l.stage AS stage, COUNT(*) AS n FROM member_lifecycle l "
-            f"WHERE l.brand_id = {q(context.brand.id)}{mf} GROUP BY l.stage ORDER BY l.stage"
-        )
         q2 = context.query()
-        scores = await q2.rows(
-            "SELECT l.recency_score AS r, l.frequency_score AS f, l.monetary_score AS m, "
-            "COUNT(*) AS n "
-            f"FROM member_lifecycle l WHERE l.brand_id = {q2(context.brand.id)}"
-            f"{context.member_filter(q2, params, 'l.member_id')} "
-            "GROUP BY l.recency_score, l.frequency_score, l.monetary_score ORDER BY 1, 2, 3"
+        stages, scores, flows = await asyncio.gather(
+            q.rows(
+                "SELECT l.stage AS stage, COUNT(*) AS n FROM member_lifecycle l "
+                f"WHERE l.brand_id = {q(context.brand.id)}{mf} GROUP BY l.stage ORDER BY l.stage"
+            ),
+            q2.rows(
+                "SELECT l.recency_score AS r, l.frequency_score AS f, l.monetary_score AS m, "
+                "COUNT(*) AS n "
+                f"FROM member_lifecycle l WHERE l.brand_id = {q2(context.brand.id)}"
+                f"{context.member_filter(q2, params, 'l.member_id')} "
+                "GROUP BY l.recency_score, l.frequency_score, l.monetary_score ORDER BY 1, 2, 3"
+            ),
+            context.stage_flows(params),
         )
         total = sum(_int(r["n"]) for r in stages)
         return ReportResult(
@@ -473,7 +480,7 @@ class LifecycleReport(ReportType):
                         Column("to", "To", Unit.TEXT),
                         Column("members", "Members", Unit.COUNT),
                     ],
-                    [[a, b, n] for a, b, n in await context.stage_flows(params)],
+                    [[a, b, n] for a, b, n in flows],
                 ),
             ],
             notes=[
