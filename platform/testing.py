@@ -51,6 +51,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import aiosqlite
 import asyncpg
+import asyncpg.introspection
 import asyncpg.pool
 import httpx
 import pytest
@@ -580,6 +581,12 @@ class DatabaseLog:
     # (tessera.db.PooledConnection), so this stays 0 unless a pool of another
     # connection class is in use. The pool's, not the code's: kept apart.
     pool_resets: int = 0
+    # asyncpg looks a parameter's type up the first time a connection meets
+    # it (the type query between switching JIT off and back: three round
+    # trips, once per connection and type). Which pooled connection a block
+    # gets decides whether it pays them: the driver's cache, not the code's
+    # work, so kept apart too.
+    type_lookups: int = 0
 
     @property
     def statements(self) -> list[str]:
@@ -623,6 +630,13 @@ class _SqliteTrace:
         aiosqlite.Connection._execute = self.original  # type: ignore[method-assign]
 
 
+_TYPE_LOOKUP = (
+    asyncpg.introspection.INTRO_LOOKUP_TYPES,
+    asyncpg.introspection.INTRO_LOOKUP_TYPES_13,
+    asyncpg.introspection.TYPE_BY_NAME,
+)
+
+
 class _AsyncpgTrace:
     """PostgreSQL: asyncpg's query logger (0.29+) on every pooled connection
     the block uses. One logged call is one round trip; an ``executemany``'s
@@ -637,6 +651,13 @@ class _AsyncpgTrace:
     def record(self, query: Any) -> None:
         if query.query == self.reset_query:
             self.log.pool_resets += 1
+            return
+        if (
+            query.query in _TYPE_LOOKUP
+            or "current_setting('jit')" in query.query
+            or ("set_config('jit'" in query.query)
+        ):
+            self.log.type_lookups += 1
             return
         many = not isinstance(query.args, tuple)  # executemany passes its list of rows
         self.log.round_trips.append([query.query] * (len(query.args) if many else 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tortoise.transactions import in_transaction
 
 from tessera.scope import BrandScope
@@ -30,3 +31,21 @@ async def test_transactions_show_their_begin_savepoint_and_commit(brand_a):
     assert "SAVEPOINT" in words and "RELEASE" in words, words
     assert words.count("SELECT") == 2
     assert len(log.round_trips) == len(log.statements)
+
+
+@pytest.mark.postgres_only
+async def test_the_drivers_first_look_at_a_type_is_kept_apart_from_round_trips(tessera_db):
+    from tortoise import connections
+
+    client = connections.get("default")
+    await client.execute_script(
+        "DROP TYPE IF EXISTS tessera_test_mood; CREATE TYPE tessera_test_mood AS ENUM ('a', 'b')"
+    )
+    # Each pooled connection looks the new type up the first time it meets it.
+    async with record_database() as first:
+        await client.execute_query("SELECT $1::tessera_test_mood AS m", ["a"])
+    async with record_database() as again:
+        await client.execute_query("SELECT $1::tessera_test_mood AS m", ["b"])
+    await client.execute_script("DROP TYPE tessera_test_mood")
+    assert len(first.round_trips) == len(again.round_trips) == 1
+    assert first.type_lookups > 0
