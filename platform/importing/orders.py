@@ -253,17 +253,10 @@ def _reason(error: DomainError, group: list[CsvRow]) -> str:
 def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
     first = group[0].values
     errors: list[DomainError] = []
-    # The order's own columns the rows have, compared on its other rows only:
-    # most of ORDER_COLUMNS are absent from a file, and the first row is the
-    # order's.
-    present = set(first).union(*(row.values for row in group[1:]))
-    compared = [c for c in ORDER_COLUMNS if c in present]
     for row in group:
         if row.extra_cells > 0:
             errors.append(DomainError("INVALID", f"line {row.line} has more cells than the header"))
-        if row is group[0]:
-            continue
-        for column in compared:
+        for column in ORDER_COLUMNS:
             if row.values.get(column, "").strip() != first.get(column, "").strip():
                 errors.append(
                     DomainError(
