@@ -69,7 +69,8 @@ class CsvSource:
         start = self._reader.line_num + 1
         try:
             for cells in self._reader:
-                if any(cell.strip() for cell in cells):
+                # One strip of the joined cells: a blank record is whitespace all through.
+                if "".join(cells).strip():
                     padded = cells + [""] * (width - len(cells))
                     yield CsvRow(
                         start, dict(zip(self.header, padded, strict=False)), len(cells) - width

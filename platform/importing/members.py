@@ -134,27 +134,30 @@ async def import_members(
         # without checking them (:func:`_already_there`); the others are
         # checked in a thread while the batch before is written, so Python
         # and the database work at the same time. Never more than one batch
-        # is read ahead of what is written.
+        # is read ahead of what is written. (Recognising in a thread too was
+        # slower: the event loop then waits on the GIL for every answer.)
         # A file of new members finds none there: after a batch where the
         # look-up found nothing it is skipped for 1, 2, 4... up to 32
         # batches, then tried again (it only saves work; the full path
         # recognises the same rows).
         backoff, skipped = 0, 0
+        plain = _Plain(scope.brand_id, scope.brand.default_region)
         ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
         try:
             for batch in batches(rows, batch_size):
+                due = skipped >= backoff
+                plainly = _plainly(plain, batch, keys=due)
                 tag_ids = await tag_ids_by_code(
-                    scope,
-                    {code for row in batch for code in cell_list(row.values.get("tags", ""))},
+                    scope, {code for codes in plainly.tags.values() for code in codes}
                 )
                 there: set[int] = set()
-                if skipped < backoff:
+                if not due:
                     skipped += 1
                 else:
-                    there = await _already_there(scope, batch, tag_ids)
+                    there = await _already_there(scope, batch, plainly, tag_ids)
                     backoff = 0 if there else min(2 * backoff or 1, 32)
                     skipped = 0
-                rest = [row for row in batch if id(row) not in there]
+                rest = [row for row in batch if id(row) not in there] if there else batch
                 checking = asyncio.ensure_future(asyncio.to_thread(check, rest)) if rest else None
                 if ahead is not None:
                     await write(*ahead)
@@ -168,8 +171,35 @@ async def import_members(
     return report
 
 
+@dataclass
+class _Plainly:
+    """What recognising a batch's rows takes, each worked out once: each
+    row's tag codes, and (when the look-up is due) its identities as they
+    would be stored with their blind indexes."""
+
+    tags: dict[int, list[str]]  # id(row) -> tag codes
+    keys: dict[int, list[tuple[str, str]]] | None = None  # id(row) -> identities
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _plainly(plain: _Plain, batch: list[CsvRow], *, keys: bool) -> _Plainly:
+    tags = {id(row): cell_list(row.values.get("tags", "")) for row in batch}
+    if not keys:
+        return _Plainly(tags)
+    wanted: dict[int, list[tuple[str, str]]] = {}
+    for row in batch:
+        found = plain.keys(row)
+        if found:
+            wanted[id(row)] = found
+    digests = pii.digests(plain.brand_id, {key for keys in wanted.values() for key in keys})
+    return _Plainly(tags, wanted, digests)
+
+
 async def _already_there(
-    scope: BrandScope, batch: list[CsvRow], tag_ids: dict[str, int]
+    scope: BrandScope,
+    batch: list[CsvRow],
+    plainly: _Plainly,
+    tag_ids: dict[str, int],
 ) -> set[int]:
     """``id()`` of the rows of ``batch`` that are surely members already and
     would change nothing: a re-run skips them without checking them (the
@@ -181,15 +211,9 @@ async def _already_there(
     this cannot tell cheaply (a phone written with a trunk prefix, an
     address with non-ASCII characters) is left to the full path. Two
     queries: the identities' owners, the members' imported tags."""
-    region = scope.brand.default_region
-    wanted: dict[int, list[tuple[str, str]]] = {}
-    for row in batch:
-        keys = _plain_keys(row, region)
-        if keys:
-            wanted[id(row)] = keys
+    wanted, digests = plainly.keys or {}, plainly.digests
     if not wanted:
         return set()
-    digests = pii.digests(scope.brand_id, {key for keys in wanted.values() for key in keys})
     owners = await identity_owners(scope, digests, digests)
     matched: dict[int, tuple[int, list[int]]] = {}  # id(row) -> member, tag ids
     for row in batch:
@@ -197,7 +221,7 @@ async def _already_there(
         if found is None or found[0] not in owners:
             continue
         keys, member = found, owners[found[0]]
-        codes = cell_list(row.values.get("tags", ""))
+        codes = plainly.tags[id(row)]
         if any(owners.get(key) != member for key in keys) or any(
             code not in tag_ids for code in codes
         ):
@@ -215,57 +239,75 @@ async def _already_there(
     }
 
 
-def _plain_keys(row: CsvRow, region: str) -> list[tuple[str, str]]:
-    """The row's identities as they would be stored, when each can be told
-    without the full check; [] when not (a value :func:`_plain` cannot tell)."""
-    if row.extra_cells > 0:
-        return []
-    keys: list[tuple[str, str]] = []
-    for column, text in row.values.items():
-        if column in ("external_id", "phone", "email", "card_number"):
-            kind = column
-        elif column.startswith(IDENTITY_PREFIX):
-            kind = column[len(IDENTITY_PREFIX) :]
-        else:
-            continue
-        if not text.strip():
-            continue
-        value = _plain(kind, text, region)
-        if value is None:
-            return []
-        keys.append((kind, value))
-    return keys
-
-
 _PHONE_MARKS = str.maketrans("", "", " -().")
 _KINDS = {kind.value: kind for kind in IdentityKind}
+_PLAIN_COLUMNS = ("external_id", "phone", "email", "card_number")
 
 
-def _plain(kind: str, text: str, region: str) -> str | None:
-    """``text`` as :func:`~tessera.members.identities.normalise` stores it,
-    told cheaply, or None when that takes the full check. What this returns
-    is only ever compared with stored values: a phone or address that is not
-    valid cannot equal one. Phones: international digits as they are, or
-    digits of the brand's region without a trunk prefix; addresses: ASCII,
-    lower-cased (what email-validator makes of those)."""
-    identity_kind = _KINDS.get(kind)
-    if identity_kind is None:
-        return None
-    if identity_kind is IdentityKind.PHONE:
-        digits = text.strip().translate(_PHONE_MARKS)
-        if digits.startswith("+") and digits[1:].isdigit():
-            return digits
-        code = phonenumbers.country_code_for_region(region)
-        if digits.isdigit() and not digits.startswith("0") and code:
-            return f"+{code}{digits}"
-        return None
-    if identity_kind is IdentityKind.EMAIL:
-        address = text.strip()
-        return address.lower() if address.isascii() and "@" in address else None
-    try:
-        return normalise(identity_kind, text, region, [])
-    except DomainError:
-        return None
+class _Plain:
+    """Identities of rows in the form they would be stored in, told cheaply
+    (the recognition of rows already there): what is the same for every
+    row of a batch (the region's calling code, which columns are
+    identities) worked out once."""
+
+    def __init__(self, brand_id: int, region: str) -> None:
+        self.brand_id = brand_id
+        self.region = region
+        self.code = phonenumbers.country_code_for_region(region)
+        self._columns: dict[str, str | None] = {}
+
+    def kind(self, column: str) -> str | None:
+        """The identity kind of a column, None for other columns."""
+        if column not in self._columns:
+            if column in _PLAIN_COLUMNS:
+                self._columns[column] = column
+            elif column.startswith(IDENTITY_PREFIX):
+                self._columns[column] = column[len(IDENTITY_PREFIX) :]
+            else:
+                self._columns[column] = None
+        return self._columns[column]
+
+    def keys(self, row: CsvRow) -> list[tuple[str, str]]:
+        """The row's identities as they would be stored, when each can be
+        told without the full check; [] when not (a value :meth:`value`
+        cannot tell)."""
+        if row.extra_cells > 0:
+            return []
+        keys: list[tuple[str, str]] = []
+        for column, text in row.values.items():
+            kind = self.kind(column)
+            if kind is None or not text.strip():
+                continue
+            value = self.value(kind, text)
+            if value is None:
+                return []
+            keys.append((kind, value))
+        return keys
+
+    def value(self, kind: str, text: str) -> str | None:
+        """``text`` as :func:`~tessera.members.identities.normalise` stores
+        it, told cheaply, or None when that takes the full check. What this
+        returns is only ever compared with stored values: a phone or address
+        that is not valid cannot equal one. Phones: international digits as
+        they are, or digits of the brand's region without a trunk prefix;
+        addresses: ASCII, lower-cased (what email-validator makes of those)."""
+        if kind == "phone":
+            digits = text.strip().translate(_PHONE_MARKS)
+            if digits.startswith("+") and digits[1:].isdigit():
+                return digits
+            if digits.isdigit() and not digits.startswith("0") and self.code:
+                return f"+{self.code}{digits}"
+            return None
+        if kind == "email":
+            address = text.strip()
+            return address.lower() if address.isascii() and "@" in address else None
+        identity_kind = _KINDS.get(kind)
+        if identity_kind is None:
+            return None
+        try:
+            return normalise(identity_kind, text, self.region, [])
+        except DomainError:
+            return None
 
 
 async def _imported_tags(
