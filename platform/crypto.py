@@ -49,26 +49,17 @@ def _digest_key(secret: str, purpose: bytes) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _hmac_pads(key: bytes) -> tuple[Any, Any]:
-    """HMAC-SHA256's inner and outer hashes with ``key`` absorbed (RFC 2104;
-    keys here are 32 bytes, under the block size): copying them per value
-    halves the cost of ``hmac.new``, which re-derives them each time, and an
-    import digests tens of thousands of identities a second."""
-    block = key.ljust(64, b"\x00")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-    return inner, outer
+def _keyed_hmac(key: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 with ``key`` absorbed: copied per value, which halves the
+    cost of ``hmac.new`` (it absorbs the key each time), and an import
+    digests tens of thousands of identities a second."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _keyed_digest(key: bytes, kind: str, normalised_value: str) -> str:
-    if len(key) > 64:
-        return hmac.new(key, f"{kind}\x00{normalised_value}".encode(), hashlib.sha256).hexdigest()
-    inner_pad, outer_pad = _hmac_pads(key)
-    inner = inner_pad.copy()
-    inner.update(f"{kind}\x00{normalised_value}".encode())
-    outer = outer_pad.copy()
-    outer.update(inner.digest())
-    return outer.hexdigest()
+    digest = _keyed_hmac(key).copy()
+    digest.update(f"{kind}\x00{normalised_value}".encode())
+    return digest.hexdigest()
 
 
 def blind_index(secret: str, brand_id: int, kind: str, normalised_value: str) -> str:
