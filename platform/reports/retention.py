@@ -10,8 +10,9 @@ those member-days adds up over days, where distinct members do not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tessera.reports.api import (
@@ -26,7 +27,7 @@ from tessera.reports.api import (
 )
 
 if TYPE_CHECKING:
-    from tessera.reports.api import ReportContext
+    from tessera.reports.api import Bucket, ReportContext
 
 
 def _int(value: object) -> int:
@@ -71,6 +72,13 @@ def rollup_ready(context: ReportContext, params: ReportParams) -> bool:
     )
 
 
+def _bucket_starts(q: Query, cut: Sequence[Bucket], start: datetime) -> str:
+    """A derived table of each series bucket's index and starting instant,
+    or of one bucket starting at ``start`` without a series."""
+    buckets = [f"SELECT {i} AS idx, {q(b.start)} AS starts" for i, b in enumerate(cut)]
+    return " UNION ALL ".join(buckets) or f"SELECT 0 AS idx, {q(start)} AS starts"
+
+
 async def buyers(context: ReportContext, params: ReportParams, *, series: bool) -> list[int]:
     """The distinct buyers of the period, or of each bucket of its series,
     from the buyer rollup; only when :func:`rollup_ready`. A member-day
@@ -84,10 +92,7 @@ async def buyers(context: ReportContext, params: ReportParams, *, series: bool) 
     def idx(day: str) -> str:
         return day_bucket(q, params, day) if series else "0"
 
-    starts = (
-        " UNION ALL ".join(f"SELECT {i} AS idx, {q(b.start)} AS starts" for i, b in enumerate(cut))
-        or f"SELECT 0 AS idx, {q(context.bounds(params)[0])} AS starts"
-    )
+    starts = _bucket_starts(q, cut, context.bounds(params)[0])
     rows = await q.rows(
         "SELECT x.idx AS idx, SUM(x.n) AS n FROM ("
         f"SELECT {idx('r.day')} AS idx, r.buyers AS n FROM report_buyer_day r "
@@ -369,10 +374,7 @@ async def dim_buyers(
     def idx(day: str) -> str:
         return day_bucket(q, params, day) if series else "0"
 
-    starts = (
-        " UNION ALL ".join(f"SELECT {i} AS idx, {q(b.start)} AS starts" for i, b in enumerate(cut))
-        or f"SELECT 0 AS idx, {q(local_midnight(whole, tz))} AS starts"
-    )
+    starts = _bucket_starts(q, cut, local_midnight(whole, tz))
     column = f"COALESCE(o.{by}, '')"
     raw_key = f" AND {column} = {q(wanted)}" if wanted is not None else ""
     key = f" AND r.dim_key = {q(wanted)}" if wanted is not None else ""

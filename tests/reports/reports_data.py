@@ -9,6 +9,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tessera.members.models import Member
 from tessera.orders.models import Order
@@ -112,3 +113,13 @@ async def load(brand: Brand, members: Sequence[M], orders: Sequence[Buy]) -> lis
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+def values(result: Any) -> tuple[dict[str, Any], dict[str, list[Any]], dict[str, Any]]:
+    """A report's figures, series and table rows by key: what two ways of
+    computing it must agree on."""
+    return (
+        {f.key: f.value for f in result.figures},
+        {s.key: list(s.values) for s in result.series},
+        {t.key: t.rows for t in result.tables},
+    )

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reports_data import Buy, M, load, report_brand, utc
+from reports_data import Buy, M, load, report_brand, utc, values
 
 from tessera.errors import DomainError
 from tessera.members.batch import MemberDraft, create_members
@@ -152,14 +152,6 @@ async def apply(scope: BrandScope, ids: list[int], step: tuple) -> None:  # type
             await rebuild_day(scope, date(2025, 3, 1) + timedelta(days=step[1]))
     except DomainError:
         pass
-
-
-def values(result):
-    return (
-        {f.key: f.value for f in result.figures},
-        {s.key: list(s.values) for s in result.series},
-        {t.key: t.rows for t in result.tables},
-    )
 
 
 @settings(

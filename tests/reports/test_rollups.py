@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reports_data import Buy, M, load, report_brand, utc
+from reports_data import Buy, M, load, report_brand, utc, values
 from tortoise.expressions import F
 
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput, RefundInput
@@ -117,14 +117,6 @@ async def refund_some(scope: BrandScope, every: int) -> None:
                 .update(refunded_amount=F("refunded_amount") + 1)
             )
         await mark_dirty(scope, uow.connection, [o.occurred_at for o in picked])
-
-
-def values(result):
-    return (
-        {f.key: f.value for f in result.figures},
-        {s.key: list(s.values) for s in result.series},
-        {t.key: t.rows for t in result.tables},
-    )
 
 
 @settings(

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from reports_data import Buy, M, load, report_brand, utc
-from test_rollups import buys, late, refund_some, values
+from reports_data import Buy, M, load, report_brand, utc, values
+from test_rollups import buys, late, refund_some
 from tortoise import connections
 
 from tessera.orders.models import Order
