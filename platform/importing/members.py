@@ -247,25 +247,21 @@ _PLAIN_COLUMNS = ("external_id", "phone", "email", "card_number")
 class _Plain:
     """Identities of rows in the form they would be stored in, told cheaply
     (the recognition of rows already there): what is the same for every
-    row of a batch (the region's calling code, which columns are
-    identities) worked out once."""
+    row of a batch (the region's calling code) worked out once."""
 
     def __init__(self, brand_id: int, region: str) -> None:
         self.brand_id = brand_id
         self.region = region
         self.code = phonenumbers.country_code_for_region(region)
-        self._columns: dict[str, str | None] = {}
 
-    def kind(self, column: str) -> str | None:
+    @staticmethod
+    def kind(column: str) -> str | None:
         """The identity kind of a column, None for other columns."""
-        if column not in self._columns:
-            if column in _PLAIN_COLUMNS:
-                self._columns[column] = column
-            elif column.startswith(IDENTITY_PREFIX):
-                self._columns[column] = column[len(IDENTITY_PREFIX) :]
-            else:
-                self._columns[column] = None
-        return self._columns[column]
+        if column in _PLAIN_COLUMNS:
+            return column
+        if column.startswith(IDENTITY_PREFIX):
+            return column[len(IDENTITY_PREFIX) :]
+        return None
 
     def keys(self, row: CsvRow) -> list[tuple[str, str]]:
         """The row's identities as they would be stored, when each can be

@@ -302,22 +302,28 @@ def previous_order(order: str = "o") -> str:
     )
 
 
-def dirty_orders(q: Query) -> str:
-    """The orders of the dirty days, ``FROM`` ``report_dirty_day d`` and
-    ``sales_order o``. PostgreSQL reads each day by the orders' time index
-    (LATERAL, not flattened): the few dirty days would otherwise be
-    estimated from an empty table's statistics and joined to a scan of all
-    the brand's orders."""
+def dirty_rows(q: Query, table: str, at: str, alias: str) -> str:
+    """The rows of ``table`` whose instant ``at`` falls on a dirty day,
+    ``FROM`` ``report_dirty_day d`` and ``table`` as ``alias``. PostgreSQL
+    reads each day by the table's (brand, ``at``) index (LATERAL, not
+    flattened): the few dirty days would otherwise be estimated from an
+    empty table's statistics and joined to a scan of all the brand's rows."""
     if q.postgres:
         return (
-            "report_dirty_day d CROSS JOIN LATERAL (SELECT * FROM sales_order o0 "
-            "WHERE o0.brand_id = d.brand_id AND o0.occurred_at >= d.starts_at "
-            "AND o0.occurred_at < d.ends_at OFFSET 0) o"
+            f"report_dirty_day d CROSS JOIN LATERAL (SELECT * FROM {table} {alias}0 "
+            f"WHERE {alias}0.brand_id = d.brand_id AND {alias}0.{at} >= d.starts_at "
+            f"AND {alias}0.{at} < d.ends_at OFFSET 0) {alias}"
         )
     return (
-        "report_dirty_day d JOIN sales_order o ON o.brand_id = d.brand_id "
-        "AND o.occurred_at >= d.starts_at AND o.occurred_at < d.ends_at"
+        f"report_dirty_day d JOIN {table} {alias} ON {alias}.brand_id = d.brand_id "
+        f"AND {alias}.{at} >= d.starts_at AND {alias}.{at} < d.ends_at"
     )
+
+
+def dirty_orders(q: Query) -> str:
+    """The orders of the dirty days, ``FROM`` ``report_dirty_day d`` and
+    ``sales_order o``."""
+    return dirty_rows(q, "sales_order", "occurred_at", "o")
 
 
 @dataclass

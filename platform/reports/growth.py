@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tessera.reports.api import Buyer, Query, ReportParams
+from tessera.reports.api import Buyer, ReportParams, dirty_rows
 from tessera.reports.retention import day_bucket
 
 if TYPE_CHECKING:
@@ -17,22 +17,6 @@ if TYPE_CHECKING:
 def rollup_ready(context: ReportContext, params: ReportParams) -> bool:
     """The join rollup counts every member: no tier, segment or buyer filter."""
     return context.cube_ready(params) and params.buyer is Buyer.ALL
-
-
-def dirty_members(q: Query) -> str:
-    """The members who joined on the dirty days, ``FROM`` ``report_dirty_day
-    d`` and ``member m`` (``id``, ``join_channel``, ``join_source``), by the
-    (brand, joined_at) index: LATERAL on PostgreSQL, as in ``dirty_orders``."""
-    if q.postgres:
-        return (
-            "report_dirty_day d CROSS JOIN LATERAL (SELECT m0.id, m0.join_channel, "
-            "m0.join_source FROM member m0 WHERE m0.brand_id = d.brand_id "
-            "AND m0.joined_at >= d.starts_at AND m0.joined_at < d.ends_at OFFSET 0) m"
-        )
-    return (
-        "report_dirty_day d JOIN member m ON m.brand_id = d.brand_id "
-        "AND m.joined_at >= d.starts_at AND m.joined_at < d.ends_at"
-    )
 
 
 async def joins(context: ReportContext, params: ReportParams) -> tuple[list[dict[str, Any]], int]:
@@ -59,7 +43,7 @@ async def joins(context: ReportContext, params: ReportParams) -> tuple[list[dict
         f"UNION ALL SELECT {idx('d.day')}, m.join_channel, m.join_source, 1, "
         f"CASE WHEN d.day >= {first} AND EXISTS (SELECT 1 FROM sales_order o "
         f"WHERE o.brand_id = {brand} AND o.member_id = m.id AND o.occurred_at < {q(end)}) "
-        f"THEN 1 ELSE 0 END FROM {dirty_members(q)} "
+        f"THEN 1 ELSE 0 END FROM {dirty_rows(q, 'member', 'joined_at', 'm')} "
         f"WHERE d.brand_id = {brand} AND d.day <= {last}) x "
         "GROUP BY x.idx, x.channel, x.source"
     )
