@@ -11,6 +11,7 @@ only when shown.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,6 +143,51 @@ def local_midnight(day: date, timezone: str) -> datetime:
 
 def local_day(at: datetime, timezone: str) -> date:
     return at.astimezone(ZoneInfo(timezone)).date()
+
+
+@functools.lru_cache(maxsize=64)
+def _offsets(timezone: str) -> tuple[tuple[datetime, int], ...]:
+    """The zone's UTC offsets (seconds) from 1970 to 2100, each with the
+    instant it starts at, oldest first."""
+    zone = ZoneInfo(timezone)
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    at = datetime(1970, 1, 1, tzinfo=UTC)
+    found = [(at, offset(at))]
+    while at.year < 2100:
+        step = at + timedelta(days=1)
+        if offset(step) != found[-1][1]:
+            low, high = at, step
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if offset(middle) == found[-1][1] else (low, middle)
+            found.append((high.replace(microsecond=0), offset(high)))
+        at = step
+    return tuple(found)
+
+
+def local_day_sql(q: Query, column: str, timezone: str) -> str:
+    """An SQL expression: the brand's local day of the stored instant
+    ``column`` (NULL for NULL). SQLite has no timezones: the instant is
+    shifted by the offset in force then, found by bisecting the zone's
+    transitions (a few comparisons, not one per transition)."""
+    if q.postgres:
+        return f"CAST(({column} AT TIME ZONE {q(timezone)}) AS date)"
+    offsets = _offsets(timezone)
+
+    def tree(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            return f"date({column}, '{offsets[lo][1]:+d} seconds')"
+        mid = (lo + hi) // 2
+        return (
+            f"(CASE WHEN {column} >= '{sqlite_time(offsets[mid][0])}' "
+            f"THEN {tree(mid, hi)} ELSE {tree(lo, mid)} END)"
+        )
+
+    return tree(0, len(offsets))
 
 
 def buckets(params: ReportParams, timezone: str) -> list[Bucket]:

@@ -257,7 +257,7 @@ async def store(
             .values_list("id", flat=True)
         )
         if old:
-            await scope.query(StageFlow).using_db(conn).filter(period_id__in=old).delete()
+            # The stored flows go with their period (ON DELETE CASCADE).
             await scope.query(FlowPeriod).using_db(conn).filter(id__in=old).delete()
         period = await scope.create(
             FlowPeriod,
