@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.types import Info
@@ -80,13 +80,16 @@ async def _tags(info: Info, members: Sequence[Member], pks: list[int]) -> None:
 
 
 async def _stats(info: Info, members: Sequence[Member], pks: list[int]) -> None:
+    from tessera.orders.stats import StatsView
     from tessera.schema.orders.loaders import stats_loader
     from tessera.schema.orders.types import MemberStats
 
     currency = info.context.scope.brand.currency
-    views = await stats_loader(info).load_many(pks)
+    # The loader's batch function itself: the page's keys are one batch
+    # already, which load_many would split into a future per member.
+    views = await stats_loader(info).load_fn(pks)
     for member, view in zip(members, views, strict=True):
-        member.ready_stats = MemberStats.from_view(view, currency)
+        member.ready_stats = MemberStats.from_view(cast("StatsView", view), currency)
 
 
 def serve_ready_fields(schema: GraphQLSchema) -> None:
