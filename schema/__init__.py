@@ -19,12 +19,14 @@ from tessera.schema.campaigns import CampaignsMutation, CampaignsQuery
 from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
+from tessera.schema.engine import plain_attribute_resolvers
 from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.input_text import RefuseControlCharacters
 from tessera.schema.limits import MAX_OF_TYPE_DEPTH, limit_extensions
 from tessera.schema.members import MembersMutation, MembersQuery
 from tessera.schema.members.personal import AuditPersonalReads
+from tessera.schema.members.preload import serve_ready_fields
 from tessera.schema.orders.money import SCALAR_OVERRIDES
 from tessera.schema.orders.mutations import OrdersMutation
 from tessera.schema.orders.queries import OrdersQuery
@@ -129,7 +131,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
                 # Innermost of all: permissions are checked before it, its
                 # refusal becomes the payload's errors, and the audit records it.
                 field.extensions.insert(0, RefuseControlCharacters(mutation=is_mutation))
-    return Schema(
+    schema = Schema(
         query=query,
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=not settings.development),
@@ -142,6 +144,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             *limit_extensions(limits),
         ],
     )
+    plain_attribute_resolvers(schema._schema)
+    serve_ready_fields(schema._schema)
+    return schema
 
 
 def export_sdl(settings: Settings | None = None) -> str:

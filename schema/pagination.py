@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -159,6 +159,12 @@ def _seek(
     )
 
 
+def row_cursor(sort_field: str) -> Callable[[Mapping[str, Any]], str]:
+    """The cursor of a plain row (a dict of columns with ``id``) in a list
+    ordered by ``sort_field`` then id."""
+    return lambda row: encode_cursor([row[sort_field], row["id"]])
+
+
 def connection_of(
     rows: Sequence[Any],
     window: Window,
@@ -218,7 +224,7 @@ async def paginate(
         rows,
         window,
         size,
-        (lambda row: encode_cursor([row[sort_field], row["id"]]))
+        row_cursor(sort_field)
         if columns
         else (lambda row: encode_cursor([getattr(row, sort_field), row.id])),
         to_node,

@@ -4,6 +4,7 @@ expressions, never a loop in Python)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -174,3 +175,39 @@ def _comparable(definition: Any, value: Any, field: list[str]) -> Any:
     if isinstance(result, bool):
         return "true" if result else "false"
     return result
+
+
+async def first_page(
+    scope: BrandScope, sort: MemberSort, limit: int, columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The first ``limit`` rows (``columns`` of each, as ``QuerySet.values``
+    gives them) of the brand's unfiltered member list in ``sort`` order: what
+    ``filtered_members(scope, MemberFilter())`` ordered by the sort key then
+    id returns. The members page without filter reads this on every view;
+    building the same statement through the ORM took more CPU (0.85 ms) than
+    reading and converting its 100 rows."""
+    connection = Member._meta.db
+    known = Member._meta.fields_map
+    if not set(columns) <= known.keys():
+        raise ValueError(f"not columns of member: {sorted(set(columns) - known.keys())}")
+    direction = "DESC" if sort.descending else "ASC"
+    selected = ", ".join(f'"{column}"' for column in columns)
+    rows = await connection.execute_query_dict(
+        f'SELECT {selected} FROM "{Member._meta.db_table}" '
+        f'WHERE "brand_id" = {int(scope.brand_id)} AND '
+        f'"merged_into_id" IS NULL ORDER BY "{sort.field}" {direction}, "id" {direction} '
+        f"LIMIT {int(limit)}"
+    )
+    converters = _converters(columns)
+    for row in rows:
+        for column, convert in converters:
+            row[column] = convert(row[column])
+    return rows
+
+
+def _converters(columns: Sequence[str]) -> list[tuple[str, Callable[[Any], Any]]]:
+    """How ``QuerySet.values`` turns each column's database value into Python
+    (tortoise's ``resolve_to_python_value``: none for the driver's native types)."""
+    native = {name for _, name, _ in Member._meta.db_native_fields}
+    fields = Member._meta.fields_map
+    return [(c, fields[c].to_python_value) for c in columns if c not in native]

@@ -19,6 +19,7 @@ from tessera.members.batch import identity_owners
 from tessera.members.identities import IdentityKind, normalise
 from tessera.members.models import Member
 from tessera.scope import BrandScope
+from tessera.segments.materialise import Statement
 from tessera.tags import bulk
 from tessera.tags.models import Tag, TagAssignment, TagGroup
 from tessera.uow import unit_of_work
@@ -243,22 +244,33 @@ async def live_tags_of(
 ) -> dict[int, list[dict[str, Any]]]:
     """The distinct tags on many members' live assignments, by tag id, in one
     query of plain rows (``TAG_COLUMNS``): a page of members reads this
-    without building an assignment and a tag object per row."""
+    without building an assignment and a tag object per row. Hand-written:
+    the ORM's join and filter building cost more CPU than the page's rows."""
     result: dict[int, list[dict[str, Any]]] = {member_id: [] for member_id in member_ids}
-    rows = (
-        await active_assignments(scope, now or _now())
-        .filter(member_id__in=list(member_ids))
-        .order_by("member_id", "tag_id")
-        .values("member_id", *(f"tag__{column}" for column in TAG_COLUMNS))
+    if not member_ids:
+        return result
+    connection = TagAssignment._meta.db
+    stmt = Statement(connection.capabilities.dialect)
+    brand_id = int(scope.brand_id)
+    # Integers go into the text (as in members.latest); the time is bound.
+    members = ",".join(str(int(m)) for m in member_ids)
+    _, rows = await connection.execute_query(
+        "SELECT DISTINCT a.member_id, t.id, t.group_id, t.code, t.name, t.description, "
+        "t.default_expiry_days, t.created_at FROM tag_assignment a "
+        f"JOIN tag t ON t.id = a.tag_id AND t.brand_id = {brand_id} "
+        f"WHERE a.brand_id = {brand_id} AND a.member_id IN ({members}) "
+        f"AND (a.expires_at IS NULL OR a.expires_at > {stmt(now or _now())}) "
+        "ORDER BY a.member_id, t.id",
+        stmt.params,
     )
-    last: tuple[int, int] | None = None
-    for row in rows:
-        key = (row["member_id"], row["tag__id"])
-        if key != last:
-            last = key
-            result[row["member_id"]].append(
-                {column: row[f"tag__{column}"] for column in TAG_COLUMNS}
-            )
+    created_at = Tag._meta.fields_map["created_at"].to_python_value
+    tags: dict[int, dict[str, Any]] = {}  # a page's members share few tags: one dict each
+    for member_id, *values in rows:
+        tag = tags.get(values[0])
+        if tag is None:
+            tag = tags[values[0]] = dict(zip(TAG_COLUMNS, values, strict=True))
+            tag["created_at"] = created_at(tag["created_at"])
+        result[member_id].append(tag)
     return result
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
@@ -21,7 +22,9 @@ from tessera.members import pii
 from tessera.request_context import current_request_id
 
 
-def shown(info: Info, member_id: int, kind: str, value: str | None) -> str | None:
+def shown(
+    info: Info | GraphQLResolveInfo, member_id: int, kind: str, value: str | None
+) -> str | None:
     if value is None or not pii.is_sealed(kind):
         return value
     if getattr(info.context.principal, "member_id", None) == member_id:

@@ -8,14 +8,14 @@ import strawberry
 from strawberry.types import Info
 
 from tessera.members import merge, service
-from tessera.members.search import MemberFilter, filtered_members
+from tessera.members.search import MemberFilter, filtered_members, first_page
 from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.members.filters import MemberFilterInput, MemberSort
 from tessera.schema.members.identities import IdentityKind
 from tessera.schema.members.preload import preload
 from tessera.schema.members.types import MEMBER_COLUMNS, Member
-from tessera.schema.pagination import Connection, Window, paginate
+from tessera.schema.pagination import Connection, Window, connection_of, paginate, row_cursor
 from tessera.schema.permissions import CanRead
 
 
@@ -69,19 +69,30 @@ class MemberQuery:
         ] = None,
     ) -> Connection[Member]:
         wanted = filter.to_domain() if filter else MemberFilter()
-        query = await filtered_members(info.context.scope, wanted)
-        if segment_id is not None:
-            from tessera.schema.segments.queries import members_in_segment
+        scope = info.context.scope
+        query = await filtered_members(scope, wanted)
+        window = Window(first, after, last, before)
+        cap = info.context.settings.limits.page_size
+        if segment_id is None and window.plain and wanted == MemberFilter():
+            # The page every console opens: its statement is written out once.
+            size = window.size(cap)
+            rows = await first_page(scope, sort, size + 1, MEMBER_COLUMNS)
+            page = connection_of(
+                rows, window, size, row_cursor(sort.field), Member.from_row, query.count
+            )
+        else:
+            if segment_id is not None:
+                from tessera.schema.segments.queries import members_in_segment
 
-            query = await members_in_segment(info, query, segment_id)
-        page = await paginate(
-            query,
-            Window(first, after, last, before),
-            cap=info.context.settings.limits.page_size,
-            to_node=Member.from_row,
-            sort_field=sort.field,
-            descending=sort.descending,
-            columns=MEMBER_COLUMNS,
-        )
+                query = await members_in_segment(info, query, segment_id)
+            page = await paginate(
+                query,
+                window,
+                cap=cap,
+                to_node=Member.from_row,
+                sort_field=sort.field,
+                descending=sort.descending,
+                columns=MEMBER_COLUMNS,
+            )
         await preload(info, [edge.node for edge in page.edges], ("edges", "node"))
         return page

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -75,9 +75,13 @@ class Member:
         description="Custom attributes by key, as defined in `attributeDefinitions`."
     )
     # Filled by a list resolver that loaded them for the whole page at once
-    # (``schema.members.preload``); None: load on demand through a dataloader.
+    # (``schema.members.preload``) and served by the plain resolvers installed
+    # there; None: the resolvers below load them on demand.
     ready_tags: strawberry.Private[list[Tag] | None] = None
     ready_stats: strawberry.Private[Any] = None
+    # The clear phone and email, decrypted once per member by the preload
+    # (unset: not decrypted yet); masked or audited as each field is resolved.
+    clear: strawberry.Private[dict[str, str | None] | None] = None
     brand_pk: strawberry.Private[int] = 0
     phone_sealed: strawberry.Private[str | None] = None
     email_sealed: strawberry.Private[str | None] = None
@@ -103,16 +107,11 @@ class Member:
         rows = await IdentitiesByMemberIdLoader.of(info).load(self.pk)
         return [Identity.from_model(row) for row in rows]
 
-    # ``tags`` and ``stats`` are sync resolvers so that a page whose list
-    # resolver preloaded them costs no await per member; alone, they hand
-    # graphql-core a coroutine, which it awaits like an async resolver's.
+    # A page whose list resolver preloaded ``phone``, ``email``, ``tags`` and
+    # ``stats`` is served by plain resolvers that read the ready data
+    # (``preload.serve_ready_fields``); these resolve the fields otherwise.
     @strawberry.field(description="The member's tags (expired assignments are left out).")
-    def tags(self, info: Info) -> list[Tag]:
-        if self.ready_tags is not None:
-            return self.ready_tags
-        return cast(list[Tag], self._load_tags(info))
-
-    async def _load_tags(self, info: Info) -> list[Tag]:
+    async def tags(self, info: Info) -> list[Tag]:
         rows = await TagAssignmentsByMemberIdLoader.of(info).load(self.pk)
         return [Tag.from_model(tag) for tag in {row.tag_id: row.tag for row in rows}.values()]
 
@@ -125,14 +124,12 @@ class Member:
         return [TagAssignment.from_model(row) for row in rows]
 
     @strawberry.field(description="Purchase figures: orders, spend, units, refunds.")
-    def stats(
+    async def stats(
         self, info: Info
     ) -> Annotated[MemberStats, strawberry.lazy("tessera.schema.orders.types")]:
-        if self.ready_stats is not None:
-            return cast("MemberStats", self.ready_stats)
         from tessera.schema.orders.queries import member_stats
 
-        return cast("MemberStats", member_stats(info, self.pk))
+        return await member_stats(info, self.pk)
 
     @strawberry.field(description="The member's orders, newest first.")
     async def orders(

@@ -263,3 +263,46 @@ def test_an_email_domain_checked_before_is_judged_the_same_again():
         with pytest.raises(DomainError) as bad_local:
             normalise(IdentityKind.EMAIL, "ann..lee@example.com", "CN", ["email"])
         assert bad_local.value.code == "INVALID_EMAIL"
+
+
+async def test_the_first_page_statement_reads_what_the_filtered_query_reads(
+    brand_a, brand_b, register
+):
+    """``search.first_page`` (the members page without filter, written out)
+    gives the rows ``filtered_members`` ordered and limited gives, converted
+    alike: dates, times, JSON, sealed columns; tombstones and other brands left out."""
+    from datetime import UTC, datetime, timedelta
+
+    from tessera.members.search import MemberFilter, MemberSort, filtered_members, first_page
+    from tessera.schema.members.types import MEMBER_COLUMNS
+
+    scope = BrandScope(brand_a)
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    for i in range(7):
+        member = await register(
+            brand_a,
+            name=f"N{i % 3}",
+            phone=f"1380013800{i}",
+            birthday=date(1990, 1, i + 1),
+            interests=["tea", f"i{i}"],
+        )
+        # Two share a join time: the id breaks the tie.
+        await Member.filter(id=member.id).update(
+            joined_at=at + timedelta(hours=i // 2), attributes={"level": i, "vip": i % 2 == 0}
+        )
+    survivor = await Member.filter(brand_id=brand_a.id).first()
+    tombstone = await register(brand_a, name="Gone", phone="13900139000")
+    await Member.filter(id=tombstone.id).update(merged_into_id=survivor.id)
+    await register(brand_b, name="Other brand", phone="13900139001")
+
+    for sort in MemberSort:
+        prefix = "-" if sort.descending else ""
+        for limit in (1, 4, 20):
+            expected = (
+                await (await filtered_members(scope, MemberFilter()))
+                .order_by(f"{prefix}{sort.field}", f"{prefix}id")
+                .limit(limit)
+                .values(*MEMBER_COLUMNS)
+            )
+            assert await first_page(scope, sort, limit, MEMBER_COLUMNS) == expected
+    assert len(await first_page(scope, MemberSort.NAME_ASC, 20, MEMBER_COLUMNS)) == 7

@@ -377,3 +377,96 @@ async def test_a_key_no_definition_could_have_is_not_found(gql, api_key, brand_a
             token=admin,
         )
         assert body[mutation]["errors"] == [{"field": ["input", "key"], "code": "NOT_FOUND"}]
+
+
+PAGE = """{ members(first: 100) { edges { node {
+  id phone email tags { code name }
+  stats { ordersCount lastOrderAt totalSpent { amount currency }
+          averageOrderValue { amount } spentLast365Days { amount } } } } } }"""
+ONE = """query($id: ID!) { member(id: $id) {
+  id phone email tags { code name }
+  stats { ordersCount lastOrderAt totalSpent { amount currency }
+          averageOrderValue { amount } spentLast365Days { amount } } } }"""
+
+
+async def test_a_page_of_members_reads_its_fields_in_a_constant_number_of_queries(
+    gql, api_key, brand_a
+):
+    """The members page preloads tags, statistics and the clear phone and
+    email (``schema.members.preload``): the same values a member read alone
+    gets, masked or shown and audited the same way, in queries that do not
+    grow with the page."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from tessera.audit.models import AuditLogEntry
+    from tessera.members import pii
+    from tessera.members.service import create_member
+    from tessera.orders.inputs import LineInput, MemberRef, OrderInput
+    from tessera.orders.money import MoneyAmount
+    from tessera.pipeline.orders import record_orders
+    from tessera.scope import BrandScope
+    from tessera.tags.service import create_tag, tag_members
+    from tessera.testing import record_database
+
+    scope = BrandScope(brand_a)
+    await create_tag(scope, "gold", "Gold")
+    await create_tag(scope, "new", "New")
+    shown_key = await api_key(brand_a, "read", "pii")
+    masked_key = await api_key(brand_a, "read")
+    for token in (shown_key, masked_key):
+        await gql("{ brand { code } }", token=token)  # a key's first use writes last_used_at
+
+    async def reads() -> list[dict]:
+        entries = AuditLogEntry.filter(brand_id=brand_a.id, action=pii.READ_ACTION)
+        return [e.details for e in await entries.order_by("id")]
+
+    async def grow_to(total: int) -> None:
+        existing = await Member.filter(brand_id=brand_a.id).count()
+        for i in range(existing, total):
+            values = {"name": f"M{i}", "phone": f"1380000{i:04d}"}
+            if i % 2:
+                values["email"] = f"m{i}@example.com"
+            member = await create_member(scope, values)
+            if i % 3:
+                await tag_members(scope, ["gold", "new"][: i % 3], member_ids=[member.id])
+                price = MoneyAmount(Decimal("12.50"), "CNY")
+                order = OrderInput(
+                    external_id=f"o-{i}",
+                    member=MemberRef(member_id=member.id),
+                    occurred_at=datetime.now(UTC),
+                    amount_paid=MoneyAmount(Decimal("25.00"), "CNY"),
+                    lines=[LineInput(sku="SKU-1", quantity=2, unit_price=price)],
+                )
+                assert not isinstance((await record_orders(scope, [order]))[0], Exception)
+
+    async def page_round_trips(total: int) -> list[int]:
+        await grow_to(total)
+        counts = []
+        for token in (masked_key, shown_key):
+            async with record_database() as counter:
+                data = await gql(PAGE, token=token)
+            assert len(data["members"]["edges"]) == total
+            counts.append(len(counter.round_trips))
+        return counts
+
+    small = await page_round_trips(5)
+    assert await page_round_trips(60) == small
+    # auth, the page, tags, stored statistics, the 365-day spend; and the one
+    # audit entry when values are shown
+    assert small == [5, 6]
+
+    before = len(await reads())
+    for token in (shown_key, masked_key):
+        page = [e["node"] for e in (await gql(PAGE, token=token))["members"]["edges"]]
+        alone = [(await gql(ONE, {"id": node["id"]}, token=token))["member"] for node in page]
+        assert page == alone
+        assert any("****" in node["phone"] for node in page) == (token == masked_key)
+        assert {len(node["tags"]) for node in page} == {0, 1, 2}
+        assert {node["stats"]["ordersCount"] for node in page} == {0, 1}
+    audited = (await reads())[before:]
+    # One entry for the page (every member has a phone), one per member read alone.
+    ids = sorted(decode_id(node["id"], "Member") for node in page)
+    assert audited[0] == {"memberIds": ids}
+    assert sorted(entry["memberIds"][0] for entry in audited[1:]) == ids
+    assert all(len(entry["memberIds"]) == 1 for entry in audited[1:])

@@ -251,6 +251,14 @@ ALLOWED_RAW_SQL = {
         "latest_per_member",
     ): "window query WHERE brand_id = the scope's (bound); rows then fetched via the scope",
     (
+        "platform/members/search.py",
+        "first_page",
+    ): "the unfiltered members page: member WHERE brand_id = the scope's (an int in the text)",
+    (
+        "platform/tags/service.py",
+        "live_tags_of",
+    ): "a page's live tags: tag_assignment and tag both WHERE brand_id = the scope's",
+    (
         "platform/reports/api.py",
         "rows",
     ): "report SQL: every statement binds the context's brand id (tests/reports isolation test)",

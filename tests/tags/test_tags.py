@@ -157,9 +157,15 @@ async def test_expired_assignments_are_neither_shown_nor_matched(gql, api_key, b
         scope, ["promo"], member_ids=[member.pk], expires_at=past + timedelta(hours=1), now=past
     )
     await tag_members(scope, ["gold"], member_ids=[member.pk])
+    await create_tag(scope, "vip", "VIP")
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    await tag_members(scope, ["vip"], member_ids=[member.pk], expires_at=soon)
     token = await api_key(brand_a, "read")
     data = await gql(MEMBER_TAGS, {"id": member.id}, token=token)
-    assert data["member"]["tags"] == [{"code": "gold"}]
+    assert data["member"]["tags"] == [{"code": "gold"}, {"code": "vip"}]
+    # The members page reads them for the whole page at once (live_tags_of).
+    data = await gql("{ members { edges { node { tags { code } } } } }", token=token)
+    assert data["members"]["edges"][0]["node"]["tags"] == [{"code": "gold"}, {"code": "vip"}]
     data = await gql('{ members(filter: {tags: {any: ["promo"]}}) { totalCount } }', token=token)
     assert data["members"]["totalCount"] == 0
 
@@ -177,6 +183,8 @@ async def test_default_expiry_and_per_source_untagging(gql, api_key, brand_a, ne
     expiry = datetime.fromisoformat(assignments[0]["expiresAt"])
     assert timedelta(days=29) < expiry - datetime.now(UTC) <= timedelta(days=30)
     assert data["member"]["tags"] == [{"code": "new"}]
+    data = await gql("{ members { edges { node { tags { code } } } } }", token=token)
+    assert data["members"]["edges"][0]["node"]["tags"] == [{"code": "new"}]  # once, two sources
 
     data = await gql(UNTAG, {"tags": ["new"], "ids": [member.id]}, token=token)
     assert data["untagMembers"]["changedCount"] == 1
