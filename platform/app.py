@@ -20,7 +20,7 @@ from tessera.channels.http import routes as channel_routes
 from tessera.config import Settings, get_settings
 from tessera.jobs.inline import InlineQueue
 from tessera.jobs.inline_cron import InlineCron
-from tessera.request_context import brand_var, new_request_id, request_id_var
+from tessera.request_context import brand_var, features_var, new_request_id, request_id_var
 
 log = logging.getLogger("tessera.http")
 
@@ -38,6 +38,7 @@ class RequestLogMiddleware:
         request_id = new_request_id()
         rid_token = request_id_var.set(request_id)
         brand_token = brand_var.set(None)
+        features_token = features_var.set(None)
         started = time.perf_counter()
         status = 500
 
@@ -67,6 +68,7 @@ class RequestLogMiddleware:
             )
             request_id_var.reset(rid_token)
             brand_var.reset(brand_token)
+            features_var.reset(features_token)
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""The request id of the work in progress, for log lines and masked errors."""
+"""The request id of the work in progress, for log lines and masked errors,
+and what the request has already read of its brand's enabled features."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 brand_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tessera_brand", default=None
+)
+
+# (brand id, the brand's enabled features as one text): read with the API
+# key's revocation check, so that plugin delivery after the request's commit
+# can reuse what this process built for the same text instead of reading the
+# features again (tessera.features.stamp).
+features_var: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
+    "tessera_features", default=None
 )
 
 

@@ -17,6 +17,7 @@ from tortoise.expressions import Q
 from tessera.auth.models import ApiKey
 from tessera.auth.scopes import Scope, expand
 from tessera.errors import DomainError
+from tessera.features.stamp import seen, stamp_sql
 from tessera.scope import Actor, BrandScope
 from tessera.tenancy.models import Brand
 
@@ -130,15 +131,20 @@ class _KeyCache:
 _cache = _KeyCache()
 
 
-async def _live(key_id: int) -> bool:
-    """Whether the key is not revoked: by primary key, hand-built (this runs
-    on every request; the ORM's query building cost more than the query)."""
+async def _live(key_id: int, brand_id: int) -> str | None:
+    """None when the key is revoked, else its brand's enabled features as one
+    text (:mod:`tessera.features.stamp`, read here to spare plugin delivery a
+    round trip): by primary key, hand-built (this runs on every request; the
+    ORM's query building cost more than the query)."""
     conn = connections.get("default")
-    placeholder = "$1" if conn.capabilities.dialect == "postgres" else "?"
-    found, _ = await conn.execute_query(
-        f'SELECT 1 FROM "api_key" WHERE "id" = {placeholder} AND "revoked_at" IS NULL', [key_id]
+    dialect = conn.capabilities.dialect
+    brand, key = ("$1", "$2") if dialect == "postgres" else ("?", "?")
+    _, rows = await conn.execute_query(
+        f"SELECT {stamp_sql(dialect, brand)} AS features "
+        f'FROM "api_key" WHERE "id" = {key} AND "revoked_at" IS NULL',
+        [brand_id, key_id],
     )
-    return bool(found)
+    return str(rows[0]["features"]) if rows else None
 
 
 async def authenticate(token: str) -> KeyPrincipal | None:
@@ -149,7 +155,10 @@ async def authenticate(token: str) -> KeyPrincipal | None:
     digest = _hash(token)
     cached = _cache.get(digest)
     if cached is not None:
-        if await _live(cached.key_id):
+        brand_id = cached.scope.brand_id
+        features = await _live(cached.key_id, brand_id)
+        if features is not None:
+            seen(brand_id, features)
             return cached
         _cache.forget(cached.key_id)
         return None

@@ -14,6 +14,7 @@ from tessera.config import Settings
 from tessera.crypto import decrypt_json, encrypt_json
 from tessera.errors import DomainError, DomainErrors
 from tessera.features.models import BrandFeature
+from tessera.features.stamp import changed as features_changed
 from tessera.plugin_host.components import Component, ComponentFamily
 from tessera.scope import BrandScope
 from tessera.tenancy.models import Brand
@@ -191,6 +192,8 @@ async def set_feature(
                 feature.last_error = None
                 feature.last_error_at = None
             await feature.save(using_db=uow.connection)
+        # What this request read of the features before is stale now.
+        features_changed()
         uow.emit(
             "feature.changed",
             component=cls.key,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from tessera import runtime
 from tessera.features.models import BrandFeature
 from tessera.features.service import load_config
+from tessera.features.stamp import current as features_read
 from tessera.plugin_host.context import BrandInfo, PluginContext
 from tessera.plugin_host.events import DomainEvent
 from tessera.plugin_host.manager import PluginHost
@@ -58,6 +59,24 @@ async def deliver(events: list[DomainEvent], known: BrandScope | None = None) ->
                 await _call(rt.host, plugin, event, audience)
 
 
+@dataclass(frozen=True)
+class _Built:
+    """The configs built for a brand's enabled features, by what they were
+    built from: the features' text (:mod:`tessera.features.stamp`) and the
+    host's registrations."""
+
+    stamp: str
+    generation: int
+    configs: dict[str, dict[str, BaseModel]]
+    broken: dict[str, str]
+
+
+# By brand id; a request that read its brand's features with its API key's
+# revocation check reuses these while the text is the same.
+_built: dict[int, _Built] = {}
+_BUILT_SIZE = 10_000
+
+
 async def _audience(
     rt: runtime.Runtime, brand_id: int, known: BrandScope | None
 ) -> _Audience | None:
@@ -72,30 +91,47 @@ async def _audience(
         audience = _Audience(
             scope, BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone)
         )
-        for feature in await scope.query(BrandFeature).filter(enabled=True):
-            registered = rt.host.component(feature.component_key)
-            if registered is None:
-                continue
-            label = feature.component_key
-            if feature.instance:
-                label = f"{label}:{feature.instance}"
-            try:
-                config = load_config(registered.cls, feature, rt.settings)
-            except Exception as exc:
-                # A plugin upgrade can invalidate a stored config; the plugin
-                # must not then run with a config it did not validate.
-                log.error(
-                    "plugin %s: stored config of %s is unusable: %r", registered.plugin, label, exc
+        stamp = features_read(brand_id)
+        built = _built.get(brand_id) if stamp is not None else None
+        if built is not None and built.stamp == stamp and built.generation == rt.host.generation:
+            audience.configs.update(built.configs)
+            audience.broken.update(built.broken)
+        else:
+            await _configure(rt, scope, audience)
+            if stamp is not None:
+                if len(_built) >= _BUILT_SIZE:
+                    del _built[next(iter(_built))]
+                _built[brand_id] = _Built(
+                    stamp, rt.host.generation, dict(audience.configs), dict(audience.broken)
                 )
-                audience.broken[registered.plugin] = f"config of {label} is unusable: {exc!r}"
-                continue
-            audience.configs[registered.plugin][label] = config
     except Exception:
         log.exception("could not load the plugins enabled on brand %s", brand_id)
         return None
     for plugin, message in audience.broken.items():
         await _record_failure(rt.host, audience.scope, plugin, message)
     return audience
+
+
+async def _configure(rt: runtime.Runtime, scope: BrandScope, audience: _Audience) -> None:
+    """Read the brand's enabled features and build each plugin's configs."""
+    for feature in await scope.query(BrandFeature).filter(enabled=True):
+        registered = rt.host.component(feature.component_key)
+        if registered is None:
+            continue
+        label = feature.component_key
+        if feature.instance:
+            label = f"{label}:{feature.instance}"
+        try:
+            config = load_config(registered.cls, feature, rt.settings)
+        except Exception as exc:
+            # A plugin upgrade can invalidate a stored config; the plugin
+            # must not then run with a config it did not validate.
+            log.error(
+                "plugin %s: stored config of %s is unusable: %r", registered.plugin, label, exc
+            )
+            audience.broken[registered.plugin] = f"config of {label} is unusable: {exc!r}"
+            continue
+        audience.configs[registered.plugin][label] = config
 
 
 async def _call(host: PluginHost, plugin: str, event: DomainEvent, audience: _Audience) -> None:

@@ -75,6 +75,9 @@ class PluginHost:
         self._versions: dict[str, str | None] = {}
         self._components: dict[str, RegisteredComponent] = {}
         self._event_callers: dict[str, pluggy.HookCaller] = {}
+        # Counts registrations: what was built from this host's components
+        # (plugin delivery's configs) is stale once it moves.
+        self.generation = 0
         if trace:
             self.pm.trace.root.setwriter(lambda message: trace_log.info(message.rstrip()))
             self.pm.enable_tracing()
@@ -131,12 +134,14 @@ class PluginHost:
         self._versions[name] = version
         self._components = components
         self._event_callers.clear()
+        self.generation += 1
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self._versions.pop(name, None)
         self._components = self._collect()
         self._event_callers.clear()
+        self.generation += 1
 
     def _only(self, hook_name: str, plugin_name: str) -> pluggy.HookCaller:
         # A hook caller reaching one plugin: its failure cannot hide another's

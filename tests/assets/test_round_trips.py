@@ -35,13 +35,17 @@ async def test_earn_points_over_http_costs_its_statements_and_nothing_more(
     token = await api_key(brand_a, "write")
     member = await make_member(brand_a)
     await gql(EARN, earn_input(member.id, "first"), token=token)  # the key's first use
+    await gql(EARN, earn_input(member.id, "warm"), token=token)  # delivery's configs built
 
     async with record_database() as log:
         data = await gql(EARN, earn_input(member.id, "second"), token=token)
 
-    assert data["earnPoints"] == {"balance": 10, "replayed": False, "errors": []}
+    assert data["earnPoints"] == {"balance": 15, "replayed": False, "errors": []}
     trips = [" ".join(trip) for trip in log.round_trips]
-    assert trips[0].startswith('SELECT 1 FROM "api_key"')  # revocation check: all of auth
+    # The revocation check is all of auth, and reads the brand's enabled
+    # features for plugin delivery after the commit (no read of its own then).
+    assert '"api_key"' in trips[0] and '"brand_feature"' in trips[0]
+    assert sum('"brand_feature"' in t for t in trips) == 1
     # One transaction, no savepoint of the audit's own: BEGIN, the ledger
     # write's savepoint (a replay racing this call rolls back only that),
     # the account update, entry and lot, the audit entry, COMMIT.
@@ -50,10 +54,10 @@ async def test_earn_points_over_http_costs_its_statements_and_nothing_more(
     assert sum("audit_log_entry" in t for t in trips) == 1
     if postgres():
         # The policy rides on the account update, the lot on the entry insert.
-        assert len(trips) == 9, log.report()
+        assert len(trips) == 8, log.report()
         assert log.pool_resets == 0
     else:
-        assert len(trips) == 11, log.report()
+        assert len(trips) == 10, log.report()
 
 
 async def test_a_redemption_reads_its_lots_in_one_query(brand_a, make_member):

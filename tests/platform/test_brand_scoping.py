@@ -170,7 +170,7 @@ ALLOWED_RAW_SQL = {
     (
         "platform/auth/api_keys.py",
         "_live",
-    ): "by the primary key of a key this process authenticated, before any brand is known",
+    ): "by the primary key of a key this process authenticated; its brand's features by its brand",
     (
         "platform/assets/lots.py",
         "_available",

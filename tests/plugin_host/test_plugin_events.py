@@ -203,3 +203,43 @@ async def test_a_stored_config_the_plugin_no_longer_accepts_is_reported_not_used
     feature = await BrandFeature.get(component_key="sample_ratio")
     assert feature.last_error.startswith("config of sample_ratio is unusable")
     assert "plugin sample: stored config of sample_ratio is unusable" in caplog.text
+
+
+EARN = "mutation($input: PointsInput!) { earnPoints(input: $input) { balance errors { code } } }"
+
+
+async def test_a_request_reuses_the_configs_built_until_the_features_change_anywhere(
+    brand_a, api_key, new_member, register_plugin, enable_feature, gql
+):
+    """Delivery after a request's commit reuses the configs built for the
+    features its API key's revocation check read, and builds them again at the
+    next request after any change, however made (here behind this process's
+    back, as another process or an operator's SQL would)."""
+    sample = Sample()
+    register_plugin(sample, "sample")
+    await enable_feature(brand_a, "sample_ratio", config={"points_per_unit": 3})
+    token = await api_key(brand_a, "write")
+    member = (await new_member(brand_a, name="Ann", email="ann@example.com")).id
+
+    async def earn(key: str) -> tuple[list, int]:
+        sample.received.clear()
+        variables = {"input": {"memberId": member, "points": 1, "idempotencyKey": key}}
+        async with record_database() as log:
+            data = await gql(EARN, variables, token=token)
+        assert data["earnPoints"]["errors"] == []
+        reads = sum('"brand_feature"' in q and '"api_key"' not in q for q in log.statements)
+        ratios = [
+            c.configs["sample_ratio"].points_per_unit  # type: ignore[attr-defined]
+            for e, c in sample.received
+            if e.name == "points.changed"
+        ]
+        return ratios, reads
+
+    await earn("first")  # the key's first use: looked up, no features read with it
+    assert await earn("second") == ([3], 1)  # read, and built for the features' text
+    assert await earn("third") == ([3], 0)
+    await BrandFeature.filter(component_key="sample_ratio").update(config={"points_per_unit": 4})
+    assert await earn("fourth") == ([4], 1)
+    assert await earn("fifth") == ([4], 0)
+    await BrandFeature.filter(component_key="sample_ratio").update(enabled=False)
+    assert await earn("sixth") == ([], 1)

@@ -102,3 +102,38 @@ async def test_an_over_long_tag_code_is_a_user_error(gql, api_key, brand_a, new_
         token=token,
     )
     assert data[mutation]["errors"] == [{"field": ["input", "tags", "0"], "code": "UNKNOWN_TAG"}]
+
+
+RECORD_ORDERS = (
+    "mutation($i: RecordOrdersInput!) { recordOrders(input: $i) "
+    "{ errors { field code } results { index } } }"
+)
+
+
+@pytest.mark.parametrize("bad", ["a\u0000b", "x\u007f", "\u001b[31m"])
+async def test_a_control_character_deep_in_a_batch_names_its_path(gql, api_key, brand_a, bad):
+    """A batch's inputs are walked quickly first (nearly all are clean), then,
+    only when something is found, again for the paths."""
+    token = await api_key(brand_a, "write")
+
+    def order(n: int, name: str) -> dict:
+        return {
+            "externalId": f"o-{n}",
+            "memberId": "TWVtYmVyOjE",
+            "occurredAt": "2026-11-01T10:00:00+00:00",
+            "amountPaid": {"amount": "1.00", "currency": "CNY"},
+            "lines": [
+                {"sku": "a", "quantity": 1, "unitPrice": {"amount": "1.00", "currency": "CNY"}},
+                {
+                    "sku": "b",
+                    "name": name,
+                    "quantity": 1,
+                    "unitPrice": {"amount": "0.00", "currency": "CNY"},
+                },
+            ],
+        }
+
+    data = await gql(RECORD_ORDERS, {"i": {"orders": [order(0, "ok"), order(1, bad)]}}, token=token)
+    assert data["recordOrders"]["errors"] == [
+        {"field": ["input", "orders", "1", "lines", "1", "name"], "code": "INVALID_CHARACTERS"}
+    ]
