@@ -184,12 +184,9 @@ async def lock_states(
     fact of the batch) if missing, locked in member order for the rest of the
     transaction: the batch form of :func:`tessera.tiers.service.lock_state`."""
     conn = uow.connection
-    await scope.insert_many(
+    await scope.insert_rows(
         MemberTierState,
-        [
-            scope.build(MemberTierState, member_id=m, tier_id=None, since=at)
-            for m, at in sorted(first_fact.items())
-        ],
+        [{"member_id": m, "since": at} for m, at in sorted(first_fact.items())],
         conn,
         ignore_conflicts=True,
     )
