@@ -210,6 +210,9 @@ async def _record_together(
                 id__in={c.member.member_id for c in fresh.values() if c.member.member_id}
                 | set(by_identity.values())
             )
+            # What recording and rewarding read of a member (History.facts);
+            # the profile's other columns, JSON among them, are not decoded.
+            .only("id", "brand_id", "status", "joined_at", "birthday")
         }
         rows: list[tuple[CleanOrder, int]] = []
         positions: list[int] = []
