@@ -97,16 +97,25 @@ async def record_order(
 
 
 async def record_orders(
-    scope: BrandScope, orders: Sequence[OrderInput], *, now: datetime | None = None
+    scope: BrandScope,
+    orders: Sequence[OrderInput],
+    *,
+    now: datetime | None = None,
+    cleaned: Sequence[CleanOrder | None] | None = None,
 ) -> list[Outcome]:
     """Record up to :data:`MAX_BATCH` orders as a set (the module's steps);
     each item succeeds or fails on its own, its errors naming
-    ``["orders", index, ...]``. The answers are in input order."""
+    ``["orders", index, ...]``. The answers are in input order.
+
+    ``cleaned`` gives, by position, what :func:`clean_order` made of an
+    order with this ``now`` and the brand's currency, where the caller has
+    it already (the importer cleans each order to recognise recorded ones);
+    an order given None is cleaned here."""
     if len(orders) > MAX_BATCH:
         raise DomainError("BATCH_TOO_LARGE", f"a batch has at most {MAX_BATCH} orders", ["orders"])
     now = now or datetime.now(UTC)
     results: list[Outcome | None] = [None] * len(orders)
-    cleaned = _clean(scope, orders, now, results)
+    cleaned = _clean(scope, orders, now, results, cleaned or [None] * len(orders))
     fresh, later = await _replays(scope, cleaned, results)
     try:
         await _record_together(scope, fresh, results)
@@ -125,10 +134,17 @@ async def record_orders(
 
 
 def _clean(
-    scope: BrandScope, orders: Sequence[OrderInput], now: datetime, results: list[Outcome | None]
+    scope: BrandScope,
+    orders: Sequence[OrderInput],
+    now: datetime,
+    results: list[Outcome | None],
+    given: Sequence[CleanOrder | None],
 ) -> dict[int, CleanOrder]:
     cleaned: dict[int, CleanOrder] = {}
-    for i, order in enumerate(orders):
+    for i, (order, clean) in enumerate(zip(orders, given, strict=True)):
+        if clean is not None:
+            cleaned[i] = clean
+            continue
         try:
             cleaned[i] = clean_order(order, scope.brand.currency, now, ["orders", str(i)])
         except DomainError as error:
