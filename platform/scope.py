@@ -230,11 +230,14 @@ class BrandScope:
         (when wanted), then :meth:`_copy`."""
         meta = model._meta
         table, pk = meta.db_table, meta.db_pk_column
-        json_fields = {n for n, field in fields if isinstance(field, JSONField)}
-        records = [
-            tuple(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields)
-            for row in rows
-        ]
+        names = [n for n, _ in fields]
+        records = [tuple(map(row.__getitem__, names)) for row in rows]
+        json_at = [i for i, (_, field) in enumerate(fields) if isinstance(field, JSONField)]
+        if json_at:
+            records = [
+                tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(record))
+                for record in records
+            ]
         columns = [meta.fields_db_projection[n] for n, _ in fields]
         if not return_ids:
             await self._copy(table, columns, records, using_db)
