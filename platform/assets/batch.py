@@ -39,6 +39,7 @@ from tessera.assets.service import (
     _Request,
     emit_changed,
 )
+from tessera.db import any_of
 from tessera.errors import DomainError
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork
@@ -77,18 +78,17 @@ async def credit_many(
     now = max(c.now for c in credits)
     wanted = {(c.member_id, c.kind) for c in credits}
     for kind in {k for _, k in wanted}:
-        members = sorted(m for m, k in wanted if k == kind)
-        holes = ", ".join("?" for _ in members)
+        members, value = any_of(conn, "id", sorted(m for m, k in wanted if k == kind))
         await conn.execute_query(
             numbered(
                 conn,
                 "INSERT INTO asset_account "
                 "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
                 "SELECT brand_id, id, ?, 0, 0, 0, ? FROM member "
-                f"WHERE brand_id = ? AND id IN ({holes}) "
+                f"WHERE brand_id = ? AND {members} "
                 "ON CONFLICT (brand_id, member_id, kind) DO NOTHING",
             ),
-            [kind, now, scope.brand_id, *members],
+            [kind, now, scope.brand_id, value],
         )
     accounts = await _lock(conn, scope, wanted)
     start = dict(accounts)
@@ -218,16 +218,15 @@ async def _lock(
     conn: Any, scope: BrandScope, wanted: set[tuple[int, str]]
 ) -> dict[tuple[int, str], Moved]:
     """The accounts, locked in id order (so two batches cannot deadlock)."""
-    members = sorted({m for m, _ in wanted})
-    holes = ", ".join("?" for _ in members)
+    members, value = any_of(conn, "member_id", sorted({m for m, _ in wanted}))
     lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
     rows = await conn.execute_query_dict(
         numbered(
             conn,
             "SELECT id, member_id, kind, balance, pending, reserved FROM asset_account "
-            f"WHERE brand_id = ? AND member_id IN ({holes}) ORDER BY id{lock}",
+            f"WHERE brand_id = ? AND {members} ORDER BY id{lock}",
         ),
-        [scope.brand_id, *members],
+        [scope.brand_id, value],
     )
     found = {}
     for row in rows:
