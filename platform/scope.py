@@ -31,6 +31,19 @@ def _default(field: Any, now: datetime) -> Any:
     return default() if callable(default) else default
 
 
+def _pg_records(fields: list[tuple[str, Any]], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """``rows`` as asyncpg takes them, a tuple each (JSON columns as text)."""
+    names = [n for n, _ in fields]
+    records = [tuple(map(row.__getitem__, names)) for row in rows]
+    json_at = {i for i, (_, field) in enumerate(fields) if isinstance(field, JSONField)}
+    if json_at:
+        records = [
+            tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(record))
+            for record in records
+        ]
+    return records
+
+
 # Rows per multi-row INSERT: under both databases' limit of bound parameters
 # (32,767) for tables of up to 30 columns.
 INSERT_ROWS = 1000
@@ -213,7 +226,11 @@ class BrandScope:
             else:
                 values = ", ".join("(" + ", ".join("?" for _ in fields) + ")" for _ in part)
             sql = f'INSERT INTO "{table}" ({columns}) VALUES {values}'
-            params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
+            if postgres:
+                # asyncpg takes the values as they are, as COPY does.
+                params = [v for record in _pg_records(fields, part) for v in record]
+            else:
+                params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
             inserted = await using_db.execute_query_dict(sql + returning, params)
             ids += sorted(int(r[pk]) for r in inserted) if return_ids else []
         return ids
@@ -230,14 +247,7 @@ class BrandScope:
         (when wanted), then :meth:`_copy`."""
         meta = model._meta
         table, pk = meta.db_table, meta.db_pk_column
-        names = [n for n, _ in fields]
-        records = [tuple(map(row.__getitem__, names)) for row in rows]
-        json_at = [i for i, (_, field) in enumerate(fields) if isinstance(field, JSONField)]
-        if json_at:
-            records = [
-                tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(record))
-                for record in records
-            ]
+        records = _pg_records(fields, rows)
         columns = [meta.fields_db_projection[n] for n, _ in fields]
         if not return_ids:
             await self._copy(table, columns, records, using_db)
