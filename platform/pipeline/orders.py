@@ -52,7 +52,13 @@ from tessera.members.models import Member
 from tessera.members.service import find_by_identities, find_by_identity, member_for_fact
 from tessera.orders.inputs import CleanOrder, MemberRef, OrderInput, clean_order, nest_error
 from tessera.orders.models import Order
-from tessera.orders.service import MAX_BATCH, OrderResult, check_replay, insert_orders
+from tessera.orders.service import (
+    MAX_BATCH,
+    OrderResult,
+    check_replay,
+    insert_orders,
+    recorded_orders,
+)
 from tessera.pipeline.state import load_history, lock_states
 from tessera.rewards.activities import reward_activity
 from tessera.rewards.facts import order_facts
@@ -157,12 +163,7 @@ async def _replays(
 ) -> tuple[dict[int, CleanOrder], list[int]]:
     """Answer the items recorded before (one query); the new ones to record
     together, and those that go alone after them."""
-    existing = {
-        o.external_id: o
-        for o in await scope.query(Order).filter(
-            external_id__in={c.external_id for c in cleaned.values()}
-        )
-    }
+    existing = await recorded_orders(scope, {c.external_id for c in cleaned.values()})
     # The members replays name by identity, in one query.
     named = await find_by_identities(
         scope,
