@@ -196,6 +196,10 @@ ALLOWED_RAW_SQL = {
         "platform/orders/service.py",
         "recorded_orders",
     ): "SELECT … WHERE brand_id = the scope's (one probe per external id)",
+    (
+        "platform/pipeline/orders.py",
+        "_members",
+    ): "SELECT … FROM member WHERE brand_id = the scope's (one probe per id)",
     ("platform/orders/stats.py", "add_orders"): "UPDATE member_stats WHERE brand_id = the scope's",
     (
         "platform/orders/stats.py",
