@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,3 +131,14 @@ def stored_time(value: Any) -> datetime:
     PostgreSQL, text (aggregates of datetime columns) on SQLite."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def any_of(connection: Any, column: str, values: Iterable[Any]) -> tuple[str, Any]:
+    """``column`` is one of ``values``, for hand-written SQL with ``?``
+    placeholders: the condition and its one bound value. One value whatever
+    their number, so a statement's text (and on PostgreSQL its prepared
+    plan) is the same for every batch: an array on PostgreSQL, a JSON list
+    that ``json_each`` unpacks on SQLite."""
+    if connection.capabilities.dialect == "postgres":
+        return f"{column} = ANY(?)", list(values)
+    return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))

@@ -31,6 +31,19 @@ def _default(field: Any, now: datetime) -> Any:
     return default() if callable(default) else default
 
 
+def _pg_records(fields: list[tuple[str, Any]], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """``rows`` as asyncpg takes them, a tuple each (JSON columns as text)."""
+    names = [n for n, _ in fields]
+    records = [tuple(map(row.__getitem__, names)) for row in rows]
+    json_at = {i for i, (_, field) in enumerate(fields) if isinstance(field, JSONField)}
+    if json_at:
+        records = [
+            tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(record))
+            for record in records
+        ]
+    return records
+
+
 # Rows per multi-row INSERT: under both databases' limit of bound parameters
 # (32,767) for tables of up to 30 columns.
 INSERT_ROWS = 1000
@@ -74,6 +87,14 @@ class BrandScope:
     def build(self, model: type[M], **values: Any) -> M:
         """An unsaved instance, for bulk inserts."""
         return model(brand_id=self.brand.id, **values)
+
+    def loaded(self, model: type[M], rows: Sequence[Mapping[str, Any]]) -> list[M]:
+        """Instances of rows this brand just wrote (every column given, the
+        id included), as a query would return them: a batch's thousands of
+        rows skip the per-field validation of :meth:`build`."""
+        if any(row["brand_id"] != self.brand.id for row in rows):
+            raise ValueError(f"{model.__name__} rows of another brand passed to loaded")
+        return [model._init_from_db(**row) for row in rows]
 
     async def insert_many(
         self,
@@ -155,6 +176,7 @@ class BrandScope:
         using_db: Any,
         *,
         return_ids: bool = True,
+        ignore_conflicts: bool = False,
     ) -> list[int]:
         """Insert rows given as ``{field: value}`` (the brand's id added, other
         fields at their defaults) and return their new ids in order (or ``[]``
@@ -166,29 +188,49 @@ class BrandScope:
         (in-process, nothing to gain from a bulk protocol) multi-row
         ``VALUES``: the ids of one statement are drawn in the order of its
         rows (SQLite has one writer), so sorted they match the rows whatever
-        order ``RETURNING`` lists them in."""
+        order ``RETURNING`` lists them in.
+
+        With ``ignore_conflicts`` (no ids: a row that conflicts is skipped, as
+        ``ON CONFLICT DO NOTHING``) both get multi-row ``VALUES``, since
+        ``COPY`` cannot skip a row."""
         if not rows:
             return []
         meta = model._meta
         fields = [
             (name, meta.fields_map[name])
             for name in meta.fields_db_projection
-            if name != meta.pk_attr
+            if not (name == meta.pk_attr and meta.pk.generated)
         ]
         now = datetime.now(UTC)
         defaults = {name: _default(field, now) for name, field in fields}
         full = [{**defaults, **row, "brand_id": self.brand.id} for row in rows]
-        if using_db.capabilities.dialect == "postgres":
+        postgres = using_db.capabilities.dialect == "postgres"
+        if ignore_conflicts:
+            return_ids = False
+        elif postgres:
             return await self._copy_rows(model, full, using_db, fields, return_ids)
         table, pk = meta.db_table, meta.db_pk_column
         columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name, _ in fields)
         returning = f' RETURNING "{pk}"' if return_ids else ""
+        if ignore_conflicts:
+            returning = " ON CONFLICT DO NOTHING"
         ids: list[int] = []
+        width = len(fields)
         for start in range(0, len(full), INSERT_ROWS):
             part = full[start : start + INSERT_ROWS]
-            marks = "(" + ", ".join("?" for _ in fields) + ")"
-            sql = f'INSERT INTO "{table}" ({columns}) VALUES {", ".join(marks for _ in part)}'
-            params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
+            if postgres:
+                values = ", ".join(
+                    "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
+                    for r in range(len(part))
+                )
+            else:
+                values = ", ".join("(" + ", ".join("?" for _ in fields) + ")" for _ in part)
+            sql = f'INSERT INTO "{table}" ({columns}) VALUES {values}'
+            if postgres:
+                # asyncpg takes the values as they are, as COPY does.
+                params = [v for record in _pg_records(fields, part) for v in record]
+            else:
+                params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
             inserted = await using_db.execute_query_dict(sql + returning, params)
             ids += sorted(int(r[pk]) for r in inserted) if return_ids else []
         return ids
@@ -205,11 +247,7 @@ class BrandScope:
         (when wanted), then :meth:`_copy`."""
         meta = model._meta
         table, pk = meta.db_table, meta.db_pk_column
-        json_fields = {n for n, field in fields if isinstance(field, JSONField)}
-        records = [
-            tuple(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields)
-            for row in rows
-        ]
+        records = _pg_records(fields, rows)
         columns = [meta.fields_db_projection[n] for n, _ in fields]
         if not return_ids:
             await self._copy(table, columns, records, using_db)

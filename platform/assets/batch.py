@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tessera.assets import lots
@@ -39,6 +39,7 @@ from tessera.assets.service import (
     _Request,
     emit_changed,
 )
+from tessera.db import any_of
 from tessera.errors import DomainError
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork
@@ -77,22 +78,25 @@ async def credit_many(
     now = max(c.now for c in credits)
     wanted = {(c.member_id, c.kind) for c in credits}
     for kind in {k for _, k in wanted}:
-        members = sorted(m for m, k in wanted if k == kind)
-        holes = ", ".join("?" for _ in members)
+        members, value = any_of(conn, "id", sorted(m for m, k in wanted if k == kind))
         await conn.execute_query(
             numbered(
                 conn,
                 "INSERT INTO asset_account "
                 "(brand_id, member_id, kind, balance, pending, reserved, updated_at) "
                 "SELECT brand_id, id, ?, 0, 0, 0, ? FROM member "
-                f"WHERE brand_id = ? AND id IN ({holes}) "
+                f"WHERE brand_id = ? AND {members} "
                 "ON CONFLICT (brand_id, member_id, kind) DO NOTHING",
             ),
-            [kind, now, scope.brand_id, *members],
+            [kind, now, scope.brand_id, value],
         )
     accounts = await _lock(conn, scope, wanted)
     start = dict(accounts)
-    entries: list[LedgerEntry] = []
+    # Plain rows, not model instances (a batch writes thousands): the ids
+    # come back from the insert, in order.
+    actor = str(scope.actor)[:200]
+    written = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
     moves: list[Moved] = []
     for credit in credits:
         moved = accounts.get((credit.member_id, credit.kind))
@@ -111,9 +115,8 @@ async def credit_many(
             moved.reserved,
         )
         accounts[(credit.member_id, credit.kind)] = moved
-        operation = "earn"
         request = _Request(
-            operation,
+            "earn",
             credit.kind,
             credit.member_id,
             credit.amount,
@@ -122,34 +125,30 @@ async def credit_many(
             credit.source_type,
             credit.source_ref,
         )
-        entries.append(
-            scope.build(
-                LedgerEntry,
-                account_id=moved.account_id,
-                member_id=credit.member_id,
-                kind=credit.kind,
-                entry_type="pending" if held else "earn",
-                amount=credit.amount,
-                balance_after=moved.balance,
-                reason=credit.reason,
-                source_type=credit.source_type,
-                source_ref=credit.source_ref,
-                idempotency_key=_part_key(credit.idempotency_key, 1),
-                fingerprint=request.fingerprint(),
-                actor=str(scope.actor)[:200],
-                occurred_at=credit.now,
-            )
+        rows.append(
+            {
+                "brand_id": scope.brand_id,
+                "account_id": moved.account_id,
+                "member_id": credit.member_id,
+                "kind": credit.kind,
+                "entry_type": "pending" if held else "earn",
+                "amount": credit.amount,
+                "balance_after": moved.balance,
+                "reason": credit.reason,
+                "source_type": credit.source_type,
+                "source_ref": credit.source_ref,
+                "idempotency_key": _part_key(credit.idempotency_key, 1),
+                "fingerprint": request.fingerprint(),
+                "actor": actor,
+                "occurred_at": credit.now,
+                "created_at": written,
+            }
         )
         moves.append(moved)
-    await scope.copy_many(LedgerEntry, entries, conn)
-    ids = dict(
-        await scope.query(LedgerEntry)
-        .using_db(conn)
-        .filter(idempotency_key__in=[e.idempotency_key for e in entries])
-        .values_list("idempotency_key", "id")
-    )
-    for entry in entries:
-        entry.id = ids[entry.idempotency_key]
+    ids = await scope.insert_rows(LedgerEntry, rows, conn)
+    for row, entry_id in zip(rows, ids, strict=True):
+        row["id"] = entry_id
+    entries = scope.loaded(LedgerEntry, rows)
     await scope.copy_values(
         PointsLot,
         [
@@ -219,16 +218,15 @@ async def _lock(
     conn: Any, scope: BrandScope, wanted: set[tuple[int, str]]
 ) -> dict[tuple[int, str], Moved]:
     """The accounts, locked in id order (so two batches cannot deadlock)."""
-    members = sorted({m for m, _ in wanted})
-    holes = ", ".join("?" for _ in members)
+    members, value = any_of(conn, "member_id", sorted({m for m, _ in wanted}))
     lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
     rows = await conn.execute_query_dict(
         numbered(
             conn,
             "SELECT id, member_id, kind, balance, pending, reserved FROM asset_account "
-            f"WHERE brand_id = ? AND member_id IN ({holes}) ORDER BY id{lock}",
+            f"WHERE brand_id = ? AND {members} ORDER BY id{lock}",
         ),
-        [scope.brand_id, *members],
+        [scope.brand_id, value],
     )
     found = {}
     for row in rows:

@@ -103,6 +103,10 @@ def _matches(event: DomainEvent) -> Iterator[tuple[str, int, dict[str, Any]]]:
 
 
 async def follow_ups(events: list[DomainEvent], uow: UnitOfWork) -> list[FollowUp]:
+    known = _has_rules.get(uow.scope.brand_id)
+    if known is not None and known[0] > _clock() and not known[1]:
+        # Known to have no rule: a batch's thousands of events go unread.
+        return []
     found = [
         (event, trigger, member_id, extra)
         for event in events

@@ -34,7 +34,7 @@ from tessera.importing.rejects import RejectsFile, column_name, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members.batch import identity_owners
 from tessera.members.identities import IdentityKind, normalise
-from tessera.orders.inputs import LineInput, MemberRef, OrderInput, clean_order
+from tessera.orders.inputs import CleanOrder, LineInput, MemberRef, OrderInput, clean_order
 from tessera.orders.models import Order
 from tessera.orders.money import MoneyAmount, parse_amount
 from tessera.pipeline.orders import MAX_BATCH, record_orders
@@ -44,8 +44,8 @@ BATCH_SIZE = MAX_BATCH
 _ORDER_TABLE = Order._meta.db_table
 # A batch read from the file: its orders, their rows, and the refused groups.
 Prepared = tuple[list[OrderInput], list[list[CsvRow]], list[tuple[list[CsvRow], DomainError]]]
-# The fingerprint each order would be recorded with (None: it does not clean).
-Fingerprints = dict[int, str | None]
+# Each order as it would be recorded, by id() (None: it does not clean).
+Cleaned = dict[int, CleanOrder | None]
 MEMBER_PREFIX = "member_"
 MEMBER_COLUMNS = tuple(MEMBER_PREFIX + kind.value for kind in IdentityKind)
 ORDER_COLUMNS = (
@@ -111,7 +111,7 @@ async def import_orders(
     report = ImportReport()
     async with bulk_load(scope):
 
-        def read(batch: list[list[CsvRow]]) -> tuple[Prepared, Fingerprints]:
+        def read(batch: list[list[CsvRow]]) -> tuple[Prepared, Cleaned]:
             inputs: list[OrderInput] = []
             groups: list[list[CsvRow]] = []
             refused: list[tuple[list[CsvRow], DomainError]] = []
@@ -122,20 +122,26 @@ async def import_orders(
                 except DomainError as error:
                     refused.append((group, error))
             # Here, in the thread, what recognising a recorded order compares.
-            return (inputs, groups, refused), _fingerprints(scope, inputs, now)
+            return (inputs, groups, refused), _cleaned(scope, inputs, now)
 
         size = min(batch_size, MAX_BATCH)
         async for batch, prepared in prepared_batches(_groups(rows), size, read):
-            (inputs, groups, refused), fingerprints = prepared
+            (inputs, groups, refused), cleaned = prepared
             report.rows += sum(len(group) for group in batch)
             for group, error in refused:
                 _reject(report, rejects, group, reason_of(error))
-            known = await _already_recorded(scope, inputs, fingerprints)
+            known = await _already_recorded(scope, inputs, cleaned)
             fresh = [i for i, order in enumerate(inputs) if order.external_id not in known]
             report.unchanged += len(inputs) - len(fresh)
             groups = [groups[i] for i in fresh]
             inputs = [inputs[i] for i in fresh]
-            outcomes = await record_orders(scope, inputs, now=now) if inputs else []
+            outcomes = (
+                await record_orders(
+                    scope, inputs, now=now, cleaned=[cleaned.get(id(o)) for o in inputs]
+                )
+                if inputs
+                else []
+            )
             for group, outcome in zip(groups, outcomes, strict=True):
                 if isinstance(outcome, DomainError):
                     _reject(report, rejects, group, _reason(outcome, group))
@@ -149,18 +155,18 @@ async def import_orders(
     return report
 
 
-def _fingerprints(scope: BrandScope, orders: list[OrderInput], now: datetime) -> Fingerprints:
-    found: Fingerprints = {}
+def _cleaned(scope: BrandScope, orders: list[OrderInput], now: datetime) -> Cleaned:
+    found: Cleaned = {}
     for order in orders:
         try:
-            found[id(order)] = clean_order(order, scope.brand.currency, now, []).fingerprint
+            found[id(order)] = clean_order(order, scope.brand.currency, now, [])
         except DomainError:
             found[id(order)] = None
     return found
 
 
 async def _already_recorded(
-    scope: BrandScope, orders: list[OrderInput], fingerprints: Fingerprints
+    scope: BrandScope, orders: list[OrderInput], cleaned: Cleaned
 ) -> set[str]:
     """External ids of ``orders`` recorded before with the same details and
     member: the whole batch in two queries (the orders, their members'
@@ -179,7 +185,8 @@ async def _already_recorded(
         before = recorded.get(order.external_id)
         if before is None or order.member.identity is None:
             continue
-        if fingerprints.get(id(order)) != before[0]:
+        clean = cleaned.get(id(order))
+        if clean is None or clean.fingerprint != before[0]:
             continue
         key = order.member.identity
         if key not in normalised:

@@ -124,45 +124,53 @@ async def ensure_rows(scope: BrandScope, connection: Any, member_ids: Iterable[i
 
 async def add_orders(scope: BrandScope, connection: Any, deltas: dict[int, OrderDelta]) -> None:
     """Count new orders into their members' rows, in the caller's transaction,
-    with three statements whatever the number of members: create missing rows,
-    lock the rows in member order (so concurrent batches cannot deadlock), and
+    the rows taken in member order (so concurrent batches cannot deadlock).
+    PostgreSQL: one upsert from arrays, its rows processed (and locked) in
+    the arrays' order; SQLite (one writer): create the missing rows, then
     one ``UPDATE ... FROM (VALUES ...)`` adding every member's delta."""
     if not deltas:
         return
     members = sorted(deltas)
     await lock_brand_stats(scope, connection)
-    await ensure_rows(scope, connection, members)
     if connection.capabilities.dialect == "postgres":
-        await (
-            scope.query(MemberStats)
-            .using_db(connection)
-            .filter(member_id__in=members)
-            .order_by("member_id")
-            .select_for_update()
-            # Model rows, not values_list: Tortoise drops FOR UPDATE from values queries.
-            .only("member_id")
+        d = [deltas[m] for m in members]
+        await connection.execute_query(
+            'INSERT INTO "member_stats" AS s ("brand_id", "member_id", "orders_count", '
+            '"gross_spent", "units_bought", "first_order_at", "last_order_at", "refunds_count", '
+            '"refunded_total", "refunded_units") '
+            "SELECT $1, m, n, p, u, f, l, 0, 0, 0 FROM unnest($2::bigint[], $3::int[], "
+            "$4::bigint[], $5::int[], $6::timestamptz[], $7::timestamptz[]) AS v(m, n, p, u, f, l) "
+            'ON CONFLICT ("member_id") DO UPDATE SET '
+            '"orders_count" = s."orders_count" + EXCLUDED."orders_count", '
+            '"gross_spent" = s."gross_spent" + EXCLUDED."gross_spent", '
+            '"units_bought" = s."units_bought" + EXCLUDED."units_bought", '
+            # LEAST and GREATEST skip a NULL: a row without orders takes the batch's.
+            '"first_order_at" = LEAST(s."first_order_at", EXCLUDED."first_order_at"), '
+            '"last_order_at" = GREATEST(s."last_order_at", EXCLUDED."last_order_at") '
+            'WHERE s."brand_id" = $1',
+            [
+                scope.brand_id,
+                members,
+                [x.orders for x in d],
+                [x.spent for x in d],
+                [x.units for x in d],
+                [x.first for x in d],
+                [x.last for x in d],
+            ],
         )
-    sql, params = _add_orders_sql(scope.brand_id, deltas, connection.capabilities.dialect)
+        return
+    await ensure_rows(scope, connection, members)
+    sql, params = _add_orders_sql(scope.brand_id, deltas)
     await connection.execute_query(sql, params)
 
 
-def _add_orders_sql(
-    brand_id: int, deltas: dict[int, OrderDelta], dialect: str
-) -> tuple[str, list[Any]]:
-    # VALUES columns are column1..column6 on both PostgreSQL and SQLite (>= 3.33
-    # for UPDATE ... FROM). PostgreSQL needs the parameter types spelt out.
-    types = ("bigint", "integer", "bigint", "integer", "timestamptz", "timestamptz")
+def _add_orders_sql(brand_id: int, deltas: dict[int, OrderDelta]) -> tuple[str, list[Any]]:
+    # VALUES columns are column1..column6 (SQLite >= 3.33 for UPDATE ... FROM).
     rows: list[str] = []
     params: list[Any] = []
     for member_id in sorted(deltas):
         d = deltas[member_id]
-        if dialect == "postgres":
-            start = len(params)
-            rows.append(
-                "(" + ", ".join(f"${start + k + 1}::{t}" for k, t in enumerate(types)) + ")"
-            )
-        else:
-            rows.append("(?, ?, ?, ?, ?, ?)")
+        rows.append("(?, ?, ?, ?, ?, ?)")
         params += [member_id, d.orders, d.spent, d.units, d.first, d.last]
     sql = (
         'UPDATE "member_stats" SET '

@@ -76,7 +76,7 @@ async def write(scope: BrandScope, connection: Any, work: Sequence[FollowUp]) ->
     """Insert ``work`` for ``scope``'s brand in ``connection``'s transaction;
     returns how many entries were asked for (coalesced ones are not written)."""
     now = _now()
-    rows: list[OutboxEntry] = []
+    rows: list[dict[str, Any]] = []
     keys: set[str] = set()
     for item in work:
         registry.get(item.kind)  # an unknown kind fails the change, not the relay
@@ -87,15 +87,16 @@ async def write(scope: BrandScope, connection: Any, work: Sequence[FollowUp]) ->
         payload = {"args": list(item.args), "kwargs": dict(item.kwargs)}
         json.dumps(payload)  # a payload that cannot be stored fails here, in the transaction
         rows.append(
-            scope.build(
-                OutboxEntry,
-                kind=item.kind,
-                payload=payload,
-                key=item.key,
-                available_at=now + timedelta(seconds=item.delay_s),
-            )
+            {
+                "kind": item.kind,
+                "payload": payload,
+                "key": item.key,
+                "available_at": now + timedelta(seconds=item.delay_s),
+            }
         )
-    await scope.insert_many(OutboxEntry, rows, using_db=connection, ignore_conflicts=True)
+    # One statement, not one per row: a batch of orders asks for work for
+    # each of its members.
+    await scope.insert_rows(OutboxEntry, rows, connection, ignore_conflicts=True)
     return len(rows)
 
 

@@ -35,8 +35,10 @@ with the per-fact rewards path activities use.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -52,7 +54,13 @@ from tessera.members.models import Member
 from tessera.members.service import find_by_identities, find_by_identity, member_for_fact
 from tessera.orders.inputs import CleanOrder, MemberRef, OrderInput, clean_order, nest_error
 from tessera.orders.models import Order
-from tessera.orders.service import MAX_BATCH, OrderResult, check_replay, insert_orders
+from tessera.orders.service import (
+    MAX_BATCH,
+    OrderResult,
+    check_replay,
+    insert_orders,
+    recorded_orders,
+)
 from tessera.pipeline.state import load_history, lock_states
 from tessera.rewards.activities import reward_activity
 from tessera.rewards.facts import order_facts
@@ -97,16 +105,25 @@ async def record_order(
 
 
 async def record_orders(
-    scope: BrandScope, orders: Sequence[OrderInput], *, now: datetime | None = None
+    scope: BrandScope,
+    orders: Sequence[OrderInput],
+    *,
+    now: datetime | None = None,
+    cleaned: Sequence[CleanOrder | None] | None = None,
 ) -> list[Outcome]:
     """Record up to :data:`MAX_BATCH` orders as a set (the module's steps);
     each item succeeds or fails on its own, its errors naming
-    ``["orders", index, ...]``. The answers are in input order."""
+    ``["orders", index, ...]``. The answers are in input order.
+
+    ``cleaned`` gives, by position, what :func:`clean_order` made of an
+    order with this ``now`` and the brand's currency, where the caller has
+    it already (the importer cleans each order to recognise recorded ones);
+    an order given None is cleaned here."""
     if len(orders) > MAX_BATCH:
         raise DomainError("BATCH_TOO_LARGE", f"a batch has at most {MAX_BATCH} orders", ["orders"])
     now = now or datetime.now(UTC)
     results: list[Outcome | None] = [None] * len(orders)
-    cleaned = _clean(scope, orders, now, results)
+    cleaned = _clean(scope, orders, now, results, cleaned or [None] * len(orders))
     fresh, later = await _replays(scope, cleaned, results)
     try:
         await _record_together(scope, fresh, results)
@@ -125,10 +142,17 @@ async def record_orders(
 
 
 def _clean(
-    scope: BrandScope, orders: Sequence[OrderInput], now: datetime, results: list[Outcome | None]
+    scope: BrandScope,
+    orders: Sequence[OrderInput],
+    now: datetime,
+    results: list[Outcome | None],
+    given: Sequence[CleanOrder | None],
 ) -> dict[int, CleanOrder]:
     cleaned: dict[int, CleanOrder] = {}
-    for i, order in enumerate(orders):
+    for i, (order, clean) in enumerate(zip(orders, given, strict=True)):
+        if clean is not None:
+            cleaned[i] = clean
+            continue
         try:
             cleaned[i] = clean_order(order, scope.brand.currency, now, ["orders", str(i)])
         except DomainError as error:
@@ -141,12 +165,7 @@ async def _replays(
 ) -> tuple[dict[int, CleanOrder], list[int]]:
     """Answer the items recorded before (one query); the new ones to record
     together, and those that go alone after them."""
-    existing = {
-        o.external_id: o
-        for o in await scope.query(Order).filter(
-            external_id__in={c.external_id for c in cleaned.values()}
-        )
-    }
+    existing = await recorded_orders(scope, {c.external_id for c in cleaned.values()})
     # The members replays name by identity, in one query.
     named = await find_by_identities(
         scope,
@@ -202,15 +221,12 @@ async def _record_together(
         by_identity = await _identity_owners(
             scope, {c.member.identity for c in fresh.values() if c.member.identity is not None}
         )
-        known = {
-            m.id: m
-            for m in await scope.query(Member)
-            .using_db(uow.connection)
-            .filter(
-                id__in={c.member.member_id for c in fresh.values() if c.member.member_id}
-                | set(by_identity.values())
-            )
-        }
+        known = await _members(
+            scope,
+            uow,
+            {c.member.member_id for c in fresh.values() if c.member.member_id}
+            | set(by_identity.values()),
+        )
         rows: list[tuple[CleanOrder, int]] = []
         positions: list[int] = []
         members: dict[int, Member] = {}
@@ -234,6 +250,32 @@ async def _record_together(
         await _reward(scope, uow, [(o, c) for o, (c, _) in zip(stored, rows, strict=True)], members)
     for i, order in zip(positions, stored, strict=True):
         results[i] = OrderResult(order)
+
+
+async def _members(scope: BrandScope, uow: UnitOfWork, ids: set[int]) -> dict[int, Member]:
+    """The members of ``ids``, with what recording and rewarding read of
+    them (History.facts; the profile's JSON is not decoded): one query, on
+    PostgreSQL one primary-key probe per id (``LATERAL``), as the importer
+    probes: an ``IN`` list on a table an import just filled (no statistics
+    yet) was planned as a hash over every member of the brand."""
+    if not ids:
+        return {}
+    conn = uow.connection
+    columns = "id, brand_id, status, joined_at, birthday"
+    if conn.capabilities.dialect == "postgres":
+        sql = (
+            f"SELECT m.* FROM unnest($2::bigint[]) AS w(id) CROSS JOIN LATERAL (SELECT {columns} "
+            "FROM member WHERE brand_id = $1 AND id = w.id OFFSET 0) AS m"
+        )
+        params: list[Any] = [scope.brand_id, sorted(ids)]
+    else:
+        sql = (
+            f"SELECT {columns} FROM member WHERE brand_id = ? "
+            "AND id IN (SELECT value FROM json_each(?))"
+        )
+        params = [scope.brand_id, json.dumps(sorted(ids))]
+    rows = await conn.execute_query_dict(sql, params)
+    return {m.id: m for m in scope.loaded(Member, rows)}
 
 
 async def _identity_owners(

@@ -19,7 +19,7 @@ from typing import Any
 
 from tessera.assets.accounts import numbered
 from tessera.assets.models import AssetAccount
-from tessera.db import stored_time
+from tessera.db import any_of, stored_time
 from tessera.members.models import Member
 from tessera.plugin_host.components import MemberFacts
 from tessera.rewards.pipeline import History
@@ -143,7 +143,7 @@ async def load_history(
         for row in await _rows(
             conn,
             "SELECT id, member_id, external_id, occurred_at, amount_paid - refunded_amount AS net "
-            "FROM sales_order WHERE brand_id = ? AND member_id IN ({ids})",
+            "FROM sales_order WHERE brand_id = ? AND {members}",
             scope.brand_id,
             ids,
         ):
@@ -154,7 +154,7 @@ async def load_history(
         for row in await _rows(
             conn,
             "SELECT member_id, occurred_at, amount FROM ledger_entry "
-            "WHERE brand_id = ? AND kind = 'growth' AND member_id IN ({ids})",
+            "WHERE brand_id = ? AND kind = 'growth' AND {members}",
             scope.brand_id,
             ids,
         ):
@@ -167,9 +167,9 @@ async def load_history(
 async def _rows(conn: Any, statement: str, brand_id: int, ids: list[int]) -> list[dict[str, Any]]:
     """A member's history as plain rows: a batch reads thousands, and the
     ORM's per-value conversion would cost more than the query."""
-    text = statement.format(ids=", ".join("?" for _ in ids))
+    members, value = any_of(conn, "member_id", ids)
     rows: list[dict[str, Any]] = await conn.execute_query_dict(
-        numbered(conn, text), [brand_id, *ids]
+        numbered(conn, statement.format(members=members)), [brand_id, value]
     )
     return rows
 
@@ -184,21 +184,22 @@ async def lock_states(
     fact of the batch) if missing, locked in member order for the rest of the
     transaction: the batch form of :func:`tessera.tiers.service.lock_state`."""
     conn = uow.connection
-    await scope.insert_many(
+    await scope.insert_rows(
         MemberTierState,
-        [
-            scope.build(MemberTierState, member_id=m, tier_id=None, since=at)
-            for m, at in sorted(first_fact.items())
-        ],
+        [{"member_id": m, "since": at} for m, at in sorted(first_fact.items())],
         conn,
         ignore_conflicts=True,
     )
-    rows = (
-        await scope.query(MemberTierState)
-        .using_db(conn)
-        .select_for_update()
-        .filter(member_id__in=list(first_fact))
-        .order_by("member_id")
+    lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
+    rows = scope.loaded(
+        MemberTierState,
+        await _rows(
+            conn,
+            "SELECT member_id, brand_id, tier_id, since, expires_at, lapsed_tier_id, updated_at "
+            f"FROM member_tier_state WHERE brand_id = ? AND {{members}} ORDER BY member_id{lock}",
+            scope.brand_id,
+            sorted(first_fact),
+        ),
     )
     by_id = {t.id: t for t in tiers}
     for state in rows:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tessera.scope import BrandScope
@@ -28,6 +28,10 @@ from tessera.tiers.service import (
 from tessera.uow import UnitOfWork
 
 STATE_FIELDS = ["tier_id", "expires_at", "since", "lapsed_tier_id"]
+_HISTORY_FIELDS = (
+    "member_id", "from_tier_id", "to_tier_id", "reason", "policy_key", "source", "at",
+    "expires_at", "created_at",
+)  # fmt: skip
 
 
 @dataclass
@@ -99,18 +103,15 @@ class TierChanges:
         conn = uow.connection
         if self.changes:
             rows = [c.history for c in self.changes]
-            await self.scope.copy_many(TierHistory, rows, conn)
-            ids = {
-                (m, s): i
-                for m, s, i in await self.scope.query(TierHistory)
-                .using_db(conn)
-                .filter(
-                    member_id__in={r.member_id for r in rows}, source__in={r.source for r in rows}
-                )
-                .values_list("member_id", "source", "id")
-            }
+            now = datetime.now(UTC)
             for row in rows:
-                row.id = ids[(row.member_id, row.source)]
+                row.created_at = now
+            # The ids come back in order with the insert (no read-back by key).
+            ids = await self.scope.insert_rows(
+                TierHistory, [{f: getattr(row, f) for f in _HISTORY_FIELDS} for row in rows], conn
+            )
+            for row, history_id in zip(rows, ids, strict=True):
+                row.id = history_id
         if self._dirty:
             await self._update_states(conn, list(self._dirty.values()))
 

@@ -192,6 +192,14 @@ ALLOWED_RAW_SQL = {
         "_attribute_conditions",
     ): "RawSQL column annotated onto a scope.query(Member) queryset",
     ("platform/orders/stats.py", "ensure_rows"): "inserts rows carrying the scope's brand_id",
+    (
+        "platform/orders/service.py",
+        "recorded_orders",
+    ): "SELECT … WHERE brand_id = the scope's (one probe per external id)",
+    (
+        "platform/pipeline/orders.py",
+        "_members",
+    ): "SELECT … FROM member WHERE brand_id = the scope's (one probe per id)",
     ("platform/orders/stats.py", "add_orders"): "UPDATE member_stats WHERE brand_id = the scope's",
     (
         "platform/orders/stats.py",

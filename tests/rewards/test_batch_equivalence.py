@@ -135,9 +135,12 @@ async def state_of(scope: BrandScope) -> dict[str, Any]:
 
     entries: dict[Any, list[Any]] = defaultdict(list)
     for e in await scope.query(LedgerEntry).order_by("id"):
+        # The key names the source by id: with the source named as ref() does.
+        key = e.idempotency_key.replace(f":{e.source_ref}:", f":{ref(e)}:")
         entries[(who[e.member_id], e.kind)].append(
-            (e.entry_type, e.amount, e.balance_after, e.reason, e.source_type, ref(e))
-        )
+            (e.entry_type, e.amount, e.balance_after, e.reason, e.source_type, ref(e), key,
+             e.actor, len(e.fingerprint))
+        )  # fmt: skip
     accounts = {a.id: (who[a.member_id], a.kind) for a in await scope.query(AssetAccount).all()}
     lots = sorted(
         (accounts[lot.account_id], lot.amount, lot.remaining, lot.status, lot.earned_at,
@@ -279,7 +282,7 @@ async def test_two_batches_racing_apply_every_order_once(tessera_db):
     assert len(state["orders"]) == 60
     earned = Counter(
         (ref, kind) for (_, kind), rows in state["entries"].items()
-        for _, _, _, _, source, ref in rows if source == "order"
+        for _, _, _, _, source, ref, *_ in rows if source == "order"
     )  # fmt: skip
     # Every order earned its points exactly once.
     assert earned == {(f"race-{n}", "points"): 1 for n in range(60)}

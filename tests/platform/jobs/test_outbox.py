@@ -391,3 +391,23 @@ async def test_done_entries_are_pruned_after_a_week_and_nothing_else(brand_a):
 
     assert await outbox_prune({}) == 1
     assert sorted(await OutboxEntry.all().values_list("id", flat=True)) == [recent.id, waiting.id]
+
+
+async def test_a_unit_of_work_writes_its_work_in_one_statement_coalesced_by_key(brand_a):
+    scope = BrandScope(brand_a)
+    async with unit_of_work(scope) as uow:
+        uow.follow_up("ping", key="same")
+    async with record_database() as log, unit_of_work(scope) as uow:
+        uow.follow_up("ping", 1, [2, 3], key="same")  # pending already: not written
+        for n in range(50):
+            uow.follow_up("ping", n, {"at": "x"}, key=f"k-{n % 25}")
+        uow.follow_up("ping", "no key", flag=True)
+    inserts = [s for s in log.statements if s.lstrip().upper().startswith('INSERT INTO "OUTBOX"')]
+    assert len(inserts) == 1
+    rows = await OutboxEntry.filter(brand_id=brand_a.id).order_by("id")
+    assert [(r.key, r.payload) for r in rows] == [
+        ("same", {"args": [], "kwargs": {}}),
+        *((f"k-{n}", {"args": [n, {"at": "x"}], "kwargs": {}}) for n in range(25)),
+        (None, {"args": ["no key"], "kwargs": {"flag": True}}),
+    ]
+    assert all(r.attempts == 0 and r.done_at is None and r.available_at for r in rows)
