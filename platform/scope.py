@@ -8,6 +8,7 @@ the services and fails on a direct query of a brand-owned model.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -205,23 +206,31 @@ class BrandScope:
         (when wanted), then :meth:`_copy`."""
         meta = model._meta
         table, pk = meta.db_table, meta.db_pk_column
-        json_fields = {n for n, field in fields if isinstance(field, JSONField)}
-        records = [
-            tuple(json.dumps(row[n]) if n in json_fields else row[n] for n, _ in fields)
-            for row in rows
-        ]
         columns = [meta.fields_db_projection[n] for n, _ in fields]
-        if not return_ids:
-            await self._copy(table, columns, records, using_db)
-            return []
-        drawn = await using_db.execute_query_dict(
-            f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{pk}')) AS id "
-            "FROM generate_series(1, $1)",
-            [len(rows)],
-        )
-        ids = sorted(int(r["id"]) for r in drawn)
-        records = [(row_id, *record) for row_id, record in zip(ids, records, strict=True)]
-        await self._copy(table, [pk, *columns], records, using_db)
+        ids: list[int] = []
+        if return_ids:
+            drawn = await using_db.execute_query_dict(
+                f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{pk}')) AS id "
+                "FROM generate_series(1, $1)",
+                [len(rows)],
+            )
+            ids = sorted(int(r["id"]) for r in drawn)
+            columns = [pk, *columns]
+        # Each record picked by one itemgetter (a Python expression per cell
+        # was a twentieth of a member import's time), JSON cells then encoded.
+        pick = operator.itemgetter(*(n for n, _ in fields))
+        offset = 1 if ids else 0
+        at = [offset + i for i, (_, f) in enumerate(fields) if isinstance(f, JSONField)]
+        records: list[Any] = [pick(row) for row in rows]
+        if ids:
+            records = [(row_id, *record) for row_id, record in zip(ids, records, strict=True)]
+        if at:
+            for index, record in enumerate(records):
+                cells = list(record)
+                for i in at:
+                    cells[i] = json.dumps(cells[i])
+                records[index] = cells
+        await self._copy(table, columns, records, using_db)
         return ids
 
     def acting_as(self, actor: Actor) -> BrandScope:
