@@ -181,16 +181,13 @@ async def test_a_member_of_consecutive_batches_is_tagged_once(brand_a, tmp_path,
     path = write(tmp_path / "m.csv", ["external_id", "tags"], rows)
 
     report = await run_members(scope, path, tmp_path / "r.csv", batch_size=1)
-    first = await scope.query(TagAssignment).order_by("member_id").values_list(
-        "expires_at", flat=True
-    )
+    expiries = scope.query(TagAssignment).order_by("member_id").values_list("expires_at", flat=True)
+    first = await expiries
     await run_members(scope, path, tmp_path / "r2.csv", batch_size=1)
 
     assert (report.created, report.unchanged, report.rejected) == (2, 2, 0)
-    assert await scope.query(TagAssignment).order_by("member_id").values_list(
-        "expires_at", flat=True
-    ) == first
     assert len(first) == 2
+    assert await expiries == first
     assert [e.payload["member_ids"] for e in log.named("tags.changed")] == [
         [m] for m in await scope.query(Member).order_by("id").values_list("id", flat=True)
     ]
