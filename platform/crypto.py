@@ -99,11 +99,22 @@ def _identity_cipher(secret: str, brand_id: int, version: int) -> AESGCM:
 
 def seal(secret: str, brand_id: int, version: int, kind: str, value: str) -> str:
     """``"<version>:<base64 of nonce and ciphertext>"``."""
+    return _sealed(_identity_cipher(secret, brand_id, version), version, kind, value)
+
+
+def _sealed(cipher: AESGCM, version: int, kind: str, value: str) -> str:
     nonce = os.urandom(12)
-    sealed = _identity_cipher(secret, brand_id, version).encrypt(
-        nonce, value.encode(), kind.encode()
-    )
+    sealed = cipher.encrypt(nonce, value.encode(), kind.encode())
     return f"{version}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def seal_many(
+    secret: str, brand_id: int, version: int, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """:func:`seal` of many ``(kind, value)`` pairs (an import seals several
+    values a row): the cipher found once."""
+    cipher = _identity_cipher(secret, brand_id, version)
+    return {pair: _sealed(cipher, version, *pair) for pair in pairs}
 
 
 def unseal(secret: str, brand_id: int, kind: str, token: str) -> str:

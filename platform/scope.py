@@ -8,6 +8,7 @@ the services and fails on a direct query of a brand-owned model.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,15 +33,22 @@ def _default(field: Any, now: datetime) -> Any:
 
 
 def _pg_records(fields: list[tuple[str, Any]], rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """``rows`` as asyncpg takes them, a tuple each (JSON columns as text)."""
+    """``rows`` as asyncpg takes them, a tuple each (JSON columns as text).
+    Each record is picked by one itemgetter: a Python expression per cell was
+    a twentieth of a member import's time."""
     names = [n for n, _ in fields]
-    records = [tuple(map(row.__getitem__, names)) for row in rows]
-    json_at = {i for i, (_, field) in enumerate(fields) if isinstance(field, JSONField)}
+    if len(names) == 1:  # itemgetter of one name returns the value, not a tuple
+        records: list[Any] = [(row[names[0]],) for row in rows]
+    else:
+        pick = operator.itemgetter(*names)
+        records = [pick(row) for row in rows]
+    json_at = [i for i, (_, field) in enumerate(fields) if isinstance(field, JSONField)]
     if json_at:
-        records = [
-            tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(record))
-            for record in records
-        ]
+        for index, record in enumerate(records):
+            cells = list(record)
+            for i in json_at:
+                cells[i] = json.dumps(cells[i])
+            records[index] = tuple(cells)
     return records
 
 
@@ -247,19 +255,20 @@ class BrandScope:
         (when wanted), then :meth:`_copy`."""
         meta = model._meta
         table, pk = meta.db_table, meta.db_pk_column
-        records = _pg_records(fields, rows)
         columns = [meta.fields_db_projection[n] for n, _ in fields]
-        if not return_ids:
-            await self._copy(table, columns, records, using_db)
-            return []
-        drawn = await using_db.execute_query_dict(
-            f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{pk}')) AS id "
-            "FROM generate_series(1, $1)",
-            [len(rows)],
-        )
-        ids = sorted(int(r["id"]) for r in drawn)
-        records = [(row_id, *record) for row_id, record in zip(ids, records, strict=True)]
-        await self._copy(table, [pk, *columns], records, using_db)
+        ids: list[int] = []
+        if return_ids:
+            drawn = await using_db.execute_query_dict(
+                f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{pk}')) AS id "
+                "FROM generate_series(1, $1)",
+                [len(rows)],
+            )
+            ids = sorted(int(r["id"]) for r in drawn)
+            columns = [pk, *columns]
+        records = _pg_records(fields, rows)
+        if ids:
+            records = [(row_id, *record) for row_id, record in zip(ids, records, strict=True)]
+        await self._copy(table, columns, records, using_db)
         return ids
 
     def acting_as(self, actor: Actor) -> BrandScope:

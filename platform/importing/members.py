@@ -125,7 +125,9 @@ async def import_members(
                 # Every problem of the row at once, its unknown tags included.
                 reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
                 _reject(report, rejects, row, reason)
-            await _import_batch(scope, checked, tag_ids, rejects, report, now)
+            tagging[0] = await _import_batch(
+                scope, checked, tag_ids, rejects, report, now, tagging[0]
+            )
             rejects.flush()
             if progress is not None:
                 progress(report.rows)
@@ -140,6 +142,9 @@ async def import_members(
         # look-up found nothing it is skipped for 1, 2, 4... up to 32
         # batches, then tried again (it only saves work; the full path
         # recognises the same rows).
+        # The tags of the batch written last, going on (in their own
+        # transaction) while the next batch is matched and created.
+        tagging: list[asyncio.Future[None] | None] = [None]
         backoff, skipped = 0, 0
         plain = _Plain(scope.brand_id, scope.brand.default_region)
         ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
@@ -165,9 +170,14 @@ async def import_members(
             if ahead is not None:
                 await write(*ahead)
                 ahead = None
+            if tagging[0] is not None:
+                await tagging[0]
+                tagging[0] = None
         finally:
             if ahead is not None and ahead[3] is not None:
                 ahead[3].cancel()
+            if tagging[0] is not None:
+                tagging[0].cancel()
     return report
 
 
@@ -409,11 +419,15 @@ def _check(
         raise DomainErrors([_as_column(e, identities) for e in error.errors]) from None
     keys = [(kind.value, value) for kind, value, _ in wanted]
     # Each blind index once, here (a worker thread): the batch's lookups and
-    # the insert of its identities reuse them.
+    # the insert of its identities reuse them. The sealing too, so the event
+    # loop, which writes the batch before, has the least Python to run.
     digests = pii.digests(scope.brand_id, keys)
+    sealed = pii.seals(scope.brand_id, scope.brand.identity_key_version, keys)
     return _Row(
         row,
-        MemberDraft(member, [(kind, value) for kind, value, _ in wanted], joined_at, digests),
+        MemberDraft(
+            member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
+        ),
         cell_list(values.get("tags", "")),
         keys,
     )
@@ -453,11 +467,18 @@ async def _import_batch(
     rejects: RejectsFile,
     report: ImportReport,
     now: datetime,
-) -> None:
+    tagging: asyncio.Future[None] | None = None,
+) -> asyncio.Future[None]:
     """Match the batch's rows to existing members (one query), create the new
     ones together (:func:`create_members`), then tag them. Each step commits
     on its own: a batch killed between them is completed by the next run,
-    which finds its members there and adds the tags they lack."""
+    which finds its members there and adds the tags they lack.
+
+    ``tagging``, the batch before's tags, goes on while this batch is
+    matched and created (other tables; on PostgreSQL another connection):
+    it is awaited before this batch's tags are compared with those there,
+    so a member of both batches is tagged as when one batch follows the
+    other. Returns this batch's tags, going on."""
     digests = {key: d for row in rows for key, d in (row.draft.digests or {}).items()}
     owners: dict[tuple[str, str], int | _Row] = dict(await identity_owners(scope, digests, digests))
     # An old CRM's file must not bring back a person who asked to be erased:
@@ -507,7 +528,9 @@ async def _import_batch(
         member_id = created.get(id(member)) if isinstance(member, _Row) else member
         if member_id is not None:
             by_member.setdefault(member_id, []).extend(codes)
-    await _tag(scope, by_member, tag_ids, set(created.values()))
+    if tagging is not None:
+        await tagging
+    return asyncio.ensure_future(_tag(scope, by_member, tag_ids, set(created.values())))
 
 
 async def _note_duplicates(

@@ -47,6 +47,10 @@ class MemberDraft:
     # (kind, normalised value) -> blind index, when the caller computed them
     # already (an import does, to look the batch up): not computed twice.
     digests: dict[tuple[str, str], str] | None = None
+    # (kind, normalised value) -> sealed token under the brand's current key
+    # version (:func:`~tessera.members.pii.seals`), when the caller sealed
+    # them already (an import does, in its checking thread).
+    sealed: dict[tuple[str, str], str] | None = None
 
 
 async def create_members(
@@ -80,8 +84,17 @@ async def create_members(
             members: list[dict[str, Any]] = []
             identities: list[list[tuple[IdentityKind, str]]] = []
             known: dict[tuple[str, str], str] = {}
+            sealed: dict[tuple[str, str], str] = {}
             for draft in drafts:
                 known.update(draft.digests or {})
+                if draft.sealed is not None:
+                    sealed.update(draft.sealed)
+                else:
+                    sealed.update(
+                        pii.seals(
+                            scope.brand_id, version, [(k.value, v) for k, v in draft.identities]
+                        )
+                    )
                 values = dict(draft.values)
                 pairs = list(draft.identities)
                 if joins and not values.get("card_number"):
@@ -90,7 +103,11 @@ async def create_members(
                 members.append({**values, "status": status, "joined_at": draft.joined_at or now})
                 identities.append(pairs)
             ids = await scope.insert_rows(
-                Member, [pii.seal_profile(scope.brand_id, version, m) for m in members], conn
+                Member,
+                # A member's phone and email are sealed once, for their
+                # identity rows and their profile columns alike.
+                [pii.seal_profile(scope.brand_id, version, m, sealed) for m in members],
+                conn,
             )
             # Their join days, for the member growth report.
             await mark_dirty(scope, conn, [m["joined_at"] for m in members])
@@ -106,6 +123,7 @@ async def create_members(
                             kind.value,
                             value,
                             known.get((kind.value, value)),
+                            sealed.get((kind.value, value)),
                         ),
                     }
                     for member_id, pairs in zip(ids, identities, strict=True)

@@ -51,16 +51,21 @@ async def next_card_numbers(
     in one update and checking it in one query. The conditional increment is
     the lock (DESIGN.md: concurrency is the database's job), so reading it
     back in the same transaction is safe."""
-    settings = await get_settings(scope, connection)
     numbers: list[str] = []
     while len(numbers) < count:
         wanted = count - len(numbers)
-        await (
+        updated = await (
             scope.query(MemberSettings)
             .using_db(connection)
             .update(card_sequence=F("card_sequence") + wanted)
         )
-        last = (await scope.query(MemberSettings).using_db(connection).get()).card_sequence
+        if not updated:  # the brand's settings are made on first use
+            await get_settings(scope, connection)
+            continue
+        # The prefix read with the run, under the row's lock: one query fewer
+        # than reading the settings first.
+        settings = await scope.query(MemberSettings).using_db(connection).get()
+        last = settings.card_sequence
         run = [format_card(settings.card_prefix, n) for n in range(last - wanted + 1, last + 1)]
         # The run's numbers have one length and ascend as text too: one range
         # of the (brand, reference) index holds any imported card among them.

@@ -72,6 +72,17 @@ def seal(brand_id: int, version: int, kind: str, value: str) -> str:
     return crypto.seal(_secret(), brand_id, version, kind, value)
 
 
+def seals(
+    brand_id: int, version: int, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """:func:`seal` of the sealed kinds among ``(kind, normalised value)``
+    pairs, by pair (others are left out): one token per value, for its
+    identity row and the member's profile column alike."""
+    return crypto.seal_many(
+        _secret(), brand_id, version, [pair for pair in pairs if pair[0] in SEALED_KINDS]
+    )
+
+
 def reseal(brand_id: int, version: int, kind: str, token: str) -> str:
     """``token`` under key ``version`` (as it is when already there)."""
     if crypto.sealed_version(token) == version:
@@ -80,29 +91,45 @@ def reseal(brand_id: int, version: int, kind: str, token: str) -> str:
 
 
 def identity_columns(
-    brand_id: int, version: int, kind: str, value: str, known_digest: str | None = None
+    brand_id: int,
+    version: int,
+    kind: str,
+    value: str,
+    known_digest: str | None = None,
+    known_sealed: str | None = None,
 ) -> dict[str, Any]:
     """The stored columns of one identity (kind and normalised value);
-    ``known_digest``: its blind index, when the caller computed it already."""
+    ``known_digest``, ``known_sealed``: its blind index and sealed token
+    (under ``version``), when the caller computed them already."""
     blind = known_digest if known_digest is not None else digest(brand_id, kind, value)
     if is_sealed(kind):
         return {
             "kind": kind,
             "reference": None,
-            "sealed": seal(brand_id, version, kind, value),
+            "sealed": known_sealed or seal(brand_id, version, kind, value),
             "digest": blind,
         }
     return {"kind": kind, "reference": value, "sealed": None, "digest": blind}
 
 
-def seal_profile(brand_id: int, version: int, values: dict[str, Any]) -> dict[str, Any]:
-    """Member column values with ``phone``/``email`` replaced by their sealed columns."""
+def seal_profile(
+    brand_id: int,
+    version: int,
+    values: dict[str, Any],
+    known: dict[tuple[str, str], str] | None = None,
+) -> dict[str, Any]:
+    """Member column values with ``phone``/``email`` replaced by their sealed
+    columns; ``known``: tokens (under ``version``) by (kind, value) that the
+    caller sealed already, for the member's identity rows."""
     result = dict(values)
     for column, sealed_column in SEALED_COLUMNS.items():
         if column in result:
             clear = result.pop(column)
+            kind = _COLUMN_KIND[column]
             result[sealed_column] = (
-                seal(brand_id, version, _COLUMN_KIND[column], clear) if clear else None
+                ((known and known.get((kind, clear))) or seal(brand_id, version, kind, clear))
+                if clear
+                else None
             )
     return result
 

@@ -63,14 +63,12 @@ def camel(name: str) -> str:
 
 
 def _text(name: str) -> Callable[[Any, str, date], Any]:
+    limit, field = TEXT_FIELDS[name], camel(name)
+
     def check(value: Any, region: str, today: date) -> str:
         text = (value or "").strip()
-        if len(text) > TEXT_FIELDS[name]:
-            raise DomainError(
-                "INVALID",
-                f"{camel(name)} has at most {TEXT_FIELDS[name]} characters",
-                [camel(name)],
-            )
+        if len(text) > limit:
+            raise DomainError("INVALID", f"{field} has at most {limit} characters", [field])
         return text
 
     return check
@@ -113,11 +111,12 @@ def _join_channel(value: Any, region: str, today: date) -> str:
 
 def _identity(name: str) -> Callable[[Any, str, date], Any]:
     kind = IDENTITY_FIELDS[name]
+    field = camel(name)
 
     def check(value: Any, region: str, today: date) -> str | None:
         if value is None or not str(value).strip():
             return None
-        return normalise(kind, str(value), region, [camel(name)])
+        return normalise(kind, str(value), region, [field])
 
     return check
 

@@ -177,6 +177,9 @@ def _duplicate(error: IntegrityError) -> DomainError:
     return DomainError("DUPLICATE_IDENTITY", "another member already has one of these identities")
 
 
+_FIELD_OF = {name: camel(name) for name in IDENTITY_FIELDS}
+
+
 def draft_member(
     scope: BrandScope,
     profile: Mapping[str, Any],
@@ -215,7 +218,7 @@ def _draft(
     wanted: list[_Wanted] = []
     for name, kind in IDENTITY_FIELDS.items():
         if values.get(name):
-            wanted.append((kind, values[name], [camel(name)]))
+            wanted.append((kind, values[name], [_FIELD_OF[name]]))
     for index, (kind_name, raw) in enumerate(identities):
         field = ["identities", str(index)]
         try:

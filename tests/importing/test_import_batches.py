@@ -169,6 +169,30 @@ async def test_members_in_many_batches_are_the_members_of_one_batch(brand_a, bra
     assert read_rejects(tmp_path / "small.csv") == read_rejects(tmp_path / "whole.csv")
 
 
+async def test_a_member_of_consecutive_batches_is_tagged_once(brand_a, tmp_path, record_events):
+    """A batch's tags go on while the next batch is written: the next batch's
+    rows of the same member still find them there, as when one batch
+    follows the other (no second assignment, no new expiry, no second
+    ``tags.changed``)."""
+    scope = BrandScope(brand_a)
+    log = await record_events(brand_a)
+    await create_tag(scope, "vip", "VIP", default_expiry_days=30)
+    rows = [["m-1", "vip"]] * 3 + [["m-2", "vip"]]
+    path = write(tmp_path / "m.csv", ["external_id", "tags"], rows)
+
+    report = await run_members(scope, path, tmp_path / "r.csv", batch_size=1)
+    expiries = scope.query(TagAssignment).order_by("member_id").values_list("expires_at", flat=True)
+    first = await expiries
+    await run_members(scope, path, tmp_path / "r2.csv", batch_size=1)
+
+    assert (report.created, report.unchanged, report.rejected) == (2, 2, 0)
+    assert len(first) == 2
+    assert await expiries == first
+    assert [e.payload["member_ids"] for e in log.named("tags.changed")] == [
+        [m] for m in await scope.query(Member).order_by("id").values_list("id", flat=True)
+    ]
+
+
 async def test_orders_in_many_batches_are_the_orders_of_one_batch(brand_a, brand_b, tmp_path):
     members = write(tmp_path / "m.csv", MEMBER_HEADER, member_rows(20))
     orders = write(tmp_path / "o.csv", ORDER_HEADER, order_rows(40, 20))
