@@ -133,6 +133,14 @@ def stored_time(value: Any) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def numbered(conn: Any, statement: str) -> str:
+    """``statement`` with ``?`` placeholders, numbered for asyncpg."""
+    if conn.capabilities.dialect != "postgres":
+        return statement
+    parts = statement.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
 def any_of(connection: Any, column: str, values: Iterable[Any]) -> tuple[str, Any]:
     """``column`` is one of ``values``, for hand-written SQL with ``?``
     placeholders: the condition and its one bound value. One value whatever

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from tessera.assets.policy import POLICY_COLUMNS, PolicyValues
+from tessera.db import numbered
 from tessera.scope import BrandScope
 
 
@@ -27,14 +28,6 @@ class Moved:
     # The brand's points policy, when the change was asked to read it along
     # (PostgreSQL: in the same statement); None when it was not read.
     policy: PolicyValues | None = None
-
-
-def numbered(conn: Any, statement: str) -> str:
-    """``statement`` with ``?`` placeholders, numbered for asyncpg."""
-    if conn.capabilities.dialect != "postgres":
-        return statement
-    parts = statement.split("?")
-    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 async def _returning(

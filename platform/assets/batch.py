@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tessera.assets import lots
-from tessera.assets.accounts import Moved, numbered
+from tessera.assets.accounts import Moved
 from tessera.assets.models import LedgerEntry, PointsLot
 from tessera.assets.policy import PolicyValues, expires_at
 from tessera.assets.service import (
@@ -39,7 +39,7 @@ from tessera.assets.service import (
     _Request,
     emit_changed,
 )
-from tessera.db import any_of
+from tessera.db import any_of, numbered
 from tessera.errors import DomainError
 from tessera.scope import BrandScope
 from tessera.uow import UnitOfWork

@@ -19,8 +19,8 @@ from typing import Any
 
 from tortoise.expressions import F
 
-from tessera.assets.accounts import numbered
 from tessera.assets.models import PointsLot
+from tessera.db import numbered
 from tessera.scope import BrandScope
 
 PAGE = 50

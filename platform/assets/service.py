@@ -40,6 +40,7 @@ from tessera.assets.policy import (
     get_policy,
     pending_until,
 )
+from tessera.db import numbered
 from tessera.errors import DomainError
 from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import Member
@@ -753,9 +754,7 @@ async def _insert_spending_entry(
         "SELECT (SELECT id FROM entry) AS id, (SELECT count(*) FROM lots_take) AS planned, "
         "(SELECT count(*) FROM lots_done) AS taken"
     )
-    rows = await conn.execute_query_dict(
-        accounts.numbered(conn, sql), [*values.values(), *lot_params]
-    )
+    rows = await conn.execute_query_dict(numbered(conn, sql), [*values.values(), *lot_params])
     if rows[0]["planned"] != rows[0]["taken"]:
         account = values["account_id"]
         raise lots.LotsInconsistent(f"a lot of account {account} changed under its lock")
@@ -777,12 +776,12 @@ async def _insert_entry(
         lot_sql = _insert_sql("points_lot", {**lot, "entry_id": None}).removesuffix("?)")
         sql = f"WITH e AS ({sql}) {lot_sql}(SELECT id FROM e)) RETURNING entry_id AS id"
         params += list(lot.values())
-    rows = await conn.execute_query_dict(accounts.numbered(conn, sql), params)
+    rows = await conn.execute_query_dict(numbered(conn, sql), params)
     entry = LedgerEntry._init_from_db(id=rows[0]["id"], **values)
     if lot is not None and not both:
         lot_values = {**lot, "entry_id": entry.id}
         await conn.execute_query(
-            accounts.numbered(conn, _insert_sql("points_lot", lot_values)),
+            numbered(conn, _insert_sql("points_lot", lot_values)),
             list(lot_values.values()),
         )
     return entry

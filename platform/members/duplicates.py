@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tessera.after_commit import after_transaction
-from tessera.assets.accounts import numbered
+from tessera.db import numbered
 from tessera.errors import DomainError
 from tessera.members.identities import IdentityKind
 from tessera.members.models import DuplicateCandidate, Member

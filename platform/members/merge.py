@@ -40,6 +40,7 @@ from tessera.campaigns.models import CampaignRecipient
 from tessera.channels.models import ChannelConsent, DoNotContact, Message
 from tessera.checkout.models import RewardHold
 from tessera.coupons.models import Coupon, CouponAllowance, CouponRedemption
+from tessera.db import numbered
 from tessera.errors import DomainError
 from tessera.idempotency import conflict, fingerprint, stored_key
 from tessera.members.models import DuplicateCandidate, Member, MemberIdentity, MemberMerge
@@ -540,7 +541,7 @@ async def _combine_allowances(
         if added:
             moved.ids["allowances_added"] = {str(k): v for k, v in added.items()}
         await conn.execute_query(
-            accounts.numbered(
+            numbered(
                 conn,
                 "UPDATE coupon_allowance SET issued = issued + COALESCE((SELECT m.issued FROM "
                 "coupon_allowance m WHERE m.brand_id = ? AND m.member_id = ? "
@@ -578,7 +579,7 @@ async def _combine_ledgers(
             continue
         await accounts.open_account(conn, scope, survivor_id, kind, at)
         rows = await conn.execute_query_dict(
-            accounts.numbered(
+            numbered(
                 conn,
                 "UPDATE asset_account SET balance = asset_account.balance + m.mb, "
                 "pending = asset_account.pending + m.mp, "
@@ -980,7 +981,7 @@ async def _recount(conn: Any, scope: BrandScope, member_id: int, kind: str, at: 
     sums of its entries and open holds, as ``tessera ledger verify`` counts
     them, in one statement; returns the balance."""
     rows = await conn.execute_query_dict(
-        accounts.numbered(
+        numbered(
             conn,
             "UPDATE asset_account SET "
             "balance = (SELECT COALESCE(SUM(amount), 0) FROM ledger_entry e "

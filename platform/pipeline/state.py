@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tessera.assets.accounts import numbered
 from tessera.assets.models import AssetAccount
-from tessera.db import any_of, stored_time
+from tessera.db import any_of, numbered, stored_time
 from tessera.members.models import Member
 from tessera.plugin_host.components import MemberFacts
 from tessera.rewards.pipeline import History

@@ -124,10 +124,10 @@ async def test_member_pages_with_facts_take_a_constant_number_of_queries(
     with_stats = await queries(25, "stats { ordersCount }")
 
     assert small == large
-    # Member.stats is two queries for the page: stored figures, 365-day spend
-    assert with_stats == plain_small + 2
-    # stats (2); orders: window + rows + count + lines; events: window + rows + count
-    assert large == plain_small + 9
+    # Member.stats is one query for the page: stored figures with the 365-day spend
+    assert with_stats == plain_small + 1
+    # stats (1); orders: window + rows + count + lines; events: window + rows + count
+    assert large == plain_small + 8
 
 
 async def test_a_page_gives_the_same_tags_and_stats_as_each_member_alone(

@@ -201,6 +201,9 @@ ALLOWED_RAW_SQL = {
         "_members",
     ): "SELECT … FROM member WHERE brand_id = the scope's (one probe per id)",
     ("platform/orders/stats.py", "add_orders"): "UPDATE member_stats WHERE brand_id = the scope's",
+    ("platform/orders/stats.py", "stats_for_members"): (
+        "SELECT member_stats WHERE brand_id = the scope's, its orders by the same brand"
+    ),
     (
         "platform/orders/stats.py",
         "lock_brand_stats",
