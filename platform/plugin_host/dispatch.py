@@ -62,13 +62,24 @@ async def deliver(events: list[DomainEvent], known: BrandScope | None = None) ->
 @dataclass(frozen=True)
 class _Built:
     """The configs built for a brand's enabled features, by what they were
-    built from: the features' text (:mod:`tessera.features.stamp`) and the
-    host's registrations."""
+    built from: the features' text (:mod:`tessera.features.stamp`), the
+    runtime (its settings hold the key to the secrets) and the host's
+    registrations."""
 
     stamp: str
+    rt: runtime.Runtime
+    host: PluginHost
     generation: int
     configs: dict[str, dict[str, BaseModel]]
     broken: dict[str, str]
+
+    def fits(self, stamp: str, rt: runtime.Runtime) -> bool:
+        return (
+            self.stamp == stamp
+            and self.rt is rt
+            and self.host is rt.host
+            and self.generation == rt.host.generation
+        )
 
 
 # By brand id; a request that read its brand's features with its API key's
@@ -92,8 +103,8 @@ async def _audience(
             scope, BrandInfo(brand.id, brand.code, brand.name, brand.currency, brand.timezone)
         )
         stamp = features_read(brand_id)
-        built = _built.get(brand_id) if stamp is not None else None
-        if built is not None and built.stamp == stamp and built.generation == rt.host.generation:
+        built = _built.get(brand_id)
+        if stamp is not None and built is not None and built.fits(stamp, rt):
             audience.configs.update(built.configs)
             audience.broken.update(built.broken)
         else:
@@ -102,7 +113,12 @@ async def _audience(
                 if len(_built) >= _BUILT_SIZE:
                     del _built[next(iter(_built))]
                 _built[brand_id] = _Built(
-                    stamp, rt.host.generation, dict(audience.configs), dict(audience.broken)
+                    stamp,
+                    rt,
+                    rt.host,
+                    rt.host.generation,
+                    dict(audience.configs),
+                    dict(audience.broken),
                 )
     except Exception:
         log.exception("could not load the plugins enabled on brand %s", brand_id)
