@@ -15,6 +15,7 @@ from strawberry.types import Info
 from tessera.campaigns import attribution
 from tessera.campaigns.attribution import CONFIDENCE, GroupResult
 from tessera.campaigns.attribution import CampaignResults as Results
+from tessera.campaigns.service import decimal_of
 from tessera.orders.money import exponent
 from tessera.reports.api import Unit
 from tessera.reports.format import to_decimal
@@ -204,7 +205,8 @@ class CampaignResultsQuery:
         scope = info.context.scope
         pk = decode_id(str(campaign_id), "Campaign")
         attribution.check_days(days, ["days"])
-        exact = None if margin is None else Fraction(margin)
+        # The Decimal scalar hands the argument on as the caller wrote it.
+        exact = None if margin is None else Fraction(decimal_of(margin, "margin"))
         attribution.check_margin(exact, ["margin"])
         if pk is None:
             return None

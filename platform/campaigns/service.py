@@ -66,7 +66,10 @@ class CampaignInput:
     cost_per_message: Decimal | str | float | None = None
 
 
-def _decimal(value: Any, field: str) -> Decimal:
+def decimal_of(value: Any, field: str) -> Decimal:
+    """A finite decimal of ``value`` (the caller's text: the GraphQL
+    ``Decimal`` scalar hands inputs on as written), else ``INVALID`` naming
+    ``field``."""
     try:
         number = Decimal(str(value))
     except InvalidOperation:
@@ -121,7 +124,7 @@ async def _validated(
         out["purpose"] = values.purpose
     if values.holdout_share is not None:
         try:
-            share = _decimal(values.holdout_share, "holdoutShare")
+            share = decimal_of(values.holdout_share, "holdoutShare")
             if not Decimal(0) <= share <= MAX_HOLDOUT:
                 raise DomainError("OUT_OF_RANGE", "a holdout share is 0 to 0.5", ["holdoutShare"])
             out["holdout_share"] = share.quantize(Decimal("0.0001"))
@@ -141,7 +144,7 @@ async def _validated(
             out["attribution_days"] = values.attribution_days
     if values.cost_per_message is not None:
         try:
-            cost = _decimal(values.cost_per_message, "costPerMessage")
+            cost = decimal_of(values.cost_per_message, "costPerMessage")
             if cost < 0 or cost >= Decimal("1e8"):
                 raise DomainError(
                     "OUT_OF_RANGE", "a cost is 0 or more (under 10^8)", ["costPerMessage"]

@@ -78,6 +78,11 @@ async def test_campaign_results_over_http(
     )
     assert [e["extensions"]["code"] for e in bad["errors"]] == ["OUT_OF_RANGE"]
     assert bad["errors"][0]["extensions"]["field"] == ["days"]
+    # The Decimal scalar hands on any text: not a number is INVALID, not an internal error.
+    for margin in ("", "abc", "NaN", "Infinity", "-inf"):
+        bad = await gql(RESULTS, {"id": campaign_id, "margin": margin}, token=token, errors_ok=True)
+        assert [e["extensions"]["code"] for e in bad["errors"]] == ["INVALID"], margin
+        assert bad["errors"][0]["extensions"]["field"] == ["margin"]
 
     # Another brand's key, and ids that are not campaigns', read null.
     other = await api_key(brand_b, "admin")
