@@ -87,10 +87,10 @@ async def insert_orders(
         delta = deltas.get(member_id)
         if delta is None:
             deltas[member_id] = stats.OrderDelta(
-                1, clean.amount_paid, clean.units, clean.occurred_at, clean.occurred_at
+                1, clean.amount_paid, order.units, clean.occurred_at, clean.occurred_at
             )
         else:
-            delta.add(clean.amount_paid, clean.units, clean.occurred_at)
+            delta.add(clean.amount_paid, order.units, clean.occurred_at)
         uow.emit(
             "order.recorded",
             order_id=order.id,
@@ -98,7 +98,7 @@ async def insert_orders(
             member_id=member_id,
             amount_paid=clean.amount_paid,
             currency=scope.brand.currency,
-            units=clean.units,
+            units=order.units,
             occurred_at=clean.occurred_at.isoformat(),
         )
     await stats.add_orders(scope, conn, deltas)

@@ -123,8 +123,8 @@ async def record_orders(
         raise DomainError("BATCH_TOO_LARGE", f"a batch has at most {MAX_BATCH} orders", ["orders"])
     now = now or datetime.now(UTC)
     results: list[Outcome | None] = [None] * len(orders)
-    cleaned = _clean(scope, orders, now, results, cleaned or [None] * len(orders))
-    fresh, later = await _replays(scope, cleaned, results)
+    valid = _clean(scope, orders, now, results, cleaned or [None] * len(orders))
+    fresh, later = await _replays(scope, valid, results)
     try:
         await _record_together(scope, fresh, results)
     except (IntegrityError, DomainError):
