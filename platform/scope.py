@@ -199,8 +199,10 @@ class BrandScope:
         order ``RETURNING`` lists them in.
 
         With ``ignore_conflicts`` (no ids: a row that conflicts is skipped, as
-        ``ON CONFLICT DO NOTHING``) both get multi-row ``VALUES``, since
-        ``COPY`` cannot skip a row."""
+        ``ON CONFLICT DO NOTHING``, which ``COPY`` cannot do) both get one
+        multi-row statement when the rows fit in one (a batch's outbox rows),
+        else one prepared single-row statement sent for every row
+        (``executemany``): one round trip whatever the number of rows."""
         if not rows:
             return []
         meta = model._meta
@@ -213,32 +215,43 @@ class BrandScope:
         defaults = {name: _default(field, now) for name, field in fields}
         full = [{**defaults, **row, "brand_id": self.brand.id} for row in rows]
         postgres = using_db.capabilities.dialect == "postgres"
-        if ignore_conflicts:
-            return_ids = False
-        elif postgres:
-            return await self._copy_rows(model, full, using_db, fields, return_ids)
         table, pk = meta.db_table, meta.db_pk_column
         columns = ", ".join(f'"{meta.fields_db_projection[name]}"' for name, _ in fields)
-        returning = f' RETURNING "{pk}"' if return_ids else ""
         if ignore_conflicts:
-            returning = " ON CONFLICT DO NOTHING"
+            # asyncpg takes the values as they are, as COPY does.
+            records = (
+                _pg_records(fields, full)
+                if postgres
+                else [[field.to_db_value(row[n], model) for n, field in fields] for row in full]
+            )
+            width = len(fields)
+            if len(records) > INSERT_ROWS:
+                marks = ", ".join(f"${c + 1}" if postgres else "?" for c in range(width))
+                await using_db.execute_many(
+                    f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING',
+                    records,
+                )
+                return []
+            values = ", ".join(
+                "("
+                + ", ".join(f"${r * width + c + 1}" if postgres else "?" for c in range(width))
+                + ")"
+                for r in range(len(records))
+            )
+            await using_db.execute_query(
+                f'INSERT INTO "{table}" ({columns}) VALUES {values} ON CONFLICT DO NOTHING',
+                [v for record in records for v in record],
+            )
+            return []
+        if postgres:
+            return await self._copy_rows(model, full, using_db, fields, return_ids)
+        returning = f' RETURNING "{pk}"' if return_ids else ""
         ids: list[int] = []
-        width = len(fields)
+        marks = "(" + ", ".join("?" for _ in fields) + ")"
         for start in range(0, len(full), INSERT_ROWS):
             part = full[start : start + INSERT_ROWS]
-            if postgres:
-                values = ", ".join(
-                    "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")"
-                    for r in range(len(part))
-                )
-            else:
-                values = ", ".join("(" + ", ".join("?" for _ in fields) + ")" for _ in part)
-            sql = f'INSERT INTO "{table}" ({columns}) VALUES {values}'
-            if postgres:
-                # asyncpg takes the values as they are, as COPY does.
-                params = [v for record in _pg_records(fields, part) for v in record]
-            else:
-                params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
+            sql = f'INSERT INTO "{table}" ({columns}) VALUES {", ".join(marks for _ in part)}'
+            params = [field.to_db_value(row[n], model) for row in part for n, field in fields]
             inserted = await using_db.execute_query_dict(sql + returning, params)
             ids += sorted(int(r[pk]) for r in inserted) if return_ids else []
         return ids
