@@ -199,3 +199,57 @@ async def identity_owners(
     # each of a batch's thousands cost more than the query.
     _, rows = await connection.execute_query(sql, params)
     return {by_digest[(row[0], row[1])]: int(row[2]) for row in rows}
+
+
+@dataclass
+class HeldIdentities:
+    """A member found by its external id, and the identities it holds:
+    (kind, blind index) of each, (kind, value) of the readable ones."""
+
+    member_id: int
+    digests: set[tuple[str, str]]
+    references: set[tuple[str, str]]
+
+
+async def members_by_external_id(
+    scope: BrandScope, external_ids: Iterable[str]
+) -> dict[str, HeldIdentities]:
+    """The members whose ``external_id`` column is one of ``external_ids``,
+    with their identities: one query for a whole batch, one probe of the
+    member's unique key and one of its identities per external id (an
+    import's re-run recognises its rows by them)."""
+    wanted = sorted(set(external_ids))
+    if not wanted:
+        return {}
+    member_table = Member._meta.db_table
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        # LATERAL ... OFFSET 0 as in identity_owners: a probe per value,
+        # whatever the statistics of tables just filled by COPY.
+        sql = (
+            "SELECT w.external_id, m.id, i.kind, i.digest, i.reference "
+            "FROM unnest($2::text[]) AS w(external_id) "
+            f'CROSS JOIN LATERAL (SELECT id FROM "{member_table}" WHERE brand_id = $1 '
+            "AND external_id = w.external_id OFFSET 0) AS m "
+            "CROSS JOIN LATERAL (SELECT kind, digest, reference "
+            f'FROM "{_IDENTITY_TABLE}" WHERE brand_id = $1 AND member_id = m.id OFFSET 0) AS i'
+        )
+        params: list[Any] = [scope.brand_id, wanted]
+    else:
+        sql = (
+            "SELECT m.external_id, m.id, i.kind, i.digest, i.reference "
+            f'FROM "{member_table}" AS m JOIN "{_IDENTITY_TABLE}" AS i '
+            "ON i.brand_id = m.brand_id AND i.member_id = m.id "
+            "WHERE m.brand_id = ? AND m.external_id IN (SELECT value FROM json_each(?))"
+        )
+        params = [scope.brand_id, json.dumps(wanted)]
+    _, rows = await connection.execute_query(sql, params)
+    found: dict[str, HeldIdentities] = {}
+    for external_id, member_id, kind, digest, reference in rows:
+        held = found.get(external_id)
+        if held is None:
+            held = found[external_id] = HeldIdentities(int(member_id), set(), set())
+        held.digests.add((kind, digest))
+        if reference is not None:
+            held.references.add((kind, reference))
+    return found
