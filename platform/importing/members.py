@@ -42,11 +42,10 @@ from tessera.importing.report import ImportReport, OnProgress
 from tessera.members import attributes as attrs
 from tessera.members import duplicates, pii
 from tessera.members.batch import (
-    HeldIdentities,
     MemberDraft,
     create_members,
     identity_owners,
-    members_by_external_id,
+    members_holding,
 )
 from tessera.members.identities import IdentityKind, normalise
 from tessera.members.models import AttributeDefinition
@@ -270,37 +269,19 @@ async def _held_by_external_id(
     scope: BrandScope, wanted: dict[int, list[tuple[str, str]]]
 ) -> dict[int, int]:
     """``id()`` of the rows with an external id whose member (the one with
-    that ``external_id``) holds every identity of the row -> that member.
-    The same rows :func:`_held_by_identities` finds among these (a blind
-    index is one member's per brand and kind), for one probe of the
-    member's key per row instead of one per identity; the readable
-    identities (external ids, card numbers) are compared as they are, only
-    the others by their blind index. A row it does not recognise (an
-    external id that moved to another member on a merge, say) is left to
-    :func:`_held_by_identities`."""
-    external = {
-        row_id: value
-        for row_id, keys in wanted.items()
-        for kind, value in keys
-        if kind == IdentityKind.EXTERNAL_ID.value
-    }
-    found = await members_by_external_id(scope, external.values())
-    if not found:
-        return {}
-    candidates: dict[int, tuple[list[tuple[str, str]], HeldIdentities]] = {}
-    for row_id, external_id in external.items():
-        held = found.get(external_id)
-        if held is not None:
-            unread = [key for key in wanted[row_id] if key not in held.references]
-            candidates[row_id] = (unread, held)
-    digests = pii.digests(
-        scope.brand_id, {key for unread, _ in candidates.values() for key in unread}
-    )
-    return {
-        row_id: held.member_id
-        for row_id, (unread, held) in candidates.items()
-        if all((key[0], digests[key]) in held.digests for key in unread)
-    }
+    that ``external_id``) holds every identity of the row -> that member
+    (:func:`members_holding`). The same rows :func:`_held_by_identities`
+    finds among these (a blind index is one member's per brand and kind),
+    for one probe of the member's key per row instead of one per identity.
+    A row it does not recognise (an external id that moved to another
+    member on a merge, say) is left to :func:`_held_by_identities`."""
+    external = []
+    for row_id, keys in wanted.items():
+        value = next((v for kind, v in keys if kind == IdentityKind.EXTERNAL_ID.value), None)
+        if value is not None:
+            external.append((row_id, value, keys))
+    found = await members_holding(scope, [(value, keys) for _, value, keys in external])
+    return {external[n][0]: member for n, member in found.items()}
 
 
 _PHONE_MARKS = str.maketrans("", "", " -().")
@@ -317,6 +298,7 @@ class _Plain:
         self.brand_id = brand_id
         self.region = region
         self.code = phonenumbers.country_code_for_region(region)
+        self.kinds: dict[str, str] = {}
 
     @staticmethod
     def kind(column: str) -> str | None:
@@ -334,9 +316,12 @@ class _Plain:
         if row.extra_cells > 0:
             return []
         keys: list[tuple[str, str]] = []
+        kinds = self.kinds
         for column, text in row.values.items():
-            kind = self.kind(column)
-            if kind is None or not text.strip():
+            kind = kinds.get(column)
+            if kind is None:  # each column's kind told once ("" for none)
+                kind = kinds[column] = self.kind(column) or ""
+            if not kind or not text.strip():
                 continue
             value = self.value(kind, text)
             if value is None:

@@ -245,7 +245,7 @@ ALLOWED_RAW_SQL = {
     ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
     (
         "platform/members/batch.py",
-        "members_by_external_id",
+        "members_holding",
     ): "SELECT members and their identities … WHERE brand_id = the scope's (both tables)",
     (
         "platform/privacy/erasure.py",
