@@ -272,7 +272,8 @@ async def _held_by_external_id(
     that ``external_id``) holds every identity of the row -> that member
     (:func:`members_holding`). The same rows :func:`_held_by_identities`
     finds among these (a blind index is one member's per brand and kind),
-    for one probe of the member's key per row instead of one per identity.
+    for two index probes a row (the member, its identities) instead of one
+    per identity, and the comparison made in the database.
     A row it does not recognise (an external id that moved to another
     member on a merge, say) is left to :func:`_held_by_identities`."""
     external = []
