@@ -41,7 +41,12 @@ from tessera.importing.rejects import RejectsFile, reason_of
 from tessera.importing.report import ImportReport, OnProgress
 from tessera.members import attributes as attrs
 from tessera.members import duplicates, pii
-from tessera.members.batch import MemberDraft, create_members, identity_owners
+from tessera.members.batch import (
+    MemberDraft,
+    create_members,
+    identity_owners,
+    members_holding,
+)
 from tessera.members.identities import IdentityKind, normalise
 from tessera.members.models import AttributeDefinition
 from tessera.members.profile import IDENTITY_FIELDS, TEXT_FIELDS
@@ -159,7 +164,7 @@ async def import_members(
                 if not due:
                     skipped += 1
                 else:
-                    there = await _already_there(scope, batch, plainly, tag_ids)
+                    there = await _already_there(scope, plainly, tag_ids)
                     backoff = 0 if there else min(2 * backoff or 1, 32)
                     skipped = 0
                 rest = [row for row in batch if id(row) not in there] if there else batch
@@ -185,11 +190,10 @@ async def import_members(
 class _Plainly:
     """What recognising a batch's rows takes, each worked out once: each
     row's tag codes, and (when the look-up is due) its identities as they
-    would be stored with their blind indexes."""
+    would be stored."""
 
     tags: dict[int, list[str]]  # id(row) -> tag codes
     keys: dict[int, list[tuple[str, str]]] | None = None  # id(row) -> identities
-    digests: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _plainly(plain: _Plain, batch: list[CsvRow], *, keys: bool) -> _Plainly:
@@ -201,17 +205,15 @@ def _plainly(plain: _Plain, batch: list[CsvRow], *, keys: bool) -> _Plainly:
         found = plain.keys(row)
         if found:
             wanted[id(row)] = found
-    digests = pii.digests(plain.brand_id, {key for keys in wanted.values() for key in keys})
-    return _Plainly(tags, wanted, digests)
+    return _Plainly(tags, wanted)
 
 
 async def _already_there(
     scope: BrandScope,
-    batch: list[CsvRow],
     plainly: _Plainly,
     tag_ids: dict[str, int],
 ) -> set[int]:
-    """``id()`` of the rows of ``batch`` that are surely members already and
+    """``id()`` of the rows of the batch that are surely members already and
     would change nothing: a re-run skips them without checking them (the
     check, phone numbers above all, is most of a row's cost). A row is one
     when each of its identities, in the form it would be stored in, is one
@@ -219,24 +221,23 @@ async def _already_there(
     import already: exactly the rows the
     full path would count as "already there" and do nothing for. Whatever
     this cannot tell cheaply (a phone written with a trunk prefix, an
-    address with non-ASCII characters) is left to the full path. Two
-    queries: the identities' owners, the members' imported tags."""
-    wanted, digests = plainly.keys or {}, plainly.digests
+    address with non-ASCII characters) is left to the full path.
+
+    Rows with an external id are looked up by it first
+    (:func:`_held_by_external_id`); the others, and those it does not
+    recognise, by their identities' owners (:func:`_held_by_identities`).
+    Up to three queries: those two, the members' imported tags."""
+    wanted = plainly.keys or {}
     if not wanted:
         return set()
-    owners = await identity_owners(scope, digests, digests)
+    owner = await _held_by_external_id(scope, wanted)
+    if rest := {row_id: keys for row_id, keys in wanted.items() if row_id not in owner}:
+        owner.update(await _held_by_identities(scope, rest))
     matched: dict[int, tuple[int, list[int]]] = {}  # id(row) -> member, tag ids
-    for row in batch:
-        found = wanted.get(id(row))
-        if found is None or found[0] not in owners:
-            continue
-        keys, member = found, owners[found[0]]
-        codes = plainly.tags[id(row)]
-        if any(owners.get(key) != member for key in keys) or any(
-            code not in tag_ids for code in codes
-        ):
-            continue
-        matched[id(row)] = (member, [tag_ids[code] for code in codes])
+    for row_id, member in owner.items():
+        codes = plainly.tags[row_id]
+        if all(code in tag_ids for code in codes):
+            matched[row_id] = (member, [tag_ids[code] for code in codes])
     present = await _imported_tags(
         scope,
         sorted({m for m, tags in matched.values() if tags}),
@@ -247,6 +248,41 @@ async def _already_there(
         for row_id, (member, tags) in matched.items()
         if all((member, tag) in present for tag in tags)
     }
+
+
+async def _held_by_identities(
+    scope: BrandScope, wanted: dict[int, list[tuple[str, str]]]
+) -> dict[int, int]:
+    """``id()`` of the rows whose identities (``wanted``, none empty) all
+    belong to one member -> that member: one index probe per identity."""
+    digests = pii.digests(scope.brand_id, {key for keys in wanted.values() for key in keys})
+    owners = await identity_owners(scope, digests, digests)
+    held: dict[int, int] = {}
+    for row_id, keys in wanted.items():
+        member = owners.get(keys[0])
+        if member is not None and all(owners.get(key) == member for key in keys):
+            held[row_id] = member
+    return held
+
+
+async def _held_by_external_id(
+    scope: BrandScope, wanted: dict[int, list[tuple[str, str]]]
+) -> dict[int, int]:
+    """``id()`` of the rows with an external id whose member (the one with
+    that ``external_id``) holds every identity of the row -> that member
+    (:func:`members_holding`). The same rows :func:`_held_by_identities`
+    finds among these (a blind index is one member's per brand and kind),
+    for two index probes a row (the member, its identities) instead of one
+    per identity, and the comparison made in the database.
+    A row it does not recognise (an external id that moved to another
+    member on a merge, say) is left to :func:`_held_by_identities`."""
+    external = []
+    for row_id, keys in wanted.items():
+        value = next((v for kind, v in keys if kind == IdentityKind.EXTERNAL_ID.value), None)
+        if value is not None:
+            external.append((row_id, value, keys))
+    found = await members_holding(scope, [(value, keys) for _, value, keys in external])
+    return {external[n][0]: member for n, member in found.items()}
 
 
 _PHONE_MARKS = str.maketrans("", "", " -().")
@@ -263,6 +299,7 @@ class _Plain:
         self.brand_id = brand_id
         self.region = region
         self.code = phonenumbers.country_code_for_region(region)
+        self.kinds: dict[str, str] = {}
 
     @staticmethod
     def kind(column: str) -> str | None:
@@ -280,9 +317,12 @@ class _Plain:
         if row.extra_cells > 0:
             return []
         keys: list[tuple[str, str]] = []
+        kinds = self.kinds
         for column, text in row.values.items():
-            kind = self.kind(column)
-            if kind is None or not text.strip():
+            kind = kinds.get(column)
+            if kind is None:  # each column's kind told once ("" for none)
+                kind = kinds[column] = self.kind(column) or ""
+            if not kind or not text.strip():
                 continue
             value = self.value(kind, text)
             if value is None:

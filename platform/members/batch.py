@@ -199,3 +199,61 @@ async def identity_owners(
     # each of a batch's thousands cost more than the query.
     _, rows = await connection.execute_query(sql, params)
     return {by_digest[(row[0], row[1])]: int(row[2]) for row in rows}
+
+
+async def members_holding(
+    scope: BrandScope, rows: Sequence[tuple[str, Sequence[tuple[str, str]]]]
+) -> dict[int, int]:
+    """For rows of (external id, identities as (kind, normalised value)):
+    index of each row whose member, the one with that ``external_id``, holds
+    every one of its identities -> that member's id. One query for a whole
+    batch, comparing in the database (a batch's members hold thousands of
+    identities, more to read than to compare): one probe of the member's
+    key and one of its identities per row. The readable identities
+    (external ids, card numbers: their ``reference``) are compared by
+    value, the others by blind index, as :func:`pii.identity_columns`
+    stores them; any other identity row just does not match."""
+    if not rows:
+        return {}
+    sealed = pii.digests(
+        scope.brand_id, {key for _, keys in rows for key in keys if pii.is_sealed(key[0])}
+    )
+    # A token per identity: the kind, then ":" and its digest or "=" and its
+    # value (no kind holds either character).
+    tokens = [
+        [
+            f"{kind}:{sealed[kind, value]}" if pii.is_sealed(kind) else f"{kind}={value}"
+            for kind, value in keys
+        ]
+        for _, keys in rows
+    ]
+    held = (
+        "SELECT CASE WHEN reference IS NULL THEN kind || ':' || digest "
+        f"ELSE kind || '=' || reference END FROM \"{_IDENTITY_TABLE}\" "
+    )
+    member_table = Member._meta.db_table
+    connection = connections.get("default")
+    # The rows as one JSON text: [[external id, [token, ...]], ...].
+    pairs = json.dumps([[row[0], wanted] for row, wanted in zip(rows, tokens, strict=True)])
+    if connection.capabilities.dialect == "postgres":
+        # LATERAL ... OFFSET 0 as in identity_owners: a probe per row,
+        # whatever the statistics of tables just filled by COPY.
+        sql = (
+            "SELECT w.n - 1, m.id "
+            "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS w(row, n) "
+            f'CROSS JOIN LATERAL (SELECT id FROM "{member_table}" WHERE brand_id = $1 '
+            "AND external_id = w.row ->> 0 OFFSET 0) AS m "
+            "WHERE ARRAY(SELECT jsonb_array_elements_text(w.row -> 1)) "
+            f"<@ ARRAY({held}WHERE brand_id = $1 AND member_id = m.id)"
+        )
+        params: list[Any] = [scope.brand_id, pairs]
+    else:
+        sql = (
+            f'SELECT w.key, m.id FROM json_each(?) AS w JOIN "{member_table}" AS m '
+            "ON m.brand_id = ? AND m.external_id = json_extract(w.value, '$[0]') "
+            "WHERE NOT EXISTS (SELECT 1 FROM json_each(json_extract(w.value, '$[1]')) AS k "
+            f"WHERE k.value NOT IN ({held}WHERE brand_id = ? AND member_id = m.id))"
+        )
+        params = [pairs, scope.brand_id, scope.brand_id]
+    _, found = await connection.execute_query(sql, params)
+    return {int(row[0]): int(row[1]) for row in found}

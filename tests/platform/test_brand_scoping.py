@@ -244,6 +244,10 @@ ALLOWED_RAW_SQL = {
     ("platform/scope.py", "_copy_rows"): "draws ids from a sequence; COPY rows given the brand_id",
     ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
     (
+        "platform/members/batch.py",
+        "members_holding",
+    ): "SELECT members and their identities … WHERE brand_id = the scope's (both tables)",
+    (
         "platform/privacy/erasure.py",
         "rows_quoting",
     ): "RawSQL cast of a JSON column annotated onto a scope.query(...) queryset",
