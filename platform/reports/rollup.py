@@ -96,31 +96,20 @@ async def mark_orders_dirty(
     if earliest:
         q = scope_query(scope, connection)
         brand, since = q(scope.brand_id), q(min(earliest.values()))
-        # One statement whatever the batch, each member probed by index:
-        # on PostgreSQL one LATERAL probe per id (an IN list or an array on
-        # tables an import just filled, without statistics yet, is planned
-        # as a scan of the brand's rows), on SQLite the JSON list unpacked.
+        # One statement whatever the batch, its members one bound list. Not
+        # one LATERAL probe per member: on tables just filled (no statistics)
+        # each probe was planned on the (brand, occurred_at) index, filtering
+        # the member, a scan of the brand per member (270-670 ms a batch of
+        # the demo data, against 50-115 ms for this one scan).
         if q.postgres:
-            ids = q(sorted(earliest))
-            orders_of = (
-                f"unnest({ids}::bigint[]) AS w(id) CROSS JOIN LATERAL (SELECT member_id, "
-                f"occurred_at FROM sales_order WHERE brand_id = {brand} AND member_id = w.id "
-                f"AND occurred_at > {since} OFFSET 0) AS o"
-            )
-            members = (
-                f"unnest({ids}::bigint[]) AS w(id) CROSS JOIN LATERAL (SELECT id, brand_id, "
-                f"joined_at FROM member WHERE brand_id = {brand} AND id = w.id OFFSET 0) AS m"
-            )
+            among = f"= ANY({q(sorted(earliest))}::bigint[])"
         else:
-            ids = q(json.dumps(sorted(earliest)))
-            orders_of = (
-                f"sales_order o WHERE o.brand_id = {brand} AND o.member_id IN "
-                f"(SELECT value FROM json_each({ids})) AND o.occurred_at > {since}"
-            )
-            members = (
-                f"member m WHERE m.brand_id = {brand} AND m.id IN "
-                f"(SELECT value FROM json_each({ids}))"
-            )
+            among = f"IN (SELECT value FROM json_each({q(json.dumps(sorted(earliest)))}))"
+        orders_of = (
+            f"sales_order o WHERE o.brand_id = {brand} AND o.member_id {among} "
+            f"AND o.occurred_at > {since}"
+        )
+        members = f"member m WHERE m.brand_id = {brand} AND m.id {among}"
         rows = await q.rows(
             "SELECT o.member_id AS member_id, o.occurred_at AS at, NULL AS joined_at "
             f"FROM {orders_of} UNION ALL "
