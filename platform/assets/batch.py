@@ -7,8 +7,9 @@ the same ``balance_after``, fingerprints and idempotency keys, lots, the
 ``*.changed`` events), in a constant number of statements: the missing
 accounts opened with one insert per kind, every account touched locked with
 one ``SELECT … FOR UPDATE`` (SQLite's writer lock is already held by the
-caller's earlier writes), the entries and lots each with one multi-row
-insert, and the accounts moved with one relative update per account. The
+caller's earlier writes), the entries and lots with one statement on
+PostgreSQL (one multi-row insert each on SQLite), and the accounts moved
+with one relative update per account. The
 balances are computed in Python *under the row locks*, which is what the
 data rules allow besides a conditional update; the limit an account may
 hold is checked per entry, in order, as the single calls would.
