@@ -7,8 +7,9 @@ the same ``balance_after``, fingerprints and idempotency keys, lots, the
 ``*.changed`` events), in a constant number of statements: the missing
 accounts opened with one insert per kind, every account touched locked with
 one ``SELECT … FOR UPDATE`` (SQLite's writer lock is already held by the
-caller's earlier writes), the entries and lots each with one multi-row
-insert, and the accounts moved with one relative update per account. The
+caller's earlier writes), the entries and lots with one statement on
+PostgreSQL (one multi-row insert each on SQLite), and the accounts moved
+with one relative update per account. The
 balances are computed in Python *under the row locks*, which is what the
 data rules allow besides a conditional update; the limit an account may
 hold is checked per entry, in order, as the single calls would.
@@ -37,7 +38,7 @@ from tessera.assets.service import (
     _part_key,
     _positive,
     _Request,
-    emit_changed,
+    emit_entry_changed,
 )
 from tessera.db import any_of, numbered
 from tessera.errors import DomainError
@@ -62,8 +63,9 @@ class Credit:
 
 async def credit_many(
     scope: BrandScope, uow: UnitOfWork, credits: Sequence[Credit], policy: PolicyValues
-) -> list[LedgerEntry]:
-    """Apply ``credits`` in order in ``uow``; the entries written, in order.
+) -> list[int]:
+    """Apply ``credits`` in order in ``uow``; the ids of the entries written,
+    in order.
 
     ``policy`` is the brand's points policy (lot expiry). Raises the
     ``DomainError`` the single call would (``BALANCE_LIMIT``, ``NOT_FOUND`` for
@@ -92,8 +94,9 @@ async def credit_many(
         )
     accounts = await _lock(conn, scope, wanted)
     start = dict(accounts)
-    # Plain rows, not model instances (a batch writes thousands): the ids
-    # come back from the insert, in order.
+    # Plain rows, not model instances (a batch writes thousands, and its
+    # events are made from the rows): the ids come back from the insert, in
+    # order.
     actor = str(scope.actor)[:200]
     written = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -145,23 +148,111 @@ async def credit_many(
             }
         )
         moves.append(moved)
-    ids = await scope.insert_rows(LedgerEntry, rows, conn)
-    for row, entry_id in zip(rows, ids, strict=True):
-        row["id"] = entry_id
-    entries = scope.loaded(LedgerEntry, rows)
-    await scope.copy_values(
-        PointsLot,
-        [
-            _lot(scope, entry, moved, credit, policy)
-            for credit, entry, moved in zip(credits, entries, moves, strict=True)
-            if credit.kind == POINTS
-        ],
-        conn,
-    )
+    # Each lot names its entry by the entry's place in ``rows``.
+    lot_rows = [
+        _lot(scope, n, row, moved, credit, policy)
+        for n, (credit, row, moved) in enumerate(zip(credits, rows, moves, strict=True))
+        if credit.kind == POINTS
+    ]
+    if conn.capabilities.dialect == "postgres":
+        ids = await _insert_entries(conn, scope, rows, lot_rows)
+    else:
+        ids = await scope.insert_rows(LedgerEntry, rows, conn)
+        for lot in lot_rows:
+            lot["entry_id"] = ids[lot.pop("n")]
+        await scope.copy_values(PointsLot, lot_rows, conn)
     await _move(conn, scope, start, accounts, now)
-    for entry, moved in zip(entries, moves, strict=True):
-        emit_changed(uow, entry, moved)
-    return entries
+    for credit, row, entry_id, moved in zip(credits, rows, ids, moves, strict=True):
+        emit_entry_changed(
+            uow,
+            credit.kind,
+            credit.member_id,
+            entry_id,
+            row["entry_type"],
+            credit.amount,
+            credit.source_type,
+            credit.source_ref,
+            moved,
+        )
+    return ids
+
+
+# The columns of a batch's entries and lots that vary by row, with their
+# PostgreSQL array types (brand, actor and time written are the batch's).
+_ENTRY_COLUMNS = (
+    ("account_id", "bigint"),
+    ("member_id", "bigint"),
+    ("kind", "text"),
+    ("entry_type", "text"),
+    ("amount", "bigint"),
+    ("balance_after", "bigint"),
+    ("reason", "text"),
+    ("source_type", "text"),
+    ("source_ref", "text"),
+    ("idempotency_key", "text"),
+    ("fingerprint", "text"),
+    ("occurred_at", "timestamptz"),
+)
+_LOT_COLUMNS = (
+    ("n", "bigint"),
+    ("account_id", "bigint"),
+    ("amount", "bigint"),
+    ("remaining", "bigint"),
+    ("earned_at", "timestamptz"),
+    ("expires_at", "timestamptz"),
+    ("status", "text"),
+    ("available_at", "timestamptz"),
+)
+
+
+def _insert_entries_sql() -> str:
+    """The entries and their lots in one statement (PostgreSQL): the ids
+    drawn from the sequence and given to the rows in order (the ledger's
+    order is its ids'), the lots inserted in a CTE beside the entries', as
+    the single earn does (``tessera.assets.service._insert_entry``)."""
+    n_entry = len(_ENTRY_COLUMNS)
+    entry_names = ", ".join(c for c, _ in _ENTRY_COLUMNS)
+    entry_arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_ENTRY_COLUMNS, 5))
+    lot_names = [c for c, _ in _LOT_COLUMNS]
+    lot_arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_LOT_COLUMNS, 5 + n_entry))
+    lot_values = ", ".join(f"w.{c}" for c in lot_names[1:])
+    return (
+        "WITH ids AS MATERIALIZED (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM "
+        "(SELECT nextval(pg_get_serial_sequence('ledger_entry', 'id')) AS id "
+        "FROM generate_series(1, $1)) AS drawn), "
+        f"e AS (INSERT INTO ledger_entry (id, brand_id, actor, created_at, {entry_names}) "
+        f"SELECT ids.id, $2, $3, $4, {', '.join(f'v.{c}' for c, _ in _ENTRY_COLUMNS)} "
+        f"FROM unnest({entry_arrays}) WITH ORDINALITY AS v({entry_names}, o) "
+        "JOIN ids ON ids.n = v.o - 1 RETURNING id), "
+        f"l AS (INSERT INTO points_lot (brand_id, entry_id, {', '.join(lot_names[1:])}) "
+        f"SELECT $2, e.id, {lot_values} FROM unnest({lot_arrays}) AS w({', '.join(lot_names)}) "
+        "JOIN ids ON ids.n = w.n JOIN e ON e.id = ids.id) "
+        "SELECT id FROM ids ORDER BY n"
+    )
+
+
+_INSERT_ENTRIES = _insert_entries_sql()
+
+
+async def _insert_entries(
+    conn: Any, scope: BrandScope, rows: list[dict[str, Any]], lot_rows: list[dict[str, Any]]
+) -> list[int]:
+    """The entries of ``rows`` and the lots of ``lot_rows`` in one round trip
+    (was: the ids drawn, the entries and the lots each by ``COPY``); their
+    ids in order. Every row is of ``scope``'s brand (one value for all)."""
+    first = rows[0]
+    found = await conn.execute_query_dict(
+        _INSERT_ENTRIES,
+        [
+            len(rows),
+            scope.brand_id,
+            first["actor"],
+            first["created_at"],
+            *([row[c] for row in rows] for c, _ in _ENTRY_COLUMNS),
+            *([lot[c] for lot in lot_rows] for c, _ in _LOT_COLUMNS),
+        ],
+    )
+    return [int(r["id"]) for r in found]
 
 
 async def _move(
@@ -199,12 +290,17 @@ async def _move(
 
 
 def _lot(
-    scope: BrandScope, entry: LedgerEntry, moved: Moved, credit: Credit, policy: PolicyValues
+    scope: BrandScope,
+    n: int,
+    entry: dict[str, Any],
+    moved: Moved,
+    credit: Credit,
+    policy: PolicyValues,
 ) -> dict[str, Any]:
-    held = entry.entry_type == "pending"
+    held = entry["entry_type"] == "pending"
     return {
+        "n": n,
         "account_id": moved.account_id,
-        "entry_id": entry.id,
         "amount": credit.amount,
         "remaining": lots.remaining_of(credit.amount, moved.balance, held),
         "earned_at": credit.now,

@@ -797,20 +797,44 @@ def emit_changed(uow: UnitOfWork, entry: LedgerEntry, moved: Moved) -> None:
     """``points.changed`` (or ``stored_value.changed``, ``growth.changed``) for
     ``entry``: ``delta`` is what it did to the balance, ``pending_delta`` to the
     held points; ``balance`` and ``pending`` are the account's after it."""
-    held = entry.entry_type in ("pending", "cancel")
+    emit_entry_changed(
+        uow,
+        entry.kind,
+        entry.member_id,
+        entry.id,
+        entry.entry_type,
+        entry.amount,
+        entry.source_type,
+        entry.source_ref,
+        moved,
+    )
+
+
+def emit_entry_changed(
+    uow: UnitOfWork,
+    kind: str,
+    member_id: int,
+    entry_id: int,
+    entry_type: str,
+    amount: int,
+    source_type: str,
+    source_ref: str | None,
+    moved: Moved,
+) -> None:
+    """:func:`emit_changed` of an entry given by its columns (a batch writes
+    thousands of entries as plain rows, with no instance to hand)."""
+    held = entry_type in ("pending", "cancel")
     uow.emit(
-        EVENTS[entry.kind],
-        member_id=entry.member_id,
-        entry_id=entry.id,
-        entry_type=entry.entry_type,
-        delta=0 if held else entry.amount,
-        pending_delta=entry.amount
-        if held
-        else (-entry.amount if entry.entry_type == "release" else 0),
+        EVENTS[kind],
+        member_id=member_id,
+        entry_id=entry_id,
+        entry_type=entry_type,
+        delta=0 if held else amount,
+        pending_delta=amount if held else (-amount if entry_type == "release" else 0),
         balance=moved.balance,
         pending=moved.pending,
-        source_type=entry.source_type,
-        source_ref=entry.source_ref,
+        source_type=source_type,
+        source_ref=source_ref,
     )
 
 

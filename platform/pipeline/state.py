@@ -20,7 +20,7 @@ from typing import Any
 from tessera.assets.models import AssetAccount
 from tessera.db import any_of, numbered, stored_time
 from tessera.members.models import Member
-from tessera.plugin_host.components import MemberFacts
+from tessera.plugin_host.components import MemberFacts, TierInfo
 from tessera.rewards.pipeline import History
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
@@ -54,6 +54,7 @@ class BatchHistory(History):
         self._growth = growth
         self._orders = orders
         self._grown = grown
+        self._infos: tuple[TierInfo, ...] | None = None
 
     async def facts(
         self, member: Member, now: datetime, state: MemberTierState | None
@@ -78,6 +79,13 @@ class BatchHistory(History):
 
     async def tiers(self) -> Sequence[TierDefinition]:
         return self._tiers
+
+    def tier_infos(self, tiers: Sequence[TierDefinition]) -> tuple[TierInfo, ...]:
+        # The batch's tiers do not change: made once a batch, not once an
+        # order (frozen, so the orders may share them).
+        if self._infos is None:
+            self._infos = super().tier_infos(tiers)
+        return self._infos
 
     async def held_growth(self, member_id: int) -> int:
         return self._growth.get(member_id, 0)

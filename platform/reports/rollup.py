@@ -20,6 +20,7 @@ statement, so its answer is always the one the orders give.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -93,30 +94,38 @@ async def mark_orders_dirty(
         earliest[member_id] = min(at, earliest.get(member_id, at))
     later: list[datetime] = []
     if earliest:
-        since = min(earliest.values())
-        members = sorted(earliest)
-        for i in range(0, len(members), 500):
-            part = members[i : i + 500]
-            q = scope_query(scope, connection)
-            brand = q(scope.brand_id)
-            ids = ", ".join(q(m) for m in part)
-            rows = await q.rows(
-                "SELECT o.member_id AS member_id, o.occurred_at AS at, NULL AS joined_at "
-                f"FROM sales_order o WHERE o.brand_id = {brand} AND o.member_id IN ({ids}) "
-                f"AND o.occurred_at > {q(since)} UNION ALL "
-                "SELECT m.id, (SELECT MIN(f.occurred_at) FROM sales_order f "
-                "WHERE f.brand_id = m.brand_id AND f.member_id = m.id), m.joined_at "
-                f"FROM member m WHERE m.brand_id = {brand} AND m.id IN ({ids})"
-            )
-            for r in rows:
-                found = stored_time(r["at"]) if r["at"] is not None else None
-                new = earliest[int(r["member_id"])]
-                if r["joined_at"] is None:
-                    if found is not None and found > new:
-                        later.append(found)
-                elif found is None or found >= new:
-                    # No order before the batch's earliest: it is their first.
-                    later.append(stored_time(r["joined_at"]))
+        q = scope_query(scope, connection)
+        brand, since = q(scope.brand_id), q(min(earliest.values()))
+        # One statement whatever the batch, its members one bound list. Not
+        # one LATERAL probe per member: on tables just filled (no statistics)
+        # each probe was planned on the (brand, occurred_at) index, filtering
+        # the member, a scan of the brand per member (270-670 ms a batch of
+        # the demo data, against 50-115 ms for this one scan).
+        if q.postgres:
+            among = f"= ANY({q(sorted(earliest))}::bigint[])"
+        else:
+            among = f"IN (SELECT value FROM json_each({q(json.dumps(sorted(earliest)))}))"
+        orders_of = (
+            f"sales_order o WHERE o.brand_id = {brand} AND o.member_id {among} "
+            f"AND o.occurred_at > {since}"
+        )
+        members = f"member m WHERE m.brand_id = {brand} AND m.id {among}"
+        rows = await q.rows(
+            "SELECT o.member_id AS member_id, o.occurred_at AS at, NULL AS joined_at "
+            f"FROM {orders_of} UNION ALL "
+            "SELECT m.id, (SELECT MIN(f.occurred_at) FROM sales_order f "
+            "WHERE f.brand_id = m.brand_id AND f.member_id = m.id), m.joined_at "
+            f"FROM {members}"
+        )
+        for r in rows:
+            found = stored_time(r["at"]) if r["at"] is not None else None
+            new = earliest[int(r["member_id"])]
+            if r["joined_at"] is None:
+                if found is not None and found > new:
+                    later.append(found)
+            elif found is None or found >= new:
+                # No order before the batch's earliest: it is their first.
+                later.append(stored_time(r["joined_at"]))
     await mark_dirty(scope, connection, [at for _, at in orders] + later)
 
 

@@ -130,6 +130,10 @@ class History:
     async def tiers(self) -> Sequence[TierDefinition]:
         return await list_tiers(self.scope)
 
+    def tier_infos(self, tiers: Sequence[TierDefinition]) -> tuple[TierInfo, ...]:
+        """``tiers`` (what :meth:`tiers` gave) as policies see them."""
+        return tuple(_info(t) for t in tiers)
+
     async def held_growth(self, member_id: int) -> int:
         return (await balances(self.scope, [member_id]))[member_id].growth
 
@@ -278,7 +282,7 @@ async def compute_rewards(
             _within_limit(growth, "growth")
             tiers = await past.tiers()
             standing = await _standing(past, facts, fact, now, growth)
-            grant = await policy.evaluate(standing, [_info(t) for t in tiers])
+            grant = await policy.evaluate(standing, past.tier_infos(tiers))
         except (RewardsFailed, AwardTooLarge):
             raise
         except Exception as error:

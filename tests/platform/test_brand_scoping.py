@@ -146,6 +146,11 @@ ALLOWED_RAW_SQL = {
         "credit_many",
     ): "INSERT … SELECT from the scope's brand's members only",
     ("platform/assets/batch.py", "_lock"): "SELECT … WHERE brand_id = the scope's",
+    (
+        "platform/assets/batch.py",
+        "_insert_entries",
+    ): "INSERT of entries and their lots (_INSERT_ENTRIES) whose brand_id is one bound value, "
+    "the scope's",
     ("platform/assets/batch.py", "_move"): "UPDATE asset_account WHERE brand_id = the scope's",
     (
         "platform/pipeline/state.py",

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from loyalty_programme import T0, order, standard_programme
+from tortoise import connections
 
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.assets.policy import set_policy
@@ -311,5 +312,13 @@ async def test_a_batch_with_rewards_takes_as_many_round_trips_for_200_orders_as_
         await record_orders(scope, batch("l", 200), now=T0)
 
     assert len(large.round_trips) == len(small.round_trips)
+    # The ledger entries and their lots: one statement on PostgreSQL (the
+    # lots in a CTE of the entries' insert), one multi-row insert each on
+    # SQLite; the rollups' dirty days read the members' orders in one.
+    writes = [s for s in large.statements if s.replace('"', "").count("INSERT INTO points_lot")]
+    postgres = connections.get("default").capabilities.dialect == "postgres"
+    assert len(writes) == 1
+    assert ("INSERT INTO ledger_entry" in writes[0]) == postgres
+    assert sum("MIN(f.occurred_at)" in s for s in large.statements) == 1
     history = await scope.query(TierHistory).filter(reason="upgrade", source__startswith="order:")
     assert len(history) == 2 * MEMBERS  # gold in the small batch, platinum in the large
