@@ -256,6 +256,40 @@ class BrandScope:
             ids += sorted(int(r[pk]) for r in inserted) if return_ids else []
         return ids
 
+    async def rows_by_key(
+        self,
+        connection: Any,
+        table: str,
+        column: str,
+        values: Sequence[Any] | set[Any],
+        select: str = "*",
+    ) -> list[dict[str, Any]]:
+        """The brand's rows of ``table`` whose ``column`` is one of ``values``
+        (``select`` of each), in one statement. On PostgreSQL one index probe
+        per value (``LATERAL … OFFSET 0``): on a table just filled by ``COPY``
+        (no statistics yet) an ``IN`` list of a batch's thousand values was
+        planned as a scan of every row of the brand. On SQLite the values are
+        one JSON list."""
+        keys = sorted(set(values))
+        if not keys:
+            return []
+        if connection.capabilities.dialect == "postgres":
+            kind = "bigint" if isinstance(keys[0], int) else "text"
+            sql = (
+                f"SELECT r.* FROM unnest($2::{kind}[]) AS w(k) CROSS JOIN LATERAL "
+                f'(SELECT {select} FROM "{table}" WHERE brand_id = $1 AND "{column}" = w.k '
+                "OFFSET 0) AS r"
+            )
+            params: list[Any] = [self.brand.id, keys]
+        else:
+            sql = (
+                f'SELECT {select} FROM "{table}" WHERE brand_id = ? '
+                f'AND "{column}" IN (SELECT value FROM json_each(?))'
+            )
+            params = [self.brand.id, json.dumps(keys)]
+        rows: list[dict[str, Any]] = await connection.execute_query_dict(sql, params)
+        return rows
+
     async def _copy_rows(
         self,
         model: type[M],

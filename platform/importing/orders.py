@@ -12,11 +12,9 @@ rejects file. Re-importing a file changes nothing: orders are idempotent on
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from tortoise import connections
 
@@ -206,23 +204,15 @@ async def _already_recorded(
 
 async def _recorded(scope: BrandScope, external_ids: set[str]) -> dict[str, tuple[str, int]]:
     """External id -> (fingerprint, member id) of the orders recorded before:
-    one hand-written query (the ORM builds an ``IN`` list of a thousand values
-    slower than the database answers it)."""
-    connection = connections.get("default")
-    columns = f'SELECT external_id, fingerprint, member_id FROM "{_ORDER_TABLE}"'
-    if connection.capabilities.dialect == "postgres":
-        # One index probe per id (LATERAL), whatever the table's statistics.
-        sql = (
-            "SELECT w.external_id, o.fingerprint, o.member_id FROM unnest($2::text[]) "
-            "AS w(external_id) CROSS JOIN LATERAL (SELECT fingerprint, member_id "
-            f'FROM "{_ORDER_TABLE}" WHERE brand_id = $1 AND external_id = w.external_id '
-            "OFFSET 0) AS o"
-        )
-        params: list[Any] = [scope.brand_id, sorted(external_ids)]
-    else:
-        sql = f"{columns} WHERE brand_id = ? AND external_id IN (SELECT value FROM json_each(?))"
-        params = [scope.brand_id, json.dumps(sorted(external_ids))]
-    rows = await connection.execute_query_dict(sql, params)
+    one query, one index probe per id (the ORM builds an ``IN`` list of a
+    thousand values slower than the database answers it)."""
+    rows = await scope.rows_by_key(
+        connections.get("default"),
+        _ORDER_TABLE,
+        "external_id",
+        external_ids,
+        "external_id, fingerprint, member_id",
+    )
     return {r["external_id"]: (r["fingerprint"], int(r["member_id"])) for r in rows}
 
 

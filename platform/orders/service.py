@@ -12,7 +12,6 @@ a replay.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -110,28 +109,11 @@ async def insert_orders(
 
 async def recorded_orders(scope: BrandScope, external_ids: set[str]) -> dict[str, Order]:
     """The orders recorded with these external ids, by external id: one
-    query, whatever their number. On PostgreSQL one index probe per id
-    (``LATERAL``), as the importer looks its batches up: a table just filled
-    by ``COPY`` has no statistics, and a list of a thousand ids was planned
-    as a hash over every order of the brand."""
-    if not external_ids:
-        return {}
-    connection = connections.get("default")
-    table = Order._meta.db_table
-    if connection.capabilities.dialect == "postgres":
-        sql = (
-            "SELECT o.* FROM unnest($2::text[]) AS w(external_id) CROSS JOIN LATERAL "
-            f'(SELECT * FROM "{table}" WHERE brand_id = $1 AND external_id = w.external_id '
-            "OFFSET 0) AS o"
-        )
-        params: list[Any] = [scope.brand_id, sorted(external_ids)]
-    else:
-        sql = (
-            f'SELECT * FROM "{table}" WHERE brand_id = ? '
-            "AND external_id IN (SELECT value FROM json_each(?))"
-        )
-        params = [scope.brand_id, json.dumps(sorted(external_ids))]
-    rows = await connection.execute_query_dict(sql, params)
+    query, whatever their number, one index probe per id
+    (:meth:`BrandScope.rows_by_key`), as the importer looks its batches up."""
+    rows = await scope.rows_by_key(
+        connections.get("default"), Order._meta.db_table, "external_id", external_ids
+    )
     return {o.external_id: o for o in scope.loaded(Order, rows)}
 
 

@@ -35,10 +35,8 @@ with the per-fact rewards path activities use.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -254,27 +252,11 @@ async def _record_together(
 
 async def _members(scope: BrandScope, uow: UnitOfWork, ids: set[int]) -> dict[int, Member]:
     """The members of ``ids``, with what recording and rewarding read of
-    them (History.facts; the profile's JSON is not decoded): one query, on
-    PostgreSQL one primary-key probe per id (``LATERAL``), as the importer
-    probes: an ``IN`` list on a table an import just filled (no statistics
-    yet) was planned as a hash over every member of the brand."""
-    if not ids:
-        return {}
-    conn = uow.connection
-    columns = "id, brand_id, status, joined_at, birthday"
-    if conn.capabilities.dialect == "postgres":
-        sql = (
-            f"SELECT m.* FROM unnest($2::bigint[]) AS w(id) CROSS JOIN LATERAL (SELECT {columns} "
-            "FROM member WHERE brand_id = $1 AND id = w.id OFFSET 0) AS m"
-        )
-        params: list[Any] = [scope.brand_id, sorted(ids)]
-    else:
-        sql = (
-            f"SELECT {columns} FROM member WHERE brand_id = ? "
-            "AND id IN (SELECT value FROM json_each(?))"
-        )
-        params = [scope.brand_id, json.dumps(sorted(ids))]
-    rows = await conn.execute_query_dict(sql, params)
+    them (History.facts; the profile's JSON is not decoded): one query, one
+    primary-key probe per id (:meth:`BrandScope.rows_by_key`)."""
+    rows = await scope.rows_by_key(
+        uow.connection, "member", "id", ids, "id, brand_id, status, joined_at, birthday"
+    )
     return {m.id: m for m in scope.loaded(Member, rows)}
 
 

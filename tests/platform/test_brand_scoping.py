@@ -197,14 +197,6 @@ ALLOWED_RAW_SQL = {
         "_attribute_conditions",
     ): "RawSQL column annotated onto a scope.query(Member) queryset",
     ("platform/orders/stats.py", "ensure_rows"): "inserts rows carrying the scope's brand_id",
-    (
-        "platform/orders/service.py",
-        "recorded_orders",
-    ): "SELECT … WHERE brand_id = the scope's (one probe per external id)",
-    (
-        "platform/pipeline/orders.py",
-        "_members",
-    ): "SELECT … FROM member WHERE brand_id = the scope's (one probe per id)",
     ("platform/orders/stats.py", "add_orders"): "UPDATE member_stats WHERE brand_id = the scope's",
     ("platform/orders/stats.py", "stats_for_members"): (
         "SELECT member_stats WHERE brand_id = the scope's, its orders by the same brand"
@@ -246,6 +238,7 @@ ALLOWED_RAW_SQL = {
     ): "rows carry the given brand_id; tag and member ids were resolved in the scope",
     ("platform/tags/bulk.py", "delete_assignments"): "DELETE … WHERE brand_id = $1",
     ("platform/scope.py", "insert_rows"): "INSERT of rows given the scope's brand_id",
+    ("platform/scope.py", "rows_by_key"): "SELECT … WHERE brand_id = the scope's",
     ("platform/scope.py", "_copy_rows"): "draws ids from a sequence; COPY rows given the brand_id",
     ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
     (
@@ -256,7 +249,6 @@ ALLOWED_RAW_SQL = {
         "platform/privacy/erasure.py",
         "rows_quoting",
     ): "RawSQL cast of a JSON column annotated onto a scope.query(...) queryset",
-    ("platform/importing/orders.py", "_recorded"): "SELECT … WHERE brand_id = the scope's",
     (
         "platform/importing/members.py",
         "_imported_tags",
