@@ -1,6 +1,7 @@
 """Fixtures come from the ``tessera.testing`` pytest plugin (installed with
 Tessera), exactly as a partner's plugin tests get them."""
 
+import asyncio
 import os
 
 import pytest
@@ -23,3 +24,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+@pytest.fixture
+async def session_loop() -> asyncio.AbstractEventLoop:
+    """The session's event loop, for hypothesis tests: ``@given`` cannot wrap a
+    coroutine, so such a test is a plain function that runs each example on
+    this loop, where the session's database connections live."""
+    return asyncio.get_running_loop()

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -25,11 +24,6 @@ CAPS = [service.Cap("email", 2, 24), service.Cap("sms", 1, 12), service.Cap("*",
 QUIET = (time(22, 0), time(7, 0))
 ZONE = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 5, 1, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 send_step = st.tuples(

@@ -8,14 +8,12 @@ report, rejects and data as with the identities' owners alone."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import itertools
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from import_files import read_rejects
@@ -61,11 +59,6 @@ rows = st.lists(
 )
 
 brand_numbers = itertools.count()
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 def base_row(i: int) -> list[str]:

@@ -214,13 +214,6 @@ history = st.builds(
 )
 
 
-@pytest.fixture
-async def session_loop():
-    import asyncio
-
-    return asyncio.get_running_loop()
-
-
 @settings(
     max_examples=12,
     database=None,

@@ -3,12 +3,10 @@ after any history of orders and refunds (hypothesis, on both databases)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from order_inputs import money, order_input
@@ -84,11 +82,6 @@ refunds_st = st.tuples(
     st.integers(1, 4),
 )
 histories = st.lists(st.one_of(orders_st, refunds_st), min_size=1, max_size=25)
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 brand_numbers = iter(range(10**6))

@@ -5,11 +5,9 @@ phones and unionids (computed here from the identities, the plain way), and
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from person_checks import grouping
@@ -39,11 +37,6 @@ steps = st.lists(
     max_size=14,
 )
 tenants = itertools.count()
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 async def _apply(brands: list[Brand], members: dict[tuple[int, int], Member], step: Any) -> None:

@@ -8,11 +8,9 @@ local join day."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import date, datetime, timedelta
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc, values
@@ -74,11 +72,6 @@ steps = st.lists(
 )
 
 numbers = itertools.count()
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 async def late_orders(scope: BrandScope, orders: list[tuple[int, datetime]]) -> None:

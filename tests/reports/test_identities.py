@@ -5,12 +5,10 @@ over the comparison period. Also: no report of one brand sees another's facts.""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import timedelta
 from fractions import Fraction
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reports_data import ALL_REPORTS, Buy, M, load, report_brand, utc
@@ -32,11 +30,6 @@ orders = st.lists(
     ),
     max_size=25,
 )
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 examples = itertools.count()

@@ -6,12 +6,10 @@ build it; a brand whose timezone changed reads its orders again."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc, values
@@ -51,11 +49,6 @@ orders = st.lists(
     ),
     max_size=20,
 )
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 def buys(history: list[tuple[int, int, int, int, int, str | None, str | None]]) -> list[Buy]:

@@ -6,11 +6,9 @@ run as of the period's last day."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc
@@ -33,11 +31,6 @@ orders = st.lists(
     st.tuples(st.integers(0, 7), st.integers(0, 700 * 24)),  # member, hours after T0
     max_size=25,
 )
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 def stage_at(joined: datetime, times: list[datetime], day: date, before: datetime) -> str:

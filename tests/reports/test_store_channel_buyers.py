@@ -11,10 +11,8 @@ month is not answered by it, nor are other filters or weekly series."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, timedelta
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc, values
@@ -44,11 +42,6 @@ order = st.tuples(
 )
 # Enough orders that members come back to a store across months.
 orders = st.lists(order, min_size=10, max_size=30)
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 async def counted(

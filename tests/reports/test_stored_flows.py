@@ -5,11 +5,9 @@ equal the live statement's."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc
@@ -39,11 +37,6 @@ T0 = utc(2024, 1, 1)
 NOW = utc(2026, 1, 20)
 YEAR = (date(2025, 1, 1), date(2025, 12, 31))
 JUNE = (date(2025, 6, 1), date(2025, 6, 30))
-
-
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
 
 
 async def live(scope: BrandScope, period: tuple[date, date]) -> Flows:

@@ -55,11 +55,6 @@ batches = st.lists(st.lists(items, min_size=1, max_size=12), min_size=1, max_siz
 brand_numbers = itertools.count()
 
 
-@pytest.fixture
-async def session_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
-
-
 async def programme_brand() -> tuple[BrandScope, list[int]]:
     brand = await make_brand(f"eq-{next(brand_numbers)}")
     await standard_programme(brand, gift_points=300)
