@@ -120,9 +120,14 @@ async def import_members(
                     refused.append((row, error))
             return checked, refused
 
+        # The tags of the batch written last, going on (in their own
+        # transaction) while the next batch is matched and created.
+        tagging: asyncio.Future[None] | None = None
+
         async def write(
             batch: list[CsvRow], tag_ids: dict[str, int], known: int, checking: Any
         ) -> None:
+            nonlocal tagging
             checked, refused = await checking if checking is not None else ([], [])
             report.rows += len(batch)
             report.unchanged += known
@@ -130,9 +135,7 @@ async def import_members(
                 # Every problem of the row at once, its unknown tags included.
                 reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
                 _reject(report, rejects, row, reason)
-            tagging[0] = await _import_batch(
-                scope, checked, tag_ids, rejects, report, now, tagging[0]
-            )
+            tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
             rejects.flush()
             if progress is not None:
                 progress(report.rows)
@@ -147,9 +150,6 @@ async def import_members(
         # look-up found nothing it is skipped for 1, 2, 4... up to 32
         # batches, then tried again (it only saves work; the full path
         # recognises the same rows).
-        # The tags of the batch written last, going on (in their own
-        # transaction) while the next batch is matched and created.
-        tagging: list[asyncio.Future[None] | None] = [None]
         backoff, skipped = 0, 0
         plain = _Plain(scope.brand_id, scope.brand.default_region)
         ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
@@ -175,14 +175,14 @@ async def import_members(
             if ahead is not None:
                 await write(*ahead)
                 ahead = None
-            if tagging[0] is not None:
-                await tagging[0]
-                tagging[0] = None
+            if tagging is not None:
+                await tagging
+                tagging = None
         finally:
             if ahead is not None and ahead[3] is not None:
                 ahead[3].cancel()
-            if tagging[0] is not None:
-                tagging[0].cancel()
+            if tagging is not None:
+                tagging.cancel()
     return report
 
 
