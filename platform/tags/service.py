@@ -252,13 +252,11 @@ async def live_tags_of(
     connection = TagAssignment._meta.db
     stmt = Statement(connection.capabilities.dialect)
     brand_id = int(scope.brand_id)
-    # Integers go into the text (as in members.latest); the time is bound.
-    members = ",".join(str(int(m)) for m in member_ids)
     _, rows = await connection.execute_query(
         "SELECT DISTINCT a.member_id, t.id, t.group_id, t.code, t.name, t.description, "
         "t.default_expiry_days, t.created_at FROM tag_assignment a "
         f"JOIN tag t ON t.id = a.tag_id AND t.brand_id = {brand_id} "
-        f"WHERE a.brand_id = {brand_id} AND a.member_id IN ({members}) "
+        f"WHERE a.brand_id = {brand_id} AND a.member_id IN ({stmt.ids(list(member_ids))}) "
         f"AND (a.expires_at IS NULL OR a.expires_at > {stmt(now or _now())}) "
         "ORDER BY a.member_id, t.id",
         stmt.params,
