@@ -459,18 +459,16 @@ def _check(
         raise DomainErrors([_as_column(e, identities) for e in error.errors]) from None
     keys = [(kind.value, value) for kind, value, _ in wanted]
     # Each blind index once, here (a worker thread): the batch's lookups and
-    # the insert of its identities reuse them. The sealing too, so the event
-    # loop, which writes the batch before, has the least Python to run.
+    # the insert of its identities reuse them. The sealing and the rows as
+    # stored too, so the event loop, which writes the batch before, has the
+    # least Python to run.
     digests = pii.digests(scope.brand_id, keys)
     sealed = pii.seals(scope.brand_id, scope.brand.identity_key_version, keys)
-    return _Row(
-        row,
-        MemberDraft(
-            member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
-        ),
-        cell_list(values.get("tags", "")),
-        keys,
+    draft = MemberDraft(
+        member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
     )
+    draft.stored(scope)
+    return _Row(row, draft, cell_list(values.get("tags", "")), keys)
 
 
 def _as_column(error: DomainError, identities: list[tuple[str, str]]) -> DomainError:

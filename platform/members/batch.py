@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +51,51 @@ class MemberDraft:
     # version (:func:`~tessera.members.pii.seals`), when the caller sealed
     # them already (an import does, in its checking thread).
     sealed: dict[tuple[str, str], str] | None = None
+    _stored: Stored | None = field(default=None, init=False, repr=False, compare=False)
+
+    def stored(self, scope: BrandScope) -> Stored:
+        """What the draft's rows hold as written (:class:`Stored`), worked
+        out once under the brand's current key version: an import asks in
+        its checking thread, so the event loop writing the batch before
+        does not build a batch's thousands of rows."""
+        version = scope.brand.identity_key_version
+        if self._stored is None or self._stored.version != version:
+            pairs = [(kind.value, value) for kind, value in self.identities]
+            sealed = (
+                self.sealed if self.sealed is not None else pii.seals(scope.brand_id, version, pairs)
+            )
+            digests = self.digests or {}
+            self._stored = Stored(
+                version,
+                # A member's phone and email are sealed once, for their
+                # identity rows and their profile columns alike.
+                pii.seal_profile(scope.brand_id, version, self.values, sealed),
+                [
+                    pii.identity_columns(
+                        scope.brand_id,
+                        version,
+                        kind,
+                        value,
+                        digests.get((kind, value)),
+                        sealed.get((kind, value)),
+                    )
+                    for kind, value in pairs
+                ],
+                persons.linking_digests(scope.brand.tenant_id, pairs),
+            )
+        return self._stored
+
+
+@dataclass
+class Stored:
+    """A drafted member's columns as stored under key ``version``: the
+    member's (phone and email sealed), each identity's (without the
+    member's id) and the persons' digests of its linking identities."""
+
+    version: int
+    member: dict[str, Any]
+    identities: list[dict[str, Any]]
+    person_digests: dict[tuple[str, str], str]
 
 
 async def create_members(
@@ -82,52 +127,35 @@ async def create_members(
                 cards = iter(await next_card_numbers(scope, conn, missing, kept))
             version = scope.brand.identity_key_version
             members: list[dict[str, Any]] = []
-            identities: list[list[tuple[IdentityKind, str]]] = []
-            known: dict[tuple[str, str], str] = {}
-            sealed: dict[tuple[str, str], str] = {}
+            rows: list[tuple[list[tuple[IdentityKind, str]], list[dict[str, Any]]]] = []
+            person_digests: dict[tuple[str, str], str] = {}
             for draft in drafts:
-                known.update(draft.digests or {})
-                if draft.sealed is not None:
-                    sealed.update(draft.sealed)
-                else:
-                    sealed.update(
-                        pii.seals(
-                            scope.brand_id, version, [(k.value, v) for k, v in draft.identities]
-                        )
-                    )
-                values = dict(draft.values)
-                pairs = list(draft.identities)
+                stored = draft.stored(scope)
+                values = stored.member
+                pairs, columns = list(draft.identities), stored.identities
+                person_digests.update(stored.person_digests)
                 if joins and not values.get("card_number"):
-                    values["card_number"] = next(cards)
-                    pairs.append((IdentityKind.CARD_NUMBER, values["card_number"]))
+                    card = next(cards)
+                    values = {**values, "card_number": card}
+                    pairs.append((IdentityKind.CARD_NUMBER, card))
+                    columns = [
+                        *columns,
+                        pii.identity_columns(
+                            scope.brand_id, version, IdentityKind.CARD_NUMBER.value, card
+                        ),
+                    ]
                 members.append({**values, "status": status, "joined_at": draft.joined_at or now})
-                identities.append(pairs)
-            ids = await scope.insert_rows(
-                Member,
-                # A member's phone and email are sealed once, for their
-                # identity rows and their profile columns alike.
-                [pii.seal_profile(scope.brand_id, version, m, sealed) for m in members],
-                conn,
-            )
+                rows.append((pairs, columns))
+            ids = await scope.insert_rows(Member, members, conn)
             # Their join days, for the member growth report.
             await mark_dirty(scope, conn, [m["joined_at"] for m in members])
             # Nothing reads the identities' ids back: one COPY on PostgreSQL.
             await scope.copy_values(
                 MemberIdentity,
                 [
-                    {
-                        "member_id": member_id,
-                        **pii.identity_columns(
-                            scope.brand_id,
-                            version,
-                            kind.value,
-                            value,
-                            known.get((kind.value, value)),
-                            sealed.get((kind.value, value)),
-                        ),
-                    }
-                    for member_id, pairs in zip(ids, identities, strict=True)
-                    for kind, value in pairs
+                    {"member_id": member_id, **identity}
+                    for member_id, (_, columns) in zip(ids, rows, strict=True)
+                    for identity in columns
                 ],
                 conn,
             )
@@ -135,10 +163,11 @@ async def create_members(
                 scope,
                 [
                     (member_id, kind, value)
-                    for member_id, pairs in zip(ids, identities, strict=True)
+                    for member_id, (pairs, _) in zip(ids, rows, strict=True)
                     for kind, value in pairs
                 ],
                 new_members=conn,
+                known=person_digests,
             )
             if not joins:
                 persons.link_after_commit(uow, ids)
