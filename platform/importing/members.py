@@ -133,7 +133,15 @@ async def import_members(
             report.unchanged += known
             for row, problem in refused:
                 # Every problem of the row at once, its unknown tags included.
-                reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
+                reason = "; ".join(
+                    filter(
+                        None,
+                        [
+                            reason_of(problem),
+                            _unknown_tags(cell_list(row.values.get("tags", "")), tag_ids),
+                        ],
+                    )
+                )
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
             rejects.flush()
@@ -493,8 +501,8 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
     return text.strip()
 
 
-def _unknown_tags(row: CsvRow, tag_ids: dict[str, int]) -> str:
-    unknown = [c for c in cell_list(row.values.get("tags", "")) if c not in tag_ids]
+def _unknown_tags(codes: list[str], tag_ids: dict[str, int]) -> str:
+    unknown = [c for c in codes if c not in tag_ids]
     return f"tags: no tag {', '.join(unknown)}" if unknown else ""
 
 
@@ -526,7 +534,7 @@ async def _import_batch(
     # Member (existing id, or the new row that creates it) -> tag codes of its rows.
     tagged: list[tuple[int | _Row, list[str]]] = []
     for row in rows:
-        unknown = _unknown_tags(row.csv, tag_ids)
+        unknown = _unknown_tags(row.tags, tag_ids)  # the codes split once, when checked
         if unknown:
             _reject(report, rejects, row.csv, unknown)
             continue

@@ -21,6 +21,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
+from tessera.db import spaced
 from tessera.errors import DomainError
 from tessera.members import pii
 from tessera.members.cards import next_card_numbers
@@ -62,7 +63,9 @@ class MemberDraft:
         if self._stored is None or self._stored.version != version:
             pairs = [(kind.value, value) for kind, value in self.identities]
             sealed = (
-                self.sealed if self.sealed is not None else pii.seals(scope.brand_id, version, pairs)
+                self.sealed
+                if self.sealed is not None
+                else pii.seals(scope.brand_id, version, pairs)
             )
             digests = self.digests or {}
             self._stored = Stored(
@@ -121,10 +124,14 @@ async def create_members(
         async with unit_of_work(scope, within=within) as uow:
             conn = uow.connection
             cards: Iterator[str] = iter(())
+            card = IdentityKind.CARD_NUMBER.value
+            card_digests: dict[tuple[str, str], str] = {}
             if joins:
                 kept = {d.values["card_number"] for d in drafts if d.values.get("card_number")}
                 missing = sum(1 for d in drafts if not d.values.get("card_number"))
-                cards = iter(await next_card_numbers(scope, conn, missing, kept))
+                drawn = await next_card_numbers(scope, conn, missing, kept)
+                card_digests = pii.digests(scope.brand_id, [(card, number) for number in drawn])
+                cards = iter(drawn)
             version = scope.brand.identity_key_version
             members: list[dict[str, Any]] = []
             rows: list[tuple[list[tuple[IdentityKind, str]], list[dict[str, Any]]]] = []
@@ -135,13 +142,13 @@ async def create_members(
                 pairs, columns = list(draft.identities), stored.identities
                 person_digests.update(stored.person_digests)
                 if joins and not values.get("card_number"):
-                    card = next(cards)
-                    values = {**values, "card_number": card}
-                    pairs.append((IdentityKind.CARD_NUMBER, card))
+                    number = next(cards)
+                    values = {**values, "card_number": number}
+                    pairs.append((IdentityKind.CARD_NUMBER, number))
                     columns = [
                         *columns,
                         pii.identity_columns(
-                            scope.brand_id, version, IdentityKind.CARD_NUMBER.value, card
+                            scope.brand_id, version, card, number, card_digests[card, number]
                         ),
                     ]
                 members.append({**values, "status": status, "joined_at": draft.joined_at or now})
@@ -196,7 +203,7 @@ async def identity_owners(
     """Which member holds each (kind, normalised value): one query for a
     whole batch, on the blind index. Hand-written, as the ORM spends longer
     building an ``OR`` of ``IN`` lists of thousands of values than the
-    database answering it; the pairs travel as two arrays (PostgreSQL) or one
+    database answering it; the pairs travel as two texts (PostgreSQL) or one
     JSON text (SQLite)."""
     known = known or {}
     wanted = set(keys)
@@ -210,13 +217,19 @@ async def identity_owners(
         # One index probe per pair (LATERAL, kept from being flattened into
         # a join by OFFSET 0): without it, on a table just filled by COPY (no
         # statistics yet) the planner hashed every identity of the brand for
-        # each batch of an import, a cost growing with the file.
+        # each batch of an import, a cost growing with the file. The kinds
+        # and digests travel as two texts (:func:`~tessera.db.spaced`).
         sql = (
-            "SELECT w.kind, w.digest, i.member_id FROM unnest($2::text[], $3::text[]) "
+            "SELECT w.kind, w.digest, i.member_id FROM unnest(string_to_array($2, ' '), "
+            "string_to_array($3, ' ')) "
             f'AS w(kind, digest) CROSS JOIN LATERAL (SELECT member_id FROM "{_IDENTITY_TABLE}" '
             "WHERE brand_id = $1 AND kind = w.kind AND digest = w.digest OFFSET 0) AS i"
         )
-        params: list[Any] = [scope.brand_id, [k for k, _ in pairs], [v for _, v in pairs]]
+        params: list[Any] = [
+            scope.brand_id,
+            spaced([k for k, _ in pairs]),
+            spaced([v for _, v in pairs]),
+        ]
     else:
         sql = (
             f'SELECT kind, digest, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = ? '
