@@ -56,11 +56,12 @@ class MemberDraft:
 
     def stored(self, scope: BrandScope) -> Stored:
         """What the draft's rows hold as written (:class:`Stored`), worked
-        out once under the brand's current key version: an import asks in
-        its checking thread, so the event loop writing the batch before
-        does not build a batch's thousands of rows."""
-        version = scope.brand.identity_key_version
-        if self._stored is None or self._stored.version != version:
+        out once, under the brand's key version of that moment (as
+        ``sealed`` is): an import asks in its checking thread, so the event
+        loop writing the batch before does not build a batch's thousands of
+        rows."""
+        if self._stored is None:
+            version = scope.brand.identity_key_version
             pairs = [(kind.value, value) for kind, value in self.identities]
             sealed = (
                 self.sealed
@@ -69,7 +70,6 @@ class MemberDraft:
             )
             digests = self.digests or {}
             self._stored = Stored(
-                version,
                 # A member's phone and email are sealed once, for their
                 # identity rows and their profile columns alike.
                 pii.seal_profile(scope.brand_id, version, self.values, sealed),
@@ -91,11 +91,10 @@ class MemberDraft:
 
 @dataclass
 class Stored:
-    """A drafted member's columns as stored under key ``version``: the
-    member's (phone and email sealed), each identity's (without the
-    member's id) and the persons' digests of its linking identities."""
+    """A drafted member's columns as stored: the member's (phone and email
+    sealed), each identity's (without the member's id) and the persons'
+    digests of its linking identities."""
 
-    version: int
     member: dict[str, Any]
     identities: list[dict[str, Any]]
     person_digests: dict[tuple[str, str], str]
