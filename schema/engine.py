@@ -72,8 +72,8 @@ class InputPlan:
 
     It is the type's ``from_input`` (strawberry's hook for types that build
     their own value). Planned for one schema's scalars and config; another
-    schema built from the same classes gets strawberry's own conversion
-    (:meth:`_generic`) until it is planned in its turn."""
+    schema built from the same classes (tests build several) gets strawberry's
+    field-by-field conversion (:func:`_generic`) until it is planned in its turn."""
 
     def __init__(
         self,
