@@ -7,11 +7,14 @@ baseline of hand-written asyncpg statements doing the same conditional account
 update, entry insert and lot insert/update in one transaction; the ratio is
 service time over baseline time per operation.
 
-Then the whole request: ``earnPoints`` over HTTP, 32 httpx clients against
+Then the whole request: ``earnPoints`` over HTTP, 32 clients (each its own
+keep-alive connection, harness.HttpConnection, every answer checked) against
 ``tessera serve`` (uvicorn, one process, started as a subprocess on the same
 database, production settings), beside the hand-written SQL measured again
 right before it. It is what a shop's client pays per call: authentication,
-limits, parsing, the resolver, the audit entry, the request log line.
+limits, parsing, the resolver, the audit entry, the request log line. The
+server's CPU per request and the bench process's (the clients') are rows of
+their own.
 
 Run by ``make bench`` (not in CI). The database server comes from
 ``TESSERA_BENCH_DATABASE_URL`` (default: the local PostgreSQL); a throw-away
