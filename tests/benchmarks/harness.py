@@ -237,8 +237,8 @@ class HttpConnection:
     """One keep-alive HTTP/1.1 connection that POSTs JSON and reads the
     answer: a load generator as light as wrk's, for the benches that measure
     a server on the same cores as their clients (docs/bench.md, A small
-    mutation over HTTP). httpx spent ~0.7 ms of the bench process's CPU per
-    request, a third of what the server spent, and on a two-core machine
+    mutation over HTTP). httpx spent some 7 times this client's CPU per
+    request, two fifths of what the server spent, and on a two-core machine
     every client's CPU is taken from the server's share, so the wall figure
     measured httpx as much as Tessera. This writes the request as bytes built
     once but for the length and body, and reads the status line, the headers
