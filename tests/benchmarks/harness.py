@@ -11,6 +11,7 @@ A bench module is a script run by ``make bench``; it puts this folder on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -230,3 +231,59 @@ class Report:
         path.write_text(json.dumps(self.as_json(), indent=2, ensure_ascii=False) + "\n")
         print(f"\nfigures written to {path}")
         return path
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection that POSTs JSON and reads the
+    answer: a load generator as light as wrk's, for the benches that measure
+    a server on the same cores as their clients (docs/bench.md, A small
+    mutation over HTTP). httpx spent some 7 times this client's CPU per
+    request, two fifths of what the server spent, and on a two-core machine
+    every client's CPU is taken from the server's share, so the wall figure
+    measured httpx as much as Tessera. This writes the request as bytes built
+    once but for the length and body, and reads the status line, the headers
+    and a ``Content-Length`` body; anything else (chunked bodies, the server
+    closing the connection) is an error, not something to support. The
+    caller checks every answer."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.head = head
+
+    @classmethod
+    async def open(cls, url: str, path: str, headers: dict[str, str]) -> HttpConnection:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        reader, writer = await asyncio.open_connection(host, port)
+        lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}"]
+        lines += ["Content-Type: application/json", "Accept: application/json"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        return cls(reader, writer, ("\r\n".join(lines) + "\r\nContent-Length: ").encode())
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        """The status and body of the answer to ``body`` POSTed on this connection."""
+        self.writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, _, header_block = head.partition(b"\r\n")
+        version, status, _ = status_line.split(b" ", 2)
+        if version != b"HTTP/1.1":
+            raise RuntimeError(f"not an HTTP/1.1 answer: {status_line!r}")
+        length = None
+        for line in header_block.lower().split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" or (
+                name == b"connection" and value.strip() == b"close"
+            ):
+                raise RuntimeError(f"answer this client does not read: {line!r}")
+        if length is None:
+            raise RuntimeError(f"answer without Content-Length: {head!r}")
+        return int(status), await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
