@@ -161,7 +161,9 @@ async def hold(
     :func:`apply_sql` applies in the statement of the entry it belongs to.
     In READ COMMITTED a row lock waits for a concurrent writer and checks
     the conditions again on the row that writer left, as the update would;
-    the lock then keeps the row as it is until the transaction ends."""
+    the lock then keeps the row as it is until the transaction ends. It is
+    the lock the update takes (``FOR NO KEY UPDATE``), so inserts of
+    entries and lots referencing the account are not held up by it."""
     balance, pending, reserved = (change.get(k, 0) for k in ("balance", "pending", "reserved"))
     conditions, checked = _conditions(
         balance, pending, reserved, change.get("floor"), change.get("ceiling")
@@ -169,7 +171,7 @@ async def hold(
     found = await _returning(
         conn,
         "SELECT id, balance, pending, reserved FROM asset_account "
-        f"WHERE brand_id = ? AND member_id = ? AND kind = ?{conditions} FOR UPDATE",
+        f"WHERE brand_id = ? AND member_id = ? AND kind = ?{conditions} FOR NO KEY UPDATE",
         [scope.brand_id, member_id, kind, *checked],
         scope.brand_id if with_policy else None,
     )

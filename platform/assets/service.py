@@ -549,12 +549,15 @@ async def _run(
     claims = claims and _claims(conn or connections.get("default"))
     # More than once only for a merge's tombstone (and a chain of merges).
     for _ in range(_MAX_REDIRECTS):
+        wrote = False
         try:
             # Within the caller's transaction, a savepoint unless the write
             # claims its key: a replay found by a failed insert rolls back
             # only ours.
             async with unit_of_work(scope, uow, join=claims) as work:
-                return await write(work, fingerprint)
+                result = await write(work, fingerprint)
+                wrote = True
+            return result
         except _Merged as merged:
             # The member is a merge's tombstone (perhaps merged while this
             # call waited for its account): a replay of a write made before
@@ -573,9 +576,11 @@ async def _run(
                 ) from None
             return found
         except (IntegrityError, DomainError) as error:
-            # A claiming write fails no statement on a replay: its failure is
-            # the caller's (and aborted its transaction on PostgreSQL).
-            if claims and isinstance(error, IntegrityError):
+            # Not a replay: a failure of the unit of work after the write
+            # (joined, its statements would stay and read as our own replay),
+            # or a claiming write's failed statement (it fails none on a
+            # replay; this one aborted the caller's transaction).
+            if wrote or (claims and isinstance(error, IntegrityError)):
                 raise
             found = await _replay(scope, request, fingerprint, conn)
             if found is None:
@@ -814,9 +819,11 @@ async def _insert_spending_entry(
         entry = await _insert_entry(conn, scope, values)
         await lots.consume(conn, scope, values["account_id"], amount)
         return entry
-    claimed = "entry" if held is not None else None
-    ctes, lot_params = lots.consume_sql(scope, values["account_id"], amount, claimed)
-    sql = f"WITH entry AS ({_insert_sql('ledger_entry', values, claimed)} RETURNING id), {ctes}"
+    claims = held is not None
+    ctes, lot_params = lots.consume_sql(
+        scope, values["account_id"], amount, "entry" if claims else None
+    )
+    sql = f"WITH entry AS ({_insert_sql('ledger_entry', values, claims)} RETURNING id), {ctes}"
     params = [*values.values(), *lot_params]
     if held is not None:
         move, move_params = accounts.apply_sql(scope, held, values["occurred_at"], "entry")
@@ -850,14 +857,13 @@ async def _insert_entry(
     ``held`` (PostgreSQL): the entry claims its key and the account's change
     is applied in the same statement (:func:`_claimed`)."""
     postgres = conn.capabilities.dialect == "postgres"
-    claimed = "entry" if held is not None else None
-    sql = _insert_sql("ledger_entry", values, claimed) + " RETURNING id"
+    sql = _insert_sql("ledger_entry", values, held is not None) + " RETURNING id"
     params = list(values.values())
     both = lot is not None and postgres
     if both or held is not None:
         sql = f"WITH entry AS ({sql})"
         if lot is not None and both:
-            # From the entry's row: no lot when a claiming entry went in not.
+            # From the entry's row: no lot when a claiming entry did not go in.
             columns = ", ".join([*lot, "entry_id"])
             sql += f", lot AS (INSERT INTO points_lot ({columns}) "
             sql += f"SELECT {', '.join('?' * len(lot))}, id FROM entry)"
@@ -886,9 +892,7 @@ def _claimed(row: dict[str, Any], values: dict[str, Any], held: Moved | None) ->
     account moved only with it); with one, the account must have moved to
     what :func:`tessera.assets.accounts.hold` planned, as its row was locked
     since (the entry and its lot carry those figures)."""
-    if row["id"] is None:
-        if held is None:
-            raise lots.LotsInconsistent("an entry insert returned no row")
+    if row["id"] is None:  # only with held: without, a taken key fails the insert
         raise _Claimed
     if held is not None and (row["balance"], row["pending"]) != (held.balance, held.pending):
         raise lots.LotsInconsistent(f"account {held.account_id} changed under its lock")
@@ -900,11 +904,12 @@ def _claimed(row: dict[str, Any], values: dict[str, Any], held: Moved | None) ->
 _ON_KEY = " ON CONFLICT (brand_id, idempotency_key) DO NOTHING"
 
 
-def _insert_sql(table: str, values: dict[str, Any], claimed: str | None = None) -> str:
+def _insert_sql(table: str, values: dict[str, Any], claims: bool = False) -> str:
     # Table and column names are this module's constants; values are parameters.
+    # ``claims``: an entry's insert that does nothing when its key is taken.
     columns = ", ".join(values)
     sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(values))})"
-    return sql + _ON_KEY if claimed else sql
+    return sql + _ON_KEY if claims else sql
 
 
 def emit_changed(uow: UnitOfWork, entry: LedgerEntry, moved: Moved) -> None:

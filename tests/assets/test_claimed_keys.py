@@ -13,14 +13,14 @@ import asyncio
 import pytest
 from tortoise import connections
 
+from tessera import uow as units
+from tessera.after_commit import enclosing_transaction
 from tessera.assets import service
 from tessera.assets.models import AssetAccount, LedgerEntry, PointsLot
 from tessera.errors import DomainError
 from tessera.scope import BrandScope
 from tessera.testing import record_database
 from tessera.uow import unit_of_work
-
-pytestmark = pytest.mark.postgres_only
 
 
 async def _earn(scope, member_id, amount, key, uow):
@@ -77,6 +77,7 @@ async def _race(scope, first, second):
     return results
 
 
+@pytest.mark.postgres_only
 @pytest.mark.parametrize("write", [_earn, _redeem])
 async def test_a_duplicate_committed_while_waiting_answers_as_a_replay_and_applies_once(
     brand_a, make_member, ledger_consistent, write
@@ -106,6 +107,7 @@ async def test_a_duplicate_committed_while_waiting_answers_as_a_replay_and_appli
     await ledger_consistent(brand_a)
 
 
+@pytest.mark.postgres_only
 async def test_a_duplicate_held_by_another_account_is_waited_for_then_refused_cleanly(
     brand_a, make_member, ledger_consistent
 ):
@@ -134,6 +136,7 @@ async def test_a_duplicate_held_by_another_account_is_waited_for_then_refused_cl
     await ledger_consistent(brand_a)
 
 
+@pytest.mark.postgres_only
 async def test_a_duplicate_that_rolled_back_lets_the_waiting_write_apply(
     brand_a, make_member, ledger_consistent
 ):
@@ -170,3 +173,25 @@ async def test_a_duplicate_that_rolled_back_lets_the_waiting_write_apply(
     assert (await scope.query(AssetAccount).get(member_id=member.id)).balance == 30
     assert await scope.query(LedgerEntry).filter(idempotency_key="k").count() == 1
     await ledger_consistent(brand_a)
+
+
+async def test_a_failure_after_the_write_is_raised_not_read_back_as_a_replay(
+    brand_a, make_member, monkeypatch
+):
+    """Joined to a mutation's transaction (no savepoint on PostgreSQL) the
+    write's own rows stay when its unit of work fails after it (here a
+    follow-up planner refusing): that failure is raised, not answered with
+    the write's own entry as a replay, on both databases."""
+    scope = BrandScope(brand_a)
+    member = await make_member(brand_a)
+
+    def refusing(events):
+        raise DomainError("INVALID", "a planner refused")
+
+    monkeypatch.setitem(units._planners, "test:refusing", refusing)
+    monkeypatch.setattr(units, "FOLLOW_UPS", [*units.FOLLOW_UPS, "test:refusing"])
+    with pytest.raises(DomainError, match="a planner refused"):
+        async with enclosing_transaction():
+            await _earn(scope, member.id, 30, "k", None)
+
+    assert not await scope.query(LedgerEntry).filter(idempotency_key="k").exists()

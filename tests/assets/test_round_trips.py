@@ -56,7 +56,7 @@ async def test_earn_points_over_http_costs_its_statements_and_nothing_more(
         # The policy rides on the account's lock; the lot and the account's
         # change on the entry insert.
         assert not any("SAVEPOINT" in t for t in trips), log.report()
-        assert sum(" FOR UPDATE" in t for t in trips) == 1
+        assert sum(" FOR NO KEY UPDATE" in t for t in trips) == 1
         assert sum("ON CONFLICT" in t and "UPDATE asset_account" in t for t in trips) == 1
         assert len(trips) == 6, log.report()
         assert log.pool_resets == 0
