@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 Callback = Callable[[], Awaitable[Any]]
 _held: ContextVar[list[Callback] | None] = ContextVar("tessera_after_commit", default=None)
 _ended: ContextVar[list[Callback] | None] = ContextVar("tessera_after_transaction", default=None)
+_connection: ContextVar[Any] = ContextVar("tessera_enclosing_connection", default=None)
 log = logging.getLogger("tessera.after_commit")
 
 
@@ -49,6 +50,12 @@ def in_enclosing_transaction() -> bool:
     return _held.get() is not None
 
 
+def enclosing_connection() -> Any | None:
+    """The enclosing transaction's connection (None outside one): a unit of
+    work may join it rather than nest a savepoint in it."""
+    return _connection.get()
+
+
 @asynccontextmanager
 async def enclosing_transaction() -> AsyncIterator[Any]:
     """A transaction whose inner units of work defer their after-commit work
@@ -63,7 +70,11 @@ async def enclosing_transaction() -> AsyncIterator[Any]:
         # The enclosing transaction itself: units of work inside it defer to
         # it, so it cannot be one of them.
         async with in_transaction() as connection:
-            yield connection
+            connection_token = _connection.set(connection)
+            try:
+                yield connection
+            finally:
+                _connection.reset(connection_token)
     finally:
         _held.reset(token)
         _ended.reset(ended_token)

@@ -30,7 +30,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from tessera import runtime
-from tessera.after_commit import defer
+from tessera.after_commit import defer, enclosing_connection
 from tessera.outbox import store as outbox
 from tessera.outbox.store import FollowUp
 from tessera.plugin_host.events import DomainEvent
@@ -115,19 +115,35 @@ async def _after_commit(scope: BrandScope, events: list[DomainEvent], wrote_work
 
 
 @asynccontextmanager
+async def _transaction(joined: Any | None) -> AsyncIterator[Any]:
+    # The one transaction the unit of work is (a savepoint inside an
+    # enclosing one, or ``joined`` as it stands): every other module opens a
+    # unit of work instead.
+    if joined is not None:
+        yield joined
+        return
+    async with in_transaction() as connection:
+        yield connection
+
+
+@asynccontextmanager
 async def unit_of_work(
-    scope: BrandScope, within: UnitOfWork | None = None
+    scope: BrandScope, within: UnitOfWork | None = None, *, join: bool = False
 ) -> AsyncIterator[UnitOfWork]:
+    """``join``: inside a caller's transaction (``within``'s, or an enclosing
+    one) run on its connection with no savepoint, a round trip each way
+    less. Only for work that fails no statement on the way to an answer it
+    gives (a savepoint is what keeps the caller's transaction usable after a
+    failed statement on PostgreSQL); what it emits joins the caller's only
+    when it ends without raising."""
     if within is not None:
-        async with in_transaction() as connection:
+        async with _transaction(within.connection if join else None) as connection:
             inner = UnitOfWork(within.scope, connection)
             yield inner
         within.events.extend(inner.events)
         within.follow_ups.extend(inner.follow_ups)
         return
-    # The one transaction the unit of work is (a savepoint inside an
-    # enclosing one): every other module opens a unit of work instead.
-    async with in_transaction() as connection:
+    async with _transaction(enclosing_connection() if join else None) as connection:
         uow = UnitOfWork(scope, connection)
         yield uow
         work = [*uow.follow_ups, *await _planned(uow)]

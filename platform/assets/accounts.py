@@ -28,6 +28,10 @@ class Moved:
     # The brand's points policy, when the change was asked to read it along
     # (PostgreSQL: in the same statement); None when it was not read.
     policy: PolicyValues | None = None
+    # From :func:`hold`: the change asked for, not applied yet (the figures
+    # above are what it will leave); the entry's statement applies it once
+    # the entry has claimed its idempotency key (:func:`apply_sql`).
+    held: dict[str, Any] | None = None
 
 
 async def _returning(
@@ -104,8 +108,28 @@ async def change(
     brand's points policy, read in the same statement on PostgreSQL (SQLite
     cannot put an UPDATE in a CTE; there the caller reads it).
     """
+    conditions, checked = _conditions(balance, pending, reserved, floor, ceiling)
+    return await _returning(
+        conn,
+        f"{_UPDATE} WHERE brand_id = ? AND member_id = ? AND kind = ?{conditions} {_RETURNING}",
+        [balance, pending, reserved, now, scope.brand_id, member_id, kind, *checked],
+        scope.brand_id if with_policy and conn.capabilities.dialect == "postgres" else None,
+    )
+
+
+_UPDATE = (
+    "UPDATE asset_account SET balance = balance + ?, pending = pending + ?, "
+    "reserved = reserved + ?, updated_at = ?"
+)
+_RETURNING = "RETURNING id, balance, pending, reserved"
+
+
+def _conditions(
+    balance: int, pending: int, reserved: int, floor: int | None, ceiling: int | None
+) -> tuple[str, list[Any]]:
+    """The conditions of :func:`change` on the account's row, and their values."""
     conditions = ""
-    values: list[Any] = [balance, pending, reserved, now, scope.brand_id, member_id, kind]
+    values: list[Any] = []
     if floor is not None:
         conditions += " AND balance + ? - (reserved + ?) >= ?"
         values += [balance, reserved, floor]
@@ -118,15 +142,68 @@ async def change(
     if reserved < 0:
         conditions += " AND reserved + ? >= 0"
         values.append(reserved)
-    return await _returning(
+    return conditions, values
+
+
+async def hold(
+    conn: Any,
+    scope: BrandScope,
+    member_id: int,
+    kind: str,
+    *,
+    with_policy: bool = False,
+    **change: Any,
+) -> Moved | None:
+    """PostgreSQL: take the account's row lock if :func:`change` with the same
+    arguments (``balance``, ``pending``, ``reserved``, ``floor``,
+    ``ceiling``) would apply, without applying it; the result holds the
+    figures it will leave and the change itself (``held``), which
+    :func:`apply_sql` applies in the statement of the entry it belongs to.
+    In READ COMMITTED a row lock waits for a concurrent writer and checks
+    the conditions again on the row that writer left, as the update would;
+    the lock then keeps the row as it is until the transaction ends. It is
+    the lock the update takes (``FOR NO KEY UPDATE``), so inserts of
+    entries and lots referencing the account are not held up by it."""
+    balance, pending, reserved = (change.get(k, 0) for k in ("balance", "pending", "reserved"))
+    conditions, checked = _conditions(
+        balance, pending, reserved, change.get("floor"), change.get("ceiling")
+    )
+    found = await _returning(
         conn,
-        "UPDATE asset_account SET balance = balance + ?, pending = pending + ?, "
-        "reserved = reserved + ?, updated_at = ? "
-        "WHERE brand_id = ? AND member_id = ? AND kind = ?"
-        + conditions
-        + " RETURNING id, balance, pending, reserved",
-        values,
-        scope.brand_id if with_policy and conn.capabilities.dialect == "postgres" else None,
+        "SELECT id, balance, pending, reserved FROM asset_account "
+        f"WHERE brand_id = ? AND member_id = ? AND kind = ?{conditions} FOR NO KEY UPDATE",
+        [scope.brand_id, member_id, kind, *checked],
+        scope.brand_id if with_policy else None,
+    )
+    if found is None:
+        return None
+    return Moved(
+        found.account_id,
+        found.balance + balance,
+        found.pending + pending,
+        found.reserved + reserved,
+        found.policy,
+        change,
+    )
+
+
+def apply_sql(
+    scope: BrandScope, moved: Moved, now: datetime, claimed: str
+) -> tuple[str, list[Any]]:
+    """An ``UPDATE … RETURNING`` applying ``moved.held`` (from :func:`hold`)
+    to the account, only when the CTE ``claimed`` (the entry's insert, which
+    does nothing when its idempotency key is taken) returned a row: a
+    statement for a CTE chain, with its values. Its conditions are checked
+    again (they hold: the row is locked since :func:`hold`)."""
+    change = moved.held or {}
+    balance, pending, reserved = (change.get(k, 0) for k in ("balance", "pending", "reserved"))
+    conditions, checked = _conditions(
+        balance, pending, reserved, change.get("floor"), change.get("ceiling")
+    )
+    return (
+        f"{_UPDATE} WHERE brand_id = ? AND id = ? AND EXISTS (SELECT 1 FROM {claimed})"
+        f"{conditions} {_RETURNING}",
+        [balance, pending, reserved, now, scope.brand_id, moved.account_id, *checked],
     )
 
 

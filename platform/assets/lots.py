@@ -93,14 +93,19 @@ async def consume(
     return amount - left
 
 
-def consume_sql(scope: BrandScope, account_id: int, amount: int) -> tuple[str, list[Any]]:
+def consume_sql(
+    scope: BrandScope, account_id: int, amount: int, claimed: str | None = None
+) -> tuple[str, list[Any]]:
     """CTEs that take ``amount`` points from the account's available lots in
     :func:`consume`'s order, for a caller to put in front of its own
     statement (PostgreSQL: a redemption's entry and its lots in one round
-    trip). ``lots_planned`` and ``lots_taken`` count the lots chosen and
-    those the conditional update changed: they differ only when a lot did
-    not hold what the locked account says (:class:`LotsInconsistent`).
-    Every lot holds at least one point, so no more than ``amount`` are read."""
+    trip). ``lots_take`` and ``lots_done`` hold the lots chosen and those
+    the conditional update changed: they differ only when a lot did not
+    hold what the locked account says (:class:`LotsInconsistent`). With
+    ``claimed`` (a CTE of the caller's) nothing is taken unless it returned
+    a row. Every lot holds at least one point, so no more than ``amount``
+    are read."""
+    only = f" AND EXISTS (SELECT 1 FROM {claimed})" if claimed else ""
     sql = (
         "lots_chosen AS (SELECT id, remaining, sum(remaining) OVER (ORDER BY expires_at IS NULL, "
         "expires_at, earned_at, id) - remaining AS before FROM (SELECT id, remaining, "
@@ -108,7 +113,7 @@ def consume_sql(scope: BrandScope, account_id: int, amount: int) -> tuple[str, l
         "AND status = 'available' AND remaining > 0 "
         "ORDER BY expires_at IS NULL, expires_at, earned_at, id LIMIT ?) AS available), "
         "lots_take AS (SELECT id, LEAST(remaining, ? - before) AS n FROM lots_chosen "
-        "WHERE before < ?), "
+        f"WHERE before < ?{only}), "
         "lots_done AS (UPDATE points_lot SET remaining = points_lot.remaining - lots_take.n "
         "FROM lots_take WHERE points_lot.id = lots_take.id AND points_lot.status = 'available' "
         "AND points_lot.remaining >= lots_take.n RETURNING points_lot.id)"

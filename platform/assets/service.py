@@ -6,12 +6,20 @@ Every write:
 - takes an ``idempotency_key`` (unique per brand). Replaying it returns the
   first result with ``replayed=True``; the same key with another request
   raises ``IDEMPOTENCY_CONFLICT`` and keeps the original. Two identical calls
-  racing both get the first one's result: the loser's entry insert fails on
-  the unique key, its transaction (or savepoint) rolls back, and it answers
-  as a replay.
+  racing both get the first one's result and nothing is applied twice. On
+  SQLite (and for the reversals and a held redemption) the loser's entry
+  insert fails on the unique key, its transaction (or savepoint) rolls
+  back, and it answers as a replay. On PostgreSQL a single-entry write
+  (earn, redeem, adjust, refund, top-up, spend, growth) claims its key
+  instead: it locks the account if the change would apply
+  (:func:`tessera.assets.accounts.hold`), then inserts its entry with
+  ``ON CONFLICT DO NOTHING`` and moves the account and its lots in the same
+  statement only if the entry went in; nothing fails, so it joins the
+  caller's transaction without a savepoint (two round trips less).
 - moves the account with one conditional SQL update (:mod:`.accounts`) and
   appends its entries in the same transaction; with ``uow`` it joins the
-  caller's transaction inside a savepoint, else it opens its own.
+  caller's transaction (inside a savepoint unless it claims its key), else
+  it opens its own (likewise inside a mutation's enclosing transaction).
 - emits ``points.changed`` / ``stored_value.changed`` / ``growth.changed``,
   delivered to plugins after the commit.
 
@@ -28,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from tessera.assets import accounts, lots
@@ -151,7 +160,9 @@ async def earn_points(
     request = _Request(
         "earn", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
     )
-    return await _run(scope, request, _earn_write(scope, request, "earn", now, held), uow)
+    return await _run(
+        scope, request, _earn_write(scope, request, "earn", now, held), uow, claims=True
+    )
 
 
 async def redeem_points(
@@ -173,7 +184,9 @@ async def redeem_points(
     request = _Request(
         "redeem", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
     )
-    return await _run(scope, request, _spend_points_write(scope, request, "redeem", now), uow)
+    return await _run(
+        scope, request, _spend_points_write(scope, request, "redeem", now), uow, claims=True
+    )
 
 
 async def adjust_points(
@@ -201,8 +214,10 @@ async def adjust_points(
         "adjust", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
     )
     if amount > 0:
-        return await _run(scope, request, _earn_write(scope, request, "adjust", now, None), uow)
-    return await _run(scope, request, _spend_points_write(scope, request, "adjust", now), uow)
+        write = _earn_write(scope, request, "adjust", now, None)
+    else:
+        write = _spend_points_write(scope, request, "adjust", now)
+    return await _run(scope, request, write, uow, claims=True)
 
 
 async def refund_points(
@@ -225,7 +240,9 @@ async def refund_points(
     request = _Request(
         "refund", POINTS, member_id, amount, idempotency_key, reason, source_type, source_ref
     )
-    return await _run(scope, request, _earn_write(scope, request, "refund", now, None), uow)
+    return await _run(
+        scope, request, _earn_write(scope, request, "refund", now, None), uow, claims=True
+    )
 
 
 async def recorded(
@@ -419,7 +436,7 @@ async def spend_stored_value(
         emit_changed(uow, entry, moved)
         return LedgerResult([entry], moved.balance)
 
-    return await _run(scope, request, write, uow)
+    return await _run(scope, request, write, uow, claims=True)
 
 
 async def earn_growth(
@@ -512,20 +529,35 @@ async def balances(scope: BrandScope, member_ids: Iterable[int]) -> dict[int, Ba
 
 
 async def _run(
-    scope: BrandScope, request: _Request, write: Write, uow: UnitOfWork | None
+    scope: BrandScope,
+    request: _Request,
+    write: Write,
+    uow: UnitOfWork | None,
+    *,
+    claims: bool = False,
 ) -> LedgerResult:
+    """``claims``: ``write`` claims its key on PostgreSQL (its account change
+    through :func:`_credit` or :func:`_debit`, its entry through
+    :func:`_entry`), so no statement of it fails on a replay."""
     # No read before the write: a first call (the common case) costs only its
-    # statements. A replay is found when its entry insert hits the unique key,
-    # or when the write is refused (a redeem replayed after the balance fell).
+    # statements. A replay is found when its entry insert finds the key taken
+    # (claimed, or failing on the unique key), or when the write is refused
+    # (a redeem replayed after the balance fell).
     _check_key(request.idempotency_key)
     fingerprint = request.fingerprint()
     conn = uow.connection if uow is not None else None
+    claims = claims and _claims(conn or connections.get("default"))
     # More than once only for a merge's tombstone (and a chain of merges).
     for _ in range(_MAX_REDIRECTS):
+        wrote = False
         try:
-            # Within the caller's unit of work, a savepoint: a replay rolls back only ours.
-            async with unit_of_work(scope, uow) as work:
-                return await write(work, fingerprint)
+            # Within the caller's transaction, a savepoint unless the write
+            # claims its key: a replay found by a failed insert rolls back
+            # only ours.
+            async with unit_of_work(scope, uow, join=claims) as work:
+                result = await write(work, fingerprint)
+                wrote = True
+            return result
         except _Merged as merged:
             # The member is a merge's tombstone (perhaps merged while this
             # call waited for its account): a replay of a write made before
@@ -534,7 +566,22 @@ async def _run(
             if found is not None:
                 return found
             request.member_id = merged.survivor_id
-        except (IntegrityError, DomainError):
+        except _Claimed:
+            # The key was taken (by a call that committed, perhaps while this
+            # one waited for it): what it recorded is visible now.
+            found = await _replay(scope, request, fingerprint, conn)
+            if found is None:
+                raise lots.LotsInconsistent(
+                    f"idempotency key {request.idempotency_key!r} taken by no entry"
+                ) from None
+            return found
+        except (IntegrityError, DomainError) as error:
+            # Not a replay: a failure of the unit of work after the write
+            # (joined, its statements would stay and read as our own replay),
+            # or a claiming write's failed statement (it fails none on a
+            # replay; this one aborted the caller's transaction).
+            if wrote or (claims and isinstance(error, IntegrityError)):
+                raise
             found = await _replay(scope, request, fingerprint, conn)
             if found is None:
                 raise
@@ -543,6 +590,17 @@ async def _run(
 
 
 _MAX_REDIRECTS = 8
+
+
+class _Claimed(Exception):
+    """A claiming write's idempotency key is taken: nothing was written."""
+
+
+def _claims(conn: Any) -> bool:
+    """Whether single-entry writes on ``conn`` claim their idempotency key
+    (:func:`_run`): PostgreSQL. SQLite keeps its savepoint (it has no row
+    lock to hold an account by; it runs one writer at a time)."""
+    return bool(conn.capabilities.dialect == "postgres")
 
 
 class _Merged(Exception):
@@ -637,6 +695,17 @@ async def _lock(conn: Any, scope: BrandScope, member_id: int, kind: str, now: da
     return moved
 
 
+async def _change(
+    conn: Any, scope: BrandScope, member_id: int, kind: str, now: datetime, change: dict[str, Any]
+) -> Moved | None:
+    """A claiming write's account change: applied now on SQLite; on
+    PostgreSQL only held (the account locked), applied with the entry once
+    it has claimed its key (:func:`_entry`)."""
+    if _claims(conn):
+        return await accounts.hold(conn, scope, member_id, kind, **change)
+    return await accounts.change(conn, scope, member_id, kind, now, **change)
+
+
 async def _credit(
     uow: UnitOfWork,
     scope: BrandScope,
@@ -650,10 +719,10 @@ async def _credit(
     conn, member_id, kind = uow.connection, request.member_id, request.kind
     change: dict[str, Any] = {"pending": request.amount} if pending else {"balance": request.amount}
     change.update(ceiling=_ceiling(kind), with_policy=with_policy)
-    moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+    moved = await _change(conn, scope, member_id, kind, now, change)
     if moved is None:
         await accounts.open_account(conn, scope, member_id, kind, now)
-        moved = await accounts.change(conn, scope, member_id, kind, now, **change)
+        moved = await _change(conn, scope, member_id, kind, now, change)
     if moved is not None:
         return moved
     if (
@@ -675,9 +744,8 @@ async def _debit(
     uow: UnitOfWork, scope: BrandScope, request: _Request, now: datetime, code: str, field: str
 ) -> Moved:
     conn, amount = uow.connection, abs(request.amount)
-    moved = await accounts.change(
-        conn, scope, request.member_id, request.kind, now, balance=-amount, floor=0
-    )
+    change = {"balance": -amount, "floor": 0}
+    moved = await _change(conn, scope, request.member_id, request.kind, now, change)
     if moved is not None:
         return moved
     if not await _exists(scope, conn, request.member_id):
@@ -731,53 +799,84 @@ async def _entry(
         "occurred_at": now.astimezone(UTC),
         "created_at": datetime.now(UTC),
     }
+    held = moved if moved.held is not None else None
     if consume is not None:
-        return await _insert_spending_entry(uow.connection, scope, values, consume)
-    return await _insert_entry(uow.connection, values, lot)
+        return await _insert_spending_entry(uow.connection, scope, values, consume, held)
+    return await _insert_entry(uow.connection, scope, values, lot, held)
 
 
 async def _insert_spending_entry(
-    conn: Any, scope: BrandScope, values: dict[str, Any], amount: int
+    conn: Any, scope: BrandScope, values: dict[str, Any], amount: int, held: Moved | None = None
 ) -> LedgerEntry:
     """Insert the entry of ``values`` and take ``amount`` points from the
     account's lots (:func:`tessera.assets.lots.consume`): one round trip on
     PostgreSQL, where the redemption used to read its lots and update each
     in statements of their own. The caller holds the account's row lock (it
-    moved the balance first), so the lots read here cannot change under it."""
+    moved or ``held`` the balance first), so the lots read here cannot
+    change under it. With ``held`` the entry claims its key and the
+    account's change is applied in the same statement (:func:`_claimed`)."""
     if conn.capabilities.dialect != "postgres":
-        entry = await _insert_entry(conn, values)
+        entry = await _insert_entry(conn, scope, values)
         await lots.consume(conn, scope, values["account_id"], amount)
         return entry
-    ctes, lot_params = lots.consume_sql(scope, values["account_id"], amount)
-    sql = (
-        f"WITH entry AS ({_insert_sql('ledger_entry', values)} RETURNING id), {ctes} "
-        "SELECT (SELECT id FROM entry) AS id, (SELECT count(*) FROM lots_take) AS planned, "
+    claims = held is not None
+    ctes, lot_params = lots.consume_sql(
+        scope, values["account_id"], amount, "entry" if claims else None
+    )
+    sql = f"WITH entry AS ({_insert_sql('ledger_entry', values, claims)} RETURNING id), {ctes}"
+    params = [*values.values(), *lot_params]
+    if held is not None:
+        move, move_params = accounts.apply_sql(scope, held, values["occurred_at"], "entry")
+        sql += f", moved AS ({move})"
+        params += move_params
+    sql += (
+        " SELECT (SELECT id FROM entry) AS id, (SELECT count(*) FROM lots_take) AS planned, "
         "(SELECT count(*) FROM lots_done) AS taken"
     )
-    rows = await conn.execute_query_dict(numbered(conn, sql), [*values.values(), *lot_params])
+    if held is not None:
+        sql += ", (SELECT balance FROM moved) AS balance, (SELECT pending FROM moved) AS pending"
+    rows = await conn.execute_query_dict(numbered(conn, sql), params)
     if rows[0]["planned"] != rows[0]["taken"]:
         account = values["account_id"]
         raise lots.LotsInconsistent(f"a lot of account {account} changed under its lock")
-    return LedgerEntry._init_from_db(id=rows[0]["id"], **values)
+    return _claimed(rows[0], values, held)
 
 
 async def _insert_entry(
-    conn: Any, values: dict[str, Any], lot: dict[str, Any] | None = None
+    conn: Any,
+    scope: BrandScope,
+    values: dict[str, Any],
+    lot: dict[str, Any] | None = None,
+    held: Moved | None = None,
 ) -> LedgerEntry:
     """Insert the entry of ``values`` (every column but ``id``), and the points
     lot of ``lot`` for it (every column but ``id`` and ``entry_id``): hand-built
     statements on the hottest write (the ORM's query building cost more than
     the insert), one round trip for both on PostgreSQL. A replayed key fails
-    on the unique key as an ORM insert would (IntegrityError)."""
-    sql = _insert_sql("ledger_entry", values) + " RETURNING id"
+    on the unique key as an ORM insert would (IntegrityError), except with
+    ``held`` (PostgreSQL): the entry claims its key and the account's change
+    is applied in the same statement (:func:`_claimed`)."""
+    postgres = conn.capabilities.dialect == "postgres"
+    sql = _insert_sql("ledger_entry", values, held is not None) + " RETURNING id"
     params = list(values.values())
-    both = lot is not None and conn.capabilities.dialect == "postgres"
-    if lot is not None and both:
-        lot_sql = _insert_sql("points_lot", {**lot, "entry_id": None}).removesuffix("?)")
-        sql = f"WITH e AS ({sql}) {lot_sql}(SELECT id FROM e)) RETURNING entry_id AS id"
-        params += list(lot.values())
+    both = lot is not None and postgres
+    if both or held is not None:
+        sql = f"WITH entry AS ({sql})"
+        if lot is not None and both:
+            # From the entry's row: no lot when a claiming entry did not go in.
+            columns = ", ".join([*lot, "entry_id"])
+            sql += f", lot AS (INSERT INTO points_lot ({columns}) "
+            sql += f"SELECT {', '.join('?' * len(lot))}, id FROM entry)"
+            params += list(lot.values())
+        if held is not None:
+            move, move_params = accounts.apply_sql(scope, held, values["occurred_at"], "entry")
+            sql += f", moved AS ({move}) SELECT entry.id, moved.balance, moved.pending "
+            sql += "FROM entry LEFT JOIN moved ON true"
+            params += move_params
+        else:
+            sql += " SELECT id FROM entry"
     rows = await conn.execute_query_dict(numbered(conn, sql), params)
-    entry = LedgerEntry._init_from_db(id=rows[0]["id"], **values)
+    entry = _claimed(rows[0] if rows else {"id": None}, values, held)
     if lot is not None and not both:
         lot_values = {**lot, "entry_id": entry.id}
         await conn.execute_query(
@@ -787,10 +886,30 @@ async def _insert_entry(
     return entry
 
 
-def _insert_sql(table: str, values: dict[str, Any]) -> str:
+def _claimed(row: dict[str, Any], values: dict[str, Any], held: Moved | None) -> LedgerEntry:
+    """The entry inserted as ``row`` says. With ``held``: no entry means its
+    key was taken (:class:`_Claimed`, nothing written: the lots and the
+    account moved only with it); with one, the account must have moved to
+    what :func:`tessera.assets.accounts.hold` planned, as its row was locked
+    since (the entry and its lot carry those figures)."""
+    if row["id"] is None:  # only with held: without, a taken key fails the insert
+        raise _Claimed
+    if held is not None and (row["balance"], row["pending"]) != (held.balance, held.pending):
+        raise lots.LotsInconsistent(f"account {held.account_id} changed under its lock")
+    return LedgerEntry._init_from_db(id=row["id"], **values)
+
+
+# A claiming entry's insert: nothing when another entry of the brand has its
+# key (committed, or committed while this one waited for it).
+_ON_KEY = " ON CONFLICT (brand_id, idempotency_key) DO NOTHING"
+
+
+def _insert_sql(table: str, values: dict[str, Any], claims: bool = False) -> str:
     # Table and column names are this module's constants; values are parameters.
+    # ``claims``: an entry's insert that does nothing when its key is taken.
     columns = ", ".join(values)
-    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(values))})"
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(values))})"
+    return sql + _ON_KEY if claims else sql
 
 
 def emit_changed(uow: UnitOfWork, entry: LedgerEntry, moved: Moved) -> None:
@@ -902,7 +1021,7 @@ async def _credit_plain(
         emit_changed(uow, entry, moved)
         return LedgerResult([entry], moved.balance)
 
-    return await _run(scope, request, write, uow)
+    return await _run(scope, request, write, uow, claims=True)
 
 
 async def _source_entries(

@@ -46,17 +46,24 @@ async def test_earn_points_over_http_costs_its_statements_and_nothing_more(
     # features for plugin delivery after the commit (no read of its own then).
     assert '"api_key"' in trips[0] and '"brand_feature"' in trips[0]
     assert sum('"brand_feature"' in t for t in trips) == 1
-    # One transaction, no savepoint of the audit's own: BEGIN, the ledger
-    # write's savepoint (a replay racing this call rolls back only that),
-    # the account update, entry and lot, the audit entry, COMMIT.
+    # One transaction, no savepoint of the audit's own: BEGIN, the account,
+    # the entry and lot, the audit entry, COMMIT.
     assert sum("BEGIN" in t for t in trips) == 1
-    assert sum(t.startswith("SAVEPOINT") for t in trips) == 1
     assert sum("audit_log_entry" in t for t in trips) == 1
     if postgres():
-        # The policy rides on the account update, the lot on the entry insert.
-        assert len(trips) == 8, log.report()
+        # No savepoint for the ledger write either: it claims its key (a
+        # replay racing this call inserts nothing and fails no statement).
+        # The policy rides on the account's lock; the lot and the account's
+        # change on the entry insert.
+        assert not any("SAVEPOINT" in t for t in trips), log.report()
+        assert sum(" FOR NO KEY UPDATE" in t for t in trips) == 1
+        assert sum("ON CONFLICT" in t and "UPDATE asset_account" in t for t in trips) == 1
+        assert len(trips) == 6, log.report()
         assert log.pool_resets == 0
     else:
+        # The ledger write's savepoint (a replay racing this call rolls
+        # back only that).
+        assert sum(t.startswith("SAVEPOINT") for t in trips) == 1
         assert len(trips) == 10, log.report()
 
 
@@ -76,9 +83,9 @@ async def test_a_redemption_reads_its_lots_in_one_query(brand_a, make_member):
     statements = log.statements
     assert sum("FROM points_lot" in s for s in statements) == 1
     if postgres():
-        # BEGIN, account update, the entry with its lots taken (one
-        # statement), COMMIT; then the brand's enabled features, read to
-        # deliver points.changed to plugins.
+        # BEGIN, the account locked, the entry with its lots taken and the
+        # account's change (one statement), COMMIT; then the brand's
+        # enabled features, read to deliver points.changed to plugins.
         assert len(log.round_trips) == 5, log.report()
     else:
         assert sum(s.startswith("UPDATE points_lot") for s in statements) == 2

@@ -22,8 +22,8 @@ OPENERS = {"in_transaction", "_in_transaction", "atomic"}
 
 # Each allowed site, with why it cannot be a unit of work.
 ALLOWED = {
-    # The unit of work itself: its own transaction and its nested savepoint.
-    "platform/uow.py": 2,
+    # The unit of work itself: its own transaction, or its nested savepoint.
+    "platform/uow.py": 1,
     # The mutation's enclosing transaction, which units of work defer to.
     "platform/after_commit.py": 1,
     # Creating a brand: there is no brand scope yet for a unit of work.
