@@ -145,6 +145,8 @@ def _lifecycle(
         if owned:
             # The worker relays the outbox onto arq (the API does not, with Redis).
             rt.outbox.start()
+            # A process of its own (a test's worker is given its runtime).
+            bootstrap.freeze_start_up()
         if lane_of is not None:
             queue = lane_of.get("queue_name") or settings.queue_name or default_queue_name
             options = {k: v for k, v in lane_of.items() if k in _LANE_OPTIONS}

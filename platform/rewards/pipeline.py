@@ -250,8 +250,11 @@ async def compute_rewards(
     )
     awards: list[RuleAward] = []
     planned: list[PlannedPoints] = []
+    fact = base  # so_far is (): what the first rule sees
     for rule in prog.rules:
-        fact = _with_awards(base, awards)
+        if len(fact.so_far) != len(awards):
+            # A fact is frozen: one is made only when the awards so far grew.
+            fact = _with_awards(base, awards)
         try:
             result = await rule.points_for(fact)
             made = _awards(rule, result, member.id)
@@ -274,7 +277,8 @@ async def compute_rewards(
     tier_to = facts.tier
     if prog.policy is not None:
         policy = prog.policy
-        fact = _with_awards(base, awards)
+        if len(fact.so_far) != len(awards):
+            fact = _with_awards(base, awards)
         try:
             growth = int(await policy.growth_for(fact))
             if growth < 0:

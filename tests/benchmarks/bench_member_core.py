@@ -59,6 +59,7 @@ from harness import (
 
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
+from tessera.bootstrap import freeze_start_up
 from tessera.demo import loyalty_programme
 from tessera.demo_data import ITEMS, generate
 from tessera.members.models import Member
@@ -518,6 +519,9 @@ async def main() -> None:
                     for batch in batches:
                         await sql.record(batch, "sql")
 
+                # Set up, as a server process is before it serves: what it
+                # built is frozen, as `tessera serve` and the worker freeze theirs.
+                freeze_start_up()
                 t_sql = await seconds(via_sql)
                 if PROFILE:
                     from pyinstrument import Profiler
