@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -150,15 +150,3 @@ def any_of(connection: Any, column: str, values: Iterable[Any]) -> tuple[str, An
     if connection.capabilities.dialect == "postgres":
         return f"{column} = ANY(?)", list(values)
     return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
-
-
-def spaced(values: Sequence[str]) -> str:
-    """Words (digests, identity kinds: no spaces) as one text, for
-    ``string_to_array(?, ' ')`` on PostgreSQL: asyncpg encodes a bound array
-    element by element in Python (an abstract-class check each), about 4 ms
-    of the event loop's CPU for a batch's 12,000 kinds and digests, where
-    one text is one copy. Refuses a value with a space (it would split)."""
-    text = " ".join(values)
-    if text.count(" ") != max(len(values) - 1, 0):
-        raise ValueError("a value to send spaced contains a space")
-    return text

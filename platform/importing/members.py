@@ -133,15 +133,7 @@ async def import_members(
             report.unchanged += known
             for row, problem in refused:
                 # Every problem of the row at once, its unknown tags included.
-                reason = "; ".join(
-                    filter(
-                        None,
-                        [
-                            reason_of(problem),
-                            _unknown_tags(cell_list(row.values.get("tags", "")), tag_ids),
-                        ],
-                    )
-                )
+                reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
             rejects.flush()
@@ -467,16 +459,18 @@ def _check(
         raise DomainErrors([_as_column(e, identities) for e in error.errors]) from None
     keys = [(kind.value, value) for kind, value, _ in wanted]
     # Each blind index once, here (a worker thread): the batch's lookups and
-    # the insert of its identities reuse them. The sealing and the rows as
-    # stored too, so the event loop, which writes the batch before, has the
-    # least Python to run.
+    # the insert of its identities reuse them. The sealing too, so the event
+    # loop, which writes the batch before, has the least Python to run.
     digests = pii.digests(scope.brand_id, keys)
     sealed = pii.seals(scope.brand_id, scope.brand.identity_key_version, keys)
-    draft = MemberDraft(
-        member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
+    return _Row(
+        row,
+        MemberDraft(
+            member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
+        ),
+        cell_list(values.get("tags", "")),
+        keys,
     )
-    draft.stored(scope)
-    return _Row(row, draft, cell_list(values.get("tags", "")), keys)
 
 
 def _as_column(error: DomainError, identities: list[tuple[str, str]]) -> DomainError:
@@ -501,8 +495,8 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
     return text.strip()
 
 
-def _unknown_tags(codes: list[str], tag_ids: dict[str, int]) -> str:
-    unknown = [c for c in codes if c not in tag_ids]
+def _unknown_tags(row: CsvRow, tag_ids: dict[str, int]) -> str:
+    unknown = [c for c in cell_list(row.values.get("tags", "")) if c not in tag_ids]
     return f"tags: no tag {', '.join(unknown)}" if unknown else ""
 
 
@@ -534,7 +528,7 @@ async def _import_batch(
     # Member (existing id, or the new row that creates it) -> tag codes of its rows.
     tagged: list[tuple[int | _Row, list[str]]] = []
     for row in rows:
-        unknown = _unknown_tags(row.tags, tag_ids)  # the codes split once, when checked
+        unknown = _unknown_tags(row.csv, tag_ids)
         if unknown:
             _reject(report, rejects, row.csv, unknown)
             continue

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from tessera.db import spaced
 from tessera.errors import DomainError
 from tessera.members import pii
 from tessera.members.cards import next_card_numbers
@@ -52,52 +51,6 @@ class MemberDraft:
     # version (:func:`~tessera.members.pii.seals`), when the caller sealed
     # them already (an import does, in its checking thread).
     sealed: dict[tuple[str, str], str] | None = None
-    _stored: Stored | None = field(default=None, init=False, repr=False, compare=False)
-
-    def stored(self, scope: BrandScope) -> Stored:
-        """What the draft's rows hold as written (:class:`Stored`), worked
-        out once, under the brand's key version of that moment (as
-        ``sealed`` is): an import asks in its checking thread, so the event
-        loop writing the batch before does not build a batch's thousands of
-        rows."""
-        if self._stored is None:
-            version = scope.brand.identity_key_version
-            pairs = [(kind.value, value) for kind, value in self.identities]
-            sealed = (
-                self.sealed
-                if self.sealed is not None
-                else pii.seals(scope.brand_id, version, pairs)
-            )
-            digests = self.digests or {}
-            self._stored = Stored(
-                # A member's phone and email are sealed once, for their
-                # identity rows and their profile columns alike.
-                pii.seal_profile(scope.brand_id, version, self.values, sealed),
-                [
-                    pii.identity_columns(
-                        scope.brand_id,
-                        version,
-                        kind,
-                        value,
-                        digests.get((kind, value)),
-                        sealed.get((kind, value)),
-                    )
-                    for kind, value in pairs
-                ],
-                persons.linking_digests(scope.brand.tenant_id, pairs),
-            )
-        return self._stored
-
-
-@dataclass
-class Stored:
-    """A drafted member's columns as stored: the member's (phone and email
-    sealed), each identity's (without the member's id) and the persons'
-    digests of its linking identities."""
-
-    member: dict[str, Any]
-    identities: list[dict[str, Any]]
-    person_digests: dict[tuple[str, str], str]
 
 
 async def create_members(
@@ -123,45 +76,58 @@ async def create_members(
         async with unit_of_work(scope, within=within) as uow:
             conn = uow.connection
             cards: Iterator[str] = iter(())
-            card = IdentityKind.CARD_NUMBER.value
-            card_digests: dict[tuple[str, str], str] = {}
             if joins:
                 kept = {d.values["card_number"] for d in drafts if d.values.get("card_number")}
                 missing = sum(1 for d in drafts if not d.values.get("card_number"))
-                drawn = await next_card_numbers(scope, conn, missing, kept)
-                card_digests = pii.digests(scope.brand_id, [(card, number) for number in drawn])
-                cards = iter(drawn)
+                cards = iter(await next_card_numbers(scope, conn, missing, kept))
             version = scope.brand.identity_key_version
             members: list[dict[str, Any]] = []
-            rows: list[tuple[list[tuple[IdentityKind, str]], list[dict[str, Any]]]] = []
-            person_digests: dict[tuple[str, str], str] = {}
+            identities: list[list[tuple[IdentityKind, str]]] = []
+            known: dict[tuple[str, str], str] = {}
+            sealed: dict[tuple[str, str], str] = {}
             for draft in drafts:
-                stored = draft.stored(scope)
-                values = stored.member
-                pairs, columns = list(draft.identities), stored.identities
-                person_digests.update(stored.person_digests)
+                known.update(draft.digests or {})
+                if draft.sealed is not None:
+                    sealed.update(draft.sealed)
+                else:
+                    sealed.update(
+                        pii.seals(
+                            scope.brand_id, version, [(k.value, v) for k, v in draft.identities]
+                        )
+                    )
+                values = dict(draft.values)
+                pairs = list(draft.identities)
                 if joins and not values.get("card_number"):
-                    number = next(cards)
-                    values = {**values, "card_number": number}
-                    pairs.append((IdentityKind.CARD_NUMBER, number))
-                    columns = [
-                        *columns,
-                        pii.identity_columns(
-                            scope.brand_id, version, card, number, card_digests[card, number]
-                        ),
-                    ]
+                    values["card_number"] = next(cards)
+                    pairs.append((IdentityKind.CARD_NUMBER, values["card_number"]))
                 members.append({**values, "status": status, "joined_at": draft.joined_at or now})
-                rows.append((pairs, columns))
-            ids = await scope.insert_rows(Member, members, conn)
+                identities.append(pairs)
+            ids = await scope.insert_rows(
+                Member,
+                # A member's phone and email are sealed once, for their
+                # identity rows and their profile columns alike.
+                [pii.seal_profile(scope.brand_id, version, m, sealed) for m in members],
+                conn,
+            )
             # Their join days, for the member growth report.
             await mark_dirty(scope, conn, [m["joined_at"] for m in members])
             # Nothing reads the identities' ids back: one COPY on PostgreSQL.
             await scope.copy_values(
                 MemberIdentity,
                 [
-                    {"member_id": member_id, **identity}
-                    for member_id, (_, columns) in zip(ids, rows, strict=True)
-                    for identity in columns
+                    {
+                        "member_id": member_id,
+                        **pii.identity_columns(
+                            scope.brand_id,
+                            version,
+                            kind.value,
+                            value,
+                            known.get((kind.value, value)),
+                            sealed.get((kind.value, value)),
+                        ),
+                    }
+                    for member_id, pairs in zip(ids, identities, strict=True)
+                    for kind, value in pairs
                 ],
                 conn,
             )
@@ -169,11 +135,10 @@ async def create_members(
                 scope,
                 [
                     (member_id, kind, value)
-                    for member_id, (pairs, _) in zip(ids, rows, strict=True)
+                    for member_id, pairs in zip(ids, identities, strict=True)
                     for kind, value in pairs
                 ],
                 new_members=conn,
-                known=person_digests,
             )
             if not joins:
                 persons.link_after_commit(uow, ids)
@@ -202,7 +167,7 @@ async def identity_owners(
     """Which member holds each (kind, normalised value): one query for a
     whole batch, on the blind index. Hand-written, as the ORM spends longer
     building an ``OR`` of ``IN`` lists of thousands of values than the
-    database answering it; the pairs travel as two texts (PostgreSQL) or one
+    database answering it; the pairs travel as two arrays (PostgreSQL) or one
     JSON text (SQLite)."""
     known = known or {}
     wanted = set(keys)
@@ -216,19 +181,13 @@ async def identity_owners(
         # One index probe per pair (LATERAL, kept from being flattened into
         # a join by OFFSET 0): without it, on a table just filled by COPY (no
         # statistics yet) the planner hashed every identity of the brand for
-        # each batch of an import, a cost growing with the file. The kinds
-        # and digests travel as two texts (:func:`~tessera.db.spaced`).
+        # each batch of an import, a cost growing with the file.
         sql = (
-            "SELECT w.kind, w.digest, i.member_id FROM unnest(string_to_array($2, ' '), "
-            "string_to_array($3, ' ')) "
+            "SELECT w.kind, w.digest, i.member_id FROM unnest($2::text[], $3::text[]) "
             f'AS w(kind, digest) CROSS JOIN LATERAL (SELECT member_id FROM "{_IDENTITY_TABLE}" '
             "WHERE brand_id = $1 AND kind = w.kind AND digest = w.digest OFFSET 0) AS i"
         )
-        params: list[Any] = [
-            scope.brand_id,
-            spaced([k for k, _ in pairs]),
-            spaced([v for _, v in pairs]),
-        ]
+        params: list[Any] = [scope.brand_id, [k for k, _ in pairs], [v for _, v in pairs]]
     else:
         sql = (
             f'SELECT kind, digest, member_id FROM "{_IDENTITY_TABLE}" WHERE brand_id = ? '

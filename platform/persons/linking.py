@@ -65,42 +65,21 @@ def _linking(kind: IdentityKind | str) -> bool:
     return str(kind) in _LINKING_VALUES
 
 
-def linking_digests(
-    tenant_id: int, pairs: Iterable[tuple[IdentityKind | str, str]]
-) -> dict[tuple[str, str], str]:
-    """:func:`digest` of the linking ones of ``(kind, normalised value)``
-    pairs, by ``(kind, value)``: what :func:`record_identities` writes, worked
-    out ahead (an import does it in its checking thread)."""
-    secret = _secret()
-    return {
-        (str(kind), value): tenant_digest(secret, tenant_id, str(kind), value)
-        for kind, value in pairs
-        if _linking(kind)
-    }
-
-
 async def record_identities(
     scope: BrandScope,
     identities: Iterable[tuple[int, IdentityKind | str, str]],
     *,
     new_members: Any = None,
-    known: dict[tuple[str, str], str] | None = None,
 ) -> None:
     """Write the digests of the linking ones of ``identities`` (member id,
     kind, normalised value), in the caller's transaction. ``new_members``:
     that transaction's connection, when the members were created in it (none
     of their digests can be there yet): the rows go in by ``COPY`` rather
-    than as model instances with a conflict check. ``known``: digests by
-    ``(kind, value)`` the caller worked out already (:func:`linking_digests`)."""
+    than as model instances with a conflict check."""
     tenant_id = scope.brand.tenant_id
     secret = _secret()
-    known = known or {}
     found = {
-        (
-            member_id,
-            str(kind),
-            known.get((str(kind), value)) or tenant_digest(secret, tenant_id, str(kind), value),
-        )
+        (member_id, str(kind), tenant_digest(secret, tenant_id, str(kind), value))
         for member_id, kind, value in identities
         if _linking(kind)
     }

@@ -11,7 +11,6 @@ from tortoise import connections
 
 from tessera import runtime
 from tessera.crypto import blind_index
-from tessera.db import spaced
 from tessera.privacy.models import ErasedIdentity
 from tessera.scope import BrandScope
 
@@ -58,12 +57,8 @@ async def erased_among(
     table = ErasedIdentity._meta.db_table
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
-        # The digests as one text (:func:`~tessera.db.spaced`).
-        sql = (
-            f'SELECT digest FROM "{table}" WHERE brand_id = $1 '
-            "AND digest = ANY(string_to_array($2, ' '))"
-        )
-        params: list[object] = [scope.brand_id, spaced(sorted(by_digest))]
+        sql = f'SELECT digest FROM "{table}" WHERE brand_id = $1 AND digest = ANY($2::text[])'
+        params: list[object] = [scope.brand_id, sorted(by_digest)]
     else:
         sql = (
             f'SELECT digest FROM "{table}" WHERE brand_id = ? '

@@ -38,8 +38,6 @@ from tessera.members.models import Member, MemberIdentity
 from tessera.members.service import create_member, draft_member
 from tessera.orders.models import MemberStats, Order, OrderLine
 from tessera.orders.stats import rebuild_stats
-from tessera.persons import linking as persons
-from tessera.persons.models import PersonIdentity
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import create_tag
@@ -393,44 +391,6 @@ async def test_created_in_a_batch_a_member_is_stored_as_create_member_stores_it(
     )
 
     assert await members_as_data(one) == await members_as_data(batch)
-
-
-async def test_a_draft_stored_ahead_is_written_as_one_that_is_not(brand_a, brand_b):
-    """An import works out its drafts' stored columns (sealed profile,
-    identity rows, persons' digests) in its checking thread
-    (``MemberDraft.stored``): the rows written are the ones
-    ``create_members`` writes when it works them out itself."""
-    profile = {"name": "Li Lei", "phone": "138 0013 8001", "email": "Li@Example.com",
-               "external_id": "c-2", "join_channel": "pos"}  # fmt: skip
-    joined = datetime(2022, 5, 6, tzinfo=UTC)
-    scopes = []
-    for brand, ahead in ((brand_a, False), (brand_b, True)):
-        scope = BrandScope(brand)
-        values, wanted = draft_member(
-            scope, profile, await definitions_by_key(scope), NOW.date(),
-            [("wechat_unionid", "u-2")], {},
-        )  # fmt: skip
-        identities = [(kind, value) for kind, value, _ in wanted]
-        draft = MemberDraft(values, identities, joined)
-        if ahead:  # as the import's _check does
-            keys = [(kind.value, value) for kind, value in identities]
-            version = brand.identity_key_version
-            draft = MemberDraft(
-                values, identities, joined, pii.digests(scope.brand_id, keys),
-                pii.seals(scope.brand_id, version, keys),
-            )  # fmt: skip
-            draft.stored(scope)
-        await create_members(scope, [draft], imported=True)
-        scopes.append(scope)
-
-    assert await members_as_data(scopes[0]) == await members_as_data(scopes[1])
-    for scope in scopes:
-        linking = persons.linking_digests(
-            scope.brand.tenant_id, [("phone", "+8613800138001"), ("wechat_unionid", "u-2")]
-        )
-        assert sorted(
-            await PersonIdentity.filter(brand_id=scope.brand_id).values_list("kind", "digest")
-        ) == sorted((kind, digest) for (kind, _), digest in linking.items())
 
 
 async def test_a_batch_with_a_taken_identity_writes_nothing_and_says_so(brand_a):
