@@ -3,8 +3,13 @@
 
 - recording ``BENCH_ORDERS`` orders (default 10,000, two lines each) in
   batches of 1,000 through the ``recordOrders`` mutation (httpx against the
-  ASGI app) and through ``record_orders`` directly, against hand-written SQL
-  doing the same writes (orders, lines, statistics upserts) from Python;
+  ASGI app) and through ``record_orders`` directly, first with no loyalty
+  programme, against hand-written SQL doing the same writes (orders, lines,
+  statistics upserts) from Python; then with the demo's loyalty programme
+  on, against the same three statements and against hand-written SQL
+  writing the same rows as the service path wrote (:class:`SameRows`:
+  ledger entries, lots, tier history, outbox, balances, tier states, dirty
+  report days) (``BENCH_LOYALTY=0`` leaves the programme off);
 - ``members(first: 100)`` with tags and statistics through the API, against
   one SELECT with joins serialised to JSON, and against the GraphQL engine
   floor: the same query executed on a schema of the same shape whose
@@ -200,6 +205,12 @@ class SqlOrders:
         self.brand_id = brand_id
 
     async def record(self, batch: list[dict[str, Any]], prefix: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.write(conn, batch, prefix)
+
+    async def write(
+        self, conn: asyncpg.Connection, batch: list[dict[str, Any]], prefix: str
+    ) -> None:
         cols: dict[str, list[Any]] = {k: [] for k in "mestcprdufa"}
         stats: dict[int, list[Any]] = {}
         for o in batch:
@@ -230,55 +241,197 @@ class SqlOrders:
             s[2] += units
             s[3] = min(s[3], o["at"])
             s[4] = max(s[4], o["at"])
-        async with self.pool.acquire() as conn, conn.transaction():
-            ids = await conn.fetch(
-                'INSERT INTO "sales_order" (brand_id, member_id, external_id, store_code, channel, '
-                "occurred_at, amount_paid, retail_amount, discount, coupon_codes, units, "
-                "refunded_amount, refunded_units, fingerprint, created_at) "
-                "SELECT $1, m, e, s, c, t, p, r, d, '[]'::jsonb, u, 0, 0, f, now() FROM unnest("
-                "$2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
-                "$7::bigint[], $8::bigint[], $9::bigint[], $10::int[], $11::text[]) "
-                "AS x(m, e, s, c, t, p, r, d, u, f) RETURNING id, external_id",
-                self.brand_id,
-                *(cols[k] for k in "mestcprduf"),
+        ids = await conn.fetch(
+            'INSERT INTO "sales_order" (brand_id, member_id, external_id, store_code, channel, '
+            "occurred_at, amount_paid, retail_amount, discount, coupon_codes, units, "
+            "refunded_amount, refunded_units, fingerprint, created_at) "
+            "SELECT $1, m, e, s, c, t, p, r, d, '[]'::jsonb, u, 0, 0, f, now() FROM unnest("
+            "$2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
+            "$7::bigint[], $8::bigint[], $9::bigint[], $10::int[], $11::text[]) "
+            "AS x(m, e, s, c, t, p, r, d, u, f) RETURNING id, external_id",
+            self.brand_id,
+            *(cols[k] for k in "mestcprduf"),
+        )
+        order_ids = {row["external_id"]: row["id"] for row in ids}
+        lines: list[list[Any]] = [[] for _ in range(9)]
+        for o in batch:
+            weights = [q * p for *_, q, p in o["lines"]]
+            total = sum(weights) or 1
+            shares = [o["paid"] * w // total for w in weights]
+            shares[0] += o["paid"] - sum(shares)
+            for no, ((sku, name, cat, q, p), share) in enumerate(
+                zip(o["lines"], shares, strict=True)
+            ):
+                row = [order_ids[f"{prefix}-{o['n']}"], no, sku, name, cat, q, p, p, share]
+                for column, value in zip(lines, row, strict=True):
+                    column.append(value)
+        await conn.execute(
+            'INSERT INTO "order_line" (brand_id, order_id, line_no, sku, name, category, '
+            "quantity, unit_price, retail_price, paid_amount, refunded_quantity, "
+            "refunded_amount) SELECT $1, o, n, s, nm, c, q, u, r, pd, 0, 0 FROM unnest("
+            "$2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], "
+            "$8::bigint[], $9::bigint[], $10::bigint[]) AS x(o, n, s, nm, c, q, u, r, pd)",
+            self.brand_id,
+            *lines,
+        )
+        members = sorted(stats)
+        await conn.execute(
+            'INSERT INTO "member_stats" AS ms (brand_id, member_id, orders_count, '
+            "gross_spent, units_bought, first_order_at, last_order_at, refunds_count, "
+            "refunded_total, refunded_units) SELECT $1, m, n, s, u, f, l, 0, 0, 0 FROM "
+            "unnest($2::bigint[], $3::int[], $4::bigint[], $5::int[], $6::timestamptz[], "
+            "$7::timestamptz[]) AS x(m, n, s, u, f, l) ON CONFLICT (member_id) DO UPDATE SET "
+            "orders_count = ms.orders_count + EXCLUDED.orders_count, "
+            "gross_spent = ms.gross_spent + EXCLUDED.gross_spent, "
+            "units_bought = ms.units_bought + EXCLUDED.units_bought, "
+            "first_order_at = LEAST(ms.first_order_at, EXCLUDED.first_order_at), "
+            "last_order_at = GREATEST(ms.last_order_at, EXCLUDED.last_order_at)",
+            self.brand_id,
+            members,
+            *([stats[m][k] for m in members] for k in range(5)),
+        )
+
+
+# What a brand running a loyalty programme writes beside orders, lines and
+# statistics, and the column that must differ for a copy to be a new row.
+REWARD_TABLES = {
+    "ledger_entry": "idempotency_key",
+    "points_lot": None,
+    "tier_history": "source",
+    "outbox": "key",
+}
+
+
+class SameRows:
+    """The second baseline, for a brand running a loyalty programme: the
+    rows ``record_orders`` wrote, written by hand. The three statements of
+    :class:`SqlOrders`, then, in the same transaction, copies of what the
+    service path wrote beside them for the same number of orders (ledger
+    entries, points lots, tier history, outbox rows: ``COPY``) and one
+    statement each for the balances, the tier states and the dirty report
+    days it updated. Nothing is decided and nothing is read but the ledger's
+    ids: the ratio to it is what computing the rewards, and reaching the
+    database through the ORM, cost beyond the writes themselves."""
+
+    def __init__(self, sql: SqlOrders) -> None:
+        self.sql = sql
+        self.marks: dict[str, int] = {}
+        self.chunks: list[dict[str, list[tuple[Any, ...]]]] = []
+        self.columns: dict[str, list[str]] = {}
+
+    async def mark(self) -> None:
+        """Where the service path's rows will start (before it runs)."""
+        async with self.sql.pool.acquire() as conn:
+            for table in REWARD_TABLES:
+                self.marks[table] = await conn.fetchval(
+                    f"SELECT COALESCE(MAX(id), 0) FROM {table} WHERE brand_id = $1",
+                    self.sql.brand_id,
+                )
+
+    async def load(self, batches: int) -> dict[str, int]:
+        """The service path's rows (after it ran), split into ``batches``
+        parts; each points lot goes with its ledger entry. Returns the count
+        of rows of each table."""
+        rows: dict[str, list[asyncpg.Record]] = {}
+        async with self.sql.pool.acquire() as conn:
+            for table in REWARD_TABLES:
+                rows[table] = await conn.fetch(
+                    f"SELECT * FROM {table} WHERE brand_id = $1 AND id > $2 ORDER BY id",
+                    self.sql.brand_id,
+                    self.marks[table],
+                )
+                # Only the ledger's ids are given (the lots point at them);
+                # every other copy takes its id from its sequence.
+                self.columns[table] = [
+                    r["attname"]
+                    for r in await conn.fetch(
+                        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+                        "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                        table,
+                    )
+                    if r["attname"] != "id" or table == "ledger_entry"
+                ]
+        self.chunks = [{table: [] for table in REWARD_TABLES} for _ in range(batches)]
+        part_of_entry: dict[int, int] = {}
+        for table, unique in REWARD_TABLES.items():
+            for n, row in enumerate(rows[table]):
+                if table == "points_lot":
+                    part = part_of_entry[row["entry_id"]]
+                else:
+                    part = n * batches // len(rows[table])
+                if table == "ledger_entry":
+                    part_of_entry[row["id"]] = part
+                values = dict(row)
+                if unique is not None and values[unique] is not None:
+                    values[unique] = f"same:{values[unique]}"
+                self.chunks[part][table].append(tuple(values[c] for c in self.columns[table]))
+        return {table: len(found) for table, found in rows.items()}
+
+    async def record(self, batch: list[dict[str, Any]], prefix: str, part: int) -> None:
+        rows = self.chunks[part]
+        brand_id = self.sql.brand_id
+        async with self.sql.pool.acquire() as conn, conn.transaction():
+            await self.sql.write(conn, batch, prefix)
+            entry_at = self.columns["ledger_entry"].index("id")
+            new_ids = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT nextval(pg_get_serial_sequence('ledger_entry', 'id')) "
+                    "FROM generate_series(1, $1)",
+                    len(rows["ledger_entry"]),
+                )
+            ]
+            renamed = {e[entry_at]: i for e, i in zip(rows["ledger_entry"], new_ids, strict=True)}
+            entries = [
+                (*e[:entry_at], renamed[e[entry_at]], *e[entry_at + 1 :])
+                for e in rows["ledger_entry"]
+            ]
+            await conn.copy_records_to_table(
+                "ledger_entry", records=entries, columns=self.columns["ledger_entry"]
             )
-            order_ids = {row["external_id"]: row["id"] for row in ids}
-            lines: list[list[Any]] = [[] for _ in range(9)]
-            for o in batch:
-                weights = [q * p for *_, q, p in o["lines"]]
-                total = sum(weights) or 1
-                shares = [o["paid"] * w // total for w in weights]
-                shares[0] += o["paid"] - sum(shares)
-                for no, ((sku, name, cat, q, p), share) in enumerate(
-                    zip(o["lines"], shares, strict=True)
-                ):
-                    row = [order_ids[f"{prefix}-{o['n']}"], no, sku, name, cat, q, p, p, share]
-                    for column, value in zip(lines, row, strict=True):
-                        column.append(value)
-            await conn.execute(
-                'INSERT INTO "order_line" (brand_id, order_id, line_no, sku, name, category, '
-                "quantity, unit_price, retail_price, paid_amount, refunded_quantity, "
-                "refunded_amount) SELECT $1, o, n, s, nm, c, q, u, r, pd, 0, 0 FROM unnest("
-                "$2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], "
-                "$8::bigint[], $9::bigint[], $10::bigint[]) AS x(o, n, s, nm, c, q, u, r, pd)",
-                self.brand_id,
-                *lines,
+            lot_entry = self.columns["points_lot"].index("entry_id")
+            lots = [
+                (*lot[:lot_entry], renamed[lot[lot_entry]], *lot[lot_entry + 1 :])
+                for lot in rows["points_lot"]
+            ]
+            await conn.copy_records_to_table(
+                "points_lot", records=lots, columns=self.columns["points_lot"]
             )
-            members = sorted(stats)
+            for table in ("tier_history", "outbox"):
+                await conn.copy_records_to_table(
+                    table, records=rows[table], columns=self.columns[table]
+                )
+            deltas: dict[int, int] = {}
+            amount_at = self.columns["ledger_entry"].index("amount")
+            account_at = self.columns["ledger_entry"].index("account_id")
+            for e in rows["ledger_entry"]:
+                deltas[e[account_at]] = deltas.get(e[account_at], 0) + e[amount_at]
             await conn.execute(
-                'INSERT INTO "member_stats" AS ms (brand_id, member_id, orders_count, '
-                "gross_spent, units_bought, first_order_at, last_order_at, refunds_count, "
-                "refunded_total, refunded_units) SELECT $1, m, n, s, u, f, l, 0, 0, 0 FROM "
-                "unnest($2::bigint[], $3::int[], $4::bigint[], $5::int[], $6::timestamptz[], "
-                "$7::timestamptz[]) AS x(m, n, s, u, f, l) ON CONFLICT (member_id) DO UPDATE SET "
-                "orders_count = ms.orders_count + EXCLUDED.orders_count, "
-                "gross_spent = ms.gross_spent + EXCLUDED.gross_spent, "
-                "units_bought = ms.units_bought + EXCLUDED.units_bought, "
-                "first_order_at = LEAST(ms.first_order_at, EXCLUDED.first_order_at), "
-                "last_order_at = GREATEST(ms.last_order_at, EXCLUDED.last_order_at)",
-                self.brand_id,
-                members,
-                *([stats[m][k] for m in members] for k in range(5)),
+                "UPDATE asset_account a SET balance = a.balance + x.d, updated_at = now() "
+                "FROM unnest($1::bigint[], $2::bigint[]) AS x(id, d) WHERE a.id = x.id",
+                list(deltas),
+                list(deltas.values()),
+            )
+            member_at = self.columns["tier_history"].index("member_id")
+            await conn.execute(
+                "UPDATE member_tier_state SET updated_at = now() WHERE member_id = ANY($1)",
+                sorted({h[member_at] for h in rows["tier_history"]}),
+            )
+            days = sorted({o["at"].date() for o in batch})
+            await conn.execute(
+                "INSERT INTO report_dirty_day (brand_id, day, starts_at, ends_at, version) "
+                "SELECT $1, d, d::timestamptz, d::timestamptz + interval '1 day', 0 "
+                "FROM unnest($2::date[]) AS d ON CONFLICT (brand_id, day) "
+                "DO UPDATE SET version = report_dirty_day.version + 1",
+                brand_id,
+                days,
+            )
+            await conn.execute(
+                "INSERT INTO campaign_attribution_day (brand_id, day, version) "
+                "SELECT $1, d, 0 FROM unnest($2::date[]) AS d ON CONFLICT (brand_id, day) "
+                "DO UPDATE SET version = campaign_attribution_day.version + 1",
+                brand_id,
+                days,
             )
 
 
@@ -474,8 +627,6 @@ async def main() -> None:
                 await analyze.execute("ANALYZE")
             finally:
                 await analyze.close()
-            if LOYALTY:
-                await loyalty_programme(scope)
             member_ids = list(await scope.query(Member).values_list("id", flat=True))
             plan = order_plan(member_ids, datetime.now(UTC))
             batches = [plan[i : i + BATCH] for i in range(0, len(plan), BATCH)]
@@ -486,6 +637,7 @@ async def main() -> None:
             app = create_app(rt.settings, runtime=rt)
             pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
             sql = SqlOrders(pool, brand.id)
+            same = SameRows(sql)
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),
                 base_url="http://bench",
@@ -493,12 +645,12 @@ async def main() -> None:
                 timeout=600,
             ) as client:
 
-                async def via_graphql() -> None:
+                async def via_graphql(prefix: str = "gql") -> None:
                     for batch in batches:
                         body = {
                             "query": RECORD_ORDERS,
                             "variables": {
-                                "input": {"orders": [as_variables(o, "gql") for o in batch]}
+                                "input": {"orders": [as_variables(o, prefix) for o in batch]}
                             },
                         }
                         answer = (await client.post("/graphql", json=body)).json()
@@ -507,10 +659,13 @@ async def main() -> None:
                         if refused or len(results) != len(batch):
                             raise SystemExit(f"recordOrders refused orders: {refused[:3]}")
 
-                domain = [[as_domain(o, "svc") for o in batch] for batch in batches]
+                domain = {
+                    prefix: [[as_domain(o, prefix) for o in batch] for batch in batches]
+                    for prefix in ("svc", "off", "warm")
+                }
 
-                async def via_service() -> None:
-                    for batch in domain:
+                async def via_service(prefix: str = "svc") -> None:
+                    for batch in domain[prefix]:
                         for outcome in await record_orders(scope, batch):
                             if isinstance(outcome, Exception):
                                 raise outcome
@@ -519,24 +674,47 @@ async def main() -> None:
                     for batch in batches:
                         await sql.record(batch, "sql")
 
+                async def via_same_rows() -> None:
+                    for part, batch in enumerate(batches):
+                        await same.record(batch, "same", part)
+
                 # Set up, as a server process is before it serves: what it
                 # built is frozen, as `tessera serve` and the worker freeze theirs.
                 freeze_start_up()
                 t_sql = await seconds(via_sql)
+                if LOYALTY:
+                    t_service_off = await seconds(lambda: via_service("off"))
+                    t_graphql_off = await seconds(lambda: via_graphql("goff"))
+                    await loyalty_programme(scope)
+                    # Then a programme that has been running, as the figures
+                    # below measure it: the members have their accounts and
+                    # tier states. A member's first order after the programme
+                    # starts also creates them and places the member (shown
+                    # on its own: most of these 5,000 orders are such firsts).
+                    t_service_first = await seconds(lambda: via_service("warm"))
+                    await same.mark()
+                profiler: Any = None
                 if PROFILE:
                     from pyinstrument import Profiler
 
-                    with Profiler(async_mode="enabled") as profiler:
-                        t_service = await seconds(via_service)
-                    Path(PROFILE).write_text(profiler.output_text(show_all=False))
-                else:
-                    t_service = await seconds(via_service)
-                if PROFILE:
-                    with Profiler(async_mode="enabled") as profiler:
-                        t_graphql = await seconds(via_graphql)
+                    profiler = Profiler(async_mode="enabled")
+                    profiler.start()
+                t_service = await seconds(via_service)
+                if profiler is not None:
+                    profiler.stop()
+                    Path(str(PROFILE)).write_text(profiler.output_text(show_all=False))
+                if LOYALTY:
+                    written = await same.load(len(batches))
+                    if not written["ledger_entry"]:
+                        raise SystemExit("the loyalty programme wrote no ledger entry")
+                    t_same = await seconds(via_same_rows)
+                if profiler is not None:
+                    profiler.reset()
+                    profiler.start()
+                t_graphql = await seconds(via_graphql)
+                if profiler is not None:
+                    profiler.stop()
                     Path(f"{PROFILE}.http").write_text(profiler.output_text(show_all=False))
-                else:
-                    t_graphql = await seconds(via_graphql)
 
                 async def page() -> dict[str, Any]:
                     answer = (await client.post("/graphql", json={"query": MEMBERS_PAGE})).json()
@@ -613,17 +791,54 @@ async def main() -> None:
                 },
             )
             per = 1 / ORDERS
+            if LOYALTY:
+                report.table(
+                    f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,}, "
+                    "no loyalty programme (per order)",
+                    [
+                        Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql_off * per,
+                               t_sql * per, sql_name, "µs"),
+                        Figure("record_orders, service layer", t_service_off * per,
+                               t_sql * per, sql_name, "µs"),
+                    ],
+                )  # fmt: skip
+            same_name = "hand-written SQL writing the same rows"
             report.table(
-                f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,} (per order)",
+                f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,}, loyalty "
+                f"programme {'on' if LOYALTY else 'off'} (per order)",
                 [
                     Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql * per, t_sql * per,
                            sql_name, "µs"),
                     Figure("record_orders, service layer", t_service * per, t_sql * per, sql_name,
                            "µs"),
+                    *(
+                        [
+                            Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql * per,
+                                   t_same * per, same_name, "µs"),
+                            Figure("record_orders, service layer", t_service * per, t_same * per,
+                                   same_name, "µs"),
+                        ]
+                        if LOYALTY
+                        else []
+                    ),
                     Figure("recordOrders, over the service layer", t_graphql * per,
                            t_service * per, "the service layer", "µs"),
+                    *(
+                        [
+                            Figure("record_orders, programme's first orders",
+                                   t_service_first * per, t_sql * per, sql_name, "µs"),
+                        ]
+                        if LOYALTY
+                        else []
+                    ),
                 ],
             )  # fmt: skip
+            if LOYALTY:
+                print(
+                    "  the same rows: "
+                    + ", ".join(f"{count:,} {table}" for table, count in written.items())
+                    + " (inserted), with balances, tier states and dirty days updated"
+                )
             report.table(
                 f"members(first: 100) with tags and stats (median of {PAGE_REPEAT})",
                 [
