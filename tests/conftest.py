@@ -5,8 +5,28 @@ import asyncio
 import os
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 from tessera import db
+
+# What every property test here shares: no example database (a .hypothesis
+# folder in the checkout, which pytest would trip on), no deadline (examples
+# talk to a real database on a shared machine), and function-scoped fixtures
+# (the brand or loop a test's examples share) allowed.
+settings.register_profile(
+    "tessera",
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("tessera")
+# For examples that build brands in the database: shrinking a failure would
+# take minutes, so the failing example is reported as found.
+settings.register_profile(
+    "database-examples",
+    settings.get_profile("tessera"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from statistics import NormalDist
 
 import pytest
 from attribution_data import LAUNCH, Buy, R, campaign, members, orders, scenario, utc
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.campaigns.attribution import campaign_results, results_of, two_proportions
@@ -116,11 +116,7 @@ member_spec = st.tuples(
 )
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=12)
 @given(specs=st.lists(member_spec, min_size=1, max_size=8), days=st.integers(1, 9))
 async def test_properties(brand_a, specs, days):
     from tessera.campaigns.models import Campaign

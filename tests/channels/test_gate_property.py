@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.channels import gate, service
@@ -88,13 +88,7 @@ def assert_caps_hold(sent: list[Message]) -> None:
                 assert len(inside) <= cap.limit, (cap, member_id, times)
 
 
-@settings(
-    max_examples=25,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=25)
 @given(programme_steps=steps)
 def test_no_sequence_of_sends_breaks_a_rule(
     session_loop: Any, tessera_db: Any, programme_steps: Any

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from import_files import read_rejects
 
@@ -155,14 +155,7 @@ async def state_of(scope: BrandScope) -> list[Any]:
     ]
 
 
-@settings(
-    max_examples=20,
-    database=None,
-    deadline=None,
-    # Each example builds two brands; shrinking a failure would take minutes.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=20)
 @given(done=changes, drawn=rows)
 def test_recognising_by_external_id_is_recognising_by_identities(
     session_loop, tessera_db, tmp_path_factory, done, drawn

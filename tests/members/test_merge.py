@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from merge_helpers import (
     History,
@@ -214,13 +214,7 @@ history = st.builds(
 )
 
 
-@settings(
-    max_examples=12,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=12)
 @given(ours=history, theirs=history, debt=st.integers(0, 200))
 def test_every_balance_count_and_statistic_is_the_sum_of_the_two(
     session_loop, tessera_db, ours, theirs, debt

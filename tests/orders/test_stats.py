@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from order_inputs import money, order_input
 
@@ -169,12 +169,7 @@ async def expected_refusal(
 runs = iter(range(10**6))
 
 
-@settings(
-    max_examples=30,
-    database=None,  # no .hypothesis folder in the checkout (pytest would trip on it)
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=30)
 @given(history=histories)
 def test_rebuild_equals_incremental_maintenance(session_loop, tessera_db, history):
     async def check() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from person_checks import grouping
 
@@ -88,13 +88,7 @@ async def _expected(brands: list[Brand]) -> set[frozenset[int]]:
     return {frozenset(g) for g in groups.values()}
 
 
-@settings(
-    max_examples=20,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=20)
 @given(history=steps)
 # Two persons found to share a unionid are joined into the older.
 @example(

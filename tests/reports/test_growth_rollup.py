@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, datetime, timedelta
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc, values
 
@@ -147,13 +147,7 @@ async def apply(scope: BrandScope, ids: list[int], step: tuple) -> None:  # type
         pass
 
 
-@settings(
-    max_examples=50,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=50)
 @given(
     people=members,
     bought=first_orders,

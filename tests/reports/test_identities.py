@@ -9,7 +9,7 @@ import itertools
 from datetime import timedelta
 from fractions import Fraction
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_data import ALL_REPORTS, Buy, M, load, report_brand, utc
 
@@ -39,13 +39,7 @@ def figures(result):
     return {f.key: f for f in result.figures}
 
 
-@settings(
-    max_examples=25,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=25)
 @given(history=orders, comparison=st.sampled_from(["yoy", "mom", "previous_period"]))
 def test_identities_hold_exactly(session_loop, tessera_db, history, comparison):
     async def check() -> None:

@@ -10,7 +10,7 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc, values
 from tortoise.expressions import F
@@ -112,13 +112,7 @@ async def refund_some(scope: BrandScope, every: int) -> None:
         await mark_dirty(scope, uow.connection, [o.occurred_at for o in picked])
 
 
-@settings(
-    max_examples=30,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=30)
 @given(
     history=orders,
     later=orders,

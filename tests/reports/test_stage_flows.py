@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc
 
@@ -66,13 +66,7 @@ def expected(people, buys, first: date, last: date, only_cards: bool) -> Counter
     return flows
 
 
-@settings(
-    max_examples=20,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=20)
 @given(
     people=members,
     history=orders,

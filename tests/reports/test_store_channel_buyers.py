@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc, values
 from test_rollups import buys, late, refund_some
@@ -119,13 +119,7 @@ async def check_ranges(
             assert each == (want[1:] if monthly else None), (first, by)
 
 
-@settings(
-    max_examples=40,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=40)
 @given(
     history=orders,
     later=st.lists(order, max_size=10),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from reports_data import Buy, M, load, report_brand, utc
 
@@ -87,13 +87,7 @@ async def history(brand: Brand) -> list[int]:
     )
 
 
-@settings(
-    max_examples=12,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=12)
 @given(
     people=st.lists(st.integers(0, 700), min_size=1, max_size=6),  # joined, days after T0
     orders=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 700 * 24)), max_size=20),

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from loyalty_programme import T0, order, standard_programme
 from tortoise import connections
@@ -201,14 +201,7 @@ def assert_ledger_adds_up(state: dict[str, Any]) -> None:
 runs = itertools.count()
 
 
-@settings(
-    max_examples=15,
-    database=None,
-    deadline=None,
-    # Each example builds two brands; shrinking a failure would take minutes.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(settings.get_profile("database-examples"), max_examples=15)
 @given(recorded=batches)
 def test_a_batch_leaves_what_one_order_at_a_time_leaves(session_loop, tessera_db, recorded):
     async def check() -> None:

@@ -29,7 +29,7 @@ from graphql import (
     get_introspection_query,
     get_named_type,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.schema.ids import encode_id
@@ -135,12 +135,7 @@ async def _schema(http: Any, token: str) -> graphql.GraphQLSchema:
     return _introspected[0]
 
 
-@settings(
-    max_examples=EXAMPLES,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=EXAMPLES)
 @given(data=st.data())
 async def test_no_input_causes_an_internal_error(http, api_key, brand_a, new_member, data):
     token = await api_key(brand_a, "admin")

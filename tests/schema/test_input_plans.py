@@ -62,9 +62,7 @@ def test_every_input_type_of_the_schema_is_planned() -> None:
 
 @settings(
     max_examples=300,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+    suppress_health_check=[*settings.default.suppress_health_check, HealthCheck.filter_too_much],
 )
 @given(data=st.data())
 def test_a_planned_input_is_what_strawberry_builds(monkeypatch, data) -> None:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from reference import (
@@ -536,11 +536,7 @@ def renumber(rule: Any, segment_ids: dict[int, int]) -> Any:
 _brands = itertools.count(1)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=60)
 @given(data=st.data())
 async def test_compiled_sql_matches_the_reference_evaluator(tessera_db, data) -> None:
     world, now = data.draw(worlds(), label="world")

@@ -64,7 +64,7 @@ members = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(creatives(), st.one_of(st.none(), members), st.frozensets(st.sampled_from((1, 2, 3))))
 def test_the_chosen_creative_is_the_highest_priority_one_that_holds_the_member(
     pool: list[BannerCreative], member: SlotMember | None, missing: frozenset[int]
@@ -91,7 +91,7 @@ def test_the_chosen_creative_is_the_highest_priority_one_that_holds_the_member(
         assert all(e.reason == "fallback" for e in entries)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(st.integers(1, 10**9))
 def test_a_member_keeps_their_variant_and_weights_share_members(member_id: int) -> None:
     variants = [
