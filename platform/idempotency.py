@@ -54,11 +54,16 @@ def stored_key(key: Any, field: str = FIELD) -> str:
     return key
 
 
+# What json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+# builds on each call, built once (an encoder keeps no state between calls):
+# an import fingerprints every order of its file.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def fingerprint(values: Any) -> str:
     """sha256 of ``values`` in one canonical JSON form (sorted keys, no
     spaces; dates and decimals as their ``str``)."""
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(values).encode()).hexdigest()
 
 
 def conflict(field: str = FIELD) -> DomainError:

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from tessera.bootstrap import freeze_start_up
 from tessera.cli.runner import BAD_INPUT, brand_scope, err, fail, out, run
 from tessera.config import Settings
 from tessera.importing import members, orders
@@ -123,6 +124,9 @@ def _import(file: Path, brand: str, rejects: Path | None, noun: str, importer: I
 
     async def work(_: Settings) -> ImportReport:
         scope = await brand_scope(brand)
+        # A long-lived process, as the server and the worker (a million rows
+        # make hundreds of full collections): what start-up built is frozen.
+        freeze_start_up()
         try:
             source = CsvSource(file)
         except CsvHeaderError as exc:

@@ -299,7 +299,9 @@ class _Plain:
         self.brand_id = brand_id
         self.region = region
         self.code = phonenumbers.country_code_for_region(region)
-        self.kinds: dict[str, str] = {}
+        # The identity columns (column, kind) of rows with these columns: a
+        # file's rows all have its header's.
+        self.columns: tuple[frozenset[str], list[tuple[str, str]]] = (frozenset(), [])
 
     @staticmethod
     def kind(column: str) -> str | None:
@@ -316,13 +318,15 @@ class _Plain:
         cannot tell)."""
         if row.extra_cells > 0:
             return []
+        values = row.values
+        names, columns = self.columns
+        if values.keys() != names:
+            columns = [(c, kind) for c in values if (kind := self.kind(c))]
+            self.columns = (frozenset(values), columns)
         keys: list[tuple[str, str]] = []
-        kinds = self.kinds
-        for column, text in row.values.items():
-            kind = kinds.get(column)
-            if kind is None:  # each column's kind told once ("" for none)
-                kind = kinds[column] = self.kind(column) or ""
-            if not kind or not text.strip():
+        for column, kind in columns:
+            text = values[column]
+            if not text.strip():
                 continue
             value = self.value(kind, text)
             if value is None:

@@ -80,10 +80,13 @@ def check_header(header: list[str]) -> None:
 def _groups(rows: Iterable[CsvRow]) -> Iterator[list[CsvRow]]:
     """Consecutive rows with the same ``external_id``: one order each."""
     group: list[CsvRow] = []
+    current = ""
     for row in rows:
-        if group and row.values.get("external_id", "").strip() != _order_id(group[0]):
+        order_id = _order_id(row)
+        if group and order_id != current:
             yield group
             group = []
+        current = order_id
         group.append(row)
     if group:
         yield group
@@ -250,11 +253,16 @@ def _reason(error: DomainError, group: list[CsvRow]) -> str:
 def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
     first = group[0].values
     errors: list[DomainError] = []
-    for row in group:
+    # The order's columns as its first row has them, each stripped once: the
+    # other rows are compared with these (the first one needs no comparing).
+    order_values = {column: first.get(column, "").strip() for column in ORDER_COLUMNS}
+    for n, row in enumerate(group):
         if row.extra_cells > 0:
             errors.append(DomainError("INVALID", f"line {row.line} has more cells than the header"))
+        if n == 0:
+            continue
         for column in ORDER_COLUMNS:
-            if row.values.get(column, "").strip() != first.get(column, "").strip():
+            if row.values.get(column, "").strip() != order_values[column]:
                 errors.append(
                     DomainError(
                         "INVALID",
@@ -263,7 +271,7 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
                         [column],
                     )
                 )
-    currency = first.get("currency", "").strip().upper() or scope.brand.currency
+    currency = order_values["currency"].upper() or scope.brand.currency
 
     def money(text: str, column: str) -> MoneyAmount | None:
         if not text.strip():
@@ -275,19 +283,19 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
             return None
 
     members = [
-        (column[len(MEMBER_PREFIX) :], first[column].strip())
+        (column[len(MEMBER_PREFIX) :], order_values[column])
         for column in MEMBER_COLUMNS
-        if first.get(column, "").strip()
+        if order_values[column]
     ]
     if len(members) != 1:
         errors.append(
             DomainError("INVALID", "give exactly one member_* column per order", ["member"])
         )
     for column in REQUIRED:
-        if not first.get(column, "").strip():
+        if not order_values[column]:
             errors.append(DomainError("REQUIRED", "must not be empty", [column]))
     occurred_at = None
-    if first.get("occurred_at", "").strip():
+    if order_values["occurred_at"]:
         try:
             occurred_at = cell_time(first["occurred_at"], "occurred_at", scope.brand.timezone)
         except DomainError as error:
@@ -327,7 +335,7 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
         raise DomainErrors(errors or [DomainError("INVALID", "the order cannot be read")])
     kind, value = members[0]
     return OrderInput(
-        external_id=first["external_id"].strip(),
+        external_id=order_values["external_id"],
         member=MemberRef(identity_kind=kind, identity_value=value),
         occurred_at=occurred_at,
         amount_paid=paid,
@@ -335,8 +343,8 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
         retail_amount=retail,
         discount=discount,
         coupon_codes=cell_list(first.get("coupon_codes", "")),
-        store_code=first.get("store_code", "").strip() or None,
-        channel=first.get("channel", "").strip() or None,
+        store_code=order_values["store_code"] or None,
+        channel=order_values["channel"] or None,
         # Another system's coupons: their codes are history, not Tessera coupons.
         redeem_coupons=False,
     )

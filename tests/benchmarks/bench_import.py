@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Figure, Report, bench_database, bench_runtime
 
+from tessera.bootstrap import freeze_start_up
 from tessera.importing.csv_rows import CsvSource, batches
 from tessera.importing.members import check_header, import_members
 from tessera.importing.orders import import_orders
@@ -373,6 +374,9 @@ async def main() -> None:
             source = CsvSource(members_csv)
             check_header(source.header, await definitions_by_key(scope))
             source.close()
+            # Set up, as `tessera import` is before it imports: what it built
+            # is frozen, as the command freezes it.
+            freeze_start_up()
             conn = await asyncpg.connect(url)
             try:
                 copy_m, _ = await timed(lambda: copy_members(conn, copied.id, members_csv))
