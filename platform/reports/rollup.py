@@ -158,9 +158,9 @@ async def _mark_orders_dirty_pg(
         f"WHERE o.brand_id = {brand} AND o.member_id = ANY({among}::bigint[]) "
         f"AND o.occurred_at > {since} AND o.occurred_at > e.at UNION "
         f"SELECT {local_day_sql(q, 'm.joined_at', tz)} FROM member m JOIN {batch} "
-        f"ON e.member_id = m.id WHERE m.brand_id = {brand} AND NOT EXISTS ("
-        "SELECT 1 FROM sales_order f WHERE f.brand_id = m.brand_id AND f.member_id = m.id "
-        "AND f.occurred_at < e.at)"
+        f"ON e.member_id = m.id WHERE m.brand_id = {brand} AND COALESCE(("
+        "SELECT MIN(f.occurred_at) FROM sales_order f WHERE f.brand_id = m.brand_id "
+        "AND f.member_id = m.id) >= e.at, true)"
     )
     days = {local_day(at, tz) for _, at in orders}
     await _mark_days(scope, connection, days.union(r["day"] for r in rows))
