@@ -132,13 +132,14 @@ _batches_running = 0
 def _collector_held() -> Iterator[None]:
     """No cyclic garbage collection while batches run (in this process).
 
-    A batch holds some 50,000 containers while it runs: the collector's
-    young generations walked them some 120 times a batch of 1,000 orders
-    and a full collection ran about once a batch, walking them all again
-    (80 ms a batch, a sixth of its CPU), to free next to nothing: what a
-    batch drops, reference counting frees. Held, the collector runs as
-    usual once the last batch ends (a collection of what is left then),
-    and a process run without it (``gc.disable``) is left so."""
+    A batch holds some 50,000 containers while it runs: the young
+    generations were collected 120-220 times a batch of 1,000 orders and
+    the whole heap about once (80-140 ms a batch, a sixth to a quarter of
+    its CPU; docs/bench.md), to free next to nothing: what a batch drops,
+    reference counting frees. Held, the collector runs as usual once the
+    last batch running ends, and a process run without it (``gc.disable``)
+    is left so. Other work of the process goes without collections
+    meanwhile (a batch takes about a second)."""
     global _batches_running
     if _batches_running == 0 and not gc.isenabled():
         yield
