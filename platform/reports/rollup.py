@@ -59,7 +59,12 @@ async def mark_dirty(scope: BrandScope, connection: Any, instants: Iterable[date
     """Mark the local days of ``instants`` (orders' times) dirty, in the
     caller's transaction: one upsert of the distinct days."""
     tz = scope.brand.timezone
-    days = sorted({local_day(at, tz) for at in instants})
+    await _mark_days(scope, connection, {local_day(at, tz) for at in instants})
+
+
+async def _mark_days(scope: BrandScope, connection: Any, local_days: Iterable[date]) -> None:
+    tz = scope.brand.timezone
+    days = sorted(set(local_days))
     if not days:
         return
     q = scope_query(scope, connection)
@@ -92,6 +97,9 @@ async def mark_orders_dirty(
     earliest: dict[int, datetime] = {}
     for member_id, at in orders:
         earliest[member_id] = min(at, earliest.get(member_id, at))
+    if earliest and connection is not None and connection.capabilities.dialect == "postgres":
+        await _mark_orders_dirty_pg(scope, connection, orders, earliest)
+        return
     later: list[datetime] = []
     if earliest:
         q = scope_query(scope, connection)
@@ -101,10 +109,7 @@ async def mark_orders_dirty(
         # each probe was planned on the (brand, occurred_at) index, filtering
         # the member, a scan of the brand per member (270-670 ms a batch of
         # the demo data, against 50-115 ms for this one scan).
-        if q.postgres:
-            among = f"= ANY({q(sorted(earliest))}::bigint[])"
-        else:
-            among = f"IN (SELECT value FROM json_each({q(json.dumps(sorted(earliest)))}))"
+        among = f"IN (SELECT value FROM json_each({q(json.dumps(sorted(earliest)))}))"
         orders_of = (
             f"sales_order o WHERE o.brand_id = {brand} AND o.member_id {among} "
             f"AND o.occurred_at > {since}"
@@ -127,6 +132,38 @@ async def mark_orders_dirty(
                 # No order before the batch's earliest: it is their first.
                 later.append(stored_time(r["joined_at"]))
     await mark_dirty(scope, connection, [at for _, at in orders] + later)
+
+
+async def _mark_orders_dirty_pg(
+    scope: BrandScope,
+    connection: Any,
+    orders: Sequence[tuple[int, datetime]],
+    earliest: dict[int, datetime],
+) -> None:
+    """:func:`mark_orders_dirty` on PostgreSQL: the same scan of the members'
+    orders since the batch's earliest, but each member's later orders kept
+    by their own earliest and the distinct days of those and of the first
+    buyers' joining made in the statement. It returned every later order
+    (thousands a batch of a backfill), each converted and its day made in
+    Python: a tenth of a batch's CPU."""
+    tz = scope.brand.timezone
+    q = scope_query(scope, connection)
+    members = sorted(earliest)
+    brand, since = q(scope.brand_id), q(min(earliest.values()))
+    among, ats = q(members), q([earliest[m] for m in members])
+    batch = f"unnest({among}::bigint[], {ats}::timestamptz[]) AS e(member_id, at)"
+    rows = await q.rows(
+        f"SELECT DISTINCT {local_day_sql(q, 'o.occurred_at', tz)} AS day "
+        f"FROM sales_order o JOIN {batch} ON e.member_id = o.member_id "
+        f"WHERE o.brand_id = {brand} AND o.member_id = ANY({among}::bigint[]) "
+        f"AND o.occurred_at > {since} AND o.occurred_at > e.at UNION "
+        f"SELECT {local_day_sql(q, 'm.joined_at', tz)} FROM member m JOIN {batch} "
+        f"ON e.member_id = m.id WHERE m.brand_id = {brand} AND COALESCE(("
+        "SELECT MIN(f.occurred_at) FROM sales_order f WHERE f.brand_id = m.brand_id "
+        "AND f.member_id = m.id) >= e.at, true)"
+    )
+    days = {local_day(at, tz) for _, at in orders}
+    await _mark_days(scope, connection, days.union(r["day"] for r in rows))
 
 
 async def mark_member_dirty(scope: BrandScope, connection: Any, member_id: int) -> None:
