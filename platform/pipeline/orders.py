@@ -36,6 +36,7 @@ with the per-fact rewards path activities use.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -126,24 +127,30 @@ async def record_orders(
 
 
 _batches_running = 0
+_held_since = 0.0
+# Batches that overlap without end (a busy server) would hold the collector
+# for good: while one still runs, one that ends collects once this long after
+# the collector was last let run.
+COLLECT_AT_LEAST_EVERY_S = 10.0
 
 
 @contextmanager
 def _collector_held() -> Iterator[None]:
     """No cyclic garbage collection while batches run (in this process).
 
-    A batch holds some 50,000 containers while it runs: the young
-    generations were collected 120-220 times a batch of 1,000 orders and
-    the whole heap about once (80-140 ms a batch, a sixth to a quarter of
-    its CPU; docs/bench.md), to free next to nothing: what a batch drops,
-    reference counting frees. Held, the collector runs as usual once the
-    last batch running ends, and a process run without it (``gc.disable``)
-    is left so. Other work of the process goes without collections
-    meanwhile (a batch takes about a second)."""
-    global _batches_running
+    A batch holds some 50,000 containers while it runs: the collector's
+    young generations walked them some 120 times a batch of 1,000 orders
+    and a full collection ran about once a batch, walking them all again
+    (80 ms a batch, a sixth of its CPU), to free next to nothing: what a
+    batch drops, reference counting frees. Held, the collector runs as
+    usual once the last batch ends (a collection of what is left then),
+    and a process run without it (``gc.disable``) is left so."""
+    global _batches_running, _held_since
     if _batches_running == 0 and not gc.isenabled():
         yield
         return
+    if _batches_running == 0:
+        _held_since = time.monotonic()
     _batches_running += 1
     gc.disable()
     try:
@@ -152,6 +159,9 @@ def _collector_held() -> Iterator[None]:
         _batches_running -= 1
         if _batches_running == 0:
             gc.enable()
+        elif time.monotonic() - _held_since > COLLECT_AT_LEAST_EVERY_S:
+            gc.collect()
+            _held_since = time.monotonic()
 
 
 async def _record_orders(
