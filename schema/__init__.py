@@ -19,7 +19,7 @@ from tessera.schema.campaigns import CampaignsMutation, CampaignsQuery
 from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
-from tessera.schema.engine import plain_attribute_resolvers, planned_inputs
+from tessera.schema.engine import plain_attribute_resolvers, planned_inputs, planned_variables
 from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.input_text import RefuseControlCharacters
@@ -146,6 +146,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     plain_attribute_resolvers(schema._schema)
     planned_inputs(schema)
+    planned_variables(schema._schema)
     serve_ready_fields(schema._schema)
     return schema
 

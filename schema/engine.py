@@ -9,15 +9,42 @@ the engine floor itself (DESIGN.md, "Speed of the GraphQL layer").
 Input objects the other way round: strawberry converts graphql-core's coerced
 value of an input object field by field, resolving each field's type and
 GraphQL name again for every value; :class:`InputPlan` does that once per type
-(a ``recordOrders`` batch of 1,000 orders is some 6,000 input objects)."""
+(a ``recordOrders`` batch of 1,000 orders is some 6,000 input objects).
+
+Before either, graphql-core coerces the request's variables: for every value
+it asks again whether its type is non-null, a list, an input object, and
+first walks the whole value once more to see it is not nested too deeply.
+:func:`planned_variables` gives it a coercion per variable type worked out
+once (:class:`VariablePlans`); anything the plan does not take as it is
+(an error, a missing variable, a default) goes to graphql-core's own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from graphql import GraphQLInputObjectType, GraphQLObjectType, GraphQLSchema
+from graphql import (
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    VariableDefinitionNode,
+    is_leaf_type,
+    is_required_input_field,
+)
+from graphql.execution import executor as graphql_executor
+from graphql.execution.get_variable_signature import get_variable_signature
+from graphql.execution.values import VariableValues, VariableValueSource, get_variable_values
+from graphql.language.parser import MAX_NESTING_DEPTH
+from graphql.pyutils import is_iterable
+from graphql.utilities.coerce_input_value import coerce_default_value
 from strawberry.relay.types import GlobalID
 from strawberry.scalars import is_scalar
 from strawberry.schema.config import StrawberryConfig
@@ -221,3 +248,210 @@ class _Planner:
             cls = type_
             return lambda value: plan.build(cls, value)
         raise _NotPlanned
+
+
+# --- variables ----------------------------------------------------------------
+
+_Coerce = Callable[[Any], Any]
+_VARIABLE_PLANS: WeakKeyDictionary[GraphQLSchema, VariablePlans] = WeakKeyDictionary()
+
+
+def planned_variables(schema: GraphQLSchema) -> None:
+    """Coerce this schema's variables from :class:`VariablePlans`.
+
+    graphql-core coerces them in ``Executor.build`` through its module's
+    ``get_variable_values``, with no hook: that name is replaced by
+    :func:`_get_variable_values`, which serves the schemas given here and
+    hands every other schema to graphql-core's function unchanged."""
+    _VARIABLE_PLANS[schema] = VariablePlans()
+    graphql_executor.get_variable_values = _get_variable_values
+
+
+def _get_variable_values(
+    schema: GraphQLSchema,
+    var_def_nodes: Collection[VariableDefinitionNode],
+    inputs: dict[str, Any],
+    max_errors: int | None = None,
+    hide_suggestions: bool = False,
+) -> list[GraphQLError] | VariableValues:
+    plans = _VARIABLE_PLANS.get(schema)
+    if plans is not None:
+        try:
+            planned = plans.coerce(schema, var_def_nodes, inputs)
+        except Exception:  # e.g. an out_type that refuses: graphql-core's errors
+            planned = None
+        if planned is not None:
+            return planned
+    return get_variable_values(schema, var_def_nodes, inputs, max_errors, hide_suggestions)
+
+
+class VariablePlans:
+    """The variables of a request coerced as graphql-core's ``coerce_input_value``
+    coerces them, each type's dispatch (non-null, list, input object, leaf),
+    fields, defaults and depth worked out once: a ``recordOrders`` batch is
+    some 47,000 values, each asked its type's kind three or four times, and
+    walked once before that to see it is not nested too deeply.
+
+    Only what graphql-core would accept is taken: a value it refuses, a
+    variable left to its default or missing, a type that contains itself (its
+    values' depth unbounded) or a ``@oneOf`` type gives None (strawberry's
+    one-of types check themselves in ``out_type``, called here as there), and
+    the request's variables go to graphql-core, which finds and words the errors."""
+
+    def __init__(self) -> None:
+        # by the type as written in the document ("RecordOrdersInput!"): the
+        # wrapper types are built anew for every request
+        self.by_type: dict[str, _Coerce | None] = {}
+
+    def coerce(
+        self,
+        schema: GraphQLSchema,
+        var_def_nodes: Collection[VariableDefinitionNode],
+        inputs: dict[str, Any],
+    ) -> VariableValues | None:
+        sources: dict[str, VariableValueSource] = {}
+        coerced: dict[str, Any] = {}
+        for node in var_def_nodes:
+            signature = get_variable_signature(schema, node)
+            if isinstance(signature, GraphQLError):
+                return None
+            value = inputs.get(signature.name, Undefined)
+            if value is Undefined:
+                return None
+            coerce = self.coercer(signature.type)
+            if coerce is None:
+                return None
+            value_coerced = coerce(value)
+            if value_coerced is Undefined:
+                return None
+            sources[signature.name] = VariableValueSource(signature, value)
+            coerced[signature.name] = value_coerced
+        return VariableValues(sources, coerced)
+
+    def coercer(self, type_: GraphQLInputType) -> _Coerce | None:
+        key = str(type_)
+        try:
+            return self.by_type[key]
+        except KeyError:
+            pass
+        depth = _depth(type_, set())
+        plan = None
+        if depth is not None and depth <= MAX_NESTING_DEPTH:
+            with contextlib.suppress(_NotPlanned):
+                plan = _coercer(type_)
+        self.by_type[key] = plan
+        return plan
+
+
+def _depth(type_: GraphQLInputType, within: set[str]) -> int | None:
+    """How deep graphql-core's ``input_is_nested_too_deeply`` can count in a
+    value of this type; None: unbounded (a type that contains itself)."""
+    if isinstance(type_, GraphQLNonNull):
+        return _depth(type_.of_type, within)
+    if isinstance(type_, GraphQLList):
+        item = _depth(type_.of_type, within)
+        return None if item is None else item + 1
+    if isinstance(type_, GraphQLInputObjectType):
+        if type_.name in within:
+            return None
+        within.add(type_.name)
+        deepest = 0
+        for field in type_.fields.values():
+            nested = _depth(field.type, within)
+            if nested is None:
+                return None
+            deepest = max(deepest, nested + 1)
+        within.discard(type_.name)
+        return deepest
+    return 0
+
+
+def _coercer(type_: GraphQLInputType) -> _Coerce:
+    """graphql-core's ``coerce_input_value`` for one type, its branches taken
+    once: the same checks in the same order, the same calls of the leaf
+    types' ``coerce_input_value`` and of ``out_type``, Undefined for a value
+    it refuses."""
+    if isinstance(type_, GraphQLNonNull):
+        inner = _coercer(type_.of_type)
+
+        def non_null(value: Any) -> Any:
+            if value is None or value is Undefined:
+                return Undefined
+            return inner(value)
+
+        return non_null
+
+    if isinstance(type_, GraphQLList):
+        item = _coercer(type_.of_type)
+
+        def list_of(value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            if not is_iterable(value):
+                single = item(value)
+                return Undefined if single is Undefined else [single]
+            items: list[Any] = []
+            append = items.append
+            for x in value:
+                coerced = item(x)
+                if coerced is Undefined:
+                    return Undefined
+                append(coerced)
+            return items
+
+        return list_of
+
+    if isinstance(type_, GraphQLInputObjectType):
+        if type_.is_one_of:
+            raise _NotPlanned
+        names = type_.fields
+        # (name, key in the coerced value, coercion, required, default)
+        fields: list[tuple[str, str, _Coerce, bool, Any]] = []
+        for name, field in type_.fields.items():
+            required = is_required_input_field(field)
+            try:
+                # graphql-core's value, memoized on the field: the same object
+                default = Undefined if required else coerce_default_value(field)
+            except Exception as error:  # an invalid default: graphql-core words it
+                raise _NotPlanned from error
+            fields.append((name, field.out_name or name, _coercer(field.type), required, default))
+        input_type = type_
+
+        def input_object(value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            if not isinstance(value, dict):
+                return Undefined
+            for name, item in value.items():
+                if item is not Undefined and name not in names:
+                    return Undefined
+            coerced: dict[str, Any] = {}
+            for name, key, coerce, required, default in fields:
+                item = value.get(name, Undefined)
+                if item is Undefined:
+                    if required:
+                        return Undefined
+                    if default is not Undefined:
+                        coerced[key] = default
+                else:
+                    item = coerce(item)
+                    if item is Undefined:
+                        return Undefined
+                    coerced[key] = item
+            return input_type.out_type(coerced)
+
+        return input_object
+
+    if not is_leaf_type(type_):
+        raise _NotPlanned
+    leaf: Any = type_
+
+    def leaf_value(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        try:
+            return leaf.coerce_input_value(value)
+        except Exception:  # refused, as graphql-core takes it
+            return Undefined
+
+    return leaf_value
