@@ -263,6 +263,8 @@ def planned_variables(schema: GraphQLSchema) -> None:
     ``get_variable_values``, with no hook: that name is replaced by
     :func:`_get_variable_values`, which serves the schemas given here and
     hands every other schema to graphql-core's function unchanged."""
+    if graphql_executor.get_variable_values not in (get_variable_values, _get_variable_values):
+        raise RuntimeError("graphql-core's executor no longer coerces through get_variable_values")
     _VARIABLE_PLANS[schema] = VariablePlans()
     graphql_executor.get_variable_values = _get_variable_values
 

@@ -42,7 +42,7 @@ def _outcome(read: Any, value: object) -> Any:
     return repr(parsed), type(parsed.tzinfo), parsed
 
 
-@settings(max_examples=2000, database=None, deadline=None)
+@settings(max_examples=2000)
 @given(value=written | near | st.text(max_size=40) | st.integers())
 def test_an_instant_reads_as_strawberry_reads_it(value) -> None:
     assert _outcome(_instant, value) == _outcome(LIBRARY, value)
