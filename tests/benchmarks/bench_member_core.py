@@ -735,10 +735,8 @@ async def main() -> None:
                 t_page = await median_seconds(page, PAGE_REPEAT)
                 t_page_sql = await median_seconds(lambda: sql_page(pool, brand.id), PAGE_REPEAT)
                 t_page_floor = await median_seconds(page_floor, PAGE_REPEAT)
-                cpu_page = await median_cpu_seconds(page, PAGE_REPEAT)
-                cpu_page_floor = await median_cpu_seconds(page_floor, PAGE_REPEAT)
-                cpu_plain_floor = await median_cpu_seconds(
-                    lambda: page_floor(plain_floor), PAGE_REPEAT
+                cpu_page, cpu_page_floor, cpu_plain_floor = await median_cpu_seconds(
+                    page, page_floor, lambda: page_floor(plain_floor), repeat=PAGE_REPEAT
                 )
 
                 people = await scope.query(Member).order_by("id").limit(LOOKUPS * 2)

@@ -132,19 +132,25 @@ async def median_seconds(
 
 
 async def median_cpu_seconds(
-    work: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
-) -> float:
-    """The median CPU time this process spends on ``work`` (database server
-    and other processes excluded): steadier than wall time on a shared
-    machine, where waiting for a core inflates every wall figure."""
+    *works: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
+) -> list[float]:
+    """The median CPU time this process spends on each of ``works``
+    (database server and other processes excluded), steadier than wall time
+    on a shared machine, where waiting for a core inflates every wall
+    figure. The works take turns, one run of each per round: this machine
+    runs a figure 1.5-1.7 times slower for stretches of several runs (11
+    then 19 ms a page, on the same code and process), so a figure measured
+    after its baseline could land in another stretch than the baseline."""
     for _ in range(warm):
-        await work()
-    spent = []
+        for work in works:
+            await work()
+    spent: list[list[float]] = [[] for _ in works]
     for _ in range(repeat):
-        started = time.process_time()
-        await work()
-        spent.append(time.process_time() - started)
-    return statistics.median(spent)
+        for work, times in zip(works, spent, strict=True):
+            started = time.process_time()
+            await work()
+            times.append(time.process_time() - started)
+    return [statistics.median(times) for times in spent]
 
 
 @dataclass
