@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from tessera import db, runtime
 from tessera.config import Settings
 from tessera.jobs.arq_queue import ArqQueue
@@ -17,23 +15,6 @@ def build_host(settings: Settings) -> PluginHost:
     if settings.load_plugins is not None:
         only = [name.strip() for name in settings.load_plugins.split(",") if name.strip()]
     return PluginHost.from_entry_points(only=only, trace=settings.trace_plugins)
-
-
-def freeze_start_up() -> None:
-    """Leave what a long-lived process (server, worker, importer) built while
-    starting out of the collector's walks, for the rest of its life.
-
-    Modules, the plugins, the GraphQL schema: some 230,000 objects that live
-    as long as the process. A full collection walks every tracked object and
-    runs whenever those promoted since the last one pass a quarter of the
-    long-lived ones, so a busy process paid ~150 ms every few hundred requests,
-    and a batch of 1,000 orders (which holds some 50,000 containers while it
-    runs) about one a batch. Frozen, they are no longer walked (a full
-    collection then takes tens of milliseconds). The price: cyclic garbage made
-    before the freeze is never freed, hence the collection first; nothing made
-    afterwards is affected."""
-    gc.collect()
-    gc.freeze()
 
 
 def build_outbox(settings: Settings, queue: object) -> OutboxRelay:

@@ -25,8 +25,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from tessera.bootstrap import freeze_start_up
 from tessera.cli.runner import BAD_INPUT, brand_scope, err, fail, out, run
+from tessera.collector import freeze_start_up
 from tessera.config import Settings
 from tessera.importing import members, orders
 from tessera.importing.csv_rows import CsvHeaderError, CsvSource

@@ -12,8 +12,8 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from tessera import logging_setup
-from tessera.bootstrap import freeze_start_up
 from tessera.cli.runner import BAD_INPUT, FAILURE, fail, settings
+from tessera.collector import freeze_start_up
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

@@ -14,7 +14,7 @@ from arq.constants import default_queue_name
 from arq.cron import CronJob, cron
 from arq.worker import Worker, get_kwargs
 
-from tessera import bootstrap, logging_setup
+from tessera import bootstrap, collector, logging_setup
 from tessera.assets.jobs import points_tick
 from tessera.campaigns.stored import campaign_results_tick
 from tessera.channels.triggers import channels_birthdays
@@ -146,7 +146,7 @@ def _lifecycle(
             # The worker relays the outbox onto arq (the API does not, with Redis).
             rt.outbox.start()
             # A process of its own (a test's worker is given its runtime).
-            bootstrap.freeze_start_up()
+            collector.freeze_start_up()
         if lane_of is not None:
             queue = lane_of.get("queue_name") or settings.queue_name or default_queue_name
             options = {k: v for k, v in lane_of.items() if k in _LANE_OPTIONS}

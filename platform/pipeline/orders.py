@@ -35,14 +35,12 @@ with the per-fact rewards path activities use.
 
 from __future__ import annotations
 
-import gc
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
+from tessera import collector
 from tessera.assets.batch import GROWTH, POINTS, Credit, credit_many
 from tessera.assets.policy import PolicyValues, get_policy
 from tessera.assets.service import pending_window_end
@@ -122,46 +120,8 @@ async def record_orders(
     an order given None is cleaned here."""
     if len(orders) > MAX_BATCH:
         raise DomainError("BATCH_TOO_LARGE", f"a batch has at most {MAX_BATCH} orders", ["orders"])
-    with _collector_held():
+    with collector.held():
         return await _record_orders(scope, orders, now or datetime.now(UTC), cleaned)
-
-
-_batches_running = 0
-_held_since = 0.0
-# Batches that overlap without end (a busy server) would hold the collector
-# for good: while one still runs, one that ends collects once this long after
-# the collector was last let run.
-COLLECT_AT_LEAST_EVERY_S = 10.0
-
-
-@contextmanager
-def _collector_held() -> Iterator[None]:
-    """No cyclic garbage collection while batches run (in this process).
-
-    A batch holds some 50,000 containers while it runs: the collector's
-    young generations walked them some 120 times a batch of 1,000 orders
-    and a full collection ran about once a batch, walking them all again
-    (80 ms a batch, a sixth of its CPU), to free next to nothing: what a
-    batch drops, reference counting frees. Held, the collector runs as
-    usual once the last batch ends (a collection of what is left then),
-    and a process run without it (``gc.disable``) is left so."""
-    global _batches_running, _held_since
-    if _batches_running == 0 and not gc.isenabled():
-        yield
-        return
-    if _batches_running == 0:
-        _held_since = time.monotonic()
-    _batches_running += 1
-    gc.disable()
-    try:
-        yield
-    finally:
-        _batches_running -= 1
-        if _batches_running == 0:
-            gc.enable()
-        elif time.monotonic() - _held_since > COLLECT_AT_LEAST_EVERY_S:
-            gc.collect()
-            _held_since = time.monotonic()
 
 
 async def _record_orders(

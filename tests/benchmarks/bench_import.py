@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Figure, Report, bench_database, bench_runtime
 
-from tessera.bootstrap import freeze_start_up
+from tessera.collector import freeze_start_up
 from tessera.importing.csv_rows import CsvSource, batches
 from tessera.importing.members import check_header, import_members
 from tessera.importing.orders import import_orders

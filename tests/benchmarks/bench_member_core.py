@@ -64,7 +64,7 @@ from harness import (
 
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
-from tessera.bootstrap import freeze_start_up
+from tessera.collector import freeze_start_up
 from tessera.demo import loyalty_programme
 from tessera.demo_data import ITEMS, generate
 from tessera.members.models import Member

@@ -192,7 +192,7 @@ async def test_run_worker_starts_its_own_runtime_and_runs_jobs(
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, output.decode()
     # What its start-up built is left out of the collector's walks
-    # (bootstrap.freeze_start_up says why).
+    # (collector.freeze_start_up says why).
     [frozen] = [line for line in output.decode().splitlines() if line.startswith("frozen ")]
     assert int(frozen.split()[1]) > 10_000
 

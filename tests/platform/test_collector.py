@@ -1,5 +1,5 @@
 """record_orders holds the cyclic garbage collector while its batches run
-(pipeline.orders._collector_held): let go when the last one ends, never held
+(collector.held): let go when the last one ends, never held
 for good by batches that keep overlapping, and a process that runs without
 it is left so."""
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tessera.pipeline import orders
+from tessera import collector
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def collections() -> Iterator[list[int]]:
 
 def test_the_collector_is_held_until_the_last_overlapping_batch_ends() -> None:
     assert gc.isenabled()
-    first, second = orders._collector_held(), orders._collector_held()
+    first, second = collector.held(), collector.held()
     first.__enter__()
     second.__enter__()
     assert not gc.isenabled()
@@ -43,11 +43,11 @@ def test_the_collector_is_held_until_the_last_overlapping_batch_ends() -> None:
 def test_batches_that_keep_overlapping_still_let_it_collect(
     monkeypatch: pytest.MonkeyPatch, collections: list[int]
 ) -> None:
-    monkeypatch.setattr(orders, "COLLECT_AT_LEAST_EVERY_S", 0.0)
-    running = orders._collector_held()
+    monkeypatch.setattr(collector, "COLLECT_AT_LEAST_EVERY_S", 0.0)
+    running = collector.held()
     running.__enter__()
     for _ in range(3):
-        with orders._collector_held():
+        with collector.held():
             pass
     assert collections == [2, 2, 2]  # a full collection as each one ended
     assert not gc.isenabled()
@@ -58,8 +58,8 @@ def test_batches_that_keep_overlapping_still_let_it_collect(
 def test_no_collection_while_batches_overlap_for_less_than_the_bound(
     collections: list[int],
 ) -> None:
-    with orders._collector_held():
-        with orders._collector_held():
+    with collector.held():
+        with collector.held():
             pass
         assert collections == []
     assert gc.isenabled()
@@ -68,7 +68,7 @@ def test_no_collection_while_batches_overlap_for_less_than_the_bound(
 def test_a_process_run_without_the_collector_is_left_so() -> None:
     gc.disable()
     try:
-        with orders._collector_held():
+        with collector.held():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:
