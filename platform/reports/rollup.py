@@ -27,7 +27,7 @@ from typing import Any
 
 from tortoise import connections
 
-from tessera.db import stored_time
+from tessera.db import sqlite_time
 from tessera.reports.api import (
     Query,
     gap_ms,
@@ -97,73 +97,46 @@ async def mark_orders_dirty(
     earliest: dict[int, datetime] = {}
     for member_id, at in orders:
         earliest[member_id] = min(at, earliest.get(member_id, at))
-    if earliest and connection is not None and connection.capabilities.dialect == "postgres":
-        await _mark_orders_dirty_pg(scope, connection, orders, earliest)
-        return
-    later: list[datetime] = []
+    tz = scope.brand.timezone
+    days = {local_day(at, tz) for _, at in orders}
     if earliest:
         q = scope_query(scope, connection)
+        members = sorted(earliest)
+        # The batch's members, each with their earliest new order (``e``),
+        # one bound list. Not one LATERAL probe per member: on tables just
+        # filled (no statistics) each probe was planned on the (brand,
+        # occurred_at) index, filtering the member, a scan of the brand per
+        # member (270-670 ms a batch of the demo data, against 50-115 ms
+        # for this one scan).
+        if q.postgres:
+            among = f"= ANY({q(members)}::bigint[])"
+            ats = q([earliest[m] for m in members])
+            batch = f"unnest({q(members)}::bigint[], {ats}::timestamptz[]) AS e(member_id, at)"
+        else:
+            among = f"IN (SELECT value FROM json_each({q(json.dumps(members))}))"
+            pairs = json.dumps([[m, sqlite_time(earliest[m])] for m in members])
+            batch = (
+                "(SELECT json_extract(value, '$[0]') AS member_id, "
+                f"json_extract(value, '$[1]') AS at FROM json_each({q(pairs)})) AS e"
+            )
         brand, since = q(scope.brand_id), q(min(earliest.values()))
-        # One statement whatever the batch, its members one bound list. Not
-        # one LATERAL probe per member: on tables just filled (no statistics)
-        # each probe was planned on the (brand, occurred_at) index, filtering
-        # the member, a scan of the brand per member (270-670 ms a batch of
-        # the demo data, against 50-115 ms for this one scan).
-        among = f"IN (SELECT value FROM json_each({q(json.dumps(sorted(earliest)))}))"
-        orders_of = (
-            f"sales_order o WHERE o.brand_id = {brand} AND o.member_id {among} "
-            f"AND o.occurred_at > {since}"
-        )
-        members = f"member m WHERE m.brand_id = {brand} AND m.id {among}"
+        # The days of each member's orders after their earliest new one, and
+        # the join day of those with no order before it (their first), made
+        # in the statement: a backfill's batch has thousands of later orders.
         rows = await q.rows(
-            "SELECT o.member_id AS member_id, o.occurred_at AS at, NULL AS joined_at "
-            f"FROM {orders_of} UNION ALL "
-            "SELECT m.id, (SELECT MIN(f.occurred_at) FROM sales_order f "
-            "WHERE f.brand_id = m.brand_id AND f.member_id = m.id), m.joined_at "
-            f"FROM {members}"
+            f"SELECT DISTINCT {local_day_sql(q, 'o.occurred_at', tz)} AS day "
+            f"FROM sales_order o JOIN {batch} ON e.member_id = o.member_id "
+            f"WHERE o.brand_id = {brand} AND o.member_id {among} "
+            f"AND o.occurred_at > {since} AND o.occurred_at > e.at UNION "
+            f"SELECT {local_day_sql(q, 'm.joined_at', tz)} FROM member m JOIN {batch} "
+            f"ON e.member_id = m.id WHERE m.brand_id = {brand} AND COALESCE(("
+            "SELECT MIN(f.occurred_at) FROM sales_order f WHERE f.brand_id = m.brand_id "
+            "AND f.member_id = m.id) >= e.at, true)"
         )
-        for r in rows:
-            found = stored_time(r["at"]) if r["at"] is not None else None
-            new = earliest[int(r["member_id"])]
-            if r["joined_at"] is None:
-                if found is not None and found > new:
-                    later.append(found)
-            elif found is None or found >= new:
-                # No order before the batch's earliest: it is their first.
-                later.append(stored_time(r["joined_at"]))
-    await mark_dirty(scope, connection, [at for _, at in orders] + later)
-
-
-async def _mark_orders_dirty_pg(
-    scope: BrandScope,
-    connection: Any,
-    orders: Sequence[tuple[int, datetime]],
-    earliest: dict[int, datetime],
-) -> None:
-    """:func:`mark_orders_dirty` on PostgreSQL: the same scan of the members'
-    orders since the batch's earliest, but each member's later orders kept
-    by their own earliest and the distinct days of those and of the first
-    buyers' joining made in the statement. It returned every later order
-    (thousands a batch of a backfill), each converted and its day made in
-    Python: a tenth of a batch's CPU."""
-    tz = scope.brand.timezone
-    q = scope_query(scope, connection)
-    members = sorted(earliest)
-    brand, since = q(scope.brand_id), q(min(earliest.values()))
-    among, ats = q(members), q([earliest[m] for m in members])
-    batch = f"unnest({among}::bigint[], {ats}::timestamptz[]) AS e(member_id, at)"
-    rows = await q.rows(
-        f"SELECT DISTINCT {local_day_sql(q, 'o.occurred_at', tz)} AS day "
-        f"FROM sales_order o JOIN {batch} ON e.member_id = o.member_id "
-        f"WHERE o.brand_id = {brand} AND o.member_id = ANY({among}::bigint[]) "
-        f"AND o.occurred_at > {since} AND o.occurred_at > e.at UNION "
-        f"SELECT {local_day_sql(q, 'm.joined_at', tz)} FROM member m JOIN {batch} "
-        f"ON e.member_id = m.id WHERE m.brand_id = {brand} AND COALESCE(("
-        "SELECT MIN(f.occurred_at) FROM sales_order f WHERE f.brand_id = m.brand_id "
-        "AND f.member_id = m.id) >= e.at, true)"
-    )
-    days = {local_day(at, tz) for _, at in orders}
-    await _mark_days(scope, connection, days.union(r["day"] for r in rows))
+        days.update(
+            r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"]) for r in rows
+        )
+    await _mark_days(scope, connection, days)
 
 
 async def mark_member_dirty(scope: BrandScope, connection: Any, member_id: int) -> None:
