@@ -9,7 +9,10 @@
   on, against the same three statements and against hand-written SQL
   writing the same rows as the service path wrote (:class:`SameRows`:
   ledger entries, lots, tier history, outbox, balances, tier states, dirty
-  report days) (``BENCH_LOYALTY=0`` leaves the programme off);
+  report days) (``BENCH_LOYALTY=0`` leaves the programme off); each
+  figure and its baselines take turns batch by batch
+  (``harness.totals_in_turns``), so a slower stretch of the machine falls
+  on all of them;
 - ``members(first: 100)`` with tags and statistics through the API, against
   one SELECT with joins serialised to JSON, and against the GraphQL engine
   floor: the same query executed on a schema of the same shape whose
@@ -17,7 +20,7 @@
   sets it (document caches, plain attributes read directly; the floor on
   strawberry's defaults is printed beside it) (DESIGN.md, "Speed of the
   GraphQL layer"), by wall time and by this process's CPU time (steadier on
-  a shared machine).
+  a shared machine), the page and its baselines taking turns.
 
 Run by ``make bench``; prints, asserts nothing. The database server is
 ``TESSERA_BENCH_DATABASE_URL``; a throw-away database is created on it. Jobs go
@@ -40,6 +43,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -58,8 +62,9 @@ from harness import (
     bench_database,
     bench_runtime,
     median_cpu_seconds,
-    median_seconds,
+    medians_in_turns,
     seconds,
+    totals_in_turns,
 )
 
 from tessera.app import create_app
@@ -318,9 +323,10 @@ class SameRows:
         self.marks: dict[str, int] = {}
         self.chunks: list[dict[str, list[tuple[Any, ...]]]] = []
         self.columns: dict[str, list[str]] = {}
+        self.written = dict.fromkeys(REWARD_TABLES, 0)
 
     async def mark(self) -> None:
-        """Where the service path's rows will start (before it runs)."""
+        """Where the service path's rows of its next batch will start."""
         async with self.sql.pool.acquire() as conn:
             for table in REWARD_TABLES:
                 self.marks[table] = await conn.fetchval(
@@ -328,10 +334,8 @@ class SameRows:
                     self.sql.brand_id,
                 )
 
-    async def load(self, batches: int) -> dict[str, int]:
-        """The service path's rows (after it ran), split into ``batches``
-        parts; each points lot goes with its ledger entry. Returns the count
-        of rows of each table."""
+    async def load(self) -> None:
+        """The rows the service path wrote since :meth:`mark`: the next part."""
         rows: dict[str, list[asyncpg.Record]] = {}
         async with self.sql.pool.acquire() as conn:
             for table in REWARD_TABLES:
@@ -351,21 +355,16 @@ class SameRows:
                     )
                     if r["attname"] != "id" or table == "ledger_entry"
                 ]
-        self.chunks = [{table: [] for table in REWARD_TABLES} for _ in range(batches)]
-        part_of_entry: dict[int, int] = {}
+        part: dict[str, list[tuple[Any, ...]]] = {}
         for table, unique in REWARD_TABLES.items():
-            for n, row in enumerate(rows[table]):
-                if table == "points_lot":
-                    part = part_of_entry[row["entry_id"]]
-                else:
-                    part = n * batches // len(rows[table])
-                if table == "ledger_entry":
-                    part_of_entry[row["id"]] = part
+            part[table] = []
+            for row in rows[table]:
                 values = dict(row)
                 if unique is not None and values[unique] is not None:
                     values[unique] = f"same:{values[unique]}"
-                self.chunks[part][table].append(tuple(values[c] for c in self.columns[table]))
-        return {table: len(found) for table, found in rows.items()}
+                part[table].append(tuple(values[c] for c in self.columns[table]))
+            self.written[table] += len(rows[table])
+        self.chunks.append(part)
 
     async def record(self, batch: list[dict[str, Any]], prefix: str, part: int) -> None:
         rows = self.chunks[part]
@@ -645,76 +644,95 @@ async def main() -> None:
                 timeout=600,
             ) as client:
 
-                async def via_graphql(prefix: str = "gql") -> None:
-                    for batch in batches:
-                        body = {
-                            "query": RECORD_ORDERS,
-                            "variables": {
-                                "input": {"orders": [as_variables(o, prefix) for o in batch]}
-                            },
-                        }
-                        answer = (await client.post("/graphql", json=body)).json()
-                        results = answer["data"]["recordOrders"]["results"]
-                        refused = [r for r in results if r["errors"]]
-                        if refused or len(results) != len(batch):
-                            raise SystemExit(f"recordOrders refused orders: {refused[:3]}")
+                async def graphql_batch(n: int, prefix: str) -> None:
+                    batch = batches[n]
+                    body = {
+                        "query": RECORD_ORDERS,
+                        "variables": {
+                            "input": {"orders": [as_variables(o, prefix) for o in batch]}
+                        },
+                    }
+                    answer = (await client.post("/graphql", json=body)).json()
+                    results = answer["data"]["recordOrders"]["results"]
+                    refused = [r for r in results if r["errors"]]
+                    if refused or len(results) != len(batch):
+                        raise SystemExit(f"recordOrders refused orders: {refused[:3]}")
 
                 domain = {
                     prefix: [[as_domain(o, prefix) for o in batch] for batch in batches]
                     for prefix in ("svc", "off", "warm")
                 }
 
-                async def via_service(prefix: str = "svc") -> None:
-                    for batch in domain[prefix]:
-                        for outcome in await record_orders(scope, batch):
-                            if isinstance(outcome, Exception):
-                                raise outcome
+                async def service_batch(n: int, prefix: str) -> None:
+                    for outcome in await record_orders(scope, domain[prefix][n]):
+                        if isinstance(outcome, Exception):
+                            raise outcome
 
-                async def via_sql() -> None:
-                    for batch in batches:
-                        await sql.record(batch, "sql")
+                def profiled(
+                    profiler: Any, step: Callable[[int], Awaitable[None]]
+                ) -> Callable[[int], Awaitable[None]]:
+                    async def run(n: int) -> None:
+                        profiler.start()
+                        try:
+                            await step(n)
+                        finally:
+                            profiler.stop()
 
-                async def via_same_rows() -> None:
-                    for part, batch in enumerate(batches):
-                        await same.record(batch, "same", part)
+                    return run if profiler is not None else step
 
+                profile_service: Any = None
+                profile_http: Any = None
+                if PROFILE:
+                    from pyinstrument import Profiler
+
+                    profile_service = Profiler(async_mode="enabled")
+                    profile_http = Profiler(async_mode="enabled")
+                rounds = len(batches)
                 # Set up, as a server process is before it serves: what it
                 # built is frozen, as `tessera serve` and the worker freeze theirs.
                 freeze_start_up()
-                t_sql = await seconds(via_sql)
+                # Each figure beside its baselines batch by batch (harness.totals_in_turns).
+                service_name = "off" if LOYALTY else "svc"
+                graphql_name = "goff" if LOYALTY else "gql"
+                off = await totals_in_turns(
+                    [
+                        ("sql", lambda n: sql.record(batches[n], "sql")),
+                        ("service", lambda n: service_batch(n, service_name)),
+                        ("graphql", lambda n: graphql_batch(n, graphql_name)),
+                    ],
+                    rounds,
+                )
                 if LOYALTY:
-                    t_service_off = await seconds(lambda: via_service("off"))
-                    t_graphql_off = await seconds(lambda: via_graphql("goff"))
                     await loyalty_programme(scope)
                     # Then a programme that has been running, as the figures
                     # below measure it: the members have their accounts and
                     # tier states. A member's first order after the programme
                     # starts also creates them and places the member (shown
                     # on its own: most of these 5,000 orders are such firsts).
-                    t_service_first = await seconds(lambda: via_service("warm"))
-                    await same.mark()
-                profiler: Any = None
-                if PROFILE:
-                    from pyinstrument import Profiler
-
-                    profiler = Profiler(async_mode="enabled")
-                    profiler.start()
-                t_service = await seconds(via_service)
-                if profiler is not None:
-                    profiler.stop()
-                    Path(str(PROFILE)).write_text(profiler.output_text(show_all=False))
-                if LOYALTY:
-                    written = await same.load(len(batches))
-                    if not written["ledger_entry"]:
+                    first = await totals_in_turns(
+                        [("service", lambda n: service_batch(n, "warm"))], rounds
+                    )
+                    on = await totals_in_turns(
+                        [
+                            ("sql", lambda n: sql.record(batches[n], "sql2")),
+                            (None, lambda n: same.mark()),
+                            (
+                                "service",
+                                profiled(profile_service, lambda n: service_batch(n, "svc")),
+                            ),
+                            (None, lambda n: same.load()),
+                            ("same", lambda n: same.record(batches[n], "same", n)),
+                            ("graphql", profiled(profile_http, lambda n: graphql_batch(n, "gql"))),
+                        ],
+                        rounds,
+                    )
+                    if not same.written["ledger_entry"]:
                         raise SystemExit("the loyalty programme wrote no ledger entry")
-                    t_same = await seconds(via_same_rows)
-                if profiler is not None:
-                    profiler.reset()
-                    profiler.start()
-                t_graphql = await seconds(via_graphql)
-                if profiler is not None:
-                    profiler.stop()
-                    Path(f"{PROFILE}.http").write_text(profiler.output_text(show_all=False))
+                else:
+                    on = off
+                for profiler, where in ((profile_service, ""), (profile_http, ".http")):
+                    if profiler is not None:
+                        Path(f"{PROFILE}{where}").write_text(profiler.output_text(show_all=False))
 
                 async def page() -> dict[str, Any]:
                     answer = (await client.post("/graphql", json={"query": MEMBERS_PAGE})).json()
@@ -732,9 +750,9 @@ async def main() -> None:
                         raise SystemExit(f"floor schema failed: {result.errors}")
                     json.dumps({"data": result.data}, default=str)
 
-                t_page = await median_seconds(page, PAGE_REPEAT)
-                t_page_sql = await median_seconds(lambda: sql_page(pool, brand.id), PAGE_REPEAT)
-                t_page_floor = await median_seconds(page_floor, PAGE_REPEAT)
+                t_page, t_page_sql, t_page_floor = await medians_in_turns(
+                    page, lambda: sql_page(pool, brand.id), page_floor, repeat=PAGE_REPEAT
+                )
                 cpu_page, cpu_page_floor, cpu_plain_floor = await median_cpu_seconds(
                     page, page_floor, lambda: page_floor(plain_floor), repeat=PAGE_REPEAT
                 )
@@ -794,10 +812,10 @@ async def main() -> None:
                     f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,}, "
                     "no loyalty programme (per order)",
                     [
-                        Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql_off * per,
-                               t_sql * per, sql_name, "µs"),
-                        Figure("record_orders, service layer", t_service_off * per,
-                               t_sql * per, sql_name, "µs"),
+                        Figure("recordOrders, GraphQL over HTTP (ASGI)", off["graphql"] * per,
+                               off["sql"] * per, sql_name, "µs"),
+                        Figure("record_orders, service layer", off["service"] * per,
+                               off["sql"] * per, sql_name, "µs"),
                     ],
                 )  # fmt: skip
             same_name = "hand-written SQL writing the same rows"
@@ -805,26 +823,26 @@ async def main() -> None:
                 f"record {ORDERS:,} orders, 2 lines each, batches of {BATCH:,}, loyalty "
                 f"programme {'on' if LOYALTY else 'off'} (per order)",
                 [
-                    Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql * per, t_sql * per,
+                    Figure("recordOrders, GraphQL over HTTP (ASGI)", on["graphql"] * per, on["sql"] * per,
                            sql_name, "µs"),
-                    Figure("record_orders, service layer", t_service * per, t_sql * per, sql_name,
+                    Figure("record_orders, service layer", on["service"] * per, on["sql"] * per, sql_name,
                            "µs"),
                     *(
                         [
-                            Figure("recordOrders, GraphQL over HTTP (ASGI)", t_graphql * per,
-                                   t_same * per, same_name, "µs"),
-                            Figure("record_orders, service layer", t_service * per, t_same * per,
+                            Figure("recordOrders, GraphQL over HTTP (ASGI)", on["graphql"] * per,
+                                   on["same"] * per, same_name, "µs"),
+                            Figure("record_orders, service layer", on["service"] * per, on["same"] * per,
                                    same_name, "µs"),
                         ]
                         if LOYALTY
                         else []
                     ),
-                    Figure("recordOrders, over the service layer", t_graphql * per,
-                           t_service * per, "the service layer", "µs"),
+                    Figure("recordOrders, over the service layer", on["graphql"] * per,
+                           on["service"] * per, "the service layer", "µs"),
                     *(
                         [
                             Figure("record_orders, programme's first orders",
-                                   t_service_first * per, t_sql * per, sql_name, "µs"),
+                                   first["service"] * per, off["sql"] * per, sql_name, "µs"),
                         ]
                         if LOYALTY
                         else []
@@ -834,7 +852,7 @@ async def main() -> None:
             if LOYALTY:
                 print(
                     "  the same rows: "
-                    + ", ".join(f"{count:,} {table}" for table, count in written.items())
+                    + ", ".join(f"{count:,} {table}" for table, count in same.written.items())
                     + " (inserted), with balances, tier states and dirty days updated"
                 )
             report.table(

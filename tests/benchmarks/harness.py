@@ -126,31 +126,61 @@ async def seconds(work: Callable[[], Awaitable[object]]) -> float:
 async def median_seconds(
     work: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
 ) -> float:
-    for _ in range(warm):
-        await work()
-    return statistics.median([await seconds(work) for _ in range(repeat)])
+    return (await medians_in_turns(work, repeat=repeat, warm=warm))[0]
 
 
-async def median_cpu_seconds(
-    *works: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
+async def medians_in_turns(
+    *works: Callable[[], Awaitable[object]],
+    repeat: int,
+    warm: int = 3,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
-    """The median CPU time this process spends on each of ``works``
-    (database server and other processes excluded), steadier than wall time
-    on a shared machine, where waiting for a core inflates every wall
-    figure. The works take turns, one run of each per round: this machine
-    runs a figure 1.5-1.7 times slower for stretches of several runs (11
-    then 19 ms a page, on the same code and process), so a figure measured
-    after its baseline could land in another stretch than the baseline."""
+    """The median time of each of ``works`` by ``clock``, the works taking
+    turns, one run of each per round: this machine runs a figure 1.5-1.7
+    times slower for stretches of several runs (11 then 19 ms a page, on the
+    same code and process), so a figure measured after its baseline could
+    land in another stretch than the baseline."""
     for _ in range(warm):
         for work in works:
             await work()
     spent: list[list[float]] = [[] for _ in works]
     for _ in range(repeat):
         for work, times in zip(works, spent, strict=True):
-            started = time.process_time()
+            started = clock()
             await work()
-            times.append(time.process_time() - started)
+            times.append(clock() - started)
     return [statistics.median(times) for times in spent]
+
+
+async def median_cpu_seconds(
+    *works: Callable[[], Awaitable[object]], repeat: int, warm: int = 3
+) -> list[float]:
+    """:func:`medians_in_turns` by the CPU time this process spends
+    (database server and other processes excluded), steadier than wall time
+    on a shared machine, where waiting for a core inflates every wall figure."""
+    return await medians_in_turns(*works, repeat=repeat, warm=warm, clock=time.process_time)
+
+
+# One step of a round of :func:`totals_in_turns`: the figure it counts
+# towards, or None for set-up work between timed steps (not counted).
+Step = tuple[str | None, Callable[[int], Awaitable[object]]]
+
+
+async def totals_in_turns(steps: list[Step], rounds: int) -> dict[str, float]:
+    """Wall seconds each named step spends over ``rounds`` rounds, each round
+    running every step once, in order, with the round's number (a batch of
+    orders, say): a figure and its baseline are measured side by side
+    through the run, so a slow stretch of the machine falls on both, where
+    timing each over the whole run, one after the other, put whole stretches
+    on one side."""
+    spent = {name: 0.0 for name, _ in steps if name is not None}
+    for n in range(rounds):
+        for name, step in steps:
+            started = time.perf_counter()
+            await step(n)
+            if name is not None:
+                spent[name] += time.perf_counter() - started
+    return spent
 
 
 @dataclass
