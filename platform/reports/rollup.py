@@ -27,7 +27,7 @@ from typing import Any
 
 from tortoise import connections
 
-from tessera.db import sqlite_time
+from tessera.db import stored_time
 from tessera.reports.api import (
     Query,
     gap_ms,
@@ -102,40 +102,41 @@ async def mark_orders_dirty(
     if earliest:
         q = scope_query(scope, connection)
         members = sorted(earliest)
-        # The batch's members, each with their earliest new order (``e``),
-        # one bound list. Not one LATERAL probe per member: on tables just
-        # filled (no statistics) each probe was planned on the (brand,
-        # occurred_at) index, filtering the member, a scan of the brand per
-        # member (270-670 ms a batch of the demo data, against 50-115 ms
-        # for this one scan).
-        if q.postgres:
-            among = f"= ANY({q(members)}::bigint[])"
-            ats = q([earliest[m] for m in members])
-            batch = f"unnest({q(members)}::bigint[], {ats}::timestamptz[]) AS e(member_id, at)"
-        else:
-            among = f"IN (SELECT value FROM json_each({q(json.dumps(members))}))"
-            pairs = json.dumps([[m, sqlite_time(earliest[m])] for m in members])
-            batch = (
-                "(SELECT json_extract(value, '$[0]') AS member_id, "
-                f"json_extract(value, '$[1]') AS at FROM json_each({q(pairs)})) AS e"
-            )
+        among = (
+            f"= ANY({q(members)}::bigint[])"
+            if q.postgres
+            else f"IN (SELECT value FROM json_each({q(json.dumps(members))}))"
+        )
         brand, since = q(scope.brand_id), q(min(earliest.values()))
-        # The days of each member's orders after their earliest new one, and
-        # the join day of those with no order before it (their first), made
-        # in the statement: a backfill's batch has thousands of later orders.
+        # The batch's members' distinct order days since the batch's
+        # earliest order, and each member's join day with their first order:
+        # each held against the member's own earliest new order here. Not
+        # joined to those (member, earliest) pairs in the statement: on
+        # tables an import just filled (no statistics) PostgreSQL planned
+        # that join as a nested loop comparing every order with every pair
+        # (999,000 comparisons, 330-600 ms a batch of 1,000 orders).
         rows = await q.rows(
-            f"SELECT DISTINCT {local_day_sql(q, 'o.occurred_at', tz)} AS day "
-            f"FROM sales_order o JOIN {batch} ON e.member_id = o.member_id "
-            f"WHERE o.brand_id = {brand} AND o.member_id {among} "
-            f"AND o.occurred_at > {since} AND o.occurred_at > e.at UNION "
-            f"SELECT {local_day_sql(q, 'm.joined_at', tz)} FROM member m JOIN {batch} "
-            f"ON e.member_id = m.id WHERE m.brand_id = {brand} AND COALESCE(("
-            "SELECT MIN(f.occurred_at) FROM sales_order f WHERE f.brand_id = m.brand_id "
-            "AND f.member_id = m.id) >= e.at, true)"
+            f"SELECT DISTINCT 0 AS part, o.member_id AS member_id, "
+            f"{local_day_sql(q, 'o.occurred_at', tz)} AS day, "
+            "CAST(NULL AS timestamptz) AS first_at "
+            f"FROM sales_order o WHERE o.brand_id = {brand} AND o.member_id {among} "
+            f"AND o.occurred_at > {since} UNION ALL "
+            f"SELECT 1, m.id, {local_day_sql(q, 'm.joined_at', tz)}, (SELECT MIN(f.occurred_at) "
+            "FROM sales_order f WHERE f.brand_id = m.brand_id AND f.member_id = m.id) "
+            f"FROM member m WHERE m.brand_id = {brand} AND m.id {among}"
         )
-        days.update(
-            r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"]) for r in rows
-        )
+        first_days = {member: local_day(at, tz) for member, at in earliest.items()}
+        for r in rows:
+            member = int(r["member_id"])
+            day = r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])
+            if r["part"] == 0:
+                # Local days follow time: a later day is a later order's (and
+                # the earliest new order's own day is marked already).
+                if day > first_days[member]:
+                    days.add(day)
+            elif r["first_at"] is None or stored_time(r["first_at"]) >= earliest[member]:
+                # No order before the batch's earliest: it is their first.
+                days.add(day)
     await _mark_days(scope, connection, days)
 
 
