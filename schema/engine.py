@@ -41,6 +41,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
     Undefined,
     VariableDefinitionNode,
@@ -54,6 +55,7 @@ from graphql.execution.get_variable_signature import get_variable_signature
 from graphql.execution.values import VariableValues, VariableValueSource, get_variable_values
 from graphql.language.parser import MAX_NESTING_DEPTH
 from graphql.pyutils import Path, is_iterable
+from graphql.type.scalars import coerce_string
 from graphql.utilities.coerce_input_value import coerce_default_value
 from strawberry.relay.types import GlobalID
 from strawberry.scalars import is_scalar
@@ -504,7 +506,9 @@ def _coercer(type_: GraphQLInputType) -> _Coerce:
         return non_null
 
     if isinstance(type_, GraphQLList):
-        item = _coercer(type_.of_type)
+        # A non-null item type's check made here: one call per item, not two.
+        required_items = isinstance(type_.of_type, GraphQLNonNull)
+        item = _coercer(type_.of_type.of_type if required_items else type_.of_type)
 
         def list_of(value: Any) -> Any:
             if value is None or value is Undefined:
@@ -515,6 +519,8 @@ def _coercer(type_: GraphQLInputType) -> _Coerce:
             items: list[Any] = []
             append = items.append
             for x in value:
+                if required_items and (x is None or x is Undefined):
+                    return Undefined
                 coerced = item(x)
                 if coerced is Undefined:
                     return Undefined
@@ -527,8 +533,11 @@ def _coercer(type_: GraphQLInputType) -> _Coerce:
         if type_.is_one_of:
             raise _NotPlanned
         names = type_.fields
-        # (name, key in the coerced value, coercion, required, default)
-        fields: list[tuple[str, str, _Coerce, bool, Any]] = []
+        # (name, key in the coerced value, coercion of the value, non-null,
+        # required, default, a String: a str is taken as it is, as
+        # coerce_string takes it). A non-null type's check is made here: one
+        # call per value, not two.
+        fields: list[tuple[str, str, _Coerce, bool, bool, Any, bool]] = []
         for name, field in type_.fields.items():
             required = is_required_input_field(field)
             try:
@@ -536,26 +545,39 @@ def _coercer(type_: GraphQLInputType) -> _Coerce:
                 default = Undefined if required else coerce_default_value(field)
             except Exception as error:  # an invalid default: graphql-core words it
                 raise _NotPlanned from error
-            fields.append((name, field.out_name or name, _coercer(field.type), required, default))
+            not_null = isinstance(field.type, GraphQLNonNull)
+            inner = field.type.of_type if not_null else field.type
+            text = (
+                isinstance(inner, GraphQLScalarType) and inner.coerce_input_value is coerce_string
+            )
+            fields.append(
+                (name, field.out_name or name, _coercer(inner), not_null, required, default, text)
+            )
         input_type = type_
+        known = names.keys()
 
         def input_object(value: Any) -> Any:
             if value is None or value is Undefined:
                 return None
             if not isinstance(value, dict):
                 return Undefined
-            for name, item in value.items():
-                if item is not Undefined and name not in names:
-                    return Undefined
+            if not value.keys() <= known:
+                for name, item in value.items():
+                    if item is not Undefined and name not in names:
+                        return Undefined
             coerced: dict[str, Any] = {}
-            for name, key, coerce, required, default in fields:
+            for name, key, coerce, not_null, required, default, text in fields:
                 item = value.get(name, Undefined)
                 if item is Undefined:
                     if required:
                         return Undefined
                     if default is not Undefined:
                         coerced[key] = default
+                elif text and type(item) is str:
+                    coerced[key] = item
                 else:
+                    if not_null and item is None:
+                        return Undefined
                     item = coerce(item)
                     if item is Undefined:
                         return Undefined
