@@ -19,7 +19,12 @@ from tessera.schema.campaigns import CampaignsMutation, CampaignsQuery
 from tessera.schema.channels import ChannelsMutation, ChannelsQuery
 from tessera.schema.checkout import CheckoutMutation
 from tessera.schema.coupons import CouponsMutation, CouponsQuery
-from tessera.schema.engine import plain_attribute_resolvers, planned_inputs, planned_variables
+from tessera.schema.engine import (
+    TesseraExecutionContext,
+    plain_attribute_resolvers,
+    planned_inputs,
+    planned_variables,
+)
 from tessera.schema.errors import ErrorsInPayload, MaskUnexpectedErrors, log_client_errors
 from tessera.schema.features import FeaturesMutation, FeaturesQuery
 from tessera.schema.input_text import RefuseControlCharacters
@@ -136,6 +141,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=mutation,
         config=StrawberryConfig(disable_field_suggestions=not settings.development),
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=TesseraExecutionContext,
         extensions=[
             MaskUnexpectedErrors,
             AuditPersonalReads,

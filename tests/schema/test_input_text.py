@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tessera.audit.models import AuditLogEntry
 from tessera.members.models import Member
@@ -137,3 +139,30 @@ async def test_a_control_character_deep_in_a_batch_names_its_path(gql, api_key, 
     assert data["recordOrders"]["errors"] == [
         {"field": ["input", "orders", "1", "lines", "1", "name"], "code": "INVALID_CHARACTERS"}
     ]
+
+
+# Text with the characters either side of each refused range, and lone surrogates.
+_TEXT = st.text(
+    alphabet=st.sampled_from(
+        ["a", "\t", "\n", "\r", "\x00", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", " ", "\x7e"]
+        + ["\x7f", "\x80", "\ud7ff", "\ud800", "\udbff", "\udc00", "\udfff", "\ue000", "中"]
+    ),
+    max_size=4,
+)
+_VALUES = st.recursive(
+    st.none() | st.integers() | st.booleans() | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_TEXT, inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_VALUES)
+def test_the_quick_walk_finds_something_exactly_when_the_paths_walk_does(value):
+    """The quick walk searches all strings at once, joined by a line feed."""
+    from tessera.schema.input_text import _any_forbidden, _problems
+
+    assert _any_forbidden(value) == any(True for _ in _problems(value, ["input"]))

@@ -107,6 +107,24 @@ def test_a_bad_field_deep_in_a_batch_is_named_as_graphql_core_names_it() -> None
     )
 
 
+def test_an_unknown_field_a_null_and_a_non_string_are_refused_as_graphql_core_refuses_them() -> (
+    None
+):
+    line = AN_ORDER["lines"][0]  # type: ignore[index]
+    for bad in (
+        {**AN_ORDER, "lines": [{**line, "colour": "red"}]},
+        {**AN_ORDER, "lines": [line, None]},
+        {**AN_ORDER, "lines": [{**line, "sku": None}]},
+        {**AN_ORDER, "lines": [{**line, "sku": 7}]},
+        {**AN_ORDER, "storeCode": 7},
+        {**AN_ORDER, "storeCode": None, "couponCodes": ["a", None]},
+    ):
+        inputs = {"input": {"orders": [AN_ORDER, bad]}}
+        ours, library = _both(SCHEMA._schema, {"input": "RecordOrdersInput!"}, inputs)
+        assert ours == library
+        assert isinstance(ours, list)  # refused
+
+
 def test_missing_variables_and_defaults_are_left_to_graphql_core() -> None:
     types = {"a": "RecordOrdersInput!", "b": 'String = "x"', "c": "Int"}
     for inputs in ({}, {"a": {"orders": []}}, {"a": {"orders": []}, "b": None, "c": 3}):
