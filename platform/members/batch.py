@@ -82,26 +82,32 @@ async def create_members(
                 cards = iter(await next_card_numbers(scope, conn, missing, kept))
             version = scope.brand.identity_key_version
             members: list[dict[str, Any]] = []
-            identities: list[list[tuple[IdentityKind, str]]] = []
+            # Each member's identities as (kind, value) text: the keys of the
+            # digests and seals, and what the rows hold.
+            identities: list[list[tuple[str, str]]] = []
             known: dict[tuple[str, str], str] = {}
             sealed: dict[tuple[str, str], str] = {}
             for draft in drafts:
                 known.update(draft.digests or {})
-                if draft.sealed is not None:
-                    sealed.update(draft.sealed)
-                else:
-                    sealed.update(
-                        pii.seals(
-                            scope.brand_id, version, [(k.value, v) for k, v in draft.identities]
-                        )
-                    )
+                pairs = [(kind.value, value) for kind, value in draft.identities]
+                sealed.update(
+                    draft.sealed
+                    if draft.sealed is not None
+                    else pii.seals(scope.brand_id, version, pairs)
+                )
                 values = dict(draft.values)
-                pairs = list(draft.identities)
                 if joins and not values.get("card_number"):
                     values["card_number"] = next(cards)
-                    pairs.append((IdentityKind.CARD_NUMBER, values["card_number"]))
+                    pairs.append((IdentityKind.CARD_NUMBER.value, values["card_number"]))
                 members.append({**values, "status": status, "joined_at": draft.joined_at or now})
                 identities.append(pairs)
+            # The blind indexes the drafts did not bring (issued cards), at once.
+            known.update(
+                pii.digests(
+                    scope.brand_id,
+                    [pair for pairs in identities for pair in pairs if pair not in known],
+                )
+            )
             ids = await scope.insert_rows(
                 Member,
                 # A member's phone and email are sealed once, for their
@@ -120,10 +126,10 @@ async def create_members(
                         **pii.identity_columns(
                             scope.brand_id,
                             version,
-                            kind.value,
+                            kind,
                             value,
-                            known.get((kind.value, value)),
-                            sealed.get((kind.value, value)),
+                            known[kind, value],
+                            sealed.get((kind, value)),
                         ),
                     }
                     for member_id, pairs in zip(ids, identities, strict=True)

@@ -52,6 +52,26 @@ _checker.validate_email_domain_name = lru_cache(maxsize=4096)(  # type: ignore[a
 
 _CARD_SEPARATORS = re.compile(r"[\s-]+")
 
+# phonenumbers keeps a number's digits with a Python call per character
+# (unicodedata.digit, for the world's numerals), twice a parse: a fifth of a
+# phone's normalisation, which is an import's largest cost a row. Of ASCII
+# characters exactly 0-9 have a digit value, so an ASCII number's digits are
+# its 0-9 (what is kept with ``keep_non_digits``: the number as it is); other
+# text takes the package's own loop. Same answers (tests/members/
+# test_identities.py compares them); phonenumbers is pinned in pyproject.toml.
+_phone_util = import_module("phonenumbers.phonenumberutil")
+_digits_by_character = _phone_util.normalize_digits_only
+_NOT_ASCII_DIGITS = re.compile(r"[^0-9]+")
+
+
+def _normalize_digits_only(number: str, keep_non_digits: bool = False) -> str:
+    if type(number) is str and number.isascii():
+        return number if keep_non_digits else _NOT_ASCII_DIGITS.sub("", number)
+    return str(_digits_by_character(number, keep_non_digits))
+
+
+_phone_util.normalize_digits_only = _normalize_digits_only  # type: ignore[attr-defined]
+
 
 def normalise_phone(value: str, region: str, field: list[str]) -> str:
     """E.164, reading numbers without ``+`` as numbers of the brand's region."""
