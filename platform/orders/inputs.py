@@ -281,12 +281,14 @@ def _clean_plain(order: OrderInput, currency: str, now: datetime) -> CleanOrder:
     if len(order.lines) > MAX_LINES:
         raise _NotPlain
     raw_lines = []
+    lines_retail = 0
     for line in order.lines:
         if line.quantity <= 0:
             raise _NotPlain
         unit = _plain_minor(line.unit_price, currency, digits)
         retail_price = line.retail_price
         retail = unit if retail_price is None else _plain_minor(retail_price, currency, digits)
+        lines_retail += line.quantity * retail
         raw_lines.append(
             (
                 _plain_required(line.sku, 64),
@@ -300,7 +302,7 @@ def _clean_plain(order: OrderInput, currency: str, now: datetime) -> CleanOrder:
     retail_amount = (
         _plain_minor(order.retail_amount, currency, digits)
         if order.retail_amount is not None
-        else (sum(q * r for *_, q, _, r in raw_lines) if raw_lines else paid)
+        else (lines_retail if raw_lines else paid)
     )
     discount = (
         _plain_minor(order.discount, currency, digits)
