@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from tessera.errors import DomainError
@@ -54,16 +58,37 @@ def stored_key(key: Any, field: str = FIELD) -> str:
     return key
 
 
-# What json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
-# builds on each call, built once (an encoder keeps no state between calls):
-# an import fingerprints every order of its file.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+def _canonical_encoder() -> Callable[[Any], str]:
+    """What ``json.dumps(values, sort_keys=True, separators=(",", ":"),
+    default=str)`` returns, in fewer steps: an import fingerprints every order
+    of its file. ``JSONEncoder.encode`` builds its C encoder anew on each call
+    (a third of its time for an order); this one is built once. It skips the
+    check for circular values, which a fingerprint is never given (and which
+    keeps no state between calls, so threads may share it). Where the C
+    encoder is missing or does not write what the encoder writes, the encoder."""
+    canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+    if c_make_encoder is None:
+        return canonical.encode
+    chunks = c_make_encoder(None, str, encode_basestring_ascii, None, ":", ",", True, False, True)
+
+    def encode(values: Any) -> str:
+        return "".join(chunks(values, 0))
+
+    sample = {"b": [1, "é\n", None, True, 1.5, Decimal("2.50")], "a": {"z": date(2024, 5, 1)}}
+    try:
+        same = all(encode(v) == canonical.encode(v) for v in (sample, "key", 7))
+    except Exception:  # another Python's C encoder, called otherwise
+        same = False
+    return encode if same else canonical.encode
+
+
+_CANONICAL = _canonical_encoder()
 
 
 def fingerprint(values: Any) -> str:
     """sha256 of ``values`` in one canonical JSON form (sorted keys, no
     spaces; dates and decimals as their ``str``)."""
-    return hashlib.sha256(_CANONICAL.encode(values).encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL(values).encode()).hexdigest()
 
 
 def conflict(field: str = FIELD) -> DomainError:

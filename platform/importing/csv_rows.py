@@ -71,10 +71,10 @@ class CsvSource:
             for cells in self._reader:
                 # One strip of the joined cells: a blank record is whitespace all through.
                 if "".join(cells).strip():
-                    padded = cells + [""] * (width - len(cells))
-                    yield CsvRow(
-                        start, dict(zip(self.header, padded, strict=False)), len(cells) - width
-                    )
+                    extra = len(cells) - width
+                    if extra < 0:
+                        cells += [""] * -extra
+                    yield CsvRow(start, dict(zip(self.header, cells, strict=False)), extra)
                 start = self._reader.line_num + 1
         except UnicodeDecodeError:
             raise CsvHeaderError(
@@ -126,6 +126,8 @@ async def prepared_batches(
 
 def cell_list(text: str) -> list[str]:
     """A semicolon-separated cell: ``vip;new`` -> ``["vip", "new"]``."""
+    if not text:  # most files' cell: no list
+        return []
     return [part.strip() for part in text.split(";") if part.strip()]
 
 

@@ -46,6 +46,7 @@ Prepared = tuple[list[OrderInput], list[list[CsvRow]], list[tuple[list[CsvRow], 
 Cleaned = dict[int, CleanOrder | None]
 MEMBER_PREFIX = "member_"
 MEMBER_COLUMNS = tuple(MEMBER_PREFIX + kind.value for kind in IdentityKind)
+MEMBER_KINDS = tuple((column, column[len(MEMBER_PREFIX) :]) for column in MEMBER_COLUMNS)
 ORDER_COLUMNS = (
     "external_id",
     "occurred_at",
@@ -254,12 +255,17 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
     first = group[0].values
     errors: list[DomainError] = []
     # The order's columns as its first row has them, each stripped once: the
-    # other rows are compared with these (the first one needs no comparing).
-    order_values = {column: first.get(column, "").strip() for column in ORDER_COLUMNS}
+    # other rows are compared with these (the first one needs no comparing),
+    # cell by cell only when their cells are not simply the same.
+    first_cells = list(map(first.get, ORDER_COLUMNS))
+    order_values = {
+        column: cell.strip() if cell else ""
+        for column, cell in zip(ORDER_COLUMNS, first_cells, strict=True)
+    }
     for n, row in enumerate(group):
         if row.extra_cells > 0:
             errors.append(DomainError("INVALID", f"line {row.line} has more cells than the header"))
-        if n == 0:
+        if n == 0 or list(map(row.values.get, ORDER_COLUMNS)) == first_cells:
             continue
         for column in ORDER_COLUMNS:
             if row.values.get(column, "").strip() != order_values[column]:
@@ -283,9 +289,7 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
             return None
 
     members = [
-        (column[len(MEMBER_PREFIX) :], order_values[column])
-        for column in MEMBER_COLUMNS
-        if order_values[column]
+        (kind, order_values[column]) for column, kind in MEMBER_KINDS if order_values[column]
     ]
     if len(members) != 1:
         errors.append(
@@ -303,30 +307,31 @@ def _order(scope: BrandScope, group: list[CsvRow]) -> OrderInput:
     paid = money(first.get("amount_paid", ""), "amount_paid")
     lines = []
     for row in group:
-        if not row.values.get("sku", "").strip():
-            if len(group) > 1 or any(row.values.get(c, "").strip() for c in LINE_COLUMNS):
+        values = row.values
+        if not values.get("sku", "").strip():
+            if len(group) > 1 or any(values.get(c, "").strip() for c in LINE_COLUMNS):
                 errors.append(DomainError("REQUIRED", f"line {row.line}: sku is empty", ["sku"]))
             continue
         quantity = 0
         try:
-            quantity = cell_int(row.values.get("quantity", "") or "1", "quantity")
+            quantity = cell_int(values.get("quantity", "") or "1", "quantity")
         except DomainError as error:
             errors.append(
                 DomainError(error.code, f"line {row.line}: {error.message}", ["quantity"])
             )
-        unit = money(row.values.get("unit_price", ""), "unit_price")
-        if unit is None and not row.values.get("unit_price", "").strip():
+        unit = money(values.get("unit_price", ""), "unit_price")
+        if unit is None and not values.get("unit_price", "").strip():
             errors.append(
                 DomainError("REQUIRED", f"line {row.line}: must not be empty", ["unit_price"])
             )
         lines.append(
             LineInput(
-                sku=row.values["sku"],
+                sku=values["sku"],
                 quantity=quantity,
                 unit_price=unit or MoneyAmount(Decimal(0), currency),
-                name=row.values.get("name", ""),
-                category=row.values.get("category", "").strip() or None,
-                retail_price=money(row.values.get("retail_price", ""), "retail_price"),
+                name=values.get("name", ""),
+                category=values.get("category", "").strip() or None,
+                retail_price=money(values.get("retail_price", ""), "retail_price"),
             )
         )
     retail = money(first.get("retail_amount", ""), "retail_amount")
