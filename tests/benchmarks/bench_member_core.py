@@ -77,7 +77,7 @@ from tessera.members.service import find_by_identity
 from tessera.orders.inputs import LineInput, MemberRef, OrderInput
 from tessera.orders.money import MoneyAmount
 from tessera.pipeline.orders import record_orders
-from tessera.schema.engine import plain_attribute_resolvers
+from tessera.schema.engine import TesseraExecutionContext, plain_attribute_resolvers
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 from tessera.tenancy.service import create_brand, create_tenant
@@ -580,9 +580,11 @@ def floor_schema(page: dict[str, Any], *, tessera_engine: bool = True) -> strawb
     if not tessera_engine:
         return strawberry.Schema(query=Query)
     # The engine as Tessera's schema sets it up (tessera.schema.build_schema):
-    # documents parsed and validated once, plain attributes read directly.
+    # documents parsed and validated once, plain attributes read directly,
+    # plain scalar fields answered by its execution context.
     schema = strawberry.Schema(
         query=Query,
+        execution_context_class=TesseraExecutionContext,
         extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     )
     plain_attribute_resolvers(schema._schema)
