@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 
 APP_LABEL = "tessera"
 
@@ -150,3 +150,12 @@ def any_of(connection: Any, column: str, values: Iterable[Any]) -> tuple[str, An
     if connection.capabilities.dialect == "postgres":
         return f"{column} = ANY(?)", list(values)
     return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+
+async def analyze(*tables: str) -> None:
+    """Fresh planner statistics of ``tables``, on PostgreSQL (SQLite plans
+    without them): for tables just filled in bulk, which autovacuum would
+    analyse only a minute or more later."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_script("ANALYZE " + ", ".join(f'"{t}"' for t in tables))

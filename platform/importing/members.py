@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from tortoise import connections
 
-from tessera.bulk_load import bulk_load
+from tessera.bulk_load import analyze_as_it_grows, bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
@@ -48,15 +48,20 @@ from tessera.members.batch import (
     members_holding,
 )
 from tessera.members.identities import IdentityKind, normalise
-from tessera.members.models import AttributeDefinition
+from tessera.members.models import AttributeDefinition, Member, MemberIdentity
 from tessera.members.profile import IDENTITY_FIELDS, TEXT_FIELDS
 from tessera.members.service import draft_member
+from tessera.persons.models import PersonIdentity
 from tessera.privacy.erased import erased_among
 from tessera.scope import BrandScope
 from tessera.tags.models import TagAssignment
 from tessera.tags.service import TagSource, tag_ids_by_code, tag_known_members
 
 BATCH_SIZE = 1000
+# What a batch writes to, analysed as the load grows (tessera.bulk_load).
+_FILLED = tuple(
+    model._meta.db_table for model in (Member, MemberIdentity, PersonIdentity, TagAssignment)
+)
 PROFILE_COLUMNS = (*TEXT_FIELDS, "phone", "email", "external_id", "gender", "join_channel")
 OTHER_COLUMNS = ("birthday", "interests", "joined_at", "card_number", "tags")
 ATTRIBUTE_PREFIX = "attr."
@@ -123,11 +128,12 @@ async def import_members(
         # The tags of the batch written last, going on (in their own
         # transaction) while the next batch is matched and created.
         tagging: asyncio.Future[None] | None = None
+        written = 0
 
         async def write(
             batch: list[CsvRow], tag_ids: dict[str, int], known: int, checking: Any
         ) -> None:
-            nonlocal tagging
+            nonlocal tagging, written
             checked, refused = await checking if checking is not None else ([], [])
             report.rows += len(batch)
             report.unchanged += known
@@ -136,6 +142,8 @@ async def import_members(
                 reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
+            written += 1
+            await analyze_as_it_grows(written, *_FILLED)
             rejects.flush()
             if progress is not None:
                 progress(report.rows)

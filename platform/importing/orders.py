@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from tortoise import connections
 
-from tessera.bulk_load import bulk_load
+from tessera.bulk_load import analyze_as_it_grows, bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
@@ -33,13 +33,14 @@ from tessera.importing.report import ImportReport, OnProgress
 from tessera.members.batch import identity_owners
 from tessera.members.identities import IdentityKind, normalise
 from tessera.orders.inputs import CleanOrder, LineInput, MemberRef, OrderInput, clean_order
-from tessera.orders.models import Order
+from tessera.orders.models import MemberStats, Order, OrderLine
 from tessera.orders.money import MoneyAmount, parse_amount
 from tessera.pipeline.orders import MAX_BATCH, record_orders
 from tessera.scope import BrandScope
 
 BATCH_SIZE = MAX_BATCH
 _ORDER_TABLE = Order._meta.db_table
+_FILLED = (_ORDER_TABLE, OrderLine._meta.db_table, MemberStats._meta.db_table)
 # A batch read from the file: its orders, their rows, and the refused groups.
 Prepared = tuple[list[OrderInput], list[list[CsvRow]], list[tuple[list[CsvRow], DomainError]]]
 # Each order as it would be recorded, by id() (None: it does not clean).
@@ -127,6 +128,7 @@ async def import_orders(
             return (inputs, groups, refused), _cleaned(scope, inputs, now)
 
         size = min(batch_size, MAX_BATCH)
+        written = 0
         async for batch, prepared in prepared_batches(_groups(rows), size, read):
             (inputs, groups, refused), cleaned = prepared
             report.rows += sum(len(group) for group in batch)
@@ -151,6 +153,8 @@ async def import_orders(
                     report.unchanged += 1
                 else:
                     report.created += 1
+            written += 1
+            await analyze_as_it_grows(written, *_FILLED)
             rejects.flush()
             if progress is not None:
                 progress(report.rows)

@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
-
-from tessera.db import stored_time
+from tessera.db import analyze, stored_time
 from tessera.reports.api import (
     Query,
     gap_ms,
@@ -447,14 +445,6 @@ async def rebuild_periods(scope: BrandScope) -> int:
 _ANALYZE_AFTER = frozenset({4, 16, 64, 256})
 
 
-async def _analyze() -> None:
-    connection = connections.get("default")
-    if connection.capabilities.dialect == "postgres":
-        await connection.execute_script(
-            "ANALYZE report_sales_day, report_buyer_day, report_cohort_day"
-        )
-
-
 async def build(
     scope: BrandScope,
     since: date | None = None,
@@ -492,7 +482,7 @@ async def build(
             if on_day is not None:
                 on_day(built, (end - first_day).days + 1)
             if built in _ANALYZE_AFTER:
-                await _analyze()
+                await analyze("report_sales_day", "report_buyer_day", "report_cohort_day")
     built += await rebuild_dirty(scope)
     if since is None:
         await scope.create(RollupState, timezone=scope.brand.timezone, built_at=datetime.now(UTC))

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from import_files import read_rejects
+from tortoise import connections
 
 from tessera.errors import DomainError
 from tessera.importing.csv_rows import CsvRow, CsvSource
@@ -209,6 +210,37 @@ async def test_orders_in_many_batches_are_the_orders_of_one_batch(brand_a, brand
     ) == (80, 30, 20)  # fmt: skip
     assert await orders_as_data(small) == await orders_as_data(whole)
     assert read_rejects(tmp_path / "small.csv") == read_rejects(tmp_path / "whole.csv")
+
+
+async def analyses(tables: tuple[str, ...]) -> dict[str, int]:
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT relname, analyze_count FROM pg_stat_user_tables"
+    )
+    return {r["relname"]: r["analyze_count"] for r in rows if r["relname"] in tables}
+
+
+@pytest.mark.postgres_only
+async def test_an_import_has_the_tables_it_fills_analysed_as_they_grow(brand_a, tmp_path):
+    """After its 1st and 4th batch (the planner would otherwise take a table
+    just filled for empty and plan look-ups on it as such)."""
+    scope = BrandScope(brand_a)
+    await prepare(scope)
+    filled = {
+        "members": ("member", "member_identity", "person_identity", "tag_assignment"),
+        "orders": ("sales_order", "order_line", "member_stats"),
+    }
+    before = await analyses(filled["members"])
+    await run_members(scope, write(tmp_path / "m.csv", MEMBER_HEADER, member_rows(20)),
+                      tmp_path / "mr.csv", batch_size=4)  # fmt: skip
+    after = await analyses(filled["members"])
+    # Autovacuum may analyse a table too; never less than the import's two.
+    assert all(after[t] - before.get(t, 0) >= 2 for t in filled["members"]), (before, after)
+
+    before = await analyses(filled["orders"])
+    await run_orders(scope, write(tmp_path / "o.csv", ORDER_HEADER, order_rows(12, 20)),
+                     tmp_path / "or.csv", batch_size=3)  # fmt: skip
+    after = await analyses(filled["orders"])
+    assert all(after[t] - before.get(t, 0) >= 2 for t in filled["orders"]), (before, after)
 
 
 class Stop(Exception):
