@@ -142,8 +142,9 @@ async def import_members(
                 reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
-            written += 1
-            await analyze_as_it_grows(written, *_FILLED)
+            if checked:  # rows went in (a re-import's batches fill nothing)
+                written += 1
+                await analyze_as_it_grows(written, *_FILLED)
             rejects.flush()
             if progress is not None:
                 progress(report.rows)

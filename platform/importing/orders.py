@@ -153,8 +153,9 @@ async def import_orders(
                     report.unchanged += 1
                 else:
                     report.created += 1
-            written += 1
-            await analyze_as_it_grows(written, *_FILLED)
+            if inputs:  # orders went in (a re-import's batches fill nothing)
+                written += 1
+                await analyze_as_it_grows(written, *_FILLED)
             rejects.flush()
             if progress is not None:
                 progress(report.rows)
