@@ -58,7 +58,8 @@ _CARD_SEPARATORS = re.compile(r"[\s-]+")
 # characters exactly 0-9 have a digit value, so an ASCII number's digits are
 # its 0-9 (what is kept with ``keep_non_digits``: the number as it is); other
 # text takes the package's own loop. Same answers (tests/members/
-# test_identities.py compares them); phonenumbers is pinned in pyproject.toml.
+# test_identity_shortcuts.py compares them); phonenumbers is pinned in
+# pyproject.toml.
 _phone_util = import_module("phonenumbers.phonenumberutil")
 _digits_by_character = _phone_util.normalize_digits_only
 _NOT_ASCII_DIGITS = re.compile(r"[^0-9]+")
