@@ -19,6 +19,14 @@ from tessera.orders.money import MAX_MINOR, PLAIN_DECIMAL, MoneyAmount, exponent
 
 MAX_LINES = 500
 MAX_COUPONS = 50
+# The columns' lengths (orders/models.py), named once for both cleaning paths.
+EXTERNAL_ID_MAX = 128
+SKU_MAX = 64
+LINE_NAME_MAX = 200
+CATEGORY_MAX = 100
+COUPON_CODE_MAX = 64
+STORE_CODE_MAX = 64
+CHANNEL_MAX = 32
 # Clocks of shops and POS drift; a fact from further ahead is a mistake.
 FUTURE_TOLERANCE = timedelta(days=1)
 
@@ -270,7 +278,7 @@ def _clean_plain(order: OrderInput, currency: str, now: datetime) -> CleanOrder:
     if currency != currency.upper():
         raise _NotPlain
     digits = exponent(currency)
-    external_id = _plain_required(order.external_id, 128)
+    external_id = _plain_required(order.external_id, EXTERNAL_ID_MAX)
     member = order.member
     if (member.member_id is None) == (member.identity is None):
         raise _NotPlain
@@ -291,9 +299,9 @@ def _clean_plain(order: OrderInput, currency: str, now: datetime) -> CleanOrder:
         lines_retail += line.quantity * retail
         raw_lines.append(
             (
-                _plain_required(line.sku, 64),
-                _plain_text(line.name, 200) or "",
-                _plain_text(line.category, 100),
+                _plain_required(line.sku, SKU_MAX),
+                _plain_text(line.name, LINE_NAME_MAX) or "",
+                _plain_text(line.category, CATEGORY_MAX),
                 line.quantity,
                 unit,
                 retail,
@@ -318,9 +326,9 @@ def _clean_plain(order: OrderInput, currency: str, now: datetime) -> CleanOrder:
         paid,
         retail_amount,
         discount,
-        [_plain_required(code, 64) for code in order.coupon_codes],
-        _plain_text(order.store_code, 64),
-        _plain_text(order.channel, 32),
+        [_plain_required(code, COUPON_CODE_MAX) for code in order.coupon_codes],
+        _plain_text(order.store_code, STORE_CODE_MAX),
+        _plain_text(order.channel, CHANNEL_MAX),
         raw_lines,
     )
 
@@ -331,7 +339,9 @@ def checked_clean_order(
     """What :func:`clean_order` returns, checking each field with its path:
     raises :class:`DomainErrors` naming every problem of ``order``."""
     c = Problems()
-    external_id = c.text(order.external_id, [*path, "externalId"], limit=128, required=True)
+    external_id = c.text(
+        order.external_id, [*path, "externalId"], limit=EXTERNAL_ID_MAX, required=True
+    )
     check_member(c, order.member, path)
     occurred_at = check_time(c, order.occurred_at, [*path, "occurredAt"], now)
     paid = c.minor(order.amount_paid, currency, [*path, "amountPaid"])
@@ -350,9 +360,9 @@ def checked_clean_order(
         )
         raw_lines.append(
             (
-                c.text(line.sku, [*at, "sku"], limit=64, required=True) or "",
-                c.text(line.name, [*at, "name"], limit=200, required=False) or "",
-                c.text(line.category, [*at, "category"], limit=100, required=False),
+                c.text(line.sku, [*at, "sku"], limit=SKU_MAX, required=True) or "",
+                c.text(line.name, [*at, "name"], limit=LINE_NAME_MAX, required=False) or "",
+                c.text(line.category, [*at, "category"], limit=CATEGORY_MAX, required=False),
                 line.quantity,
                 unit,
                 retail,
@@ -372,11 +382,11 @@ def checked_clean_order(
     if len(order.coupon_codes) > MAX_COUPONS:
         c.add("TOO_MANY", f"at most {MAX_COUPONS} coupon codes", [*path, "couponCodes"])
     coupons = [
-        c.text(code, [*path, "couponCodes", str(i)], limit=64, required=True) or ""
+        c.text(code, [*path, "couponCodes", str(i)], limit=COUPON_CODE_MAX, required=True) or ""
         for i, code in enumerate(order.coupon_codes[:MAX_COUPONS])
     ]
-    store = c.text(order.store_code, [*path, "storeCode"], limit=64, required=False)
-    channel = c.text(order.channel, [*path, "channel"], limit=32, required=False)
+    store = c.text(order.store_code, [*path, "storeCode"], limit=STORE_CODE_MAX, required=False)
+    channel = c.text(order.channel, [*path, "channel"], limit=CHANNEL_MAX, required=False)
     c.raise_if_any()
     return _cleaned(
         order,
