@@ -90,8 +90,10 @@ async def mark_orders_dirty(
     previous purchase (the gaps, returning buyers) and, placed before the
     member's first, moves them to another cohort; and the join day of a
     member whose first order ever it is (the growth report's conversions).
-    Orders placed now have no later ones: one statement per batch probes
-    the member index for the later orders and each member's first."""
+    One statement per batch reads what that needs (the members' order days
+    since the batch's earliest order, each member's join day and first
+    order); the comparisons with each member's earliest new order are made
+    here, in Python."""
     earliest: dict[int, datetime] = {}
     for member_id, at in orders:
         earliest[member_id] = min(at, earliest.get(member_id, at))
