@@ -696,11 +696,17 @@ async def main() -> None:
                 # Each figure beside its baselines batch by batch (harness.totals_in_turns).
                 service_name = "off" if LOYALTY else "svc"
                 graphql_name = "goff" if LOYALTY else "gql"
+                # The profiles are of the programme's figures when it runs,
+                # else of these.
+                off_service, off_http = (None, None) if LOYALTY else (profile_service, profile_http)
                 off = await totals_in_turns(
                     [
                         ("sql", lambda n: sql.record(batches[n], "sql")),
-                        ("service", lambda n: service_batch(n, service_name)),
-                        ("graphql", lambda n: graphql_batch(n, graphql_name)),
+                        (
+                            "service",
+                            profiled(off_service, lambda n: service_batch(n, service_name)),
+                        ),
+                        ("graphql", profiled(off_http, lambda n: graphql_batch(n, graphql_name))),
                     ],
                     rounds,
                 )
