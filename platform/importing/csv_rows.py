@@ -103,25 +103,25 @@ async def prepared_batches(
     items: Iterable[T], size: int, prepare: Callable[[list[T]], R]
 ) -> AsyncIterator[tuple[list[T], R]]:
     """:func:`batches` of ``items``, each with ``prepare(batch)``: the next
-    batch is read and prepared (parsed, checked: pure CPU work) in a thread
-    while the caller writes the one before, so Python and the database work
-    at the same time. Never more than one batch is read ahead of the caller."""
+    batch is read (the file's parsing included) and prepared (parsed,
+    checked: pure CPU work) in a thread while the caller writes the one
+    before, so Python and the database work at the same time. Never more
+    than one batch is read ahead of the caller, and ``items`` is only ever
+    advanced by one thread at a time."""
     chunks = batches(items, size)
-    batch = next(chunks, None)
-    if batch is None:
-        return
-    ahead = asyncio.ensure_future(asyncio.to_thread(prepare, batch))
-    while batch is not None:
-        prepared = await ahead
-        following = next(chunks, None)
-        if following is not None:
-            ahead = asyncio.ensure_future(asyncio.to_thread(prepare, following))
+
+    def read_ahead() -> tuple[list[T], R] | None:
+        batch = next(chunks, None)
+        return None if batch is None else (batch, prepare(batch))
+
+    ahead = asyncio.ensure_future(asyncio.to_thread(read_ahead))
+    while (ready := await ahead) is not None:
+        ahead = asyncio.ensure_future(asyncio.to_thread(read_ahead))
         try:
-            yield batch, prepared
+            yield ready
         except BaseException:
             ahead.cancel()
             raise
-        batch = following
 
 
 def cell_list(text: str) -> list[str]:
