@@ -348,17 +348,31 @@ class MemberGrowth(ReportType):
     ) -> tuple[list[dict[str, Any]], int]:
         start, end = context.bounds(params)
         # The new members once, grouped by bucket and source: the figures,
-        # the series and the table all add up from these rows.
+        # the series and the table all add up from these rows. Whether a new
+        # member has ordered is told by grouping their row with the brand's
+        # orders by member, not by probing the orders once per member: on
+        # tables just filled, whose statistics do not know the brand yet,
+        # PostgreSQL planned that probe on the (brand, time) index, reading
+        # every order of the brand for each member (two minutes for CDNOW's
+        # 23,570 customers); the grouping is one pass whatever the plan.
         q = context.query()
+        brand = q(context.brand.id)
         idx = context.bucket_index(q, params, "m.joined_at")
         groups = await q.rows(
-            f"SELECT {idx} AS idx, m.join_channel AS channel, m.join_source AS source, "
-            "COUNT(*) AS joined, SUM(CASE WHEN EXISTS (SELECT 1 FROM sales_order o "
-            "WHERE o.brand_id = m.brand_id AND o.member_id = m.id "
-            f"AND o.occurred_at < {q(end)}) THEN 1 ELSE 0 END) AS converted "
-            f"FROM member m WHERE m.brand_id = {q(context.brand.id)} "
+            "SELECT w.idx AS idx, w.channel AS channel, w.source AS source, "
+            "COUNT(*) AS joined, SUM(w.won) AS converted FROM ("
+            "SELECT MAX(u.idx) AS idx, MAX(u.channel) AS channel, MAX(u.source) AS source, "
+            "MAX(u.won) AS won FROM ("
+            f"SELECT m.id AS member_id, {idx} AS idx, m.join_channel AS channel, "
+            "m.join_source AS source, 1 AS joined, 0 AS won "
+            f"FROM member m WHERE m.brand_id = {brand} "
             f"AND m.joined_at >= {q(start)} AND m.joined_at < {q(end)}"
-            f"{context.member_filter(q, params, 'm.id')} GROUP BY 1, 2, 3"
+            f"{context.member_filter(q, params, 'm.id')} UNION ALL "
+            "SELECT o.member_id, NULL, NULL, NULL, 0, 1 FROM sales_order o "
+            f"WHERE o.brand_id = {brand} AND o.member_id IS NOT NULL "
+            f"AND o.occurred_at < {q(end)}"
+            ") u GROUP BY u.member_id HAVING MAX(u.joined) = 1"
+            ") w GROUP BY w.idx, w.channel, w.source"
         )
         q2 = context.query()
         total = _int(
