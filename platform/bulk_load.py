@@ -14,8 +14,10 @@ up later), nor are follow-ups a service asks for explicitly
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
+
+from tortoise.models import Model
 
 from tessera import runtime, uow
 from tessera.db import analyze
@@ -32,17 +34,32 @@ HELD = frozenset({"tessera.segments.triggers:follow_ups", "tessera.rewards.trigg
 ANALYZE_AFTER_BATCHES = frozenset({1, 4, 16, 64, 256})
 
 
+class BulkLoad:
+    """A load in progress: the tables it fills, analysed as they grow."""
+
+    def __init__(self, tables: tuple[str, ...]) -> None:
+        self.tables = tables
+        self.batches_written = 0
+
+    async def wrote_batch(self) -> None:
+        """Count a batch that wrote rows; after the batches in
+        :data:`ANALYZE_AFTER_BATCHES` (the tables grown fourfold since the
+        last time) analyse the tables the load fills."""
+        self.batches_written += 1
+        if self.tables and self.batches_written in ANALYZE_AFTER_BATCHES:
+            await analyze(*self.tables)
+
+
 @asynccontextmanager
-async def bulk_load(scope: BrandScope) -> AsyncIterator[None]:
+async def bulk_load(
+    scope: BrandScope, fills: Iterable[type[Model]] = ()
+) -> AsyncIterator[BulkLoad]:
+    """Hold the follow-ups back while the caller loads, then queue the
+    brand's catch-up; ``fills``, the models whose tables the load writes
+    to, are analysed as they grow (:meth:`BulkLoad.wrote_batch`)."""
+    load = BulkLoad(tuple(model._meta.db_table for model in fills))
     with uow.holding(HELD):
-        yield
+        yield load
     # Without segments in this build there is nothing to catch up.
     with suppress(UnknownJob):
         await runtime.current().queue.enqueue("segments_nightly", scope.brand_id)
-
-
-async def analyze_as_it_grows(batches_written: int, *tables: str) -> None:
-    """Analyse ``tables`` when a load has written a number of batches in
-    :data:`ANALYZE_AFTER_BATCHES` (its tables grown fourfold since)."""
-    if batches_written in ANALYZE_AFTER_BATCHES:
-        await analyze(*tables)

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from tortoise import connections
 
-from tessera.bulk_load import analyze_as_it_grows, bulk_load
+from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
@@ -59,9 +59,7 @@ from tessera.tags.service import TagSource, tag_ids_by_code, tag_known_members
 
 BATCH_SIZE = 1000
 # What a batch writes to, analysed as the load grows (tessera.bulk_load).
-_FILLED = tuple(
-    model._meta.db_table for model in (Member, MemberIdentity, PersonIdentity, TagAssignment)
-)
+_FILLS = (Member, MemberIdentity, PersonIdentity, TagAssignment)
 PROFILE_COLUMNS = (*TEXT_FIELDS, "phone", "email", "external_id", "gender", "join_channel")
 OTHER_COLUMNS = ("birthday", "interests", "joined_at", "card_number", "tags")
 ATTRIBUTE_PREFIX = "attr."
@@ -113,7 +111,7 @@ async def import_members(
     today = now.astimezone(ZoneInfo(scope.brand.timezone)).date()
     definitions = await attrs.definitions_by_key(scope)
     report = ImportReport()
-    async with bulk_load(scope):
+    async with bulk_load(scope, _FILLS) as load:
 
         def check(batch: list[CsvRow]) -> tuple[list[_Row], list[tuple[CsvRow, DomainError]]]:
             checked: list[_Row] = []
@@ -128,12 +126,11 @@ async def import_members(
         # The tags of the batch written last, going on (in their own
         # transaction) while the next batch is matched and created.
         tagging: asyncio.Future[None] | None = None
-        written = 0
 
         async def write(
             batch: list[CsvRow], tag_ids: dict[str, int], known: int, checking: Any
         ) -> None:
-            nonlocal tagging, written
+            nonlocal tagging
             checked, refused = await checking if checking is not None else ([], [])
             report.rows += len(batch)
             report.unchanged += known
@@ -143,8 +140,7 @@ async def import_members(
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
             if checked:  # rows went in (a re-import's batches fill nothing)
-                written += 1
-                await analyze_as_it_grows(written, *_FILLED)
+                await load.wrote_batch()
             rejects.flush()
             if progress is not None:
                 progress(report.rows)

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from tortoise import connections
 
-from tessera.bulk_load import analyze_as_it_grows, bulk_load
+from tessera.bulk_load import bulk_load
 from tessera.errors import DomainError, DomainErrors
 from tessera.importing.csv_rows import (
     CsvHeaderError,
@@ -40,7 +40,7 @@ from tessera.scope import BrandScope
 
 BATCH_SIZE = MAX_BATCH
 _ORDER_TABLE = Order._meta.db_table
-_FILLED = (_ORDER_TABLE, OrderLine._meta.db_table, MemberStats._meta.db_table)
+_FILLS = (Order, OrderLine, MemberStats)
 # A batch read from the file: its orders, their rows, and the refused groups.
 Prepared = tuple[list[OrderInput], list[list[CsvRow]], list[tuple[list[CsvRow], DomainError]]]
 # Each order as it would be recorded, by id() (None: it does not clean).
@@ -112,7 +112,7 @@ async def import_orders(
     ``report.created``/``unchanged`` count orders; ``rows`` counts rows."""
     now = now or datetime.now(UTC)
     report = ImportReport()
-    async with bulk_load(scope):
+    async with bulk_load(scope, _FILLS) as load:
 
         def read(batch: list[list[CsvRow]]) -> tuple[Prepared, Cleaned]:
             inputs: list[OrderInput] = []
@@ -128,7 +128,6 @@ async def import_orders(
             return (inputs, groups, refused), _cleaned(scope, inputs, now)
 
         size = min(batch_size, MAX_BATCH)
-        written = 0
         async for batch, prepared in prepared_batches(_groups(rows), size, read):
             (inputs, groups, refused), cleaned = prepared
             report.rows += sum(len(group) for group in batch)
@@ -154,8 +153,7 @@ async def import_orders(
                 else:
                     report.created += 1
             if inputs:  # orders went in (a re-import's batches fill nothing)
-                written += 1
-                await analyze_as_it_grows(written, *_FILLED)
+                await load.wrote_batch()
             rejects.flush()
             if progress is not None:
                 progress(report.rows)
