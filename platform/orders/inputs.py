@@ -8,12 +8,13 @@ same ``externalId`` with another fingerprint is a conflict.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from tessera.errors import DomainError, DomainErrors
+from tessera.frozen import set_at_once
 from tessera.idempotency import fingerprint
 from tessera.orders.money import MAX_MINOR, PLAIN_DECIMAL, MoneyAmount, exponent, to_minor
 
@@ -31,48 +32,7 @@ CHANNEL_MAX = 32
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
-T = TypeVar("T")
-_UNSET: Any = object()
-
-
-def _set_at_once(cls: type[T]) -> type[T]:
-    """``cls``, a frozen dataclass, with an ``__init__`` that sets all its
-    fields in one step. The one ``dataclass`` writes sets each field through
-    ``object.__setattr__`` (the way around the class's own refusal), which
-    costs an order and its lines some sixty calls each time one is read or
-    cleaned: a tenth of the work. Same parameters, defaults and factories; the
-    instance stays frozen (setting a field afterwards is refused as before)."""
-    namespace: dict[str, Any] = {"_UNSET": _UNSET}
-    parameters, factories, names = [], [], []
-    for f in fields(cls):  # type: ignore[arg-type]
-        assert f.init and not f.kw_only, f"{cls.__name__}.{f.name}: not handled here"
-        names.append(f.name)
-        if f.default is not MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            parameters.append(f"{f.name}=_default_{f.name}")
-        elif f.default_factory is not MISSING:
-            namespace[f"_factory_{f.name}"] = f.default_factory
-            parameters.append(f"{f.name}=_UNSET")
-            factories.append(
-                f"    if {f.name} is _UNSET:\n        {f.name} = _factory_{f.name}()\n"
-            )
-        else:
-            parameters.append(f.name)
-    assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
-    source = (
-        f"def __init__(self, {', '.join(parameters)}):\n"
-        + "".join(factories)
-        + "    values = self.__dict__\n"
-        + "".join(f"    values[{n!r}] = {n}\n" for n in names)
-    )
-    exec(source, namespace)  # as dataclass itself writes __init__
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[method-assign]
-    return cls
-
-
-@_set_at_once
+@set_at_once
 @dataclass(frozen=True)
 class MemberRef:
     """Whose fact it is: a member id, or an identity (kind and value)."""
@@ -88,7 +48,7 @@ class MemberRef:
         return (self.identity_kind, self.identity_value)
 
 
-@_set_at_once
+@set_at_once
 @dataclass(frozen=True)
 class LineInput:
     sku: str
@@ -99,7 +59,7 @@ class LineInput:
     retail_price: MoneyAmount | None = None
 
 
-@_set_at_once
+@set_at_once
 @dataclass(frozen=True)
 class OrderInput:
     external_id: str
@@ -139,7 +99,7 @@ class RefundInput:
     reason: str | None = None
 
 
-@_set_at_once
+@set_at_once
 @dataclass(frozen=True)
 class CleanLine:
     line_no: int
@@ -152,7 +112,7 @@ class CleanLine:
     paid_amount: int
 
 
-@_set_at_once
+@set_at_once
 @dataclass(frozen=True)
 class CleanOrder:
     external_id: str
