@@ -115,5 +115,5 @@ def to_minor(value: MoneyAmount, brand_currency: str, field: list[str]) -> int:
 
 def from_minor(minor: int, currency: str) -> Decimal:
     """The decimal amount of ``minor`` units, with the currency's decimals."""
-    digits = exponent(currency)
-    return (Decimal(minor).scaleb(-digits)).quantize(Decimal(1).scaleb(-digits))
+    # scaleb of an integer is exact and keeps every place: 12900 -> 129.00.
+    return Decimal(minor).scaleb(-exponent(currency))

@@ -11,7 +11,7 @@ import pytest
 from tessera.assets.models import LedgerEntry
 from tessera.errors import DomainError
 from tessera.orders.models import Order
-from tessera.orders.money import MoneyAmount, parse_amount, to_minor
+from tessera.orders.money import MoneyAmount, from_minor, parse_amount, to_minor
 from tessera.schema.ids import encode_id
 from tessera.scope import BrandScope
 
@@ -21,6 +21,17 @@ LOOSE = ["1e2", "1E2", " 5.00", "5.00 ", "+5", "5.", ".5", "NaN", "Infinity", "1
 @pytest.mark.parametrize("text", ["129.90", "0", "100", "-5", "0.5", "007.10"])
 def test_a_plain_decimal_is_read_exactly(text):
     assert parse_amount(text, ["amount"]) == Decimal(text)
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown"),
+    [(12900, "CNY", "129.00"), (0, "CNY", "0.00"), (5, "USD", "0.05"), (-250, "CNY", "-2.50"),
+     (1500, "JPY", "1500"), (7, "KWD", "0.007"), (10**15, "CNY", "10000000000000.00")],
+)  # fmt: skip
+def test_an_amount_is_written_with_every_place_of_its_currency(minor, currency, shown):
+    assert str(from_minor(minor, currency)) == shown
+    if minor >= 0:  # a negative amount is refused as an input
+        assert to_minor(MoneyAmount(shown, currency), currency, ["amount"]) == minor
 
 
 @pytest.mark.parametrize("text", LOOSE)
