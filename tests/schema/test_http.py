@@ -238,3 +238,34 @@ def test_vendored_graphiql_files_are_the_ones_vendor_sh_recorded():
         digest, name = line.split()
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
     assert "MIT" in (folder / "LICENSES.txt").read_text()
+
+
+async def test_an_answer_is_utf8_json_that_reads_back_as_given(http, api_key, brand_a, gql):
+    token = await api_key(brand_a, "write")
+    created = await gql(
+        'mutation { createMember(input: { name: "王小明 \\"Ming\\" \\\\ é", '
+        'externalId: "utf-1" }) { member { name } errors { message } } }',
+        token=token,
+    )
+    assert created["createMember"]["errors"] == []
+    response = await http.post(
+        "/graphql",
+        json={"query": '{ memberByIdentity(kind: EXTERNAL_ID, value: "utf-1") { name } }'},
+        headers=bearer(token),
+    )
+    assert response.headers["content-type"].startswith("application/json")
+    assert "王小明".encode() in response.content  # as it is, not \\u escapes
+    assert response.json()["data"]["memberByIdentity"]["name"] == '王小明 "Ming" \\ é'
+
+
+def test_what_orjson_refuses_is_encoded_by_the_standard_library(tessera_runtime):
+    import json
+
+    from tessera.schema import build_schema
+    from tessera.schema.http import GraphQLEndpoint
+
+    endpoint = GraphQLEndpoint(build_schema(tessera_runtime.settings), tessera_runtime.settings)
+    beyond_64_bits = {"data": {"member": {"attributes": {"points": 2**70, "n": 1}}}}
+    assert json.loads(endpoint.encode_json(beyond_64_bits)) == beyond_64_bits
+    plain = {"data": {"brand": {"code": "brand-a"}}}
+    assert endpoint.encode_json(plain) == b'{"data":{"brand":{"code":"brand-a"}}}'
