@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
+from strawberry.types.nodes import convert_selections
 
 from tessera.schema.members.preload import selected_names
 
@@ -22,8 +23,9 @@ def wanted(document: str) -> set[str]:
     operation = next(d for d in parsed.definitions if isinstance(d, OperationDefinitionNode))
     members = operation.selection_set.selections[0]
     assert isinstance(members, FieldNode)
-    info: Any = SimpleNamespace(_raw_info=SimpleNamespace(fragments=fragments))
-    return selected_names(info, members.selection_set, ["edges", "node"])
+    # What info.selected_fields gives the list resolver: its own field's node.
+    info: Any = SimpleNamespace(variable_values={}, fragments=fragments)
+    return selected_names(convert_selections(info, [members]), ["members", "edges", "node"])
 
 
 @pytest.mark.parametrize(
