@@ -44,13 +44,35 @@ def selected_names(selections: Iterable[Selection], path: Sequence[str]) -> set[
     return found
 
 
+def names_under_directives(
+    selections: Iterable[Selection], path: Sequence[str], directed: bool = False
+) -> set[str]:
+    """Names of the fields at ``path`` that are selected with a directive
+    (``@include``, ``@skip``) on them or on a fragment around them anywhere
+    along the path: whether they are answered is only known as the engine
+    walks the document."""
+    found: set[str] = set()
+    for selection in selections:
+        here = directed or bool(selection.directives)
+        if isinstance(selection, FragmentSpread | InlineFragment):
+            found |= names_under_directives(selection.selections, path, here)
+        elif isinstance(selection, SelectedField):
+            if not path:
+                if here:
+                    found.add(selection.name)
+            elif selection.name == path[0]:
+                found |= names_under_directives(selection.selections, path[1:], here)
+    return found
+
+
 async def preload(info: Info, members: Sequence[Member], path: Sequence[str]) -> None:
     """Fill the fields selected on ``members`` (found at ``path`` in the
     current field's selection, e.g. ``("edges", "node")``) that have a batch
     form."""
     if not members:
         return
-    wanted = selected_names(info.selected_fields, [info.field_name, *path])
+    selections = info.selected_fields
+    wanted = selected_names(selections, [info.field_name, *path])
     pks = [member.pk for member in members]
     loads = []
     if "tags" in wanted:
@@ -62,11 +84,19 @@ async def preload(info: Info, members: Sequence[Member], path: Sequence[str]) ->
     await asyncio.gather(*loads)
     kinds = [kind for kind in PERSONAL if kind in wanted]
     if kinds:
+        # Shown here, once per member and value, when the field is surely
+        # answered; a field under @include or @skip is shown (and its read
+        # noted) only if the engine resolves it.
+        directed = names_under_directives(selections, [info.field_name, *path])
+        plain = [kind for kind in kinds if kind not in directed]
         for member in members:
-            member.clear = {
+            clear = {
                 kind: pii.reveal_column(member.brand_pk, kind, getattr(member, f"{kind}_sealed"))
                 for kind in kinds
             }
+            member.clear = clear
+            for kind in plain:
+                setattr(member, f"ready_{kind}", shown(info, member.pk, kind, clear[kind]))
 
 
 async def _tags(info: Info, members: Sequence[Member], pks: list[int]) -> None:
@@ -100,14 +130,20 @@ def serve_ready_fields(schema: GraphQLSchema) -> None:
     this replaces strawberry's wrapper of those fields (built per field when
     the schema is) with a function that tries the ready data first and hands
     everything else to the wrapper it replaced. Masking and the audit of
-    personal values go through :func:`shown` either way, per resolved field."""
+    personal values go through :func:`shown` either way: in the preload for a
+    field selected without directives (the engine then reads the shown value
+    as a plain attribute), else as the field is resolved."""
     member = schema.type_map["Member"]
     assert isinstance(member, GraphQLObjectType)
     fields = member.fields
     for name, attribute in (("tags", "ready_tags"), ("stats", "ready_stats")):
         fields[name].resolve = _ready_or(attribute, _resolver(fields[name].resolve))
     for kind in PERSONAL:
-        fields[kind].resolve = _shown_or(kind, _resolver(fields[kind].resolve))
+        resolve = _shown_or(kind, _resolver(fields[kind].resolve))
+        # Read directly by the engine when set (schema.engine's plain fields);
+        # None (not preloaded, or no value) goes through ``resolve``.
+        resolve.plain_attribute = f"ready_{kind}"  # type: ignore[attr-defined]
+        fields[kind].resolve = resolve
 
 
 def _resolver(resolve: Resolver | None) -> Resolver:

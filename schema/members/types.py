@@ -82,6 +82,11 @@ class Member:
     # The clear phone and email, decrypted once per member by the preload
     # (unset: not decrypted yet); masked or audited as each field is resolved.
     clear: strawberry.Private[dict[str, str | None] | None] = None
+    # The phone and email as this request shows them (masked or not, the read
+    # noted for the audit), set by the preload when the page selects them
+    # plainly: the engine reads these as it reads a plain attribute.
+    ready_phone: strawberry.Private[str | None] = None
+    ready_email: strawberry.Private[str | None] = None
     brand_pk: strawberry.Private[int] = 0
     phone_sealed: strawberry.Private[str | None] = None
     email_sealed: strawberry.Private[str | None] = None

@@ -470,3 +470,62 @@ async def test_a_page_of_members_reads_its_fields_in_a_constant_number_of_querie
     assert audited[0] == {"memberIds": ids}
     assert sorted(entry["memberIds"][0] for entry in audited[1:]) == ids
     assert all(len(entry["memberIds"]) == 1 for entry in audited[1:])
+
+
+@pytest.mark.parametrize(
+    ("selection", "answered"),
+    [
+        ("phone", True),
+        ("phone @include(if: $on)", True),
+        ("phone @skip(if: $on)", False),
+        ("... on Member @include(if: $off) { phone }", False),
+        ("...Phone", True),
+    ],
+)
+async def test_a_pages_phones_are_shown_and_audited_only_when_answered(
+    gql, api_key, brand_a, selection, answered
+):
+    """The page shows its members' phones in the preload when the document
+    surely answers them; under @include or @skip the engine decides, and a
+    phone it does not answer is not noted as read."""
+    from tessera.audit.models import AuditLogEntry
+    from tessera.members import pii
+    from tessera.members.service import create_member
+    from tessera.scope import BrandScope
+
+    scope = BrandScope(brand_a)
+    for i in range(3):
+        await create_member(scope, {"name": f"P{i}", "phone": f"1390000{i:04d}"})
+    shown_key = await api_key(brand_a, "read", "pii")
+    masked_key = await api_key(brand_a, "read")
+    variables = {name: name == "on" for name in ("on", "off") if f"${name}" in selection}
+    declared = ", ".join(f"${name}: Boolean!" for name in variables)
+    document = (
+        f"query{f'({declared})' if declared else ''} {{ members(first: 10) {{ edges {{ "
+        f"node {{ id {selection} }} }} }} }}"
+        + (" fragment Phone on Member { phone }" if "...Phone" in selection else "")
+    )
+
+    async def reads() -> list[dict]:
+        entries = AuditLogEntry.filter(brand_id=brand_a.id, action=pii.READ_ACTION)
+        return [e.details for e in await entries.order_by("id")]
+
+    before = len(await reads())
+    nodes = [
+        e["node"] for e in (await gql(document, variables, token=shown_key))["members"]["edges"]
+    ]
+    masked = [
+        e["node"] for e in (await gql(document, variables, token=masked_key))["members"]["edges"]
+    ]
+    audited = (await reads())[before:]
+    if answered:
+        assert sorted(n["phone"] for n in nodes) == [
+            "+8613900000000",
+            "+8613900000001",
+            "+8613900000002",
+        ]
+        assert all("****" in n["phone"] for n in masked)
+        assert audited == [{"memberIds": sorted(decode_id(n["id"], "Member") for n in nodes)}]
+    else:
+        assert all("phone" not in n for n in nodes + masked)
+        assert audited == []
