@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from tessera_processes import cli_env, fresh_database, tessera
 
 from tessera import crypto, db
@@ -187,3 +188,31 @@ async def test_0010_seals_the_identities_a_database_holds_in_clear(tmp_path: Pat
     (role,) = roles
     scopes = json.loads(role["scopes"]) if isinstance(role["scopes"], str) else role["scopes"]
     assert scopes == ["admin", "pii"]
+
+
+@pytest.mark.postgres_only
+async def test_the_tables_read_member_by_member_are_analysed_after_one_percent_changed(
+    tmp_path: Path,
+) -> None:
+    """Migration 0022: a brand new to such a table is sampled ten times
+    sooner than autovacuum's default (docs/operations.md, "Scaling")."""
+    url, drop = await fresh_database(tmp_path / "migrated")
+    try:
+        result = tessera("migrate", env=cli_env(url, tmp_path / "var"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch(
+                "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' "
+                "AND relname = ANY($1::text[])",
+                ["sales_order", "member_identity", "member_stats", "ledger_entry", "outbox"],
+            )
+        finally:
+            await conn.close()
+        options = {r["relname"]: r["reloptions"] or [] for r in rows}
+        for table in ("sales_order", "member_identity", "member_stats", "ledger_entry"):
+            assert options[table] == ["autovacuum_analyze_scale_factor=0.01"], table
+        assert options["outbox"] == []  # not read member by member: the default
+    finally:
+        if drop is not None:
+            await drop()
