@@ -29,39 +29,31 @@ Resolver = Callable[..., Any]
 PERSONAL = ("phone", "email")
 
 
-def selected_names(selections: Iterable[Selection], path: Sequence[str]) -> set[str]:
-    """Names of the fields selected at ``path`` below ``selections``, looking
-    through fragments (a field selected twice or under aliases counts once)."""
-    found: set[str] = set()
-    for selection in selections:
-        if isinstance(selection, FragmentSpread | InlineFragment):
-            found |= selected_names(selection.selections, path)
-        elif isinstance(selection, SelectedField):
-            if not path:
-                found.add(selection.name)
-            elif selection.name == path[0]:
-                found |= selected_names(selection.selections, path[1:])
-    return found
-
-
-def names_under_directives(
+def selected_names(
     selections: Iterable[Selection], path: Sequence[str], directed: bool = False
-) -> set[str]:
-    """Names of the fields at ``path`` that are selected with a directive
-    (``@include``, ``@skip``) on them or on a fragment around them anywhere
-    along the path: whether they are answered is only known as the engine
+) -> dict[str, bool]:
+    """Names of the fields selected at ``path`` below ``selections``, looking
+    through fragments (a field selected twice or under aliases counts once),
+    each with whether a directive (``@include``, ``@skip``) stands on it or on
+    a fragment or field around it anywhere along the path in one of its
+    selections: whether such a field is answered is only known as the engine
     walks the document."""
-    found: set[str] = set()
+    found: dict[str, bool] = {}
     for selection in selections:
         here = directed or bool(selection.directives)
         if isinstance(selection, FragmentSpread | InlineFragment):
-            found |= names_under_directives(selection.selections, path, here)
+            below = selected_names(selection.selections, path, here)
         elif isinstance(selection, SelectedField):
             if not path:
-                if here:
-                    found.add(selection.name)
+                below = {selection.name: here}
             elif selection.name == path[0]:
-                found |= names_under_directives(selection.selections, path[1:], here)
+                below = selected_names(selection.selections, path[1:], here)
+            else:
+                continue
+        else:
+            continue
+        for name, under_directive in below.items():
+            found[name] = found.get(name, False) or under_directive
     return found
 
 
@@ -71,8 +63,7 @@ async def preload(info: Info, members: Sequence[Member], path: Sequence[str]) ->
     form."""
     if not members:
         return
-    selections = info.selected_fields
-    wanted = selected_names(selections, [info.field_name, *path])
+    wanted = selected_names(info.selected_fields, [info.field_name, *path])
     pks = [member.pk for member in members]
     loads = []
     if "tags" in wanted:
@@ -87,8 +78,7 @@ async def preload(info: Info, members: Sequence[Member], path: Sequence[str]) ->
         # Shown here, once per member and value, when the field is surely
         # answered; a field under @include or @skip is shown (and its read
         # noted) only if the engine resolves it.
-        directed = names_under_directives(selections, [info.field_name, *path])
-        plain = [kind for kind in kinds if kind not in directed]
+        plain = [kind for kind in kinds if not wanted[kind]]
         for member in members:
             clear = {
                 kind: pii.reveal_column(member.brand_pk, kind, getattr(member, f"{kind}_sealed"))

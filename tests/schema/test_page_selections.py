@@ -25,7 +25,7 @@ def wanted(document: str) -> set[str]:
     assert isinstance(members, FieldNode)
     # What info.selected_fields gives the list resolver: its own field's node.
     info: Any = SimpleNamespace(variable_values={}, fragments=fragments)
-    return selected_names(convert_selections(info, [members]), ["members", "edges", "node"])
+    return set(selected_names(convert_selections(info, [members]), ["members", "edges", "node"]))
 
 
 @pytest.mark.parametrize(
