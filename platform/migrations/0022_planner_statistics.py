@@ -32,24 +32,20 @@ TABLES = (
 SCALE_FACTOR = 0.01
 
 
-async def apply(apps: object, schema_editor: object) -> None:
+async def _alter_each(schema_editor: object, clause: str) -> None:
     client = schema_editor.client  # type: ignore[attr-defined]
     if client.capabilities.dialect != "postgres":
         return
     for table in TABLES:
-        await client.execute_script(
-            f'ALTER TABLE "{table}" SET (autovacuum_analyze_scale_factor = {SCALE_FACTOR})'
-        )
+        await client.execute_script(f'ALTER TABLE "{table}" {clause}')
+
+
+async def apply(apps: object, schema_editor: object) -> None:
+    await _alter_each(schema_editor, f"SET (autovacuum_analyze_scale_factor = {SCALE_FACTOR})")
 
 
 async def revert(apps: object, schema_editor: object) -> None:
-    client = schema_editor.client  # type: ignore[attr-defined]
-    if client.capabilities.dialect != "postgres":
-        return
-    for table in TABLES:
-        await client.execute_script(
-            f'ALTER TABLE "{table}" RESET (autovacuum_analyze_scale_factor)'
-        )
+    await _alter_each(schema_editor, "RESET (autovacuum_analyze_scale_factor)")
 
 
 class Migration(migrations.Migration):
