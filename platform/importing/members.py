@@ -136,7 +136,9 @@ async def import_members(
             report.unchanged += known
             for row, problem in refused:
                 # Every problem of the row at once, its unknown tags included.
-                reason = "; ".join(filter(None, [reason_of(problem), _unknown_tags(row, tag_ids)]))
+                reason = "; ".join(
+                    filter(None, [reason_of(problem), _unknown_tags(_tag_codes(row), tag_ids)])
+                )
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
             if checked:  # rows went in (a re-import's batches fill nothing)
@@ -202,7 +204,7 @@ class _Plainly:
 
 
 def _plainly(plain: _Plain, batch: list[CsvRow], *, keys: bool) -> _Plainly:
-    tags = {id(row): cell_list(row.values.get("tags", "")) for row in batch}
+    tags = {id(row): _tag_codes(row) for row in batch}
     if not keys:
         return _Plainly(tags)
     wanted: dict[int, list[tuple[str, str]]] = {}
@@ -477,7 +479,7 @@ def _check(
         MemberDraft(
             member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
         ),
-        cell_list(values.get("tags", "")),
+        _tag_codes(row),
         keys,
     )
 
@@ -504,8 +506,12 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
     return text.strip()
 
 
-def _unknown_tags(row: CsvRow, tag_ids: dict[str, int]) -> str:
-    unknown = [c for c in cell_list(row.values.get("tags", "")) if c not in tag_ids]
+def _tag_codes(row: CsvRow) -> list[str]:
+    return cell_list(row.values.get("tags", ""))
+
+
+def _unknown_tags(codes: list[str], tag_ids: dict[str, int]) -> str:
+    unknown = [c for c in codes if c not in tag_ids]
     return f"tags: no tag {', '.join(unknown)}" if unknown else ""
 
 
@@ -537,7 +543,7 @@ async def _import_batch(
     # Member (existing id, or the new row that creates it) -> tag codes of its rows.
     tagged: list[tuple[int | _Row, list[str]]] = []
     for row in rows:
-        unknown = _unknown_tags(row.csv, tag_ids)
+        unknown = _unknown_tags(row.tags, tag_ids)
         if unknown:
             _reject(report, rejects, row.csv, unknown)
             continue
