@@ -76,5 +76,6 @@ async def test_a_load_writes_on_while_its_tables_are_analysed_and_ends_when_they
         assert await analysed_times("member") == before  # still waiting for the lock
         release.set()
         await holder
-    assert await analysed_times("member") == before + 1
+    # Autovacuum, held up by the same lock, may analyse the table too.
+    assert await analysed_times("member") >= before + 1
     assert await BrandScope(brand_a).query(Member).filter(name="Written on").exists()
