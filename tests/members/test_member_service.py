@@ -8,7 +8,7 @@ import pytest
 
 from tessera.errors import DomainError, DomainErrors
 from tessera.members import service
-from tessera.members.cards import format_card, is_valid_card, luhn_digit
+from tessera.members.cards import format_card, is_valid_card, luhn_digit, next_card_numbers
 from tessera.members.identities import IdentityKind, normalise
 from tessera.members.models import Member, MemberIdentity
 from tessera.members.scheme import JoinRule, update_settings
@@ -69,6 +69,19 @@ async def test_card_numbers_are_unique_per_brand(brand_a, register):
     ]
     assert len(set(cards)) == 5
     assert all(is_valid_card(c) for c in cards)
+
+
+async def test_a_run_of_card_numbers_takes_one_round_trip_and_one_to_check_it(
+    brand_a, register, assert_round_trips
+):
+    """The sequence is advanced and read back in one statement, under the
+    row's lock; one more query finds whether an imported card took any."""
+    scope = BrandScope(brand_a)
+    first = (await register(brand_a, identities=[("app_user_id", "u1")])).card_number
+    # Those two, and the transaction's BEGIN and COMMIT.
+    async with assert_round_trips(4), unit_of_work(scope) as uow:
+        run = await next_card_numbers(scope, uow.connection, 3, set())
+    assert run == [format_card(first[:-10], int(first[-10:-1]) + n) for n in (1, 2, 3)]
 
 
 async def test_lookup_normalises_like_writes(brand_a, register):

@@ -241,6 +241,7 @@ ALLOWED_RAW_SQL = {
     ("platform/scope.py", "rows_by_key"): "SELECT … WHERE brand_id = the scope's",
     ("platform/scope.py", "_copy_rows"): "draws ids from a sequence; COPY rows given the brand_id",
     ("platform/members/batch.py", "identity_owners"): "SELECT … WHERE brand_id = the scope's",
+    ("platform/members/cards.py", "next_card_numbers"): "UPDATE … WHERE brand_id = the scope's",
     ("platform/members/service.py", "_by_identity"): "SELECT … WHERE brand_id = the scope's",
     (
         "platform/members/batch.py",
