@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING
+from enum import Enum
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -61,6 +62,7 @@ from strawberry.relay.types import GlobalID
 from strawberry.scalars import is_scalar
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import (
     StrawberryList,
@@ -79,13 +81,15 @@ from strawberry.types.unset import UNSET
 _STRAWBERRY_BASIC = "_get_basic_result"
 
 
+# A scalar or enum type's serialisation of one value.
+Coerce = Callable[[Any], Any]
 # How TesseraExecutionContext answers a plain attribute field: its value, a
 # list of its values, or an empty list only (a list of anything else).
 _LEAF, _LEAVES, _EMPTY = 0, 1, 2
 # by schema: object type name -> field name -> (attribute, how, scalar or enum
 # type or None), for the plain attribute fields it answers
 _PLAIN_FIELDS: WeakKeyDictionary[
-    GraphQLSchema, dict[str, dict[str, tuple[str, int, GraphQLLeafType | None]]]
+    GraphQLSchema, dict[str, dict[str, tuple[str, int, Coerce | None]]]
 ] = WeakKeyDictionary()
 
 
@@ -108,7 +112,7 @@ def plain_attribute_resolvers(schema: GraphQLSchema) -> None:
 
 def _plain_fields(
     schema: GraphQLSchema,
-) -> dict[str, dict[str, tuple[str, int, GraphQLLeafType | None]]]:
+) -> dict[str, dict[str, tuple[str, int, Coerce | None]]]:
     """The fields :class:`TesseraExecutionContext` answers, from the resolvers
     in place at the schema's first execution (a field whose resolver was
     replaced after :func:`plain_attribute_resolvers` is not one of them)."""
@@ -116,7 +120,7 @@ def _plain_fields(
         return _PLAIN_FIELDS[schema]
     except KeyError:
         pass
-    plain: dict[str, dict[str, tuple[str, int, GraphQLLeafType | None]]] = {}
+    plain: dict[str, dict[str, tuple[str, int, Coerce | None]]] = {}
     for named in schema.type_map.values():
         if isinstance(named, GraphQLObjectType):
             for name, field in named.fields.items():
@@ -127,12 +131,37 @@ def _plain_fields(
     return plain
 
 
-def _answered(type_: Any) -> tuple[int, GraphQLLeafType | None]:
+def _answered(type_: Any) -> tuple[int, Coerce | None]:
     nullable = get_nullable_type(type_)
     if isinstance(nullable, GraphQLList):
         item = get_nullable_type(nullable.of_type)
-        return (_LEAVES, item) if is_leaf_type(item) else (_EMPTY, None)
-    return (_LEAF, nullable) if is_leaf_type(nullable) else (_EMPTY, None)
+        return (_LEAVES, _coercion(item)) if is_leaf_type(item) else (_EMPTY, None)
+    return (_LEAF, _coercion(nullable)) if is_leaf_type(nullable) else (_EMPTY, None)
+
+
+def _coercion(leaf: GraphQLLeafType) -> Coerce:
+    """``leaf.coerce_output_value``; for an enum of strawberry's, a lookup of
+    the member's name first: strawberry's own compares the value with each of
+    the enum's in turn (two enums on every member of a page)."""
+    coerce = leaf.coerce_output_value
+    if not isinstance(leaf, CustomGraphQLEnumType) or not issubclass(leaf.wrapped_cls, Enum):
+        return coerce
+    wrapped = leaf.wrapped_cls
+    names = {
+        member: name
+        for name, value in leaf.values.items()
+        for member in wrapped
+        if member.value == value.value
+    }
+
+    def coerce_member(value: Any) -> Any:
+        if type(value) is wrapped:
+            name = names.get(value)
+            if name is not None:
+                return name
+        return coerce(value)
+
+    return coerce_member
 
 
 def _probe(_source: Any, _info: Any) -> None:
@@ -180,26 +209,26 @@ class TesseraExecutionContext(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _answer(self, value: Any, how: int, leaf: GraphQLLeafType | None) -> Any:
+    def _answer(self, value: Any, how: int, coerce: Coerce | None) -> Any:
         """The completed value, or Undefined for graphql-core to complete it."""
         if how == _LEAF:
-            return self._leaf(value, leaf)
+            return self._leaf(value, coerce)
         if type(value) is not list:
             return Undefined
         if how == _EMPTY:
             return [] if not value else Undefined
         answer = []
         for item in value:
-            coerced = self._leaf(item, leaf)
+            coerced = self._leaf(item, coerce)
             if coerced is Undefined:
                 return Undefined
             answer.append(coerced)
         return answer
 
-    def _leaf(self, value: Any, leaf: Any) -> Any:
+    def _leaf(self, value: Any, coerce: Any) -> Any:
         if value is None or isinstance(value, Exception) or self.is_awaitable(value):
             return Undefined
-        coerced = leaf.coerce_output_value(value)
+        coerced = coerce(value)
         return Undefined if coerced is None else coerced
 
 

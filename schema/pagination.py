@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 import strawberry
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -63,8 +64,10 @@ class BadCursor(ApiError):
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    # orjson writes a datetime as its ISO 8601 text, as decode_cursor's
+    # callers read it back; a page encodes a cursor per edge, and orjson does
+    # one in a tenth of json.dumps's time.
+    return base64.urlsafe_b64encode(orjson.dumps(values)).rstrip(b"=").decode()
 
 
 def decode_cursor(cursor: str, argument: str = "after") -> list[Any]:

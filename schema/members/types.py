@@ -274,7 +274,7 @@ class Member:
     def from_row(cls, row: Mapping[str, Any]) -> Member:
         """From a plain row of ``MEMBER_COLUMNS`` (``QuerySet.values``)."""
         # Every other column is a field of the same name, as stored.
-        plain = {name: row[name] for name in MEMBER_COLUMNS if name not in _CONVERTED}
+        plain = {name: row[name] for name in _AS_STORED}
         return cls(
             pk=row["id"],
             id=strawberry.ID(encode_id("Member", row["id"])),
@@ -313,6 +313,7 @@ MEMBER_COLUMNS = (
     "updated_at",
     "attributes",
 )
+_AS_STORED = tuple(name for name in MEMBER_COLUMNS if name not in _CONVERTED)
 
 
 def member_from_model(member: MemberModel) -> Member:

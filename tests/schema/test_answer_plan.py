@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
 from tessera.schema import engine
 from tessera.schema.engine import TesseraExecutionContext, plain_attribute_resolvers
@@ -201,3 +202,22 @@ def test_a_field_whose_resolver_was_replaced_is_left_to_it():
     schema = _schema(_well_typed(), [], [])
     schema._schema.type_map["Thing"].fields["number"].resolve = lambda *_: 7  # type: ignore[attr-defined]
     assert asyncio.run(schema.execute("{ thing { number } }")).data == {"thing": {"number": 7}}
+
+
+def test_an_enum_member_is_named_without_strawberrys_search_of_the_values(monkeypatch):
+    searched: list[Any] = []
+    search = CustomGraphQLEnumType.coerce_output_value
+
+    def counted(self: Any, value: Any) -> Any:
+        searched.append(value)
+        return search(self, value)
+
+    monkeypatch.setattr(CustomGraphQLEnumType, "coerce_output_value", counted)
+    thing = _well_typed()
+    schema = _schema(thing, [], [])
+    assert asyncio.run(schema.execute("{ thing { colour } }")).data == {"thing": {"colour": "RED"}}
+    assert searched == []
+    # What is not a member of the enum is the enum type's own to answer.
+    thing.colour = "blue"  # type: ignore[assignment]
+    assert asyncio.run(schema.execute("{ thing { colour } }")).data == {"thing": {"colour": "BLUE"}}
+    assert searched == ["blue"]

@@ -4,6 +4,8 @@ on per-member lists read for many members at once, and on lists held whole."""
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 
 from tessera.assets import service as assets
@@ -12,7 +14,7 @@ from tessera.coupons.templates import create_template
 from tessera.members.service import create_member
 from tessera.orders.money import MoneyAmount
 from tessera.schema.ids import encode_id
-from tessera.schema.pagination import encode_cursor
+from tessera.schema.pagination import decode_cursor, encode_cursor
 from tessera.scope import BrandScope
 
 PAGE = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
@@ -174,3 +176,18 @@ async def test_a_cursor_of_another_order_or_list_is_a_bad_cursor(gql, api_key, b
             body = await gql(query, token=token, errors_ok=True)
             assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR", body
             assert body["data"] is None
+
+
+async def test_a_cursor_given_out_by_an_earlier_release_still_pages(gql, api_key, brand_a):
+    # Cursors were json.dumps's text (`["…", 7]`, with a space) until orjson
+    # wrote them; a client may hold one across an upgrade.
+    await _members(brand_a, 4)
+    token = await api_key(brand_a, "read")
+    query = """query($after: String) { members(first: 2, after: $after, sort: NAME_ASC) {
+      edges { node { name } } pageInfo { endCursor } } }"""
+    first = (await gql(query, token=token))["members"]
+    cursor = first["pageInfo"]["endCursor"]
+    earlier = base64.urlsafe_b64encode(json.dumps(decode_cursor(cursor)).encode()).decode()
+    assert earlier.rstrip("=") != cursor
+    for given in (cursor, earlier.rstrip("=")):
+        assert names((await gql(query, {"after": given}, token=token))["members"]) == ["m2", "m3"]
