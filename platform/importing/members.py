@@ -113,12 +113,14 @@ async def import_members(
     report = ImportReport()
     async with bulk_load(scope, _FILLS) as load:
 
-        def check(batch: list[CsvRow]) -> tuple[list[_Row], list[tuple[CsvRow, DomainError]]]:
+        def check(
+            batch: list[CsvRow], tags: dict[int, list[str]]
+        ) -> tuple[list[_Row], list[tuple[CsvRow, DomainError]]]:
             checked: list[_Row] = []
             refused: list[tuple[CsvRow, DomainError]] = []
             for row in batch:
                 try:
-                    checked.append(_check(scope, row, definitions, now, today))
+                    checked.append(_check(scope, row, tags[id(row)], definitions, now, today))
                 except DomainError as error:
                     refused.append((row, error))
             return checked, refused
@@ -128,7 +130,11 @@ async def import_members(
         tagging: asyncio.Future[None] | None = None
 
         async def write(
-            batch: list[CsvRow], tag_ids: dict[str, int], known: int, checking: Any
+            batch: list[CsvRow],
+            plainly: _Plainly,
+            tag_ids: dict[str, int],
+            known: int,
+            checking: Any,
         ) -> None:
             nonlocal tagging
             checked, refused = await checking if checking is not None else ([], [])
@@ -137,7 +143,9 @@ async def import_members(
             for row, problem in refused:
                 # Every problem of the row at once, its unknown tags included.
                 reason = "; ".join(
-                    filter(None, [reason_of(problem), _unknown_tags(_tag_codes(row), tag_ids)])
+                    filter(
+                        None, [reason_of(problem), _unknown_tags(plainly.tags[id(row)], tag_ids)]
+                    )
                 )
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
@@ -159,7 +167,7 @@ async def import_members(
         # recognises the same rows).
         backoff, skipped = 0, 0
         plain = _Plain(scope.brand_id, scope.brand.default_region)
-        ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
+        ahead: tuple[list[CsvRow], _Plainly, dict[str, int], int, Any] | None = None
         try:
             for batch in batches(rows, batch_size):
                 due = skipped >= backoff
@@ -175,10 +183,14 @@ async def import_members(
                     backoff = 0 if there else min(2 * backoff or 1, 32)
                     skipped = 0
                 rest = [row for row in batch if id(row) not in there] if there else batch
-                checking = asyncio.ensure_future(asyncio.to_thread(check, rest)) if rest else None
+                checking = (
+                    asyncio.ensure_future(asyncio.to_thread(check, rest, plainly.tags))
+                    if rest
+                    else None
+                )
                 if ahead is not None:
                     await write(*ahead)
-                ahead = (batch, tag_ids, len(batch) - len(rest), checking)
+                ahead = (batch, plainly, tag_ids, len(batch) - len(rest), checking)
             if ahead is not None:
                 await write(*ahead)
                 ahead = None
@@ -186,8 +198,8 @@ async def import_members(
                 await tagging
                 tagging = None
         finally:
-            if ahead is not None and ahead[3] is not None:
-                ahead[3].cancel()
+            if ahead is not None and ahead[4] is not None:
+                ahead[4].cancel()
             if tagging is not None:
                 tagging.cancel()
     return report
@@ -411,6 +423,7 @@ def _reject(report: ImportReport, rejects: RejectsFile, row: CsvRow, reason: str
 def _check(
     scope: BrandScope,
     row: CsvRow,
+    tags: list[str],
     definitions: dict[str, AttributeDefinition],
     now: datetime,
     today: date,
@@ -479,7 +492,7 @@ def _check(
         MemberDraft(
             member, [(kind, value) for kind, value, _ in wanted], joined_at, digests, sealed
         ),
-        _tag_codes(row),
+        tags,
         keys,
     )
 
