@@ -46,16 +46,16 @@ async def erased_among(
     query. ``known``: digests the caller computed already (the same blind
     index as the members' identities)."""
     known = known or {}
+    wanted = set(pairs)
+    # Most brands have erased no one: one probe of the brand's index then
+    # spares sending a batch's thousands of digests to be looked up (and
+    # mapping them back).
+    if not wanted or not await scope.query(ErasedIdentity).exists():
+        return set()
     by_digest = {
         known.get((kind, value)) or digest(scope, kind, value): (kind, value)
-        for kind, value in set(pairs)
+        for kind, value in wanted
     }
-    if not by_digest:
-        return set()
-    # Most brands have erased no one: one probe of the brand's index then
-    # spares sending a batch's thousands of digests to be looked up.
-    if not await scope.query(ErasedIdentity).exists():
-        return set()
     # Hand-written: the ORM builds an IN list of a batch's thousands of
     # digests slower than the database answers it.
     table = ErasedIdentity._meta.db_table
