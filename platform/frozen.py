@@ -34,11 +34,14 @@ def set_at_once(cls: type[T]) -> type[T]:
         else:
             parameters.append(f.name)
     assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+    # The instance's __dict__ under a name no field can have: a parameter
+    # of the same name would be shadowed by it.
+    held = "_" + "_".join(["held", *names])
     source = (
         f"def __init__(self, {', '.join(parameters)}):\n"
         + "".join(factories)
-        + "    values = self.__dict__\n"
-        + "".join(f"    values[{n!r}] = {n}\n" for n in names)
+        + f"    {held} = self.__dict__\n"
+        + "".join(f"    {held}[{n!r}] = {n}\n" for n in names)
     )
     exec(source, namespace)  # as dataclass itself writes __init__
     init = namespace["__init__"]

@@ -62,3 +62,17 @@ def test_the_instance_stays_frozen_and_compares_as_a_dataclass():
 def test_a_missing_argument_is_refused_as_dataclass_refuses_it():
     with pytest.raises(TypeError, match="sku"):
         AtOnce()  # type: ignore[call-arg]
+
+
+@set_at_once
+@dataclasses.dataclass(frozen=True)
+class NamedLikeItsParts:
+    # Names an __init__ might use for its own locals.
+    values: dict[str, str]
+    self_: int = 0
+    held: str = ""
+
+
+def test_a_field_may_have_any_name():
+    value = NamedLikeItsParts({"a": "b"}, 1, "h")
+    assert (value.values, value.self_, value.held) == ({"a": "b"}, 1, "h")
