@@ -14,6 +14,7 @@ from typing import IO, TypeVar
 from zoneinfo import ZoneInfo
 
 from tessera.errors import DomainError
+from tessera.frozen import set_at_once
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,6 +24,7 @@ R = TypeVar("R")
 csv.field_size_limit(16 * 1024 * 1024)
 
 
+@set_at_once
 @dataclass(frozen=True)
 class CsvRow:
     """One record: ``line`` is the file line it starts on (the header is line 1);

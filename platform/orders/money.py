@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from tessera.errors import DomainError
+from tessera.frozen import set_at_once
 
 EXPONENTS: dict[str, int] = {
     **{
@@ -57,6 +58,7 @@ def exponent(currency: str) -> int:
 PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 
 
+@set_at_once
 @dataclass(frozen=True)
 class MoneyAmount:
     """An amount as a caller wrote it: a decimal (the caller's text, from the
