@@ -86,8 +86,8 @@ Coerce = Callable[[Any], Any]
 # How TesseraExecutionContext answers a plain attribute field: its value, a
 # list of its values, or an empty list only (a list of anything else).
 _LEAF, _LEAVES, _EMPTY = 0, 1, 2
-# by schema: object type name -> field name -> (attribute, how, scalar or enum
-# type or None), for the plain attribute fields it answers
+# by schema: object type name -> field name -> (attribute, how, its scalar or
+# enum type's coercion or None), for the plain attribute fields it answers
 _PLAIN_FIELDS: WeakKeyDictionary[
     GraphQLSchema, dict[str, dict[str, tuple[str, int, Coerce | None]]]
 ] = WeakKeyDictionary()
