@@ -66,6 +66,10 @@ async def next_card_numbers(
         if not advanced:  # the brand's settings are made on first use
             await get_settings(scope, connection)
             advanced = await connection.execute_query_dict(take, [wanted, scope.brand_id])
+        if not advanced:
+            # get_settings made the row in this transaction: only a delete
+            # between the two statements would leave none.
+            raise RuntimeError(f"brand {scope.brand_id} has no member settings to number cards by")
         [sequence] = advanced
         last, prefix = int(sequence["card_sequence"]), str(sequence["card_prefix"])
         run = [format_card(prefix, n) for n in range(last - wanted + 1, last + 1)]

@@ -84,6 +84,19 @@ async def test_a_run_of_card_numbers_takes_one_round_trip_and_one_to_check_it(
     assert run == [format_card(first[:-10], int(first[-10:-1]) + n) for n in (1, 2, 3)]
 
 
+async def test_a_brand_without_member_settings_is_named_not_unpacked(brand_a, monkeypatch):
+    # The settings row is made on first use; were it missing even then (a
+    # delete between the two statements), the error says so.
+    async def made_nothing(*_args):
+        return None
+
+    monkeypatch.setattr("tessera.members.cards.get_settings", made_nothing)
+    scope = BrandScope(brand_a)
+    with pytest.raises(RuntimeError, match="no member settings"):
+        async with unit_of_work(scope) as uow:
+            await next_card_numbers(scope, uow.connection, 1, set())
+
+
 async def test_lookup_normalises_like_writes(brand_a, register):
     member = await register(brand_a, phone="13800138000")
     scope = BrandScope(brand_a)
