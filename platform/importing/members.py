@@ -115,14 +115,15 @@ async def import_members(
 
         def check(
             batch: list[CsvRow], tags: dict[int, list[str]]
-        ) -> tuple[list[_Row], list[tuple[CsvRow, DomainError]]]:
+        ) -> tuple[list[_Row], list[tuple[CsvRow, DomainError, list[str]]]]:
             checked: list[_Row] = []
-            refused: list[tuple[CsvRow, DomainError]] = []
+            refused: list[tuple[CsvRow, DomainError, list[str]]] = []  # with the row's tags
             for row in batch:
+                codes = tags[id(row)]
                 try:
-                    checked.append(_check(scope, row, tags[id(row)], definitions, now, today))
+                    checked.append(_check(scope, row, codes, definitions, now, today))
                 except DomainError as error:
-                    refused.append((row, error))
+                    refused.append((row, error, codes))
             return checked, refused
 
         # The tags of the batch written last, going on (in their own
@@ -130,22 +131,16 @@ async def import_members(
         tagging: asyncio.Future[None] | None = None
 
         async def write(
-            batch: list[CsvRow],
-            plainly: _Plainly,
-            tag_ids: dict[str, int],
-            known: int,
-            checking: Any,
+            batch: list[CsvRow], tag_ids: dict[str, int], known: int, checking: Any
         ) -> None:
             nonlocal tagging
             checked, refused = await checking if checking is not None else ([], [])
             report.rows += len(batch)
             report.unchanged += known
-            for row, problem in refused:
+            for row, problem, codes in refused:
                 # Every problem of the row at once, its unknown tags included.
                 reason = "; ".join(
-                    filter(
-                        None, [reason_of(problem), _unknown_tags(plainly.tags[id(row)], tag_ids)]
-                    )
+                    filter(None, [reason_of(problem), _unknown_tags(codes, tag_ids)])
                 )
                 _reject(report, rejects, row, reason)
             tagging = await _import_batch(scope, checked, tag_ids, rejects, report, now, tagging)
@@ -167,7 +162,7 @@ async def import_members(
         # recognises the same rows).
         backoff, skipped = 0, 0
         plain = _Plain(scope.brand_id, scope.brand.default_region)
-        ahead: tuple[list[CsvRow], _Plainly, dict[str, int], int, Any] | None = None
+        ahead: tuple[list[CsvRow], dict[str, int], int, Any] | None = None
         try:
             for batch in batches(rows, batch_size):
                 due = skipped >= backoff
@@ -190,7 +185,7 @@ async def import_members(
                 )
                 if ahead is not None:
                     await write(*ahead)
-                ahead = (batch, plainly, tag_ids, len(batch) - len(rest), checking)
+                ahead = (batch, tag_ids, len(batch) - len(rest), checking)
             if ahead is not None:
                 await write(*ahead)
                 ahead = None
@@ -198,8 +193,8 @@ async def import_members(
                 await tagging
                 tagging = None
         finally:
-            if ahead is not None and ahead[4] is not None:
-                ahead[4].cancel()
+            if ahead is not None and ahead[3] is not None:
+                ahead[3].cancel()
             if tagging is not None:
                 tagging.cancel()
     return report
@@ -216,7 +211,7 @@ class _Plainly:
 
 
 def _plainly(plain: _Plain, batch: list[CsvRow], *, keys: bool) -> _Plainly:
-    tags = {id(row): _tag_codes(row) for row in batch}
+    tags = {id(row): cell_list(row.values.get("tags", "")) for row in batch}
     if not keys:
         return _Plainly(tags)
     wanted: dict[int, list[tuple[str, str]]] = {}
@@ -517,10 +512,6 @@ def _attribute(definition: AttributeDefinition, text: str, column: str) -> Any:
     if kind is attrs.AttributeType.BOOLEAN:
         return cell_bool(text, column)
     return text.strip()
-
-
-def _tag_codes(row: CsvRow) -> list[str]:
-    return cell_list(row.values.get("tags", ""))
 
 
 def _unknown_tags(codes: list[str], tag_ids: dict[str, int]) -> str:
