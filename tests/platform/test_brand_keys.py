@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from asyncpg.exceptions import ForeignKeyViolationError
 from tortoise import Tortoise, connections
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from tessera import db
 from tessera.models_base import BrandOwned
@@ -108,3 +110,38 @@ async def test_postgres_refuses_a_row_pointing_at_another_brand(what, brand_a, b
         await write(brand_b.id, a_member.pk, **refs)
     # The same row for B's own member goes in: only the brand was wrong.
     await write(brand_b.id, b_member.pk, **refs)
+
+
+@pytest.mark.postgres_only
+async def test_the_twins_of_set_null_keys_are_checked_at_commit(tessera_runtime):
+    """A NO ACTION twin checked at the delete itself may run before the
+    single-column key's SET NULL (triggers go in the order of their names,
+    which carry OIDs as text) and refuse the delete; at commit it follows it."""
+    twins = [
+        f"{table}_{column}_brand_fkey"
+        for m in brand_key_migrations()
+        for table, column, _, on_delete in m.BRAND_LINKS
+        if on_delete == "SET NULL"
+    ]
+    assert twins
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT conname, condeferrable, condeferred FROM pg_constraint WHERE conname = ANY($1)",
+        [twins],
+    )
+    assert sorted((r["conname"], r["condeferrable"], r["condeferred"]) for r in rows) == sorted(
+        (name, True, True) for name in twins
+    )
+
+
+@pytest.mark.postgres_only
+async def test_a_row_pointing_at_another_brands_row_is_still_refused_at_commit(brand_a, brand_b):
+    from tessera.tags.models import Tag
+    from tessera.tags.service import create_group
+
+    b_group = await create_group(BrandScope(brand_b), "life", "Lifecycle")
+    # Refused by the commit: the driver's error, which the ORM translates
+    # only for statements.
+    with pytest.raises(ForeignKeyViolationError, match="tag_group_id_brand_fkey"):
+        async with in_transaction():
+            await Tag.create(brand_id=brand_a.id, code="x", name="X", group_id=b_group.id)
+    assert not await Tag.filter(brand_id=brand_a.id).exists()
