@@ -422,7 +422,14 @@ async def test_a_campaign_reaches_each_consented_member_once_through_a_worker_ki
         assert final is not None and final.status is CampaignStatus.COMPLETED
     finally:
         if worker.poll() is None:
+            # As tessera_processes.Child.stop: a worker that does not finish
+            # shutting down in time is killed (once, under CI's load, it
+            # took longer than 30 s after its last send).
             worker.terminate()
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=15)
         await redis.delete(queue, f"{queue}:priority")
         await redis.aclose()
