@@ -57,12 +57,15 @@ class _Picker:
 
 def co_purchase_ranking(neighbours: Iterable[ItemScore]) -> list[tuple[str, float, str]]:
     """Neighbours of the member's recent items, their similarities summed,
-    each with the item that contributed most (the reason)."""
+    each with the item that contributed most (the reason; of items that
+    contributed as much, the first by SKU: the rows come in no set order,
+    and the same member must read the same reason on every request)."""
     total: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
     for n in neighbours:
         total[n.sku] = total.get(n.sku, 0.0) + n.score
-        if n.score > best.get(n.sku, (-1.0, ""))[0]:
+        held = best.get(n.sku)
+        if held is None or n.score > held[0] or (n.score == held[0] and n.of < held[1]):
             best[n.sku] = (n.score, n.of)
     return sorted(
         ((sku, score, best[sku][1]) for sku, score in total.items()),

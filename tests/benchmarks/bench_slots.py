@@ -105,7 +105,8 @@ async def slot(request):
     total, best = {}, {}
     for r in neighbours:
         total[r["neighbour"]] = total.get(r["neighbour"], 0.0) + r["score"]
-        if r["score"] > best.get(r["neighbour"], (-1.0, ""))[0]:
+        held = best.get(r["neighbour"])
+        if held is None or (-r["score"], r["sku"]) < (-held[0], held[1]):
             best[r["neighbour"]] = (r["score"], r["sku"])
     ranked = [(sku, score, "bought together with " + best[sku][1])
               for sku, score in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))]
