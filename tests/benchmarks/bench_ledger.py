@@ -42,7 +42,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from tortoise import Tortoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -396,9 +395,6 @@ async def main() -> int:
     async with bench_database() as url:
         # One pool connection per client on both sides.
         pooled = f"{url}?minsize=1&maxsize={CLIENTS}"
-        await db.connect(pooled)
-        await Tortoise.generate_schemas(safe=False)
-        await db.disconnect()
         settings = Settings(
             environment=Environment.TEST,
             database_url=pooled,

@@ -33,14 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from tortoise import Tortoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ledger import Server, free_port
 from harness import ROOT, Figure, Report, bench_database
 
-from tessera import bootstrap, db
+from tessera import bootstrap
 from tessera.auth.api_keys import create_api_key
 from tessera.config import Environment, Settings
 from tessera.features.service import set_feature
@@ -257,9 +256,6 @@ async def start_bare(folder: Path, dsn: str, brand_id: int) -> tuple[subprocess.
 async def main() -> int:
     async with bench_database() as url:
         pooled = f"{url}?minsize=1&maxsize={CLIENTS}"
-        await db.connect(pooled)
-        await Tortoise.generate_schemas(safe=False)
-        await db.disconnect()
         folder = Path(tempfile.mkdtemp(prefix="tessera-bench-slots-"))
         settings = Settings(
             environment=Environment.TEST,

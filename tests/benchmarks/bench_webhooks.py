@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import httpx
-from tortoise import Tortoise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -126,7 +125,6 @@ async def main() -> int:
 
 
 async def measure(url: str) -> int:
-    await Tortoise.generate_schemas(safe=True)
     tenant = await create_tenant("bench", "Bench")
     scope = BrandScope(await create_brand(tenant.code, "bench", "Bench"))
     await service.create_subscription(scope, url, ["*"])
