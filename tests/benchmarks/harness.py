@@ -112,6 +112,8 @@ async def migrated_template(admin_url: str) -> str:
             print("bench database: migrating a template (once per set of migrations)")
             await migrations_tool.apply(url)
             await admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        except asyncpg.DuplicateDatabaseError:  # a bench run alongside made it first
+            await admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
         except BaseException:
             await admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
             raise
@@ -122,9 +124,9 @@ async def migrated_template(admin_url: str) -> str:
 
 @asynccontextmanager
 async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runtime.Runtime]:
-    """Tessera connected to ``database_url`` with tables from the models, jobs
-    going to a fresh arq queue on Redis as in production, or in-process
-    without it (the header says which). Follow-up work of each commit costs
+    """Tessera connected to ``database_url`` (its tables made by
+    :func:`bench_database`), jobs going to a fresh arq queue on Redis as in
+    production, or in-process without it (the header says which). Follow-up work of each commit costs
     its outbox rows, written in the commit, not the work: no relay runs, as
     none runs inside a production request either."""
     settings = Settings(
