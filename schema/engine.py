@@ -147,12 +147,7 @@ def _coercion(leaf: GraphQLLeafType) -> Coerce:
     if not isinstance(leaf, CustomGraphQLEnumType) or not issubclass(leaf.wrapped_cls, Enum):
         return coerce
     wrapped = leaf.wrapped_cls
-    names = {
-        member: name
-        for name, value in leaf.values.items()
-        for member in wrapped
-        if member.value == value.value
-    }
+    names = {wrapped(value.value): name for name, value in leaf.values.items()}
 
     def coerce_member(value: Any) -> Any:
         if type(value) is wrapped:

@@ -65,7 +65,7 @@ def co_purchase_ranking(neighbours: Iterable[ItemScore]) -> list[tuple[str, floa
     for n in neighbours:
         total[n.sku] = total.get(n.sku, 0.0) + n.score
         held = best.get(n.sku)
-        if held is None or n.score > held[0] or (n.score == held[0] and n.of < held[1]):
+        if held is None or (-n.score, n.of) < (-held[0], held[1]):
             best[n.sku] = (n.score, n.of)
     return sorted(
         ((sku, score, best[sku][1]) for sku, score in total.items()),
