@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+import tessera.migrations
 from tessera import db, migrations_tool, runtime
 from tessera.bootstrap import build_host, build_outbox
 from tessera.config import Environment, Limits, Settings
@@ -87,7 +88,7 @@ async def migrated_template(admin_url: str) -> str:
     once per set of migration files (its name carries their digest) and
     copied for each bench: migrating takes ~15 s, copying a fraction of a
     second. Templates of other migration sets are dropped."""
-    files = sorted(Path(migrations_tool.__file__).with_name("migrations").glob("*.py"))
+    files = sorted(Path(*tessera.migrations.__path__).glob("*.py"))
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
     name = f"{TEMPLATE_PREFIX}{digest}"
     admin = await asyncpg.connect(admin_url)
@@ -112,11 +113,10 @@ async def migrated_template(admin_url: str) -> str:
             print("bench database: migrating a template (once per set of migrations)")
             await migrations_tool.apply(url)
             await admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
-        except asyncpg.DuplicateDatabaseError:  # a bench run alongside made it first
+        except asyncpg.DuplicateDatabaseError:
+            pass  # a bench run alongside made it first
+        finally:  # gone already once renamed
             await admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
-        except BaseException:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
-            raise
         return name
     finally:
         await admin.close()
