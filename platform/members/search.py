@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from tortoise import timezone
 from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.fields import DatetimeField, Field
 from tortoise.queryset import QuerySet
 
 from tessera.errors import DomainError
@@ -210,4 +212,22 @@ def _converters(columns: Sequence[str]) -> list[tuple[str, Callable[[Any], Any]]
     (tortoise's ``resolve_to_python_value``: none for the driver's native types)."""
     native = {name for _, name, _ in Member._meta.db_native_fields}
     fields = Member._meta.fields_map
-    return [(c, fields[c].to_python_value) for c in columns if c not in native]
+    return [(c, _converter(fields[c])) for c in columns if c not in native]
+
+
+def _converter(field: Field[Any]) -> Callable[[Any], Any]:
+    """``field.to_python_value``; for a datetime column, with the value
+    PostgreSQL's driver gives (an aware datetime, tortoise's time zones on)
+    moved into tortoise's zone directly: tortoise reads its settings again
+    for every value (a third of the conversion of a members page's rows)."""
+    convert = field.to_python_value
+    if not isinstance(field, DatetimeField) or not timezone.get_use_tz():
+        return convert
+    zone = timezone.get_default_timezone()
+
+    def instant(value: Any) -> Any:
+        if type(value) is datetime and value.utcoffset() is not None:
+            return value.astimezone(zone)
+        return convert(value)
+
+    return instant

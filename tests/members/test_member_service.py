@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -297,8 +297,6 @@ async def test_the_first_page_statement_reads_what_the_filtered_query_reads(
     """``search.first_page`` (the members page without filter, written out)
     gives the rows ``filtered_members`` ordered and limited gives, converted
     alike: dates, times, JSON, sealed columns; tombstones and other brands left out."""
-    from datetime import UTC, datetime, timedelta
-
     from tessera.members.search import MemberFilter, MemberSort, filtered_members, first_page
     from tessera.schema.members.types import MEMBER_COLUMNS
 
@@ -332,3 +330,23 @@ async def test_the_first_page_statement_reads_what_the_filtered_query_reads(
             )
             assert await first_page(scope, sort, limit, MEMBER_COLUMNS) == expected
     assert len(await first_page(scope, MemberSort.NAME_ASC, 20, MEMBER_COLUMNS)) == 7
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2025, 1, 1, 9, 30, tzinfo=UTC),  # as PostgreSQL's driver gives it
+        datetime(2025, 1, 1, 9, 30, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2025, 1, 1, 9, 30),  # naive, as SQLite's may
+        "2025-01-01 09:30:00",
+        "2025-01-01T09:30:00+08:00",
+        None,
+    ],
+)
+def test_the_first_pages_times_are_converted_as_tortoise_converts_them(value):
+    from tessera.members.search import _converter
+
+    field = Member._meta.fields_map["joined_at"]
+    ours, tortoises = _converter(field)(value), field.to_python_value(value)
+    assert ours == tortoises
+    assert repr(ours) == repr(tortoises)  # the same zone too
