@@ -30,6 +30,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING
+from datetime import date, datetime, time
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -148,6 +150,8 @@ def _coercion(leaf: GraphQLLeafType) -> Coerce:
         return coerce
     wrapped = leaf.wrapped_cls
     names = {wrapped(value.value): name for name, value in leaf.values.items()}
+    if not hasattr(wrapped, "__await__"):
+        _NEVER_AWAITABLE.add(wrapped)
 
     def coerce_member(value: Any) -> Any:
         if type(value) is wrapped:
@@ -157,6 +161,13 @@ def _coercion(leaf: GraphQLLeafType) -> Coerce:
         return coerce(value)
 
     return coerce_member
+
+
+# The types of the scalar and enum values a page holds most, none of them
+# awaitable: the awaitable check (two isinstance calls and a failed attribute
+# look-up for anything but the builtins strawberry's check knows) is spared
+# them. The schemas' enums join as their coercions are made (_coercion).
+_NEVER_AWAITABLE: set[type] = {str, int, float, bool, Decimal, datetime, date, time}
 
 
 def _probe(_source: Any, _info: Any) -> None:
@@ -221,7 +232,9 @@ class TesseraExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return answer
 
     def _leaf(self, value: Any, coerce: Any) -> Any:
-        if value is None or isinstance(value, Exception) or self.is_awaitable(value):
+        if type(value) not in _NEVER_AWAITABLE and (
+            value is None or isinstance(value, Exception) or self.is_awaitable(value)
+        ):
             return Undefined
         coerced = coerce(value)
         return Undefined if coerced is None else coerced
