@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from tessera import collector
 from tessera.auth.bearer import authenticate_bearer
 from tessera.config import Settings
 from tessera.request_context import brand_var, current_request_id
@@ -132,7 +133,10 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         request = Request(scope, replayed)
         request.state.principal = principal
         try:
-            response: Response = await self.run(request)
+            # The answer's containers live until it is sent: no collector
+            # walking them as it is built (tessera.collector.held).
+            with collector.held():
+                response: Response = await self.run(request)
         except HTTPException as exc:
             return _error(exc.status_code, "BAD_REQUEST", exc.reason)
         if (

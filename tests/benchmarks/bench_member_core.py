@@ -70,7 +70,7 @@ from harness import (
 
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
-from tessera.collector import freeze_start_up
+from tessera.collector import freeze_start_up, held
 from tessera.demo import loyalty_programme
 from tessera.demo_data import ITEMS, generate
 from tessera.members.models import Member
@@ -780,11 +780,14 @@ async def main() -> None:
                 plain_floor = floor_schema(ready, tessera_engine=False)
 
                 async def page_floor(schema: strawberry.Schema = floor) -> None:
-                    result = await schema.execute(MEMBERS_PAGE)
-                    if result.errors:
-                        raise SystemExit(f"floor schema failed: {result.errors}")
-                    # Encoded as Tessera's endpoint encodes its answers (schema.http).
-                    orjson.dumps({"data": result.data}, default=str)
+                    # The collector held as the endpoint holds it while it
+                    # answers, and the answer encoded as it encodes them
+                    # (schema.http).
+                    with held():
+                        result = await schema.execute(MEMBERS_PAGE)
+                        if result.errors:
+                            raise SystemExit(f"floor schema failed: {result.errors}")
+                        orjson.dumps({"data": result.data}, default=str)
 
                 t_page, t_page_sql, t_page_floor = await medians_in_turns(
                     page, lambda: sql_page(pool, brand.id), page_floor, repeat=PAGE_REPEAT

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
+import strawberry
 
 from tessera.auth.api_keys import revoke_api_key
 from tessera.auth.models import ApiKey
@@ -269,3 +271,31 @@ def test_what_orjson_refuses_is_encoded_by_the_standard_library(tessera_runtime)
     assert json.loads(endpoint.encode_json(beyond_64_bits)) == beyond_64_bits
     plain = {"data": {"brand": {"code": "brand-a"}}}
     assert endpoint.encode_json(plain) == b'{"data":{"brand":{"code":"brand-a"}}}'
+
+
+async def test_the_collector_is_held_while_a_request_is_answered(
+    http, api_key, brand_a, monkeypatch
+):
+    """A request's answer is built with the cyclic collector held
+    (tessera.collector.held) and let go once it is answered, refused
+    requests included."""
+    collecting: list[bool] = []
+    execute = strawberry.Schema.execute
+
+    async def noting(self, *args, **kwargs):
+        collecting.append(gc.isenabled())
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(strawberry.Schema, "execute", noting)
+    token = await api_key(brand_a, "read")
+    response = await http.post("/graphql", json={"query": BRAND}, headers=bearer(token))
+    assert response.json()["data"]["brand"]["code"] == "brand-a"
+    assert collecting == [False]
+    assert gc.isenabled()
+    malformed = await http.post(
+        "/graphql",
+        content=b"{not json",
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert malformed.status_code == 400
+    assert gc.isenabled()
