@@ -1,7 +1,7 @@
-"""record_orders holds the cyclic garbage collector while its batches run
-(collector.held): let go when the last one ends, never held
-for good by batches that keep overlapping, and a process that runs without
-it is left so."""
+"""record_orders and GraphQL requests hold the cyclic garbage collector
+while they run (collector.held): let go when the last one ends, never held
+for good by batches or requests that keep overlapping, and a process that
+runs without it is left so."""
 
 import gc
 from collections.abc import Iterator
@@ -73,3 +73,25 @@ def test_a_process_run_without_the_collector_is_left_so() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_requests_that_keep_overlapping_still_collect_their_young_garbage(
+    monkeypatch: pytest.MonkeyPatch, collections: list[int]
+) -> None:
+    """Each request leaves some cyclic garbage: while others still run, one
+    that ends collects the young generation once it has grown past the bound."""
+    monkeypatch.setattr(collector, "COLLECT_YOUNG_AFTER", 1_000)
+    gc.collect()
+    collections.clear()
+    running = collector.held()
+    running.__enter__()
+    with collector.held():
+        garbage = [[] for _ in range(100)]  # under the bound
+    assert collections == []
+    with collector.held():
+        garbage = [[] for _ in range(2_000)]  # over it
+    assert collections == [0]
+    del garbage
+    assert not gc.isenabled()
+    running.__exit__(None, None, None)
+    assert gc.isenabled()
