@@ -218,8 +218,9 @@ def _converters(columns: Sequence[str]) -> list[tuple[str, Callable[[Any], Any]]
 def _converter(field: Field[Any]) -> Callable[[Any], Any]:
     """``field.to_python_value``; for a datetime column, with the value
     PostgreSQL's driver gives (an aware datetime, tortoise's time zones on)
-    moved into tortoise's zone directly: tortoise reads its settings again
-    for every value (a third of the conversion of a members page's rows)."""
+    moved into tortoise's zone directly: tortoise reads its settings from
+    the environment again for every value (0.98 µs a value, 0.57 µs here;
+    a members page converts 300)."""
     convert = field.to_python_value
     if not isinstance(field, DatetimeField) or not timezone.get_use_tz():
         return convert
