@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tortoise.expressions import F
@@ -79,13 +78,17 @@ class StatsView:
 
     @property
     def average_order_value(self) -> int:
-        if not self.orders_count:
+        """Total spent / orders count rounded half-even, in integers: a members
+        page computes it for every member, and the same rounding through
+        ``Decimal`` (a division and a quantize) took ten times as long."""
+        count = self.orders_count
+        if not count:
             return 0
-        return int(
-            (Decimal(self.total_spent) / self.orders_count).quantize(
-                Decimal(1), rounding=ROUND_HALF_EVEN
-            )
-        )
+        total = self.total_spent
+        quotient, remainder = divmod(abs(total), count)
+        if 2 * remainder > count or (2 * remainder == count and quotient % 2):
+            quotient += 1
+        return quotient if total >= 0 else -quotient
 
 
 # pg_advisory_xact_lock's first key: this lock's namespace; the second is the brand.

@@ -4,7 +4,7 @@ after any history of orders and refunds (hypothesis, on both databases)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from hypothesis import given, settings
@@ -37,7 +37,23 @@ def test_average_order_value_rounds_half_even():
     assert StatsView(orders_count=2, gross_spent=5).average_order_value == 2  # 2.5
     assert StatsView(orders_count=2, gross_spent=7).average_order_value == 4  # 3.5
     assert StatsView(orders_count=3, gross_spent=100).average_order_value == 33
+    # refunds past the orders: half-even below zero too
+    assert StatsView(orders_count=2, refunded_total=5).average_order_value == -2  # -2.5
+    assert StatsView(orders_count=2, refunded_total=7).average_order_value == -4  # -3.5
     assert StatsView().average_order_value == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    total=st.integers(-(10**15), 10**15),
+    count=st.integers(1, 10**6),
+)
+def test_average_order_value_is_the_decimal_division_rounded_half_even(total, count):
+    """Worked out in integers; the same as dividing as ``Decimal`` and
+    quantizing half-even, for any total and count (refunds may pass the orders)."""
+    view = StatsView(orders_count=count, gross_spent=max(total, 0), refunded_total=max(-total, 0))
+    expected = (Decimal(total) / count).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    assert view.average_order_value == int(expected)
 
 
 async def test_rebuild_restores_lost_or_wrong_rows_and_reports_progress(
