@@ -80,7 +80,7 @@ class StatsView:
     def average_order_value(self) -> int:
         """Total spent / orders count rounded half-even, in integers: a members
         page computes it for every member, and the same rounding through
-        ``Decimal`` (a division and a quantize) took ten times as long."""
+        ``Decimal`` (a division and a quantize) took three times as long."""
         count = self.orders_count
         if not count:
             return 0
