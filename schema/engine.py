@@ -28,12 +28,12 @@ included, to graphql-core."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import MISSING
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 from weakref import WeakKeyDictionary
 
 from graphql import (
@@ -163,11 +163,16 @@ def _coercion(leaf: GraphQLLeafType) -> Coerce:
     return coerce_member
 
 
-# The types of the scalar and enum values a page holds most, none of them
-# awaitable: the awaitable check (two isinstance calls and a failed attribute
-# look-up for anything but the builtins strawberry's check knows) is spared
-# them. The schemas' enums join as their coercions are made (_coercion).
-_NEVER_AWAITABLE: set[type] = {str, int, float, bool, Decimal, datetime, date, time}
+# Types whose values are never awaitable: strawberry's check answers the
+# builtins at once, anything else with two isinstance calls and a failed
+# attribute look-up (a page's Decimals, times and enums, some 500 a page).
+# TesseraExecutionContext's check answers all of these at once; the schemas'
+# enums join as their coercions are made (_coercion). None is left out: a
+# plain field's None goes to graphql-core (TesseraExecutionContext._leaf).
+_NEVER_AWAITABLE: set[type] = {
+    *(bool, int, float, str, bytes, list, tuple, dict, set, frozenset),
+    *(Decimal, datetime, date, time),
+}
 
 
 def _probe(_source: Any, _info: Any) -> None:
@@ -187,6 +192,12 @@ class TesseraExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        given = self.is_awaitable
+
+        def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+            return type(value) not in _NEVER_AWAITABLE and given(value)
+
+        self.is_awaitable = is_awaitable
         manager = self.middleware_manager
         wrapped = manager is not None and manager.get_field_resolver(_probe) is not _probe
         self.plain_fields = {} if wrapped else _plain_fields(self.schema)

@@ -221,3 +221,23 @@ def test_an_enum_member_is_named_without_strawberrys_search_of_the_values(monkey
     thing.colour = "blue"  # type: ignore[assignment]
     assert asyncio.run(schema.execute("{ thing { colour } }")).data == {"thing": {"colour": "BLUE"}}
     assert searched == ["blue"]
+
+
+class AwaitableText(str):
+    """A value of a builtin's subclass that is awaitable: not taken for the builtin."""
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        return "awaited"
+
+
+def test_awaitable_values_are_awaited_whatever_type_they_subclass():
+    async def half() -> float:
+        return 0.5
+
+    thing = _well_typed()
+    thing.ratio = half()  # type: ignore[assignment]
+    thing.text = AwaitableText("raw")
+    data, errors = _answers(_schema(thing, [], []))
+    assert errors == []
+    assert data["thing"]["ratio"] == 0.5 and data["thing"]["text"] == "awaited"
