@@ -126,9 +126,9 @@ async def migrated_template(admin_url: str) -> str:
 async def bench_runtime(database_url: str, var_dir: Path) -> AsyncIterator[runtime.Runtime]:
     """Tessera connected to ``database_url`` (its tables made by
     :func:`bench_database`), jobs going to a fresh arq queue on Redis as in
-    production, or in-process without it (the header says which). Follow-up work of each commit costs
-    its outbox rows, written in the commit, not the work: no relay runs, as
-    none runs inside a production request either."""
+    production, or in-process without it (the header says which). Follow-up
+    work of each commit costs its outbox rows, written in the commit, not
+    the work: no relay runs, as none runs inside a production request either."""
     settings = Settings(
         environment=Environment.TEST,
         database_url=database_url,
