@@ -57,13 +57,17 @@ def selected_names(
     return found
 
 
-async def preload(info: Info, members: Sequence[Member], path: Sequence[str]) -> None:
-    """Fill the fields selected on ``members`` (found at ``path`` in the
-    current field's selection, e.g. ``("edges", "node")``) that have a batch
-    form."""
+def fields_at(info: Info, path: Sequence[str]) -> dict[str, bool]:
+    """The fields selected at ``path`` in the current field's selection (e.g.
+    ``("edges", "node")``), as :func:`selected_names` gives them."""
+    return selected_names(info.selected_fields, [info.field_name, *path])
+
+
+async def preload(info: Info, members: Sequence[Member], wanted: dict[str, bool]) -> None:
+    """Fill the fields of ``wanted`` (:func:`fields_at` the members) that
+    have a batch form."""
     if not members:
         return
-    wanted = selected_names(info.selected_fields, [info.field_name, *path])
     pks = [member.pk for member in members]
     loads = []
     if "tags" in wanted:

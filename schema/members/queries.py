@@ -13,8 +13,8 @@ from tessera.schema.ids import decode_id
 from tessera.schema.members.dataloaders import MemberByIdLoader
 from tessera.schema.members.filters import MemberFilterInput, MemberSort
 from tessera.schema.members.identities import IdentityKind
-from tessera.schema.members.preload import preload
-from tessera.schema.members.types import MEMBER_COLUMNS, Member
+from tessera.schema.members.preload import fields_at, preload
+from tessera.schema.members.types import Member, columns_for
 from tessera.schema.pagination import Connection, Window, connection_of, paginate, row_cursor
 from tessera.schema.permissions import CanRead
 
@@ -73,10 +73,12 @@ class MemberQuery:
         query = await filtered_members(scope, wanted)
         window = Window(first, after, last, before)
         cap = info.context.settings.limits.page_size
+        selected = fields_at(info, ("edges", "node"))
+        columns = columns_for(selected, sort.field)
         if segment_id is None and window.plain and wanted == MemberFilter():
             # The page every console opens: its statement is written out once.
             size = window.size(cap)
-            rows = await first_page(scope, sort, size + 1, MEMBER_COLUMNS)
+            rows = await first_page(scope, sort, size + 1, columns)
             page = connection_of(
                 rows, window, size, row_cursor(sort.field), Member.from_row, query.count
             )
@@ -92,7 +94,7 @@ class MemberQuery:
                 to_node=Member.from_row,
                 sort_field=sort.field,
                 descending=sort.descending,
-                columns=MEMBER_COLUMNS,
+                columns=columns,
             )
-        await preload(info, [edge.node for edge in page.edges], ("edges", "node"))
+        await preload(info, [edge.node for edge in page.edges], selected)
         return page

@@ -67,3 +67,18 @@ def test_a_member_from_a_row_is_the_member_the_constructor_builds() -> None:
     assert type(built.status) is MemberStatus and type(built.gender) is Gender
     # its own list, as the constructor's call gave it
     assert built.interests is not row["interests"]
+
+
+def test_a_member_from_a_partial_row_leaves_the_fields_it_lacks_unset() -> None:
+    """A page reads only its selected fields' columns: a field it did not
+    read fails when the engine reads it, rather than answering null."""
+    built = Member.from_row({"id": 42, "brand_id": 7, "name": "Li Lei", "status": "active"})
+    assert (built.pk, built.brand_pk, built.name, built.status) == (
+        42,
+        7,
+        "Li Lei",
+        MemberStatus.ACTIVE,
+    )
+    for unread in ("external_id", "gender", "birthday", "joined_at", "interests", "attributes"):
+        assert not hasattr(built, unread)
+    assert built.phone_sealed is None and built.ready_tags is None
