@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from tortoise import Tortoise, connections
+
+from tessera.pg_client import PooledConnection
 
 APP_LABEL = "tessera"
 
@@ -41,23 +42,6 @@ MODEL_MODULES = [
 ]
 
 
-class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
-    """A pooled PostgreSQL connection released without asyncpg's reset.
-
-    asyncpg resets every connection it takes back into the pool (``SELECT
-    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``): one more
-    round trip per query outside a transaction and per transaction, which a
-    small request pays several times. Tessera leaves nothing for it to undo:
-    its advisory locks are transaction-scoped (``pg_advisory_xact_lock``), it
-    never LISTENs or keeps a cursor past its transaction, and session settings
-    (a worker's timeouts) are start-up parameters, not ``SET``. A connection
-    released inside a transaction is still rolled back: asyncpg adds the
-    ROLLBACK itself whatever this query is."""
-
-    def get_reset_query(self) -> str:
-        return ""
-
-
 def tortoise_config(
     database_url: str, server_settings: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -67,6 +51,7 @@ def tortoise_config(
         from tortoise.backends.base.config_generator import expand_db_url
 
         connection = expand_db_url(url)
+        connection["engine"] = "tessera.pg_client"
         connection["credentials"]["connection_class"] = PooledConnection
         if server_settings:
             connection["credentials"]["server_settings"] = server_settings

@@ -578,7 +578,7 @@ class DatabaseLog:
     # asyncpg's pool resets a connection on release (``SELECT
     # pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;``): one more
     # round trip after each pooled use. Tessera's own pool skips it
-    # (tessera.db.PooledConnection), so this stays 0 unless a pool of another
+    # (tessera.pg_client.PooledConnection), so this stays 0 unless a pool of another
     # connection class is in use. The pool's, not the code's: kept apart.
     pool_resets: int = 0
     # asyncpg looks a parameter's type up the first time a connection meets

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Figure, Report, bench_database, bench_runtime
 
+from tessera import pg_client
 from tessera.campaigns import sending, service
 from tessera.campaigns.models import CampaignRecipient
 from tessera.channels import delivery
@@ -262,7 +263,7 @@ async def main() -> int:
             template = await channels.create_template(
                 scope, name="t", channel=Channel.EMAIL, subject="s", body="Hi {{ member.name }}"
             )
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+            pool = await pg_client.create_pool(url, min_size=1, max_size=2)
             segments = []
             for side, first in (("tessera", 0), ("baseline", 10 * MEMBERS)):
                 segment = await scope.create(Segment, name=side, kind="static", size=MEMBERS)

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Figure, HttpConnection, Report, bench_database
 
-from tessera import bootstrap, db
+from tessera import bootstrap, pg_client
 from tessera.assets import service
 from tessera.auth.api_keys import create_api_key
 from tessera.config import Environment, Settings
@@ -409,11 +409,9 @@ async def main() -> int:
         scope = BrandScope(brand)
         members = await seed(scope)
         hot = members[0]
-        # Released without asyncpg's reset round trip, as Tessera's own pool
-        # (tessera.db.PooledConnection): the baseline pays no more than it must.
-        pool = await asyncpg.create_pool(
-            url, min_size=CLIENTS, max_size=CLIENTS, connection_class=db.PooledConnection
-        )
+        # Tessera's own pool (tessera.pg_client: no reset round trip, idle
+        # connections released in place): the baseline pays no more than it must.
+        pool = await pg_client.create_pool(url, min_size=CLIENTS, max_size=CLIENTS)
         baseline = Baseline(pool, brand.id)
         rng = random.Random(7)
         spread = [rng.choice(members) for _ in range(OPS)]

@@ -68,6 +68,7 @@ from harness import (
     totals_in_turns,
 )
 
+from tessera import pg_client
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
 from tessera.collector import freeze_start_up, held
@@ -656,7 +657,7 @@ async def main() -> None:
             scopes = ["admin", "pii"] if SEALED else ["admin"]
             token = (await create_api_key(brand, "bench", scopes)).token
             app = create_app(rt.settings, runtime=rt)
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+            pool = await pg_client.create_pool(url, min_size=1, max_size=2)
             sql = SqlOrders(pool, brand.id)
             same = SameRows(sql)
             async with httpx.AsyncClient(

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Figure, Report, bench_database, bench_runtime
 
+from tessera import pg_client
 from tessera.assets.verify import verify_brand
 from tessera.members.merge import merge_members
 from tessera.members.service import create_member
@@ -218,7 +219,7 @@ async def main() -> int:
                 tenant.code, "bench", "Bench", currency="CNY", timezone="UTC"
             )
             scope = BrandScope(brand)
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+            pool = await pg_client.create_pool(url, min_size=1, max_size=2)
             ours, theirs = [], []
             for run in range(REPEAT):
                 for side in ("t", "b"):

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Figure, Report, bench_database, bench_runtime, median_seconds, seconds
 
+from tessera import pg_client
 from tessera.app import create_app
 from tessera.auth.api_keys import create_api_key
 from tessera.members import pii
@@ -310,7 +311,7 @@ async def main() -> None:
                 "bench", "other", "Other", currency=CURRENCY, timezone=TIMEZONE
             )
             scope = BrandScope(brand)
-            async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+            async with pg_client.create_pool(url, min_size=1, max_size=2) as pool:
                 started = time.perf_counter()
                 now = datetime.now(UTC)
                 await load(pool, BrandScope(other), OTHER_MEMBERS, now)

@@ -61,10 +61,11 @@ QUERY = (
 
 BARE_APP = """
 import contextlib, json, os
-import asyncpg
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
+# Tessera's pool (idle connections released in place), as the slot's own reads use.
+from tessera import pg_client
 
 BRAND = int(os.environ["BENCH_BRAND"])
 DEPTH = 30  # as Tessera reads for a limit of 10
@@ -73,7 +74,7 @@ pool = None
 @contextlib.asynccontextmanager
 async def lifespan(app):
     global pool
-    pool = await asyncpg.create_pool(os.environ["BENCH_DSN"], min_size=32, max_size=32)
+    pool = await pg_client.create_pool(os.environ["BENCH_DSN"], min_size=32, max_size=32)
     yield
     await pool.close()
 

@@ -16,6 +16,7 @@ from tessera.bootstrap import job_server_settings
 from tessera.jobs.inline import InlineQueue
 from tessera.jobs.registry import retrying_transient
 from tessera.jobs.transient import is_transient
+from tessera.pg_client import PooledConnection
 
 
 def test_deadlocks_serialization_failures_and_timeouts_are_transient():
@@ -92,7 +93,7 @@ async def test_postgresql_applies_the_timeouts_to_a_job_connection(tessera_db, t
     credentials = config["connections"]["default"]["credentials"]
     assert credentials == {
         **expand_db_url(db._normalise_url(tessera_settings.database_url))["credentials"],
-        "connection_class": db.PooledConnection,
+        "connection_class": PooledConnection,
         "server_settings": job_server_settings(settings),
     }
     client = AsyncpgDBClient(connection_name="job-check", **credentials)
