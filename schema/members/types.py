@@ -331,8 +331,8 @@ MEMBER_COLUMNS = (
 )
 _STATUSES = {status.value: status for status in MemberStatus}
 _GENDERS = {gender.value: gender for gender in Gender}
-# What the constructor sets a field to when it is not given (the fields
-# without a default are all set by ``from_row``).
+# What the constructor sets a field to when it is not given (``from_row``
+# sets the fields without a default from the row, or leaves them unset).
 _DEFAULTS = {
     field.name: field.default
     for field in dataclasses.fields(Member)

@@ -10,15 +10,14 @@ import pytest
 from asyncpg.pool import PoolConnectionHolder
 from tortoise import connections
 
-from tessera import db, pg_client
+from tessera import pg_client
 
 pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture
 async def pool(tessera_db, tessera_settings) -> AsyncIterator[pg_client.ReleasingPool]:
-    url = db._normalise_url(tessera_settings.database_url).replace("asyncpg://", "postgresql://")
-    async with pg_client.create_pool(url, min_size=1, max_size=1) as made:
+    async with pg_client.create_pool(tessera_settings.database_url, min_size=1, max_size=1) as made:
         yield made
 
 
